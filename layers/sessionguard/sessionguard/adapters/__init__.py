@@ -1,0 +1,1 @@
+"""The only modules that talk to AWS. Everything above them takes and returns plain data."""
