@@ -65,10 +65,10 @@ def http_recorder() -> Iterator[HttpRecorder]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             with lock:
-                recorder.requests.append(
-                    RecordedRequest(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                )
-                status, headers, payload = recorder.responses.pop(0) if recorder.responses else (200, {}, b"ok")
+                headers_in = {k.lower(): v for k, v in self.headers.items()}
+                recorder.requests.append(RecordedRequest(self.command, self.path, headers_in, body))
+                scripted = recorder.responses.pop(0) if recorder.responses else (200, {}, b"ok")
+            status, headers, payload = scripted
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
@@ -76,9 +76,9 @@ def http_recorder() -> Iterator[HttpRecorder]:
             self.end_headers()
             self.wfile.write(payload)
 
-        do_PUT = do_POST = do_GET = _record  # noqa: N815
+        do_PUT = do_POST = do_GET = _record
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             """Keep test output clean."""
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
