@@ -1,0 +1,446 @@
+"""The only boto3 code for enrollment: EC2, IAM, SSM, SNS and Step Functions, returning plain dataclasses.
+
+Every AWS error leaves this module as a RetryableEnrollmentError or FinalEnrollmentError with a reason code (see
+`enrollment.classify_aws_error`), except the few that are answers rather than failures: an instance that no longer
+exists, a profile slot that is already taken, an execution that already exists.
+
+moto implements neither ssm:DescribeInstanceInformation nor the SSM service settings, and the embedded demo has no
+real agents, so those calls go through small Protocols (`InstanceInformationApi`, `ServiceSettingsApi`): a boto3 SSM
+client in production, the in-memory fakes below offline, answering in the shape of boto3's service model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from sessionguard.enrollment import (
+    AGENT_UPDATE_DOCUMENT,
+    AgentInfo,
+    Alert,
+    ExistingRole,
+    Instance,
+    ProfileAssociation,
+    TagSelector,
+    classify_aws_error,
+    current_association,
+    error_for,
+)
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.type_defs import FilterTypeDef, InstanceTypeDef
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_ssm.type_defs import (
+        DescribeInstanceInformationRequestTypeDef,
+        DescribeInstanceInformationResultTypeDef,
+        GetServiceSettingRequestTypeDef,
+        GetServiceSettingResultTypeDef,
+        InstanceInformationTypeDef,
+        ResetServiceSettingRequestTypeDef,
+        ResetServiceSettingResultTypeDef,
+        ServiceSettingTypeDef,
+        UpdateServiceSettingRequestTypeDef,
+    )
+    from mypy_boto3_stepfunctions import SFNClient
+
+# Standard retry mode backs off on throttling inside each call; what still fails is classified and left to the
+# state machine's Retry.
+_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+_AGENT_UPDATE_DELIVERY_TIMEOUT_SECONDS = 600
+HOST_MANAGEMENT_SETTING_ID = "/ssm/managed-instance/default-ec2-instance-management-role"
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+@contextmanager
+def _aws(operation: str) -> Iterator[None]:
+    """Translate an AWS error into an EnrollmentError naming the operation."""
+    try:
+        yield
+    except ClientError as error:
+        message = str(error.response.get("Error", {}).get("Message", ""))
+        raise error_for(classify_aws_error(_error_code(error), f"{operation}: {message}")) from error
+
+
+class InstanceInformationApi(Protocol):
+    """The part of the SSM client enrollment needs to see whether an agent has registered."""
+
+    def describe_instance_information(
+        self, **kwargs: Unpack[DescribeInstanceInformationRequestTypeDef]
+    ) -> DescribeInstanceInformationResultTypeDef: ...
+
+
+@dataclass
+class InMemoryInstanceInformation:
+    """An offline SSM inventory for tests and the demo, answering like ssm:DescribeInstanceInformation.
+
+    Supports the `Filters` keys InstanceIds and PingStatus, MaxResults (5-50, as the service model says) and
+    NextToken. Stopped and terminated instances are absent, as in the real API.
+    """
+
+    entries: dict[str, InstanceInformationTypeDef] = field(default_factory=dict)
+
+    def register(self, instance_id: str, *, ping_status: str = "Online", agent_version: str = "3.3.987.0") -> None:
+        now = datetime.now(UTC)
+        self.entries[instance_id] = {
+            "InstanceId": instance_id,
+            "PingStatus": ping_status,  # type: ignore[typeddict-item]  # a str standing in for the Literal
+            "LastPingDateTime": now,
+            "AgentVersion": agent_version,
+            "IsLatestVersion": False,
+            "PlatformType": "Linux",
+            "PlatformName": "Amazon Linux",
+            "PlatformVersion": "2023",
+            "ResourceType": "EC2Instance",
+            "RegistrationDate": now,
+            "SourceId": instance_id,
+            "SourceType": "AWS::EC2::Instance",
+        }
+
+    def deregister(self, instance_id: str) -> None:
+        self.entries.pop(instance_id, None)
+
+    def describe_instance_information(
+        self, **kwargs: Unpack[DescribeInstanceInformationRequestTypeDef]
+    ) -> DescribeInstanceInformationResultTypeDef:
+        max_results = kwargs.get("MaxResults", 10)
+        if not 5 <= max_results <= 50:
+            raise _client_error("ValidationException", "MaxResults must be between 5 and 50")
+        selected = list(self.entries.values())
+        for item in kwargs.get("Filters", []):
+            key, values = item["Key"], set(item["Values"])
+            if key == "InstanceIds":
+                selected = [entry for entry in selected if entry.get("InstanceId") in values]
+            elif key == "PingStatus":
+                selected = [entry for entry in selected if entry.get("PingStatus") in values]
+            else:
+                raise _client_error("InvalidFilterKey", f"filter key {key} is not supported offline")
+        start = int(kwargs.get("NextToken") or 0)
+        page = selected[start : start + max_results]
+        result: DescribeInstanceInformationResultTypeDef = {
+            "InstanceInformationList": page,
+            "ResponseMetadata": {
+                "RequestId": "offline",
+                "HTTPStatusCode": 200,
+                "HTTPHeaders": {},
+                "RetryAttempts": 0,
+            },
+        }
+        if start + max_results < len(selected):
+            result["NextToken"] = str(start + max_results)
+        return result
+
+
+def _client_error(code: str, message: str, operation: str = "DescribeInstanceInformation") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
+def _instance(data: InstanceTypeDef) -> Instance:
+    return Instance(
+        instance_id=data["InstanceId"],
+        state=data["State"]["Name"],
+        launch_time=data["LaunchTime"],
+        tags={tag["Key"]: tag["Value"] for tag in data.get("Tags", [])},
+    )
+
+
+class Fleet:
+    """EC2 instances, their profiles and roles, their SSM agents, and the alerts and executions about them."""
+
+    def __init__(
+        self,
+        *,
+        ec2: EC2Client,
+        iam: IAMClient,
+        ssm: SSMClient,
+        sns: SNSClient,
+        sfn: SFNClient,
+        instance_information: InstanceInformationApi | None = None,
+    ) -> None:
+        self.ec2 = ec2
+        self.iam = iam
+        self.ssm = ssm
+        self.sns = sns
+        self.sfn = sfn
+        self.instance_information: InstanceInformationApi = instance_information or ssm
+
+    @classmethod
+    def connect(cls, *, instance_information: InstanceInformationApi | None = None) -> Fleet:
+        return cls(
+            ec2=boto3.client("ec2", config=_BOTO_CONFIG),
+            iam=boto3.client("iam", config=_BOTO_CONFIG),
+            ssm=boto3.client("ssm", config=_BOTO_CONFIG),
+            sns=boto3.client("sns", config=_BOTO_CONFIG),
+            sfn=boto3.client("stepfunctions", config=_BOTO_CONFIG),
+            instance_information=instance_information,
+        )
+
+    # --- EC2 ------------------------------------------------------------------------------------------------
+
+    def describe_instance(self, instance_id: str) -> Instance | None:
+        """None when EC2 no longer knows the instance (terminated instances stay visible for about an hour)."""
+        try:
+            response = self.ec2.describe_instances(InstanceIds=[instance_id])
+        except ClientError as error:
+            if _error_code(error) == "InvalidInstanceID.NotFound":
+                return None
+            raise error_for(classify_aws_error(_error_code(error), f"ec2:DescribeInstances: {error}")) from error
+        for reservation in response.get("Reservations", []):
+            for data in reservation.get("Instances", []):
+                return _instance(data)
+        return None
+
+    def running_instances(self, selector: TagSelector | None) -> Iterator[Instance]:
+        filters: list[FilterTypeDef] = [{"Name": "instance-state-name", "Values": ["running"]}]
+        if selector is not None:
+            filters.append({"Name": f"tag:{selector.key}", "Values": [selector.value]})
+        with _aws("ec2:DescribeInstances"):
+            for page in self.ec2.get_paginator("describe_instances").paginate(Filters=filters):
+                for reservation in page.get("Reservations", []):
+                    for data in reservation.get("Instances", []):
+                        yield _instance(data)
+
+    def profile_association(self, instance_id: str) -> ProfileAssociation | None:
+        with _aws("ec2:DescribeIamInstanceProfileAssociations"):
+            response = self.ec2.describe_iam_instance_profile_associations(
+                Filters=[{"Name": "instance-id", "Values": [instance_id]}]
+            )
+        return current_association(
+            [
+                ProfileAssociation(
+                    association_id=item["AssociationId"],
+                    profile_arn=item["IamInstanceProfile"]["Arn"],
+                    state=item["State"],
+                )
+                for item in response.get("IamInstanceProfileAssociations", [])
+            ]
+        )
+
+    def associate_profile(self, instance_id: str, profile_arn: str) -> bool:
+        """False when the instance's one profile slot is already taken (IncorrectState): look again."""
+        try:
+            self.ec2.associate_iam_instance_profile(IamInstanceProfile={"Arn": profile_arn}, InstanceId=instance_id)
+        except ClientError as error:
+            if _error_code(error) == "IncorrectState":
+                return False
+            raise error_for(
+                classify_aws_error(_error_code(error), f"ec2:AssociateIamInstanceProfile: {error}")
+            ) from error
+        return True
+
+    def replace_profile(self, association_id: str, profile_arn: str) -> None:
+        with _aws("ec2:ReplaceIamInstanceProfileAssociation"):
+            self.ec2.replace_iam_instance_profile_association(
+                IamInstanceProfile={"Arn": profile_arn}, AssociationId=association_id
+            )
+
+    def tag_instance(self, instance_id: str, tags: Mapping[str, str]) -> bool:
+        """False when the instance is gone."""
+        if not tags:
+            return True
+        try:
+            self.ec2.create_tags(
+                Resources=[instance_id], Tags=[{"Key": key, "Value": value} for key, value in tags.items()]
+            )
+        except ClientError as error:
+            if _error_code(error) == "InvalidInstanceID.NotFound":
+                return False
+            raise error_for(classify_aws_error(_error_code(error), f"ec2:CreateTags: {error}")) from error
+        return True
+
+    def untag_instance(self, instance_id: str, keys: Sequence[str]) -> None:
+        with _aws("ec2:DeleteTags"):
+            self.ec2.delete_tags(Resources=[instance_id], Tags=[{"Key": key} for key in keys])
+
+    # --- IAM ------------------------------------------------------------------------------------------------
+
+    def existing_role(self, profile_arn: str) -> ExistingRole:
+        """The role in a profile that is not ours, and its managed policies. role_name None: deleted or empty."""
+        profile_name = profile_arn.rsplit("/", 1)[-1]
+        try:
+            profile = self.iam.get_instance_profile(InstanceProfileName=profile_name)["InstanceProfile"]
+        except ClientError as error:
+            if _error_code(error) == "NoSuchEntity":
+                return ExistingRole(profile_arn, None)
+            raise error_for(classify_aws_error(_error_code(error), f"iam:GetInstanceProfile: {error}")) from error
+        roles = profile.get("Roles", [])
+        if not roles:
+            return ExistingRole(profile_arn, None)
+        role_name = roles[0]["RoleName"]  # an instance profile holds at most one role
+        attached: set[str] = set()
+        with _aws("iam:ListAttachedRolePolicies"):
+            for page in self.iam.get_paginator("list_attached_role_policies").paginate(RoleName=role_name):
+                attached.update(policy["PolicyArn"] for policy in page.get("AttachedPolicies", []))
+        return ExistingRole(profile_arn, role_name, frozenset(attached))
+
+    def attach_role_policy(self, role_name: str, policy_arn: str) -> None:
+        """LimitExceeded (the role's managed-policy quota) becomes a final role_policy_limit failure."""
+        with _aws("iam:AttachRolePolicy"):
+            self.iam.attach_role_policy(RoleName=role_name, PolicyArn=policy_arn)
+
+    # --- SSM ------------------------------------------------------------------------------------------------
+
+    def agent_info(self, instance_id: str) -> AgentInfo | None:
+        """None until the instance's agent has registered with Systems Manager."""
+        with _aws("ssm:DescribeInstanceInformation"):
+            response = self.instance_information.describe_instance_information(
+                Filters=[{"Key": "InstanceIds", "Values": [instance_id]}], MaxResults=5
+            )
+        for entry in response.get("InstanceInformationList", []):
+            if entry.get("InstanceId") == instance_id:
+                return AgentInfo(
+                    instance_id=instance_id,
+                    ping_status=str(entry.get("PingStatus", "")),
+                    agent_version=entry.get("AgentVersion", ""),
+                    is_latest_version=entry.get("IsLatestVersion"),
+                )
+        return None
+
+    def send_agent_update(self, instance_id: str) -> str:
+        """Run AWS-UpdateSSMAgent; an unregistered instance (InvalidInstanceId) is a retryable agent_not_ready."""
+        with _aws("ssm:SendCommand"):
+            response = self.ssm.send_command(
+                InstanceIds=[instance_id],
+                DocumentName=AGENT_UPDATE_DOCUMENT,
+                Comment="SessionGuard enrollment",
+                TimeoutSeconds=_AGENT_UPDATE_DELIVERY_TIMEOUT_SECONDS,
+            )
+        return response["Command"]["CommandId"]
+
+    def agent_update_status(self, command_id: str, instance_id: str) -> str | None:
+        """The invocation's Status, or None while it does not exist yet (it appears shortly after SendCommand)."""
+        try:
+            response = self.ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
+        except ClientError as error:
+            if _error_code(error) == "InvocationDoesNotExist":
+                return None
+            raise error_for(classify_aws_error(_error_code(error), f"ssm:GetCommandInvocation: {error}")) from error
+        return response["Status"]
+
+    # --- SNS and Step Functions -----------------------------------------------------------------------------
+
+    def publish_alert(self, topic_arn: str, alert: Alert) -> str:
+        with _aws("sns:Publish"):
+            response = self.sns.publish(
+                TopicArn=topic_arn,
+                Subject=alert.subject,
+                Message=json.dumps(alert.message, sort_keys=True),
+                MessageAttributes={
+                    name: {"DataType": "String", "StringValue": alert.message[name]}
+                    for name in ("kind", "severity", "reason")
+                },
+            )
+        return response["MessageId"]
+
+    def start_enrollment(self, state_machine_arn: str, name: str, execution_input: Mapping[str, Any]) -> bool:
+        """False when an execution of that name exists already: a duplicate event, or the sweep racing it."""
+        try:
+            self.sfn.start_execution(
+                stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input, sort_keys=True)
+            )
+        except ClientError as error:
+            if _error_code(error) == "ExecutionAlreadyExists":
+                return False
+            raise error_for(classify_aws_error(_error_code(error), f"states:StartExecution: {error}")) from error
+        return True
+
+
+# --- Default Host Management Configuration -----------------------------------------------------------------------
+
+
+class ServiceSettingsApi(Protocol):
+    """The SSM service-setting calls behind Default Host Management Configuration."""
+
+    def get_service_setting(
+        self, **kwargs: Unpack[GetServiceSettingRequestTypeDef]
+    ) -> GetServiceSettingResultTypeDef: ...
+
+    def update_service_setting(self, **kwargs: Unpack[UpdateServiceSettingRequestTypeDef]) -> dict[str, Any]: ...
+
+    def reset_service_setting(
+        self, **kwargs: Unpack[ResetServiceSettingRequestTypeDef]
+    ) -> ResetServiceSettingResultTypeDef: ...
+
+
+@dataclass
+class InMemoryServiceSettings:
+    """Offline SSM service settings. An untouched setting reads Status "Default" and SettingValue "$None"."""
+
+    customized: dict[str, str] = field(default_factory=dict)
+
+    def _setting(self, setting_id: str) -> ServiceSettingTypeDef:
+        value = self.customized.get(setting_id)
+        return {
+            "SettingId": setting_id,
+            "SettingValue": "$None" if value is None else value,
+            "LastModifiedDate": datetime.now(UTC),
+            "LastModifiedUser": "offline",
+            "ARN": f"arn:aws:ssm:us-east-1:123456789012:servicesetting{setting_id}",
+            "Status": "Default" if value is None else "Customized",
+        }
+
+    @staticmethod
+    def _metadata() -> Any:
+        return {"RequestId": "offline", "HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}
+
+    def get_service_setting(self, **kwargs: Unpack[GetServiceSettingRequestTypeDef]) -> GetServiceSettingResultTypeDef:
+        return {"ServiceSetting": self._setting(kwargs["SettingId"]), "ResponseMetadata": self._metadata()}
+
+    def update_service_setting(self, **kwargs: Unpack[UpdateServiceSettingRequestTypeDef]) -> dict[str, Any]:
+        if not kwargs["SettingValue"]:
+            raise _client_error("ValidationException", "SettingValue is empty", "UpdateServiceSetting")
+        self.customized[kwargs["SettingId"]] = kwargs["SettingValue"]
+        return {"ResponseMetadata": self._metadata()}
+
+    def reset_service_setting(
+        self, **kwargs: Unpack[ResetServiceSettingRequestTypeDef]
+    ) -> ResetServiceSettingResultTypeDef:
+        self.customized.pop(kwargs["SettingId"], None)
+        return {"ServiceSetting": self._setting(kwargs["SettingId"]), "ResponseMetadata": self._metadata()}
+
+
+@dataclass(frozen=True)
+class HostManagementState:
+    role: str | None  # None: the setting is at its default (Default Host Management Configuration is off)
+
+
+class HostManagementSetting:
+    """/ssm/managed-instance/default-ec2-instance-management-role: the role DHMC gives agents without a profile."""
+
+    def __init__(self, api: ServiceSettingsApi) -> None:
+        self.api = api
+
+    @classmethod
+    def connect(cls) -> HostManagementSetting:
+        return cls(boto3.client("ssm", config=_BOTO_CONFIG))
+
+    def current(self) -> HostManagementState:
+        setting = self.api.get_service_setting(SettingId=HOST_MANAGEMENT_SETTING_ID)["ServiceSetting"]
+        if setting.get("Status") == "Default":
+            return HostManagementState(None)
+        return HostManagementState(setting.get("SettingValue") or None)
+
+    def set_role(self, role: str) -> None:
+        """`role` is the role name with its path, if any (e.g. "service-role/MyRole"), as the setting wants it."""
+        self.api.update_service_setting(SettingId=HOST_MANAGEMENT_SETTING_ID, SettingValue=role)
+
+    def restore(self, state: HostManagementState) -> None:
+        if state.role is None:
+            self.api.reset_service_setting(SettingId=HOST_MANAGEMENT_SETTING_ID)
+        else:
+            self.set_role(state.role)

@@ -1,0 +1,801 @@
+"""The enrollment state machine, run end to end offline: its ASL interpreted, its Tasks calling the real handlers.
+
+There is no Step Functions Local here, and moto's Step Functions cannot run Lambda code without Docker, so
+`AslInterpreter` runs the subset of ASL the definition uses (Task, Choice, Wait, Pass, Succeed, Fail; InputPath,
+Parameters, ResultPath; Retry and Catch) on a virtual clock, and fails loudly on anything else. Task states call
+the handlers of functions/enrollment/app.py with moto behind the fleet adapter, the in-memory SSM inventory for
+agent registration, and a scripted SSM double where a test needs a command to fail.
+
+The definition itself is also checked: cfn-lint's ASL schema, reachability, and that every placeholder is
+substituted by the template fragment with a handler that exists.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from cfnlint.api import ManualArgs, lint
+from moto import mock_aws
+from moto.iam.aws_managed_policies import aws_managed_policies_data
+from moto.iam.models import AWSManagedPolicy, iam_backends
+from samtranslator.yaml_helper import yaml_parse
+from sessionguard.adapters.fleet import Fleet, InMemoryInstanceInformation
+from sessionguard.enrollment import (
+    AGENT_UPDATE_TAG,
+    COMPLIANCE_TAG,
+    ENROLL_TAG,
+    ENROLLED_TAG,
+    FAILURE_TAG,
+    EnrollmentSettings,
+    ExistingRoleMode,
+)
+from sessionguard.observability import metrics
+
+REPO = Path(__file__).resolve().parents[2]
+DEFINITION: dict[str, Any] = json.loads((REPO / "statemachines/enrollment.asl.json").read_text())
+FRAGMENT = REPO / "statemachines/enrollment-template-fragment.yaml"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+AMAZON_LINUX_AMI = "ami-12c6146b"
+MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:sessionguard-enrollment"
+LAUNCH = datetime(2024, 5, 1, 12, 34, 56, tzinfo=UTC)
+
+
+def load_handlers() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("enrollment_app_sm", REPO / "functions/enrollment/app.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+app = load_handlers()
+
+
+# --- A small ASL interpreter -------------------------------------------------------------------------------------
+
+
+class StatesError(Exception):
+    def __init__(self, error: str, cause: str = "") -> None:
+        super().__init__(f"{error}: {cause}")
+        self.error = error
+        self.cause = cause
+
+
+@dataclass
+class Execution:
+    status: str  # SUCCEEDED | FAILED
+    end_state: str
+    output: dict[str, Any]
+    visited: list[str]
+    elapsed_seconds: float
+    waited_seconds: float
+    retries: list[tuple[str, str, float]] = field(default_factory=list)  # (state, error, delay)
+    error: str = ""
+
+    def count(self, state: str) -> int:
+        return self.visited.count(state)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _get(data: Any, path: str, context: Mapping[str, Any]) -> Any:
+    if path == "$":
+        return data
+    if path.startswith("$$."):
+        node, keys = context, path[3:]
+    elif path.startswith("$."):
+        node, keys = data, path[2:]
+    else:
+        raise NotImplementedError(f"path {path!r}: only $, $.a.b and $$.a.b are interpreted")
+    for key in keys.split("."):
+        if not isinstance(node, Mapping) or key not in node:
+            raise StatesError("States.Runtime", f"path {path} does not exist in the input")
+        node = node[key]
+    return node
+
+
+def _put(raw_input: Any, path: str | None, result: Any) -> Any:
+    if path is None:
+        return raw_input
+    if path == "$":
+        return result
+    if not path.startswith("$.") or "[" in path:
+        raise NotImplementedError(f"ResultPath {path!r}")
+    output = copy.deepcopy(raw_input)
+    node = output
+    keys = path[2:].split(".")
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = result
+    return output
+
+
+def _resolve(template: Any, data: Any, context: Mapping[str, Any]) -> Any:
+    if isinstance(template, dict):
+        resolved = {}
+        for key, value in template.items():
+            if key.endswith(".$"):
+                if not value.startswith("$"):
+                    raise NotImplementedError(f"intrinsic function {value!r}")
+                resolved[key[:-2]] = _get(data, value, context)
+            else:
+                resolved[key] = _resolve(value, data, context)
+        return resolved
+    if isinstance(template, list):
+        return [_resolve(item, data, context) for item in template]
+    return template
+
+
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "StringEquals": lambda a, b: isinstance(a, str) and a == b,
+    "NumericEquals": lambda a, b: isinstance(a, int | float) and a == b,
+    "NumericGreaterThanEquals": lambda a, b: isinstance(a, int | float) and a >= b,
+    "BooleanEquals": lambda a, b: isinstance(a, bool) and a == b,
+}
+
+
+def _matches(rule: Mapping[str, Any], data: Any, context: Mapping[str, Any]) -> bool:
+    if "And" in rule:
+        return all(_matches(r, data, context) for r in rule["And"])
+    if "Or" in rule:
+        return any(_matches(r, data, context) for r in rule["Or"])
+    if "Not" in rule:
+        return not _matches(rule["Not"], data, context)
+    try:
+        value = _get(data, rule["Variable"], context)
+        present = True
+    except StatesError:
+        value, present = None, False
+    if "IsPresent" in rule:
+        return present is rule["IsPresent"]
+    for operator, compare in _COMPARISONS.items():
+        if operator in rule:
+            return present and compare(value, rule[operator])
+    raise NotImplementedError(f"choice rule {sorted(rule)}")
+
+
+@dataclass
+class _Progress:
+    """One execution's state between transitions."""
+
+    data: Any
+    context: dict[str, Any]
+    visited: list[str] = field(default_factory=list)
+    retries: list[tuple[str, str, float]] = field(default_factory=list)
+    waited: float = 0.0
+
+
+End = tuple[str, str]  # (status, error): the execution is over
+
+
+class AslInterpreter:
+    """Runs one execution of a definition on a virtual clock; Tasks are Python callables keyed by Resource."""
+
+    TASK_SECONDS = 1.0  # virtual time a Lambda invocation takes
+
+    def __init__(
+        self,
+        definition: Mapping[str, Any],
+        tasks: Mapping[str, Callable[[Any], Any]],
+        *,
+        start: datetime,
+        before_state: Callable[[str, datetime], None] = lambda name, now: None,
+        max_transitions: int = 2000,
+    ) -> None:
+        self.definition = definition
+        self.tasks = tasks
+        self.start = start
+        self.now = start
+        self.before_state = before_state
+        self.max_transitions = max_transitions
+
+    def run(self, execution_input: dict[str, Any], name: str = "i-0abc-20240501T123456Z") -> Execution:
+        context: dict[str, Any] = {
+            "Execution": {
+                "Id": f"{MACHINE_ARN.replace(':stateMachine:', ':execution:')}:{name}",
+                "Name": name,
+                "Input": execution_input,
+                "StartTime": _iso(self.start),
+            },
+            "StateMachine": {"Id": MACHINE_ARN},
+        }
+        progress = _Progress(execution_input, context)
+        state_name: str = self.definition["StartAt"]
+        while True:
+            if len(progress.visited) >= self.max_transitions:
+                raise AssertionError(f"no end after {self.max_transitions} transitions: {progress.visited[-10:]}")
+            self.before_state(state_name, self.now)
+            progress.visited.append(state_name)
+            context["State"] = {"Name": state_name, "EnteredTime": _iso(self.now), "RetryCount": 0}
+            step = self._step(state_name, self.definition["States"][state_name], progress)
+            if isinstance(step, tuple):
+                status, error = step
+                elapsed = (self.now - self.start).total_seconds()
+                return Execution(
+                    status,
+                    state_name,
+                    progress.data,
+                    progress.visited,
+                    elapsed,
+                    progress.waited,
+                    progress.retries,
+                    error,
+                )
+            state_name = step
+
+    def _step(self, name: str, state: Mapping[str, Any], progress: _Progress) -> str | End:
+        """Run one state: the next state's name, or how the execution ended."""
+        raw = progress.data
+        effective = _get(raw, state.get("InputPath", "$"), progress.context)
+        match state["Type"]:
+            case "Succeed":
+                return ("SUCCEEDED", "")
+            case "Fail":
+                return ("FAILED", state["Error"])
+            case "Choice":
+                chosen = next(
+                    (c["Next"] for c in state["Choices"] if _matches(c, effective, progress.context)),
+                    state.get("Default"),
+                )
+                return ("FAILED", "States.NoChoiceMatched") if chosen is None else str(chosen)
+            case "Pass":
+                result = state.get("Result", effective)
+                if "Parameters" in state:
+                    result = _resolve(state["Parameters"], effective, progress.context)
+                progress.data = _put(raw, state.get("ResultPath", "$"), result)
+            case "Wait":
+                seconds = state.get("Seconds")
+                if seconds is None:
+                    seconds = _get(effective, state["SecondsPath"], progress.context)
+                assert isinstance(seconds, int)
+                assert seconds >= 0
+                self.now += timedelta(seconds=seconds)
+                progress.waited += seconds
+            case "Task":
+                caught = self._task(name, state, effective, progress)
+                if caught is not None:
+                    return caught
+            case other:
+                raise NotImplementedError(f"state type {other}")
+        progress.data = _get(progress.data, state.get("OutputPath", "$"), progress.context)
+        return ("SUCCEEDED", "") if state.get("End") else str(state["Next"])
+
+    def _task(self, name: str, state: Mapping[str, Any], effective: Any, progress: _Progress) -> str | End | None:
+        """Invoke with Retry; on success store the result and return None; else the Catch's Next or the end."""
+        raw = progress.data
+        payload = _resolve(state["Parameters"], effective, progress.context) if "Parameters" in state else effective
+        attempts: Counter[int] = Counter()
+        while True:
+            try:
+                result = self._invoke(state["Resource"], payload)
+            except StatesError as error:
+                retriers = state.get("Retry", [])
+                index = next((i for i, r in enumerate(retriers) if self._catches(r["ErrorEquals"], error)), None)
+                if index is not None and attempts[index] < retriers[index].get("MaxAttempts", 3):
+                    retrier = retriers[index]
+                    delay = retrier.get("IntervalSeconds", 1) * retrier.get("BackoffRate", 2.0) ** attempts[index]
+                    delay = min(delay, retrier.get("MaxDelaySeconds", delay))
+                    attempts[index] += 1
+                    progress.context["State"]["RetryCount"] = sum(attempts.values())
+                    progress.retries.append((name, error.error, delay))
+                    self.now += timedelta(seconds=delay)
+                    continue
+                catcher = next((c for c in state.get("Catch", []) if self._catches(c["ErrorEquals"], error)), None)
+                if catcher is None:
+                    return ("FAILED", error.error)
+                progress.data = _put(raw, catcher.get("ResultPath", "$"), {"Error": error.error, "Cause": error.cause})
+                return str(catcher["Next"])
+            progress.data = _put(raw, state.get("ResultPath", "$"), result)
+            return None
+
+    @staticmethod
+    def _catches(names: list[str], error: StatesError) -> bool:
+        return error.error in names or ("States.ALL" in names and error.error != "States.Runtime")
+
+    def _invoke(self, resource: str, payload: Any) -> Any:
+        """A Lambda invocation: JSON in, JSON out; an exception becomes {Error: class name, Cause: JSON}."""
+        self.now += timedelta(seconds=self.TASK_SECONDS)
+        handler = self.tasks[resource]
+        try:
+            return json.loads(json.dumps(handler(json.loads(json.dumps(payload)))))
+        except Exception as exc:
+            cause = {"errorMessage": str(exc), "errorType": type(exc).__name__, "stackTrace": []}
+            raise StatesError(type(exc).__name__, json.dumps(cause)) from exc
+
+
+# --- The world the executions run in ------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "sessionguard-EnrollStepFunction-1A2B3C4D5E6F"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sessionguard-EnrollStepFunction"
+    aws_request_id: str = "0d1c2b3a-4f5e-6d7c-8b9a-0f1e2d3c4b5a"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+class ScriptedSsm:
+    """moto's SSM client, except for what a test scripts: SendCommand errors, then invocation statuses."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.send_errors: list[str] = []
+        self.statuses: list[str] = []
+
+    def send_command(self, **kwargs: Any) -> Any:
+        if self.send_errors:
+            code = self.send_errors.pop(0)
+            raise ClientError({"Error": {"Code": code, "Message": "scripted"}}, "SendCommand")
+        return self.real.send_command(**kwargs)
+
+    def get_command_invocation(self, **kwargs: Any) -> Any:
+        if not self.statuses:
+            return self.real.get_command_invocation(**kwargs)
+        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        return {"CommandId": kwargs["CommandId"], "InstanceId": kwargs["InstanceId"], "Status": status}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+@dataclass
+class World:
+    fleet: Fleet
+    settings: EnrollmentSettings
+    inventory: InMemoryInstanceInformation
+    ssm: ScriptedSsm
+    ec2: Any
+    iam: Any
+    sqs: Any
+    queue_url: str
+
+    def launch(self, *, profile_arn: str | None = None, **tags: str) -> str:
+        extra: dict[str, Any] = {}
+        if profile_arn:
+            extra["IamInstanceProfile"] = {"Arn": profile_arn}
+        if tags:
+            extra["TagSpecifications"] = [
+                {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+            ]
+        reservation = self.ec2.run_instances(
+            ImageId=AMAZON_LINUX_AMI, MinCount=1, MaxCount=1, InstanceType="t3.micro", **extra
+        )
+        instance_id: str = reservation["Instances"][0]["InstanceId"]
+        return instance_id
+
+    def tags_of(self, instance_id: str) -> dict[str, str]:
+        found = self.ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [instance_id]}])["Tags"]
+        return {t["Key"]: t["Value"] for t in found}
+
+    def alerts(self) -> list[dict[str, Any]]:
+        messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
+
+
+@cache
+def ssm_core_policy_data() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(aws_managed_policies_data)["AmazonSSMManagedInstanceCore"]
+    return data
+
+
+@pytest.fixture(autouse=True)
+def clean_metrics() -> Iterator[None]:
+    metrics.namespace = "SessionGuardTest"
+    yield
+    metrics.clear_metrics()
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    with mock_aws():
+        core = AWSManagedPolicy.from_data("AmazonSSMManagedInstanceCore", ACCOUNT, REGION, ssm_core_policy_data())
+        iam_backends[ACCOUNT]["aws"].managed_policies[core.arn] = core
+        iam = boto3.client("iam", region_name=REGION)
+        ec2 = boto3.client("ec2", region_name=REGION)
+        sns = boto3.client("sns", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+        iam.create_role(RoleName="SessionInstanceRole", AssumeRolePolicyDocument=trust)
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}
+        logging_arn = iam.create_policy(PolicyName="SessionLoggingPolicy", PolicyDocument=json.dumps(policy))
+        ours = iam.create_instance_profile(InstanceProfileName="SessionInstanceProfile")["InstanceProfile"]["Arn"]
+        iam.add_role_to_instance_profile(InstanceProfileName="SessionInstanceProfile", RoleName="SessionInstanceRole")
+        topic = sns.create_topic(Name="sessionguard-alerts")["TopicArn"]
+        queue_url = sqs.create_queue(QueueName="alerts-reader")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        inventory = InMemoryInstanceInformation()
+        ssm = ScriptedSsm(boto3.client("ssm", region_name=REGION))
+        fleet = Fleet(
+            ec2=ec2,
+            iam=iam,
+            ssm=ssm,  # type: ignore[arg-type]
+            sns=sns,
+            sfn=boto3.client("stepfunctions", region_name=REGION),
+            instance_information=inventory,
+        )
+        settings = EnrollmentSettings(
+            state_machine_arn=MACHINE_ARN,
+            instance_profile_arn=ours,
+            logging_policy_arn=logging_arn["Policy"]["Arn"],
+            alert_topic_arn=topic,
+            existing_role_mode=ExistingRoleMode.ATTACH,
+        )
+        world = World(fleet, settings, inventory, ssm, ec2, iam, sqs, queue_url)
+        monkeypatch.setattr(app, "fleet", lambda: world.fleet)
+        monkeypatch.setattr(app, "settings", lambda: world.settings)
+        yield world
+
+
+STEP_HANDLERS = {
+    "${PrepareFunctionArn}": "prepare_instance",
+    "${CheckRegistrationFunctionArn}": "check_registration",
+    "${SendAgentUpdateFunctionArn}": "send_agent_update",
+    "${CheckAgentUpdateFunctionArn}": "check_agent_update",
+    "${MarkEnrolledFunctionArn}": "mark_enrolled",
+    "${ReportFailureFunctionArn}": "report_failure",
+}
+
+
+def tasks() -> dict[str, Callable[[Any], Any]]:
+    def call(handler: str) -> Callable[[Any], Any]:
+        return lambda payload: getattr(app, handler)(payload, FakeLambdaContext())
+
+    return {resource: call(handler) for resource, handler in STEP_HANDLERS.items()}
+
+
+def execute(
+    instance_id: str,
+    *,
+    registers_after: float | None = None,
+    before_state: Callable[[str, datetime], None] | None = None,
+    world: World,
+    **execution_input: Any,
+) -> Execution:
+    """Run one execution; the instance's agent registers `registers_after` seconds in (None: never)."""
+    start = LAUNCH + timedelta(seconds=30)
+
+    def timeline(state: str, now: datetime) -> None:
+        registered = instance_id in world.inventory.entries
+        if registers_after is not None and not registered and now >= start + timedelta(seconds=registers_after):
+            world.inventory.register(instance_id)
+        if before_state is not None:
+            before_state(state, now)
+
+    interpreter = AslInterpreter(DEFINITION, tasks(), start=start, before_state=timeline)
+    return interpreter.run({"InstanceId": instance_id, "LaunchTime": "2024-05-01T12:34:56Z", **execution_input})
+
+
+def emitted(output: str) -> list[dict[str, Any]]:
+    """The EMF documents the handlers printed: one dict of metric values and dimensions each."""
+    documents = []
+    for line in output.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            document = json.loads(line)
+            document.pop("_aws")
+            documents.append(document)
+    return documents
+
+
+HAPPY_PATH = [
+    "PrepareInstance",
+    "IsInstanceReady",
+    "CheckRegistration",
+    "IsRegistered",
+    "SendAgentUpdate",
+    "WaitForAgentUpdate",
+    "CheckAgentUpdate",
+    "IsAgentUpdated",
+    "MarkEnrolled",
+    "Enrolled",
+]
+
+
+# --- Paths through the state machine -------------------------------------------------------------------------
+
+
+def test_registered_at_once_goes_straight_through(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    instance_id = world.launch()
+    run = execute(instance_id, registers_after=0, world=world)
+    assert run.status == "SUCCEEDED"
+    assert run.visited == HAPPY_PATH
+    tags = world.tags_of(instance_id)
+    assert tags[AGENT_UPDATE_TAG] == "success"
+    assert ENROLLED_TAG in tags
+    assert world.alerts() == []
+    enrolled = next(d for d in emitted(capsys.readouterr().out) if "InstancesEnrolled" in d)
+    assert enrolled["InstancesEnrolled"] == [1.0]
+    assert 30 <= enrolled["TimeToEnrolled"][0] <= 60
+
+
+def test_registered_late_is_waited_for_by_wait_states_not_lambdas(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    instance_id = world.launch()
+    run = execute(instance_id, registers_after=25 * 60, world=world)
+    assert run.status == "SUCCEEDED"
+    assert run.end_state == "Enrolled"
+    checks = run.count("CheckRegistration")
+    assert 5 < checks < 40  # backed off: neither every few seconds nor once at the end
+    assert run.count("WaitForRegistration") == checks - 1
+    assert run.waited_seconds >= 25 * 60
+    # Lambdas ran for 1 virtual second each; the rest of the time was spent in Wait states.
+    assert run.elapsed_seconds - run.waited_seconds <= len([s for s in run.visited if "Check" in s or "Send" in s]) + 5
+    enrolled = next(d for d in emitted(capsys.readouterr().out) if "TimeToEnrolled" in d)
+    assert enrolled["TimeToEnrolled"][0] >= 25 * 60
+
+
+def test_never_registered_times_out_at_45_minutes_and_is_reported(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    instance_id = world.launch()
+    run = execute(instance_id, world=world)
+    assert run.status == "FAILED"
+    assert run.error == "EnrollmentFailed"
+    assert run.visited[-4:] == ["RegistrationEndedEarly", "ReportFailure", "WasReported", "EnrollmentFailed"]
+    assert 45 * 60 <= run.elapsed_seconds <= 45 * 60 + 60
+    [alert] = world.alerts()
+    assert (alert["instance_id"], alert["reason"]) == (instance_id, "registration_timeout")
+    assert world.tags_of(instance_id)[FAILURE_TAG] == "registration_timeout"
+    failure = next(d for d in emitted(capsys.readouterr().out) if "EnrollmentFailures" in d)
+    assert failure["Reason"] == "registration_timeout"
+
+
+def test_max_wait_seconds_in_the_input_bounds_the_wait(world: World) -> None:
+    run = execute(world.launch(), world=world, MaxWaitSeconds=600)
+    assert run.status == "FAILED"
+    assert 600 <= run.elapsed_seconds <= 660
+
+
+def test_failed_agent_update_is_reported_and_tagged(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    instance_id = world.launch()
+    world.ssm.statuses = ["InProgress", "InProgress", "Failed"]
+    run = execute(instance_id, registers_after=0, world=world)
+    assert run.status == "FAILED"
+    assert run.count("CheckAgentUpdate") == 3
+    assert "AgentUpdateEndedEarly" in run.visited
+    [alert] = world.alerts()
+    assert alert["reason"] == "agent_update_failed"
+    tags = world.tags_of(instance_id)
+    assert tags[AGENT_UPDATE_TAG] == "failed"
+    assert ENROLLED_TAG not in tags
+    failure = next(d for d in emitted(capsys.readouterr().out) if "EnrollmentFailures" in d)
+    assert failure["Reason"] == "agent_update_failed"
+
+
+def test_agent_update_that_never_finishes_times_out(world: World) -> None:
+    world.ssm.statuses = ["InProgress"]
+    run = execute(world.launch(), registers_after=0, world=world)
+    assert run.status == "FAILED"
+    assert world.alerts()[0]["reason"] == "agent_update_timeout"
+
+
+def test_agent_not_ready_for_commands_yet_is_retried_with_backoff(world: World) -> None:
+    instance_id = world.launch()
+    world.ssm.send_errors = ["InvalidInstanceId", "InvalidInstanceId"]
+    run = execute(instance_id, registers_after=0, world=world)
+    assert run.status == "SUCCEEDED"
+    assert [(state, error) for state, error, _ in run.retries] == [("SendAgentUpdate", "RetryableEnrollmentError")] * 2
+    assert [delay for _, _, delay in run.retries] == [15, 30]
+
+
+def test_agent_never_ready_for_commands_is_reported_after_the_retries(world: World) -> None:
+    world.ssm.send_errors = ["InvalidInstanceId"] * 20
+    run = execute(world.launch(), registers_after=0, world=world)
+    assert run.status == "FAILED"
+    assert len(run.retries) == 6
+    assert world.alerts()[0]["reason"] == "agent_not_ready"
+
+
+def test_instance_terminated_during_the_wait_ends_quietly(world: World) -> None:
+    instance_id = world.launch()
+
+    def terminate_after_ten_minutes(state: str, now: datetime) -> None:
+        if now >= LAUNCH + timedelta(minutes=10) and state == "CheckRegistration":
+            world.ec2.terminate_instances(InstanceIds=[instance_id])
+
+    run = execute(instance_id, world=world, before_state=terminate_after_ten_minutes)
+    assert run.status == "SUCCEEDED"
+    assert run.end_state == "InstanceNotRunning"
+    assert run.elapsed_seconds < 15 * 60
+    assert world.alerts() == []
+
+
+def test_instance_stopped_before_the_agent_update_fails_quietly(world: World) -> None:
+    instance_id = world.launch()
+    world.ssm.statuses = ["Failed"]
+
+    def stop_before_checking(state: str, now: datetime) -> None:
+        if state == "CheckAgentUpdate":
+            world.ec2.stop_instances(InstanceIds=[instance_id])
+
+    run = execute(instance_id, registers_after=0, world=world, before_state=stop_before_checking)
+    assert run.end_state == "InstanceNotRunning"
+    assert world.alerts() == []
+
+
+def test_opted_out_instance_is_skipped(world: World) -> None:
+    run = execute(world.launch(**{ENROLL_TAG: "false"}), world=world)
+    assert (run.status, run.end_state) == ("SUCCEEDED", "Skipped")
+    assert run.visited == ["PrepareInstance", "IsInstanceReady", "Skipped"]
+
+
+def test_report_mode_alerts_and_ends_without_waiting(world: World) -> None:
+    world.settings = EnrollmentSettings(**{**world.settings.__dict__, "existing_role_mode": ExistingRoleMode.REPORT})
+    world.iam.create_role(RoleName="web", AssumeRolePolicyDocument="{}")
+    profile = world.iam.create_instance_profile(InstanceProfileName="web")["InstanceProfile"]["Arn"]
+    world.iam.add_role_to_instance_profile(InstanceProfileName="web", RoleName="web")
+    instance_id = world.launch(profile_arn=profile)
+    run = execute(instance_id, world=world)
+    assert (run.status, run.end_state) == ("SUCCEEDED", "ReportedNotCompliant")
+    assert "CheckRegistration" not in run.visited
+    assert world.alerts()[0]["reason"] == "existing_role_noncompliant"
+    assert world.tags_of(instance_id)[COMPLIANCE_TAG] == "noncompliant"
+
+
+def test_final_errors_are_not_retried_and_keep_their_reason(world: World) -> None:
+    instance_id = world.launch()
+    world.settings = EnrollmentSettings(**{**world.settings.__dict__, "instance_profile_arn": "arn:aws:iam::1:x/y"})
+
+    def deny_associate(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "no"}}, "AssociateIamInstanceProfile")
+
+    world.fleet.ec2.meta.events.register("before-parameter-build.ec2.AssociateIamInstanceProfile", deny_associate)
+    run = execute(instance_id, world=world)
+    assert run.status == "FAILED"
+    assert run.retries == []
+    assert world.alerts()[0]["reason"] == "access_denied"
+
+
+def test_a_bug_in_a_step_is_caught_and_reported_as_internal_error(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(event: Any, context: Any) -> Any:
+        return event["NoSuchKey"]
+
+    monkeypatch.setattr(app, "check_agent_update", broken)
+    run = execute(world.launch(), registers_after=0, world=world)
+    assert run.status == "FAILED"
+    alert = world.alerts()[0]
+    assert alert["reason"] == "internal_error"
+    assert "KeyError" in alert["detail"]
+
+
+def test_duplicate_executions_for_one_instance_change_nothing_twice(world: World) -> None:
+    instance_id = world.launch()
+    first = execute(instance_id, registers_after=0, world=world)
+    again = execute(instance_id, registers_after=0, world=world)
+    assert first.end_state == "Enrolled"
+    assert again.end_state == "Skipped"  # the enrolled tag says so
+
+
+# --- The definition itself ------------------------------------------------------------------------------------
+
+
+def substituted(definition: Mapping[str, Any]) -> dict[str, Any]:
+    text = json.dumps(definition)
+    for name in set(re.findall(r"\$\{(\w+)\}", text)):
+        text = text.replace(f"${{{name}}}", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sessionguard-{name}")
+    result: dict[str, Any] = json.loads(text)
+    return result
+
+
+def test_definition_passes_cfn_lints_state_machine_schema() -> None:
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": {
+            "Machine": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {"RoleArn": f"arn:aws:iam::{ACCOUNT}:role/r", "Definition": substituted(DEFINITION)},
+            }
+        },
+    }
+    assert [str(match) for match in lint(json.dumps(template), config=ManualArgs(regions=[REGION]))] == []
+
+
+def test_cfn_lint_would_catch_a_broken_definition() -> None:
+    broken = substituted(DEFINITION)
+    broken["States"]["WaitForAgentUpdate"]["Seconds"] = "thirty"
+    template = {
+        "Resources": {
+            "Machine": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {"RoleArn": f"arn:aws:iam::{ACCOUNT}:role/r", "Definition": broken},
+            }
+        }
+    }
+    assert any("E3601" in str(m) for m in lint(json.dumps(template), config=ManualArgs(regions=[REGION])))
+
+
+def successors(state: Mapping[str, Any]) -> set[str]:
+    found = {state["Next"]} if "Next" in state else set()
+    found |= {c["Next"] for c in state.get("Choices", [])}
+    found |= {c["Next"] for c in state.get("Catch", [])}
+    if "Default" in state:
+        found.add(state["Default"])
+    return found
+
+
+def test_every_state_is_reachable_and_every_transition_lands_on_a_state() -> None:
+    states = DEFINITION["States"]
+    seen, todo = set(), [DEFINITION["StartAt"]]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        assert name in states, f"transition to missing state {name}"
+        todo.extend(successors(states[name]))
+    assert seen == set(states)
+
+
+def test_only_interpreted_state_types_and_no_intrinsic_functions_are_used() -> None:
+    assert {s["Type"] for s in DEFINITION["States"].values()} <= {"Task", "Choice", "Wait", "Pass", "Succeed", "Fail"}
+    assert "States." not in json.dumps(DEFINITION).replace("States.ALL", "")
+
+
+def test_every_task_retries_lambda_service_errors_and_all_but_the_report_are_caught() -> None:
+    for name, state in DEFINITION["States"].items():
+        if state["Type"] != "Task":
+            continue
+        retried = {error for retrier in state["Retry"] for error in retrier["ErrorEquals"]}
+        assert {"Lambda.ServiceException", "Lambda.TooManyRequestsException"} <= retried, name
+        assert "FinalEnrollmentError" not in retried, name
+        if name != "ReportFailure":
+            assert state["Catch"] == [
+                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "ReportFailure"}
+            ]
+
+
+def test_no_lambda_waits_the_registration_loop_is_a_wait_state() -> None:
+    wait = DEFINITION["States"]["WaitForRegistration"]
+    assert wait["Type"] == "Wait"
+    assert wait["Next"] == "CheckRegistration"
+
+
+def test_fragment_substitutes_every_placeholder_with_a_function_whose_handler_exists() -> None:
+    fragment = yaml_parse(FRAGMENT.read_text())
+    resources = fragment["Resources"]
+    machine = resources["EnrollmentStateMachine"]["Properties"]
+    assert machine["DefinitionUri"] == "statemachines/enrollment.asl.json"
+    placeholders = set(re.findall(r"\$\{(\w+)\}", json.dumps(DEFINITION)))
+    assert set(machine["DefinitionSubstitutions"]) == placeholders
+    for placeholder, value in machine["DefinitionSubstitutions"].items():
+        function = resources[value["Fn::GetAtt"][0]]["Properties"]
+        handler = function["Handler"].removeprefix("app.")
+        assert function["CodeUri"] == "functions/enrollment/"
+        assert handler == STEP_HANDLERS[f"${{{placeholder}}}"]
+        assert callable(getattr(app, handler))
+    invoked = resources["EnrollmentStateMachineRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]
+    assert sorted(r["Fn::GetAtt"][0] for r in invoked["Resource"]) == sorted(
+        v["Fn::GetAtt"][0] for v in machine["DefinitionSubstitutions"].values()
+    )
+
+
+def test_every_function_in_the_fragment_names_a_handler_that_exists() -> None:
+    for name, resource in yaml_parse(FRAGMENT.read_text())["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            handler = resource["Properties"]["Handler"]
+            assert handler.startswith("app."), name
+            assert callable(getattr(app, handler.removeprefix("app."))), name
