@@ -1,0 +1,408 @@
+"""Read Session Manager session events in every form they reach SessionGuard.
+
+Forms (ARCHITECTURE.md, "Session log format" and "Subscription delivery"): the JSON document the SSM Agent
+streams per CloudWatch Logs event; a subscription payload (`{"awslogs":{"data":...}}`, base64 + gzip) or its
+decoded form; `aws logs get-log-events` / `filter-log-events` output; the `script` typescript the agent writes
+to S3 at session end. Nothing here calls AWS.
+
+Problems are reported, never raised past `read_input` / `events_from_subscription`, and their reasons never
+quote the record: session text may hold secrets, and reasons end up in logs and on stderr.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import PurePath
+from typing import Any, Final
+
+__all__ = [
+    "MAX_DECOMPRESSED_BYTES",
+    "InputProblem",
+    "MalformedEvent",
+    "SessionEvent",
+    "decode_subscription_data",
+    "events_from_subscription",
+    "group_by_session",
+    "parse_session_event",
+    "read_input",
+]
+
+# A subscription delivers events that went in through PutLogEvents, whose batches are capped at 1,048,576 bytes
+# of messages (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html), and
+# Lambda's asynchronous payload at 1 MB (https://docs.aws.amazon.com/lambda/latest/dg/API_Invoke.html). Each
+# message is JSON again inside the payload, which at most doubles it; 8 MiB leaves ample room and stops a gzip
+# bomb long before it hurts the function's memory.
+MAX_DECOMPRESSED_BYTES: Final = 8 * 1024 * 1024
+
+_TYPESCRIPT_HEADER: Final = "Script started on "
+_TYPESCRIPT_FOOTER: Final = "Script done on "
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEvent:
+    """One streamed session event, or a whole typescript (`transcript=True`)."""
+
+    session_id: str
+    lines: tuple[str, ...]  # sessionData exactly as received (raw, still with escapes)
+    instance_id: str = ""
+    user_arn: str = ""
+    run_as: str = ""
+    region: str = ""
+    event_time: str = ""  # as the agent wrote it (ISO-8601)
+    event_id: str = ""  # CloudWatch Logs event id when the input carried one
+    account_id: str = ""  # subscription payload "owner", when known
+    log_group: str = ""
+    transcript: bool = False  # lines come from an S3 `script` typescript
+
+
+@dataclass(frozen=True, slots=True)
+class InputProblem:
+    """A record that could not be read. `reason` never contains the record's text."""
+
+    source: str  # file name, "-" for stdin, or "awslogs"
+    location: str  # e.g. "line 12", "logEvents[3] (id 3717...)"
+    reason: str
+
+
+class MalformedEvent(ValueError):
+    """Input that is not what CloudWatch Logs or the SSM Agent writes. `reason` never quotes the input."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --- one streamed event --------------------------------------------------------------------------------------
+
+
+def parse_session_event(message: str, *, event_id: str = "", account_id: str = "", log_group: str = "") -> SessionEvent:
+    """Parse the JSON document the SSM Agent writes per CloudWatch Logs event."""
+    return _session_event(_loads(message, "message"), event_id=event_id, account_id=account_id, log_group=log_group)
+
+
+# A frozen dataclass's __init__ sets each of its 11 fields through object.__setattr__; measured, that was more
+# than json.loads of the event. Events read on the fast path are built through the slot descriptors instead.
+_SETTERS: Final[tuple[Any, ...]] = tuple(SessionEvent.__dict__[name].__set__ for name in SessionEvent.__slots__)
+
+
+def _session_event(document: Any, *, event_id: str = "", account_id: str = "", log_group: str = "") -> SessionEvent:
+    # Fast path for what the agent always writes: every field present with its type. Anything else takes the
+    # careful path below, which tolerates nulls and says what is wrong.
+    if type(document) is dict:
+        session_id, data = document.get("sessionId"), document.get("sessionData")
+        target, identity = document.get("target"), document.get("userIdentity")
+        if type(session_id) is str and session_id and type(data) is list and type(target) is dict:
+            instance_id = target.get("id")
+            user_arn = identity.get("arn") if type(identity) is dict else None
+            run_as, region, event_time = document.get("runAsUser"), document.get("awsRegion"), document.get("eventTime")
+            if (
+                type(instance_id) is str
+                and type(user_arn) is str
+                and type(run_as) is str
+                and type(region) is str
+                and type(event_time) is str
+                and _all_strings(data)
+            ):
+                event = object.__new__(SessionEvent)
+                (s_session, s_lines, s_instance, s_user, s_run_as, s_region, s_time, s_id, s_owner, s_group, s_ts) = (
+                    _SETTERS
+                )
+                s_session(event, session_id)
+                s_lines(event, tuple(data))
+                s_instance(event, instance_id)
+                s_user(event, user_arn)
+                s_run_as(event, run_as)
+                s_region(event, region)
+                s_time(event, event_time)
+                s_id(event, event_id)
+                s_owner(event, account_id)
+                s_group(event, log_group)
+                s_ts(event, False)
+                return event
+    return _checked_session_event(document, event_id=event_id, account_id=account_id, log_group=log_group)
+
+
+def _all_strings(items: list[Any]) -> bool:
+    try:
+        "".join(items)  # one C loop that rejects any element that is not a str
+    except TypeError:
+        return False
+    return True
+
+
+def _checked_session_event(document: Any, *, event_id: str, account_id: str, log_group: str) -> SessionEvent:
+    if not isinstance(document, dict):
+        raise MalformedEvent(f"session event is a JSON {_json_type(document)}, not an object")
+    session_id = document.get("sessionId")
+    if not isinstance(session_id, str):
+        raise MalformedEvent(_missing_or_wrong("sessionId", session_id, "a string"))
+    if not session_id:
+        raise MalformedEvent("sessionId is empty")
+    data = document.get("sessionData")
+    if not isinstance(data, list):
+        raise MalformedEvent(_missing_or_wrong("sessionData", data, "a list of strings"))
+    for index, line in enumerate(data):
+        if not isinstance(line, str):
+            raise MalformedEvent(f"sessionData[{index}] is a JSON {_json_type(line)}, not a string")
+    return SessionEvent(
+        session_id=session_id,
+        lines=tuple(data),
+        instance_id=_optional_string(document, "target", "id"),
+        user_arn=_optional_string(document, "userIdentity", "arn"),
+        run_as=_optional_string(document, "runAsUser"),
+        region=_optional_string(document, "awsRegion"),
+        event_time=_optional_string(document, "eventTime"),
+        event_id=event_id,
+        account_id=account_id,
+        log_group=log_group,
+    )
+
+
+def _optional_string(document: dict[str, Any], key: str, inner: str = "") -> str:
+    """A metadata field: absent or null reads as "", any other type is malformed."""
+    value = document.get(key)
+    name = key
+    if inner and value is not None:
+        if not isinstance(value, dict):
+            raise MalformedEvent(f"{key} is a JSON {_json_type(value)}, not an object")
+        value = value.get(inner)
+        name = f"{key}.{inner}"
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise MalformedEvent(f"{name} is a JSON {_json_type(value)}, not a string")
+    return value
+
+
+# --- subscription payloads -----------------------------------------------------------------------------------
+
+
+def decode_subscription_data(data: str | bytes) -> dict[str, Any]:
+    """Decode `awslogs.data` (base64 of gzip of JSON) into the payload dict, refusing gzip bombs.
+
+    Same decoding as Powertools' `CloudWatchLogsEvent.decompress_logs_data` (zlib, gzip or zlib header), which
+    has no size cap; pass it `event.raw_logs_data`.
+    """
+    try:
+        compressed = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise MalformedEvent("awslogs.data is not valid base64") from None
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)
+    try:
+        raw = inflater.decompress(compressed, MAX_DECOMPRESSED_BYTES + 1)
+    except zlib.error:
+        raise MalformedEvent("awslogs.data is not gzip data") from None
+    if len(raw) > MAX_DECOMPRESSED_BYTES:
+        raise MalformedEvent(f"awslogs.data decompresses to more than {MAX_DECOMPRESSED_BYTES} bytes")
+    if not inflater.eof:
+        raise MalformedEvent("awslogs.data is truncated gzip data")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedEvent("decompressed awslogs.data is not UTF-8") from None
+    payload = _loads(text, "decompressed awslogs.data")
+    if not isinstance(payload, dict) or not isinstance(payload.get("messageType"), str):
+        raise MalformedEvent("decompressed awslogs.data is not a subscription payload (no messageType)")
+    return payload
+
+
+def events_from_subscription(
+    payload: Mapping[str, Any], source: str = "awslogs"
+) -> Iterator[SessionEvent | InputProblem]:
+    """Session events of a decoded subscription payload; a bad log event is reported and skipped."""
+    yield from _subscription_events(payload, source, "")
+
+
+def _subscription_events(payload: Mapping[str, Any], source: str, where: str) -> Iterator[SessionEvent | InputProblem]:
+    message_type = payload.get("messageType")
+    if message_type == "CONTROL_MESSAGE":
+        return  # CloudWatch Logs checking that the destination is reachable
+    if message_type != "DATA_MESSAGE":
+        yield InputProblem(source, where or "payload", "messageType is neither DATA_MESSAGE nor CONTROL_MESSAGE")
+        return
+    owner, log_group = payload.get("owner"), payload.get("logGroup")
+    log_events = payload.get("logEvents")
+    if not isinstance(owner, str) or not isinstance(log_group, str) or not isinstance(log_events, list):
+        reason = "subscription payload lacks owner, logGroup or logEvents of the right type"
+        yield InputProblem(source, where or "payload", reason)
+        return
+    for index, record in enumerate(log_events):
+        try:
+            yield _log_record(record, "id", owner, log_group)
+        except MalformedEvent as problem:
+            event_id = record.get("id") if isinstance(record, dict) else None
+            yield InputProblem(source, f"{where}logEvents[{index}]" + _id_suffix(event_id), problem.reason)
+
+
+def _is_event_id(value: object) -> bool:
+    """CloudWatch Logs event ids are long decimal strings; anything else is not echoed back."""
+    return isinstance(value, str) and 0 < len(value) <= 64 and value.isascii() and value.isdigit()
+
+
+def _id_suffix(value: object) -> str:
+    return f" (id {value})" if _is_event_id(value) else ""
+
+
+# --- every input form ----------------------------------------------------------------------------------------
+
+
+def read_input(text: str, source: str) -> Iterator[SessionEvent | InputProblem]:
+    """Session events from one input, its form auto-detected; a bad record is reported and the rest read.
+
+    Forms: JSON Lines of streamed events or of subscription payloads (wrapped or decoded); one JSON document
+    (a payload, `get-log-events` / `filter-log-events` output, one event, or a list of those); a `script`
+    typescript, whose session id is the file-name stem (the agent's S3 key is `<sessionId>.log`).
+    """
+    text = text.removeprefix("\ufeff")
+    start = text.lstrip()
+    if not start:
+        return
+    if start.startswith(_TYPESCRIPT_HEADER) or (source.endswith(".log") and start[0] not in "{["):
+        yield _read_typescript(text, source)
+        return
+    if start[0] in "{[":
+        try:
+            document = json.loads(text)
+        except (ValueError, RecursionError):
+            pass  # not one document: JSON Lines, read line by line below
+        else:
+            yield from _from_document(document, source, "" if "\n" in text.strip() else "line 1 ")
+            return
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"line {number}"
+        try:
+            document = _loads(line, "record")
+        except MalformedEvent as problem:
+            yield InputProblem(source, where, problem.reason)
+            continue
+        yield from _from_document(document, source, where + " ")
+
+
+def _from_document(document: Any, source: str, where: str) -> Iterator[SessionEvent | InputProblem]:
+    """Dispatch one JSON document on its shape; `where` prefixes problem locations ("line 3 ")."""
+    if isinstance(document, list):  # e.g. `aws logs get-log-events --query events`
+        for index, item in enumerate(document):
+            if isinstance(item, list):
+                yield InputProblem(source, f"{where}[{index}]", "a JSON array inside an array is not a session event")
+            else:
+                yield from _from_document(item, source, f"{where}[{index}] ")
+        return
+    location = where.rstrip() or "document"
+    if not isinstance(document, dict):
+        yield InputProblem(source, location, f"a JSON {_json_type(document)} is not a session event")
+        return
+    try:
+        if "awslogs" in document:
+            wrapper = document["awslogs"]
+            if not isinstance(wrapper, dict) or not isinstance(wrapper.get("data"), str):
+                raise MalformedEvent("awslogs.data is missing or not a string")
+            yield from _subscription_events(decode_subscription_data(wrapper["data"]), source, where)
+        elif "messageType" in document:
+            yield from _subscription_events(document, source, where)
+        elif isinstance(document.get("events"), list):
+            yield from _log_events_output(document["events"], source, where)
+        elif "message" in document and "sessionData" not in document:
+            yield _log_record(document, "eventId" if "eventId" in document else "id")  # one element of those
+        else:
+            yield _session_event(document)
+    except MalformedEvent as problem:
+        yield InputProblem(source, location, problem.reason)
+
+
+def _log_events_output(records: list[Any], source: str, where: str) -> Iterator[SessionEvent | InputProblem]:
+    """Records of `get-log-events` ({timestamp, message, ingestionTime}) or `filter-log-events` (+ eventId)."""
+    for index, record in enumerate(records):
+        event_id = record.get("eventId") if isinstance(record, dict) else None
+        try:
+            yield _log_record(record, "eventId")
+        except MalformedEvent as problem:
+            yield InputProblem(source, f"{where}events[{index}]" + _id_suffix(event_id), problem.reason)
+
+
+def _log_record(record: object, id_key: str, account_id: str = "", log_group: str = "") -> SessionEvent:
+    """One CloudWatch Logs record whose `message` is a streamed session event."""
+    if not isinstance(record, dict):
+        raise MalformedEvent(f"log event is a JSON {_json_type(record)}, not an object")
+    message = record.get("message")
+    if not isinstance(message, str):
+        raise MalformedEvent(_missing_or_wrong("message", message, "a string"))
+    event_id = record.get(id_key)
+    return parse_session_event(
+        message,
+        event_id=event_id if isinstance(event_id, str) and _is_event_id(event_id) else "",
+        account_id=account_id,
+        log_group=log_group,
+    )
+
+
+def _read_typescript(text: str, source: str) -> SessionEvent:
+    """The whole typescript as one event; `Script started/done` lines are script's, not the terminal's."""
+    lines = text.split("\n")
+    if lines and not lines[-1]:
+        lines.pop()  # the file ends with a newline
+    event_time = ""
+    if lines and lines[0].startswith(_TYPESCRIPT_HEADER):
+        event_time = _typescript_time(lines.pop(0)[len(_TYPESCRIPT_HEADER) :])
+    if lines and lines[-1].rstrip("\r").startswith(_TYPESCRIPT_FOOTER):
+        lines.pop()
+    name = PurePath(source).name
+    session_id = name.removesuffix(".log") if source != "-" else "stdin"
+    return SessionEvent(session_id=session_id or "unknown", lines=tuple(lines), event_time=event_time, transcript=True)
+
+
+def _typescript_time(rest: str) -> str:
+    """`2026-11-26 12:00:00+00:00 [TERM=...]` (util-linux script) -> ISO-8601, or "" when not a date."""
+    stamp = " ".join(rest.split()[:2])
+    try:
+        return datetime.fromisoformat(stamp).isoformat()
+    except ValueError:
+        return ""
+
+
+def group_by_session(items: Iterable[SessionEvent]) -> dict[str, list[SessionEvent]]:
+    """Events per session id, sessions in order of first appearance, events in arrival order."""
+    groups: dict[str, list[SessionEvent]] = {}
+    for event in items:
+        groups.setdefault(event.session_id, []).append(event)
+    return groups
+
+
+# --- helpers -------------------------------------------------------------------------------------------------
+
+
+def _loads(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        # error.msg is one of json's fixed phrases; error.doc (the input) is deliberately not used.
+        raise MalformedEvent(f"{what} is not JSON: {error.msg.removesuffix(' at')} at character {error.pos}") from None
+    except (ValueError, RecursionError):
+        raise MalformedEvent(f"{what} is not JSON this reader accepts (nested too deep or number too long)") from None
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _missing_or_wrong(name: str, value: object, expected: str) -> str:
+    if value is None:
+        return f"{name} is missing or null"
+    return f"{name} is a JSON {_json_type(value)}, not {expected}"
