@@ -7,7 +7,7 @@ the handlers of functions/enrollment/app.py with moto behind the fleet adapter, 
 agent registration, and a scripted SSM double where a test needs a command to fail.
 
 The definition itself is also checked: cfn-lint's ASL schema, reachability, and that every placeholder is
-substituted by the template fragment with a handler that exists.
+substituted by template.yaml with a handler that exists.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from sessionguard.observability import metrics
 
 REPO = Path(__file__).resolve().parents[2]
 DEFINITION: dict[str, Any] = json.loads((REPO / "statemachines/enrollment.asl.json").read_text())
-FRAGMENT = REPO / "statemachines/enrollment-template-fragment.yaml"
+TEMPLATE = REPO / "template.yaml"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 AMAZON_LINUX_AMI = "ami-12c6146b"
@@ -774,8 +774,8 @@ def test_no_lambda_waits_the_registration_loop_is_a_wait_state() -> None:
     assert wait["Next"] == "CheckRegistration"
 
 
-def test_fragment_substitutes_every_placeholder_with_a_function_whose_handler_exists() -> None:
-    fragment = yaml_parse(FRAGMENT.read_text())
+def test_template_substitutes_every_placeholder_with_a_function_whose_handler_exists() -> None:
+    fragment = yaml_parse(TEMPLATE.read_text())
     resources = fragment["Resources"]
     machine = resources["EnrollmentStateMachine"]["Properties"]
     assert machine["DefinitionUri"] == "statemachines/enrollment.asl.json"
@@ -793,9 +793,12 @@ def test_fragment_substitutes_every_placeholder_with_a_function_whose_handler_ex
     )
 
 
-def test_every_function_in_the_fragment_names_a_handler_that_exists() -> None:
-    for name, resource in yaml_parse(FRAGMENT.read_text())["Resources"].items():
-        if resource["Type"] == "AWS::Serverless::Function":
+def test_every_enrollment_function_in_the_template_names_a_handler_that_exists() -> None:
+    for name, resource in yaml_parse(TEMPLATE.read_text())["Resources"].items():
+        if (
+            resource["Type"] == "AWS::Serverless::Function"
+            and resource["Properties"]["CodeUri"] == "functions/enrollment/"
+        ):
             handler = resource["Properties"]["Handler"]
             assert handler.startswith("app."), name
             assert callable(getattr(app, handler.removeprefix("app."))), name

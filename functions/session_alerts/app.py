@@ -1,0 +1,21 @@
+"""Session alerts: the CloudWatch Logs subscription on the session log group invokes this for every batch of
+streamed session events (asynchronously, so Lambda retries a failed batch and then parks it in the failure queue).
+
+The sessionguard layer does the work (sessionguard.session_alerts; docs/alerts.md): engine, noise control, SNS
+and Slack delivery, the sanitized transcript, parking of malformed records, metrics.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from sessionguard.observability import logger, metrics, tracer
+from sessionguard.session_alerts import handle_subscription_event
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)  # responses are counts, but keep traces free of payloads
+@metrics.log_metrics(capture_cold_start_metric=True)
+@event_source(data_class=CloudWatchLogsEvent)
+def lambda_handler(event: CloudWatchLogsEvent, context: LambdaContext) -> dict[str, Any]:
+    return handle_subscription_event(event, context)

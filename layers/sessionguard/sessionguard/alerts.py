@@ -1,0 +1,394 @@
+"""What an alert looks like where people read it: the SNS message and the Slack Block Kit message. Pure functions.
+
+Everything here is built from engine output (`Alert`, whose command is already masked) and passes session-derived
+metadata (user, instance and session ids, region, account) through `mask_secrets` as well, so that nothing that
+leaves SessionGuard can carry an unmasked secret. For Slack, every piece of session-derived text is also escaped
+(`&`, `<`, `>`: https://docs.slack.dev/messaging/formatting-message-text#escaping) so a typed `<!channel>` or
+`<https://evil|click here>` cannot ping a channel or disguise a link, and `@channel`/`@here`/`@everyone` are broken
+with a word joiner in case a workspace parses bare mentions. The only `<...>` in a Slack message are the links
+this module writes itself. docs/alerts.md shows both formats.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import quote
+
+from sessionguard.engine import Alert
+from sessionguard.masking import mask_secrets
+from sessionguard.severity import Severity
+
+# SNS: "Subjects must be ASCII text that begins with a letter, number, or punctuation mark; must not include line
+# breaks or control characters; and must be less than 100 characters long." (sns:Publish API reference)
+SNS_SUBJECT_MAX: Final = 99
+# The whole SNS message may be 256 KB; the command is the only unbounded part, and the sanitized log group keeps
+# it in full.
+SNS_COMMAND_MAX: Final = 8_000
+# Slack Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks).
+SLACK_HEADER_MAX: Final = 150
+SLACK_SECTION_TEXT_MAX: Final = 3_000
+SLACK_FIELD_TEXT_MAX: Final = 2_000
+SLACK_CONTEXT_ELEMENTS_MAX: Final = 10
+SLACK_BLOCKS_MAX: Final = 50
+MAX_TECHNIQUES: Final = 20  # a rule lists a handful; the bound keeps the context element under its limit
+
+TRUNCATED: Final = "… [truncated]"
+CAP_SUMMARY_RULE_ID: Final = "sessionguard-alert-cap"
+
+SEVERITY_EMOJI: Final = {
+    Severity.INFO: ":large_blue_circle:",
+    Severity.LOW: ":white_circle:",
+    Severity.MEDIUM: ":large_yellow_circle:",
+    Severity.HIGH: ":large_orange_circle:",
+    Severity.CRITICAL: ":red_circle:",
+}
+
+_SLACK_ESCAPES: Final = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_BROADCAST = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
+_WORD_JOINER: Final = "\u2060"
+_ZERO_WIDTH_SPACE: Final = "\u200b"
+_TECHNIQUE = re.compile(r"^T\d{4}(?:\.\d{3})?$")
+
+
+# --- text helpers ------------------------------------------------------------------------------------------
+
+
+def _caret(char: str) -> str:
+    """How a terminal user would write a control character: ESC -> ^[, BEL -> ^G, DEL -> ^?, C1 -> \\x85."""
+    code = ord(char)
+    if code < 0x20:
+        return "^" + chr(code + 0x40)
+    if code == 0x7F:
+        return "^?"
+    return f"\\x{code:02x}"
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def visible(text: str) -> str:
+    """Printable text: control characters (but newline and tab) in caret notation, lone surrogates (damaged
+    UTF-8 the agent let through) as U+FFFD, so every service accepts the string and readers see what was there."""
+    return _SURROGATE.sub("\ufffd", _CONTROL.sub(lambda m: _caret(m.group()), text))
+
+
+def _clean(text: str) -> str:
+    """Session-derived metadata on its way out: masked, printable, on one line."""
+    return visible(mask_secrets(text)).replace("\n", " ").replace("\t", " ")
+
+
+def truncate(text: str, limit: int, marker: str = TRUNCATED) -> str:
+    """`text` cut to at most `limit` characters, ending with `marker` when something was cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - len(marker))] + marker
+
+
+def slack_escape(text: str, limit: int | None = None, *, code: bool = False) -> str:
+    """Slack-safe mrkdwn for session text: `&`, `<`, `>` escaped, broadcast mentions broken, and with
+    `code=True` a zero-width space after every backtick so the text cannot close (or open) a code span or block.
+
+    With `limit`, the result (marker included) is at most `limit` characters and never ends inside an escape
+    sequence: the text is cut before escaping, character by character.
+    """
+    text = _BROADCAST.sub("@" + _WORD_JOINER, text)
+    table = _CODE_TABLE if code else _TEXT_TABLE
+    escaped = text.translate(table)
+    if limit is None or len(escaped) <= limit:
+        return escaped
+    budget = max(0, limit - len(TRUNCATED))
+    pieces: list[str] = []
+    used = 0
+    for char in text[:budget]:  # an escaped character is never shorter than the character
+        piece = char.translate(table)
+        if used + len(piece) > budget:
+            break
+        pieces.append(piece)
+        used += len(piece)
+    return "".join(pieces) + TRUNCATED
+
+
+_TEXT_TABLE: Final = str.maketrans(_SLACK_ESCAPES)
+_CODE_TABLE: Final = str.maketrans({**_SLACK_ESCAPES, "`": "`" + _ZERO_WIDTH_SPACE})
+
+
+def code_block(text: str, limit: int) -> str:
+    """A Slack code block (```) holding `text`, escaped and at most `limit` characters in all.
+
+    Backticks inside are followed by a zero-width space, so a ``` typed in the session cannot end the block
+    early and turn the rest of the command into formatted (or linked) text.
+    """
+    fence_open, fence_close = "```\n", "\n```"
+    inner = slack_escape(text or " ", limit - len(fence_open) - len(fence_close), code=True)
+    return f"{fence_open}{inner}{fence_close}"
+
+
+def inline_code(text: str, limit: int) -> str:
+    """`text` as Slack inline code, escaped; a backtick in it becomes a look-alike so it cannot close the span."""
+    return "`" + slack_escape((text or "-").replace("`", "\u02cb"), limit - 2) + "`"
+
+
+def console_log_stream_url(region: str, log_group: str, log_stream: str) -> str:
+    """The CloudWatch console page of one log stream.
+
+    The console's fragment encodes names twice: percent-encoding, then `%` written as `$25` — so `/` becomes
+    `$252F`. Every character outside [A-Za-z0-9_.-~] is encoded, so the URL holds no `|`, `<` or `>`.
+    """
+    host = _console_host(region)
+
+    def encode(name: str) -> str:
+        return quote(name, safe="", errors="replace").replace("%", "$25")
+
+    return (
+        f"https://{host}/cloudwatch/home?region={quote(region, safe='')}"
+        f"#logsV2:log-groups/log-group/{encode(log_group)}/log-events/{encode(log_stream)}"
+    )
+
+
+def _console_host(region: str) -> str:
+    if region.startswith("cn-"):
+        return "console.amazonaws.cn"
+    if region.startswith("us-gov-"):
+        return "console.amazonaws-us-gov.com"
+    return f"{region}.console.aws.amazon.com" if region else "console.aws.amazon.com"
+
+
+def technique_url(technique: str) -> str | None:
+    """MITRE ATT&CK page of a technique id (T1059 or T1059.004); None for anything else."""
+    if not _TECHNIQUE.match(technique):
+        return None
+    return "https://attack.mitre.org/techniques/" + technique.replace(".", "/") + "/"
+
+
+# --- the alert as data ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AlertContext:
+    """Where the alert points readers: the session's stream in the session log group, as a console link."""
+
+    log_group: str
+    log_stream: str
+    console_region: str
+
+    @property
+    def session_log_url(self) -> str:
+        return console_log_stream_url(self.console_region, self.log_group, self.log_stream)
+
+
+def alert_record(alert: Alert, context: AlertContext, *, command_limit: int = SNS_COMMAND_MAX) -> dict[str, Any]:
+    """The alert as JSON for machines (SNS body, central security tooling): `Alert.to_json()` plus where it
+    happened and the console link. The command is the engine's masked command, cut to `command_limit`."""
+    record = alert.to_json()
+    command = visible(alert.command)
+    record.update(
+        {
+            "session_id": _clean(alert.session_id),
+            "instance_id": _clean(alert.instance_id),
+            "user": _clean(alert.user),
+            "command": truncate(command, command_limit),
+            "command_truncated": len(command) > command_limit,
+            "description": alert.description,
+            "account_id": _clean(alert.account_id),
+            "region": _clean(alert.region),
+            "event_id": alert.event_id,
+            "log_group": context.log_group,
+            "log_stream": context.log_stream,
+            "session_log_url": context.session_log_url,
+            "source": "sessionguard",
+        }
+    )
+    return record
+
+
+def cap_summary_alert(alert: Alert, cap: int) -> Alert:
+    """The one alert that says a session hit its cap: it carries the alert that went over (masked command and
+    all), so the team still learns what happened, and says that further alerts of the session are held back."""
+    return Alert(
+        session_id=alert.session_id,
+        instance_id=alert.instance_id,
+        user=alert.user,
+        rule_id=CAP_SUMMARY_RULE_ID,
+        title=f"Alert cap reached: {cap} alerts in one session, further alerts suppressed",
+        severity=alert.severity,
+        techniques=alert.techniques,
+        description=(
+            f"This session raised more than {cap} alerts. SessionGuard sent the first {cap} and now holds back the "
+            f"rest of this session's alerts; the command below (rule {alert.rule_id}: {alert.title}) is the first "
+            "one held back. Review the whole session in its log stream."
+        ),
+        command=alert.command,
+        event_time=alert.event_time,
+        event_id=alert.event_id,
+        account_id=alert.account_id,
+        region=alert.region,
+        log_group=alert.log_group,
+    )
+
+
+# --- SNS -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SnsMessage:
+    subject: str
+    body: str
+    attributes: dict[str, dict[str, str]]
+
+    def publish_kwargs(self, topic_arn: str) -> dict[str, Any]:
+        """Keyword arguments for sns.publish."""
+        return {
+            "TopicArn": topic_arn,
+            "Subject": self.subject,
+            "Message": self.body,
+            "MessageAttributes": self.attributes,
+        }
+
+
+def sns_subject(alert: Alert) -> str:
+    """`[SessionGuard] HIGH: <rule title> on i-0abc...`: printable ASCII, one line, under 100 characters."""
+    where = _clean(alert.instance_id) or "an instance"
+    text = f"[SessionGuard] {str(alert.severity).upper()}: {alert.title} on {where}"
+    ascii_text = "".join(c if " " <= c <= "~" else "?" for c in text)
+    return truncate(ascii_text, SNS_SUBJECT_MAX, "...")
+
+
+def build_sns_message(alert: Alert, context: AlertContext) -> SnsMessage:
+    """Subject, a readable body (email subscribers read this) followed by the alert as JSON, and the message
+    attributes `severity` and `rule_id` that subscription filter policies can match."""
+    record = alert_record(alert, context)
+    command = record["command"]
+    techniques = ", ".join(alert.techniques) or "-"
+    lines = [
+        f"SessionGuard alert: {str(alert.severity).upper()} - {alert.title}",
+        "",
+        f"Rule:     {alert.rule_id} (MITRE ATT&CK: {techniques})",
+        f"Who:      {record['user'] or '-'}",
+        f"Where:    account {record['account_id'] or '-'}, region {record['region'] or '-'}, "
+        f"instance {record['instance_id'] or '-'}",
+        f"Session:  {record['session_id']}",
+        f"When:     {alert.event_time or '-'}",
+        "",
+        "Command (secrets masked):",
+        *("    " + line for line in command.split("\n")),
+        "",
+        f"Why: {alert.description}" if alert.description else "",
+        "",
+        f"Session log: {record['session_log_url']}",
+        "",
+        "Alert JSON:",
+        json.dumps(record, indent=2, ensure_ascii=False),
+    ]
+    attributes = {
+        "severity": {"DataType": "String", "StringValue": str(alert.severity)},
+        "rule_id": {"DataType": "String", "StringValue": alert.rule_id},
+    }
+    return SnsMessage(subject=sns_subject(alert), body="\n".join(lines), attributes=attributes)
+
+
+# --- Slack -----------------------------------------------------------------------------------------------------
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    # verbatim: no automatic linking of URLs, channel names or bare mentions in what we send.
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def _field(label: str, value: str) -> dict[str, Any]:
+    """A section field; callers bound `value` so the field stays within SLACK_FIELD_TEXT_MAX."""
+    return _mrkdwn(f"*{label}*\n{value}")
+
+
+def build_slack_message(alert: Alert, context: AlertContext) -> dict[str, Any]:
+    """An incoming-webhook payload: a header, the facts as fields, the masked command in a code block, why the
+    rule matters, ATT&CK links, and a link to the session's log stream."""
+    severity = str(alert.severity).upper()
+    emoji = SEVERITY_EMOJI.get(alert.severity, "")
+    title = _one_line(visible(alert.title))
+    session_id, instance_id = _clean(alert.session_id), _clean(alert.instance_id)
+    id_limit = 500  # session ids, ARNs and instance ids are far shorter; this only bounds hostile input
+
+    # plain_text is never parsed for links or mentions, and the title comes from the rule pack, not the session.
+    header = truncate(f"{emoji} {severity}: {title}".strip(), SLACK_HEADER_MAX)
+    where = (
+        f"account {inline_code(_clean(alert.account_id), 40)}, region {inline_code(_clean(alert.region), 40)}, "
+        f"instance {inline_code(instance_id, id_limit)}"
+    )
+    command_label = "*Command* (secrets masked)\n"
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}},
+        {
+            "type": "section",
+            "fields": [
+                _field("Severity", f"{emoji} {severity}".strip()),
+                _field("Rule", f"{slack_escape(title, 500)}\n{inline_code(alert.rule_id, 200)}"),
+                _field("Who", inline_code(_clean(alert.user), id_limit)),
+                _field("Where", where),
+                _field("Session", inline_code(session_id, id_limit)),
+                _field("When", slack_escape(_clean(alert.event_time) or "-", 100)),
+            ],
+        },
+        {
+            "type": "section",
+            "text": _mrkdwn(
+                command_label + code_block(visible(alert.command), SLACK_SECTION_TEXT_MAX - len(command_label))
+            ),
+        },
+    ]
+    if alert.description:
+        why_label = "*Why it matters*\n"
+        why = slack_escape(visible(alert.description), SLACK_SECTION_TEXT_MAX - len(why_label))
+        blocks.append({"type": "section", "text": _mrkdwn(why_label + why)})
+    context_elements = [_mrkdwn(f"<{context.session_log_url}|Open the session log in CloudWatch>")]
+    if alert.techniques:
+        links = ", ".join(_technique_link(t) for t in alert.techniques[:MAX_TECHNIQUES])
+        context_elements.append(_mrkdwn("MITRE ATT&amp;CK: " + links))
+    blocks.append({"type": "context", "elements": context_elements[:SLACK_CONTEXT_ELEMENTS_MAX]})
+
+    fallback = (
+        f"{severity}: {slack_escape(title, 300)} in session {slack_escape(session_id, 300)}"
+        f" on {slack_escape(instance_id or '-', 100)}"
+    )
+    return {"text": fallback, "blocks": fit_blocks(blocks), "unfurl_links": False, "unfurl_media": False}
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _technique_link(technique: str) -> str:
+    url = technique_url(technique)
+    label = slack_escape(_one_line(visible(technique)), 40)
+    return f"<{url}|{label}>" if url else label
+
+
+def fit_blocks(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """At most SLACK_BLOCKS_MAX blocks; the last one says how many were left out."""
+    if len(blocks) <= SLACK_BLOCKS_MAX:
+        return blocks
+    kept = blocks[: SLACK_BLOCKS_MAX - 1]
+    omitted = len(blocks) - len(kept)
+    return [*kept, {"type": "context", "elements": [_mrkdwn(f"… {omitted} more blocks left out [truncated]")]}]
+
+
+__all__ = [
+    "CAP_SUMMARY_RULE_ID",
+    "AlertContext",
+    "SnsMessage",
+    "alert_record",
+    "build_slack_message",
+    "build_sns_message",
+    "cap_summary_alert",
+    "code_block",
+    "console_log_stream_url",
+    "fit_blocks",
+    "slack_escape",
+    "sns_subject",
+    "technique_url",
+    "truncate",
+    "visible",
+]

@@ -1,0 +1,634 @@
+"""The subscription function's work: one CloudWatch Logs subscription delivery in, alerts and a sanitized
+transcript out, and every record accounted for.
+
+Order of work per invocation (docs/alerts.md explains the why):
+1. Decode the payload. A payload that cannot be decoded is parked whole in the failure queue, with its reason.
+2. Read each log event. A record that is not a session event (or that the engine fails on) is parked in the
+   failure queue with its reason and the original log event; the rest of the batch goes on.
+3. Run the engine over the good events; it masks every line and alert.
+4. Noise control (noise.py) on the alerts at or above the configured severity, then SNS to every topic for all
+   of them, then Slack (retried with backoff within the time left; never before SNS is done).
+5. Write the masked lines to the sanitized log group, one stream per session.
+6. Metrics (EMF), always. If any delivery, write or parking failed, raise `DeliveryFailed` so Lambda retries the
+   invocation (and finally hands it to the on-failure destination): deliveries that already succeeded are not
+   repeated, because each one runs once per key through the delivery ledger (Powertools Idempotency).
+
+Raw session text never reaches logs, metrics or exceptions: only ids, counts, reasons and AWS error codes. The
+failure queue is the one place raw log events are written — it is encrypted with the session key and holds
+nothing the session log group does not already hold (see docs/alerts.md, "Nothing lost").
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache, partial
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from sessionguard.adapters.delivery import (
+    LOG_EVENT_MAX_BYTES,
+    SQS_MAX_MESSAGE_BYTES,
+    AlertPublisher,
+    CloudWatchTranscriptSink,
+    DynamoNoiseStore,
+    FailureQueue,
+    LogEvent,
+    SlackWebhook,
+    SnsPublisher,
+    SqsFailureQueue,
+    TranscriptSink,
+    UrllibSlackWebhook,
+    error_code,
+    idempotency_persistence,
+    log_event_batches,
+    read_slack_webhook_url,
+)
+from sessionguard.alerts import AlertContext, build_slack_message, build_sns_message, cap_summary_alert, visible
+from sessionguard.engine import Alert, EngineStats, SanitizedLine, SessionEngine
+from sessionguard.events import (
+    InputProblem,
+    MalformedEvent,
+    SessionEvent,
+    decode_subscription_data,
+    events_from_subscription,
+)
+from sessionguard.masking import mask_secrets
+from sessionguard.noise import (
+    Decision,
+    DeliveryLedger,
+    Ledger,
+    NoiseControl,
+    NoiseStore,
+    alert_keys,
+    event_epoch,
+    state_key,
+)
+from sessionguard.observability import logger, metrics
+from sessionguard.rules import RulePack
+from sessionguard.severity import Severity
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+FAILURE_RECORD_VERSION: Final = 1
+# Time kept back from Slack retries for what comes after them (sanitized transcript, metrics, raising).
+RESERVED_SECONDS: Final = 10.0
+DEFAULT_BUDGET_SECONDS: Final = 30.0  # without a Lambda context (tests, local runs)
+SLACK_ATTEMPTS: Final = 4
+SLACK_ATTEMPT_TIMEOUT: Final = 5.0
+SLACK_BACKOFF_BASE: Final = 0.5
+SLACK_BACKOFF_CAP: Final = 8.0
+# PutLogEvents accepts events from the last 14 days to 2 hours ahead; lines outside (a replay of an old failure,
+# a skewed agent clock) are stamped with the current time and keep their own time in the message.
+LOG_MAX_AGE_MS: Final = 14 * 24 * 3600 * 1000 - 3600 * 1000
+LOG_MAX_AHEAD_MS: Final = 2 * 3600 * 1000 - 300 * 1000
+
+
+class DeliveryFailed(RuntimeError):
+    """Some delivery, transcript write or parking failed; Lambda retries the invocation. The message names
+    channels and counts only."""
+
+
+class SlackDeliveryError(RuntimeError):
+    """A Slack post that failed for good; the message is a fixed reason (status, error type), never content."""
+
+
+# --- settings ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSettings:
+    """The function's configuration, from its environment (template.yaml sets every variable)."""
+
+    min_severity: Severity
+    topic_arns: tuple[str, ...]
+    slack_secret_arn: str
+    state_table: str
+    sanitized_log_group: str
+    failure_queue_url: str
+    window_seconds: int
+    cap_per_session: int
+    region: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AlertSettings:
+        env = os.environ if env is None else env
+        topics = [env.get("ALERT_TOPIC_ARN", ""), env.get("EXTRA_ALERT_TOPIC_ARN", "")]
+        return cls(
+            min_severity=Severity.parse(env.get("ALERT_MIN_SEVERITY") or "medium"),
+            topic_arns=tuple(t.strip() for t in topics if t.strip()),
+            slack_secret_arn=env.get("SLACK_WEBHOOK_SECRET_ARN", "").strip(),
+            state_table=env["ALERT_STATE_TABLE"],
+            sanitized_log_group=env["SANITIZED_LOG_GROUP"],
+            failure_queue_url=env["FAILURE_QUEUE_URL"],
+            window_seconds=60 * int(env.get("ALERT_WINDOW_MINUTES") or "15"),
+            cap_per_session=int(env.get("ALERT_CAP_PER_SESSION") or "20"),
+            region=env.get("AWS_REGION", ""),
+        )
+
+
+@dataclass
+class Outlets:
+    """Everything the function talks to, behind the adapters' Protocols (tests swap in fakes)."""
+
+    publisher: AlertPublisher
+    transcripts: TranscriptSink
+    failures: FailureQueue
+    noise: NoiseStore
+    ledger: Ledger
+    slack: SlackWebhook
+    slack_url: Callable[[], str]
+    clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+
+
+@cache
+def default_rules() -> RulePack:
+    """The bundled rule pack, loaded once per Lambda container."""
+    return RulePack.load()
+
+
+@cache
+def default_outlets() -> tuple[AlertSettings, Outlets]:
+    """Settings and AWS outlets from the environment, built once per Lambda container."""
+    settings = AlertSettings.from_env()
+    secret_arn = settings.slack_secret_arn
+    outlets = Outlets(
+        publisher=SnsPublisher(),
+        transcripts=CloudWatchTranscriptSink(),
+        failures=SqsFailureQueue(settings.failure_queue_url),
+        noise=DynamoNoiseStore(settings.state_table),
+        ledger=DeliveryLedger(idempotency_persistence(settings.state_table)),
+        slack=UrllibSlackWebhook(),
+        slack_url=(lambda: read_slack_webhook_url(secret_arn)) if secret_arn else (lambda: ""),
+    )
+    return settings, outlets
+
+
+# --- the report ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchReport:
+    """What one invocation did, in counts (the handler's return value and the summary log line)."""
+
+    log_events: int = 0
+    malformed: int = 0
+    alerts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (severity, rule id) -> raised
+    suppressed: Counter[str] = field(default_factory=Counter)  # window | cap | retry
+    delivered: Counter[str] = field(default_factory=Counter)  # channel -> deliveries
+    failures: Counter[str] = field(default_factory=Counter)  # channel -> failed deliveries
+    lines_written: int = 0
+    lines_rejected: int = 0
+    stats: EngineStats = field(default_factory=EngineStats)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "log_events": self.log_events,
+            "session_events": self.stats.events,
+            "commands": self.stats.commands,
+            "malformed": self.malformed,
+            "alerts": sum(self.alerts.values()),
+            "secrets_masked": sum(self.stats.secrets_masked.values()),
+            "delivered": dict(self.delivered),
+            "suppressed": dict(self.suppressed),
+            "failures": dict(self.failures),
+            "lines_written": self.lines_written,
+            "lines_rejected": self.lines_rejected,
+        }
+
+
+# --- entry point ---------------------------------------------------------------------------------------------
+
+
+def handle_subscription_event(
+    event: CloudWatchLogsEvent,
+    context: LambdaContext | None = None,
+    *,
+    settings: AlertSettings | None = None,
+    outlets: Outlets | None = None,
+    rules: RulePack | None = None,
+) -> dict[str, Any]:
+    """Process one subscription delivery; the summary counts. Raises DeliveryFailed after doing everything it
+    could when some delivery failed (see the module docstring)."""
+    if settings is None or outlets is None:
+        settings, outlets = default_outlets()
+    run = _Run(settings, outlets, rules or default_rules(), context)
+    try:
+        run.process(event)
+    finally:
+        run.record_metrics()
+        logger.info("Subscription batch processed", extra=run.report.summary())
+    if run.report.failures:
+        failed = ", ".join(f"{channel} x{count}" for channel, count in sorted(run.report.failures.items()))
+        raise DeliveryFailed(f"deliveries failed ({failed}); the invocation will be retried")
+    return run.report.summary()
+
+
+class _Run:
+    """State of one invocation."""
+
+    def __init__(self, settings: AlertSettings, outlets: Outlets, rules: RulePack, context: LambdaContext | None):
+        self.settings = settings
+        self.outlets = outlets
+        self.rules = rules
+        self.report = BatchReport()
+        self.noise = NoiseControl(outlets.noise, settings.window_seconds, settings.cap_per_session, outlets.wall_clock)
+        budget = context.get_remaining_time_in_millis() / 1000 if context is not None else DEFAULT_BUDGET_SECONDS
+        self.deadline = outlets.clock() + budget - RESERVED_SECONDS
+        self.slack_down = False
+        if context is not None:
+            outlets.ledger.register_lambda_context(context)
+
+    # --- 1-3: decode, read, scan ---
+
+    def process(self, event: CloudWatchLogsEvent) -> None:
+        raw_event: Mapping[str, Any] = event.raw_event
+        payload = self._decode(raw_event)
+        if payload is None or payload.get("messageType") == "CONTROL_MESSAGE":
+            return
+        records: list[Any] = payload["logEvents"]
+        meta = {key: value for key, value in payload.items() if key != "logEvents"}
+        batch_id = _batch_id(meta, records)
+        self.report.log_events = len(records)
+        engine = SessionEngine(self.rules, min_severity=self.settings.min_severity)
+        outputs: list[Alert | SanitizedLine] = []
+        for index, record in enumerate(records):
+            item = next(events_from_subscription({**meta, "logEvents": [record]}), None)
+            if not isinstance(item, SessionEvent):  # one item per record; a record yielding none is parked too
+                reason = item.reason if item is not None else "no session event could be read from this log event"
+                self._park_record(meta, batch_id, index, record, reason)
+                continue
+            try:
+                outputs.extend(engine.scan_event(item))
+            except Exception as error:  # one bad event must not stop the batch; it is parked
+                self._park_record(
+                    meta, batch_id, index, record, f"the engine failed on this event ({type(error).__name__})"
+                )
+        outputs.extend(engine.finish())
+        self.report.stats = engine.stats
+        log_stream = str(meta.get("logStream", ""))
+        alerts = [o for o in outputs if isinstance(o, Alert)]
+        self._deliver(alerts, AlertContext(str(meta.get("logGroup", "")), log_stream, self.settings.region))
+        self._write_transcripts([o for o in outputs if isinstance(o, SanitizedLine)], batch_id)
+
+    def _decode(self, raw_event: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The decoded payload, or None when the invocation was parked whole."""
+        wrapper = raw_event.get("awslogs")
+        data = wrapper.get("data") if isinstance(wrapper, Mapping) else None
+        if not isinstance(data, str):
+            self._park_invocation(raw_event, "the event has no awslogs.data string")
+            return None
+        try:
+            payload = decode_subscription_data(data)
+        except MalformedEvent as problem:
+            self._park_invocation(raw_event, problem.reason)
+            return None
+        if payload.get("messageType") == "CONTROL_MESSAGE":
+            return payload
+        if not isinstance(payload.get("logEvents"), list):
+            self._park_invocation(raw_event, "the subscription payload's logEvents is missing or not a list")
+            return None
+        probe = next(events_from_subscription({**payload, "logEvents": []}), None)
+        if isinstance(probe, InputProblem):
+            self._park_invocation(raw_event, probe.reason)
+            return None
+        return payload
+
+    # --- parking malformed input in the failure queue ---
+
+    def _park_invocation(self, raw_event: Mapping[str, Any], reason: str) -> None:
+        self.report.malformed += 1
+        body = _failure_body("failed-invocation", reason, {"invocation": dict(raw_event)})
+        digest = hashlib.sha256(body.encode()).hexdigest()
+        logger.warning("Malformed subscription event parked", extra={"reason": reason, "bytes": len(body)})
+        if len(body.encode()) > SQS_MAX_MESSAGE_BYTES:
+            # Nothing smaller to keep: the payload could not be read. Failing the invocation hands it to
+            # Lambda's on-failure destination, and the Errors alarm fires.
+            self.report.failures["failure-queue"] += 1
+            logger.error("Malformed subscription event too large for the failure queue", extra={"reason": reason})
+            return
+        self._once(state_key("parked", "invocation", digest), lambda: self.outlets.failures.send(body), "failure-queue")
+
+    def _park_record(self, meta: Mapping[str, Any], batch_id: str, index: int, record: Any, reason: str) -> None:
+        self.report.malformed += 1
+        event_id = record.get("id") if isinstance(record, dict) else None
+        safe_id = event_id if _is_event_id(event_id) else ""
+        location = f"logEvents[{index}]"
+        logger.warning(
+            "Malformed log event parked",
+            extra={"reason": reason, "location": location, "event_id": safe_id, "log_stream": _safe_name(meta)},
+        )
+        body = _record_failure_body(meta, location, record, reason)
+        self._once(state_key("parked", batch_id, str(index)), lambda: self.outlets.failures.send(body), "failure-queue")
+
+    # --- 4: alerts ---
+
+    def _deliver(self, alerts: list[Alert], context: AlertContext) -> None:
+        to_send: list[tuple[Alert, str]] = []
+        for alert, key in zip(alerts, alert_keys(alerts), strict=True):
+            self.report.alerts[(str(alert.severity), alert.rule_id)] += 1
+            try:
+                decision = self.noise.decide(alert, key)
+            except Exception as error:  # counted and raised at the end; other alerts go on
+                self._failed("noise-state", error)
+                continue
+            if decision is Decision.DELIVER:
+                to_send.append((alert, key))
+            elif decision is Decision.SUMMARY:
+                to_send.append(
+                    (cap_summary_alert(alert, self.settings.cap_per_session), state_key("summary", alert.session_id))
+                )
+                self.report.suppressed["cap"] += 1
+            else:
+                self.report.suppressed["window" if decision is Decision.DUPLICATE else "cap"] += 1
+        for alert, key in to_send:  # every SNS publish first: Slack retries must never delay them
+            message = build_sns_message(alert, context)
+            for topic_arn in self.settings.topic_arns:
+                publish = partial(
+                    self.outlets.publisher.publish, topic_arn, message.subject, message.body, message.attributes
+                )
+                self._once(state_key(key, "sns", topic_arn), publish, "sns")
+        if not to_send or not self.settings.slack_secret_arn:
+            return
+        url = self._slack_url()
+        for alert, key in to_send:
+            if url is None or self.slack_down:
+                self.report.failures["slack"] += 1  # not attempted: Slack already failed for good in this run
+                continue
+            body = json.dumps(build_slack_message(alert, context)).encode()
+            self._once(state_key(key, "slack"), partial(self._post_to_slack, url, body), "slack")
+
+    def _slack_url(self) -> str | None:
+        try:
+            url = self.outlets.slack_url()
+        except Exception as error:  # Slack off for this run; SNS already went out
+            logger.error("Slack webhook secret unreadable", extra={"error": error_code(error)})
+            return None
+        if not _allowed_webhook(url):
+            logger.error("Slack webhook secret is not an https URL; Slack delivery skipped")
+            return None
+        return url
+
+    def _post_to_slack(self, url: str, body: bytes) -> None:
+        try:
+            post_with_retries(
+                self.outlets.slack,
+                url,
+                body,
+                deadline=self.deadline,
+                clock=self.outlets.clock,
+                sleep=self.outlets.sleep,
+            )
+        except SlackDeliveryError:
+            self.slack_down = True
+            raise
+
+    # --- 5: the sanitized transcript ---
+
+    def _write_transcripts(self, lines: list[SanitizedLine], batch_id: str) -> None:
+        by_session: dict[str, list[SanitizedLine]] = {}
+        for line in lines:
+            by_session.setdefault(line.session_id, []).append(line)
+        now_ms = int(self.outlets.wall_clock() * 1000)
+        for session_id, session_lines in by_session.items():
+            stream = log_stream_name(session_id)
+            for index, batch in enumerate(log_event_batches(sanitized_log_events(session_lines, now_ms))):
+                key = state_key("transcript", batch_id, session_id, str(index))
+                self._once(key, partial(self._put_lines, stream, batch), "transcript")
+
+    def _put_lines(self, stream: str, batch: list[LogEvent]) -> None:
+        result = self.outlets.transcripts.put(self.settings.sanitized_log_group, stream, batch)
+        self.report.lines_written += result.accepted
+        self.report.lines_rejected += result.rejected
+        if result.rejected:
+            logger.warning("Sanitized lines rejected by CloudWatch Logs", extra={"rejected": result.rejected})
+
+    # --- delivering once ---
+
+    def _once(self, key: str, action: Callable[[], object], channel: str) -> None:
+        """Run `action` unless a previous attempt at `key` succeeded; count the outcome under `channel`."""
+        try:
+            ran = self.outlets.ledger.once(key, action)
+        except Exception as error:  # counted, logged by code, raised as DeliveryFailed at the end
+            self._failed(channel, error)
+            return
+        if ran:
+            self.report.delivered[channel] += 1
+        else:
+            self.report.suppressed["retry"] += 1
+
+    def _failed(self, channel: str, error: Exception) -> None:
+        self.report.failures[channel] += 1
+        reason = str(error) if isinstance(error, SlackDeliveryError) else error_code(error)
+        logger.error("Delivery failed", extra={"channel": channel, "error": reason})
+
+    # --- 6: metrics ---
+
+    def record_metrics(self) -> None:
+        """EMF metrics. Dimensions are fixed vocabularies (severity, rule id from the rule pack, secret kind,
+        channel, reason) — never session text. Each dimensioned metric is flushed as its own EMF document because
+        one document shares its dimensions across all its metrics; the totals go out with the handler's flush."""
+        report = self.report
+        for (severity, rule_id), count in sorted(report.alerts.items()):
+            _emit_dimensioned("Alerts", count, Severity=severity, RuleId=rule_id)
+        for kind, count in sorted(report.stats.secrets_masked.items()):
+            _emit_dimensioned("SecretsMasked", count, SecretKind=kind)
+        for channel, count in sorted(report.delivered.items()):
+            _emit_dimensioned("Deliveries", count, Channel=channel)
+        for channel, count in sorted(report.failures.items()):
+            _emit_dimensioned("DeliveryFailures", count, Channel=channel)
+        for reason, count in sorted(report.suppressed.items()):
+            _emit_dimensioned("AlertsSuppressed", count, Reason=reason)
+        totals = {
+            "LogEventsReceived": report.log_events,
+            "SessionEventsProcessed": report.stats.events,
+            "CommandsSeen": report.stats.commands,
+            "MalformedRecords": report.malformed,
+            "AlertsRaised": sum(report.alerts.values()),
+            "SecretsMaskedTotal": sum(report.stats.secrets_masked.values()),
+            "DuplicatesSuppressed": report.suppressed["window"] + report.suppressed["retry"],
+            "AlertsOverCap": report.suppressed["cap"],
+            "DeliveryFailuresTotal": sum(report.failures.values()),
+            "SanitizedLinesWritten": report.lines_written,
+            "SanitizedLinesRejected": report.lines_rejected,
+        }
+        for name, value in totals.items():
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def _emit_dimensioned(name: str, value: int, **dimensions: str) -> None:
+    for dimension, dimension_value in dimensions.items():
+        metrics.add_dimension(name=dimension, value=dimension_value)
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    metrics.flush_metrics()
+
+
+# --- Slack -----------------------------------------------------------------------------------------------------
+
+
+def post_with_retries(
+    webhook: SlackWebhook,
+    url: str,
+    body: bytes,
+    *,
+    deadline: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    attempts: int = SLACK_ATTEMPTS,
+) -> None:
+    """POST to the webhook until it answers 200. Timeouts, connection errors, 429 (after its Retry-After) and
+    5xx are retried with exponential backoff and jitter, up to `attempts` and never past `deadline` (a
+    `clock()` value); anything else, or running out, raises SlackDeliveryError."""
+    for attempt in range(1, attempts + 1):
+        timeout = min(SLACK_ATTEMPT_TIMEOUT, deadline - clock())
+        if timeout < 1.0:
+            raise SlackDeliveryError("no time left for another Slack attempt")
+        result = webhook.post(url, body, timeout)
+        if result.status == 200:
+            return
+        retryable = result.status in (0, 429) or result.status >= 500
+        reason = f"Slack answered HTTP {result.status}" if result.status else f"Slack unreachable ({result.error})"
+        if not retryable or attempt == attempts:
+            raise SlackDeliveryError(f"{reason} after {attempt} attempt(s)")
+        if result.status == 429 and result.retry_after is not None:
+            delay = result.retry_after
+        else:
+            ceiling = min(SLACK_BACKOFF_CAP, SLACK_BACKOFF_BASE * 2 ** (attempt - 1))
+            delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
+        if clock() + delay + 1.0 > deadline:
+            raise SlackDeliveryError(f"{reason}; waiting {delay:.0f} s more would pass the function's deadline")
+        logger.info("Slack delivery retried", extra={"status": result.status, "attempt": attempt, "delay": delay})
+        sleep(delay)
+    raise SlackDeliveryError("Slack attempts exhausted")  # pragma: no cover - the loop returns or raises
+
+
+def _allowed_webhook(url: str) -> bool:
+    """https only; plain http only to loopback (local testing)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return True
+    return parts.scheme == "http" and parts.hostname in {"127.0.0.1", "localhost", "::1"}
+
+
+# --- the sanitized log group -----------------------------------------------------------------------------------
+
+
+def log_stream_name(session_id: str) -> str:
+    """The session id, as in the session log group; `:` and `*` (not allowed in stream names) become `_`."""
+    return visible(session_id).replace(":", "_").replace("*", "_")[:512] or "unknown-session"
+
+
+def sanitized_log_events(lines: Iterable[SanitizedLine], now_ms: int) -> list[LogEvent]:
+    """One JSON log event per masked line — `{"kind", "text", "event_time"}`, which Logs Insights reads as fields —
+    in order; a line too long for one event is split into parts (`"part": "2/3"`)."""
+    events: list[LogEvent] = []
+    for line in lines:
+        stamp = _timestamp_ms(line.event_time, now_ms)
+        text = visible(line.text)
+        parts = _split_for_json(text)
+        for number, part in enumerate(parts, start=1):
+            record: dict[str, Any] = {"kind": line.kind, "text": part, "event_time": line.event_time}
+            if len(parts) > 1:
+                record["part"] = f"{number}/{len(parts)}"
+            events.append(LogEvent(stamp, json.dumps(record, ensure_ascii=False)))
+    # PutLogEvents wants each call sorted by time; the sort is stable, so a session's order holds within a second.
+    return sorted(events, key=lambda e: e.timestamp)
+
+
+# JSON overhead of a record besides its text: keys, kind, event time, part number.
+_RECORD_OVERHEAD: Final = 512
+# json.dumps(ensure_ascii=False) writes one character as at most 6 bytes (\u001f); UTF-8 needs at most 4.
+_MAX_BYTES_PER_CHAR: Final = 6
+
+
+def _split_for_json(text: str) -> list[str]:
+    budget = LOG_EVENT_MAX_BYTES - _RECORD_OVERHEAD
+    if len(json.dumps(text, ensure_ascii=False).encode()) <= budget:
+        return [text]
+    size = budget // _MAX_BYTES_PER_CHAR
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def _timestamp_ms(event_time: str, now_ms: int) -> int:
+    stamp = event_epoch(event_time, now_ms // 1000) * 1000
+    if stamp < now_ms - LOG_MAX_AGE_MS or stamp > now_ms + LOG_MAX_AHEAD_MS:
+        return now_ms
+    return stamp
+
+
+# --- failure-queue records -------------------------------------------------------------------------------------
+
+
+def _failure_body(kind: str, reason: str, extra: Mapping[str, Any]) -> str:
+    # ensure_ascii: SQS accepts only XML-legal characters, and session text holds ESC, BEL and damaged UTF-8.
+    document = {"sessionguard": kind, "version": FAILURE_RECORD_VERSION, "reason": reason, **extra}
+    return json.dumps(document, ensure_ascii=True, separators=(",", ":"))
+
+
+def _record_failure_body(meta: Mapping[str, Any], location: str, record: Any, reason: str) -> str:
+    """The original log event with what is needed to rebuild its subscription payload; gzip+base64 when too big
+    for SQS as it is, and a reference (group, stream, id, timestamp) when even that is too big."""
+    context = {
+        "location": location,
+        "owner": meta.get("owner"),
+        "logGroup": meta.get("logGroup"),
+        "logStream": meta.get("logStream"),
+        "subscriptionFilters": meta.get("subscriptionFilters"),
+    }
+    body = _failure_body("malformed-log-event", reason, {**context, "logEvent": record})
+    if len(body.encode()) <= SQS_MAX_MESSAGE_BYTES:
+        return body
+    packed = base64.b64encode(gzip.compress(json.dumps(record).encode("utf-8", "surrogatepass"), mtime=0)).decode()
+    body = _failure_body("malformed-log-event", reason, {**context, "logEventGzipBase64": packed})
+    if len(body.encode()) <= SQS_MAX_MESSAGE_BYTES:
+        return body
+    reference = {
+        "id": record.get("id") if isinstance(record, dict) and _is_event_id(record.get("id")) else None,
+        "timestamp": record.get("timestamp") if isinstance(record, dict) else None,
+    }
+    return _failure_body("malformed-log-event", reason, {**context, "logEventReference": reference})
+
+
+def _batch_id(meta: Mapping[str, Any], records: list[Any]) -> str:
+    """Identity of a delivery: the same payload (a retry, a replay) gives the same id."""
+    ids = [r.get("id") if isinstance(r, dict) else None for r in records]
+    identity = json.dumps([meta.get("logGroup"), meta.get("logStream"), ids], default=str)
+    return hashlib.sha256(identity.encode("utf-8", "replace")).hexdigest()[:32]
+
+
+def _safe_name(meta: Mapping[str, Any]) -> str:
+    """The payload's log stream (a session id) for a log line: masked and printable, like any metadata."""
+    return mask_secrets(visible(str(meta.get("logStream", ""))))[:256]
+
+
+def _is_event_id(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 64 and value.isascii() and value.isdigit()
+
+
+__all__ = [
+    "AlertSettings",
+    "BatchReport",
+    "DeliveryFailed",
+    "Outlets",
+    "SlackDeliveryError",
+    "default_outlets",
+    "default_rules",
+    "handle_subscription_event",
+    "log_stream_name",
+    "post_with_retries",
+    "sanitized_log_events",
+]

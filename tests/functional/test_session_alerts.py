@@ -1,0 +1,774 @@
+"""The subscription function end to end: real-format subscription events (events/alerts-*.json and the session
+samples) through the Lambda handler, with moto behind SNS, SQS, DynamoDB, Secrets Manager and CloudWatch Logs and
+the loopback `http_recorder` as the Slack webhook.
+
+SNS messages are read from an SQS queue subscribed to the topic (raw delivery), as a subscriber would see them.
+moto accepts what AWS refuses in two places (control characters in SQS bodies, log events over 256 KB), so the
+tests check those limits on what the function sends.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import importlib.util
+import io
+import json
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.metrics.provider import cold_start
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
+from moto import mock_aws
+from sessionguard import session_alerts
+from sessionguard.adapters.delivery import (
+    LOG_EVENT_MAX_BYTES,
+    HttpResult,
+    LogEvent,
+    SessionLogReader,
+    UrllibSlackWebhook,
+    log_event_batches,
+    parse_retry_after,
+)
+from sessionguard.alerts import CAP_SUMMARY_RULE_ID
+from sessionguard.engine import Alert, SanitizedLine, SessionEngine
+from sessionguard.events import SessionEvent
+from sessionguard.observability import logger, metrics
+from sessionguard.replay import invocation_event, redrive_failure_queue
+from sessionguard.rules import Rule, RulePack
+from sessionguard.session_alerts import DeliveryFailed, SlackDeliveryError, post_with_retries
+from sessionguard.severity import Severity
+
+from tests.conftest import HttpRecorder
+from tests.functional import make_alert_fixtures as fixtures
+
+REPO = Path(__file__).resolve().parents[2]
+EVENTS = REPO / "events"
+REGION = "us-east-1"
+SANITIZED_GROUP = "/aws/ssm/sessionguard/sanitized"
+SESSION_GROUP = "/aws/ssm/sessionguard/sessions"
+SAMPLE_SECRET = "example-only-Xq3"  # typed in events/session-stream.jsonl
+SECRETS = (*fixtures.SECRETS, SAMPLE_SECRET)
+
+RULES = RulePack(
+    [
+        Rule(
+            id="SG-TEST-001",
+            title="Remote script piped to a shell",
+            severity=Severity.CRITICAL,
+            techniques=("T1059.004", "T1105"),
+            description="Code fetched from the network runs unreviewed as root.",
+            whole=(r"curl[^|]*\|\s*(sudo\s+)?(ba)?sh",),
+        ),
+        Rule(
+            id="SG-TEST-002",
+            title="Database password on the command line",
+            severity=Severity.HIGH,
+            techniques=("T1552.001",),
+            description="Passwords in arguments land in shell history and process listings.",
+            segment=(r"^mysql\b.*\s-p\S",),
+        ),
+        Rule(
+            id="SG-TEST-003",
+            title="AWS secret key exported",
+            severity=Severity.HIGH,
+            techniques=("T1552.001",),
+            description="Long-term credentials typed into a session.",
+            whole=(r"export\s+AWS_SECRET_ACCESS_KEY=", r"export\s+\w*PASSWORD="),
+        ),
+        Rule(
+            id="SG-TEST-004",
+            title="Shadow password file read",
+            severity=Severity.HIGH,
+            techniques=("T1003.008",),
+            description="Reading /etc/shadow exposes password hashes.",
+            segment=(r"/etc/shadow",),
+        ),
+        Rule(
+            id="SG-TEST-005",
+            title="Identity check",
+            severity=Severity.LOW,
+            techniques=("T1033",),
+            description="Below the default alert severity.",
+            segment=(r"^whoami\b",),
+        ),
+    ]
+)
+# The risky session raises 001, 002, 003, 004 and 004 again (same window): four alerts reach people.
+RISKY_DELIVERED = ["SG-TEST-001", "SG-TEST-002", "SG-TEST-003", "SG-TEST-004"]
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "sessionguard-SessionAlertsFunction-Ab12Cd34"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = (
+        "arn:aws:lambda:us-east-1:123456789012:function:sessionguard-SessionAlertsFunction-Ab12Cd34"
+    )
+    aws_request_id: str = "1e2d3c4b-5a69-7887-96a5-b4c3d2e1f001"
+    log_stream_name: str = "2026/11/26/[$LATEST]00112233445566778899aabbccddeeff"
+    remaining_ms: int = 60_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@dataclass
+class Stack:
+    """The AWS side of the function in moto, and readers for everything it writes."""
+
+    topic_arn: str
+    extra_topic_arn: str
+    failure_queue_url: str
+    secret_arn: str
+    slack: HttpRecorder
+    sleeps: list[float]
+    sqs: Any
+    logs: Any
+    subscribers: dict[str, str] = field(default_factory=dict)  # topic ARN -> queue URL
+    _seen: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def _drain(self, queue_url: str) -> list[dict[str, Any]]:
+        seen = self._seen.setdefault(queue_url, [])
+        while True:
+            batch = self.sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=600, MessageAttributeNames=["All"]
+            ).get("Messages", [])
+            if not batch:
+                return seen
+            seen.extend(batch)
+
+    def sns_messages(self, topic_arn: str | None = None) -> list[dict[str, Any]]:
+        return self._drain(self.subscribers[topic_arn or self.topic_arn])
+
+    def sns_rule_ids(self) -> list[str]:
+        return [m["MessageAttributes"]["rule_id"]["StringValue"] for m in self.sns_messages()]
+
+    def failure_messages(self) -> list[dict[str, Any]]:
+        return [json.loads(m["Body"]) for m in self._drain(self.failure_queue_url)]
+
+    def slack_posts(self) -> list[dict[str, Any]]:
+        return [r.json() for r in self.slack.requests]
+
+    def transcript(self, stream: str) -> list[dict[str, Any]]:
+        try:
+            events = self.logs.get_log_events(
+                logGroupName=SANITIZED_GROUP, logStreamName=stream, startFromHead=True, limit=10_000
+            )["events"]
+        except self.logs.exceptions.ResourceNotFoundException:
+            return []
+        return [json.loads(e["message"]) for e in events]
+
+    def transcript_text(self) -> str:
+        streams = self.logs.describe_log_streams(logGroupName=SANITIZED_GROUP)["logStreams"]
+        return "\n".join(json.dumps(self.transcript(s["logStreamName"])) for s in streams)
+
+
+@pytest.fixture
+def app() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("session_alerts_app", REPO / "functions/session_alerts/app.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def function_logs() -> Iterator[io.StringIO]:
+    """Everything the function logs through the Powertools Logger."""
+    buffer = io.StringIO()
+    handler = logger.registered_handler
+    assert isinstance(handler, __import__("logging").StreamHandler)
+    previous = handler.setStream(buffer)
+    try:
+        yield buffer
+    finally:
+        handler.setStream(previous)
+
+
+@pytest.fixture(autouse=True)
+def clean_powertools() -> Iterator[None]:
+    """Powertools keeps metrics, cold start and parameter caches in module state; every test starts fresh. The
+    shared Metrics object read its namespace when first imported, possibly before conftest set the variable."""
+    metrics.namespace = "SessionGuardTest"
+    metrics.service = "sessionguard"
+    metrics.clear_metrics()
+    cold_start.is_cold_start = True
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    session_alerts.default_outlets.cache_clear()
+    yield
+    metrics.clear_metrics()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    session_alerts.default_outlets.cache_clear()
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch, http_recorder: HttpRecorder) -> Iterator[Stack]:
+    with mock_aws():
+        sns = boto3.client("sns", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        logs = boto3.client("logs", region_name=REGION)
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        secrets = boto3.client("secretsmanager", region_name=REGION)
+
+        topic_arn = sns.create_topic(Name="sessionguard-alerts")["TopicArn"]
+        extra_topic_arn = sns.create_topic(Name="central-security-alerts")["TopicArn"]
+        subscribers = {}
+        for arn, name in ((topic_arn, "alerts-subscriber"), (extra_topic_arn, "central-subscriber")):
+            queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
+            queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+            sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+            subscribers[arn] = queue_url
+        failure_queue_url = sqs.create_queue(QueueName="sessionguard-alert-failures")["QueueUrl"]
+        dynamodb.create_table(
+            TableName="sessionguard-alert-state",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        logs.create_log_group(logGroupName=SANITIZED_GROUP)
+        secret_arn = secrets.create_secret(
+            Name="sessionguard/slack-webhook", SecretString=json.dumps({"url": http_recorder.url + "/services/T0/B0/x"})
+        )["ARN"]
+
+        for name, value in {
+            "ALERT_TOPIC_ARN": topic_arn,
+            "EXTRA_ALERT_TOPIC_ARN": extra_topic_arn,
+            "SLACK_WEBHOOK_SECRET_ARN": secret_arn,
+            "ALERT_STATE_TABLE": "sessionguard-alert-state",
+            "SANITIZED_LOG_GROUP": SANITIZED_GROUP,
+            "FAILURE_QUEUE_URL": failure_queue_url,
+            "ALERT_MIN_SEVERITY": "medium",
+            "ALERT_WINDOW_MINUTES": "15",
+            "ALERT_CAP_PER_SESSION": "20",
+        }.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr(session_alerts, "default_rules", lambda: RULES)
+        sleeps: list[float] = []
+        yield Stack(
+            topic_arn=topic_arn,
+            extra_topic_arn=extra_topic_arn,
+            failure_queue_url=failure_queue_url,
+            secret_arn=secret_arn,
+            slack=http_recorder,
+            sleeps=sleeps,
+            sqs=sqs,
+            logs=logs,
+            subscribers=subscribers,
+        )
+
+
+def fake_sleep(stack: Stack) -> None:
+    """Slack backoff in tests: record the wait instead of waiting (the outlets are built once per container)."""
+    _, outlets = session_alerts.default_outlets()
+    outlets.sleep = stack.sleeps.append
+
+
+def event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())  # type: ignore[no-any-return]
+
+
+def invoke(app: ModuleType, payload: dict[str, Any], **context: Any) -> dict[str, Any]:
+    return app.lambda_handler(payload, FakeLambdaContext(**context))  # type: ignore[no-any-return]
+
+
+def emf_documents(out: str) -> list[dict[str, Any]]:
+    documents = []
+    for line in out.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            documents.append(json.loads(line))
+    return documents
+
+
+def metric_total(documents: list[dict[str, Any]], name: str, **dimensions: str) -> float:
+    total = 0.0
+    for document in documents:
+        if name in document and all(document.get(k) == v for k, v in dimensions.items()):
+            values = document[name]
+            total += sum(values) if isinstance(values, list) else values
+    return total
+
+
+def decode(payload: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(gzip.decompress(base64.b64decode(payload["awslogs"]["data"])))  # type: ignore[no-any-return]
+
+
+# --- fixtures agree with their generator ------------------------------------------------------------------------
+
+
+def test_alert_fixtures_are_what_the_generator_writes() -> None:
+    assert event("alerts-risky-session.json") == fixtures.risky_session()
+    assert event("alerts-malformed-batch.json") == fixtures.malformed_batch()
+    assert event("alerts-corrupt-payloads.json") == fixtures.corrupt_payloads()
+    assert event("alerts-lambda-on-failure.json") == fixtures.lambda_on_failure_record()
+
+
+# --- delivery ---------------------------------------------------------------------------------------------------
+
+
+def test_risky_commands_reach_both_sns_topics_and_slack(app: ModuleType, stack: Stack) -> None:
+    summary = invoke(app, event("alerts-risky-session.json"))
+
+    assert stack.sns_rule_ids() == RISKY_DELIVERED
+    assert len(stack.sns_messages(stack.extra_topic_arn)) == len(RISKY_DELIVERED)
+    first = stack.sns_messages()[0]
+    assert first["MessageAttributes"]["severity"]["StringValue"] == "critical"
+    record = json.loads(first["Body"].partition("Alert JSON:\n")[2])
+    assert record["command"] == "curl -s https://get.example.com/install.sh | sudo bash"
+    assert record["session_id"] == fixtures.RISKY_SESSION
+    assert record["account_id"] == "123456789012"
+    assert [p["blocks"][0]["text"]["text"].split(": ")[-1] for p in stack.slack_posts()] == [
+        "Remote script piped to a shell",
+        "Database password on the command line",
+        "AWS secret key exported",
+        "Shadow password file read",
+    ]
+    assert summary["alerts"] == 5
+    assert summary["suppressed"] == {"window": 1}
+
+
+def test_alerts_below_the_configured_severity_are_not_sent(
+    app: ModuleType, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALERT_MIN_SEVERITY", "critical")
+    invoke(app, event("alerts-risky-session.json"))
+    assert stack.sns_rule_ids() == ["SG-TEST-001"]
+
+
+def test_slack_off_when_no_secret_is_configured(app: ModuleType, stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", "")
+    invoke(app, event("alerts-risky-session.json"))
+    assert stack.sns_rule_ids() == RISKY_DELIVERED
+    assert stack.slack.requests == []
+
+
+def test_sanitized_transcript_is_written_to_the_sessions_stream_masked(app: ModuleType, stack: Stack) -> None:
+    invoke(app, event("subscription-data-message.json"))
+    lines = stack.transcript("jane.roe-0b7e9d1c4a2f8e6d5")
+    assert lines[0] == {"kind": "command", "text": "bash", "event_time": "2026-11-26T12:00:01Z"}
+    commands = [line["text"] for line in lines if line["kind"] == "command"]
+    assert "export APP_DB_PASSWORD='[MASKED:password]'" in commands
+    assert commands[-1] == "exit"
+    assert len(lines) == 39
+
+
+def test_a_retried_invocation_sends_nothing_twice(app: ModuleType, stack: Stack) -> None:
+    payload = event("alerts-risky-session.json")
+    invoke(app, payload)
+    summary = invoke(app, payload)
+    assert stack.sns_rule_ids() == RISKY_DELIVERED
+    assert len(stack.slack_posts()) == len(RISKY_DELIVERED)
+    assert len(stack.transcript(fixtures.RISKY_SESSION)) == 17
+    assert summary["delivered"] == {}
+    assert summary["suppressed"]["retry"] == 4 * 2 + 4 + 1  # SNS x2 topics, Slack, one transcript batch
+
+
+def test_a_session_over_its_cap_sends_one_summary(
+    app: ModuleType, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALERT_CAP_PER_SESSION", "2")
+    monkeypatch.setenv("ALERT_WINDOW_MINUTES", "0")
+    invoke(app, event("alerts-risky-session.json"))
+    invoke(app, event("alerts-risky-session.json"))
+    assert stack.sns_rule_ids() == ["SG-TEST-001", "SG-TEST-002", CAP_SUMMARY_RULE_ID]
+    summary = json.loads(stack.sns_messages()[-1]["Body"].partition("Alert JSON:\n")[2])
+    assert "SG-TEST-003" in summary["description"]
+
+
+# --- Slack failures ---------------------------------------------------------------------------------------------
+
+
+def test_slack_429_waits_for_retry_after_then_delivers(app: ModuleType, stack: Stack) -> None:
+    fake_sleep(stack)
+    stack.slack.responses = [(429, {"Retry-After": "3"}, b"rate_limited")]
+    invoke(app, event("alerts-risky-session.json"))
+    assert stack.sleeps == [3.0]
+    assert len(stack.slack_posts()) == len(RISKY_DELIVERED) + 1
+
+
+def test_slack_5xx_is_retried_with_bounded_backoff(app: ModuleType, stack: Stack) -> None:
+    fake_sleep(stack)
+    stack.slack.responses = [(500, {}, b"error"), (503, {}, b"error")]
+    invoke(app, event("alerts-risky-session.json"))
+    assert len(stack.sleeps) == 2
+    assert all(0 < s <= 8 for s in stack.sleeps)
+    assert len(stack.slack_posts()) == len(RISKY_DELIVERED) + 2
+
+
+def test_slack_down_fails_the_invocation_after_sns_and_a_retry_completes_only_slack(
+    app: ModuleType, stack: Stack
+) -> None:
+    fake_sleep(stack)
+    stack.slack.responses = [(500, {}, b"error")] * 4
+    with pytest.raises(DeliveryFailed, match=r"slack x4"):
+        invoke(app, event("alerts-risky-session.json"))
+    assert stack.sns_rule_ids() == RISKY_DELIVERED  # SNS went out before Slack was tried
+    assert len(stack.slack.requests) == 4  # one alert's attempts; the others were not tried once Slack was down
+    assert len(stack.transcript(fixtures.RISKY_SESSION)) == 17
+
+    invoke(app, event("alerts-risky-session.json"))  # Lambda's retry, Slack healthy again
+    assert stack.sns_rule_ids() == RISKY_DELIVERED
+    assert len(stack.slack.requests) == 4 + len(RISKY_DELIVERED)
+    assert len(stack.transcript(fixtures.RISKY_SESSION)) == 17
+
+
+def test_slack_retry_after_beyond_the_deadline_gives_up_at_once(app: ModuleType, stack: Stack) -> None:
+    fake_sleep(stack)
+    stack.slack.responses = [(429, {"Retry-After": "120"}, b"rate_limited")]
+    with pytest.raises(DeliveryFailed):
+        invoke(app, event("alerts-risky-session.json"), remaining_ms=60_000)
+    assert stack.sleeps == []
+    assert len(stack.slack.requests) == 1
+
+
+def test_an_unreadable_webhook_secret_fails_slack_but_not_sns(
+    app: ModuleType, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", stack.secret_arn.replace("slack-webhook", "missing"))
+    with pytest.raises(DeliveryFailed, match="slack x4"):
+        invoke(app, event("alerts-risky-session.json"))
+    assert stack.sns_rule_ids() == RISKY_DELIVERED
+
+
+def test_a_webhook_that_is_not_https_is_refused(stack: Stack) -> None:
+    boto3.client("secretsmanager", region_name=REGION).put_secret_value(
+        SecretId=stack.secret_arn, SecretString="http://hooks.example.com/services/x"
+    )
+    settings, outlets = session_alerts.default_outlets()
+    with pytest.raises(DeliveryFailed):
+        session_alerts.handle_subscription_event(
+            CloudWatchLogsEvent(event("alerts-risky-session.json")),
+            FakeLambdaContext(),  # type: ignore[arg-type]
+            settings=settings,
+            outlets=outlets,
+            rules=RULES,
+        )
+    assert stack.slack.requests == []
+
+
+def test_post_with_retries_treats_timeouts_as_retryable_and_stops_at_the_attempt_limit() -> None:
+    @dataclass
+    class Flaky:
+        answers: list[HttpResult]
+        timeouts: list[float] = field(default_factory=list)
+
+        def post(self, url: str, body: bytes, timeout: float) -> HttpResult:
+            self.timeouts.append(timeout)
+            return self.answers.pop(0)
+
+    now = [0.0]
+    webhook = Flaky([HttpResult(0, error="TimeoutError"), HttpResult(200)])
+    post_with_retries(webhook, "https://x", b"{}", deadline=50, clock=lambda: now[0], sleep=lambda s: None)
+    assert webhook.timeouts == [5.0, 5.0]
+
+    always_down = Flaky([HttpResult(502)] * 10)
+    with pytest.raises(SlackDeliveryError, match="HTTP 502 after 4"):
+        post_with_retries(always_down, "https://x", b"{}", deadline=50, clock=lambda: now[0], sleep=lambda s: None)
+
+    refused = Flaky([HttpResult(404)])
+    with pytest.raises(SlackDeliveryError, match="HTTP 404 after 1"):
+        post_with_retries(refused, "https://x", b"{}", deadline=50, clock=lambda: now[0], sleep=lambda s: None)
+
+    with pytest.raises(SlackDeliveryError, match="no time left"):
+        post_with_retries(Flaky([]), "https://x", b"{}", deadline=0.5, clock=lambda: now[0], sleep=lambda s: None)
+
+
+def test_the_webhook_adapter_reports_a_timeout_as_no_answer() -> None:
+    with socket.socket() as silent:  # accepts the connection (backlog) but never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        result = UrllibSlackWebhook().post(f"http://127.0.0.1:{port}/hook", b"{}", timeout=0.3)
+    assert result.status == 0
+    assert result.error in {"TimeoutError", "URLError"}
+
+
+def test_the_webhook_adapter_reads_status_and_retry_after(http_recorder: HttpRecorder) -> None:
+    http_recorder.responses = [(429, {"Retry-After": "7"}, b"rate_limited"), (200, {}, b"ok")]
+    webhook = UrllibSlackWebhook()
+    assert webhook.post(http_recorder.url, b"{}", 2) == HttpResult(429, 7.0)
+    assert webhook.post(http_recorder.url, b'{"text":"x"}', 2) == HttpResult(200)
+    assert http_recorder.requests[1].headers["content-type"].startswith("application/json")
+    assert parse_retry_after("Thu, 26 Nov 2026 17:00:10 GMT", now=1_795_712_400.0) == 10.0
+    assert parse_retry_after("soon") is None
+
+
+# --- nothing lost -----------------------------------------------------------------------------------------------
+
+
+def test_malformed_records_are_parked_with_their_reason_and_the_rest_is_processed(
+    app: ModuleType, stack: Stack, function_logs: io.StringIO
+) -> None:
+    payload = event("alerts-malformed-batch.json")
+    original = decode(payload)
+    summary = invoke(app, payload)
+
+    parked = stack.failure_messages()
+    assert [p["location"] for p in parked] == [f"logEvents[{i}]" for i in (1, 2, 3, 4, 5, 6)]
+    assert [p["logEvent"] for p in parked] == [original["logEvents"][i] for i in (1, 2, 3, 4, 5, 6)]
+    assert {p["logStream"] for p in parked} == {fixtures.BROKEN_SESSION}
+    assert [p["reason"] for p in parked] == [
+        "message is not JSON: Expecting value at character 0",
+        "sessionId is missing or null",
+        "sessionData is a JSON string, not a list of strings",
+        "message is not JSON: Expecting value at character 0",
+        "message is missing or null",
+        "log event is a JSON number, not an object",
+    ]
+    # Nothing lost: every log event was either processed or parked.
+    assert summary["session_events"] + summary["malformed"] == summary["log_events"] == 9
+    assert stack.sns_rule_ids() == ["SG-TEST-004"]
+    logged = function_logs.getvalue()
+    assert logged.count("Malformed log event parked") == 6
+    assert "sessionId is missing or null" in logged
+
+
+def test_an_event_the_engine_fails_on_is_parked_and_the_rest_goes_on(
+    app: ModuleType, stack: Stack, monkeypatch: pytest.MonkeyPatch, function_logs: io.StringIO
+) -> None:
+    class FragileEngine(SessionEngine):
+        def scan_event(self, event: SessionEvent) -> list[Alert | SanitizedLine]:
+            if any("whoami" in line for line in event.lines):
+                raise KeyError(fixtures.SECRETS[0])  # an exception whose text must not be logged
+            return super().scan_event(event)
+
+    monkeypatch.setattr(session_alerts, "SessionEngine", FragileEngine)
+    summary = invoke(app, event("alerts-risky-session.json"))
+    (parked,) = stack.failure_messages()
+    assert parked["reason"] == "the engine failed on this event (KeyError)"
+    assert parked["location"] == "logEvents[1]"
+    assert summary["session_events"] + summary["malformed"] == summary["log_events"]
+    assert stack.sns_rule_ids() == RISKY_DELIVERED
+    assert fixtures.SECRETS[0] not in function_logs.getvalue()
+
+
+def test_failure_queue_messages_are_sqs_legal(app: ModuleType, stack: Stack) -> None:
+    """SQS accepts only #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF; moto does not check."""
+    invoke(app, event("alerts-malformed-batch.json"))
+    bodies = [m["Body"] for m in stack._drain(stack.failure_queue_url)]
+    assert bodies
+    assert all(body.isascii() and body.isprintable() for body in bodies)
+
+
+@pytest.mark.parametrize("case", sorted(fixtures.corrupt_payloads()))
+def test_an_undecodable_payload_is_parked_whole(
+    app: ModuleType, stack: Stack, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    payload = event("alerts-corrupt-payloads.json")[case]
+    summary = invoke(app, payload)
+    (parked,) = stack.failure_messages()
+    assert parked["sessionguard"] == "failed-invocation"
+    assert parked["invocation"] == payload
+    assert parked["reason"]
+    assert summary["malformed"] == 1
+    assert metric_total(emf_documents(capsys.readouterr().out), "MalformedRecords") == 1
+    assert stack.sns_messages() == []
+
+
+def test_a_control_message_is_ignored(app: ModuleType, stack: Stack) -> None:
+    summary = invoke(app, event("subscription-control-message.json"))
+    assert summary["log_events"] == 0
+    assert stack.failure_messages() == []
+    assert stack.sns_messages() == []
+
+
+def test_a_failure_queue_that_cannot_be_written_fails_the_invocation(
+    app: ModuleType, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAILURE_QUEUE_URL", stack.failure_queue_url.replace("failures", "missing"))
+    with pytest.raises(DeliveryFailed, match="failure-queue x6"):
+        invoke(app, event("alerts-malformed-batch.json"))
+    assert stack.sns_rule_ids() == ["SG-TEST-004"]  # the good events were still processed
+
+
+def test_a_1_mb_line_is_split_into_log_events_within_the_limit(app: ModuleType, stack: Stack) -> None:
+    huge = "sh-4.2$ cat /etc/shadow " + "\x07" * 100_000 + "é" * 400_000 + "A" * 500_000
+    line = json.dumps(
+        fixtures.session_event("dave-0e1f", "2026-11-26T16:30:00Z", [huge], instance="i-0bbb", user="dave")
+    )
+    payload = fixtures.data_message("dave-0e1f", [("2026-11-26T16:30:00Z", line)])
+    invoke(app, payload)
+
+    events = stack.logs.get_log_events(logGroupName=SANITIZED_GROUP, logStreamName="dave-0e1f", limit=100)["events"]
+    assert len(events) > 1
+    assert all(len(e["message"].encode()) <= LOG_EVENT_MAX_BYTES for e in events)
+    parts = [json.loads(e["message"]) for e in events]
+    text = "".join(p["text"] for p in parts)
+    assert text.startswith("cat /etc/shadow ")
+    assert text.endswith("é" * 10 + "A" * 500_000)
+    assert parts[-1]["part"] == f"{len(parts)}/{len(parts)}"
+    (message,) = stack.sns_messages()
+    assert len(message["Body"].encode()) < 256 * 1024
+    (post,) = stack.slack_posts()
+    assert all(len(b["text"]["text"]) <= 3000 for b in post["blocks"] if b["type"] == "section" and "text" in b)
+
+
+def test_log_event_batches_respect_count_bytes_and_time_span() -> None:
+    many = [LogEvent(1_000, "x") for _ in range(25_000)]
+    assert [len(b) for b in log_event_batches(many)] == [10_000, 10_000, 5_000]
+    big = [LogEvent(1_000, "y" * 200_000) for _ in range(12)]
+    assert all(sum(e.size for e in b) <= 1_048_576 for b in log_event_batches(big))
+    spread = [LogEvent(0, "a"), LogEvent(24 * 3600 * 1000, "b")]
+    assert len(log_event_batches(spread)) == 2
+
+
+# --- secrets never leave ----------------------------------------------------------------------------------------
+
+
+def test_a_secret_typed_in_a_session_never_appears_in_any_delivery_path(
+    app: ModuleType, stack: Stack, function_logs: io.StringIO, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_sleep(stack)
+    invoke(app, event("subscription-data-message.json"))
+    invoke(app, event("alerts-malformed-batch.json"))
+    stack.slack.responses = [(500, {}, b"error")] * 4
+    with pytest.raises(DeliveryFailed) as failure:
+        invoke(app, event("alerts-risky-session.json"))  # error paths log too
+    invoke(app, event("alerts-risky-session.json"))
+
+    outputs = {
+        "sns": json.dumps(stack.sns_messages() + stack.sns_messages(stack.extra_topic_arn)),
+        "slack": json.dumps(stack.slack_posts()),
+        "sanitized log group": stack.transcript_text(),
+        "function logs": function_logs.getvalue(),
+        "metrics and stdout": capsys.readouterr().out,
+        "exception": str(failure.value),
+    }
+    assert stack.sns_rule_ids()  # the paths were really exercised
+    for where in ("sns", "slack", "sanitized log group"):
+        assert "[MASKED:" in outputs[where], where
+    assert emf_documents(outputs["metrics and stdout"])
+    for where, text in outputs.items():
+        for secret in SECRETS:
+            assert secret not in text, f"{secret!r} reached {where}"
+            assert json.dumps(secret)[1:-1] not in text, f"{secret!r} (JSON-escaped) reached {where}"
+
+
+def test_slack_markup_typed_in_a_session_arrives_escaped(app: ModuleType, stack: Stack) -> None:
+    invoke(app, event("alerts-risky-session.json"))
+    shadow = next(p for p in stack.slack_posts() if "Shadow" in p["blocks"][0]["text"]["text"])
+    command = shadow["blocks"][2]["text"]["text"]
+    assert "&lt;!channel&gt;" in command
+    assert "<!channel>" not in json.dumps(shadow)
+    assert "<https://evil" not in json.dumps(shadow)
+    assert "``" not in command.removeprefix("*Command* (secrets masked)\n```\n").removesuffix("\n```")
+
+
+# --- metrics ----------------------------------------------------------------------------------------------------
+
+
+def test_metrics_count_events_commands_alerts_suppressions_and_failures(
+    app: ModuleType, stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_sleep(stack)
+    stack.slack.responses = [(500, {}, b"error")] * 4
+    with pytest.raises(DeliveryFailed):
+        invoke(app, event("alerts-risky-session.json"))
+    documents = emf_documents(capsys.readouterr().out)
+
+    assert metric_total(documents, "SessionEventsProcessed") == 8
+    assert metric_total(documents, "CommandsSeen") == 9
+    assert metric_total(documents, "AlertsRaised") == 5
+    assert metric_total(documents, "Alerts", Severity="high", RuleId="SG-TEST-004") == 2
+    assert metric_total(documents, "Alerts", Severity="critical", RuleId="SG-TEST-001") == 1
+    assert metric_total(documents, "SecretsMasked", SecretKind="aws-secret-access-key") == 1
+    assert metric_total(documents, "DuplicatesSuppressed") == 1
+    assert metric_total(documents, "DeliveryFailures", Channel="slack") == 4
+    assert metric_total(documents, "Deliveries", Channel="sns") == 8
+    allowed = {"service", "Severity", "RuleId", "SecretKind", "Channel", "Reason", "function_name"}
+    for document in documents:
+        for dimension_set in document["_aws"]["CloudWatchMetrics"][0]["Dimensions"]:
+            assert set(dimension_set) <= allowed
+
+
+# --- replay -----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RecordingInvoker:
+    payloads: list[dict[str, Any]] = field(default_factory=list)
+    status: int = 202
+
+    def invoke(self, function_name: str, payload: bytes) -> int:
+        self.payloads.append(json.loads(payload))
+        return self.status
+
+
+def test_replay_redrives_every_kind_of_failure_record(app: ModuleType, stack: Stack) -> None:
+    invoke(app, event("alerts-malformed-batch.json"))  # six malformed-log-event records
+    invoke(app, event("alerts-corrupt-payloads.json")["bad-gzip"])  # one failed-invocation record
+    stack.sqs.send_message(
+        QueueUrl=stack.failure_queue_url, MessageBody=json.dumps(event("alerts-lambda-on-failure.json"))
+    )
+    stack.sqs.send_message(QueueUrl=stack.failure_queue_url, MessageBody="not json")
+
+    invoker = RecordingInvoker()
+    report = redrive_failure_queue(stack.failure_queue_url, "sessionguard-alerts", max_messages=20, invoker=invoker)
+
+    assert report.count("replayed") == 8
+    assert report.count("skipped") == 1
+    assert event("alerts-corrupt-payloads.json")["bad-gzip"] in invoker.payloads
+    assert event("alerts-risky-session.json") in invoker.payloads
+    rebuilt = [decode(p) for p in invoker.payloads if p.get("awslogs", {}).get("data", "").startswith("H4sI")]
+    original = decode(event("alerts-malformed-batch.json"))
+    replayed_events = [r["logEvents"][0] for r in rebuilt if r.get("logStream") == fixtures.BROKEN_SESSION]
+    assert replayed_events == [original["logEvents"][i] for i in (1, 2, 3, 4, 5, 6)]
+    remaining = stack.sqs.get_queue_attributes(
+        QueueUrl=stack.failure_queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]["ApproximateNumberOfMessages"]
+    assert remaining == "0"  # the skipped one is only hidden for the visibility timeout
+
+
+def test_replay_dry_run_invokes_and_deletes_nothing(stack: Stack) -> None:
+    stack.sqs.send_message(
+        QueueUrl=stack.failure_queue_url, MessageBody=json.dumps(event("alerts-lambda-on-failure.json"))
+    )
+    invoker = RecordingInvoker()
+    report = redrive_failure_queue(stack.failure_queue_url, "fn", max_messages=5, dry_run=True, invoker=invoker)
+    assert report.to_json()["would_replay"] == 1
+    assert invoker.payloads == []
+
+
+def test_replay_fetches_a_referenced_event_from_the_session_log_group(stack: Stack) -> None:
+    stack.logs.create_log_group(logGroupName=SESSION_GROUP)
+    stack.logs.create_log_stream(logGroupName=SESSION_GROUP, logStreamName="erin-0f00")
+    stack.logs.put_log_events(
+        logGroupName=SESSION_GROUP,
+        logStreamName="erin-0f00",
+        logEvents=[{"timestamp": 1_795_708_800_000, "message": "m"}],
+    )
+    (stored,) = stack.logs.filter_log_events(logGroupName=SESSION_GROUP)["events"]
+    body = json.dumps(
+        {
+            "sessionguard": "malformed-log-event",
+            "version": 1,
+            "reason": "r",
+            "owner": "123456789012",
+            "logGroup": SESSION_GROUP,
+            "logStream": "erin-0f00",
+            "subscriptionFilters": ["f"],
+            "logEventReference": {"id": stored["eventId"], "timestamp": 1_795_708_800_000},
+        }
+    )
+    kind, rebuilt = invocation_event(body, SessionLogReader(boto3.client("logs", region_name=REGION)))
+    assert kind == "malformed-log-event"
+    assert decode(rebuilt)["logEvents"] == [{"id": stored["eventId"], "timestamp": 1_795_708_800_000, "message": "m"}]
+
+
+def test_replay_keeps_messages_lambda_did_not_accept(stack: Stack) -> None:
+    stack.sqs.send_message(
+        QueueUrl=stack.failure_queue_url, MessageBody=json.dumps(event("alerts-lambda-on-failure.json"))
+    )
+    report = redrive_failure_queue(stack.failure_queue_url, "fn", max_messages=5, invoker=RecordingInvoker(status=500))
+    assert report.count("failed") == 1
+    assert report.outcomes[0].reason == "invoke answered HTTP 500"

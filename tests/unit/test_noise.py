@@ -1,0 +1,195 @@
+"""Noise control: one alert per rule per session window, a per-session cap with a single summary, and decisions
+that a retried batch reproduces. Each behaviour runs against the in-memory store and the DynamoDB store (moto),
+which must agree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+from sessionguard.adapters.delivery import DynamoNoiseStore
+from sessionguard.engine import Alert
+from sessionguard.noise import (
+    STATE_RETENTION_SECONDS,
+    Decision,
+    InMemoryLedger,
+    InMemoryNoiseStore,
+    NoiseControl,
+    NoiseStore,
+    alert_keys,
+    event_epoch,
+    state_key,
+)
+from sessionguard.severity import Severity
+
+NOW = 1_795_705_200  # 2026-11-26T15:00:00Z
+WINDOW = 15 * 60
+TABLE = "sessionguard-alert-state"
+
+
+def alert(
+    rule_id: str = "SG-TEST-004", *, session: str = "bob-0c1d", at: str = "2026-11-26T15:00:26Z", **kw: str
+) -> Alert:
+    return Alert(
+        session_id=session,
+        instance_id="i-0fedcba9876543210",
+        user="arn:aws:sts::111122223333:assumed-role/Ops/bob",
+        rule_id=rule_id,
+        title="Shadow password file read",
+        severity=Severity.HIGH,
+        techniques=("T1003.008",),
+        description="",
+        command=kw.get("command", "cat /etc/shadow"),
+        event_time=at,
+        event_id=kw.get("event_id", "17957052260000000000000000000000000000000000000000000005"),
+    )
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def store(request: pytest.FixtureRequest) -> Iterator[NoiseStore]:
+    if request.param == "memory":
+        yield InMemoryNoiseStore()
+        return
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName=TABLE,
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield DynamoNoiseStore(TABLE, client)
+
+
+def control(store: NoiseStore, *, window: int = WINDOW, cap: int = 20, now: float = NOW) -> NoiseControl:
+    return NoiseControl(store, window_seconds=window, cap=cap, clock=lambda: now)
+
+
+# --- window -----------------------------------------------------------------------------------------------------
+
+
+def test_the_same_rule_in_the_same_session_alerts_once_per_window(store: NoiseStore) -> None:
+    noise = control(store)
+    first, second = alert(event_id="1"), alert(event_id="2", at="2026-11-26T15:10:00Z")
+    assert noise.decide(first, "key-1") is Decision.DELIVER
+    assert noise.decide(second, "key-2") is Decision.DUPLICATE
+
+
+def test_another_rule_or_another_session_is_not_a_duplicate(store: NoiseStore) -> None:
+    noise = control(store)
+    assert noise.decide(alert(), "key-1") is Decision.DELIVER
+    assert noise.decide(alert("SG-TEST-001"), "key-2") is Decision.DELIVER
+    assert noise.decide(alert(session="carol-0d9e"), "key-3") is Decision.DELIVER
+
+
+def test_the_next_window_alerts_again(store: NoiseStore) -> None:
+    noise = control(store)
+    assert noise.decide(alert(at="2026-11-26T15:00:26Z"), "key-1") is Decision.DELIVER
+    assert noise.decide(alert(at="2026-11-26T15:15:01Z"), "key-2") is Decision.DELIVER
+
+
+def test_a_retried_alert_is_decided_the_same_way(store: NoiseStore) -> None:
+    """The retry of a batch meets its own claims: what was delivered may be delivered (the ledger stops the
+    duplicate), what was suppressed stays suppressed."""
+    noise = control(store)
+    first, second = alert(), alert(at="2026-11-26T15:05:00Z")
+    assert [noise.decide(first, "key-1"), noise.decide(second, "key-2")] == [Decision.DELIVER, Decision.DUPLICATE]
+    later = control(store, now=NOW + 7 * 24 * 3600)  # a replay from the failure queue a week later
+    assert [later.decide(first, "key-1"), later.decide(second, "key-2")] == [Decision.DELIVER, Decision.DUPLICATE]
+
+
+def test_window_zero_turns_deduplication_off(store: NoiseStore) -> None:
+    noise = control(store, window=0)
+    assert noise.decide(alert(), "key-1") is Decision.DELIVER
+    assert noise.decide(alert(), "key-2") is Decision.DELIVER
+
+
+def test_an_expired_claim_counts_as_absent(store: NoiseStore) -> None:
+    """DynamoDB deletes expired items lazily; an item past its TTL must not suppress anything."""
+    key = state_key("window", "bob-0c1d", "SG-TEST-004", "1")
+    assert store.claim_window(key, "old-owner", NOW + 10, NOW)
+    assert not store.claim_window(key, "new-owner", NOW + STATE_RETENTION_SECONDS, NOW + 5)
+    assert store.claim_window(key, "new-owner", NOW + STATE_RETENTION_SECONDS, NOW + 11)
+
+
+# --- cap --------------------------------------------------------------------------------------------------------
+
+
+def test_a_session_over_its_cap_gets_one_summary_then_silence(store: NoiseStore) -> None:
+    noise = control(store, window=0, cap=2)
+    decisions = [noise.decide(alert(event_id=str(n)), f"key-{n}") for n in range(5)]
+    assert decisions == [
+        Decision.DELIVER,
+        Decision.DELIVER,
+        Decision.SUMMARY,
+        Decision.OVER_CAP,
+        Decision.OVER_CAP,
+    ]
+
+
+def test_retrying_a_capped_batch_neither_recounts_nor_resends_the_summary_to_someone_else(store: NoiseStore) -> None:
+    noise = control(store, window=0, cap=2)
+    keys = [f"key-{n}" for n in range(4)]
+    first = [noise.decide(alert(event_id=k), k) for k in keys]
+    again = [noise.decide(alert(event_id=k), k) for k in keys]
+    assert first == again == [Decision.DELIVER, Decision.DELIVER, Decision.SUMMARY, Decision.OVER_CAP]
+
+
+def test_the_cap_is_per_session(store: NoiseStore) -> None:
+    noise = control(store, window=0, cap=1)
+    assert noise.decide(alert(session="a"), "k1") is Decision.DELIVER
+    assert noise.decide(alert(session="b"), "k2") is Decision.DELIVER
+    assert noise.decide(alert(session="a"), "k3") is Decision.SUMMARY
+
+
+def test_duplicates_do_not_count_against_the_cap(store: NoiseStore) -> None:
+    noise = control(store, cap=1)
+    assert noise.decide(alert(), "k1") is Decision.DELIVER
+    assert noise.decide(alert(at="2026-11-26T15:01:00Z"), "k2") is Decision.DUPLICATE
+    assert noise.decide(alert("SG-TEST-001"), "k3") is Decision.SUMMARY
+
+
+# --- keys, times, the in-memory ledger --------------------------------------------------------------------------
+
+
+def test_alert_keys_tell_apart_two_matches_of_one_rule_in_one_event() -> None:
+    one, two = alert(command="rm -rf /a"), alert(command="rm -rf /b")
+    keys = alert_keys([one, two, alert("SG-TEST-001")])
+    assert len(set(keys)) == 3
+    assert keys == alert_keys([one, two, alert("SG-TEST-001")])  # stable: a retry gets the same keys
+
+
+def test_alerts_without_event_ids_are_keyed_by_their_content() -> None:
+    keys = alert_keys([alert(event_id=""), alert(event_id="", command="other")])
+    assert keys[0] != keys[1]
+    assert all(k.startswith("alert#sha256:") for k in keys)
+
+
+def test_state_keys_hash_hostile_lengths_and_keep_normal_ids_readable() -> None:
+    assert state_key("window", "bob-0c1d", "SG-TEST-004", "7") == "window#bob-0c1d#SG-TEST-004#7"
+    long_key = state_key("session", "x" * 5000)
+    assert len(long_key) < 100
+    assert long_key.startswith("session#sha256:")
+
+
+def test_event_time_parses_agent_times_and_falls_back_to_the_clock() -> None:
+    assert event_epoch("2026-11-26T15:00:00Z", 0) == NOW
+    assert event_epoch("2026-11-26T15:00:00", 0) == NOW
+    assert event_epoch("not a time", 42) == 42
+
+
+def test_in_memory_ledger_runs_each_key_once_and_retries_failures() -> None:
+    ledger = InMemoryLedger()
+    calls: list[str] = []
+    assert ledger.once("k", lambda: calls.append("first"))
+    assert not ledger.once("k", lambda: calls.append("again"))
+
+    def fail() -> None:
+        raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        ledger.once("f", fail)
+    assert ledger.once("f", lambda: calls.append("retried"))
+    assert calls == ["first", "retried"]
