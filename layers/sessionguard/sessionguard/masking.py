@@ -1,0 +1,1049 @@
+"""The one masker every outgoing string passes through: secrets in session text become ``[MASKED:<kind>]``.
+
+Only the value is replaced, so a line stays readable (``mysql -u app -p[MASKED:mysql-password] orders``).
+docs/masking.md is the reference: every kind, an example, and what is deliberately left alone.
+
+How it works, and why:
+- The person in the session controls the text, so every pattern is RE2 (google-re2): linear time, no
+  backtracking, whatever the input. There is no Python ``re`` in this module.
+- Lines are masked as UTF-8 bytes (``surrogatepass``, so lone surrogates from damaged terminal output survive
+  the round trip) with RE2 in Latin-1 mode: every pattern is ASCII, every class treats the bytes >= 0x80 alike,
+  so a replaced span can never cut a multi-byte character in half, and nothing here can raise on odd input.
+- Fast path: most lines (``ls -la``, journal output) contain no secret-like text. One ``re2.Set`` of literal
+  trigger substrings (``pass``, ``token``, ``akia``, ``://`` ...) rejects them with a single call and the line is
+  returned as is. Every rule declares its triggers, and a rule can only fire on a line that holds one of them.
+  A Set reports "no match" also when its DFA runs out of memory, so the trigger Set holds literals only: its
+  DFA is then an Aho-Corasick automaton with at most one state per trigger character and cannot run out.
+- One RE2 call costs ~0.7 us of fixed binding overhead, more than scanning a whole line, so ``mask_lines``
+  (what the engine should call per event) runs the trigger check once over all lines of an event. On a line
+  with triggers, each rule's cheap ``requires`` substrings are checked before its RE2 search.
+- Linear on hostile lines: every search resumes after the text it consumed, a rejected name consumes only
+  itself and its separator (_apply_assignments), and markers are cut out in one sweep.
+- Idempotent: markers of known kinds are recognised and never masked again or split; a value that contains a
+  marker (even a forged one) has its other parts masked around it.
+"""
+
+from __future__ import annotations
+
+import functools
+from bisect import bisect_right
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import accumulate
+from types import MappingProxyType
+from typing import Any, Final
+
+import re2
+
+MARKER_PREFIX: Final = "[MASKED:"
+
+# Every kind a marker can name. Markers are recognised (and protected) only for these, so text such as
+# "[MASKED:hunter2]" typed by the user is not mistaken for a marker and still gets masked where it is a value.
+KINDS: Final = frozenset(
+    {
+        # provider tokens with a known shape
+        "aws-access-key-id",
+        "aws-secret-access-key",
+        "aws-session-token",
+        "github-token",
+        "gitlab-token",
+        "slack-token",
+        "slack-webhook",
+        "stripe-key",
+        "npm-token",
+        "google-api-key",
+        "openai-api-key",
+        "anthropic-api-key",
+        "vault-token",
+        "docker-pat",
+        "jwt",
+        "private-key",
+        # secret-named assignments, flags, JSON/YAML keys
+        "password",
+        "secret",
+        "token",
+        "api-key",
+        "key",
+        "auth",
+        "ssm-secure-string",
+        # command-line flags and piped secrets
+        "mysql-password",
+        "sshpass-password",
+        "redis-password",
+        "login-password",
+        "htpasswd-password",
+        "openssl-passphrase",
+        "ldap-password",
+        "mongo-password",
+        "ssh-key-passphrase",
+        "sudo-password",
+        "chpasswd-password",
+        "passwd-password",
+        "stdin-password",
+        "sql-password",
+        "netrc-password",
+        # URLs and HTTP
+        "url-password",
+        "basic-auth",
+        "authorization-header",
+        "bearer-token",
+        # fail-closed fallback: the masker hit an internal error and replaced the whole line
+        "unparsed-line",
+    }
+)
+
+_OPTIONS = re2.Options()
+_OPTIONS.encoding = re2.Options.Encoding.LATIN1
+
+
+def _compile(pattern: str) -> Any:
+    return re2.compile(pattern.encode("ascii"), _OPTIONS)
+
+
+# --- value fragments --------------------------------------------------------------------------------------
+# Capture groups whose name starts with "v" hold a value; the part after the last "_" says how to treat it:
+#   w: a quoted string (the quotes stay, the inside is masked: mode q) or one shell word;
+#   r: a quoted string or the rest of the line up to a closing quote (`password: two words`);
+#   p: verbatim, but placeholders stay; v: verbatim (a provider token's own shape is never a placeholder).
+# One group per value: a quoted alternative starts with its quote and the others never do, so the first
+# byte tells them apart (fewer groups also keep RE2's per-match cost down).
+# Group "n" holds a secret-looking name that _classify_name turns into a kind (or rejects).
+_QUOTED = r"\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*'"
+_SQL_QUOTED = r"'(?:[^'\\\n]|\\.|'')*'|\"(?:[^\"\\\n]|\\.|\"\")*\""  # SQL doubles a quote to escape it
+
+
+# An unquoted shell word: it ends at whitespace, a quote or a shell operator (; | && and a lone & before a
+# space), so a masked value never swallows the operator that separates it from the next command.
+_WORD_CHAR = r"(?:[^\s'\";|&]|&[^\s'\";|&])"
+
+
+# A command substitution is one value even with spaces inside: `$(cat /run/secrets/db)` stays (placeholder),
+# `$(echo hunter2)` is masked whole.
+_SUBSTITUTION = r"\$\([^()\n]*\)"
+
+
+def _value(tag: str = "v") -> str:
+    return rf"(?P<{tag}_w>{_QUOTED}|{_SUBSTITUTION}|{_WORD_CHAR}+)"
+
+
+def _option_value(tag: str = "v") -> str:
+    """A space-separated option argument: not the next option."""
+    return rf"(?P<{tag}_w>{_QUOTED}|{_SUBSTITUTION}|[^\s'\";|&-]{_WORD_CHAR}*)"
+
+
+# The rest of the line, up to a quote that closes (one followed by a space, an operator or the end), as in
+# `-H 'X-Api-Key: abc' url`; a quote inside (`password: it's "x"`) does not end the value.
+_REST = r"[^\s'\"](?:[^'\"\n]|['\"][^\s'\";|&)])*"
+
+
+def _rest_value(tag: str = "v") -> str:
+    return rf"(?P<{tag}_r>{_QUOTED}|{_REST})"
+
+
+# Inside one command of a chain: anything up to ; & | (so a flag of the next command is not taken).
+# Lazy twice over: the nearest flag wins (a greedy `?` would prefer a later `-p` and leave the first one's value).
+_SAME_COMMAND = r"(?:[^;&|\n]*?\s)??"
+# A secret-looking name: the literal keywords also drive the trigger Set; _classify_name decides precisely.
+_NAME_KEYWORDS = r"(?i:pass|pw|secret|token|cred|key|auth)"
+_NAME = rf"(?P<n>[A-Za-z0-9_.-]*{_NAME_KEYWORDS}[A-Za-z0-9_.-]*)"
+_NAME_TRIGGERS = ("pass", "pw", "secret", "token", "cred", "key", "auth")
+# What `echo X |` / `printf '%s\n' X |` feeds into a command's standard input.
+_ECHO = (
+    r"\b(?:echo(?:[ \t]+-[neE]+)*|printf(?:[ \t]+'%s\\n'|[ \t]+\"%s\\n\")?)[ \t]+"
+    rf"(?P<v_w>{_QUOTED}|[^\s'\"|;&<>]+)[ \t]*\|[ \t]*"
+)
+_HTPASSWD_ARG = rf"{_QUOTED}|[^\s'\";&|<>]+"
+_SUDO_PREFIX = r"(?:(?:\S*/)?sudo(?:[ \t]+-\S+)*[ \t]+)?(?:\S*/)?"
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    kind: str
+    triggers: tuple[str, ...]
+    regex: Any
+    value_groups: tuple[tuple[int, str], ...]
+    name_group: int
+    accept: Callable[[Any, bytes], bool] | None
+    user_split: bool  # `user:password` values (chpasswd): keep the user readable
+    special: str  # "" or a handler of its own: "assignment", "htpasswd", "aws-prompt", "secure-string"
+    dotted_name: bool  # the name is `profile.x.aws_secret_access_key`: classify its last part
+    # Cheap necessary conditions checked with `in` before the RE2 search (each inner tuple: one of these
+    # bytes must occur): a line that merely mentions `sudo` costs no RE2 call for the `echo X | sudo -S` rule.
+    requires: tuple[tuple[bytes, ...], ...]
+
+
+def _rule(
+    kind: str,
+    triggers: tuple[str, ...],
+    pattern: str,
+    *,
+    accept: Callable[[Any, bytes], bool] | None = None,
+    user_split: bool = False,
+    special: str = "",
+    dotted_name: bool = False,
+    requires: tuple[tuple[bytes, ...], ...] = (),
+) -> _Rule:
+    regex = _compile(pattern)
+    groups: dict[str, int] = {name.decode(): index for name, index in regex.groupindex.items()}
+    values = tuple(sorted((i, name.rsplit("_", 1)[1]) for name, i in groups.items() if name.startswith("v")))
+    return _Rule(kind, triggers, regex, values, groups.get("n", 0), accept, user_split, special, dotted_name, requires)
+
+
+def _has_digit_and_letter(match: Any, value: bytes) -> bool:
+    """`sk-` also starts ordinary hyphenated names; OpenAI keys are random base62, so they mix both."""
+    body = value[3:]
+    return any(48 <= c <= 57 for c in body) and any(65 <= (c | 32) - 32 <= 90 for c in body)
+
+
+def _is_user_password(match: Any, value: bytes) -> bool:
+    """`-u user:password`, but not `docker run -u 1000:1000` (uid:gid) nor `redis-cli -u redis://...` (a URL,
+    masked by the url-password rule)."""
+    user = next((g for g in (match.group(b"u1"), match.group(b"u2"), match.group(b"u3")) if g is not None), b"")
+    return not (value.startswith(b"//") or (value.isdigit() and (user.isdigit() or not user)))
+
+
+# Rules in priority order: when spans of several rules overlap they merge into one marker named after the
+# earliest rule (the most specific). Sources for token shapes are given per rule. Every token shape starts at
+# a word boundary and runs to the end of its characters, so a marker never creates a boundary that a second
+# pass could match at (masking stays idempotent).
+_RULES: Final[tuple[_Rule, ...]] = (
+    # AWS IAM identifiers (docs: "Understanding unique ID prefixes"): AKIA = long-term access key,
+    # ASIA = temporary (STS) access key; 20 upper-case alphanumerics.
+    _rule(
+        "aws-access-key-id", ("akia", "asia"), r"\b(?P<v_v>(?:AKIA|ASIA)[A-Z0-9]{16})\b", requires=((b"AKIA", b"ASIA"),)
+    ),
+    # A secret access key (40 base64 chars) right after its key id: credentials.csv rows, `key secret` pairs.
+    _rule(
+        "aws-secret-access-key",
+        ("akia", "asia"),
+        r"\b(?:AKIA|ASIA)[A-Z0-9]{16}[\t ,:;|]+(?P<v_v>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)",
+        requires=((b"AKIA", b"ASIA"),),
+    ),
+    # STS session tokens are base64 of a binary blob with a fixed header: "IQoJb3JpZ2lu" ("!\n\torigin"),
+    # older ones "FwoGZXIvYXdz" / "FQoGZXIvYXdz" ("...er/aws").
+    _rule(
+        "aws-session-token",
+        ("iqojb3jpz2lu", "fwogzxivyxdz", "fqogzxivyxdz"),
+        r"\b(?P<v_v>(?:IQoJb3JpZ2lu|FwoGZXIvYXdz|FQoGZXIvYXdz)[A-Za-z0-9/+=]{16,})",
+        requires=((b"IQoJ", b"FwoG", b"FQoG"),),
+    ),
+    # GitHub ("Behind GitHub's new authentication token formats", 2021): ghp_/gho_/ghu_/ghs_/ghr_ + 36 base62;
+    # fine-grained PATs: github_pat_ + 22 + _ + 59.
+    _rule(
+        "github-token",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+        r"\b(?P<v_v>gh[pousr]_[A-Za-z0-9]{36,})",
+        requires=((b"gh",),),
+    ),
+    _rule("github-token", ("github_pat_",), r"\b(?P<v_v>github_pat_[A-Za-z0-9_]{22,})", requires=((b"github_pat_",),)),
+    # GitLab docs "Token prefixes": glpat- personal, gldt- deploy, glrt- runner, glptt- trigger, ...
+    _rule(
+        "gitlab-token",
+        ("glpat-", "gldt-", "glrt-", "glcbt-", "glptt-", "glft-", "glimt-", "glagent-", "glsoat-", "gloas-"),
+        r"\b(?P<v_v>gl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|soat|oas)-[A-Za-z0-9_.-]{20,})",
+        requires=((b"gl",),),
+    ),
+    # Slack docs "Token types": xoxb- bot, xoxp- user, xoxa-/xoxr-/xoxs-/xoxe- others, xapp- app-level.
+    _rule(
+        "slack-token",
+        ("xox", "xapp-"),
+        r"\b(?P<v_v>(?:xox[abposre]|xapp)-[A-Za-z0-9-]{10,})",
+        requires=((b"xox", b"xapp-"),),
+    ),
+    # Incoming webhooks: https://hooks.slack.com/services/T.../B.../secret (the host stays readable).
+    _rule(
+        "slack-webhook",
+        ("hooks.slack.com", "hooks.slack-gov.com"),
+        r"hooks\.slack(?:-gov)?\.com/(?:services|workflows|triggers)/(?P<v_v>[A-Za-z0-9_/+-]+)",
+        requires=((b"hooks.slack",),),
+    ),
+    # Stripe docs "API keys": sk_ secret, rk_ restricted, _live_/_test_; whsec_ webhook signing secrets.
+    _rule(
+        "stripe-key",
+        ("sk_live_", "rk_live_", "sk_test_", "rk_test_", "whsec_"),
+        r"\b(?P<v_v>[sr]k_(?:live|test)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9+/]{20,})",
+        requires=((b"k_live_", b"k_test_", b"whsec_"),),
+    ),
+    # npm docs "About access tokens": npm_ + 36 base62.
+    _rule("npm-token", ("npm_",), r"\b(?P<v_v>npm_[A-Za-z0-9]{36,})", requires=((b"npm_",),)),
+    # Google Cloud API keys: AIza + 35 characters. The whole run is masked: a match that ended inside a longer
+    # word would let the marker's "]" create a word boundary that a second pass could match after.
+    _rule("google-api-key", ("aiza",), r"\b(?P<v_v>AIza[0-9A-Za-z_-]{35,})", requires=((b"AIza",),)),
+    # Anthropic keys start sk-ant-; listed before OpenAI so they get their own name.
+    _rule(
+        "anthropic-api-key",
+        ("sk-ant-",),
+        r"(?:^|[^A-Za-z0-9_-])(?P<v_v>sk-ant-[A-Za-z0-9_-]{20,})",
+        requires=((b"sk-ant-",),),
+    ),
+    # OpenAI: sk- + 48 base62 (legacy), sk-proj-/sk-svcacct-/sk-admin- + longer url-safe base64.
+    _rule(
+        "openai-api-key",
+        ("sk-",),
+        r"(?:^|[^A-Za-z0-9_-])(?P<v_v>sk-[A-Za-z0-9_-]{20,})",
+        requires=((b"sk-",),),
+        accept=_has_digit_and_letter,
+    ),
+    # Vault >= 1.10 tokens: hvs. service, hvb. batch, hvr. recovery (Vault docs "Tokens").
+    _rule("vault-token", ("hvs.", "hvb.", "hvr."), r"\b(?P<v_v>hv[sbr]\.[A-Za-z0-9_-]{20,})", requires=((b"hv",),)),
+    # Docker docs "Access tokens": dckr_pat_ personal, dckr_oat_ organization.
+    _rule(
+        "docker-pat",
+        ("dckr_pat_", "dckr_oat_"),
+        r"\b(?P<v_v>dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,})",
+        requires=((b"dckr_",),),
+    ),
+    # JWT (RFC 7519): base64url('{"...') = eyJ..., header.payload.signature.
+    _rule(
+        "jwt", ("eyj",), r"\b(?P<v_v>eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*)", requires=((b"eyJ",),)
+    ),
+    # `aws configure` echoes what is typed after its prompt (an empty answer keeps the value in brackets).
+    _rule(
+        "aws-secret-access-key",
+        ("secret access key", "access key id", "session token"),
+        r"(?i)\bAWS[ \t]+(?P<k>Secret Access Key|Access Key ID|Session Token)[ \t]*\[[^\]\n]*\]:[ \t]*"
+        r"(?P<v_w>\S*)[ \t]*$",
+        special="aws-prompt",
+        requires=((b"]:",),),
+    ),
+    # `aws configure set [profile.x.]aws_secret_access_key VALUE`
+    _rule(
+        "secret",
+        ("configure",),
+        rf"\bconfigure[ \t]+set[ \t]+(?P<n>[A-Za-z0-9_.-]+)[ \t]+{_value()}",
+        dotted_name=True,
+        requires=((b"set",),),
+    ),
+    # `aws ssm put-parameter --type SecureString --value X` and the decrypted `"Value"` that follows
+    # `"Type": "SecureString"` in get-parameter(s) output (possibly on a later line: see _SSM_VALUE).
+    _rule("ssm-secure-string", ("securestring",), r"SecureString", special="secure-string"),
+    # mysql/mariadb: only the attached form is a password; `-p` alone (or `-p X`) prompts; -P is the port.
+    _rule(
+        "mysql-password",
+        ("mysql", "mariadb"),
+        rf"(?i:\b(?:mysql|mariadb)[a-z_-]*)\s{_SAME_COMMAND}-p{_value()}",
+        requires=((b"-p",),),
+    ),
+    _rule("sshpass-password", ("sshpass",), rf"\bsshpass\s{_SAME_COMMAND}-p[ \t]*{_value()}", requires=((b"-p",),)),
+    _rule(
+        "redis-password",
+        ("redis-cli",),
+        rf"\bredis-cli\s{_SAME_COMMAND}(?:-a[ \t]*|--pass[ \t]+|--pass=){_option_value()}",
+        requires=((b"-a", b"--pass"),),
+    ),
+    # redis-cli's own prompt: `127.0.0.1:6379> AUTH [user] password`
+    _rule(
+        "redis-password",
+        ("auth",),
+        rf"(?i)^[^\s>]*>[ \t]*auth[ \t]+(?:\S+[ \t]+)?{_value()}[ \t]*$",
+        requires=((b">",),),
+    ),
+    _rule(
+        "login-password",
+        ("login",),
+        r"\b(?:docker|podman|helm|buildah|skopeo|nerdctl|oras|crane|regctl|oc|cf|az)\s"
+        rf"{_SAME_COMMAND}login\s{_SAME_COMMAND}-p(?:[ \t]+|=)?{_option_value()}",
+        requires=((b"-p",),),
+    ),
+    # htpasswd(1): with -b the password is an argument: `htpasswd -b[c] FILE USER PASSWORD`, or with -n (no
+    # file) `htpasswd -nb USER PASSWORD`. Options come first; -C and -r take a number.
+    _rule(
+        "htpasswd-password",
+        ("htpasswd",),
+        rf"\bhtpasswd(?P<f>(?:[ \t]+-[A-Za-z]+(?:[ \t]+[0-9]+)?)+)[ \t]+(?P<a1>{_HTPASSWD_ARG})[ \t]+"
+        rf"(?P<v_w>{_HTPASSWD_ARG})(?:[ \t]+(?P<v3_w>{_HTPASSWD_ARG}))?",
+        requires=((b"-",),),
+        special="htpasswd",
+    ),
+    # openssl pass phrase arguments (openssl-passphrase-options(1)): only pass: is literal (env:, file:, fd:
+    # and stdin name where it is); `openssl enc -k X` is the old literal form.
+    _rule("openssl-passphrase", ("pass:",), rf"\bpass:{_value()}"),
+    _rule(
+        "openssl-passphrase",
+        ("openssl",),
+        rf"\bopenssl\s{_SAME_COMMAND}-k[ \t]+{_option_value()}",
+        requires=((b"-k",),),
+    ),
+    _rule("ldap-password", ("ldap",), rf"\bldap[a-z]*\s{_SAME_COMMAND}-w[ \t]*{_option_value()}", requires=((b"-w",),)),
+    _rule(
+        "mongo-password", ("mongo",), rf"\bmongo[a-z]*\s{_SAME_COMMAND}-p[ \t]*{_option_value()}", requires=((b"-p",),)
+    ),
+    _rule(
+        "ssh-key-passphrase",
+        ("ssh-keygen",),
+        rf"\bssh-keygen\s{_SAME_COMMAND}-[NP][ \t]*{_option_value()}",
+        requires=((b"-N", b"-P"),),
+    ),
+    # scheme://user:password@host (RFC 3986 userinfo): the user stays, the password goes.
+    _rule(
+        "url-password",
+        ("://",),
+        r"\b[A-Za-z][A-Za-z0-9+.-]*://[^:@/\s'\"]*:(?P<v_p>[^@/?#\s'\"]+)@",
+        requires=((b"@",),),
+    ),
+    # curl/wget/httpie -u user:password, --user user:password (the user stays).
+    _rule(
+        "basic-auth",
+        (" -u", "--user"),
+        r"(?:^|\s)(?:-u[ \t]*|--user(?:[ \t]+|=))(?:'(?P<u1>[^':\s]*):(?P<v_sq>[^'\n]+)'"
+        r"|\"(?P<u2>[^\":\s]*):(?P<v_dq>[^\"\n]+)\"|(?P<u3>[^\s:'\"]*):(?P<v_w>[^\s'\"]+))",
+        accept=_is_user_password,
+        requires=((b":",),),
+    ),
+    # Authorization headers: the scheme (Bearer, Basic, ...) stays readable.
+    _rule(
+        "authorization-header",
+        ("authorization",),
+        r"(?i)\b(?:proxy-)?authorization[\"']?[ \t]*[:=][ \t]*[\"']?"
+        r"(?:(?:bearer|basic|token|digest|negotiate|ntlm|api-?key|key|sso-key|aws4-hmac-sha256|gitlab-ci-token"
+        rf"|otp|hmac)[ \t]+)?(?P<v_r>{_REST})",
+        requires=((b":", b"="),),
+    ),
+    _rule("bearer-token", ("bearer",), r"\b(?:Bearer|bearer|BEARER)[ \t]+(?P<v_p>[A-Za-z0-9._~+/-]{8,}=*)"),
+    # Secrets fed to a command's stdin (sudo -S, chpasswd, passwd --stdin, docker login --password-stdin).
+    _rule(
+        "sudo-password",
+        ("sudo",),
+        rf"{_ECHO}(?:\S*/)?sudo[ \t](?:[^|;&\n]*?[ \t])??(?:-[A-Za-z]*S\b|--stdin\b)",
+        requires=((b"|",), (b"echo", b"printf")),
+    ),
+    _rule(
+        "chpasswd-password",
+        ("chpasswd",),
+        rf"{_ECHO}{_SUDO_PREFIX}chpasswd\b",
+        user_split=True,
+        requires=((b"|",), (b"echo", b"printf")),
+    ),
+    _rule(
+        "passwd-password",
+        ("--stdin",),
+        rf"{_ECHO}{_SUDO_PREFIX}passwd[ \t](?:[^|;&\n]*?[ \t])??--stdin\b",
+        requires=((b"|",), (b"echo", b"printf")),
+    ),
+    _rule(
+        "stdin-password",
+        ("--password-stdin",),
+        rf"{_ECHO}[^|;&\n]*--password-stdin\b",
+        requires=((b"|",), (b"echo", b"printf")),
+    ),
+    _rule(
+        "stdin-password",
+        ("<<<",),
+        r"(?:\bsudo[ \t](?:[^|;&\n<]*?[ \t])??(?:-[A-Za-z]*S\b|--stdin\b)|\bpasswd[ \t](?:[^|;&\n<]*?[ \t])??"
+        rf"--stdin\b|--password-stdin\b)[^|;&\n<]*<<<[ \t]*{_value()}",
+    ),
+    _rule("chpasswd-password", ("<<<",), rf"\bchpasswd\b[^|;&\n<]*<<<[ \t]*{_value()}", user_split=True),
+    # SQL: MySQL/Oracle IDENTIFIED [WITH plugin] BY 'x' (Oracle allows it unquoted), PostgreSQL [WITH]
+    # [ENCRYPTED] PASSWORD 'x', MySQL SET PASSWORD [FOR u] = ['x' | PASSWORD('x')].
+    _rule(
+        "sql-password",
+        ("identified",),
+        r"(?i)\bidentified[ \t]+(?:with[ \t]+\S+[ \t]+)?(?:by|as)[ \t]+(?:password[ \t]+)?"
+        rf"(?P<v_w>{_SQL_QUOTED}|[^\s'\";,)]+)",
+    ),
+    _rule(
+        "sql-password",
+        ("password",),
+        rf"(?i)\bset[ \t]+password\b[^=;\n]*=[ \t]*(?:password[ \t]*\([ \t]*)?(?P<v_w>{_SQL_QUOTED})",
+        requires=((b"=",),),
+    ),
+    _rule(
+        "sql-password",
+        ("password",),
+        rf"(?i)\bpassword(?:[ \t]+|[ \t]*\([ \t]*)(?P<v_w>{_SQL_QUOTED})",
+        requires=((b"'", b'"'),),
+    ),
+    # ~/.netrc: `machine h login u password p`, or `password p` on a line of its own.
+    _rule(
+        "netrc-password",
+        ("password",),
+        r"(?:\bmachine[ \t]+\S+(?:[ \t]+login[ \t]+\S+)?[ \t]+|^[ \t]*)password[ \t]+(?P<v_w>[^\s'\"]+)[ \t]*$",
+        requires=((b"password",),),
+    ),
+    # vault login TOKEN; vault's "Key  Value" table (`token   hvs....`, also legacy s. tokens).
+    _rule(
+        "vault-token",
+        ("vault",),
+        r"\bvault[ \t]+login[ \t]+(?:-\S+[ \t]+)*(?P<v_w>[A-Za-z0-9_.-]{16,})(?:[ \t]|$)",
+        requires=((b"login",),),
+    ),
+    _rule("vault-token", ("token",), r"^[ \t]*token[ \t]{2,}(?P<v_w>\S+)[ \t]*$", requires=((b"token",),)),
+    # PHP (wp-config.php): define('DB_PASSWORD', 'x');
+    _rule(
+        "secret",
+        ("define",),
+        rf"(?i)\bdefine[ \t]*\([ \t]*['\"](?P<n>[A-Za-z0-9_.-]+)['\"][ \t]*,[ \t]*(?P<v_w>{_QUOTED})",
+        requires=((b"(",),),
+    ),
+    # CloudFormation CLI shorthand: --parameters ParameterKey=DBPassword,ParameterValue=X
+    _rule(
+        "secret",
+        ("parameterkey",),
+        rf"\bParameterKey=(?P<n>[A-Za-z0-9]+),[ \t]*ParameterValue={_value()}",
+        requires=((b"ParameterKey=",),),
+    ),
+    # XML elements (Maven settings.xml, ...): <password>x</password>
+    _rule("secret", _NAME_TRIGGERS, rf"<{_NAME}>(?P<v_p>[^<\n]+)</", requires=((b"</",),)),
+    # Secret-named assignments: NAME=word, NAME = rest, NAME: rest, "name": "x", name => 'x'. The kind comes
+    # from the name (password, token, aws-secret-access-key, ...). Two phases (see _apply_assignments): this
+    # finds a name and its separator (group "r" when the value is the rest of the line), then the value.
+    _rule(
+        "secret",
+        _NAME_TRIGGERS,
+        rf"{_NAME}[\"']?(?:(?P<r>[ \t]*(?::|=>)[ \t]+|[ \t]+:?=[ \t]*)|[:=])",
+        requires=((b"=", b":"),),
+        special="assignment",
+    ),
+    # Secret-named options with a separate argument: --password X, --client-secret X, -storepass X.
+    _rule(
+        "secret",
+        _NAME_TRIGGERS,
+        rf"(?:^|[\s'\"(`])(?P<n>--?[A-Za-z0-9_.-]*{_NAME_KEYWORDS}[A-Za-z0-9_.-]*)[ \t]+{_option_value()}",
+        requires=((b"-",),),
+    ),
+)
+
+_MARKER_RE: Final = _compile(r"\[MASKED:(?:" + "|".join(sorted(KINDS)) + r")\]")
+_MARKER_PREFIX_BYTES: Final = MARKER_PREFIX.encode()
+
+# PEM private keys (RFC 7468; OpenSSH and PGP use the same armour): the BEGIN/END lines stay readable.
+_PEM_BEGIN: Final = _compile(r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----")
+_PEM_END: Final = _compile(r"-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----")
+# A line inside a block: base64 (or an already masked body line), possibly behind a heredoc's "> " or YAML
+# indentation, or an armour header (Proc-Type:, DEK-Info:, Version:) or a blank line. Anything else ends the
+# block: a missing END line must not blank the rest of the session (it would also hide commands from review).
+_PEM_BODY: Final = _compile(
+    r"^[ \t>]*(?P<v_v>[A-Za-z0-9+/=]+|\[MASKED:private-key\])(?:\\n|[ \t\"',])*$"
+    r"|^[ \t>]*(?:[A-Za-z][A-Za-z-]*:[ \t].*)?$"
+)
+_PEM_BODY_GROUP: Final[int] = _PEM_BODY.groupindex[b"v_v"]
+_PEM_TRIGGER: Final = "-----begin"
+
+# After `"Type": "SecureString"` the decrypted value comes within a few lines (JSON or YAML output).
+_SSM_VALUE_RULE: Final = _rule(
+    "ssm-secure-string",
+    (),
+    rf"(?:--value(?:=|[ \t]+)|(?i:(?:^|[\s{{,])[\"']?value[\"']?[ \t]*(?::[ \t]*|=))){_rest_value()}",
+)
+_SSM_SECURE: Final = _compile(r"SecureString")
+# Values of a secret-named assignment, matched where its separator ends.
+_ASSIGNED_WORD: Final = _compile(_value())
+_ASSIGNED_REST: Final = _compile(_rest_value())
+_SSM_WINDOW: Final = 6
+
+# `,name=` / `&name=` inside a word: where the next assignment of a list starts (helm --set a=1,b=2, query
+# strings, mount -o user=u,password=p).
+_LIST_ITEM: Final = _compile(r"[,&][A-Za-z0-9_.-]+=")
+_NAME_CHARS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
+
+# Values that name a secret instead of being one.
+_PLACEHOLDER: Final = _compile(
+    r"\$[A-Za-z_][A-Za-z0-9_]*[;)]*"  # $VAR
+    r"|\$[0-9@*#?]"  # $1 $@
+    r"|\$\{[A-Za-z_][A-Za-z0-9_]*(?::?\?[^}]*)?\}[;)]*"  # ${VAR} ${VAR:?msg} (not ${VAR:-default})
+    r"|\$\{\{[^}]*\}\}"  # ${{ secrets.X }} (GitHub Actions)
+    r"|\$\([^()]*\)"  # $(command) - checked below for echo/printf, which would print a literal
+    r"|%[A-Za-z_][A-Za-z0-9_]*%"  # %VAR% (cmd.exe)
+    r"|<[^<>]*>"  # <password>
+    r"|\{\{[^{}]*\}\}|\{[A-Za-z_]*\}|%s|%\([A-Za-z_]+\)s"  # templates
+    r"|\*+|[xX]{3,}|\.{3,}|#{3,}|-{3,}"  # ***, xxxx, ...
+    r"|(?i:none|null|nil|true|false|undefined|redacted|\[redacted\]|\(none\)|<none>)"
+)
+_PLACEHOLDER_FIRST: Final = frozenset(b"$%<{*xX.#-nNtTfFuUrR[(")
+
+# _classify_name: names whose last word says "not the secret itself" (PASSWORD_FILE, token_ttl, KeyId, ...).
+_NOT_SECRET_LAST_WORD: Final = frozenset(
+    {
+        "file", "files", "path", "dir", "directory", "folder", "location", "length", "len", "size", "ttl",
+        "expiry", "expires", "expiration", "timeout", "age", "policy", "type", "mode", "enabled", "required",
+        "prompt", "min", "max", "count", "url", "uri", "endpoint", "host", "hostname", "port", "user",
+        "username", "name", "id", "ids", "arn", "label", "version", "format", "algorithm", "algo", "hash",
+        "used", "changed", "updated", "created", "date", "time", "prevention", "rotation", "reset", "stdin",
+        "fd", "env", "var", "ref", "source", "command", "cmd", "helper", "field", "prefix", "suffix",
+        "method", "provider", "issuer", "audience", "scope", "scopes", "kind", "status", "state", "level",
+        "strength", "index", "limit", "retries", "interval", "period", "spec", "usage", "pair",
+    }
+)  # fmt: skip
+_NOT_SECRET_KEY_QUALIFIER: Final = frozenset(
+    {"public", "partition", "sort", "primary", "foreign", "hash", "range", "cache", "row", "lookup", "hot",
+     "group", "tag", "idempotency", "routing", "object", "parameter", "s3", "dedup", "map", "host"}
+)  # fmt: skip
+_SECRET_KEY_WORDS: Final = frozenset(
+    {"apikey", "secretkey", "privatekey", "accesskey", "signingkey", "masterkey", "encryptionkey",
+     "licensekey", "authkey", "clientkey", "appkey", "serverkey", "sshkey", "subscriptionkey", "functionkey",
+     "hmackey", "webhookkey", "cryptkey", "accountkey", "storagekey", "adminkey", "servicekey", "sessionkey",
+     "sharedkey", "psk"}
+)  # fmt: skip
+_NOT_PASSWORD_WORDS: Final = frozenset({"bypass", "compass", "overpass", "underpass", "surpass", "passthrough"})
+_PATHLIKE_PREFIXES: Final = (b"/", b"~/", b"./", b"../", b"file://", b"fileb://")
+
+
+def _name_words(name: str) -> list[str]:
+    """DB_PASSWORD -> [db, password]; keyStorePassword -> [key, store, password]; APIKey -> [api, key]."""
+    words: list[str] = []
+    for part in name.replace("-", "_").replace(".", "_").split("_"):
+        start = 0
+        for i in range(1, len(part)):
+            prev, cur = part[i - 1], part[i]
+            if cur.isupper() and (
+                prev.islower() or prev.isdigit() or (prev.isupper() and i + 1 < len(part) and part[i + 1].islower())
+            ):
+                words.append(part[start:i].lower())
+                start = i
+        if part:
+            words.append(part[start:].lower())
+    return words
+
+
+def _is_password_word(word: str) -> bool:
+    return word in {"pass", "pwd", "pw", "creds"} or (word.endswith("pass") and word not in _NOT_PASSWORD_WORDS)
+
+
+# (kind, test on the name without separators and lower-cased, and on its words), first match wins.
+_NAME_KINDS: Final[tuple[tuple[str, Callable[[str, list[str]], bool]], ...]] = (
+    ("aws-secret-access-key", lambda c, w: c.endswith(("secretaccesskey", "awssecretkey"))),
+    ("aws-session-token", lambda c, w: c.endswith(("sessiontoken", "securitytoken"))),
+    ("aws-access-key-id", lambda c, w: c.endswith("accesskeyid")),
+    ("password", lambda c, w: "password" in c or "passwd" in c or "passphrase" in c),
+    ("secret", lambda c, w: "secret" in c or "credential" in c),
+    ("token", lambda c, w: "token" in c),
+    ("password", lambda c, w: any(_is_password_word(word) for word in w)),
+    ("api-key", lambda c, w: c.endswith("apikey")),
+    ("key", lambda c, w: c.endswith("keydata")),  # kubeconfig client-key-data: a base64 private key
+    ("key", lambda c, w: w[-1] == "key" and len(w) > 1 and w[-2] not in _NOT_SECRET_KEY_QUALIFIER),
+    ("key", lambda c, w: w[-1] in _SECRET_KEY_WORDS),
+    ("auth", lambda c, w: w[-1].endswith("auth")),
+)
+
+
+@functools.lru_cache(maxsize=2048)
+def _classify_name(raw: bytes, mode: str) -> str | None:
+    """The kind of secret a variable, key or option name holds, or None when it holds none."""
+    name = raw.decode("latin-1").strip("-\"' ")
+    compact = name.lower().replace("_", "").replace("-", "").replace(".", "")
+    words = _name_words(name[-64:]) or [""]
+    if compact == "secretid" and not raw.startswith(b"-"):
+        return "secret"  # Vault AppRole secret_id=...; AWS's --secret-id only names a secret
+    if (
+        compact in {"pwd", "oldpwd", "authorization", "proxyauthorization"}  # cwd; headers have their own rule
+        or words[-1] in _NOT_SECRET_LAST_WORD
+        or words[0] == "no"  # --no-password
+        or (compact == "auth" and mode == "r")  # "auth: ..." is log text (pam, sshd); docker's "auth" is quoted
+    ):
+        return None
+    return next((kind for kind, test in _NAME_KINDS if test(compact, words)), None)
+
+
+def _may_match(rule: _Rule, data: bytes, pos: int) -> bool:
+    """The rule's cheap necessary conditions hold in data[pos:] (no RE2 call; plain loops, as generator
+    expressions here would cost more than the search they save)."""
+    for needed in rule.requires:
+        for needle in needed:
+            if data.find(needle, pos) >= 0:
+                break
+        else:
+            return False
+    return True
+
+
+def _is_placeholder(value: bytes) -> bool:
+    if not value.strip():
+        return True
+    if value[0] not in _PLACEHOLDER_FIRST:
+        return False
+    if _PLACEHOLDER.fullmatch(value) is None:
+        return False
+    # `$(echo hunter2)` prints a literal; any other command substitution only names where the secret lives.
+    return not (value.startswith(b"$(") and (b"echo" in value or b"printf" in value))
+
+
+@functools.lru_cache(maxsize=64)
+def _marker(kind: str) -> bytes:
+    return f"{MARKER_PREFIX}{kind}]".encode()
+
+
+# A span to replace: (start, end, rule index for precedence, kind); and one before its kind is known.
+_Span = tuple[int, int, int, str]
+_Span3 = tuple[int, int, int]
+
+
+def _build_trigger_set(trigger_groups: Sequence[Sequence[str]]) -> Any:
+    # Literal triggers only (escaped): see the module docstring for why a Set must stay literal. Its DFA then
+    # has at most a few hundred states (~1 MB); the larger memory budget is headroom, allocated only if used.
+    options = re2.Options()
+    options.encoding = re2.Options.Encoding.LATIN1
+    options.max_mem = 64 << 20
+    trigger_set = re2.Set.SearchSet(options)
+    for triggers in trigger_groups:
+        trigger_set.Add(("(?i)" + "|".join(re2.escape(t) for t in triggers)).encode("ascii"))
+    trigger_set.Compile()
+    return trigger_set
+
+
+_ALL_TRIGGERS: Final = tuple(sorted({t for rule in _RULES for t in rule.triggers} | {_PEM_TRIGGER}))
+# One Set entry per rule (and a last one for private-key blocks): which rules can fire on a line. No match at
+# all is the fast path: the line is returned unchanged after this single call.
+_RULE_TRIGGER_SET: Final = _build_trigger_set([*(rule.triggers for rule in _RULES), (_PEM_TRIGGER,)])
+# All triggers as one regex, to find where they are in a block of lines (mask_lines).
+_ANY_TRIGGER_RE: Final = _compile("(?i)" + "|".join(re2.escape(t) for t in _ALL_TRIGGERS))
+# Spans found by the stateful handlers (key blocks, SecureString values) name the marker when they overlap.
+_STATEFUL_PRIORITY: Final = -1
+
+
+class SecretMasker:
+    """Stateful per session: a PEM private-key block opened in one line (or event) stays masked, line by line,
+    until its END line; other state (e.g. `aws configure` prompts answered on the next line) likewise."""
+
+    __slots__ = ("_counts", "_in_pem", "_pending_prompt", "_secure_window", "_stateful")
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+        self._in_pem = False
+        self._pending_prompt: str | None = None  # kind of the value the next line answers
+        self._secure_window = 0  # lines left in which a SecureString's "Value" may appear
+        self._stateful = False
+
+    @property
+    def counts(self) -> Mapping[str, int]:
+        """Kind -> how many values were masked so far (a PEM block counts once). Never the values."""
+        return MappingProxyType(self._counts)
+
+    def mask(self, line: str) -> str:
+        """One cleaned terminal line (command or output) -> the same line with every secret value masked."""
+        data = line.encode("utf-8", "surrogatepass")
+        selected = _RULE_TRIGGER_SET.Match(data)
+        if selected is None and not self._stateful:
+            return line
+        return self._mask_candidate(line, data, selected)
+
+    def mask_lines(self, lines: Sequence[str]) -> list[str]:
+        """Mask consecutive lines (e.g. one event's sessionData): the same result as mask() on each line in
+        turn, but one trigger scan over the whole block instead of one RE2 call (~0.7 us) per line."""
+        result = list(lines)
+        if not result:
+            return result
+        text = "\n".join(result)
+        if text.isascii():  # O(1) in CPython; then byte offsets are character offsets
+            block = text.encode("ascii")
+            sizes = [len(line) for line in result]
+        else:
+            encoded = [line.encode("utf-8", "surrogatepass") for line in result]
+            block = b"\n".join(encoded)
+            sizes = [len(data) for data in encoded]
+        # One regex scan finds the first line with a trigger; usually there is none and the block is done.
+        found = None if self._stateful else _ANY_TRIGGER_RE.search(block)
+        if found is None and not self._stateful:
+            return result
+        starts = [0, *accumulate(size + 1 for size in sizes[:-1])]
+        index = 0 if found is None else bisect_right(starts, found.start()) - 1
+        while index < len(result):
+            data = block[starts[index] : starts[index] + sizes[index]]
+            result[index] = self._mask_candidate(result[index], data, _RULE_TRIGGER_SET.Match(data))
+            index += 1
+            if index < len(result) and not self._stateful:
+                found = _ANY_TRIGGER_RE.search(block, starts[index])
+                if found is None:
+                    break
+                index = bisect_right(starts, found.start()) - 1
+        return result
+
+    # --- slow path ----------------------------------------------------------------------------------------
+
+    def _mask_candidate(self, line: str, data: bytes, selected: list[int] | None) -> str:
+        try:
+            spans = self._collect(data, selected or ())
+            if not spans:
+                return line
+            return self._replace(data, spans)
+        except Exception:  # fail closed: an internal error must never let the raw line out
+            self._counts["unparsed-line"] = self._counts.get("unparsed-line", 0) + 1
+            return f"{MARKER_PREFIX}unparsed-line]"
+
+    def _collect(self, data: bytes, selected: Sequence[int]) -> list[_Span]:
+        spans: list[_Span] = []
+        if self._in_pem and self._continue_pem(data, spans):
+            self._update_stateful()
+            return spans
+        if self._pending_prompt is not None:
+            kind, self._pending_prompt = self._pending_prompt, None
+            token = data.strip()
+            if token and b" " not in token and b"\t" not in token and not _is_placeholder(token):
+                start = data.index(token)
+                spans.append((start, start + len(token), 0, kind))
+        if self._secure_window > 0:
+            self._secure_window -= 1
+            if self._find_secure_value(data, 0, spans):
+                self._secure_window = 0
+        if b"-----BEGIN" in data:
+            self._open_pem(data, spans)
+        for index in selected:
+            if index >= len(_RULES):
+                continue  # the private-key entry: handled above
+            rule = _RULES[index]
+            if not _may_match(rule, data, 0):
+                continue
+            if rule.special:
+                self._apply_special(rule, index, data, spans)
+            else:
+                self._apply_rule(rule, index, data, spans)
+        self._update_stateful()
+        return spans
+
+    def _update_stateful(self) -> None:
+        self._stateful = self._in_pem or self._pending_prompt is not None or self._secure_window > 0
+
+    def _continue_pem(self, data: bytes, spans: list[_Span]) -> bool:
+        """Inside a private-key block. True when the line was a body line and needs nothing else."""
+        end = _PEM_END.search(data)
+        if end is not None:
+            self._in_pem = False
+            before = data[: end.start()]
+            body = before.strip(b" \t>")
+            if body:
+                start = before.index(body)
+                spans.append((start, start + len(body), _STATEFUL_PRIORITY, "private-key"))
+            return False
+        body_line = _PEM_BODY.search(data)
+        if body_line is None:
+            self._in_pem = False  # not key material: the block was never closed; judge this line normally
+            return False
+        start, stop = body_line.span(_PEM_BODY_GROUP)
+        if start >= 0:
+            spans.append((start, stop, _STATEFUL_PRIORITY, "private-key"))
+        return True
+
+    def _open_pem(self, data: bytes, spans: list[_Span]) -> None:
+        pos = 0
+        while True:
+            begin = _PEM_BEGIN.search(data, pos)
+            if begin is None:
+                return
+            self._counts["private-key"] = self._counts.get("private-key", 0) + 1
+            end = _PEM_END.search(data, begin.end())
+            stop = end.start() if end is not None else len(data)
+            inner = data[begin.end() : stop]
+            body = inner.strip()
+            # key material, not just the quote or `\n"` that closes an `echo '-----BEGIN ...'` or a JSON string
+            if body.strip(b"'\",;()\\n"):
+                start = begin.end() + inner.index(body)
+                spans.append((start, start + len(body), _STATEFUL_PRIORITY, "private-key"))
+            if end is None:
+                self._in_pem = True  # the body follows on the next lines (or events)
+                return
+            pos = end.end()
+
+    def _find_secure_value(self, data: bytes, pos: int, spans: list[_Span]) -> bool:
+        found = False
+        while (match := _SSM_VALUE_RULE.regex.search(data, pos)) is not None:
+            found |= self._add_value(_SSM_VALUE_RULE, _STATEFUL_PRIORITY, match, data, spans)
+            pos = max(match.end(), pos + 1)
+        return found
+
+    def _apply_assignments(self, rule: _Rule, index: int, data: bytes, spans: list[_Span]) -> None:
+        """NAME=value in two phases. A match of the first ends at the separator, so when the name is not a
+        secret's (KEY_ID=, auth: in a log line) the search goes on right there and the value, which may hold
+        the next assignment, is still seen. A value is consumed only once accepted, which keeps the scan linear
+        even on hostile lines of rejected names."""
+        group_r = rule.regex.groupindex[b"r"]
+        pos = 0
+        size = len(data)
+        while pos <= size and _may_match(rule, data, pos):
+            match = rule.regex.search(data, pos)
+            if match is None:
+                return
+            pos = max(match.end(), pos + 1)
+            rest = match.start(group_r) >= 0
+            value = (_ASSIGNED_REST if rest else _ASSIGNED_WORD).match(data, pos)
+            if value is None:
+                continue
+            start, stop = value.span()
+            quoted = data[start] in b"\"'"
+            mode = "q" if quoted else "r" if rest else "w"
+            kind = _classify_name(match.group(rule.name_group), mode)
+            span = (start, stop, index)
+            if kind is not None and self._add_span(rule, match, data, spans, kind=kind, mode=mode, span=span):
+                pos = max(pos, stop)
+
+    def _apply_htpasswd(self, rule: _Rule, index: int, data: bytes, spans: list[_Span]) -> None:
+        """The password's position depends on the options: the second argument with -n, else the third."""
+        pos = 0
+        while (match := rule.regex.search(data, pos)) is not None:
+            pos = max(match.end(), pos + 1)
+            options = [option for option in match.group(b"f").split() if option.startswith(b"-")]
+            if not any(b"b" in option for option in options):
+                continue
+            second, third = rule.value_groups[0][0], rule.value_groups[1][0]
+            start, stop = match.span(second if any(b"n" in option for option in options) else third)
+            if start >= 0:
+                mode = "q" if data[start] in b"\"'" else "w"
+                self._add_span(rule, match, data, spans, kind=rule.kind, mode=mode, span=(start, stop, index))
+
+    def _apply_special(self, rule: _Rule, index: int, data: bytes, spans: list[_Span]) -> None:
+        if rule.special == "assignment":
+            self._apply_assignments(rule, index, data, spans)
+            return
+        if rule.special == "htpasswd":
+            self._apply_htpasswd(rule, index, data, spans)
+            return
+        if rule.special == "secure-string":
+            if _SSM_SECURE.search(data) is not None and not self._find_secure_value(data, 0, spans):
+                self._secure_window = _SSM_WINDOW
+            return
+        # aws-prompt: the answer is on this line, or (prompt flushed before Enter) on the next one.
+        match = rule.regex.search(data)
+        if match is None:
+            return
+        kind = {b"secret access key": "aws-secret-access-key", b"access key id": "aws-access-key-id"}.get(
+            match.group(b"k").lower(), "aws-session-token"
+        )
+        start, stop = match.span(rule.value_groups[0][0])
+        if start == stop:
+            self._pending_prompt = kind
+        elif not _is_placeholder(data[start:stop]):
+            spans.append((start, stop, index, kind))
+
+    def _apply_rule(self, rule: _Rule, index: int, data: bytes, spans: list[_Span]) -> None:
+        search = rule.regex.search
+        pos = 0
+        size = len(data)
+        while pos <= size and _may_match(rule, data, pos):
+            match = search(data, pos)
+            if match is None:
+                return
+            self._add_value(rule, index, match, data, spans)
+            # Always move past the whole match: re-scanning a consumed value could make many matches on one
+            # hostile line quadratic. Values are complete by construction (list items are handled inside).
+            pos = max(match.end(), pos + 1)
+
+    def _add_value(self, rule: _Rule, priority: int, match: Any, data: bytes, spans: list[_Span]) -> bool:
+        """Turn one match into the span of its value, unless the name is not a secret's."""
+        start = stop = -1
+        mode = "v"
+        for group, mode in rule.value_groups:  # noqa: B007 - the matching group's mode is used below
+            start, stop = match.span(group)
+            if start >= 0:
+                break
+        if start < 0:
+            return False
+        if mode in "wr" and data[start] in b"\"'":
+            mode = "q"
+        kind = rule.kind
+        if rule.name_group:
+            name = match.group(rule.name_group)
+            named = _classify_name(name.rsplit(b".", 1)[-1] if rule.dotted_name else name, mode)
+            if named is None:
+                return False
+            kind = named
+        return self._add_span(rule, match, data, spans, kind=kind, mode=mode, span=(start, stop, priority))
+
+    def _add_span(
+        self, rule: _Rule, match: Any, data: bytes, spans: list[_Span], *, kind: str, mode: str, span: _Span3
+    ) -> bool:
+        """Add the span to mask for a value at data[start:stop] (mode: see the value fragments), unless it is a
+        placeholder. `priority` orders overlapping spans (lower wins the marker's name)."""
+        start, stop, priority = span
+        if mode == "q":
+            start, stop = start + 1, stop - 1  # quoted: mask the inside, keep the quotes
+        elif mode == "r":
+            stop = start + len(data[start:stop].rstrip(b" \t,;"))
+        elif mode == "w":
+            stop = self._split_list(data, start, stop, priority, spans)
+        value = data[start:stop]
+        if rule.user_split and b":" in value:
+            start += value.index(b":") + 1
+        if (
+            start >= stop
+            or (mode != "v" and _is_placeholder(value))
+            or (rule.accept is not None and not rule.accept(match, value))
+            or (kind == "key" and value.startswith(_PATHLIKE_PREFIXES))  # --private-key /path/key.pem: a file
+        ):
+            return False
+        spans.append((start, stop, priority, kind))
+        return True
+
+    def _split_list(self, data: bytes, start: int, stop: int, priority: int, spans: list[_Span]) -> int:
+        """A word value that is really a list (`a=1,password=x`, `?token=x&page=2`): mask the secret-named
+        items after the first one here, and return where the first value ends."""
+        if data.find(b",", start, stop) < 0 and data.find(b"&", start, stop) < 0:
+            return stop
+        item = _LIST_ITEM.search(data, start, stop)
+        if item is None:
+            return stop
+        first_stop: int = item.start()
+        pos = first_stop
+        # Next "," and next "&", each found once and reused, so the walk stays linear in the value's length.
+        comma = data.find(b",", pos + 1, stop)
+        amp = data.find(b"&", pos + 1, stop)
+        while pos < stop:
+            if 0 <= comma <= pos:
+                comma = data.find(b",", pos + 1, stop)
+            if 0 <= amp <= pos:
+                amp = data.find(b"&", pos + 1, stop)
+            nxt = min(x for x in (comma, amp, stop) if x >= 0)
+            name, equals, value = data[pos + 1 : nxt].partition(b"=")
+            if equals and value and name and not name.translate(None, _NAME_CHARS):
+                kind = _classify_name(name, "w")
+                if kind is not None and not _is_placeholder(value):
+                    value_start = pos + 1 + len(name) + 1
+                    spans.append((value_start, nxt, priority, kind))
+            pos = nxt
+        return first_stop
+
+    def _replace(self, data: bytes, spans: list[_Span]) -> str:
+        spans.sort()
+        merged: list[list[Any]] = []
+        for start, stop, priority, kind in spans:
+            if merged and start < merged[-1][1]:
+                last = merged[-1]
+                last[1] = max(last[1], stop)
+                if priority < last[2]:
+                    last[2], last[3] = priority, kind
+            else:
+                merged.append([start, stop, priority, kind])
+        pieces = _cut_out_markers(data, merged) if _MARKER_PREFIX_BYTES in data else merged
+        out: list[bytes] = []
+        pos = 0
+        for start, stop, _priority, kind in pieces:
+            if data[start:stop].strip() == b"":
+                continue
+            out.append(data[pos:start])
+            out.append(_marker(kind))
+            pos = stop
+            if kind != "private-key":  # a key block counts once, when it opens
+                self._counts[kind] = self._counts.get(kind, 0) + 1
+        if pos == 0:
+            return data.decode("utf-8", "surrogatepass")
+        out.append(data[pos:])
+        return b"".join(out).decode("utf-8", "surrogatepass")
+
+
+def _cut_out_markers(data: bytes, merged: list[list[Any]]) -> list[list[Any]]:
+    """Existing markers inside a span stay as they are; only the text around them is masked. Spans and markers
+    are both sorted and disjoint among themselves, so one sweep over the two lists does it."""
+    markers = [m.span() for m in _MARKER_RE.finditer(data)]
+    if not markers:
+        return merged
+    pieces: list[list[Any]] = []
+    first = 0  # markers before this index end before the current span starts
+    for start, stop, priority, kind in merged:
+        while first < len(markers) and markers[first][1] <= start:
+            first += 1
+        cursor = start
+        index = first
+        while index < len(markers) and markers[index][0] < stop:
+            m_start, m_stop = markers[index]
+            if m_start > cursor:
+                pieces.append([cursor, m_start, priority, kind])
+            cursor = max(cursor, m_stop)
+            index += 1
+        if cursor < stop:
+            pieces.append([cursor, stop, priority, kind])
+    return pieces
+
+
+def mask_secrets(text: str) -> str:
+    """Mask any string, line by line (split on \\n), with a fresh SecretMasker: alerts, messages, log fields."""
+    return "\n".join(SecretMasker().mask_lines(text.split("\n")))
+
+
+__all__ = ["KINDS", "MARKER_PREFIX", "SecretMasker", "mask_secrets"]

