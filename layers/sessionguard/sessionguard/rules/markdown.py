@@ -1,0 +1,41 @@
+"""The rules reference table in docs/rules.md, generated from the pack so the docs cannot drift from the YAML."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from sessionguard.rules.pack import RulePack
+
+TABLE_START = "<!-- rules-table:start (generated: python -m sessionguard.rules docs/rules.md) -->"
+TABLE_END = "<!-- rules-table:end -->"
+
+
+def render_markdown_table(pack: RulePack) -> str:
+    """One row per rule in pack order: id, title, severity, ATT&CK technique links."""
+    lines = ["| ID | Title | Severity | ATT&CK |", "|---|---|---|---|"]
+    for rule in pack.rules:
+        techniques = ", ".join(f"[{technique}]({_attack_url(technique)})" for technique in rule.techniques)
+        title = rule.title.replace("|", "\\|")
+        lines.append(f"| `{rule.id}` | {title} | {rule.severity} | {techniques} |")
+    return "\n".join(lines) + "\n"
+
+
+def replace_table(document: str, table: str) -> str:
+    """The document with the text between the table markers replaced by `table`."""
+    start = document.index(TABLE_START) + len(TABLE_START)
+    end = document.index(TABLE_END)
+    return document[:start] + "\n" + table + document[end:]
+
+
+def _attack_url(technique: str) -> str:
+    return "https://attack.mitre.org/techniques/" + technique.replace(".", "/") + "/"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Rewrite the generated table of the given markdown file(s) from the default pack."""
+    table = render_markdown_table(RulePack.load())
+    for name in argv if argv is not None else sys.argv[1:]:
+        path = Path(name)
+        path.write_text(replace_table(path.read_text(encoding="utf-8"), table), encoding="utf-8")
+    return 0

@@ -1,0 +1,213 @@
+"""The rule engine: all patterns in a few RE2 sets, so one scan finds every rule that fires, whatever their number.
+
+An RE2 Set reports exactly which of its patterns match, in one linear-time scan. An ordinary command costs a
+single scan: all its normalized texts joined by newlines against every pattern in multi-line mode; only when that
+finds something do the exact per-text scans run (segment patterns on each segment, whole patterns on the whole
+and inner lines), with exceptions in the same sets, mapped back to their rule. RE2 sets use the many-match DFA,
+which never bails out for being slow; they get memory headroom above RE2's default for hostile text.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import re2
+
+from sessionguard.normalize import NormalizedCommand, normalize_command
+from sessionguard.rules.loader import compile_glob, compile_pattern, iter_rule_files, load_file
+from sessionguard.rules.model import AllowEntry, Rule, RuleError, RuleMatch
+
+DEFAULT_RULES_DIR = Path(__file__).parent
+_SET_MAX_MEM = 64 << 20
+# Sessions repeat commands (ls, cd, tail ...): remember the rule hits of recent short ones.
+_CACHE_SIZE = 4096
+_CACHE_MAX_LENGTH = 2048
+_PREFILTER_MAX_LENGTH = 4096
+
+
+class _PatternSet:
+    """One RE2 Set plus, for each of its patterns, the rule it belongs to and whether it is an exception."""
+
+    def __init__(self, entries: Iterable[tuple[int, bool, str]]) -> None:
+        options = re2.Options()
+        options.max_mem = _SET_MAX_MEM
+        self._set = re2.Set.SearchSet(options)
+        self.owners: list[tuple[int, bool]] = []
+        for rule_index, is_exception, pattern in entries:
+            self._set.Add(pattern)
+            self.owners.append((rule_index, is_exception))
+        if self.owners:
+            self._set.Compile()
+
+    def search(self, text: str) -> bool:
+        return bool(self.owners) and bool(self._set.Match(text))
+
+    def scan(self, text: str, fired: dict[int, str]) -> None:
+        """Record in `fired` each rule that matches `text` and is not excepted on it (first text wins)."""
+        if not self.owners:
+            return
+        hits = self._set.Match(text)
+        if not hits:
+            return
+        matched: set[int] = set()
+        excepted: set[int] = set()
+        owners = self.owners
+        for hit in hits:
+            rule_index, is_exception = owners[hit]
+            (excepted if is_exception else matched).add(rule_index)
+        for rule_index in matched - excepted:
+            fired.setdefault(rule_index, text)
+
+
+class _CompiledAllow:
+    __slots__ = ("command", "entry", "instance", "rule", "user")
+
+    def __init__(self, entry: AllowEntry) -> None:
+        self.entry = entry
+        self.rule = compile_glob(entry.rule)
+        self.user = compile_glob(entry.user)
+        self.instance = compile_glob(entry.instance_id)
+        self.command = compile_pattern(entry.command, entry.source) if entry.command else None
+
+    def allows(self, rule_id: str, user_arn: str, instance_id: str, whole: str, today: Any) -> bool:
+        expires = self.entry.expires
+        return (
+            (expires is None or today <= expires)
+            and self.rule.fullmatch(rule_id) is not None
+            and self.user.fullmatch(user_arn) is not None
+            and self.instance.fullmatch(instance_id) is not None
+            and (self.command is None or self.command.fullmatch(whole) is not None)
+        )
+
+
+_Hits = tuple[str, tuple[tuple[int, str], ...]]  # normalized whole line, (rule index, matched text) pairs
+
+
+class RulePack:
+    """Rules and allow-list entries, compiled for matching. Build with RulePack.load() or from Rule objects."""
+
+    def __init__(self, rules: Sequence[Rule] = (), allow: Sequence[AllowEntry] = ()) -> None:
+        self.rules: tuple[Rule, ...] = tuple(rules)
+        self.allow: tuple[AllowEntry, ...] = tuple(allow)
+        seen: dict[str, Rule] = {}
+        for rule in self.rules:
+            if rule.id in seen:
+                raise RuleError(
+                    f"{rule.source}: rule {rule.id!r}: duplicate id (also defined in {seen[rule.id].source})"
+                )
+            seen[rule.id] = rule
+        ids = list(seen)
+        for entry in self.allow:
+            if not any(compile_glob(entry.rule).fullmatch(rule_id) for rule_id in ids):
+                raise RuleError(f"{entry.source}: allow entry for rule {entry.rule!r}: matches no rule")
+        self._allow = [_CompiledAllow(entry) for entry in self.allow]
+
+        segment: list[tuple[int, bool, str]] = []
+        whole: list[tuple[int, bool, str]] = []
+        for index, rule in enumerate(self.rules):
+            for pattern in rule.segment:
+                compile_pattern(pattern, f"{rule.source}: rule {rule.id!r}")  # RuleError for hand-built rules
+                segment.append((index, False, pattern))
+            for pattern in rule.whole:
+                compile_pattern(pattern, f"{rule.source}: rule {rule.id!r}")
+                whole.append((index, False, pattern))
+            for pattern in rule.exceptions:
+                compile_pattern(pattern, f"{rule.source}: rule {rule.id!r}")
+                if rule.segment:
+                    segment.append((index, True, pattern))
+                if rule.whole:
+                    whole.append((index, True, pattern))
+        self._segment_set = _PatternSet(segment)
+        self._whole_set = _PatternSet(whole)
+        # A one-command line is its own whole: scan it once with every pattern (exceptions apply per text,
+        # so this gives the same answer as scanning it with each set).
+        self._single_set = _PatternSet(segment + whole)
+        # Most commands match nothing. One scan of all texts joined by newlines, with every pattern in
+        # multi-line mode (^ and $ also at line breaks; the loader forbids \A and \z), finds a superset of
+        # what the per-text scans would: when it finds nothing, they are skipped.
+        self._prefilter = _PatternSet(
+            (index, False, f"(?m:{pattern})") for index, is_exception, pattern in segment + whole if not is_exception
+        )
+        self._cached_hits = functools.lru_cache(maxsize=_CACHE_SIZE)(self._hits)
+
+    @classmethod
+    def load(cls, paths: Sequence[Path] = (), *, include_default: bool = True) -> RulePack:
+        """Load the default pack (unless told not to) and the given rule files or directories of *.yaml."""
+        rules: list[Rule] = []
+        allow: list[AllowEntry] = []
+        files = list(iter_rule_files([DEFAULT_RULES_DIR])) if include_default else []
+        files += iter_rule_files(paths)
+        for path in files:
+            file_rules, file_allow = load_file(path)
+            rules += file_rules
+            allow += file_allow
+        return cls(rules, allow)
+
+    def match(
+        self, command: str, *, user_arn: str = "", instance_id: str = "", now: datetime | None = None
+    ) -> list[RuleMatch]:
+        """Rules matching the command (rebuilt, unmasked, possibly multi-line), after exceptions and allow-list.
+
+        At most one RuleMatch per rule, most severe first (pack order within a severity).
+        """
+        whole, hits = self._cached_hits(command) if len(command) <= _CACHE_MAX_LENGTH else self._hits(command)
+        if not hits:
+            return []
+        if self._allow:
+            today = _utc(now).date()
+            hits = tuple(
+                (index, text)
+                for index, text in hits
+                if not any(
+                    allow.allows(self.rules[index].id, user_arn, instance_id, whole, today) for allow in self._allow
+                )
+            )
+        matches = [RuleMatch(self.rules[index], text) for index, text in hits]
+        matches.sort(key=lambda match: -match.rule.severity)
+        return matches
+
+    def check_examples(self) -> list[str]:
+        """Run every rule's own examples through the engine (allow-list not applied); one line per failure."""
+        failures: list[str] = []
+        for index, rule in enumerate(self.rules):
+            for example in rule.examples_match:
+                if index not in dict(self._hits(example)[1]):
+                    failures.append(f"{rule.id}: should match but does not: {example!r}")
+            for example in rule.examples_no_match:
+                matched = dict(self._hits(example)[1]).get(index)
+                if matched is not None:
+                    failures.append(f"{rule.id}: should not match but does: {example!r} (on {matched!r})")
+        return failures
+
+    def _hits(self, command: str) -> _Hits:
+        normalized = normalize_command(command)
+        return normalized.whole, tuple(sorted(self.scan(normalized).items()))
+
+    def scan(self, normalized: NormalizedCommand) -> dict[int, str]:
+        """Rule index → the normalized text it first matched, before the allow-list."""
+        fired: dict[int, str] = {}
+        segments = normalized.segments
+        texts = (*segments, normalized.whole, *normalized.inner)
+        # Only for command-sized texts: on long hostile ones the multi-line set's DFA explodes (every line start
+        # re-arms the anchored patterns), and the exact scans below are much cheaper there.
+        if sum(map(len, texts)) <= _PREFILTER_MAX_LENGTH and not self._prefilter.search("\n".join(texts)):
+            return fired
+        if len(segments) == 1 and segments[0] == normalized.whole and not normalized.inner:
+            self._single_set.scan(normalized.whole, fired)
+            return fired
+        for segment in segments:
+            self._segment_set.scan(segment, fired)
+        self._whole_set.scan(normalized.whole, fired)
+        for line in normalized.inner:
+            self._whole_set.scan(line, fired)
+        return fired
+
+
+def _utc(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)

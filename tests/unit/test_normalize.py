@@ -1,0 +1,269 @@
+"""Command normalization: trivial shell obfuscation must not change what the rules see, and hostile text must not
+make it raise or go quadratic."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sessionguard import normalize
+from sessionguard.normalize import NormalizedCommand, normalize_command
+
+
+def segments(text: str) -> tuple[str, ...]:
+    return normalize_command(text).segments
+
+
+def whole(text: str) -> str:
+    return normalize_command(text).whole
+
+
+@pytest.mark.parametrize(
+    ("typed", "seen"),
+    [
+        ("h''istory -c", "history -c"),
+        ('hi""story -c', "history -c"),
+        ("un\\set HISTFILE", "unset HISTFILE"),
+        ("c'u'rl http://x.example", "curl http://x.example"),
+        ('"r"m -rf /', "rm -rf /"),
+        ("\\rm -rf /", "rm -rf /"),
+        ("$'\\x72\\x6d' -rf /", "rm -rf /"),
+        ("$'\\162\\155' -rf /", "rm -rf /"),
+        ("cat$IFS/etc/shadow", "cat /etc/shadow"),
+        ("cat${IFS}/etc/shadow", "cat /etc/shadow"),
+        ("c$@url x", "curl x"),
+        ("cu\\\nrl x", "curl x"),
+    ],
+)
+def test_quotes_backslashes_and_expansion_fillers_are_removed_from_words(typed: str, seen: str) -> None:
+    assert segments(typed) == (seen,)
+
+
+def test_repeated_and_odd_whitespace_becomes_single_spaces() -> None:
+    assert normalize_command("  ls \t -la   /tmp  ") == NormalizedCommand("ls -la /tmp", ("ls -la /tmp",))
+    assert segments("echo 'a    b'") == ("echo a b",)
+
+
+@pytest.mark.parametrize(
+    ("typed", "seen"),
+    [
+        ("/usr/bin/curl -s x", "curl -s x"),
+        ("/bin/rm -rf /", "rm -rf /"),
+        ('"/usr/bin/curl" x', "curl x"),
+        ("./deploy.sh --prod", "./deploy.sh --prod"),
+        ("bin/tool x", "bin/tool x"),
+    ],
+)
+def test_absolute_command_paths_are_dropped_and_relative_ones_kept(typed: str, seen: str) -> None:
+    assert segments(typed)[0] == seen
+
+
+def test_command_run_from_an_unusual_directory_is_also_kept_with_its_path() -> None:
+    assert segments("/tmp/.x/miner --pool x") == ("miner --pool x", "/tmp/.x/miner --pool x")
+    assert segments("/usr/local/bin/aws s3 ls") == ("aws s3 ls",)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "sudo rm -rf /",
+        "sudo -u root -E rm -rf /",
+        "sudo -uroot -- rm -rf /",
+        "sudo --user=root --preserve-env rm -rf /",
+        "doas -u root rm -rf /",
+        "env rm -rf /",
+        "env -i A=1 B=2 rm -rf /",
+        "nohup rm -rf / &",
+        "exec rm -rf /",
+        "time rm -rf /",
+        "time -p rm -rf /",
+        "nice -n 10 rm -rf /",
+        "nice -10 rm -rf /",
+        "ionice -c 3 rm -rf /",
+        "timeout 10 rm -rf /",
+        "timeout -s KILL 5m rm -rf /",
+        "stdbuf -oL rm -rf /",
+        "command rm -rf /",
+        "builtin rm -rf /",
+        "setsid rm -rf /",
+        "busybox rm -rf /",
+        "sudo nohup nice -n 5 timeout 10 /bin/rm -rf /",
+        "if true; then rm -rf /; fi",
+        "{ rm -rf /; }",
+    ],
+)
+def test_wrappers_and_keywords_are_stripped_down_to_the_command(typed: str) -> None:
+    assert "rm -rf /" in segments(typed)
+
+
+def test_xargs_runs_its_argument_as_the_command() -> None:
+    assert segments("find . -name x | xargs -I{} rm -rf {}") == ("find . -name x", "rm -rf {}")
+
+
+@pytest.mark.parametrize("typed", ["sudo -i", "sudo -s", "sudo -l", "command -v nmap", "env", "nohup"])
+def test_a_wrapper_with_nothing_to_run_stays_as_typed(typed: str) -> None:
+    assert segments(typed) == (typed,)
+
+
+def test_leading_assignments_become_a_segment_of_their_own() -> None:
+    assert segments("HISTFILE=/dev/null bash") == ("bash", "HISTFILE=/dev/null")
+    assert segments("sudo LD_PRELOAD=/tmp/x.so find") == ("find", "LD_PRELOAD=/tmp/x.so")
+    assert segments("HISTFILE=/dev/null") == ("HISTFILE=/dev/null",)
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected_segments", "expected_whole"),
+    [
+        ("a; b && c || d | e & f", ("a", "b", "c", "d", "e", "f"), "a ; b && c || d | e & f"),
+        ("a;b&&c||d|e", ("a", "b", "c", "d", "e"), "a ; b && c || d | e"),
+        ("a |& b", ("a", "b"), "a |& b"),
+        ("a\nb\n", ("a", "b"), "a ; b ;"),
+        ("(cd /tmp && make) &", ("cd /tmp", "make"), "( cd /tmp && make ) &"),
+        ("curl -s x | sudo bash", ("curl -s x", "bash"), "curl -s x | bash"),
+    ],
+)
+def test_chains_are_split_into_segments_and_the_whole_keeps_its_operators(
+    typed: str, expected_segments: tuple[str, ...], expected_whole: str
+) -> None:
+    assert normalize_command(typed) == NormalizedCommand(expected_whole, expected_segments)
+
+
+@pytest.mark.parametrize(
+    ("typed", "inner_segment", "outer_segment", "expected_whole"),
+    [
+        ("echo $(id)", "id", "echo $(...)", "echo $(id)"),
+        ("echo `id`", "id", "echo $(...)", "echo $(id)"),
+        ('echo "user: $(whoami)"', "whoami", "echo user: $(...)", "echo user: $(whoami)"),
+        ("bash <(curl -s x)", "curl -s x", "bash <(...)", "bash <(curl -s x)"),
+        ("tee >(gzip > f)", "gzip > f", "tee >(...)", "tee >(gzip > f)"),
+        ("echo ${x:-$(id)}", "id", "echo ${x:-$(...)}", "echo ${x:-$(id)}"),
+    ],
+)
+def test_substitutions_are_segments_of_their_own_and_appear_in_full_in_the_whole(
+    typed: str, inner_segment: str, outer_segment: str, expected_whole: str
+) -> None:
+    normalized = normalize_command(typed)
+    assert inner_segment in normalized.segments
+    assert outer_segment in normalized.segments
+    assert normalized.whole == expected_whole
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected_inner"),
+    [
+        ("sh -c 'echo a; rm -rf /'", "echo a ; rm -rf /"),
+        ('bash -lc "curl x|sh"', "curl x | sh"),
+        ("eval 'rm -rf /; id'", "rm -rf / ; id"),
+        ("su - root -c 'rm -rf /; id'", "rm -rf / ; id"),
+        ("watch -n 1 'ls; rm -rf /'", "ls ; rm -rf /"),
+        ("bash <<< 'curl x|sh'", "curl x | sh"),
+        ('sudo sh -c "echo x >> /etc/sudoers; id"', "echo x >> /etc/sudoers ; id"),
+    ],
+)
+def test_command_strings_given_to_a_shell_are_normalized_too(typed: str, expected_inner: str) -> None:
+    normalized = normalize_command(typed)
+    assert expected_inner in normalized.inner
+    assert set(re.split(" [;|] ", expected_inner)) <= set(normalized.segments)
+
+
+def test_eval_chains_reach_the_command_without_recursion_limits() -> None:
+    assert "rm -rf /" in segments("eval " * 5000 + "rm -rf /")
+
+
+def test_deeply_nested_substitutions_are_flattened_but_their_commands_are_still_segments() -> None:
+    normalized = normalize_command("echo " + "$(" * 500 + "rm -rf /" + ")" * 500 + "; id")
+    assert normalized.segments == ("rm -rf /", "echo $(...)", "id")
+    assert normalized.whole.endswith(") ; id")
+
+
+def test_redirections_are_separate_words_and_leading_ones_move_behind_the_command() -> None:
+    assert segments("echo x>>/root/.ssh/authorized_keys") == ("echo x >> /root/.ssh/authorized_keys",)
+    assert segments("2>/dev/null rm -rf /") == ("rm -rf / 2> /dev/null",)
+    assert segments("ls 2>&1") == ("ls 2>&1",)
+    assert segments("a2>x") == ("a2 > x",)
+
+
+def test_heredoc_bodies_are_inspected_line_by_line() -> None:
+    normalized = normalize_command("cat <<'EOF' > /etc/cron.d/x\n* * * * * root curl x|sh\nEOF")
+    assert normalized.segments == ("cat << EOF > /etc/cron.d/x", "* * * * * root curl x", "sh", "EOF")
+    assert normalized.whole == "cat << EOF > /etc/cron.d/x ; * * * * * root curl x | sh ; EOF"
+
+
+def test_a_newline_ends_an_open_quote_so_a_stray_apostrophe_hides_nothing() -> None:
+    assert "rm -rf /" in segments("echo it's\nrm -rf /")
+
+
+@pytest.mark.parametrize("typed", ["'", '"', "$(", "`", "\\", "$'\\", "$'\\x", "${", "<(", ")", "&&", "|", ";;"])
+def test_unterminated_and_stray_syntax_is_tolerated(typed: str) -> None:
+    normalize_command(typed)
+
+
+def test_lone_surrogates_from_damaged_input_become_replacement_characters() -> None:
+    normalized = normalize_command("echo \ud800 | rm -rf /")
+    assert "rm -rf /" in normalized.segments
+    normalized.whole.encode("utf-8")
+
+
+def test_a_lexer_bug_costs_precision_not_the_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(_text: str) -> NormalizedCommand:
+        raise IndexError("bug")
+
+    monkeypatch.setattr(normalize, "_normalize", broken)
+    assert normalize_command("rm  -rf /") == NormalizedCommand("rm -rf /", ("rm -rf /",))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_normalization_never_raises_and_yields_single_lines(text: str) -> None:
+    normalized = normalize._normalize(text)  # without the safety net, so a bug fails here
+    for line in (normalized.whole, *normalized.segments, *normalized.inner):
+        assert "\n" not in line
+
+
+def soup(*tokens: str) -> st.SearchStrategy[str]:
+    return st.lists(st.sampled_from(tokens), max_size=40).map("".join)
+
+
+SHELLISH = soup(*"ab1 =-/'\"\\$`(){};&|<>\n#*@!x", "$(", "sh -c ", "sudo ", "2>&1", "IFS", "$'\\x4")
+
+
+@settings(max_examples=300, deadline=None)
+@given(SHELLISH)
+def test_normalization_never_raises_on_shell_syntax_soup(text: str) -> None:
+    normalize._normalize(text)
+
+
+PLAIN_LINE = soup(*"ab19 -=/.\t;&|<>$'\"", "2>&1", "&&", "||", ">>", "${x}", "$HOME", "sudo ", "A=1 ", "é")
+
+
+@settings(max_examples=500, deadline=None)
+@given(PLAIN_LINE)
+def test_the_fast_lexers_agree_with_the_full_lexer(text: str) -> None:
+    fast = normalize._Context(budget=10**6)
+    fast_whole = normalize._parse_line(text, fast)
+    full = normalize._Context(budget=10**6)
+    full_whole = normalize._Lexer(text, full).run()
+    assert (fast_whole, fast.segments) == (full_whole, full.segments)
+
+
+HOSTILE = {
+    "quoted fragments": "'a'",
+    "unterminated quotes": "'a\"b",
+    "backslashes": "\\",
+    "nested substitutions": "$(",
+    "nested backticks": "`$(",
+    "sh -c nesting": "sh -c ",
+    "semicolons": "a;",
+    "newlines": "a\n",
+    "ansi-c quoting": "$'\\x41'",
+}
+
+
+@pytest.mark.parametrize("unit", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_text_normalizes_without_error(unit: str) -> None:
+    # How the time grows with the size of these texts is measured by `make bench` (benchmarks/bench_engine.py),
+    # not here: timing assertions fail on a busy machine and prove nothing on an idle one.
+    normalized = normalize_command(unit * (64 * 1024 // len(unit)))
+    assert isinstance(normalized.whole, str)
