@@ -130,37 +130,46 @@ class SessionEngine:
     def _emit(
         self, session: _Session, event: SessionEvent, items: Iterable[TranscriptLine | Command]
     ) -> list[Alert | SanitizedLine]:
-        out: list[Alert | SanitizedLine] = []
-        masker = session.masker
-        before = dict(masker.counts)
-        output: list[str] = []  # a run of output lines, masked in one call (one trigger scan per run)
+        # Every line the event produced goes through the masker in one call, in order (a PEM block opened by one
+        # line stays open for the next): one trigger scan per event instead of one RE2 call per line. Command
+        # lines are masked as whole logical lines, taken from their Command; the rebuilder's own command lines
+        # are skipped.
+        plan: list[tuple[Command | None, int]] = []  # (None, 1): an output line; (command, its logical lines)
+        texts: list[str] = []
         for item in items:
             if isinstance(item, Command):
-                self._output(event, masker.mask_lines(output), out)
-                output = []
-                out.extend(self._command(session, event, item))
+                lines = logical_lines(item)
+                plan.append((item, len(lines)))
+                texts.extend(lines)
+                self.stats.commands += 1
             elif item.kind == "output":
-                output.append(item.text)
-            # Command lines are emitted with their Command, masked as whole logical lines.
-        self._output(event, masker.mask_lines(output), out)
+                plan.append((None, 1))
+                texts.append(item.text)
+        if not texts:
+            return []
+        masker = session.masker
+        before = dict(masker.counts)
+        masked = masker.mask_lines(texts)
+        self.stats.lines += len(masked)
+        out: list[Alert | SanitizedLine] = []
+        session_id, event_time = event.session_id, event.event_time
+        at = 0
+        for command, width in plan:
+            if command is None:
+                out.append(SanitizedLine(session_id, "output", masked[at], event_time))
+                at += 1
+                continue
+            command_lines = masked[at : at + width]
+            at += width
+            out.extend(SanitizedLine(session_id, "command", text, event_time) for text in command_lines)
+            out.extend(self._alerts(event, command, "\n".join(command_lines)))
         for kind, count in masker.counts.items():
             if count > before.get(kind, 0):
                 self.stats.secrets_masked[kind] += count - before.get(kind, 0)
         return out
 
-    def _output(self, event: SessionEvent, masked: list[str], out: list[Alert | SanitizedLine]) -> None:
-        self.stats.lines += len(masked)
-        session_id, event_time = event.session_id, event.event_time
-        out.extend(SanitizedLine(session_id, "output", text, event_time) for text in masked)
-
-    def _command(self, session: _Session, event: SessionEvent, command: Command) -> list[Alert | SanitizedLine]:
-        self.stats.commands += 1
-        masked = [session.masker.mask(line) for line in logical_lines(command)]
-        out: list[Alert | SanitizedLine] = [
-            SanitizedLine(event.session_id, "command", text, event.event_time) for text in masked
-        ]
-        self.stats.lines += len(masked)
-        masked_command = "\n".join(masked)
+    def _alerts(self, event: SessionEvent, command: Command, masked_command: str) -> list[Alert | SanitizedLine]:
+        out: list[Alert | SanitizedLine] = []
         for match in self.rules.match(command.text, user_arn=event.user_arn, instance_id=event.instance_id):
             rule = match.rule
             if rule.severity < self.min_severity:
