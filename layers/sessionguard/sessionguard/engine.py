@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from sessionguard.events import SessionEvent
 from sessionguard.masking import SecretMasker
 from sessionguard.rules import RulePack
+from sessionguard.rules.model import RuleMatch
 from sessionguard.severity import Severity
 from sessionguard.terminal import Command, SessionRebuilder, TranscriptLine
 
@@ -79,6 +80,32 @@ class EngineStats:
     secrets_masked: Counter[str] = field(default_factory=Counter)
 
 
+# A frozen dataclass's __init__ sets each field through object.__setattr__, which measured twice the cost of
+# setting them through the slot descriptors; the engine makes one SanitizedLine per line, so it does the latter.
+# The objects are the same as SanitizedLine(...) would make.
+_new_object = object.__new__
+_set_line_session: Final[Any] = SanitizedLine.__dict__["session_id"].__set__
+_set_line_kind: Final[Any] = SanitizedLine.__dict__["kind"].__set__
+_set_line_text: Final[Any] = SanitizedLine.__dict__["text"].__set__
+_set_line_time: Final[Any] = SanitizedLine.__dict__["event_time"].__set__
+
+
+def _sanitized_lines(
+    session_id: str, kind: Literal["command", "output"], texts: list[str], event_time: str
+) -> list[Alert | SanitizedLine]:
+    """[SanitizedLine(session_id, kind, text, event_time) for text in texts], typed for `_emit`'s output."""
+    lines: list[Alert | SanitizedLine] = []
+    append = lines.append
+    for text in texts:
+        line = _new_object(SanitizedLine)
+        _set_line_session(line, session_id)
+        _set_line_kind(line, kind)
+        _set_line_text(line, text)
+        _set_line_time(line, event_time)
+        append(line)
+    return lines
+
+
 def logical_lines(command: Command) -> list[str]:
     """The command's lines with backslash-newline continuations removed as the shell removes them, so the masker
     sees `mysql \\` and `-pX` as one line (a flag is only a secret next to its command)."""
@@ -90,6 +117,7 @@ class _Session:
     rebuilder: SessionRebuilder = field(default_factory=SessionRebuilder)
     masker: SecretMasker = field(default_factory=SecretMasker)
     last_event: SessionEvent | None = None
+    counted: dict[str, int] = field(default_factory=dict)  # the masker's counts already added to the stats
 
 
 class SessionEngine:
@@ -116,7 +144,7 @@ class SessionEngine:
         if session is None:
             session = self._sessions[event.session_id] = _Session()
         session.last_event = event
-        return self._emit(session, event, session.rebuilder.feed(event.lines))
+        return self._emit(session, event, session.rebuilder.feed_texts(event.lines))
 
     def finish(self) -> list[Alert | SanitizedLine]:
         """End of input: commands still pending (an unfinished continuation or heredoc) are scanned as they are."""
@@ -128,49 +156,62 @@ class SessionEngine:
         return out
 
     def _emit(
-        self, session: _Session, event: SessionEvent, items: Iterable[TranscriptLine | Command]
+        self, session: _Session, event: SessionEvent, items: Iterable[str | TranscriptLine | Command]
     ) -> list[Alert | SanitizedLine]:
         # Every line the event produced goes through the masker in one call, in order (a PEM block opened by one
         # line stays open for the next): one trigger scan per event instead of one RE2 call per line. Command
-        # lines are masked as whole logical lines, taken from their Command; the rebuilder's own command lines
-        # are skipped.
-        plan: list[tuple[Command | None, int]] = []  # (None, 1): an output line; (command, its logical lines)
+        # lines are masked as whole logical lines, taken from their Command. `items` are the rebuilder's
+        # feed_texts() (an output line is its text) or flush() (Commands only).
         texts: list[str] = []
+        commands: list[tuple[int, Command, int]] = []  # (index in texts after its lines, command, line count)
         for item in items:
-            if isinstance(item, Command):
+            if type(item) is str:
+                texts.append(item)
+            elif isinstance(item, Command):
                 lines = logical_lines(item)
-                plan.append((item, len(lines)))
                 texts.extend(lines)
-                self.stats.commands += 1
-            elif item.kind == "output":
-                plan.append((None, 1))
+                commands.append((len(texts), item, len(lines)))
+            elif isinstance(item, TranscriptLine) and item.kind == "output":
                 texts.append(item.text)
         if not texts:
             return []
         masker = session.masker
-        before = dict(masker.counts)
+        total = masker.total
         masked = masker.mask_lines(texts)
         self.stats.lines += len(masked)
-        out: list[Alert | SanitizedLine] = []
+        if masker.total != total:
+            self._count_masked(masker, session)
         session_id, event_time = event.session_id, event.event_time
+        if not commands:
+            return _sanitized_lines(session_id, "output", masked, event_time)
+        self.stats.commands += len(commands)
+        out: list[Alert | SanitizedLine] = []
         at = 0
-        for command, width in plan:
-            if command is None:
-                out.append(SanitizedLine(session_id, "output", masked[at], event_time))
-                at += 1
-                continue
-            command_lines = masked[at : at + width]
-            at += width
-            out.extend(SanitizedLine(session_id, "command", text, event_time) for text in command_lines)
-            out.extend(self._alerts(event, command, "\n".join(command_lines)))
-        for kind, count in masker.counts.items():
-            if count > before.get(kind, 0):
-                self.stats.secrets_masked[kind] += count - before.get(kind, 0)
+        for end, command, width in commands:
+            start = end - width
+            if start > at:
+                out += _sanitized_lines(session_id, "output", masked[at:start], event_time)
+            command_lines = masked[start:end]
+            out += _sanitized_lines(session_id, "command", command_lines, event_time)
+            matches = self.rules.match(command.text, user_arn=event.user_arn, instance_id=event.instance_id)
+            if matches:
+                out += self._alerts(event, matches, "\n".join(command_lines))
+            at = end
+        if at < len(masked):
+            out += _sanitized_lines(session_id, "output", masked[at:], event_time)
         return out
 
-    def _alerts(self, event: SessionEvent, command: Command, masked_command: str) -> list[Alert | SanitizedLine]:
-        out: list[Alert | SanitizedLine] = []
-        for match in self.rules.match(command.text, user_arn=event.user_arn, instance_id=event.instance_id):
+    def _count_masked(self, masker: SecretMasker, session: _Session) -> None:
+        counts = masker.counts
+        for kind, count in counts.items():
+            seen = session.counted.get(kind, 0)
+            if count > seen:
+                self.stats.secrets_masked[kind] += count - seen
+        session.counted = dict(counts)
+
+    def _alerts(self, event: SessionEvent, matches: list[RuleMatch], masked_command: str) -> list[Alert]:
+        out: list[Alert] = []
+        for match in matches:
             rule = match.rule
             if rule.severity < self.min_severity:
                 continue

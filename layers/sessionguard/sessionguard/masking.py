@@ -688,6 +688,13 @@ _RULE_TRIGGER_SET: Final = _build_trigger_set([*(rule.triggers for rule in _RULE
 _ANY_TRIGGER_RE: Final = _compile("(?i)" + "|".join(re2.escape(t) for t in _ALL_TRIGGERS))
 # Spans found by the stateful handlers (key blocks, SecureString values) name the marker when they overlap.
 _STATEFUL_PRIORITY: Final = -1
+# Lines that hold a trigger but nothing to mask (`sudo yum update -y`, `journalctl -u nginx`) come back again and
+# again in sessions. For a masker with no state (no key block, prompt or SecureString pending), masking a line
+# depends on the line alone, so such a line, once found clean and leaving no state behind, is skipped the next
+# time. Only clean lines are kept (nothing that was masked), short ones, at most _CLEAN_LINES_SIZE of them.
+_CLEAN_LINES: Final[set[bytes]] = set()
+_CLEAN_LINES_SIZE: Final = 4096
+_CLEAN_LINE_MAX: Final = 1024
 
 
 class SecretMasker:
@@ -707,6 +714,11 @@ class SecretMasker:
     def counts(self) -> Mapping[str, int]:
         """Kind -> how many values were masked so far (a PEM block counts once). Never the values."""
         return MappingProxyType(self._counts)
+
+    @property
+    def total(self) -> int:
+        """How many values were masked so far, all kinds together: a cheap test of whether `counts` changed."""
+        return sum(self._counts.values())
 
     def mask(self, line: str) -> str:
         """One cleaned terminal line (command or output) -> the same line with every secret value masked."""
@@ -738,7 +750,14 @@ class SecretMasker:
         index = 0 if found is None else bisect_right(starts, found.start()) - 1
         while index < len(result):
             data = block[starts[index] : starts[index] + sizes[index]]
-            result[index] = self._mask_candidate(result[index], data, _RULE_TRIGGER_SET.Match(data))
+            if self._stateful:
+                result[index] = self._mask_candidate(result[index], data, _RULE_TRIGGER_SET.Match(data))
+            elif data not in _CLEAN_LINES:
+                line = result[index]
+                masked = self._mask_candidate(line, data, _RULE_TRIGGER_SET.Match(data))
+                result[index] = masked
+                if masked is line and not self._stateful and len(data) <= _CLEAN_LINE_MAX:
+                    _remember_clean(data)
             index += 1
             if index < len(result) and not self._stateful:
                 found = _ANY_TRIGGER_RE.search(block, starts[index])
@@ -1015,6 +1034,15 @@ class SecretMasker:
             return data.decode("utf-8", "surrogatepass")
         out.append(data[pos:])
         return b"".join(out).decode("utf-8", "surrogatepass")
+
+
+def _remember_clean(data: bytes) -> None:
+    """Remember a line that needed no masking and left the masker without state (see _CLEAN_LINES)."""
+    if b"-----BEGIN" in data:
+        return  # opening a key block counts it even when nothing is left to mask on this line
+    if len(_CLEAN_LINES) >= _CLEAN_LINES_SIZE:
+        _CLEAN_LINES.clear()
+    _CLEAN_LINES.add(data)
 
 
 def _cut_out_markers(data: bytes, merged: list[list[Any]]) -> list[list[Any]]:

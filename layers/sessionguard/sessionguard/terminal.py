@@ -431,7 +431,16 @@ class SessionRebuilder:
     and each Command right after its last line. Keeps state across feed() calls (a command, continuation or
     heredoc can be split across events; output of one command continues in the next event)."""
 
-    __slots__ = ("_current", "_last_command", "_learned", "_learned_keys", "_output_since", "_pending", "_recent")
+    __slots__ = (
+        "_current",
+        "_last_command",
+        "_lean",
+        "_learned",
+        "_learned_keys",
+        "_output_since",
+        "_pending",
+        "_recent",
+    )
 
     def __init__(self) -> None:
         self._learned: dict[str, tuple[str, str, bool]] = {}  # prompt + " " -> (prompt, user hint, strong)
@@ -441,11 +450,26 @@ class SessionRebuilder:
         self._pending: _PendingCommand | None = None
         self._last_command: str | None = None  # None: nothing yet, the session is starting
         self._output_since = 0  # output lines since the last command (or the session start)
+        self._lean = False  # feed_texts: output lines as str, command lines left out
 
     def feed(self, lines: Iterable[str]) -> list[TranscriptLine | Command]:
         """Rebuild the raw `sessionData` lines of one event (or typescript lines)."""
-        out: list[TranscriptLine | Command] = []
+        self._lean = False
+        out: list[Any] = []
+        self._feed(lines, out)
+        return out
+
+    def feed_texts(self, lines: Iterable[str]) -> list[str | Command]:
+        """What `feed` returns, lighter, for the engine: each output line as its text (a `str`), each Command
+        as is, and no command lines (a Command holds them). Same state changes as `feed`."""
+        self._lean = True
+        out: list[Any] = []
+        self._feed(lines, out)
+        return out
+
+    def _feed(self, lines: Iterable[str], out: list[Any]) -> None:
         append = out.append
+        lean = self._lean
         for raw in lines:
             if raw.isprintable():
                 line = raw
@@ -458,15 +482,17 @@ class SessionRebuilder:
             # The common case, inline: plain output. Every prompt ends in $, # or %, and bash shows PS2
             # (`> `) only while a command is pending, so this test alone sends most output on its way.
             if self._pending is None and "$" not in line and "#" not in line and "%" not in line:
-                item = _new_object(TranscriptLine)
-                _set_kind(item, "output")
-                _set_text(item, line)
-                _set_prompt(item, "")
-                append(item)
+                if lean:
+                    append(line)
+                else:
+                    item = _new_object(TranscriptLine)
+                    _set_kind(item, "output")
+                    _set_text(item, line)
+                    _set_prompt(item, "")
+                    append(item)
                 self._output_since += 1
             else:
                 self._take(line, out)
-        return out
 
     def flush(self) -> list[TranscriptLine | Command]:
         """End of input: emit the command still waiting for continuation lines, if any."""
@@ -474,7 +500,7 @@ class SessionRebuilder:
         self._finish(out)
         return out
 
-    def _take(self, line: str, out: list[TranscriptLine | Command]) -> None:
+    def _take(self, line: str, out: list[Any]) -> None:
         pending = self._pending
         if pending is not None:
             # bash shows PS2 (`> `) on every line it reads to complete a command.
@@ -490,10 +516,10 @@ class SessionRebuilder:
                 start, key = found
                 prompt, user, _ = self._learned[key]
                 if start:
-                    out.append(_transcript_line("output", line[:start]))
+                    out.append(line[:start] if self._lean else _transcript_line("output", line[:start]))
                 self._start(prompt, user, line[start + len(key) :], out)
                 return
-        out.append(_transcript_line("output", line))
+        out.append(line if self._lean else _transcript_line("output", line))
         self._output_since += 1
 
     def _find_prompt(self, line: str) -> tuple[int, str] | None:
@@ -538,8 +564,9 @@ class SessionRebuilder:
                 self._recent = (key, *(known for known in self._recent if known != key))[:_RECENT_PROMPTS]
         return key
 
-    def _start(self, prompt: str, user: str, text: str, out: list[TranscriptLine | Command]) -> None:
-        out.append(_transcript_line("command", text, prompt))
+    def _start(self, prompt: str, user: str, text: str, out: list[Any]) -> None:
+        if not self._lean:
+            out.append(_transcript_line("command", text, prompt))
         self._last_command = ""
         if (
             _LEXICAL_CHARACTERS.search(text) is None
@@ -556,8 +583,9 @@ class SessionRebuilder:
         else:
             self._emit(pending, out)
 
-    def _continue(self, pending: _PendingCommand, text: str, out: list[TranscriptLine | Command]) -> None:
-        out.append(_transcript_line("command", text))
+    def _continue(self, pending: _PendingCommand, text: str, out: list[Any]) -> None:
+        if not self._lean:
+            out.append(_transcript_line("command", text))
         pending.lines.append(text)
         shell = pending.shell
         if shell.in_heredoc_body():
@@ -571,16 +599,16 @@ class SessionRebuilder:
             self._pending = None
             self._emit(pending, out)
 
-    def _finish(self, out: list[TranscriptLine | Command]) -> None:
+    def _finish(self, out: list[Any]) -> None:
         pending = self._pending
         self._pending = None
         if pending is not None:
             self._emit(pending, out)
 
-    def _emit(self, pending: _PendingCommand, out: list[TranscriptLine | Command]) -> None:
+    def _emit(self, pending: _PendingCommand, out: list[Any]) -> None:
         self._emit_command("\n".join(pending.lines), pending.prompt, pending.user_hint, out)
 
-    def _emit_command(self, text: str, prompt: str, user: str, out: list[TranscriptLine | Command]) -> None:
+    def _emit_command(self, text: str, prompt: str, user: str, out: list[Any]) -> None:
         if not text.strip():
             return  # Enter on an empty prompt
         out.append(_command(text, prompt, user))
