@@ -22,7 +22,7 @@ def role_statements(cfn_template: dict[str, Any], role: str) -> dict[str, dict[s
 
 
 def test_every_session_log_event_reaches_the_alert_function(cfn_template: dict[str, Any]) -> None:
-    (subscription,) = resources(cfn_template, "AWS::Logs::SubscriptionFilter").values()
+    subscription = cfn_template["Resources"]["SessionAlertsFunctionSessionLogs"]
     assert subscription["Properties"]["LogGroupName"] == {"Ref": "SessionLogGroup"}
     assert subscription["Properties"]["FilterPattern"] == ""
     assert subscription["Properties"]["DestinationArn"] == {"Fn::GetAtt": ["SessionAlertsFunction", "Arn"]}

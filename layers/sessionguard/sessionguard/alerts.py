@@ -76,7 +76,7 @@ def visible(text: str) -> str:
     return _SURROGATE.sub("\ufffd", _CONTROL.sub(lambda m: _caret(m.group()), text))
 
 
-def _clean(text: str) -> str:
+def clean_metadata(text: str) -> str:
     """Session-derived metadata on its way out: masked, printable, on one line."""
     return visible(mask_secrets(text)).replace("\n", " ").replace("\t", " ")
 
@@ -187,14 +187,14 @@ def alert_record(alert: Alert, context: AlertContext, *, command_limit: int = SN
     command = visible(alert.command)
     record.update(
         {
-            "session_id": _clean(alert.session_id),
-            "instance_id": _clean(alert.instance_id),
-            "user": _clean(alert.user),
+            "session_id": clean_metadata(alert.session_id),
+            "instance_id": clean_metadata(alert.instance_id),
+            "user": clean_metadata(alert.user),
             "command": truncate(command, command_limit),
             "command_truncated": len(command) > command_limit,
             "description": alert.description,
-            "account_id": _clean(alert.account_id),
-            "region": _clean(alert.region),
+            "account_id": clean_metadata(alert.account_id),
+            "region": clean_metadata(alert.region),
             "event_id": alert.event_id,
             "log_group": context.log_group,
             "log_stream": context.log_stream,
@@ -251,7 +251,7 @@ class SnsMessage:
 
 def sns_subject(alert: Alert) -> str:
     """`[SessionGuard] HIGH: <rule title> on i-0abc...`: printable ASCII, one line, under 100 characters."""
-    where = _clean(alert.instance_id) or "an instance"
+    where = clean_metadata(alert.instance_id) or "an instance"
     text = f"[SessionGuard] {str(alert.severity).upper()}: {alert.title} on {where}"
     ascii_text = "".join(c if " " <= c <= "~" else "?" for c in text)
     return truncate(ascii_text, SNS_SUBJECT_MAX, "...")
@@ -293,14 +293,14 @@ def build_sns_message(alert: Alert, context: AlertContext) -> SnsMessage:
 # --- Slack -----------------------------------------------------------------------------------------------------
 
 
-def _mrkdwn(text: str) -> dict[str, Any]:
+def mrkdwn(text: str) -> dict[str, Any]:
     # verbatim: no automatic linking of URLs, channel names or bare mentions in what we send.
     return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
-def _field(label: str, value: str) -> dict[str, Any]:
+def slack_field(label: str, value: str) -> dict[str, Any]:
     """A section field; callers bound `value` so the field stays within SLACK_FIELD_TEXT_MAX."""
-    return _mrkdwn(f"*{label}*\n{value}")
+    return mrkdwn(f"*{label}*\n{value}")
 
 
 def build_slack_message(alert: Alert, context: AlertContext) -> dict[str, Any]:
@@ -309,13 +309,14 @@ def build_slack_message(alert: Alert, context: AlertContext) -> dict[str, Any]:
     severity = str(alert.severity).upper()
     emoji = SEVERITY_EMOJI.get(alert.severity, "")
     title = _one_line(visible(alert.title))
-    session_id, instance_id = _clean(alert.session_id), _clean(alert.instance_id)
+    session_id, instance_id = clean_metadata(alert.session_id), clean_metadata(alert.instance_id)
     id_limit = 500  # session ids, ARNs and instance ids are far shorter; this only bounds hostile input
 
     # plain_text is never parsed for links or mentions, and the title comes from the rule pack, not the session.
     header = truncate(f"{emoji} {severity}: {title}".strip(), SLACK_HEADER_MAX)
     where = (
-        f"account {inline_code(_clean(alert.account_id), 40)}, region {inline_code(_clean(alert.region), 40)}, "
+        f"account {inline_code(clean_metadata(alert.account_id), 40)}, "
+        f"region {inline_code(clean_metadata(alert.region), 40)}, "
         f"instance {inline_code(instance_id, id_limit)}"
     )
     command_label = "*Command* (secrets masked)\n"
@@ -324,17 +325,17 @@ def build_slack_message(alert: Alert, context: AlertContext) -> dict[str, Any]:
         {
             "type": "section",
             "fields": [
-                _field("Severity", f"{emoji} {severity}".strip()),
-                _field("Rule", f"{slack_escape(title, 500)}\n{inline_code(alert.rule_id, 200)}"),
-                _field("Who", inline_code(_clean(alert.user), id_limit)),
-                _field("Where", where),
-                _field("Session", inline_code(session_id, id_limit)),
-                _field("When", slack_escape(_clean(alert.event_time) or "-", 100)),
+                slack_field("Severity", f"{emoji} {severity}".strip()),
+                slack_field("Rule", f"{slack_escape(title, 500)}\n{inline_code(alert.rule_id, 200)}"),
+                slack_field("Who", inline_code(clean_metadata(alert.user), id_limit)),
+                slack_field("Where", where),
+                slack_field("Session", inline_code(session_id, id_limit)),
+                slack_field("When", slack_escape(clean_metadata(alert.event_time) or "-", 100)),
             ],
         },
         {
             "type": "section",
-            "text": _mrkdwn(
+            "text": mrkdwn(
                 command_label + code_block(visible(alert.command), SLACK_SECTION_TEXT_MAX - len(command_label))
             ),
         },
@@ -342,11 +343,11 @@ def build_slack_message(alert: Alert, context: AlertContext) -> dict[str, Any]:
     if alert.description:
         why_label = "*Why it matters*\n"
         why = slack_escape(visible(alert.description), SLACK_SECTION_TEXT_MAX - len(why_label))
-        blocks.append({"type": "section", "text": _mrkdwn(why_label + why)})
-    context_elements = [_mrkdwn(f"<{context.session_log_url}|Open the session log in CloudWatch>")]
+        blocks.append({"type": "section", "text": mrkdwn(why_label + why)})
+    context_elements = [mrkdwn(f"<{context.session_log_url}|Open the session log in CloudWatch>")]
     if alert.techniques:
-        links = ", ".join(_technique_link(t) for t in alert.techniques[:MAX_TECHNIQUES])
-        context_elements.append(_mrkdwn("MITRE ATT&amp;CK: " + links))
+        links = ", ".join(technique_link(t) for t in alert.techniques[:MAX_TECHNIQUES])
+        context_elements.append(mrkdwn("MITRE ATT&amp;CK: " + links))
     blocks.append({"type": "context", "elements": context_elements[:SLACK_CONTEXT_ELEMENTS_MAX]})
 
     fallback = (
@@ -360,7 +361,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _technique_link(technique: str) -> str:
+def technique_link(technique: str) -> str:
     url = technique_url(technique)
     label = slack_escape(_one_line(visible(technique)), 40)
     return f"<{url}|{label}>" if url else label
@@ -372,22 +373,28 @@ def fit_blocks(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return blocks
     kept = blocks[: SLACK_BLOCKS_MAX - 1]
     omitted = len(blocks) - len(kept)
-    return [*kept, {"type": "context", "elements": [_mrkdwn(f"… {omitted} more blocks left out [truncated]")]}]
+    return [*kept, {"type": "context", "elements": [mrkdwn(f"… {omitted} more blocks left out [truncated]")]}]
 
 
 __all__ = [
     "CAP_SUMMARY_RULE_ID",
+    "SEVERITY_EMOJI",
     "AlertContext",
     "SnsMessage",
     "alert_record",
     "build_slack_message",
     "build_sns_message",
     "cap_summary_alert",
+    "clean_metadata",
     "code_block",
     "console_log_stream_url",
     "fit_blocks",
+    "inline_code",
+    "mrkdwn",
     "slack_escape",
+    "slack_field",
     "sns_subject",
+    "technique_link",
     "technique_url",
     "truncate",
     "visible",

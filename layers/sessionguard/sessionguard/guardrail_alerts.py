@@ -1,0 +1,327 @@
+"""The guardrail function's work: one CloudTrail event from EventBridge in, alerts out through the same delivery
+path as command alerts (SNS topics, then Slack; docs/alerts.md and docs/guardrails.md).
+
+1. `guardrails.evaluate_event` decides which guardrails the call trips and drops the stack's own changes.
+2. Alerts below `ALERT_MIN_SEVERITY` are counted, not sent.
+3. Noise control: one alert per guardrail, principal and resource per `ALERT_WINDOW_MINUTES` window (a script
+   deleting transcripts one by one raises one alert, not thousands), claimed in the alert state table with the
+   CloudTrail event id as owner, so a retried event decides the same way.
+4. Every delivery runs once per CloudTrail event id, guardrail and channel through the delivery ledger (Powertools
+   Idempotency): EventBridge delivers at least once and Lambda retries failed invocations, and neither sends an
+   alert twice.
+5. If a delivery failed, `DeliveryFailed` is raised after everything else was tried: Lambda retries the event
+   (twice), then hands it to the guardrail failure queue, which `sessionguard replay-dlq` re-drives.
+
+Nothing from the event reaches logs or metrics except ids, fixed phrases and AWS error codes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache, partial
+from typing import TYPE_CHECKING, Any, Final
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from sessionguard.adapters.delivery import (
+    AlertPublisher,
+    DynamoNoiseStore,
+    SlackWebhook,
+    SnsPublisher,
+    UrllibSlackWebhook,
+    error_code,
+    idempotency_persistence,
+    read_slack_webhook_url,
+)
+from sessionguard.guardrails import (
+    GuardrailAlert,
+    ProtectedResources,
+    evaluate_event,
+    guardrail_slack_message,
+    guardrail_sns_message,
+)
+from sessionguard.noise import STATE_RETENTION_SECONDS, DeliveryLedger, Ledger, NoiseStore, event_epoch, state_key
+from sessionguard.observability import logger, metrics
+from sessionguard.session_alerts import (
+    DEFAULT_BUDGET_SECONDS,
+    RESERVED_SECONDS,
+    DeliveryFailed,
+    SlackDeliveryError,
+    _allowed_webhook,
+    post_with_retries,
+)
+from sessionguard.severity import Severity
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+_EVENT_ID_MAX: Final = 128  # CloudTrail event ids are UUIDs; a longer "id" is not one
+
+
+@dataclass(frozen=True, slots=True)
+class GuardrailSettings:
+    """The function's configuration, from its environment (template fragment sets every variable)."""
+
+    min_severity: Severity
+    topic_arns: tuple[str, ...]
+    slack_secret_arn: str
+    state_table: str
+    window_seconds: int
+    resources: ProtectedResources
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> GuardrailSettings:
+        env = os.environ if env is None else env
+        topics = [env.get("ALERT_TOPIC_ARN", ""), env.get("EXTRA_ALERT_TOPIC_ARN", "")]
+        return cls(
+            min_severity=Severity.parse(env.get("ALERT_MIN_SEVERITY") or "medium"),
+            topic_arns=tuple(t.strip() for t in topics if t.strip()),
+            slack_secret_arn=env.get("SLACK_WEBHOOK_SECRET_ARN", "").strip(),
+            state_table=env["ALERT_STATE_TABLE"],
+            window_seconds=60 * int(env.get("ALERT_WINDOW_MINUTES") or "15"),
+            resources=ProtectedResources.from_env(env),
+        )
+
+
+@dataclass
+class GuardrailOutlets:
+    """What the function talks to, behind the adapters' Protocols (tests swap in fakes)."""
+
+    publisher: AlertPublisher
+    noise: NoiseStore
+    ledger: Ledger
+    slack: SlackWebhook
+    slack_url: Callable[[], str]
+    clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+
+
+@cache
+def default_outlets() -> tuple[GuardrailSettings, GuardrailOutlets]:
+    """Settings and AWS outlets from the environment, built once per Lambda container."""
+    settings = GuardrailSettings.from_env()
+    secret_arn = settings.slack_secret_arn
+    outlets = GuardrailOutlets(
+        publisher=SnsPublisher(),
+        noise=DynamoNoiseStore(settings.state_table),
+        ledger=DeliveryLedger(idempotency_persistence(settings.state_table)),
+        slack=UrllibSlackWebhook(),
+        slack_url=(lambda: read_slack_webhook_url(secret_arn)) if secret_arn else (lambda: ""),
+    )
+    return settings, outlets
+
+
+@dataclass
+class GuardrailReport:
+    """What one invocation did, in counts and ids (the handler's return value and its summary log line)."""
+
+    event_id: str = ""
+    ignored: str = ""
+    stack_changes: list[str] = field(default_factory=list)
+    alerts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (severity, guardrail id)
+    below_min_severity: int = 0
+    suppressed: Counter[str] = field(default_factory=Counter)  # window | retry
+    delivered: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "ignored": self.ignored,
+            "stack_changes": self.stack_changes,
+            "alerts": sum(self.alerts.values()),
+            "guardrails": sorted({rule for _, rule in self.alerts}),
+            "below_min_severity": self.below_min_severity,
+            "suppressed": dict(self.suppressed),
+            "delivered": dict(self.delivered),
+            "failures": dict(self.failures),
+        }
+
+
+def handle_cloudtrail_event(
+    event: EventBridgeEvent,
+    context: LambdaContext | None = None,
+    *,
+    settings: GuardrailSettings | None = None,
+    outlets: GuardrailOutlets | None = None,
+) -> dict[str, Any]:
+    """Process one EventBridge event; the summary. Raises DeliveryFailed after trying every delivery when one
+    failed, so Lambda retries (deliveries that succeeded are not repeated)."""
+    if settings is None or outlets is None:
+        settings, outlets = default_outlets()
+    run = _Run(settings, outlets, context)
+    try:
+        run.process(event.raw_event)
+    finally:
+        run.record_metrics()
+        logger.info("CloudTrail event processed", extra=run.report.summary())
+    if run.report.failures:
+        failed = ", ".join(f"{channel} x{count}" for channel, count in sorted(run.report.failures.items()))
+        raise DeliveryFailed(f"deliveries failed ({failed}); the invocation will be retried")
+    return run.report.summary()
+
+
+class _Run:
+    def __init__(self, settings: GuardrailSettings, outlets: GuardrailOutlets, context: LambdaContext | None):
+        self.settings = settings
+        self.outlets = outlets
+        self.report = GuardrailReport()
+        budget = context.get_remaining_time_in_millis() / 1000 if context is not None else DEFAULT_BUDGET_SECONDS
+        self.deadline = outlets.clock() + budget - RESERVED_SECONDS
+        self.slack_down = False
+        if context is not None:
+            outlets.ledger.register_lambda_context(context)
+
+    def process(self, raw_event: Mapping[str, Any]) -> None:
+        evaluation = evaluate_event(raw_event, self.settings.resources)
+        detail = raw_event.get("detail")
+        event_id = detail.get("eventID") if isinstance(detail, Mapping) else None
+        self.report.event_id = event_id if isinstance(event_id, str) and _is_event_id(event_id) else ""
+        self.report.ignored = evaluation.ignored
+        self.report.stack_changes = evaluation.stack_changes
+        to_send: list[tuple[GuardrailAlert, str]] = []
+        for alert in evaluation.alerts:
+            self.report.alerts[(str(alert.severity), alert.rule_id)] += 1
+            if alert.severity < self.settings.min_severity:
+                self.report.below_min_severity += 1
+                continue
+            key = alert_key(alert)
+            try:
+                first_in_window = self._claim_window(alert, key)
+            except Exception as error:  # counted and raised at the end, like a failed delivery
+                self._failed("noise-state", error)
+                continue
+            if first_in_window:
+                to_send.append((alert, key))
+            else:
+                self.report.suppressed["window"] += 1
+        for alert, key in to_send:  # every SNS publish first: Slack retries must never delay them
+            message = guardrail_sns_message(alert)
+            for topic_arn in self.settings.topic_arns:
+                publish = partial(
+                    self.outlets.publisher.publish, topic_arn, message.subject, message.body, message.attributes
+                )
+                self._once(state_key(key, "sns", topic_arn), publish, "sns")
+        if to_send and self.settings.slack_secret_arn:
+            self._post_all_to_slack(to_send)
+
+    def _claim_window(self, alert: GuardrailAlert, key: str) -> bool:
+        if self.settings.window_seconds <= 0:
+            return True
+        now = int(self.outlets.wall_clock())
+        bucket = event_epoch(alert.event_time, now) // self.settings.window_seconds
+        scope = alert.principal_arn or alert.who
+        window_key = state_key("guardrail-window", alert.rule_id, scope, alert.resource, str(bucket))
+        return self.outlets.noise.claim_window(window_key, key, now + STATE_RETENTION_SECONDS, now)
+
+    def _post_all_to_slack(self, to_send: list[tuple[GuardrailAlert, str]]) -> None:
+        url: str | None
+        try:
+            url = self.outlets.slack_url()
+        except Exception as error:  # Slack off for this run; SNS already went out
+            logger.error("Slack webhook secret unreadable", extra={"error": error_code(error)})
+            url = None
+        if url is not None and not _allowed_webhook(url):
+            logger.error("Slack webhook secret is not an https URL; Slack delivery skipped")
+            url = None
+        for alert, key in to_send:
+            if url is None or self.slack_down:
+                self.report.failures["slack"] += 1
+                continue
+            body = json.dumps(guardrail_slack_message(alert)).encode()
+            self._once(state_key(key, "slack"), partial(self._post_to_slack, url, body), "slack")
+
+    def _post_to_slack(self, url: str, body: bytes) -> None:
+        try:
+            post_with_retries(
+                self.outlets.slack,
+                url,
+                body,
+                deadline=self.deadline,
+                clock=self.outlets.clock,
+                sleep=self.outlets.sleep,
+            )
+        except SlackDeliveryError:
+            self.slack_down = True
+            raise
+
+    def _once(self, key: str, action: Callable[[], object], channel: str) -> None:
+        try:
+            ran = self.outlets.ledger.once(key, action)
+        except Exception as error:  # counted, logged by code, raised as DeliveryFailed at the end
+            self._failed(channel, error)
+            return
+        if ran:
+            self.report.delivered[channel] += 1
+        else:
+            self.report.suppressed["retry"] += 1
+
+    def _failed(self, channel: str, error: Exception) -> None:
+        self.report.failures[channel] += 1
+        reason = str(error) if isinstance(error, SlackDeliveryError) else error_code(error)
+        logger.error("Delivery failed", extra={"channel": channel, "error": reason})
+
+    def record_metrics(self) -> None:
+        """EMF, with the command alerts' metric names (the dashboard's Alerts and Deliveries widgets show both
+        kinds); dimensions are guardrail ids, severities, channels and reasons only."""
+        report = self.report
+        for (severity, rule_id), count in sorted(report.alerts.items()):
+            _emit_dimensioned("Alerts", count, Severity=severity, RuleId=rule_id)
+        for channel, count in sorted(report.delivered.items()):
+            _emit_dimensioned("Deliveries", count, Channel=channel)
+        for channel, count in sorted(report.failures.items()):
+            _emit_dimensioned("DeliveryFailures", count, Channel=channel)
+        for reason, count in sorted(report.suppressed.items()):
+            _emit_dimensioned("AlertsSuppressed", count, Reason=reason)
+        totals = {
+            "GuardrailEventsReceived": 1,
+            "GuardrailStackChanges": len(report.stack_changes),
+            "AlertsRaised": sum(report.alerts.values()) - report.below_min_severity,
+            "DuplicatesSuppressed": report.suppressed["window"] + report.suppressed["retry"],
+            "DeliveryFailuresTotal": sum(report.failures.values()),
+        }
+        for name, value in totals.items():
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def alert_key(alert: GuardrailAlert) -> str:
+    """Delivery identity: the CloudTrail event id (unique per call) and the guardrail. An event without a usable
+    id (a hand-made test event) falls back to a hash of what it says."""
+    if _is_event_id(alert.event_id):
+        return state_key("guardrail", alert.event_id, alert.rule_id)
+    fallback = "\x00".join([alert.rule_id, alert.who, alert.event_time, alert.action, alert.resource, alert.what])
+    return state_key("guardrail", "sha256:" + hashlib.sha256(fallback.encode("utf-8", "replace")).hexdigest())
+
+
+def _is_event_id(value: object) -> bool:
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= _EVENT_ID_MAX
+        and value.isascii()
+        and all(c.isalnum() or c == "-" for c in value)
+    )
+
+
+def _emit_dimensioned(name: str, value: int, **dimensions: str) -> None:
+    for dimension, dimension_value in dimensions.items():
+        metrics.add_dimension(name=dimension, value=dimension_value)
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    metrics.flush_metrics()
+
+
+__all__ = [
+    "GuardrailOutlets",
+    "GuardrailReport",
+    "GuardrailSettings",
+    "alert_key",
+    "default_outlets",
+    "handle_cloudtrail_event",
+]

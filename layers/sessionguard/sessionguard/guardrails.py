@@ -1,0 +1,916 @@
+"""Guardrails: the CloudTrail events that mean session logging is being gone around or tampered with, as
+reviewable data, and the pure functions that turn one such event (delivered by EventBridge as
+`detail-type: "AWS API Call via CloudTrail"`) into an alert and its SNS and Slack messages.
+
+Each guardrail names the CloudTrail `eventSource` and `eventName`s it watches, the condition on the request that
+makes the call dangerous (which of this stack's resources it touches), a severity and MITRE ATT&CK ids.
+`GUARDRAILS` is the list; docs/guardrails.md is the same list for readers. EventBridge rules (one per `Group`,
+`event_patterns`) deliver only calls on this stack's resources; `match_guardrails` checks the same conditions
+again in code, so a broad rule or a replayed event cannot raise a wrong alert.
+
+**Changes made by the stack itself do not alert** (`made_by_stack`):
+- calls made by the stack's own function roles — the preferences custom resource's role updating or deleting
+  `SSM-SessionManagerRunShell` — recognised by `userIdentity.sessionContext.sessionIssuer.arn` (the role ARN,
+  the same for every session of the role) against `ProtectedResources.stack_role_arns` (`STACK_ROLE_ARNS`);
+- for guardrails whose resource a deployment legitimately changes (`stack_may_change`: retention, subscription
+  filter, data protection policy, key policy, bucket policy/encryption/Object Lock, the policy attachment),
+  calls CloudFormation makes (`userIdentity.invokedBy == "cloudformation.amazonaws.com"`, set by AWS, not by the
+  caller). CloudTrail does not say which stack made the call, so this trusts every stack operation in the
+  account; deletions, disabling and versioning suspension alert even then. docs/guardrails.md says so.
+
+Everything taken from the event is hostile input (request parameters are whatever the caller sent): it leaves
+only through `clean_metadata` / `mask_secrets` and, for Slack, the escaping of `sessionguard.alerts`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final
+from urllib.parse import quote
+
+from sessionguard.alerts import (
+    SEVERITY_EMOJI,
+    SLACK_SECTION_TEXT_MAX,
+    SNS_COMMAND_MAX,
+    SNS_SUBJECT_MAX,
+    SnsMessage,
+    clean_metadata,
+    code_block,
+    fit_blocks,
+    inline_code,
+    mrkdwn,
+    slack_escape,
+    slack_field,
+    technique_link,
+    truncate,
+    visible,
+)
+from sessionguard.masking import mask_secrets
+from sessionguard.severity import Severity
+
+CLOUDTRAIL_DETAIL_TYPE: Final = "AWS API Call via CloudTrail"
+PREFERENCES_DOCUMENT: Final = "SSM-SessionManagerRunShell"
+CLOUDFORMATION: Final = "cloudformation.amazonaws.com"
+PARAMETER_VALUE_MAX: Final = 2_000  # a key policy or document content is long; the alert shows its start
+
+
+class Group(StrEnum):
+    """One EventBridge rule each (template: GuardrailAlertsFunction's Events)."""
+
+    UNLOGGED_SESSIONS = "UnloggedSessions"
+    PREFERENCES = "PreferencesChanges"
+    SESSION_LOGS = "SessionLogTampering"
+    SESSION_KEY = "SessionKeyTampering"
+    TRANSCRIPTS = "TranscriptTampering"
+    LOGGING_POLICY = "LoggingPolicyDetached"
+
+
+_SOURCES: Final = {
+    Group.UNLOGGED_SESSIONS: ("aws.ssm", "ssm.amazonaws.com"),
+    Group.PREFERENCES: ("aws.ssm", "ssm.amazonaws.com"),
+    Group.SESSION_LOGS: ("aws.logs", "logs.amazonaws.com"),
+    Group.SESSION_KEY: ("aws.kms", "kms.amazonaws.com"),
+    Group.TRANSCRIPTS: ("aws.s3", "s3.amazonaws.com"),
+    Group.LOGGING_POLICY: ("aws.iam", "iam.amazonaws.com"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectedResources:
+    """This stack's resources, and the roles whose changes to them are the stack's own (the function's env)."""
+
+    account_id: str
+    region: str
+    session_log_group: str
+    transcript_bucket: str
+    key_arn: str
+    logging_policy_arn: str
+    session_log_retention_days: int  # 0 = never expire: any retention shortens it
+    stack_role_arns: frozenset[str] = frozenset()
+    partition: str = "aws"
+
+    @property
+    def key_id(self) -> str:
+        return self.key_arn.rsplit("/", 1)[-1]
+
+    @property
+    def log_group_arns(self) -> tuple[str, str]:
+        arn = f"arn:{self.partition}:logs:{self.region}:{self.account_id}:log-group:{self.session_log_group}"
+        return arn, arn + ":*"
+
+    @property
+    def preferences_document_arn(self) -> str:
+        return f"arn:{self.partition}:ssm:{self.region}:{self.account_id}:document/{PREFERENCES_DOCUMENT}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ProtectedResources:
+        env = os.environ if env is None else env
+        key_arn = env["SESSION_KEY_ARN"]
+        parts = key_arn.split(":")  # arn:<partition>:kms:<region>:<account>:key/<id>
+        return cls(
+            account_id=parts[4] if len(parts) > 5 else "",
+            region=env.get("AWS_REGION", parts[3] if len(parts) > 5 else ""),
+            session_log_group=env["SESSION_LOG_GROUP"],
+            transcript_bucket=env["TRANSCRIPT_BUCKET"],
+            key_arn=key_arn,
+            logging_policy_arn=env["LOGGING_POLICY_ARN"],
+            session_log_retention_days=int(env.get("SESSION_LOG_RETENTION_DAYS") or "0"),
+            stack_role_arns=frozenset(a.strip() for a in env.get("STACK_ROLE_ARNS", "").split(",") if a.strip()),
+            partition=parts[1] if len(parts) > 5 else "aws",
+        )
+
+
+Condition = Callable[[Mapping[str, Any], ProtectedResources], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Guardrail:
+    """One dangerous call. `condition` is the prose of `applies`, for docs/guardrails.md and reviewers."""
+
+    id: str
+    group: Group
+    title: str
+    severity: Severity
+    techniques: tuple[str, ...]
+    event_names: tuple[str, ...]
+    condition: str
+    description: str
+    applies: Condition
+    resource_keys: tuple[str, ...]  # request parameters naming the resource acted on, first present wins
+    shown: tuple[str, ...]  # request parameters the alert shows
+    stack_may_change: bool = False  # CloudFormation deployments of the stack make this call legitimately
+    data_event: bool = False  # CloudTrail logs it only with S3 data events enabled on a trail
+
+    @property
+    def event_source(self) -> str:
+        return _SOURCES[self.group][1]
+
+    @property
+    def source(self) -> str:
+        return _SOURCES[self.group][0]
+
+
+# --- conditions ----------------------------------------------------------------------------------------------
+
+
+def document_name(value: object) -> str:
+    """A document named by name or ARN (`arn:...:document/NAME`), as its name."""
+    text = value if isinstance(value, str) else ""
+    return text.rsplit(":document/", 1)[-1] if text.startswith("arn:") else text
+
+
+def _session_document(names: tuple[str, ...]) -> Condition:
+    return lambda params, _: document_name(params.get("documentName")) in names
+
+
+_KNOWN_SESSION_DOCUMENTS: Final = (
+    "AWS-StartSSHSession",
+    "AWS-StartPortForwardingSession",
+    "AWS-StartPortForwardingSessionToRemoteHost",
+    "AWS-StartInteractiveCommand",
+    "AWS-StartNonInteractiveCommand",
+)
+
+
+def _other_session_document(params: Mapping[str, Any], _: ProtectedResources) -> bool:
+    name = document_name(params.get("documentName"))
+    return bool(name) and name != PREFERENCES_DOCUMENT and name not in _KNOWN_SESSION_DOCUMENTS
+
+
+def _preferences_document(params: Mapping[str, Any], _: ProtectedResources) -> bool:
+    return document_name(params.get("name")) == PREFERENCES_DOCUMENT
+
+
+def _session_log_group(params: Mapping[str, Any], resources: ProtectedResources) -> bool:
+    if params.get("logGroupName") == resources.session_log_group:
+        return True
+    return params.get("logGroupIdentifier") in (resources.session_log_group, *resources.log_group_arns)
+
+
+def _retention_shortened(params: Mapping[str, Any], resources: ProtectedResources) -> bool:
+    days = params.get("retentionInDays")
+    if not _session_log_group(params, resources) or not isinstance(days, int):
+        return False
+    return resources.session_log_retention_days == 0 or days < resources.session_log_retention_days
+
+
+def _session_key(params: Mapping[str, Any], resources: ProtectedResources) -> bool:
+    # DisableKey, ScheduleKeyDeletion and PutKeyPolicy take a key id or key ARN, never an alias.
+    return params.get("keyId") in (resources.key_id, resources.key_arn)
+
+
+def _transcript_bucket(params: Mapping[str, Any], resources: ProtectedResources) -> bool:
+    return params.get("bucketName") == resources.transcript_bucket
+
+
+def _versioning_suspended(params: Mapping[str, Any], resources: ProtectedResources) -> bool:
+    configuration = params.get("VersioningConfiguration")
+    status = configuration.get("Status") if isinstance(configuration, Mapping) else None
+    return _transcript_bucket(params, resources) and status == "Suspended"
+
+
+def _logging_policy(params: Mapping[str, Any], resources: ProtectedResources) -> bool:
+    return params.get("policyArn") == resources.logging_policy_arn
+
+
+# --- the guardrails --------------------------------------------------------------------------------------------
+
+_UNLOGGED = (
+    "The session does not run the logged shell document, so the stack's Session Manager preferences (streaming to "
+    "the session log group, the S3 transcript, encryption) do not govern it and SessionGuard's command alerts never "
+    "see it. CloudTrail's StartSession is the only record."
+)
+_SESSION_PARAMS = ("documentName", "target", "parameters", "reason")
+
+GUARDRAILS: Final[tuple[Guardrail, ...]] = (
+    Guardrail(
+        id="SG-GR-001",
+        group=Group.UNLOGGED_SESSIONS,
+        title="SSH session through Session Manager (not logged)",
+        severity=Severity.HIGH,
+        techniques=("T1021.004", "T1021.007"),
+        event_names=("StartSession",),
+        condition="documentName is AWS-StartSSHSession",
+        description="SSH over Session Manager is a full shell whose keystrokes the agent never logs. " + _UNLOGGED,
+        applies=_session_document(("AWS-StartSSHSession",)),
+        resource_keys=("target",),
+        shown=_SESSION_PARAMS,
+    ),
+    Guardrail(
+        id="SG-GR-002",
+        group=Group.UNLOGGED_SESSIONS,
+        title="Port forwarding to an instance (not logged)",
+        severity=Severity.MEDIUM,
+        techniques=("T1572",),
+        event_names=("StartSession",),
+        condition="documentName is AWS-StartPortForwardingSession",
+        description="A tunnel to a port on the instance; what passes through it is not logged. " + _UNLOGGED,
+        applies=_session_document(("AWS-StartPortForwardingSession",)),
+        resource_keys=("target",),
+        shown=_SESSION_PARAMS,
+    ),
+    Guardrail(
+        id="SG-GR-003",
+        group=Group.UNLOGGED_SESSIONS,
+        title="Port forwarding through an instance to another host (not logged)",
+        severity=Severity.HIGH,
+        techniques=("T1572", "T1090.001"),
+        event_names=("StartSession",),
+        condition="documentName is AWS-StartPortForwardingSessionToRemoteHost",
+        description=(
+            "The instance becomes a pivot into its network (databases, other hosts); nothing that passes is "
+            "logged. " + _UNLOGGED
+        ),
+        applies=_session_document(("AWS-StartPortForwardingSessionToRemoteHost",)),
+        resource_keys=("target",),
+        shown=_SESSION_PARAMS,
+    ),
+    Guardrail(
+        id="SG-GR-004",
+        group=Group.UNLOGGED_SESSIONS,
+        title="Command session outside the logged shell",
+        severity=Severity.HIGH,
+        techniques=("T1021.007", "T1059"),
+        event_names=("StartSession",),
+        condition="documentName is AWS-StartInteractiveCommand or AWS-StartNonInteractiveCommand",
+        description="A command chosen at session start runs on the instance. " + _UNLOGGED,
+        applies=_session_document(("AWS-StartInteractiveCommand", "AWS-StartNonInteractiveCommand")),
+        resource_keys=("target",),
+        shown=_SESSION_PARAMS,
+    ),
+    Guardrail(
+        id="SG-GR-005",
+        group=Group.UNLOGGED_SESSIONS,
+        title="Session with a custom session document",
+        severity=Severity.MEDIUM,
+        techniques=("T1021.007", "T1562"),
+        event_names=("StartSession",),
+        condition="documentName is any other document than SSM-SessionManagerRunShell and the four above",
+        description=(
+            "A custom Session document carries its own logging settings (or none), chosen by whoever wrote it. "
+            + _UNLOGGED
+        ),
+        applies=_other_session_document,
+        resource_keys=("target",),
+        shown=_SESSION_PARAMS,
+    ),
+    Guardrail(
+        id="SG-GR-010",
+        group=Group.PREFERENCES,
+        title="Session Manager preferences changed outside the stack",
+        severity=Severity.HIGH,
+        techniques=("T1562.008",),
+        event_names=("UpdateDocument", "UpdateDocumentDefaultVersion"),
+        condition="name is SSM-SessionManagerRunShell; not by the stack's preferences function",
+        description=(
+            "The preferences decide whether sessions stream to the session log group, with encryption enforced. "
+            "A new default version can switch logging off for every session in the region."
+        ),
+        applies=_preferences_document,
+        resource_keys=("name",),
+        shown=("name", "documentVersion", "versionName", "content"),
+    ),
+    Guardrail(
+        id="SG-GR-011",
+        group=Group.PREFERENCES,
+        title="Session Manager preferences document deleted",
+        severity=Severity.CRITICAL,
+        techniques=("T1562.008",),
+        event_names=("DeleteDocument",),
+        condition="name is SSM-SessionManagerRunShell; not by the stack's preferences function",
+        description="Without the preferences document, new sessions are neither streamed nor written to S3.",
+        applies=_preferences_document,
+        resource_keys=("name",),
+        shown=("name", "documentVersion", "versionName", "force"),
+    ),
+    Guardrail(
+        id="SG-GR-020",
+        group=Group.SESSION_LOGS,
+        title="Session log group deleted",
+        severity=Severity.CRITICAL,
+        techniques=("T1562.008", "T1485"),
+        event_names=("DeleteLogGroup",),
+        condition="logGroupName is the session log group",
+        description=(
+            "Every session log in the group is gone, and the agent silently stops streaming while the group is missing."
+        ),
+        applies=_session_log_group,
+        resource_keys=("logGroupName",),
+        shown=("logGroupName",),
+    ),
+    Guardrail(
+        id="SG-GR-021",
+        group=Group.SESSION_LOGS,
+        title="Session log stream deleted",
+        severity=Severity.HIGH,
+        techniques=("T1070",),
+        event_names=("DeleteLogStream",),
+        condition="logGroupName is the session log group",
+        description="A stream is one session's log: deleting it removes the record of that session.",
+        applies=_session_log_group,
+        resource_keys=("logGroupName",),
+        shown=("logGroupName", "logStreamName"),
+    ),
+    Guardrail(
+        id="SG-GR-022",
+        group=Group.SESSION_LOGS,
+        title="Session log subscription filter deleted",
+        severity=Severity.HIGH,
+        techniques=("T1562.008",),
+        event_names=("DeleteSubscriptionFilter",),
+        condition="logGroupName is the session log group; CloudFormation deployments excepted",
+        description="Without its subscription filter, risky commands typed in sessions no longer raise alerts.",
+        applies=_session_log_group,
+        resource_keys=("logGroupName",),
+        shown=("logGroupName", "filterName"),
+        stack_may_change=True,
+    ),
+    Guardrail(
+        id="SG-GR-023",
+        group=Group.SESSION_LOGS,
+        title="Session log retention shortened",
+        severity=Severity.MEDIUM,
+        techniques=("T1562.008",),
+        event_names=("PutRetentionPolicy",),
+        condition=(
+            "logGroupName is the session log group and retentionInDays is below SessionLogRetentionDays (any "
+            "value when that is 0); CloudFormation deployments excepted"
+        ),
+        description="Session logs older than the new retention are deleted by CloudWatch Logs.",
+        applies=_retention_shortened,
+        resource_keys=("logGroupName",),
+        shown=("logGroupName", "retentionInDays"),
+        stack_may_change=True,
+    ),
+    Guardrail(
+        id="SG-GR-024",
+        group=Group.SESSION_LOGS,
+        title="Session log data protection policy removed",
+        severity=Severity.HIGH,
+        techniques=("T1562.008",),
+        event_names=("DeleteDataProtectionPolicy",),
+        condition="logGroupIdentifier is the session log group (name or ARN); CloudFormation deployments excepted",
+        description="AWS secret keys and private keys typed in sessions are no longer masked at ingestion.",
+        applies=_session_log_group,
+        resource_keys=("logGroupIdentifier",),
+        shown=("logGroupIdentifier",),
+        stack_may_change=True,
+    ),
+    Guardrail(
+        id="SG-GR-030",
+        group=Group.SESSION_KEY,
+        title="Session key disabled",
+        severity=Severity.CRITICAL,
+        techniques=("T1562.008", "T1485"),
+        event_names=("DisableKey",),
+        condition="keyId is the session key (id or ARN)",
+        description=(
+            "Nothing encrypted with the key can be read, and the log group and bucket cannot encrypt new session logs."
+        ),
+        applies=_session_key,
+        resource_keys=("keyId",),
+        shown=("keyId",),
+    ),
+    Guardrail(
+        id="SG-GR-031",
+        group=Group.SESSION_KEY,
+        title="Session key scheduled for deletion",
+        severity=Severity.CRITICAL,
+        techniques=("T1485",),
+        event_names=("ScheduleKeyDeletion",),
+        condition="keyId is the session key (id or ARN)",
+        description=(
+            "When the waiting period ends, every session log and transcript is unreadable for good. Cancel with "
+            "CancelKeyDeletion before then."
+        ),
+        applies=_session_key,
+        resource_keys=("keyId",),
+        shown=("keyId", "pendingWindowInDays"),
+    ),
+    Guardrail(
+        id="SG-GR-032",
+        group=Group.SESSION_KEY,
+        title="Session key policy changed",
+        severity=Severity.HIGH,
+        techniques=("T1562.008",),
+        event_names=("PutKeyPolicy",),
+        condition="keyId is the session key (id or ARN); CloudFormation deployments excepted",
+        description=(
+            "The key policy decides who can decrypt session logs and whether CloudWatch Logs can still encrypt them."
+        ),
+        applies=_session_key,
+        resource_keys=("keyId",),
+        shown=("keyId", "policyName", "bypassPolicyLockoutSafetyCheck", "policy"),
+        stack_may_change=True,
+    ),
+    Guardrail(
+        id="SG-GR-040",
+        group=Group.TRANSCRIPTS,
+        title="Transcript bucket policy changed or removed",
+        severity=Severity.HIGH,
+        techniques=("T1562.008", "T1530"),
+        event_names=("PutBucketPolicy", "DeleteBucketPolicy"),
+        condition="bucketName is the transcript bucket; CloudFormation deployments excepted",
+        description="The bucket policy enforces TLS and this stack's KMS key on every transcript written.",
+        applies=_transcript_bucket,
+        resource_keys=("bucketName",),
+        shown=("bucketName", "bucketPolicy"),
+        stack_may_change=True,
+    ),
+    Guardrail(
+        id="SG-GR-041",
+        group=Group.TRANSCRIPTS,
+        title="Transcript bucket encryption changed or removed",
+        severity=Severity.HIGH,
+        techniques=("T1562.008",),
+        event_names=("PutBucketEncryption", "DeleteBucketEncryption"),
+        condition="bucketName is the transcript bucket; CloudFormation deployments excepted",
+        description=(
+            "Transcripts are uploaded without encryption headers and take the bucket default; with "
+            "s3EncryptionEnabled the agent refuses to upload to a bucket it finds unencrypted."
+        ),
+        applies=_transcript_bucket,
+        resource_keys=("bucketName",),
+        shown=("bucketName", "ServerSideEncryptionConfiguration"),
+        stack_may_change=True,
+    ),
+    Guardrail(
+        id="SG-GR-042",
+        group=Group.TRANSCRIPTS,
+        title="Transcript bucket versioning suspended",
+        severity=Severity.HIGH,
+        techniques=("T1562.008", "T1485"),
+        event_names=("PutBucketVersioning",),
+        condition="bucketName is the transcript bucket and VersioningConfiguration.Status is Suspended",
+        description="Without versioning, an overwritten or deleted transcript cannot be recovered.",
+        applies=_versioning_suspended,
+        resource_keys=("bucketName",),
+        shown=("bucketName", "VersioningConfiguration"),
+    ),
+    Guardrail(
+        id="SG-GR-043",
+        group=Group.TRANSCRIPTS,
+        title="Transcript bucket Object Lock configuration changed",
+        severity=Severity.HIGH,
+        techniques=("T1562.008", "T1485"),
+        event_names=("PutObjectLockConfiguration",),
+        condition="bucketName is the transcript bucket; CloudFormation deployments excepted",
+        description="Object Lock keeps transcripts immutable; a shorter or removed default retention weakens it.",
+        applies=_transcript_bucket,
+        resource_keys=("bucketName",),
+        shown=("bucketName", "ObjectLockConfiguration"),
+        stack_may_change=True,
+    ),
+    Guardrail(
+        id="SG-GR-044",
+        group=Group.TRANSCRIPTS,
+        title="Session transcripts deleted",
+        severity=Severity.HIGH,
+        techniques=("T1070", "T1485"),
+        event_names=("DeleteObject", "DeleteObjects"),
+        condition="bucketName is the transcript bucket (S3 data events must be logged by a trail)",
+        description=(
+            "A deletion without a version id leaves a delete marker (versioning keeps the transcript); with a "
+            "version id the transcript is gone unless Object Lock holds it."
+        ),
+        applies=_transcript_bucket,
+        resource_keys=("bucketName",),
+        shown=("bucketName", "key", "versionId"),
+        data_event=True,
+    ),
+    Guardrail(
+        id="SG-GR-050",
+        group=Group.LOGGING_POLICY,
+        title="Session logging policy detached from a role",
+        severity=Severity.HIGH,
+        techniques=("T1562.008",),
+        event_names=("DetachRolePolicy",),
+        condition="policyArn is the stack's SessionLoggingPolicy; CloudFormation deployments excepted",
+        description=(
+            "Instances with that role can no longer stream sessions or upload transcripts; the agent turns "
+            "streaming off silently, or refuses sessions when encryption is enforced."
+        ),
+        applies=_logging_policy,
+        resource_keys=("roleName",),
+        shown=("roleName", "policyArn"),
+        stack_may_change=True,
+    ),
+)
+
+GUARDRAILS_BY_ID: Final = {g.id: g for g in GUARDRAILS}
+
+
+# --- EventBridge patterns --------------------------------------------------------------------------------------
+
+
+def _event_names(group: Group) -> list[str]:
+    names: list[str] = []
+    for guardrail in GUARDRAILS:
+        if guardrail.group is group:
+            names.extend(n for n in guardrail.event_names if n not in names)
+    return names
+
+
+def event_patterns(resources: ProtectedResources) -> dict[Group, dict[str, Any]]:
+    """The EventBridge pattern of each group's rule, with this stack's resource names filled in.
+
+    The template writes the same patterns with !Ref/!Sub (tests/unit/test_guardrails.py compares them). Only
+    operators every EventBridge region supports are used: exact values, `anything-but` and `$or`.
+    """
+
+    def pattern(group: Group, detail: dict[str, Any]) -> dict[str, Any]:
+        source, event_source = _SOURCES[group]
+        return {
+            "source": [source],
+            "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
+            "detail": {"eventSource": [event_source], **detail},
+        }
+
+    s3_names = [n for n in _event_names(Group.TRANSCRIPTS) if n != "PutBucketVersioning"]
+    return {
+        Group.UNLOGGED_SESSIONS: pattern(
+            Group.UNLOGGED_SESSIONS,
+            {
+                "eventName": ["StartSession"],
+                # A StartSession without documentName runs SSM-SessionManagerRunShell: it never matches.
+                "requestParameters": {
+                    "documentName": [{"anything-but": [PREFERENCES_DOCUMENT, resources.preferences_document_arn]}]
+                },
+            },
+        ),
+        Group.PREFERENCES: pattern(
+            Group.PREFERENCES,
+            {
+                "eventName": _event_names(Group.PREFERENCES),
+                "requestParameters": {"name": [PREFERENCES_DOCUMENT, resources.preferences_document_arn]},
+            },
+        ),
+        Group.SESSION_LOGS: pattern(
+            Group.SESSION_LOGS,
+            {
+                "eventName": _event_names(Group.SESSION_LOGS),
+                "requestParameters": {
+                    "$or": [
+                        {"logGroupName": [resources.session_log_group]},
+                        {"logGroupIdentifier": [resources.session_log_group, *resources.log_group_arns]},
+                    ]
+                },
+            },
+        ),
+        Group.SESSION_KEY: pattern(
+            Group.SESSION_KEY,
+            {
+                "eventName": _event_names(Group.SESSION_KEY),
+                "requestParameters": {"keyId": [resources.key_id, resources.key_arn]},
+            },
+        ),
+        Group.TRANSCRIPTS: pattern(
+            Group.TRANSCRIPTS,
+            {
+                "requestParameters": {"bucketName": [resources.transcript_bucket]},
+                "$or": [
+                    {"eventName": s3_names},
+                    {
+                        "eventName": ["PutBucketVersioning"],
+                        "requestParameters": {"VersioningConfiguration": {"Status": ["Suspended"]}},
+                    },
+                ],
+            },
+        ),
+        Group.LOGGING_POLICY: pattern(
+            Group.LOGGING_POLICY,
+            {
+                "eventName": _event_names(Group.LOGGING_POLICY),
+                "requestParameters": {"policyArn": [resources.logging_policy_arn]},
+            },
+        ),
+    }
+
+
+# --- from a CloudTrail event to an alert -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GuardrailAlert:
+    """A guardrail that fired: who did what, where, when, and the CloudTrail event id. Fields are raw event
+    values; the message builders mask and escape them."""
+
+    guardrail: Guardrail
+    who: str
+    action: str  # "logs:DeleteLogGroup"
+    parameters: tuple[tuple[str, str], ...]  # (name, value as text) of the shown request parameters
+    account_id: str
+    region: str
+    resource: str
+    event_id: str
+    event_time: str
+    source_ip: str = ""
+    user_agent: str = ""
+    error_code: str = ""  # set when the call failed (e.g. AccessDenied): an attempt, not a change
+    principal_arn: str = ""  # the role behind an assumed-role session (or the user), for the noise window
+
+    @property
+    def rule_id(self) -> str:
+        return self.guardrail.id
+
+    @property
+    def severity(self) -> Severity:
+        return self.guardrail.severity
+
+    @property
+    def title(self) -> str:
+        if self.error_code:
+            return f"{self.guardrail.title} (attempt failed: {clean_metadata(self.error_code)[:60]})"
+        return self.guardrail.title
+
+    @property
+    def what(self) -> str:
+        """The call and its shown parameters, one per line, masked and printable (not yet escaped)."""
+        lines = [self.action, *(f"{name}: {value}" for name, value in self.parameters)]
+        return visible(mask_secrets("\n".join(lines)))
+
+    @property
+    def cloudtrail_url(self) -> str:
+        """The event in CloudTrail Event history (management events only: data events are not there)."""
+        region = quote(self.region, safe="")
+        host = f"{region}.console.aws.amazon.com" if region else "console.aws.amazon.com"
+        return f"https://{host}/cloudtrailv2/home?region={region}#/events/{quote(self.event_id, safe='')}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "guardrail-alert",
+            "rule_id": self.rule_id,
+            "title": self.title,
+            "severity": str(self.severity),
+            "techniques": list(self.guardrail.techniques),
+            "description": self.guardrail.description,
+            "who": clean_metadata(self.who),
+            "action": self.action,
+            "request": {name: visible(mask_secrets(value)) for name, value in self.parameters},
+            "account_id": clean_metadata(self.account_id),
+            "region": clean_metadata(self.region),
+            "resource": clean_metadata(self.resource),
+            "event_id": clean_metadata(self.event_id),
+            "event_time": clean_metadata(self.event_time),
+            "source_ip": clean_metadata(self.source_ip),
+            "user_agent": clean_metadata(self.user_agent),
+            "error_code": clean_metadata(self.error_code),
+            "data_event": self.guardrail.data_event,
+            "cloudtrail_url": "" if self.guardrail.data_event else self.cloudtrail_url,
+            "source": "sessionguard",
+        }
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def principal(identity: Mapping[str, Any]) -> tuple[str, str]:
+    """(who, principal ARN) of a CloudTrail userIdentity: the session ARN (assumed-role/ROLE/SESSION) and the
+    role behind it (sessionIssuer), or the user ARN twice; AWS services by name."""
+    issuer = _text(_mapping(_mapping(identity.get("sessionContext")).get("sessionIssuer")).get("arn"))
+    arn = _text(identity.get("arn"))
+    who = (
+        arn
+        or _text(identity.get("invokedBy"))
+        or ":".join(filter(None, (_text(identity.get("type")), _text(identity.get("principalId")))))
+    )
+    return who or "unknown", issuer or arn
+
+
+def made_by_stack(detail: Mapping[str, Any], guardrail: Guardrail, resources: ProtectedResources) -> bool:
+    """The stack's own change (module docstring): one of its roles, or a CloudFormation deployment where the
+    guardrail allows it."""
+    identity = _mapping(detail.get("userIdentity"))
+    issuer = _text(_mapping(_mapping(identity.get("sessionContext")).get("sessionIssuer")).get("arn"))
+    if issuer and issuer in resources.stack_role_arns:
+        return True
+    return guardrail.stack_may_change and identity.get("invokedBy") == CLOUDFORMATION
+
+
+def match_guardrails(detail: Mapping[str, Any], resources: ProtectedResources) -> list[Guardrail]:
+    """The guardrails a CloudTrail record (an EventBridge event's `detail`) trips, before exceptions."""
+    source, name = detail.get("eventSource"), detail.get("eventName")
+    params = _mapping(detail.get("requestParameters"))
+    return [
+        g for g in GUARDRAILS if g.event_source == source and name in g.event_names and g.applies(params, resources)
+    ]
+
+
+@dataclass
+class Evaluation:
+    """What one event came to: alerts, and the guardrails it tripped that were the stack's own change."""
+
+    alerts: list[GuardrailAlert] = field(default_factory=list)
+    stack_changes: list[str] = field(default_factory=list)  # guardrail ids
+    ignored: str = ""  # why the event raised nothing, a fixed phrase
+
+
+def evaluate_event(event: Mapping[str, Any], resources: ProtectedResources) -> Evaluation:
+    """An EventBridge event (`detail-type: AWS API Call via CloudTrail`) → alerts. Never raises on bad input."""
+    result = Evaluation()
+    if event.get("detail-type") != CLOUDTRAIL_DETAIL_TYPE or not isinstance(event.get("detail"), Mapping):
+        result.ignored = "not a CloudTrail API call event"
+        return result
+    detail: Mapping[str, Any] = event["detail"]
+    tripped = match_guardrails(detail, resources)
+    if not tripped:
+        result.ignored = "no guardrail applies to this call"
+        return result
+    for guardrail in tripped:
+        if made_by_stack(detail, guardrail, resources):
+            result.stack_changes.append(guardrail.id)
+        else:
+            result.alerts.append(_alert(guardrail, event, detail))
+    if not result.alerts:
+        result.ignored = "the stack's own change"
+    return result
+
+
+def _parameter_text(value: object) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return truncate(text, PARAMETER_VALUE_MAX)
+
+
+def _alert(guardrail: Guardrail, event: Mapping[str, Any], detail: Mapping[str, Any]) -> GuardrailAlert:
+    params = _mapping(detail.get("requestParameters"))
+    who, principal_arn = principal(_mapping(detail.get("userIdentity")))
+    resource = next((_parameter_text(params[k]) for k in guardrail.resource_keys if params.get(k)), "")
+    service = guardrail.event_source.split(".", 1)[0]
+    return GuardrailAlert(
+        guardrail=guardrail,
+        who=who,
+        action=f"{service}:{_text(detail.get('eventName'))}",
+        parameters=tuple((k, _parameter_text(params[k])) for k in guardrail.shown if k in params),
+        account_id=_text(detail.get("recipientAccountId")) or _text(event.get("account")),
+        region=_text(detail.get("awsRegion")) or _text(event.get("region")),
+        resource=resource,
+        event_id=_text(detail.get("eventID")),
+        event_time=_text(detail.get("eventTime")) or _text(event.get("time")),
+        source_ip=_text(detail.get("sourceIPAddress")),
+        user_agent=_text(detail.get("userAgent")),
+        error_code=_text(detail.get("errorCode")),
+        principal_arn=principal_arn,
+    )
+
+
+# --- messages ----------------------------------------------------------------------------------------------------
+
+
+def guardrail_sns_message(alert: GuardrailAlert) -> SnsMessage:
+    """Like a command alert's SNS message: subject, a readable body, `Alert JSON:`, and the same message
+    attributes (`severity`, `rule_id`) so subscription filter policies treat both kinds alike."""
+    record = alert.to_json()
+    severity = str(alert.severity).upper()
+    subject_text = f"[SessionGuard] {severity}: {alert.title} in {record['account_id'] or 'an account'}"
+    subject = truncate("".join(c if " " <= c <= "~" else "?" for c in subject_text), SNS_SUBJECT_MAX, "...")
+    outcome = f"failed ({record['error_code']}) - an attempt, nothing changed" if alert.error_code else "succeeded"
+    link = (
+        "Data event: not in Event history; see the trail's S3 bucket or CloudTrail Lake."
+        if alert.guardrail.data_event
+        else f"CloudTrail: {record['cloudtrail_url']}"
+    )
+    lines = [
+        f"SessionGuard guardrail alert: {severity} - {alert.title}",
+        "",
+        f"Guardrail: {alert.rule_id} (MITRE ATT&CK: {', '.join(alert.guardrail.techniques) or '-'})",
+        f"Who:       {record['who']}",
+        f"Where:     account {record['account_id'] or '-'}, region {record['region'] or '-'}, "
+        f"resource {record['resource'] or '-'}",
+        f"When:      {record['event_time'] or '-'}",
+        f"Event:     CloudTrail event id {record['event_id'] or '-'}, from {record['source_ip'] or '-'}",
+        f"Outcome:   {outcome}",
+        "",
+        "What (secrets masked):",
+        *("    " + line for line in truncate(alert.what, SNS_COMMAND_MAX).split("\n")),
+        "",
+        f"Why: {alert.guardrail.description}",
+        "",
+        link,
+        "",
+        "Alert JSON:",
+        json.dumps(record, indent=2, ensure_ascii=False),
+    ]
+    attributes = {
+        "severity": {"DataType": "String", "StringValue": str(alert.severity)},
+        "rule_id": {"DataType": "String", "StringValue": alert.rule_id},
+        "alert_type": {"DataType": "String", "StringValue": "guardrail"},
+    }
+    return SnsMessage(subject=subject, body="\n".join(lines), attributes=attributes)
+
+
+def guardrail_slack_message(alert: GuardrailAlert) -> dict[str, Any]:
+    """Incoming-webhook payload, built and escaped like a command alert's (sessionguard.alerts)."""
+    severity = str(alert.severity).upper()
+    emoji = SEVERITY_EMOJI.get(alert.severity, "")
+    title = " ".join(visible(alert.title).split())
+    id_limit = 500
+    header = truncate(f"{emoji} {severity}: {title}".strip(), 150)
+    where = (
+        f"account {inline_code(clean_metadata(alert.account_id), 40)}, "
+        f"region {inline_code(clean_metadata(alert.region), 40)}, "
+        f"resource {inline_code(clean_metadata(alert.resource), id_limit)}"
+    )
+    outcome = f"failed: {inline_code(clean_metadata(alert.error_code), 80)}" if alert.error_code else "succeeded"
+    what_label = "*What* (secrets masked)\n"
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}},
+        {
+            "type": "section",
+            "fields": [
+                slack_field("Severity", f"{emoji} {severity}".strip()),
+                slack_field("Guardrail", f"{slack_escape(title, 500)}\n{inline_code(alert.rule_id, 200)}"),
+                slack_field("Who", inline_code(clean_metadata(alert.who), id_limit)),
+                slack_field("Where", where),
+                slack_field("When", slack_escape(clean_metadata(alert.event_time) or "-", 100)),
+                slack_field(
+                    "CloudTrail event",
+                    f"{inline_code(clean_metadata(alert.event_id), 200)}\n{outcome}",
+                ),
+            ],
+        },
+        {
+            "type": "section",
+            "text": mrkdwn(what_label + code_block(alert.what, SLACK_SECTION_TEXT_MAX - len(what_label))),
+        },
+        {"type": "section", "text": mrkdwn("*Why it matters*\n" + slack_escape(alert.guardrail.description, 2_900))},
+    ]
+    context = []
+    if not alert.guardrail.data_event:
+        context.append(mrkdwn(f"<{alert.cloudtrail_url}|Open the event in CloudTrail>"))
+    if alert.guardrail.techniques:
+        context.append(mrkdwn("MITRE ATT&amp;CK: " + ", ".join(technique_link(t) for t in alert.guardrail.techniques)))
+    if context:
+        blocks.append({"type": "context", "elements": context})
+    fallback = f"{severity}: {slack_escape(title, 300)} by {slack_escape(clean_metadata(alert.who), 300)}"
+    return {"text": fallback, "blocks": fit_blocks(blocks), "unfurl_links": False, "unfurl_media": False}
+
+
+__all__ = [
+    "CLOUDFORMATION",
+    "CLOUDTRAIL_DETAIL_TYPE",
+    "GUARDRAILS",
+    "GUARDRAILS_BY_ID",
+    "PREFERENCES_DOCUMENT",
+    "Evaluation",
+    "Group",
+    "Guardrail",
+    "GuardrailAlert",
+    "ProtectedResources",
+    "document_name",
+    "evaluate_event",
+    "event_patterns",
+    "guardrail_slack_message",
+    "guardrail_sns_message",
+    "made_by_stack",
+    "match_guardrails",
+    "principal",
+]
