@@ -59,7 +59,7 @@ bench: $(STAMP) ## Engine throughput against the JSON floor; last line is JSON
 	$(BIN)/python benchmarks/bench_engine.py
 
 demo: $(STAMP) ## The whole pipeline on the embedded AWS emulator
-	$(BIN)/python -m sessionguard.demo $(if $(SESSION),--session $(SESSION))
+	$(BIN)/python -m demo $(if $(SESSION),--session $(SESSION))
 
 deploy: build ## sam deploy with the samconfig environment ENV (default, prod)
 	$(BIN)/sam deploy --config-env $(ENV)

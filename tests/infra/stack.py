@@ -1,88 +1,29 @@
-"""Translate template.yaml the way `sam deploy` does, and shape it for moto's CloudFormation."""
+"""Translate template.yaml the way `sam deploy` does, and shape it for moto's CloudFormation.
 
-from __future__ import annotations
+The code lives in demo.template, which `make demo` uses to deploy the same template; these names are kept for the
+infra tests.
+"""
 
-import copy
-import io
-import json
-import os
-import zipfile
-from pathlib import Path
-from typing import Any
+from demo.template import (
+    ARTIFACT_BUCKET,
+    LOCAL_CODE_PROPERTIES,
+    ROOT,
+    TEMPLATE,
+    adapt_for_moto,
+    local_code_keys,
+    sam_template,
+    translate,
+    zip_bytes,
+)
 
-from samtranslator.translator.transform import transform
-from samtranslator.yaml_helper import yaml_parse
-
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "template.yaml"
-ARTIFACT_BUCKET = "sessionguard-artifacts"
-
-# Where `sam deploy` uploads local code: SAM rewrites these properties to s3:// URIs before translation.
-LOCAL_CODE_PROPERTIES = {
-    "AWS::Serverless::Function": "CodeUri",
-    "AWS::Serverless::LayerVersion": "ContentUri",
-    "AWS::Serverless::StateMachine": "DefinitionUri",
-}
-
-
-class _NoManagedPolicies:
-    """The translator asks for AWS managed policy ARNs only for policies named by bare name; we name none."""
-
-    def load(self) -> dict[str, str]:
-        return {}
-
-
-def sam_template() -> dict[str, Any]:
-    return yaml_parse(TEMPLATE.read_text())  # type: ignore[no-any-return]
-
-
-def local_code_keys(template: dict[str, Any]) -> dict[str, str]:
-    """Logical id -> S3 key for each resource whose code is a local path."""
-    keys = {}
-    for logical_id, resource in template["Resources"].items():
-        prop = LOCAL_CODE_PROPERTIES.get(resource["Type"])
-        if prop and isinstance(resource["Properties"].get(prop), str):
-            keys[logical_id] = f"{logical_id}.zip"
-    return keys
-
-
-def translate(template: dict[str, Any] | None = None) -> dict[str, Any]:
-    """SAM -> CloudFormation, with local code replaced by the S3 placeholders `sam deploy` would upload."""
-    template = copy.deepcopy(template or sam_template())
-    for logical_id, key in local_code_keys(template).items():
-        resource = template["Resources"][logical_id]
-        prop = LOCAL_CODE_PROPERTIES[resource["Type"]]
-        if resource["Type"] == "AWS::Serverless::StateMachine":
-            definition = (ROOT / resource["Properties"].pop(prop)).read_text()
-            resource["Properties"]["Definition"] = json.loads(definition)
-        else:
-            resource["Properties"][prop] = f"s3://{ARTIFACT_BUCKET}/{key}"
-    # The translator asks boto3 for a region to fill AWS::Region; tests run in us-east-1.
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    return transform(template, {}, _NoManagedPolicies())  # type: ignore[arg-type]
-
-
-def adapt_for_moto(template: dict[str, Any]) -> dict[str, Any]:
-    """Work around where moto's CloudFormation differs from AWS's, and nowhere else.
-
-    - moto 5.2.5 reads AWS::KMS::Key Tags in the KMS API shape (TagKey/TagValue); CloudFormation uses Key/Value.
-    - moto invokes a custom resource's function in Docker, which these machines lack, and then waits forever for
-      its answer; custom resources are left out here and their handlers tested in tests/functional.
-    """
-    template = copy.deepcopy(template)
-    custom = [name for name, res in template["Resources"].items() if res["Type"].startswith("Custom::")]
-    for name in custom:
-        del template["Resources"][name]
-    for resource in template["Resources"].values():
-        if resource["Type"] == "AWS::KMS::Key" and "Tags" in resource["Properties"]:
-            resource["Properties"]["Tags"] = [
-                {"TagKey": tag["Key"], "TagValue": tag["Value"]} for tag in resource["Properties"]["Tags"]
-            ]
-    return template
-
-
-def zip_bytes() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", "def lambda_handler(event, context):\n    return None\n")
-    return buffer.getvalue()
+__all__ = [
+    "ARTIFACT_BUCKET",
+    "LOCAL_CODE_PROPERTIES",
+    "ROOT",
+    "TEMPLATE",
+    "adapt_for_moto",
+    "local_code_keys",
+    "sam_template",
+    "translate",
+    "zip_bytes",
+]
