@@ -8,7 +8,6 @@ Given/When/Then: instances and roles in moto, one step or handler, then what AWS
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -50,6 +49,8 @@ from sessionguard.enrollment import (
 )
 from sessionguard.observability import metrics
 
+from tests.support import load_function
+
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
 REGION = "us-east-1"
@@ -60,16 +61,7 @@ AMAZON_LINUX_AMI = "ami-12c6146b"  # in moto's built-in AMI list (listing them a
 IAM_MANAGED_POLICIES_PER_ROLE = 10  # the default IAM quota, which moto does not enforce
 
 
-def load_handlers() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("enrollment_app", REPO / "functions/enrollment/app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-app = load_handlers()
+app = load_function("enrollment")
 
 
 @dataclass

@@ -12,7 +12,6 @@ substituted by template.yaml with a handler that exists.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -20,7 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -44,6 +42,7 @@ from sessionguard.enrollment import (
 from sessionguard.observability import metrics
 
 from demo.asl import AslInterpreter, Execution
+from tests.support import load_function
 
 REPO = Path(__file__).resolve().parents[2]
 DEFINITION: dict[str, Any] = json.loads((REPO / "statemachines/enrollment.asl.json").read_text())
@@ -55,16 +54,7 @@ MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:sessionguard-enro
 LAUNCH = datetime(2024, 5, 1, 12, 34, 56, tzinfo=UTC)
 
 
-def load_handlers() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("enrollment_app_sm", REPO / "functions/enrollment/app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-app = load_handlers()
+app = load_function("enrollment", "enrollment_app_sm")
 
 
 # --- The world the executions run in ------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ SNS messages are read from SQS queues subscribed to the topics (raw delivery), a
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from sessionguard.observability import metrics
 from sessionguard.session_alerts import DeliveryFailed
 
 from tests.conftest import HttpRecorder
+from tests.support import load_function
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
@@ -72,12 +72,7 @@ class Stack:
 
 @pytest.fixture
 def app() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("guardrail_alerts_app", REPO / "functions/guardrail_alerts/app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_function("guardrail_alerts")
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,6 @@ Given/When/Then: a document state in moto, a real-format request from events/, t
 """
 
 import copy
-import importlib.util
 import json
 import threading
 import time
@@ -22,6 +21,8 @@ from moto import mock_aws
 from sessionguard import cfn_response
 from sessionguard.adapters.session_documents import SessionDocuments
 from sessionguard.preferences import build_document_content, handle_preferences_event, parse_preferences
+
+from tests.support import load_function
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
@@ -630,11 +631,7 @@ def test_undeliverable_answer_is_logged_and_does_not_raise(ssm, store, http_reco
 
 
 def test_lambda_handler_answers_a_create_from_the_sample_event(ssm, http_recorder) -> None:
-    spec = importlib.util.spec_from_file_location("preferences_app", REPO / "functions" / "preferences" / "app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    app = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(app)
+    app = load_function("preferences")
     event = request("create", http_recorder)
 
     app.lambda_handler(event, FakeLambdaContext())

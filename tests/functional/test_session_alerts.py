@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import importlib.util
 import io
 import json
 import socket
@@ -48,6 +47,7 @@ from sessionguard.severity import Severity
 
 from tests.conftest import HttpRecorder
 from tests.functional import make_alert_fixtures as fixtures
+from tests.support import load_function
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
@@ -173,12 +173,7 @@ class Stack:
 
 @pytest.fixture
 def app() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("session_alerts_app", REPO / "functions/session_alerts/app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_function("session_alerts")
 
 
 @pytest.fixture
