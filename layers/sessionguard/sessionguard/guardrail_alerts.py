@@ -53,7 +53,8 @@ from sessionguard.session_alerts import (
     RESERVED_SECONDS,
     DeliveryFailed,
     SlackDeliveryError,
-    _allowed_webhook,
+    allowed_webhook,
+    emit_dimensioned,
     post_with_retries,
 )
 from sessionguard.severity import Severity
@@ -229,7 +230,7 @@ class _Run:
         except Exception as error:  # Slack off for this run; SNS already went out
             logger.error("Slack webhook secret unreadable", extra={"error": error_code(error)})
             url = None
-        if url is not None and not _allowed_webhook(url):
+        if url is not None and not allowed_webhook(url):
             logger.error("Slack webhook secret is not an https URL; Slack delivery skipped")
             url = None
         for alert, key in to_send:
@@ -274,13 +275,13 @@ class _Run:
         kinds); dimensions are guardrail ids, severities, channels and reasons only."""
         report = self.report
         for (severity, rule_id), count in sorted(report.alerts.items()):
-            _emit_dimensioned("Alerts", count, Severity=severity, RuleId=rule_id)
+            emit_dimensioned("Alerts", count, Severity=severity, RuleId=rule_id)
         for channel, count in sorted(report.delivered.items()):
-            _emit_dimensioned("Deliveries", count, Channel=channel)
+            emit_dimensioned("Deliveries", count, Channel=channel)
         for channel, count in sorted(report.failures.items()):
-            _emit_dimensioned("DeliveryFailures", count, Channel=channel)
+            emit_dimensioned("DeliveryFailures", count, Channel=channel)
         for reason, count in sorted(report.suppressed.items()):
-            _emit_dimensioned("AlertsSuppressed", count, Reason=reason)
+            emit_dimensioned("AlertsSuppressed", count, Reason=reason)
         totals = {
             "GuardrailEventsReceived": 1,
             "GuardrailStackChanges": len(report.stack_changes),
@@ -308,13 +309,6 @@ def _is_event_id(value: object) -> bool:
         and value.isascii()
         and all(c.isalnum() or c == "-" for c in value)
     )
-
-
-def _emit_dimensioned(name: str, value: int, **dimensions: str) -> None:
-    for dimension, dimension_value in dimensions.items():
-        metrics.add_dimension(name=dimension, value=dimension_value)
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    metrics.flush_metrics()
 
 
 __all__ = [

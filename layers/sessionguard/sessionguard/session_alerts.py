@@ -378,7 +378,7 @@ class _Run:
         except Exception as error:  # Slack off for this run; SNS already went out
             logger.error("Slack webhook secret unreadable", extra={"error": error_code(error)})
             return None
-        if not _allowed_webhook(url):
+        if not allowed_webhook(url):
             logger.error("Slack webhook secret is not an https URL; Slack delivery skipped")
             return None
         return url
@@ -444,15 +444,15 @@ class _Run:
         one document shares its dimensions across all its metrics; the totals go out with the handler's flush."""
         report = self.report
         for (severity, rule_id), count in sorted(report.alerts.items()):
-            _emit_dimensioned("Alerts", count, Severity=severity, RuleId=rule_id)
+            emit_dimensioned("Alerts", count, Severity=severity, RuleId=rule_id)
         for kind, count in sorted(report.stats.secrets_masked.items()):
-            _emit_dimensioned("SecretsMasked", count, SecretKind=kind)
+            emit_dimensioned("SecretsMasked", count, SecretKind=kind)
         for channel, count in sorted(report.delivered.items()):
-            _emit_dimensioned("Deliveries", count, Channel=channel)
+            emit_dimensioned("Deliveries", count, Channel=channel)
         for channel, count in sorted(report.failures.items()):
-            _emit_dimensioned("DeliveryFailures", count, Channel=channel)
+            emit_dimensioned("DeliveryFailures", count, Channel=channel)
         for reason, count in sorted(report.suppressed.items()):
-            _emit_dimensioned("AlertsSuppressed", count, Reason=reason)
+            emit_dimensioned("AlertsSuppressed", count, Reason=reason)
         totals = {
             "LogEventsReceived": report.log_events,
             "SessionEventsProcessed": report.stats.events,
@@ -470,7 +470,9 @@ class _Run:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
-def _emit_dimensioned(name: str, value: int, **dimensions: str) -> None:
+def emit_dimensioned(name: str, value: int, **dimensions: str) -> None:
+    """One count with its own dimensions, flushed as its own EMF document (the command and guardrail alert
+    functions share the metric names). Dimension values must come from fixed vocabularies, never session text."""
     for dimension, dimension_value in dimensions.items():
         metrics.add_dimension(name=dimension, value=dimension_value)
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
@@ -516,7 +518,7 @@ def post_with_retries(
     raise SlackDeliveryError("Slack attempts exhausted")  # pragma: no cover - the loop returns or raises
 
 
-def _allowed_webhook(url: str) -> bool:
+def allowed_webhook(url: str) -> bool:
     """https only; plain http only to loopback (local testing)."""
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
@@ -625,8 +627,10 @@ __all__ = [
     "DeliveryFailed",
     "Outlets",
     "SlackDeliveryError",
+    "allowed_webhook",
     "default_outlets",
     "default_rules",
+    "emit_dimensioned",
     "handle_subscription_event",
     "log_stream_name",
     "post_with_retries",
