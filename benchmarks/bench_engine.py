@@ -143,10 +143,11 @@ def floor(path: Path) -> None:
 
 
 def engine_run(lines: list[str], pack: RulePack) -> None:
+    """Parse every event and scan it, as `sessionguard scan` and the alert function do: runs of one session's
+    events in batches (`SessionEngine.scan`)."""
     engine = SessionEngine(pack)
-    for line in lines:
-        for _ in engine.scan_event(parse_session_event(line)):
-            pass
+    for _ in engine.scan(map(parse_session_event, lines)):
+        pass
     engine.finish()
 
 

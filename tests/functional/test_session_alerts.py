@@ -14,7 +14,7 @@ import gzip
 import io
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -532,10 +532,10 @@ def test_an_event_the_engine_fails_on_is_parked_and_the_rest_goes_on(
     app: ModuleType, stack: Stack, monkeypatch: pytest.MonkeyPatch, function_logs: io.StringIO
 ) -> None:
     class FragileEngine(SessionEngine):
-        def scan_event(self, event: SessionEvent) -> list[Alert | SanitizedLine]:
-            if any("whoami" in line for line in event.lines):
+        def scan_batch(self, events: Sequence[SessionEvent]) -> list[Alert | SanitizedLine]:
+            if any("whoami" in line for event in events for line in event.lines):
                 raise KeyError(fixtures.SECRETS[0])  # an exception whose text must not be logged
-            return super().scan_event(event)
+            return super().scan_batch(events)
 
     monkeypatch.setattr(session_alerts, "SessionEngine", FragileEngine)
     summary = invoke(app, event("alerts-risky-session.json"))

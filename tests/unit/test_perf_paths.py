@@ -9,19 +9,21 @@
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import itertools
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sessionguard import masking
 from sessionguard.engine import SanitizedLine, SessionEngine, _sanitized_lines
-from sessionguard.events import SessionEvent
+from sessionguard.events import SessionEvent, read_input
 from sessionguard.masking import SecretMasker
 from sessionguard.rules import RulePack
 from sessionguard.terminal import Command, SessionRebuilder, TranscriptLine
 
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Pieces of terminal lines that exercise every branch of the rebuilder: prompts (strong, weak, mid-line),
@@ -68,6 +70,23 @@ PIECES = [
 raw_line = st.lists(st.sampled_from(PIECES), max_size=6).map("".join)
 events = st.lists(st.lists(raw_line, max_size=6), min_size=1, max_size=5)
 
+TRIGGER_LINES = [
+    "sudo yum update -y",
+    "journalctl -u nginx --no-pager",
+    "mysql -u admin -pS3cr3tPassw0rd -h db",
+    "curl -u deploy:hunter2hunter2 https://x/api",
+    "AWS Secret Access Key [None]: ",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "MIIEowIBAAKCAQEA1234567890abcdefghijABCDEFGHIJ",
+    "-----END RSA PRIVATE KEY-----",
+    '"Type": "SecureString",',
+    '"Value": "s3cr3t-Valu3",',
+    "export TOKEN=abc123def456",
+    "ls -la",
+    "sudo",
+]
+
 
 def lean_view(items: list[TranscriptLine | Command]) -> list[str | Command]:
     """What feed_texts promises, derived from feed()."""
@@ -104,7 +123,7 @@ def test_feed_and_feed_texts_can_be_mixed_on_one_rebuilder(events: list[list[str
         assert got == (lean_view(expected) if lean else expected)
 
 
-def test_engine_lines_are_the_dataclass_values() -> None:
+def test_engine_lines_are_the_named_tuple_values() -> None:
     lines = _sanitized_lines("s-1", "command", ["a", "b"], "2026-11-26T12:00:00Z")
     expected = [SanitizedLine("s-1", "command", text, "2026-11-26T12:00:00Z") for text in ("a", "b")]
     assert lines == expected
@@ -112,8 +131,65 @@ def test_engine_lines_are_the_dataclass_values() -> None:
     assert [repr(line) for line in lines] == [repr(line) for line in expected]
     first = lines[0]
     assert isinstance(first, SanitizedLine)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    assert first.text == "a"
+    assert first.event_time == "2026-11-26T12:00:00Z"
+    with pytest.raises(AttributeError):
         first.text = "changed"  # type: ignore[misc]
+
+
+def _per_event(pack: RulePack, events: list[SessionEvent]) -> list[object]:
+    engine = SessionEngine(pack)
+    out: list[object] = []
+    for event in events:
+        out += engine.scan_event(event)
+    return [*out, *engine.finish(), engine.stats]
+
+
+def _batched(pack: RulePack, events: list[SessionEvent]) -> list[object]:
+    engine = SessionEngine(pack)
+    return [*engine.scan(events), *engine.finish(), engine.stats]
+
+
+BATCH_SESSIONS = ["s-1", "s-2"]
+
+
+@SETTINGS
+@given(
+    events=st.lists(
+        st.tuples(st.sampled_from(BATCH_SESSIONS), st.lists(raw_line | st.sampled_from(TRIGGER_LINES), max_size=6)),
+        max_size=12,
+    )
+)
+def test_batched_scan_is_scan_event_on_each(events: list[tuple[str, list[str]]]) -> None:
+    """Batches (runs of one session's events) give the same lines, alerts and stats as one event at a time."""
+    pack = _pack()
+    session_events = [
+        SessionEvent(session_id=session, lines=tuple(lines), event_time=f"t{index}", user_arn="arn:aws:sts::1:x")
+        for index, (session, lines) in enumerate(events)
+    ]
+    assert _batched(pack, session_events) == _per_event(pack, session_events)
+
+
+def test_batched_scan_is_scan_event_on_each_for_every_fixture() -> None:
+    pack = _pack()
+    paths = [*EVENTS.glob("session-*.jsonl"), *EVENTS.glob("*log-events.json"), *EVENTS.glob("transcript-*.log")]
+    assert len(paths) >= 6
+    for path in sorted(paths):
+        items = read_input(path.read_text(), path.name)
+        session_events = [item for item in items if isinstance(item, SessionEvent)]
+        assert session_events, path.name
+        assert _batched(pack, session_events) == _per_event(pack, session_events), path.name
+
+
+def test_a_batch_is_one_session() -> None:
+    engine = SessionEngine(_pack())
+    with pytest.raises(ValueError, match="one session"):
+        engine.scan_batch([SessionEvent(session_id="a", lines=("x",)), SessionEvent(session_id="b", lines=("y",))])
+
+
+@functools.cache
+def _pack() -> RulePack:
+    return RulePack.load()
 
 
 def test_engine_output_is_the_same_whatever_the_rebuilder_path() -> None:
@@ -131,24 +207,6 @@ def test_engine_output_is_the_same_whatever_the_rebuilder_path() -> None:
         ("output", "done"),
     ]
     assert [type(item).__name__ for item in got].index("Alert") == 1  # right after its command's line
-
-
-TRIGGER_LINES = [
-    "sudo yum update -y",
-    "journalctl -u nginx --no-pager",
-    "mysql -u admin -pS3cr3tPassw0rd -h db",
-    "curl -u deploy:hunter2hunter2 https://x/api",
-    "AWS Secret Access Key [None]: ",
-    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    "-----BEGIN RSA PRIVATE KEY-----",
-    "MIIEowIBAAKCAQEA1234567890abcdefghijABCDEFGHIJ",
-    "-----END RSA PRIVATE KEY-----",
-    '"Type": "SecureString",',
-    '"Value": "s3cr3t-Valu3",',
-    "export TOKEN=abc123def456",
-    "ls -la",
-    "sudo",
-]
 
 
 @SETTINGS

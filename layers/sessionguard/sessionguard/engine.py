@@ -8,9 +8,9 @@ command, whose alert carries only the masked text. No AWS calls.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from sessionguard.events import SessionEvent
 from sessionguard.masking import SecretMasker
@@ -55,9 +55,9 @@ class Alert:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class SanitizedLine:
-    """One transcript line after masking."""
+class SanitizedLine(NamedTuple):
+    """One transcript line after masking. A named tuple: the engine makes one per line, and a tuple costs about
+    half of a frozen dataclass to build (benchmarks/bench_engine.py)."""
 
     session_id: str
     kind: Literal["command", "output"]
@@ -80,30 +80,18 @@ class EngineStats:
     secrets_masked: Counter[str] = field(default_factory=Counter)
 
 
-# A frozen dataclass's __init__ sets each field through object.__setattr__, which measured twice the cost of
-# setting them through the slot descriptors; the engine makes one SanitizedLine per line, so it does the latter.
-# The objects are the same as SanitizedLine(...) would make.
-_new_object = object.__new__
-_set_line_session: Final[Any] = SanitizedLine.__dict__["session_id"].__set__
-_set_line_kind: Final[Any] = SanitizedLine.__dict__["kind"].__set__
-_set_line_text: Final[Any] = SanitizedLine.__dict__["text"].__set__
-_set_line_time: Final[Any] = SanitizedLine.__dict__["event_time"].__set__
+_new_tuple: Final = tuple.__new__
+# Consecutive events of one session scanned together: one rebuilder pass per event, then one masking pass and one
+# output pass for all of them. Bounded so that `scan` on a stream still answers as it goes.
+MAX_BATCH_EVENTS: Final = 256
 
 
 def _sanitized_lines(
     session_id: str, kind: Literal["command", "output"], texts: list[str], event_time: str
 ) -> list[Alert | SanitizedLine]:
-    """[SanitizedLine(session_id, kind, text, event_time) for text in texts], typed for `_emit`'s output."""
-    lines: list[Alert | SanitizedLine] = []
-    append = lines.append
-    for text in texts:
-        line = _new_object(SanitizedLine)
-        _set_line_session(line, session_id)
-        _set_line_kind(line, kind)
-        _set_line_text(line, text)
-        _set_line_time(line, event_time)
-        append(line)
-    return lines
+    """[SanitizedLine(session_id, kind, text, event_time) for text in texts], without the per-line Python call of
+    the named tuple's __new__."""
+    return [_new_tuple(SanitizedLine, (session_id, kind, text, event_time)) for text in texts]
 
 
 def logical_lines(command: Command) -> list[str]:
@@ -134,71 +122,113 @@ class SessionEngine:
         self._sessions: dict[str, _Session] = {}
 
     def scan(self, events: Iterable[SessionEvent]) -> Iterator[Alert | SanitizedLine]:
-        """Everything the events produce, in order: sanitized lines and alerts."""
+        """Everything the events produce, in order: sanitized lines and alerts. Runs of consecutive events of one
+        session (a CloudWatch Logs subscription batch is one log stream, so one session) are scanned together."""
+        batch: list[SessionEvent] = []
         for event in events:
-            yield from self.scan_event(event)
+            if batch and (event.session_id != batch[0].session_id or len(batch) >= MAX_BATCH_EVENTS):
+                yield from self.scan_batch(batch)
+                batch = []
+            batch.append(event)
+        if batch:
+            yield from self.scan_batch(batch)
 
     def scan_event(self, event: SessionEvent) -> list[Alert | SanitizedLine]:
-        self.stats.events += 1
-        session = self._sessions.get(event.session_id)
+        return self.scan_batch((event,))
+
+    def scan_batch(self, events: Sequence[SessionEvent]) -> list[Alert | SanitizedLine]:
+        """Consecutive events of one session: the same output as `scan_event` on each in turn, for less work.
+        Every line of the batch goes through the masker in one call, in order (a PEM block opened by one line
+        stays open for the next): one trigger scan instead of one RE2 call per line or event."""
+        if not events:
+            return []
+        first = events[0]
+        session_id = first.session_id
+        if any(event.session_id != session_id for event in events):
+            raise ValueError("scan_batch takes events of one session")
+        session = self._sessions.get(session_id)
         if session is None:
-            session = self._sessions[event.session_id] = _Session()
-        session.last_event = event
-        return self._emit(session, event, session.rebuilder.feed_texts(event.lines))
+            session = self._sessions[session_id] = _Session()
+        feed = session.rebuilder.feed_texts
+        texts: list[str] = []
+        commands: list[tuple[int, Command, int]] = []  # (index in texts after its lines, command, line count)
+        ends: list[int] = []  # per event: index in texts after its lines
+        for event in events:
+            self._collect(feed(event.lines), texts, commands)
+            ends.append(len(texts))
+        session.last_event = events[-1]
+        self.stats.events += len(events)
+        return self._emit(session, events, texts, commands, ends)
 
     def finish(self) -> list[Alert | SanitizedLine]:
         """End of input: commands still pending (an unfinished continuation or heredoc) are scanned as they are."""
         out: list[Alert | SanitizedLine] = []
         for session in self._sessions.values():
             if session.last_event is not None:
-                out.extend(self._emit(session, session.last_event, session.rebuilder.flush()))
+                texts: list[str] = []
+                commands: list[tuple[int, Command, int]] = []
+                self._collect(session.rebuilder.flush(), texts, commands)
+                out += self._emit(session, (session.last_event,), texts, commands, [len(texts)])
         self._sessions.clear()
         return out
 
-    def _emit(
-        self, session: _Session, event: SessionEvent, items: Iterable[str | TranscriptLine | Command]
-    ) -> list[Alert | SanitizedLine]:
-        # Every line the event produced goes through the masker in one call, in order (a PEM block opened by one
-        # line stays open for the next): one trigger scan per event instead of one RE2 call per line. Command
-        # lines are masked as whole logical lines, taken from their Command. `items` are the rebuilder's
-        # feed_texts() (an output line is its text) or flush() (Commands only).
-        texts: list[str] = []
-        commands: list[tuple[int, Command, int]] = []  # (index in texts after its lines, command, line count)
+    @staticmethod
+    def _collect(
+        items: Iterable[str | TranscriptLine | Command], texts: list[str], commands: list[tuple[int, Command, int]]
+    ) -> None:
+        """The rebuilder's items as lines to mask. Command lines are masked as whole logical lines, taken from their
+        Command. `items` are feed_texts() (an output line is its text) or flush() (Commands only)."""
         for item in items:
             if type(item) is str:
                 texts.append(item)
             elif isinstance(item, Command):
                 lines = logical_lines(item)
-                texts.extend(lines)
+                texts += lines
                 commands.append((len(texts), item, len(lines)))
             elif isinstance(item, TranscriptLine) and item.kind == "output":
                 texts.append(item.text)
+
+    def _emit(
+        self,
+        session: _Session,
+        events: Sequence[SessionEvent],
+        texts: list[str],
+        commands: list[tuple[int, Command, int]],
+        ends: list[int],
+    ) -> list[Alert | SanitizedLine]:
+        """Mask the batch's lines, then give each event its lines (output, and command lines followed by the
+        command's alerts), in order."""
         if not texts:
             return []
         masker = session.masker
         total = masker.total
         masked = masker.mask_lines(texts)
         self.stats.lines += len(masked)
+        self.stats.commands += len(commands)
         if masker.total != total:
             self._count_masked(masker, session)
-        session_id, event_time = event.session_id, event.event_time
-        if not commands:
-            return _sanitized_lines(session_id, "output", masked, event_time)
-        self.stats.commands += len(commands)
         out: list[Alert | SanitizedLine] = []
-        at = 0
-        for end, command, width in commands:
-            start = end - width
-            if start > at:
-                out += _sanitized_lines(session_id, "output", masked[at:start], event_time)
-            command_lines = masked[start:end]
-            out += _sanitized_lines(session_id, "command", command_lines, event_time)
-            matches = self.rules.match(command.text, user_arn=event.user_arn, instance_id=event.instance_id)
-            if matches:
-                out += self._alerts(event, matches, "\n".join(command_lines))
-            at = end
-        if at < len(masked):
-            out += _sanitized_lines(session_id, "output", masked[at:], event_time)
+        at = 0  # lines of `masked` already given out
+        pending = iter(commands)
+        command = next(pending, None)
+        for event, end in zip(events, ends, strict=True):
+            session_id, event_time = event.session_id, event.event_time
+            # A command's lines all come from the event in which it completed.
+            while command is not None and command[0] <= end:
+                stop, item, width = command
+                start = stop - width
+                if start > at:
+                    out += _sanitized_lines(session_id, "output", masked[at:start], event_time)
+                command_lines = masked[start:stop]
+                out += _sanitized_lines(session_id, "command", command_lines, event_time)
+                matches = self.rules.match(item.text, user_arn=event.user_arn, instance_id=event.instance_id)
+                if matches:
+                    out += self._alerts(event, matches, "\n".join(command_lines))
+                at = stop
+                command = next(pending, None)
+            if end > at:
+                out += _sanitized_lines(session_id, "output", masked[at:end], event_time)
+                at = end
         return out
 
     def _count_masked(self, masker: SecretMasker, session: _Session) -> None:

@@ -264,26 +264,44 @@ class _Run:
         meta = {key: value for key, value in payload.items() if key != "logEvents"}
         batch_id = _batch_id(meta, records)
         self.report.log_events = len(records)
-        engine = SessionEngine(self.rules, min_severity=self.settings.min_severity)
-        outputs: list[Alert | SanitizedLine] = []
+        readable: list[tuple[int, SessionEvent]] = []
         for index, record in enumerate(records):
             item = next(events_from_subscription({**meta, "logEvents": [record]}), None)
             if not isinstance(item, SessionEvent):  # one item per record; a record yielding none is parked too
                 reason = item.reason if item is not None else "no session event could be read from this log event"
                 self._park_record(meta, batch_id, index, record, reason)
                 continue
-            try:
-                outputs.extend(engine.scan_event(item))
-            except Exception as error:  # one bad event must not stop the batch; it is parked
-                self._park_record(
-                    meta, batch_id, index, record, f"the engine failed on this event ({type(error).__name__})"
-                )
-        outputs.extend(engine.finish())
+            readable.append((index, item))
+        engine = SessionEngine(self.rules, min_severity=self.settings.min_severity)
+        try:
+            # One log stream is one session: the whole batch in one engine pass.
+            outputs = [*engine.scan(event for _, event in readable), *engine.finish()]
+        except Exception:
+            engine = SessionEngine(self.rules, min_severity=self.settings.min_severity)
+            outputs = self._scan_one_by_one(engine, meta, batch_id, records, readable)
         self.report.stats = engine.stats
         log_stream = str(meta.get("logStream", ""))
         alerts = [o for o in outputs if isinstance(o, Alert)]
         self._deliver(alerts, AlertContext(str(meta.get("logGroup", "")), log_stream, self.settings.region))
         self._write_transcripts([o for o in outputs if isinstance(o, SanitizedLine)], batch_id)
+
+    def _scan_one_by_one(
+        self,
+        engine: SessionEngine,
+        meta: Mapping[str, Any],
+        batch_id: str,
+        records: list[Any],
+        readable: list[tuple[int, SessionEvent]],
+    ) -> list[Alert | SanitizedLine]:
+        """The batch again on a fresh engine, one event at a time: one bad event must not stop the batch."""
+        outputs: list[Alert | SanitizedLine] = []
+        for index, event in readable:
+            try:
+                outputs += engine.scan_event(event)
+            except Exception as error:
+                reason = f"the engine failed on this event ({type(error).__name__})"
+                self._park_record(meta, batch_id, index, records[index], reason)
+        return [*outputs, *engine.finish()]
 
     def _decode(self, raw_event: Mapping[str, Any]) -> dict[str, Any] | None:
         """The decoded payload, or None when the invocation was parked whole."""
