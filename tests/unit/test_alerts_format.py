@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
+from copy import replace
 from typing import Any
 
 from hypothesis import given, settings

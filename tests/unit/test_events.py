@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import gzip
 import json
 import zlib
@@ -441,8 +440,11 @@ def test_events_read_on_the_fast_path_are_ordinary_frozen_values() -> None:
         log_group="/g",
     )
     assert event == expected
+    assert type(event) is SessionEvent
+    assert event.transcript is False
     assert hash(event) == hash(expected)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    assert repr(event) == repr(expected)
+    with pytest.raises(AttributeError):
         event.session_id = "other"  # type: ignore[misc]
 
 

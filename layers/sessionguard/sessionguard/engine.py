@@ -20,9 +20,8 @@ from sessionguard.severity import Severity
 from sessionguard.terminal import Command, SessionRebuilder, TranscriptLine
 
 
-@dataclass(frozen=True, slots=True)
-class Alert:
-    """A rule that matched a command. `command` is masked."""
+class Alert(NamedTuple):
+    """A rule that matched a command (or a guardrail or enrollment finding). `command` is masked."""
 
     session_id: str
     instance_id: str

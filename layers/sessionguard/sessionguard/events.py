@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePath
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 __all__ = [
     "MAX_DECOMPRESSED_BYTES",
@@ -44,9 +44,9 @@ _TYPESCRIPT_HEADER: Final = "Script started on "
 _TYPESCRIPT_FOOTER: Final = "Script done on "
 
 
-@dataclass(frozen=True, slots=True)
-class SessionEvent:
-    """One streamed session event, or a whole typescript (`transcript=True`)."""
+class SessionEvent(NamedTuple):
+    """One streamed session event, or a whole typescript (`transcript=True`). A named tuple: one is made per
+    event, and the fast path below builds it with a single C call."""
 
     session_id: str
     lines: tuple[str, ...]  # sessionData exactly as received (raw, still with escapes)
@@ -86,9 +86,7 @@ def parse_session_event(message: str, *, event_id: str = "", account_id: str = "
     return _session_event(_loads(message, "message"), event_id=event_id, account_id=account_id, log_group=log_group)
 
 
-# A frozen dataclass's __init__ sets each of its 11 fields through object.__setattr__; measured, that was more
-# than json.loads of the event. Events read on the fast path are built through the slot descriptors instead.
-_SETTERS: Final[tuple[Any, ...]] = tuple(SessionEvent.__dict__[name].__set__ for name in SessionEvent.__slots__)
+_new_tuple: Final = tuple.__new__
 
 
 def _session_event(document: Any, *, event_id: str = "", account_id: str = "", log_group: str = "") -> SessionEvent:
@@ -109,21 +107,22 @@ def _session_event(document: Any, *, event_id: str = "", account_id: str = "", l
                 and type(event_time) is str
                 and _all_strings(data)
             ):
-                event = object.__new__(SessionEvent)
-                (s_session, s_lines, s_instance, s_user, s_run_as, s_region, s_time, s_id, s_owner, s_group, s_ts) = (
-                    _SETTERS
+                event: SessionEvent = _new_tuple(
+                    SessionEvent,
+                    (
+                        session_id,
+                        tuple(data),
+                        instance_id,
+                        user_arn,
+                        run_as,
+                        region,
+                        event_time,
+                        event_id,
+                        account_id,
+                        log_group,
+                        False,
+                    ),
                 )
-                s_session(event, session_id)
-                s_lines(event, tuple(data))
-                s_instance(event, instance_id)
-                s_user(event, user_arn)
-                s_run_as(event, run_as)
-                s_region(event, region)
-                s_time(event, event_time)
-                s_id(event, event_id)
-                s_owner(event, account_id)
-                s_group(event, log_group)
-                s_ts(event, False)
                 return event
     return _checked_session_event(document, event_id=event_id, account_id=account_id, log_group=log_group)
 
