@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,6 +14,13 @@ import pytest
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
+METRICS_NAMESPACE = "SessionGuardTest"
+
+# Powertools reads these when sessionguard.observability is first imported, which happens while test modules are
+# collected, before any fixture runs; so they are set here, at conftest import, as well as per test below.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", METRICS_NAMESPACE)
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "sessionguard")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +34,7 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "SessionGuardTest")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", METRICS_NAMESPACE)
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "sessionguard")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
 

@@ -137,7 +137,6 @@ def ssm_core_policy_data() -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def clean_metrics() -> Iterator[None]:
-    metrics.namespace = "SessionGuardTest"
     yield
     metrics.clear_metrics()
 

@@ -21,6 +21,7 @@ from sessionguard.engine import SanitizedLine, SessionEngine, _sanitized_lines
 from sessionguard.events import SessionEvent, read_input
 from sessionguard.masking import SecretMasker
 from sessionguard.rules import RulePack
+from sessionguard import terminal
 from sessionguard.terminal import Command, SessionRebuilder, TranscriptLine
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -121,6 +122,16 @@ def test_feed_and_feed_texts_can_be_mixed_on_one_rebuilder(events: list[list[str
         expected = full.feed(lines)
         got = mixed.feed_texts(lines) if lean else mixed.feed(lines)
         assert got == (lean_view(expected) if lean else expected)
+
+
+@SETTINGS
+@given(text=st.lists(st.sampled_from(["a", "bc", " ", "\x08", "\x08\x08", "é", "$ "]), max_size=12).map("".join))
+def test_backspace_replay_is_the_screen_replay(text: str) -> None:
+    """The typo fast path of clean_terminal_text gives what the general line-editing replay gives."""
+    expected = terminal._apply_line_editing(terminal._STRIP.sub("", text)) if "\x08" in text else text
+    assert terminal.clean_terminal_text(text) == expected
+    if "\x08" in text and " \x08" not in text:
+        assert terminal._replay_backspaces(text) == expected
 
 
 def test_engine_lines_are_the_named_tuple_values() -> None:

@@ -181,9 +181,13 @@ class SessionEngine:
             if type(item) is str:
                 texts.append(item)
             elif isinstance(item, Command):
-                lines = logical_lines(item)
-                texts += lines
-                commands.append((len(texts), item, len(lines)))
+                if "\n" in item.text:
+                    lines = logical_lines(item)
+                    texts += lines
+                    commands.append((len(texts), item, len(lines)))
+                else:  # the usual one-line command is its own logical line
+                    texts.append(item.text)
+                    commands.append((len(texts), item, 1))
             elif isinstance(item, TranscriptLine) and item.kind == "output":
                 texts.append(item.text)
 

@@ -69,6 +69,8 @@ def clean_terminal_text(raw: str) -> str:
         controls = len(encoded) - len(encoded.translate(None, _C0_AND_DEL))
         if controls + encoded.count(b"\xc2") + encoded.count(b"\xed") > _MAX_CONTROLS:
             return _flatten(encoded)
+    if "\x08" in raw and " \x08" not in raw and raw.replace("\x08", "").isprintable():
+        return _replay_backspaces(raw)  # the commonest edit by far: a typo fixed with backspaces
     text = raw
     if not text.isascii() and _SURROGATE.search(text):
         text = _SURROGATE.sub("\ufffd", text)
@@ -87,6 +89,23 @@ def _flatten(encoded: bytes) -> str:
         for c1 in _C1_UTF8:
             data = data.replace(c1, b"")
     return data.decode("utf-8", "replace")  # lone surrogates (surrogatepass bytes) become U+FFFD
+
+
+def _replay_backspaces(text: str) -> str:
+    """`_apply_line_editing` for a line whose only control character is BS, none of them after a blank (so no
+    readline `\\b \\b` erase): each BS moves the cursor left, and what follows overwrites from there."""
+    pieces = text.split("\x08")
+    screen = _ScreenLine(budget=0)
+    cells = screen.cells = list(pieces[0])
+    cursor = len(cells)
+    for piece in pieces[1:]:
+        if cursor:
+            cursor -= 1
+        if piece:
+            cells[cursor : cursor + len(piece)] = piece
+            cursor += len(piece)
+    screen.cursor = cursor
+    return screen.text()
 
 
 def _apply_line_editing(text: str) -> str:
