@@ -16,12 +16,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sessionguard import masking
+from sessionguard import masking, terminal
 from sessionguard.engine import SanitizedLine, SessionEngine, _sanitized_lines
 from sessionguard.events import SessionEvent, read_input
 from sessionguard.masking import SecretMasker
 from sessionguard.rules import RulePack
-from sessionguard import terminal
 from sessionguard.terminal import Command, SessionRebuilder, TranscriptLine
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

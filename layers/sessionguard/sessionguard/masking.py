@@ -14,9 +14,13 @@ How it works, and why:
   returned as is. Every rule declares its triggers, and a rule can only fire on a line that holds one of them.
   A Set reports "no match" also when its DFA runs out of memory, so the trigger Set holds literals only: its
   DFA is then an Aho-Corasick automaton with at most one state per trigger character and cannot run out.
-- One RE2 call costs ~0.7 us of fixed binding overhead, more than scanning a whole line, so ``mask_lines``
-  (what the engine should call per event) runs the trigger check once over all lines of an event. On a line
-  with triggers, each rule's cheap ``requires`` substrings are checked before its RE2 search.
+- One RE2 call costs ~0.7 us of fixed binding overhead (scanning costs ~2 ns a byte), more than scanning a
+  whole line, so ``mask_lines`` (what the engine calls per event or batch of events) runs the trigger check once
+  over all lines of the block, then once more per line with triggers. On such a line, each rule's cheap
+  ``requires`` substrings are checked before its RE2 search.
+- Searches go to google-re2's pybind binding directly (_Regex), not through its ``re``-like wrapper, which adds
+  0.4-0.7 us to every search, ~0.35 us to every span() of its matches and ~2.5 us to a group() by name: that
+  was most of the cost of masking a line with a secret (15-20 us then, 8-12 us now, of which ~4 us in RE2).
 - Linear on hostile lines: every search resumes after the text it consumed, a rejected name consumes only
   itself and its separator (_apply_assignments), and markers are cut out in one sweep.
 - Idempotent: markers of known kinds are recognised and never masked again or split; a value that contains a
@@ -26,10 +30,8 @@ How it works, and why:
 from __future__ import annotations
 
 import functools
-from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import accumulate
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -95,9 +97,53 @@ KINDS: Final = frozenset(
 _OPTIONS = re2.Options()
 _OPTIONS.encoding = re2.Options.Encoding.LATIN1
 
+# A match as google-re2's binding returns it: (start, end) per group, group 0 being the whole match, and (-1, -1)
+# for a group that took no part. Offsets are byte offsets into the line's bytes.
+_Match = list[tuple[int, int]]
 
-def _compile(pattern: str) -> Any:
-    return re2.compile(pattern.encode("ascii"), _OPTIONS)
+# The binding's anchors (RE2::Anchor).
+_UNANCHORED: Final = re2._re2.RE2.Anchor.UNANCHORED
+_ANCHOR_START: Final = re2._re2.RE2.Anchor.ANCHOR_START
+_ANCHOR_BOTH: Final = re2._re2.RE2.Anchor.ANCHOR_BOTH
+
+
+class _Regex:
+    """An RE2 pattern over bytes, called through google-re2's pybind binding (``_re2.RE2.Match``) instead of its
+    ``re``-like wrapper. The wrapper's search() runs a generator and builds a ``_Match`` per call, and each
+    span()/group() of that object asks C++ for the group count again (a group name: a new dict of all names),
+    which together cost more than most searches here. A match is the binding's own list of spans (_Match).
+    tests/unit/test_masking_speed_paths.py pins this private binding against ``re2.compile``."""
+
+    __slots__ = ("_match", "groupindex", "pattern")
+
+    def __init__(self, pattern: str) -> None:
+        compiled = re2.compile(pattern.encode("ascii"), _OPTIONS)  # the wrapper checks the pattern compiled
+        self.pattern = pattern
+        self._match = compiled._regexp.Match  # keeps the compiled RE2 object alive
+        self.groupindex: dict[str, int] = {name.decode(): index for name, index in compiled.groupindex.items()}
+
+    # RE2 rejects (no match, and an error logged) a pos past endpos or an endpos past the end: callers never
+    # pass one. RE2 still sees the whole text, so ^ and \b before pos behave as in the wrapper.
+    def search(self, data: bytes, pos: int = 0) -> _Match | None:
+        spans: _Match = self._match(_UNANCHORED, data, pos, len(data))
+        return spans if spans[0][0] >= 0 else None
+
+    def search_within(self, data: bytes, pos: int, endpos: int) -> _Match | None:
+        spans: _Match = self._match(_UNANCHORED, data, pos, endpos)
+        return spans if spans[0][0] >= 0 else None
+
+    def match(self, data: bytes, pos: int = 0) -> _Match | None:
+        """A match that starts at pos."""
+        spans: _Match = self._match(_ANCHOR_START, data, pos, len(data))
+        return spans if spans[0][0] >= 0 else None
+
+    def fullmatch(self, data: bytes) -> bool:
+        """Whether all of data matches."""
+        return bool(self._match(_ANCHOR_BOTH, data, 0, len(data))[0][0] >= 0)
+
+
+def _compile(pattern: str) -> _Regex:
+    return _Regex(pattern)
 
 
 # --- value fragments --------------------------------------------------------------------------------------
@@ -160,10 +206,10 @@ _SUDO_PREFIX = r"(?:(?:\S*/)?sudo(?:[ \t]+-\S+)*[ \t]+)?(?:\S*/)?"
 class _Rule:
     kind: str
     triggers: tuple[str, ...]
-    regex: Any
+    regex: _Regex
     value_groups: tuple[tuple[int, str], ...]
     name_group: int
-    accept: Callable[[Any, bytes], bool] | None
+    accept: Callable[[_Rule, _Match, bytes, bytes], bool] | None  # (rule, match, line, value): keep the value?
     user_split: bool  # `user:password` values (chpasswd): keep the user readable
     special: str  # "" or a handler of its own: "assignment", "htpasswd", "aws-prompt", "secure-string"
     dotted_name: bool  # the name is `profile.x.aws_secret_access_key`: classify its last part
@@ -177,28 +223,33 @@ def _rule(
     triggers: tuple[str, ...],
     pattern: str,
     *,
-    accept: Callable[[Any, bytes], bool] | None = None,
+    accept: Callable[[_Rule, _Match, bytes, bytes], bool] | None = None,
     user_split: bool = False,
     special: str = "",
     dotted_name: bool = False,
     requires: tuple[tuple[bytes, ...], ...] = (),
 ) -> _Rule:
     regex = _compile(pattern)
-    groups: dict[str, int] = {name.decode(): index for name, index in regex.groupindex.items()}
+    groups = regex.groupindex
     values = tuple(sorted((i, name.rsplit("_", 1)[1]) for name, i in groups.items() if name.startswith("v")))
     return _Rule(kind, triggers, regex, values, groups.get("n", 0), accept, user_split, special, dotted_name, requires)
 
 
-def _has_digit_and_letter(match: Any, value: bytes) -> bool:
+def _has_digit_and_letter(rule: _Rule, match: _Match, data: bytes, value: bytes) -> bool:
     """`sk-` also starts ordinary hyphenated names; OpenAI keys are random base62, so they mix both."""
     body = value[3:]
     return any(48 <= c <= 57 for c in body) and any(65 <= (c | 32) - 32 <= 90 for c in body)
 
 
-def _is_user_password(match: Any, value: bytes) -> bool:
+def _is_user_password(rule: _Rule, match: _Match, data: bytes, value: bytes) -> bool:
     """`-u user:password`, but not `docker run -u 1000:1000` (uid:gid) nor `redis-cli -u redis://...` (a URL,
     masked by the url-password rule)."""
-    user = next((g for g in (match.group(b"u1"), match.group(b"u2"), match.group(b"u3")) if g is not None), b"")
+    user = b""
+    for name in ("u1", "u2", "u3"):  # one per quoting alternative; the first that took part
+        start, end = match[rule.regex.groupindex[name]]
+        if start >= 0:
+            user = data[start:end]
+            break
     return not (value.startswith(b"//") or (value.isdigit() and (user.isdigit() or not user)))
 
 
@@ -516,7 +567,7 @@ _PEM_BODY: Final = _compile(
     r"^[ \t>]*(?P<v_v>[A-Za-z0-9+/=]+|\[MASKED:private-key\])(?:\\n|[ \t\"',])*$"
     r"|^[ \t>]*(?:[A-Za-z][A-Za-z-]*:[ \t].*)?$"
 )
-_PEM_BODY_GROUP: Final[int] = _PEM_BODY.groupindex[b"v_v"]
+_PEM_BODY_GROUP: Final[int] = _PEM_BODY.groupindex["v_v"]
 _PEM_TRIGGER: Final = "-----begin"
 
 # After `"Type": "SecureString"` the decrypted value comes within a few lines (JSON or YAML output).
@@ -525,7 +576,7 @@ _SSM_VALUE_RULE: Final = _rule(
     (),
     rf"(?:--value(?:=|[ \t]+)|(?i:(?:^|[\s{{,])[\"']?value[\"']?[ \t]*(?::[ \t]*|=))){_rest_value()}",
 )
-_SSM_SECURE: Final = _compile(r"SecureString")
+_SSM_SECURE: Final = b"SecureString"  # the rule's pattern: a literal, so `in` finds it without an RE2 call
 # Values of a secret-named assignment, matched where its separator ends.
 _ASSIGNED_WORD: Final = _compile(_value())
 _ASSIGNED_REST: Final = _compile(_rest_value())
@@ -651,7 +702,7 @@ def _is_placeholder(value: bytes) -> bool:
         return True
     if value[0] not in _PLACEHOLDER_FIRST:
         return False
-    if _PLACEHOLDER.fullmatch(value) is None:
+    if not _PLACEHOLDER.fullmatch(value):
         return False
     # `$(echo hunter2)` prints a literal; any other command substitution only names where the secret lives.
     return not (value.startswith(b"$(") and (b"echo" in value or b"printf" in value))
@@ -677,7 +728,7 @@ def _build_trigger_set(trigger_groups: Sequence[Sequence[str]]) -> Any:
     for triggers in trigger_groups:
         trigger_set.Add(("(?i)" + "|".join(re2.escape(t) for t in triggers)).encode("ascii"))
     trigger_set.Compile()
-    return trigger_set
+    return trigger_set._set  # the binding's Set: Match(data) gives the list of matching entries, [] for none
 
 
 _ALL_TRIGGERS: Final = tuple(sorted({t for rule in _RULES for t in rule.triggers} | {_PEM_TRIGGER}))
@@ -724,53 +775,73 @@ class SecretMasker:
         """One cleaned terminal line (command or output) -> the same line with every secret value masked."""
         data = line.encode("utf-8", "surrogatepass")
         selected = _RULE_TRIGGER_SET.Match(data)
-        if selected is None and not self._stateful:
+        if not selected and not self._stateful:
             return line
         return self._mask_candidate(line, data, selected)
 
     def mask_lines(self, lines: Sequence[str]) -> list[str]:
-        """Mask consecutive lines (e.g. one event's sessionData): the same result as mask() on each line in
-        turn, but one trigger scan over the whole block instead of one RE2 call (~0.7 us) per line."""
+        """Mask consecutive lines (e.g. the sessionData of one event or of a batch of events): the same result as
+        mask() on each line in turn, but one trigger scan over the whole block instead of one RE2 call (~0.7 us)
+        per line."""
         result = list(lines)
-        if not result:
-            return result
-        text = "\n".join(result)
-        if text.isascii():  # O(1) in CPython; then byte offsets are character offsets
-            block = text.encode("ascii")
-            sizes = [len(line) for line in result]
-        else:
-            encoded = [line.encode("utf-8", "surrogatepass") for line in result]
-            block = b"\n".join(encoded)
-            sizes = [len(data) for data in encoded]
-        # One regex scan finds the first line with a trigger; usually there is none and the block is done.
-        found = None if self._stateful else _ANY_TRIGGER_RE.search(block)
-        if found is None and not self._stateful:
-            return result
-        starts = [0, *accumulate(size + 1 for size in sizes[:-1])]
-        index = 0 if found is None else bisect_right(starts, found.start()) - 1
-        while index < len(result):
-            data = block[starts[index] : starts[index] + sizes[index]]
-            if self._stateful:
-                result[index] = self._mask_candidate(result[index], data, _RULE_TRIGGER_SET.Match(data))
-            elif data not in _CLEAN_LINES:
-                line = result[index]
-                masked = self._mask_candidate(line, data, _RULE_TRIGGER_SET.Match(data))
-                result[index] = masked
-                if masked is line and not self._stateful and len(data) <= _CLEAN_LINE_MAX:
-                    _remember_clean(data)
+        if len(result) <= 1:
+            return [self._mask_apart(line) for line in result]
+        block = "\n".join(result).encode("utf-8", "surrogatepass")
+        last = len(result) - 1
+        if block.count(b"\n") != last:  # a line holds a newline itself: the block does not show where lines end
+            return [self._mask_apart(line) for line in result]
+        # Line `index` starts at block[pos]. A block without triggers costs one RE2 call, and each line with some
+        # one more (the search for the next one). Lines are counted with bytes.count/find (C loops) from one hit
+        # to the next, not split or indexed up front, so a block of many lines and few triggers stays cheap.
+        index = pos = 0
+        if not self._stateful:
+            found = _ANY_TRIGGER_RE.search(block)
+            if found is None:  # usually: nothing secret-like in the whole block
+                return result
+            hit = found[0][0]
+            index = block.count(b"\n", 0, hit)
+            pos = block.rfind(b"\n", 0, hit) + 1
+        while True:
+            end = len(block) if index == last else block.find(b"\n", pos)
+            data = block[pos:end]
+            if self._stateful or not _is_clean(data):
+                result[index] = self._mask_found(result[index], data, _RULE_TRIGGER_SET.Match(data))
+            if index == last:
+                return result
             index += 1
-            if index < len(result) and not self._stateful:
-                found = _ANY_TRIGGER_RE.search(block, starts[index])
+            pos = end + 1
+            if not self._stateful:  # skip to the next line with a trigger
+                found = _ANY_TRIGGER_RE.search(block, pos)
                 if found is None:
-                    break
-                index = bisect_right(starts, found.start()) - 1
-        return result
+                    return result
+                hit = found[0][0]
+                index += block.count(b"\n", pos, hit)
+                pos = max(pos, block.rfind(b"\n", pos, hit) + 1)  # after the last newline before the hit, if any
+
+    def _mask_found(self, line: str, data: bytes, selected: Sequence[int]) -> str:
+        """A line of mask_lines that holds triggers (or any line while there is state); one found clean from no
+        state and leaving none is remembered (_CLEAN_LINES)."""
+        stateless = not self._stateful
+        masked = self._mask_candidate(line, data, selected)
+        if masked is line and stateless and not self._stateful and len(data) <= _CLEAN_LINE_MAX:
+            _remember_clean(data)
+        return masked
+
+    def _mask_apart(self, line: str) -> str:
+        """mask_lines on a line taken alone: the Set both finds triggers and selects the rules (one RE2 call)."""
+        data = line.encode("utf-8", "surrogatepass")
+        if not self._stateful and _is_clean(data):
+            return line
+        selected = _RULE_TRIGGER_SET.Match(data)
+        if not selected and not self._stateful:
+            return line
+        return self._mask_found(line, data, selected)
 
     # --- slow path ----------------------------------------------------------------------------------------
 
-    def _mask_candidate(self, line: str, data: bytes, selected: list[int] | None) -> str:
+    def _mask_candidate(self, line: str, data: bytes, selected: Sequence[int]) -> str:
         try:
-            spans = self._collect(data, selected or ())
+            spans = self._collect(data, selected)
             if not spans:
                 return line
             return self._replace(data, spans)
@@ -816,7 +887,7 @@ class SecretMasker:
         end = _PEM_END.search(data)
         if end is not None:
             self._in_pem = False
-            before = data[: end.start()]
+            before = data[: end[0][0]]
             body = before.strip(b" \t>")
             if body:
                 start = before.index(body)
@@ -826,7 +897,7 @@ class SecretMasker:
         if body_line is None:
             self._in_pem = False  # not key material: the block was never closed; judge this line normally
             return False
-        start, stop = body_line.span(_PEM_BODY_GROUP)
+        start, stop = body_line[_PEM_BODY_GROUP]
         if start >= 0:
             spans.append((start, stop, _STATEFUL_PRIORITY, "private-key"))
         return True
@@ -838,24 +909,25 @@ class SecretMasker:
             if begin is None:
                 return
             self._counts["private-key"] = self._counts.get("private-key", 0) + 1
-            end = _PEM_END.search(data, begin.end())
-            stop = end.start() if end is not None else len(data)
-            inner = data[begin.end() : stop]
+            begin_end = begin[0][1]
+            end = _PEM_END.search(data, begin_end)
+            stop = end[0][0] if end is not None else len(data)
+            inner = data[begin_end:stop]
             body = inner.strip()
             # key material, not just the quote or `\n"` that closes an `echo '-----BEGIN ...'` or a JSON string
             if body.strip(b"'\",;()\\n"):
-                start = begin.end() + inner.index(body)
+                start = begin_end + inner.index(body)
                 spans.append((start, start + len(body), _STATEFUL_PRIORITY, "private-key"))
             if end is None:
                 self._in_pem = True  # the body follows on the next lines (or events)
                 return
-            pos = end.end()
+            pos = end[0][1]
 
     def _find_secure_value(self, data: bytes, pos: int, spans: list[_Span]) -> bool:
         found = False
         while (match := _SSM_VALUE_RULE.regex.search(data, pos)) is not None:
             found |= self._add_value(_SSM_VALUE_RULE, _STATEFUL_PRIORITY, match, data, spans)
-            pos = max(match.end(), pos + 1)
+            pos = max(match[0][1], pos + 1)
         return found
 
     def _apply_assignments(self, rule: _Rule, index: int, data: bytes, spans: list[_Span]) -> None:
@@ -863,22 +935,24 @@ class SecretMasker:
         secret's (KEY_ID=, auth: in a log line) the search goes on right there and the value, which may hold
         the next assignment, is still seen. A value is consumed only once accepted, which keeps the scan linear
         even on hostile lines of rejected names."""
-        group_r = rule.regex.groupindex[b"r"]
+        search = rule.regex.search
+        group_r = rule.regex.groupindex["r"]
         pos = 0
         size = len(data)
-        while pos <= size and _may_match(rule, data, pos):
-            match = rule.regex.search(data, pos)
+        while pos <= size and (pos == 0 or _may_match(rule, data, pos)):  # _collect checked it at 0
+            match = search(data, pos)
             if match is None:
                 return
-            pos = max(match.end(), pos + 1)
-            rest = match.start(group_r) >= 0
+            pos = max(match[0][1], pos + 1)
+            rest = match[group_r][0] >= 0
             value = (_ASSIGNED_REST if rest else _ASSIGNED_WORD).match(data, pos)
             if value is None:
                 continue
-            start, stop = value.span()
+            start, stop = value[0]
             quoted = data[start] in b"\"'"
             mode = "q" if quoted else "r" if rest else "w"
-            kind = _classify_name(match.group(rule.name_group), mode)
+            name_start, name_end = match[rule.name_group]
+            kind = _classify_name(data[name_start:name_end], mode)
             span = (start, stop, index)
             if kind is not None and self._add_span(rule, match, data, spans, kind=kind, mode=mode, span=span):
                 pos = max(pos, stop)
@@ -886,13 +960,15 @@ class SecretMasker:
     def _apply_htpasswd(self, rule: _Rule, index: int, data: bytes, spans: list[_Span]) -> None:
         """The password's position depends on the options: the second argument with -n, else the third."""
         pos = 0
+        flags = rule.regex.groupindex["f"]
         while (match := rule.regex.search(data, pos)) is not None:
-            pos = max(match.end(), pos + 1)
-            options = [option for option in match.group(b"f").split() if option.startswith(b"-")]
+            pos = max(match[0][1], pos + 1)
+            flags_start, flags_end = match[flags]
+            options = [option for option in data[flags_start:flags_end].split() if option.startswith(b"-")]
             if not any(b"b" in option for option in options):
                 continue
             second, third = rule.value_groups[0][0], rule.value_groups[1][0]
-            start, stop = match.span(second if any(b"n" in option for option in options) else third)
+            start, stop = match[second if any(b"n" in option for option in options) else third]
             if start >= 0:
                 mode = "q" if data[start] in b"\"'" else "w"
                 self._add_span(rule, match, data, spans, kind=rule.kind, mode=mode, span=(start, stop, index))
@@ -905,17 +981,18 @@ class SecretMasker:
             self._apply_htpasswd(rule, index, data, spans)
             return
         if rule.special == "secure-string":
-            if _SSM_SECURE.search(data) is not None and not self._find_secure_value(data, 0, spans):
+            if _SSM_SECURE in data and not self._find_secure_value(data, 0, spans):
                 self._secure_window = _SSM_WINDOW
             return
         # aws-prompt: the answer is on this line, or (prompt flushed before Enter) on the next one.
         match = rule.regex.search(data)
         if match is None:
             return
+        key_start, key_end = match[rule.regex.groupindex["k"]]
         kind = {b"secret access key": "aws-secret-access-key", b"access key id": "aws-access-key-id"}.get(
-            match.group(b"k").lower(), "aws-session-token"
+            data[key_start:key_end].lower(), "aws-session-token"
         )
-        start, stop = match.span(rule.value_groups[0][0])
+        start, stop = match[rule.value_groups[0][0]]
         if start == stop:
             self._pending_prompt = kind
         elif not _is_placeholder(data[start:stop]):
@@ -925,21 +1002,21 @@ class SecretMasker:
         search = rule.regex.search
         pos = 0
         size = len(data)
-        while pos <= size and _may_match(rule, data, pos):
+        while pos <= size and (pos == 0 or _may_match(rule, data, pos)):  # _collect checked it at 0
             match = search(data, pos)
             if match is None:
                 return
             self._add_value(rule, index, match, data, spans)
             # Always move past the whole match: re-scanning a consumed value could make many matches on one
             # hostile line quadratic. Values are complete by construction (list items are handled inside).
-            pos = max(match.end(), pos + 1)
+            pos = max(match[0][1], pos + 1)
 
-    def _add_value(self, rule: _Rule, priority: int, match: Any, data: bytes, spans: list[_Span]) -> bool:
+    def _add_value(self, rule: _Rule, priority: int, match: _Match, data: bytes, spans: list[_Span]) -> bool:
         """Turn one match into the span of its value, unless the name is not a secret's."""
         start = stop = -1
         mode = "v"
         for group, mode in rule.value_groups:  # noqa: B007 - the matching group's mode is used below
-            start, stop = match.span(group)
+            start, stop = match[group]
             if start >= 0:
                 break
         if start < 0:
@@ -948,7 +1025,8 @@ class SecretMasker:
             mode = "q"
         kind = rule.kind
         if rule.name_group:
-            name = match.group(rule.name_group)
+            name_start, name_end = match[rule.name_group]
+            name = data[name_start:name_end]
             named = _classify_name(name.rsplit(b".", 1)[-1] if rule.dotted_name else name, mode)
             if named is None:
                 return False
@@ -956,7 +1034,7 @@ class SecretMasker:
         return self._add_span(rule, match, data, spans, kind=kind, mode=mode, span=(start, stop, priority))
 
     def _add_span(
-        self, rule: _Rule, match: Any, data: bytes, spans: list[_Span], *, kind: str, mode: str, span: _Span3
+        self, rule: _Rule, match: _Match, data: bytes, spans: list[_Span], *, kind: str, mode: str, span: _Span3
     ) -> bool:
         """Add the span to mask for a value at data[start:stop] (mode: see the value fragments), unless it is a
         placeholder. `priority` orders overlapping spans (lower wins the marker's name)."""
@@ -973,7 +1051,7 @@ class SecretMasker:
         if (
             start >= stop
             or (mode != "v" and _is_placeholder(value))
-            or (rule.accept is not None and not rule.accept(match, value))
+            or (rule.accept is not None and not rule.accept(rule, match, data, value))
             or (kind == "key" and value.startswith(_PATHLIKE_PREFIXES))  # --private-key /path/key.pem: a file
         ):
             return False
@@ -985,10 +1063,10 @@ class SecretMasker:
         items after the first one here, and return where the first value ends."""
         if data.find(b",", start, stop) < 0 and data.find(b"&", start, stop) < 0:
             return stop
-        item = _LIST_ITEM.search(data, start, stop)
+        item = _LIST_ITEM.search_within(data, start, stop)
         if item is None:
             return stop
-        first_stop: int = item.start()
+        first_stop = item[0][0]
         pos = first_stop
         # Next "," and next "&", each found once and reused, so the walk stays linear in the value's length.
         comma = data.find(b",", pos + 1, stop)
@@ -1009,6 +1087,13 @@ class SecretMasker:
         return first_stop
 
     def _replace(self, data: bytes, spans: list[_Span]) -> str:
+        if len(spans) == 1 and _MARKER_PREFIX_BYTES not in data:  # the usual case, as the sweep below would do it
+            start, stop, _priority, kind = spans[0]
+            if data[start:stop].strip():
+                data = data[:start] + _marker(kind) + data[stop:]
+                if kind != "private-key":
+                    self._counts[kind] = self._counts.get(kind, 0) + 1
+            return data.decode("utf-8", "surrogatepass")
         spans.sort()
         merged: list[list[Any]] = []
         for start, stop, priority, kind in spans:
@@ -1036,6 +1121,12 @@ class SecretMasker:
         return b"".join(out).decode("utf-8", "surrogatepass")
 
 
+def _is_clean(data: bytes) -> bool:
+    """A line known to need no masking from a masker without state (see _CLEAN_LINES). A long line is never
+    kept, so it is not hashed to look for it."""
+    return len(data) <= _CLEAN_LINE_MAX and data in _CLEAN_LINES
+
+
 def _remember_clean(data: bytes) -> None:
     """Remember a line that needed no masking and left the masker without state (see _CLEAN_LINES)."""
     if b"-----BEGIN" in data:
@@ -1048,7 +1139,11 @@ def _remember_clean(data: bytes) -> None:
 def _cut_out_markers(data: bytes, merged: list[list[Any]]) -> list[list[Any]]:
     """Existing markers inside a span stay as they are; only the text around them is masked. Spans and markers
     are both sorted and disjoint among themselves, so one sweep over the two lists does it."""
-    markers = [m.span() for m in _MARKER_RE.finditer(data)]
+    markers: list[tuple[int, int]] = []
+    pos = 0
+    while (marker := _MARKER_RE.search(data, pos)) is not None:
+        markers.append(marker[0])
+        pos = marker[0][1]  # a marker is never empty, so this moves on
     if not markers:
         return merged
     pieces: list[list[Any]] = []
