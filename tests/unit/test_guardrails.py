@@ -336,7 +336,7 @@ def test_guardrails_are_well_formed() -> None:
         assert all((guardrail.event_names, guardrail.shown, guardrail.resource_keys))
 
 
-def test_docs_list_every_guardrail_with_its_event() -> None:
+def test_docs_list_every_guardrail_as_the_code_has_it() -> None:
     text = DOCS.read_text()
     for guardrail in GUARDRAILS:
         row = next((line for line in text.splitlines() if line.startswith(f"| {guardrail.id} ")), "")
@@ -344,6 +344,12 @@ def test_docs_list_every_guardrail_with_its_event() -> None:
         assert guardrail.event_source in row
         for name in guardrail.event_names:
             assert name in row
+        _, title, severity, _, condition, cloudformation, techniques = (c.strip() for c in row.strip("| ").split("|"))
+        assert (title, severity) == (guardrail.title, str(guardrail.severity)), guardrail.id
+        assert techniques == ", ".join(guardrail.techniques), guardrail.id
+        # The code's condition is the table's, then the exceptions (the CloudFormation column) in words.
+        assert guardrail.condition.startswith(condition), guardrail.id
+        assert cloudformation == ("yes" if guardrail.stack_may_change else "no"), guardrail.id
 
 
 def test_resources_from_the_function_environment() -> None:

@@ -29,7 +29,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from urllib.parse import quote
 
 from sessionguard.alerts import (
@@ -219,327 +219,335 @@ def _logging_policy(params: Mapping[str, Any], resources: ProtectedResources) ->
 
 # --- the guardrails --------------------------------------------------------------------------------------------
 
-_UNLOGGED = (
-    "The session does not run the logged shell document, so the stack's Session Manager preferences (streaming to "
-    "the session log group, the S3 transcript, encryption) do not govern it and SessionGuard's command alerts never "
-    "see it. CloudTrail's StartSession is the only record."
-)
+
+class _Watch(NamedTuple):
+    """What every guardrail of a group has in common: the condition that the call acts on this stack's resource,
+    the request parameter naming that resource, and the words their condition and description end with."""
+
+    applies: Condition
+    resource_key: str
+    condition: str = ""
+    description: str = ""
+
+
+_WATCHES: Final = {
+    Group.UNLOGGED_SESSIONS: _Watch(
+        _other_session_document,  # SG-GR-005; the guardrails for the known documents name theirs
+        "target",
+        description=(
+            "The session does not run the logged shell document, so the stack's Session Manager preferences "
+            "(streaming to the session log group, the S3 transcript, encryption) do not govern it and SessionGuard's "
+            "command alerts never see it. CloudTrail's StartSession is the only record."
+        ),
+    ),
+    Group.PREFERENCES: _Watch(_preferences_document, "name", condition="; not by the stack's preferences function"),
+    Group.SESSION_LOGS: _Watch(_session_log_group, "logGroupName"),
+    Group.SESSION_KEY: _Watch(_session_key, "keyId"),
+    Group.TRANSCRIPTS: _Watch(_transcript_bucket, "bucketName"),
+    Group.LOGGING_POLICY: _Watch(_logging_policy, "roleName"),
+}
+_STACK_MAY_CHANGE: Final = "; CloudFormation deployments excepted"
+
+
+class _Row(NamedTuple):
+    """One guardrail as it differs from the others of its group, in the columns of docs/guardrails.md's table
+    (`condition` as the table words it), then the description and the request parameters the alert shows."""
+
+    id: str
+    group: Group
+    title: str
+    severity: Severity
+    event_names: tuple[str, ...]
+    condition: str
+    techniques: tuple[str, ...]
+    description: str
+    shown: tuple[str, ...]
+    stack_may_change: bool = False
+    data_event: bool = False
+    applies: Condition | None = None  # else the group's
+    resource_key: str = ""  # else the group's
+
+
+def _guardrail(row: _Row) -> Guardrail:
+    """A row completed with what its group shares; a CloudFormation exception is said in the condition."""
+    watch = _WATCHES[row.group]
+    return Guardrail(  # in the row's order
+        id=row.id,
+        group=row.group,
+        title=row.title,
+        severity=row.severity,
+        event_names=row.event_names,
+        condition=row.condition + watch.condition + (_STACK_MAY_CHANGE if row.stack_may_change else ""),
+        techniques=row.techniques,
+        description=" ".join(filter(None, (row.description, watch.description))),
+        shown=row.shown,
+        stack_may_change=row.stack_may_change,
+        data_event=row.data_event,
+        applies=row.applies or watch.applies,
+        resource_keys=(row.resource_key or watch.resource_key,),
+    )
+
+
 _SESSION_PARAMS = ("documentName", "target", "parameters", "reason")
 
-GUARDRAILS: Final[tuple[Guardrail, ...]] = (
-    Guardrail(
-        id="SG-GR-001",
-        group=Group.UNLOGGED_SESSIONS,
-        title="SSH session through Session Manager (not logged)",
-        severity=Severity.HIGH,
-        techniques=("T1021.004", "T1021.007"),
-        event_names=("StartSession",),
-        condition="documentName is AWS-StartSSHSession",
-        description="SSH over Session Manager is a full shell whose keystrokes the agent never logs. " + _UNLOGGED,
+# id, group, title, severity, CloudTrail eventNames, condition, MITRE ATT&CK, description, shown parameters
+_TABLE: Final = (
+    _Row(
+        "SG-GR-001",
+        Group.UNLOGGED_SESSIONS,
+        "SSH session through Session Manager (not logged)",
+        Severity.HIGH,
+        ("StartSession",),
+        "documentName is AWS-StartSSHSession",
+        ("T1021.004", "T1021.007"),
+        "SSH over Session Manager is a full shell whose keystrokes the agent never logs.",
+        _SESSION_PARAMS,
         applies=_session_document(("AWS-StartSSHSession",)),
-        resource_keys=("target",),
-        shown=_SESSION_PARAMS,
     ),
-    Guardrail(
-        id="SG-GR-002",
-        group=Group.UNLOGGED_SESSIONS,
-        title="Port forwarding to an instance (not logged)",
-        severity=Severity.MEDIUM,
-        techniques=("T1572",),
-        event_names=("StartSession",),
-        condition="documentName is AWS-StartPortForwardingSession",
-        description="A tunnel to a port on the instance; what passes through it is not logged. " + _UNLOGGED,
+    _Row(
+        "SG-GR-002",
+        Group.UNLOGGED_SESSIONS,
+        "Port forwarding to an instance (not logged)",
+        Severity.MEDIUM,
+        ("StartSession",),
+        "documentName is AWS-StartPortForwardingSession",
+        ("T1572",),
+        "A tunnel to a port on the instance; what passes through it is not logged.",
+        _SESSION_PARAMS,
         applies=_session_document(("AWS-StartPortForwardingSession",)),
-        resource_keys=("target",),
-        shown=_SESSION_PARAMS,
     ),
-    Guardrail(
-        id="SG-GR-003",
-        group=Group.UNLOGGED_SESSIONS,
-        title="Port forwarding through an instance to another host (not logged)",
-        severity=Severity.HIGH,
-        techniques=("T1572", "T1090.001"),
-        event_names=("StartSession",),
-        condition="documentName is AWS-StartPortForwardingSessionToRemoteHost",
-        description=(
-            "The instance becomes a pivot into its network (databases, other hosts); nothing that passes is "
-            "logged. " + _UNLOGGED
-        ),
+    _Row(
+        "SG-GR-003",
+        Group.UNLOGGED_SESSIONS,
+        "Port forwarding through an instance to another host (not logged)",
+        Severity.HIGH,
+        ("StartSession",),
+        "documentName is AWS-StartPortForwardingSessionToRemoteHost",
+        ("T1572", "T1090.001"),
+        "The instance becomes a pivot into its network (databases, other hosts); nothing that passes is logged.",
+        _SESSION_PARAMS,
         applies=_session_document(("AWS-StartPortForwardingSessionToRemoteHost",)),
-        resource_keys=("target",),
-        shown=_SESSION_PARAMS,
     ),
-    Guardrail(
-        id="SG-GR-004",
-        group=Group.UNLOGGED_SESSIONS,
-        title="Command session outside the logged shell",
-        severity=Severity.HIGH,
-        techniques=("T1021.007", "T1059"),
-        event_names=("StartSession",),
-        condition="documentName is AWS-StartInteractiveCommand or AWS-StartNonInteractiveCommand",
-        description="A command chosen at session start runs on the instance. " + _UNLOGGED,
+    _Row(
+        "SG-GR-004",
+        Group.UNLOGGED_SESSIONS,
+        "Command session outside the logged shell",
+        Severity.HIGH,
+        ("StartSession",),
+        "documentName is AWS-StartInteractiveCommand or AWS-StartNonInteractiveCommand",
+        ("T1021.007", "T1059"),
+        "A command chosen at session start runs on the instance.",
+        _SESSION_PARAMS,
         applies=_session_document(("AWS-StartInteractiveCommand", "AWS-StartNonInteractiveCommand")),
-        resource_keys=("target",),
-        shown=_SESSION_PARAMS,
     ),
-    Guardrail(
-        id="SG-GR-005",
-        group=Group.UNLOGGED_SESSIONS,
-        title="Session with a custom session document",
-        severity=Severity.MEDIUM,
-        techniques=("T1021.007", "T1562"),
-        event_names=("StartSession",),
-        condition="documentName is any other document than SSM-SessionManagerRunShell and the four above",
-        description=(
-            "A custom Session document carries its own logging settings (or none), chosen by whoever wrote it. "
-            + _UNLOGGED
-        ),
-        applies=_other_session_document,
-        resource_keys=("target",),
-        shown=_SESSION_PARAMS,
+    _Row(
+        "SG-GR-005",
+        Group.UNLOGGED_SESSIONS,
+        "Session with a custom session document",
+        Severity.MEDIUM,
+        ("StartSession",),
+        "documentName is any other document than SSM-SessionManagerRunShell and the four above",
+        ("T1021.007", "T1562"),
+        "A custom Session document carries its own logging settings (or none), chosen by whoever wrote it.",
+        _SESSION_PARAMS,
     ),
-    Guardrail(
-        id="SG-GR-010",
-        group=Group.PREFERENCES,
-        title="Session Manager preferences changed outside the stack",
-        severity=Severity.HIGH,
-        techniques=("T1562.008",),
-        event_names=("UpdateDocument", "UpdateDocumentDefaultVersion"),
-        condition="name is SSM-SessionManagerRunShell; not by the stack's preferences function",
-        description=(
-            "The preferences decide whether sessions stream to the session log group, with encryption enforced. "
-            "A new default version can switch logging off for every session in the region."
-        ),
-        applies=_preferences_document,
-        resource_keys=("name",),
-        shown=("name", "documentVersion", "versionName", "content"),
+    _Row(
+        "SG-GR-010",
+        Group.PREFERENCES,
+        "Session Manager preferences changed outside the stack",
+        Severity.HIGH,
+        ("UpdateDocument", "UpdateDocumentDefaultVersion"),
+        "name is SSM-SessionManagerRunShell",
+        ("T1562.008",),
+        "The preferences decide whether sessions stream to the session log group, with encryption enforced. "
+        "A new default version can switch logging off for every session in the region.",
+        ("name", "documentVersion", "versionName", "content"),
     ),
-    Guardrail(
-        id="SG-GR-011",
-        group=Group.PREFERENCES,
-        title="Session Manager preferences document deleted",
-        severity=Severity.CRITICAL,
-        techniques=("T1562.008",),
-        event_names=("DeleteDocument",),
-        condition="name is SSM-SessionManagerRunShell; not by the stack's preferences function",
-        description="Without the preferences document, new sessions are neither streamed nor written to S3.",
-        applies=_preferences_document,
-        resource_keys=("name",),
-        shown=("name", "documentVersion", "versionName", "force"),
+    _Row(
+        "SG-GR-011",
+        Group.PREFERENCES,
+        "Session Manager preferences document deleted",
+        Severity.CRITICAL,
+        ("DeleteDocument",),
+        "name is SSM-SessionManagerRunShell",
+        ("T1562.008",),
+        "Without the preferences document, new sessions are neither streamed nor written to S3.",
+        ("name", "documentVersion", "versionName", "force"),
     ),
-    Guardrail(
-        id="SG-GR-020",
-        group=Group.SESSION_LOGS,
-        title="Session log group deleted",
-        severity=Severity.CRITICAL,
-        techniques=("T1562.008", "T1485"),
-        event_names=("DeleteLogGroup",),
-        condition="logGroupName is the session log group",
-        description=(
-            "Every session log in the group is gone, and the agent silently stops streaming while the group is missing."
-        ),
-        applies=_session_log_group,
-        resource_keys=("logGroupName",),
-        shown=("logGroupName",),
+    _Row(
+        "SG-GR-020",
+        Group.SESSION_LOGS,
+        "Session log group deleted",
+        Severity.CRITICAL,
+        ("DeleteLogGroup",),
+        "logGroupName is the session log group",
+        ("T1562.008", "T1485"),
+        "Every session log in the group is gone, and the agent silently stops streaming while the group is missing.",
+        ("logGroupName",),
     ),
-    Guardrail(
-        id="SG-GR-021",
-        group=Group.SESSION_LOGS,
-        title="Session log stream deleted",
-        severity=Severity.HIGH,
-        techniques=("T1070",),
-        event_names=("DeleteLogStream",),
-        condition="logGroupName is the session log group",
-        description="A stream is one session's log: deleting it removes the record of that session.",
-        applies=_session_log_group,
-        resource_keys=("logGroupName",),
-        shown=("logGroupName", "logStreamName"),
+    _Row(
+        "SG-GR-021",
+        Group.SESSION_LOGS,
+        "Session log stream deleted",
+        Severity.HIGH,
+        ("DeleteLogStream",),
+        "logGroupName is the session log group",
+        ("T1070",),
+        "A stream is one session's log: deleting it removes the record of that session.",
+        ("logGroupName", "logStreamName"),
     ),
-    Guardrail(
-        id="SG-GR-022",
-        group=Group.SESSION_LOGS,
-        title="Session log subscription filter deleted",
-        severity=Severity.HIGH,
-        techniques=("T1562.008",),
-        event_names=("DeleteSubscriptionFilter",),
-        condition="logGroupName is the session log group; CloudFormation deployments excepted",
-        description="Without its subscription filter, risky commands typed in sessions no longer raise alerts.",
-        applies=_session_log_group,
-        resource_keys=("logGroupName",),
-        shown=("logGroupName", "filterName"),
+    _Row(
+        "SG-GR-022",
+        Group.SESSION_LOGS,
+        "Session log subscription filter deleted",
+        Severity.HIGH,
+        ("DeleteSubscriptionFilter",),
+        "logGroupName is the session log group",
+        ("T1562.008",),
+        "Without its subscription filter, risky commands typed in sessions no longer raise alerts.",
+        ("logGroupName", "filterName"),
         stack_may_change=True,
     ),
-    Guardrail(
-        id="SG-GR-023",
-        group=Group.SESSION_LOGS,
-        title="Session log retention shortened",
-        severity=Severity.MEDIUM,
-        techniques=("T1562.008",),
-        event_names=("PutRetentionPolicy",),
-        condition=(
-            "logGroupName is the session log group and retentionInDays is below SessionLogRetentionDays (any "
-            "value when that is 0); CloudFormation deployments excepted"
-        ),
-        description="Session logs older than the new retention are deleted by CloudWatch Logs.",
+    _Row(
+        "SG-GR-023",
+        Group.SESSION_LOGS,
+        "Session log retention shortened",
+        Severity.MEDIUM,
+        ("PutRetentionPolicy",),
+        "logGroupName is the session log group and retentionInDays is below SessionLogRetentionDays (any value when "
+        "that is 0)",
+        ("T1562.008",),
+        "Session logs older than the new retention are deleted by CloudWatch Logs.",
+        ("logGroupName", "retentionInDays"),
+        stack_may_change=True,
         applies=_retention_shortened,
-        resource_keys=("logGroupName",),
-        shown=("logGroupName", "retentionInDays"),
+    ),
+    _Row(
+        "SG-GR-024",
+        Group.SESSION_LOGS,
+        "Session log data protection policy removed",
+        Severity.HIGH,
+        ("DeleteDataProtectionPolicy",),
+        "logGroupIdentifier is the session log group (name or ARN)",
+        ("T1562.008",),
+        "AWS secret keys and private keys typed in sessions are no longer masked at ingestion.",
+        ("logGroupIdentifier",),
+        stack_may_change=True,
+        resource_key="logGroupIdentifier",
+    ),
+    _Row(
+        "SG-GR-030",
+        Group.SESSION_KEY,
+        "Session key disabled",
+        Severity.CRITICAL,
+        ("DisableKey",),
+        "keyId is the session key (id or ARN)",
+        ("T1562.008", "T1485"),
+        "Nothing encrypted with the key can be read, and the log group and bucket cannot encrypt new session logs.",
+        ("keyId",),
+    ),
+    _Row(
+        "SG-GR-031",
+        Group.SESSION_KEY,
+        "Session key scheduled for deletion",
+        Severity.CRITICAL,
+        ("ScheduleKeyDeletion",),
+        "keyId is the session key (id or ARN)",
+        ("T1485",),
+        "When the waiting period ends, every session log and transcript is unreadable for good. Cancel with "
+        "CancelKeyDeletion before then.",
+        ("keyId", "pendingWindowInDays"),
+    ),
+    _Row(
+        "SG-GR-032",
+        Group.SESSION_KEY,
+        "Session key policy changed",
+        Severity.HIGH,
+        ("PutKeyPolicy",),
+        "keyId is the session key (id or ARN)",
+        ("T1562.008",),
+        "The key policy decides who can decrypt session logs and whether CloudWatch Logs can still encrypt them.",
+        ("keyId", "policyName", "bypassPolicyLockoutSafetyCheck", "policy"),
         stack_may_change=True,
     ),
-    Guardrail(
-        id="SG-GR-024",
-        group=Group.SESSION_LOGS,
-        title="Session log data protection policy removed",
-        severity=Severity.HIGH,
-        techniques=("T1562.008",),
-        event_names=("DeleteDataProtectionPolicy",),
-        condition="logGroupIdentifier is the session log group (name or ARN); CloudFormation deployments excepted",
-        description="AWS secret keys and private keys typed in sessions are no longer masked at ingestion.",
-        applies=_session_log_group,
-        resource_keys=("logGroupIdentifier",),
-        shown=("logGroupIdentifier",),
+    _Row(
+        "SG-GR-040",
+        Group.TRANSCRIPTS,
+        "Transcript bucket policy changed or removed",
+        Severity.HIGH,
+        ("PutBucketPolicy", "DeleteBucketPolicy"),
+        "bucketName is the transcript bucket",
+        ("T1562.008", "T1530"),
+        "The bucket policy enforces TLS and this stack's KMS key on every transcript written.",
+        ("bucketName", "bucketPolicy"),
         stack_may_change=True,
     ),
-    Guardrail(
-        id="SG-GR-030",
-        group=Group.SESSION_KEY,
-        title="Session key disabled",
-        severity=Severity.CRITICAL,
-        techniques=("T1562.008", "T1485"),
-        event_names=("DisableKey",),
-        condition="keyId is the session key (id or ARN)",
-        description=(
-            "Nothing encrypted with the key can be read, and the log group and bucket cannot encrypt new session logs."
-        ),
-        applies=_session_key,
-        resource_keys=("keyId",),
-        shown=("keyId",),
-    ),
-    Guardrail(
-        id="SG-GR-031",
-        group=Group.SESSION_KEY,
-        title="Session key scheduled for deletion",
-        severity=Severity.CRITICAL,
-        techniques=("T1485",),
-        event_names=("ScheduleKeyDeletion",),
-        condition="keyId is the session key (id or ARN)",
-        description=(
-            "When the waiting period ends, every session log and transcript is unreadable for good. Cancel with "
-            "CancelKeyDeletion before then."
-        ),
-        applies=_session_key,
-        resource_keys=("keyId",),
-        shown=("keyId", "pendingWindowInDays"),
-    ),
-    Guardrail(
-        id="SG-GR-032",
-        group=Group.SESSION_KEY,
-        title="Session key policy changed",
-        severity=Severity.HIGH,
-        techniques=("T1562.008",),
-        event_names=("PutKeyPolicy",),
-        condition="keyId is the session key (id or ARN); CloudFormation deployments excepted",
-        description=(
-            "The key policy decides who can decrypt session logs and whether CloudWatch Logs can still encrypt them."
-        ),
-        applies=_session_key,
-        resource_keys=("keyId",),
-        shown=("keyId", "policyName", "bypassPolicyLockoutSafetyCheck", "policy"),
+    _Row(
+        "SG-GR-041",
+        Group.TRANSCRIPTS,
+        "Transcript bucket encryption changed or removed",
+        Severity.HIGH,
+        ("PutBucketEncryption", "DeleteBucketEncryption"),
+        "bucketName is the transcript bucket",
+        ("T1562.008",),
+        "Transcripts are uploaded without encryption headers and take the bucket default; with "
+        "s3EncryptionEnabled the agent refuses to upload to a bucket it finds unencrypted.",
+        ("bucketName", "ServerSideEncryptionConfiguration"),
         stack_may_change=True,
     ),
-    Guardrail(
-        id="SG-GR-040",
-        group=Group.TRANSCRIPTS,
-        title="Transcript bucket policy changed or removed",
-        severity=Severity.HIGH,
-        techniques=("T1562.008", "T1530"),
-        event_names=("PutBucketPolicy", "DeleteBucketPolicy"),
-        condition="bucketName is the transcript bucket; CloudFormation deployments excepted",
-        description="The bucket policy enforces TLS and this stack's KMS key on every transcript written.",
-        applies=_transcript_bucket,
-        resource_keys=("bucketName",),
-        shown=("bucketName", "bucketPolicy"),
-        stack_may_change=True,
-    ),
-    Guardrail(
-        id="SG-GR-041",
-        group=Group.TRANSCRIPTS,
-        title="Transcript bucket encryption changed or removed",
-        severity=Severity.HIGH,
-        techniques=("T1562.008",),
-        event_names=("PutBucketEncryption", "DeleteBucketEncryption"),
-        condition="bucketName is the transcript bucket; CloudFormation deployments excepted",
-        description=(
-            "Transcripts are uploaded without encryption headers and take the bucket default; with "
-            "s3EncryptionEnabled the agent refuses to upload to a bucket it finds unencrypted."
-        ),
-        applies=_transcript_bucket,
-        resource_keys=("bucketName",),
-        shown=("bucketName", "ServerSideEncryptionConfiguration"),
-        stack_may_change=True,
-    ),
-    Guardrail(
-        id="SG-GR-042",
-        group=Group.TRANSCRIPTS,
-        title="Transcript bucket versioning suspended",
-        severity=Severity.HIGH,
-        techniques=("T1562.008", "T1485"),
-        event_names=("PutBucketVersioning",),
-        condition="bucketName is the transcript bucket and VersioningConfiguration.Status is Suspended",
-        description="Without versioning, an overwritten or deleted transcript cannot be recovered.",
+    _Row(
+        "SG-GR-042",
+        Group.TRANSCRIPTS,
+        "Transcript bucket versioning suspended",
+        Severity.HIGH,
+        ("PutBucketVersioning",),
+        "bucketName is the transcript bucket and VersioningConfiguration.Status is Suspended",
+        ("T1562.008", "T1485"),
+        "Without versioning, an overwritten or deleted transcript cannot be recovered.",
+        ("bucketName", "VersioningConfiguration"),
         applies=_versioning_suspended,
-        resource_keys=("bucketName",),
-        shown=("bucketName", "VersioningConfiguration"),
     ),
-    Guardrail(
-        id="SG-GR-043",
-        group=Group.TRANSCRIPTS,
-        title="Transcript bucket Object Lock configuration changed",
-        severity=Severity.HIGH,
-        techniques=("T1562.008", "T1485"),
-        event_names=("PutObjectLockConfiguration",),
-        condition="bucketName is the transcript bucket; CloudFormation deployments excepted",
-        description="Object Lock keeps transcripts immutable; a shorter or removed default retention weakens it.",
-        applies=_transcript_bucket,
-        resource_keys=("bucketName",),
-        shown=("bucketName", "ObjectLockConfiguration"),
+    _Row(
+        "SG-GR-043",
+        Group.TRANSCRIPTS,
+        "Transcript bucket Object Lock configuration changed",
+        Severity.HIGH,
+        ("PutObjectLockConfiguration",),
+        "bucketName is the transcript bucket",
+        ("T1562.008", "T1485"),
+        "Object Lock keeps transcripts immutable; a shorter or removed default retention weakens it.",
+        ("bucketName", "ObjectLockConfiguration"),
         stack_may_change=True,
     ),
-    Guardrail(
-        id="SG-GR-044",
-        group=Group.TRANSCRIPTS,
-        title="Session transcripts deleted",
-        severity=Severity.HIGH,
-        techniques=("T1070", "T1485"),
-        event_names=("DeleteObject", "DeleteObjects"),
-        condition="bucketName is the transcript bucket (S3 data events must be logged by a trail)",
-        description=(
-            "A deletion without a version id leaves a delete marker (versioning keeps the transcript); with a "
-            "version id the transcript is gone unless Object Lock holds it."
-        ),
-        applies=_transcript_bucket,
-        resource_keys=("bucketName",),
-        shown=("bucketName", "key", "versionId"),
+    _Row(
+        "SG-GR-044",
+        Group.TRANSCRIPTS,
+        "Session transcripts deleted",
+        Severity.HIGH,
+        ("DeleteObject", "DeleteObjects"),
+        "bucketName is the transcript bucket (S3 data events must be logged by a trail)",
+        ("T1070", "T1485"),
+        "A deletion without a version id leaves a delete marker (versioning keeps the transcript); with a "
+        "version id the transcript is gone unless Object Lock holds it.",
+        ("bucketName", "key", "versionId"),
         data_event=True,
     ),
-    Guardrail(
-        id="SG-GR-050",
-        group=Group.LOGGING_POLICY,
-        title="Session logging policy detached from a role",
-        severity=Severity.HIGH,
-        techniques=("T1562.008",),
-        event_names=("DetachRolePolicy",),
-        condition="policyArn is the stack's SessionLoggingPolicy; CloudFormation deployments excepted",
-        description=(
-            "Instances with that role can no longer stream sessions or upload transcripts; the agent turns "
-            "streaming off silently, or refuses sessions when encryption is enforced."
-        ),
-        applies=_logging_policy,
-        resource_keys=("roleName",),
-        shown=("roleName", "policyArn"),
+    _Row(
+        "SG-GR-050",
+        Group.LOGGING_POLICY,
+        "Session logging policy detached from a role",
+        Severity.HIGH,
+        ("DetachRolePolicy",),
+        "policyArn is the stack's SessionLoggingPolicy",
+        ("T1562.008",),
+        "Instances with that role can no longer stream sessions or upload transcripts; the agent turns "
+        "streaming off silently, or refuses sessions when encryption is enforced.",
+        ("roleName", "policyArn"),
         stack_may_change=True,
     ),
 )
+
+GUARDRAILS: Final[tuple[Guardrail, ...]] = tuple(_guardrail(row) for row in _TABLE)
 
 GUARDRAILS_BY_ID: Final = {g.id: g for g in GUARDRAILS}
 
