@@ -11,7 +11,8 @@ The corpus is written once to a temporary file, and both the floor and the engin
 
 Then single hostile lines of 1 MiB and 2 MiB, each built to hurt one stage (backspaces, escape sequences, quotes,
 secret-like prefixes, chains), are pushed through the whole engine; the slowest of each size is reported, and
-their ratio shows whether growth is linear (about 2.0) or worse.
+their ratio shows whether growth is linear (about 2.0) or worse, as does the steepest 2 MiB / 1 MiB ratio of any
+shape (the slowest shape is not always the one that grows fastest).
 
 The last line printed is one JSON object.
 """
@@ -204,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     two = time_hostile(2 << 20, pack)
     worst_1 = max(one, key=one.__getitem__)
     worst_2 = max(two, key=two.__getitem__)
+    growth = {name: two[name] / one[name] for name in one}
+    steepest = max(growth, key=growth.__getitem__)
     for name in one:
         print(
             f"hostile {name:16s} 1 MiB {one[name] * 1000:8.1f} ms   2 MiB {two[name] * 1000:8.1f} ms", file=sys.stderr
@@ -220,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         "hostile_2mib_s": round(two[worst_2], 4),
         "hostile_2mib_worst": worst_2,
         "hostile_growth_2mib_over_1mib": round(two[worst_2] / one[worst_1], 2),
+        "hostile_growth_steepest": round(growth[steepest], 2),
+        "hostile_growth_steepest_shape": steepest,
     }
     print(json.dumps(result))
     return 0
