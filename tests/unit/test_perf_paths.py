@@ -133,6 +133,24 @@ def test_backspace_replay_is_the_screen_replay(text: str) -> None:
         assert terminal._replay_backspaces(text) == expected
 
 
+@SETTINGS
+@given(
+    title=st.text(max_size=12) | st.sampled_from(["a" * 4094, "a" * 4095, "a" * 4096]),
+    end=st.sampled_from(["\x07", "\x1b\\", ""]),
+    rest=st.lists(st.sampled_from(["sh-4.2$ ls", "\x07", "\x1b[1m", "é", "\x08", " "]), max_size=4).map("".join),
+)
+def test_title_removal_is_the_general_clean_up(title: str, end: str, rest: str) -> None:
+    """The xterm-title fast path of clean_terminal_text gives what the general path gives."""
+    raw = "\x1b]0;" + title + end + rest
+    text = raw
+    if not text.isascii() and terminal._SURROGATE.search(text):
+        text = terminal._SURROGATE.sub("\ufffd", text)
+    text = terminal._STRIP.sub("", text).replace("\n", " ")
+    if "\x08" in text or "\r" in text or "\x1b" in text:
+        text = terminal._apply_line_editing(text)
+    assert terminal.clean_terminal_text(raw) == text
+
+
 def test_engine_lines_are_the_named_tuple_values() -> None:
     lines = _sanitized_lines("s-1", "command", ["a", "b"], "2026-11-26T12:00:00Z")
     expected = [SanitizedLine("s-1", "command", text, "2026-11-26T12:00:00Z") for text in ("a", "b")]

@@ -15,6 +15,7 @@ the count is capped (_MAX_CONTROLS, _MAX_SHELL_TOKENS) and the rest is handled b
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -71,6 +72,12 @@ def clean_terminal_text(raw: str) -> str:
             return _flatten(encoded)
     if "\x08" in raw and " \x08" not in raw and raw.replace("\x08", "").isprintable():
         return _replay_backspaces(raw)  # the commonest edit by far: a typo fixed with backspaces
+    if raw.startswith("\x1b]"):
+        # The other common one: bash's PS1 setting the xterm title, `ESC ] 0;title BEL` before the prompt. When it
+        # ends in BEL within _STRIP's bound and the rest is plain, removing it is all that _STRIP would do.
+        end = raw.find("\x07", 2, 2 + 4096 + 1)
+        if end > 0 and "\x1b" not in raw[2:end] and raw[end + 1 :].isprintable():
+            return raw[end + 1 :]
     text = raw
     if not text.isascii() and _SURROGATE.search(text):
         text = _SURROGATE.sub("\ufffd", text)
@@ -292,6 +299,16 @@ def _switches_shell(command: str) -> bool:
         if name == "sudo" and not _SUDO_SHELL_FLAGS.isdisjoint(words[index + 1 :]):
             return True
     return False
+
+
+@functools.lru_cache(maxsize=256)
+def _switches_shell_cached(command: str) -> bool:
+    return _switches_shell(command)
+
+
+def _just_switched(command: str) -> bool:
+    """_switches_shell, remembered for short commands: the output lines after a command ask again and again."""
+    return _switches_shell_cached(command) if len(command) <= 256 else _switches_shell(command)
 
 
 # --- shell continuation ----------------------------------------------------------------------------------------
@@ -564,7 +581,7 @@ class SessionRebuilder:
         if match is not None:
             user = match.group("user") or match.group("user2") or match.group("user3") or ""
             return 0, self._learn(match.group("prompt"), user, strong=True)
-        if self._output_since < _WEAK_WINDOW and (self._last_command is None or _switches_shell(self._last_command)):
+        if self._output_since < _WEAK_WINDOW and (self._last_command is None or _just_switched(self._last_command)):
             match = _WEAK_PROMPT.match(line)
             if match is not None:
                 return 0, self._learn(match.group("prompt"), "", strong=False)
