@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import itertools
 from pathlib import Path
 
@@ -207,6 +208,26 @@ def test_batched_scan_is_scan_event_on_each_for_every_fixture() -> None:
         session_events = [item for item in items if isinstance(item, SessionEvent)]
         assert session_events, path.name
         assert _batched(pack, session_events) == _per_event(pack, session_events), path.name
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_is_left_as_it_was(enabled: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine pauses cyclic GC while it scans (see engine._cyclic_gc_paused) and leaves it as it found it,
+    also when a scan fails."""
+    engine = SessionEngine(_pack())
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        engine.scan_event(SessionEvent(session_id="s", lines=("sh-4.2$ ls", "a")))
+        assert gc.isenabled() is enabled
+        engine.finish()
+        assert gc.isenabled() is enabled
+        monkeypatch.setattr(SessionRebuilder, "feed_texts", lambda self, lines: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            engine.scan_event(SessionEvent(session_id="s", lines=("x",)))
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
 
 
 def test_a_batch_is_one_session() -> None:
