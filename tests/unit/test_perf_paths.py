@@ -1,7 +1,7 @@
 """The engine's fast paths give exactly what the plain paths give.
 
-- `SessionRebuilder.feed_texts` (what the engine uses) against `feed`: same items, output lines as text, command
-  lines left out, and the same state afterwards.
+- `SessionRebuilder.feed_lines` (what the engine uses) against `feed`: the same lines as text, each command as its
+  logical lines with where they are, and the same state afterwards.
 - The engine's bulk-built SanitizedLine against the dataclass constructor.
 - The masker's cache of clean trigger lines: masking with it warm gives what masking with it empty gives, and it
   never keeps a line that was masked or that left state behind.
@@ -22,7 +22,7 @@ from sessionguard.engine import SanitizedLine, SessionEngine, _sanitized_lines
 from sessionguard.events import SessionEvent, read_input
 from sessionguard.masking import SecretMasker
 from sessionguard.rules import RulePack
-from sessionguard.terminal import Command, SessionRebuilder, TranscriptLine
+from sessionguard.terminal import Command, CommandSpan, SessionRebuilder, TranscriptLine, logical_lines
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -89,38 +89,48 @@ TRIGGER_LINES = [
 ]
 
 
-def lean_view(items: list[TranscriptLine | Command]) -> list[str | Command]:
-    """What feed_texts promises, derived from feed()."""
-    view: list[str | Command] = []
+def lean_view(items: list[TranscriptLine | Command]) -> tuple[list[str], list[CommandSpan]]:
+    """What feed_lines promises, derived from feed(): output lines as text, each command as its logical lines."""
+    texts: list[str] = []
+    commands: list[CommandSpan] = []
     for item in items:
         if isinstance(item, Command):
-            view.append(item)
+            lines = logical_lines(item.text)
+            texts += lines
+            commands.append((len(texts), item, len(lines)))
         elif item.kind == "output":
-            view.append(item.text)
-    return view
+            texts.append(item.text)
+    return texts, commands
+
+
+def feed_lines(rebuilder: SessionRebuilder, lines: list[str]) -> tuple[list[str], list[CommandSpan]]:
+    texts: list[str] = []
+    commands: list[CommandSpan] = []
+    rebuilder.feed_lines(lines, texts, commands)
+    return texts, commands
 
 
 def state(rebuilder: SessionRebuilder) -> tuple[object, ...]:
-    return tuple(getattr(rebuilder, name) for name in SessionRebuilder.__slots__ if name != "_lean")
+    return tuple(getattr(rebuilder, name) for name in SessionRebuilder.__slots__ if name not in ("_lean", "_commands"))
 
 
 @SETTINGS
 @given(events=events)
-def test_feed_texts_is_feed_without_command_lines(events: list[list[str]]) -> None:
+def test_feed_lines_is_feed_as_texts(events: list[list[str]]) -> None:
     full, lean = SessionRebuilder(), SessionRebuilder()
     for lines in events:
-        assert lean.feed_texts(lines) == lean_view(full.feed(lines))
+        assert feed_lines(lean, lines) == lean_view(full.feed(lines))
         assert state(lean) == state(full)
     assert lean.flush() == full.flush()
 
 
 @SETTINGS
 @given(events=events, lean_first=st.lists(st.booleans(), min_size=5, max_size=5))
-def test_feed_and_feed_texts_can_be_mixed_on_one_rebuilder(events: list[list[str]], lean_first: list[bool]) -> None:
+def test_feed_and_feed_lines_can_be_mixed_on_one_rebuilder(events: list[list[str]], lean_first: list[bool]) -> None:
     mixed, full = SessionRebuilder(), SessionRebuilder()
     for lines, lean in zip(events, lean_first, strict=False):
         expected = full.feed(lines)
-        got = mixed.feed_texts(lines) if lean else mixed.feed(lines)
+        got = feed_lines(mixed, lines) if lean else mixed.feed(lines)
         assert got == (lean_view(expected) if lean else expected)
 
 
@@ -222,7 +232,7 @@ def test_the_collector_is_left_as_it_was(enabled: bool, monkeypatch: pytest.Monk
         assert gc.isenabled() is enabled
         engine.finish()
         assert gc.isenabled() is enabled
-        monkeypatch.setattr(SessionRebuilder, "feed_texts", lambda self, lines: 1 / 0)
+        monkeypatch.setattr(SessionRebuilder, "feed_lines", lambda self, lines, texts, commands: 1 / 0)
         with pytest.raises(ZeroDivisionError):
             engine.scan_event(SessionEvent(session_id="s", lines=("x",)))
         assert gc.isenabled() is enabled

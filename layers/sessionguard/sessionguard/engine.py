@@ -19,7 +19,7 @@ from sessionguard.masking import SecretMasker
 from sessionguard.rules import RulePack
 from sessionguard.rules.model import RuleMatch
 from sessionguard.severity import Severity
-from sessionguard.terminal import Command, SessionRebuilder, TranscriptLine
+from sessionguard.terminal import Command, CommandSpan, SessionRebuilder, TranscriptLine, logical_lines
 
 
 class Alert(NamedTuple):
@@ -95,12 +95,6 @@ def _sanitized_lines(
     return [_new_tuple(SanitizedLine, (session_id, kind, text, event_time)) for text in texts]
 
 
-def logical_lines(command: Command) -> list[str]:
-    """The command's lines with backslash-newline continuations removed as the shell removes them, so the masker
-    sees `mysql \\` and `-pX` as one line (a flag is only a secret next to its command)."""
-    return command.text.replace("\\\n", "").split("\n")
-
-
 @contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
     """No cyclic garbage collection while a batch is scanned. The engine makes no reference cycles, but a hostile
@@ -165,13 +159,13 @@ class SessionEngine:
         session = self._sessions.get(session_id)
         if session is None:
             session = self._sessions[session_id] = _Session()
-        feed = session.rebuilder.feed_texts
+        feed = session.rebuilder.feed_lines
         texts: list[str] = []
-        commands: list[tuple[int, Command, int]] = []  # (index in texts after its lines, command, line count)
+        commands: list[CommandSpan] = []
         ends: list[int] = []  # per event: index in texts after its lines
         with _cyclic_gc_paused():
             for event in events:
-                self._collect(feed(event.lines), texts, commands)
+                feed(event.lines, texts, commands)
                 ends.append(len(texts))
             session.last_event = events[-1]
             self.stats.events += len(events)
@@ -184,38 +178,27 @@ class SessionEngine:
             for session in self._sessions.values():
                 if session.last_event is not None:
                     texts: list[str] = []
-                    commands: list[tuple[int, Command, int]] = []
+                    commands: list[CommandSpan] = []
                     self._collect(session.rebuilder.flush(), texts, commands)
                     out += self._emit(session, (session.last_event,), texts, commands, [len(texts)])
         self._sessions.clear()
         return out
 
     @staticmethod
-    def _collect(
-        items: Iterable[str | TranscriptLine | Command], texts: list[str], commands: list[tuple[int, Command, int]]
-    ) -> None:
-        """The rebuilder's items as lines to mask. Command lines are masked as whole logical lines, taken from their
-        Command. `items` are feed_texts() (an output line is its text) or flush() (Commands only)."""
+    def _collect(items: Iterable[TranscriptLine | Command], texts: list[str], commands: list[CommandSpan]) -> None:
+        """The rebuilder's flush() (Commands only) as lines to mask, as feed_lines() gives them."""
         for item in items:
-            if type(item) is str:
-                texts.append(item)
-            elif isinstance(item, Command):
-                if "\n" in item.text:
-                    lines = logical_lines(item)
-                    texts += lines
-                    commands.append((len(texts), item, len(lines)))
-                else:  # the usual one-line command is its own logical line
-                    texts.append(item.text)
-                    commands.append((len(texts), item, 1))
-            elif isinstance(item, TranscriptLine) and item.kind == "output":
-                texts.append(item.text)
+            if isinstance(item, Command):
+                lines = logical_lines(item.text)
+                texts += lines
+                commands.append((len(texts), item, len(lines)))
 
     def _emit(
         self,
         session: _Session,
         events: Sequence[SessionEvent],
         texts: list[str],
-        commands: list[tuple[int, Command, int]],
+        commands: list[CommandSpan],
         ends: list[int],
     ) -> list[Alert | SanitizedLine]:
         """Mask the batch's lines, then give each event its lines (output, and command lines followed by the

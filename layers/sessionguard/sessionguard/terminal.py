@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, NamedTuple
 
-__all__ = ["Command", "SessionRebuilder", "TranscriptLine", "clean_terminal_text"]
+__all__ = ["Command", "CommandSpan", "SessionRebuilder", "TranscriptLine", "clean_terminal_text", "logical_lines"]
 
 # --- terminal clean-up ---------------------------------------------------------------------------------------
 
@@ -238,6 +238,18 @@ class Command(NamedTuple):
     text: str
     prompt: str
     user_hint: str = ""
+
+
+# Where a command's lines are among the lines the engine masks: (index after its last line, command, line count).
+CommandSpan = tuple[int, Command, int]
+
+
+def logical_lines(text: str) -> list[str]:
+    """A command's lines with backslash-newline continuations removed as the shell removes them, so the masker
+    sees `mysql \\` and `-pX` as one line (a flag is only a secret next to its command)."""
+    if "\n" not in text:
+        return [text]  # the usual one-line command is its own logical line
+    return text.replace("\\\n", "").split("\n")
 
 
 # A frozen dataclass's __init__ sets each field through object.__setattr__, which measured more than everything
@@ -465,6 +477,7 @@ class SessionRebuilder:
     heredoc can be split across events; output of one command continues in the next event)."""
 
     __slots__ = (
+        "_commands",
         "_current",
         "_last_command",
         "_lean",
@@ -483,7 +496,8 @@ class SessionRebuilder:
         self._pending: _PendingCommand | None = None
         self._last_command: str | None = None  # None: nothing yet, the session is starting
         self._output_since = 0  # output lines since the last command (or the session start)
-        self._lean = False  # feed_texts: output lines as str, command lines left out
+        self._lean = False  # feed_lines: texts only, commands as their logical lines
+        self._commands: list[CommandSpan] = []  # feed_lines: where each command's lines are
 
     def feed(self, lines: Iterable[str]) -> list[TranscriptLine | Command]:
         """Rebuild the raw `sessionData` lines of one event (or typescript lines)."""
@@ -492,13 +506,16 @@ class SessionRebuilder:
         self._feed(lines, out)
         return out
 
-    def feed_texts(self, lines: Iterable[str]) -> list[str | Command]:
-        """What `feed` returns, lighter, for the engine: each output line as its text (a `str`), each Command
-        as is, and no command lines (a Command holds them). Same state changes as `feed`."""
+    def feed_lines(self, lines: Iterable[str], texts: list[str], commands: list[CommandSpan]) -> None:
+        """What `feed` gives, lighter, for the engine, appended to the engine's lists: every displayed line's text
+        to `texts` (a command's as its logical lines, see `logical_lines`), and for each command, as it completes,
+        (its end in `texts`, the Command, its number of lines) to `commands`. Same state changes as `feed`."""
         self._lean = True
-        out: list[Any] = []
-        self._feed(lines, out)
-        return out
+        self._commands = commands
+        try:
+            self._feed(lines, texts)
+        finally:
+            self._commands = []
 
     def _feed(self, lines: Iterable[str], out: list[Any]) -> None:
         append = out.append
@@ -537,14 +554,16 @@ class SessionRebuilder:
                 # The other common case, inline: a command line at the prompt in use, complete on its line
                 # (what _take, _start and _emit_command do for it).
                 prompt, user, _strong = self._learned[current]
-                append(_new_tuple(Command, (text, prompt, user)))
+                append(text)
+                self._commands.append((len(out), _new_tuple(Command, (text, prompt, user)), 1))
                 self._last_command = text
                 self._output_since = 0
             else:
                 self._take(line, out)
 
     def flush(self) -> list[TranscriptLine | Command]:
-        """End of input: emit the command still waiting for continuation lines, if any."""
+        """End of input: emit the command still waiting for continuation lines, if any (as a Command)."""
+        self._lean = False
         out: list[TranscriptLine | Command] = []
         self._finish(out)
         return out
@@ -660,6 +679,11 @@ class SessionRebuilder:
     def _emit_command(self, text: str, prompt: str, user: str, out: list[Any]) -> None:
         if not text.strip():
             return  # Enter on an empty prompt
-        out.append(_command(text, prompt, user))
+        if self._lean:
+            lines = logical_lines(text)
+            out += lines
+            self._commands.append((len(out), _command(text, prompt, user), len(lines)))
+        else:
+            out.append(_command(text, prompt, user))
         self._last_command = text
         self._output_since = 0
