@@ -18,13 +18,12 @@ Nothing from the event reaches logs or metrics except ids, fixed phrases and AWS
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cache, partial
+from functools import cache
 from typing import TYPE_CHECKING, Any, Final
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -35,10 +34,10 @@ from sessionguard.adapters.delivery import (
     SlackWebhook,
     SnsPublisher,
     UrllibSlackWebhook,
-    error_code,
     idempotency_persistence,
     read_slack_webhook_url,
 )
+from sessionguard.alert_delivery import Deliveries, emit_dimensioned
 from sessionguard.guardrails import (
     GuardrailAlert,
     ProtectedResources,
@@ -48,15 +47,6 @@ from sessionguard.guardrails import (
 )
 from sessionguard.noise import STATE_RETENTION_SECONDS, DeliveryLedger, Ledger, NoiseStore, event_epoch, state_key
 from sessionguard.observability import logger, metrics
-from sessionguard.session_alerts import (
-    DEFAULT_BUDGET_SECONDS,
-    RESERVED_SECONDS,
-    DeliveryFailed,
-    SlackDeliveryError,
-    allowed_webhook,
-    emit_dimensioned,
-    post_with_retries,
-)
 from sessionguard.severity import Severity
 
 if TYPE_CHECKING:
@@ -164,9 +154,7 @@ def handle_cloudtrail_event(
     finally:
         run.record_metrics()
         logger.info("CloudTrail event processed", extra=run.report.summary())
-    if run.report.failures:
-        failed = ", ".join(f"{channel} x{count}" for channel, count in sorted(run.report.failures.items()))
-        raise DeliveryFailed(f"deliveries failed ({failed}); the invocation will be retried")
+    run.deliveries.raise_if_any_failed()
     return run.report.summary()
 
 
@@ -175,11 +163,7 @@ class _Run:
         self.settings = settings
         self.outlets = outlets
         self.report = GuardrailReport()
-        budget = context.get_remaining_time_in_millis() / 1000 if context is not None else DEFAULT_BUDGET_SECONDS
-        self.deadline = outlets.clock() + budget - RESERVED_SECONDS
-        self.slack_down = False
-        if context is not None:
-            outlets.ledger.register_lambda_context(context)
+        self.deliveries = Deliveries(outlets, self.report, context)
 
     def process(self, raw_event: Mapping[str, Any]) -> None:
         evaluation = evaluate_event(raw_event, self.settings.resources)
@@ -198,21 +182,19 @@ class _Run:
             try:
                 first_in_window = self._claim_window(alert, key)
             except Exception as error:  # counted and raised at the end, like a failed delivery
-                self._failed("noise-state", error)
+                self.deliveries.failed("noise-state", error)
                 continue
             if first_in_window:
                 to_send.append((alert, key))
             else:
                 self.report.suppressed["window"] += 1
-        for alert, key in to_send:  # every SNS publish first: Slack retries must never delay them
-            message = guardrail_sns_message(alert)
-            for topic_arn in self.settings.topic_arns:
-                publish = partial(
-                    self.outlets.publisher.publish, topic_arn, message.subject, message.body, message.attributes
-                )
-                self._once(state_key(key, "sns", topic_arn), publish, "sns")
-        if to_send and self.settings.slack_secret_arn:
-            self._post_all_to_slack(to_send)
+        self.deliveries.send_alerts(
+            to_send,
+            topic_arns=self.settings.topic_arns,
+            slack=bool(self.settings.slack_secret_arn),
+            sns_message=guardrail_sns_message,
+            slack_message=guardrail_slack_message,
+        )
 
     def _claim_window(self, alert: GuardrailAlert, key: str) -> bool:
         if self.settings.window_seconds <= 0:
@@ -223,65 +205,13 @@ class _Run:
         window_key = state_key("guardrail-window", alert.rule_id, scope, alert.resource, str(bucket))
         return self.outlets.noise.claim_window(window_key, key, now + STATE_RETENTION_SECONDS, now)
 
-    def _post_all_to_slack(self, to_send: list[tuple[GuardrailAlert, str]]) -> None:
-        url: str | None
-        try:
-            url = self.outlets.slack_url()
-        except Exception as error:  # Slack off for this run; SNS already went out
-            logger.error("Slack webhook secret unreadable", extra={"error": error_code(error)})
-            url = None
-        if url is not None and not allowed_webhook(url):
-            logger.error("Slack webhook secret is not an https URL; Slack delivery skipped")
-            url = None
-        for alert, key in to_send:
-            if url is None or self.slack_down:
-                self.report.failures["slack"] += 1
-                continue
-            body = json.dumps(guardrail_slack_message(alert)).encode()
-            self._once(state_key(key, "slack"), partial(self._post_to_slack, url, body), "slack")
-
-    def _post_to_slack(self, url: str, body: bytes) -> None:
-        try:
-            post_with_retries(
-                self.outlets.slack,
-                url,
-                body,
-                deadline=self.deadline,
-                clock=self.outlets.clock,
-                sleep=self.outlets.sleep,
-            )
-        except SlackDeliveryError:
-            self.slack_down = True
-            raise
-
-    def _once(self, key: str, action: Callable[[], object], channel: str) -> None:
-        try:
-            ran = self.outlets.ledger.once(key, action)
-        except Exception as error:  # counted, logged by code, raised as DeliveryFailed at the end
-            self._failed(channel, error)
-            return
-        if ran:
-            self.report.delivered[channel] += 1
-        else:
-            self.report.suppressed["retry"] += 1
-
-    def _failed(self, channel: str, error: Exception) -> None:
-        self.report.failures[channel] += 1
-        reason = str(error) if isinstance(error, SlackDeliveryError) else error_code(error)
-        logger.error("Delivery failed", extra={"channel": channel, "error": reason})
-
     def record_metrics(self) -> None:
         """EMF, with the command alerts' metric names (the dashboard's Alerts and Deliveries widgets show both
         kinds); dimensions are guardrail ids, severities, channels and reasons only."""
         report = self.report
         for (severity, rule_id), count in sorted(report.alerts.items()):
             emit_dimensioned("Alerts", count, Severity=severity, RuleId=rule_id)
-        for channel, count in sorted(report.delivered.items()):
-            emit_dimensioned("Deliveries", count, Channel=channel)
-        for channel, count in sorted(report.failures.items()):
-            emit_dimensioned("DeliveryFailures", count, Channel=channel)
-        for reason, count in sorted(report.suppressed.items()):
-            emit_dimensioned("AlertsSuppressed", count, Reason=reason)
+        self.deliveries.emit_metrics()
         totals = {
             "GuardrailEventsReceived": 1,
             "GuardrailStackChanges": len(report.stack_changes),

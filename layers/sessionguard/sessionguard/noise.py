@@ -13,8 +13,9 @@
   replayed file, the CLI) the key hashes the session, rule, time and masked command.
 
 Delivery itself (one SNS publish / Slack post per alert key and channel) is made idempotent separately, with
-Powertools Idempotency (see `session_alerts.DeliveryLedger`). State lives behind `NoiseStore`: DynamoDB in
-Lambda (`adapters.delivery.DynamoNoiseStore`), `InMemoryNoiseStore` in tests and local runs.
+Powertools Idempotency (`DeliveryLedger` below, used by `alert_delivery.Deliveries`). State lives behind
+`NoiseStore`: DynamoDB in Lambda (`adapters.delivery.DynamoNoiseStore`), `InMemoryNoiseStore` in tests and local
+runs.
 """
 
 from __future__ import annotations

@@ -25,14 +25,12 @@ import gzip
 import hashlib
 import json
 import os
-import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, partial
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -49,10 +47,20 @@ from sessionguard.adapters.delivery import (
     SqsFailureQueue,
     TranscriptSink,
     UrllibSlackWebhook,
-    error_code,
     idempotency_persistence,
     log_event_batches,
     read_slack_webhook_url,
+)
+
+# Delivery lives in alert_delivery (the guardrail function uses it too); its public names are still exported from
+# here, where the handler's callers and tests have always found them.
+from sessionguard.alert_delivery import (
+    Deliveries,
+    DeliveryFailed,
+    SlackDeliveryError,
+    allowed_webhook,
+    emit_dimensioned,
+    post_with_retries,
 )
 from sessionguard.alerts import AlertContext, build_slack_message, build_sns_message, cap_summary_alert, visible
 from sessionguard.engine import Alert, EngineStats, SanitizedLine, SessionEngine
@@ -83,26 +91,10 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 FAILURE_RECORD_VERSION: Final = 1
-# Time kept back from Slack retries for what comes after them (sanitized transcript, metrics, raising).
-RESERVED_SECONDS: Final = 10.0
-DEFAULT_BUDGET_SECONDS: Final = 30.0  # without a Lambda context (tests, local runs)
-SLACK_ATTEMPTS: Final = 4
-SLACK_ATTEMPT_TIMEOUT: Final = 5.0
-SLACK_BACKOFF_BASE: Final = 0.5
-SLACK_BACKOFF_CAP: Final = 8.0
 # PutLogEvents accepts events from the last 14 days to 2 hours ahead; lines outside (a replay of an old failure,
 # a skewed agent clock) are stamped with the current time and keep their own time in the message.
 LOG_MAX_AGE_MS: Final = 14 * 24 * 3600 * 1000 - 3600 * 1000
 LOG_MAX_AHEAD_MS: Final = 2 * 3600 * 1000 - 300 * 1000
-
-
-class DeliveryFailed(RuntimeError):
-    """Some delivery, transcript write or parking failed; Lambda retries the invocation. The message names
-    channels and counts only."""
-
-
-class SlackDeliveryError(RuntimeError):
-    """A Slack post that failed for good; the message is a fixed reason (status, error type), never content."""
 
 
 # --- settings ------------------------------------------------------------------------------------------------
@@ -232,9 +224,7 @@ def handle_subscription_event(
     finally:
         run.record_metrics()
         logger.info("Subscription batch processed", extra=run.report.summary())
-    if run.report.failures:
-        failed = ", ".join(f"{channel} x{count}" for channel, count in sorted(run.report.failures.items()))
-        raise DeliveryFailed(f"deliveries failed ({failed}); the invocation will be retried")
+    run.deliveries.raise_if_any_failed()
     return run.report.summary()
 
 
@@ -247,11 +237,7 @@ class _Run:
         self.rules = rules
         self.report = BatchReport()
         self.noise = NoiseControl(outlets.noise, settings.window_seconds, settings.cap_per_session, outlets.wall_clock)
-        budget = context.get_remaining_time_in_millis() / 1000 if context is not None else DEFAULT_BUDGET_SECONDS
-        self.deadline = outlets.clock() + budget - RESERVED_SECONDS
-        self.slack_down = False
-        if context is not None:
-            outlets.ledger.register_lambda_context(context)
+        self.deliveries = Deliveries(outlets, self.report, context)
 
     # --- 1-3: decode, read, scan ---
 
@@ -339,7 +325,9 @@ class _Run:
             self.report.failures["failure-queue"] += 1
             logger.error("Malformed subscription event too large for the failure queue", extra={"reason": reason})
             return
-        self._once(state_key("parked", "invocation", digest), lambda: self.outlets.failures.send(body), "failure-queue")
+        self.deliveries.once(
+            state_key("parked", "invocation", digest), lambda: self.outlets.failures.send(body), "failure-queue"
+        )
 
     def _park_record(self, meta: Mapping[str, Any], batch_id: str, index: int, record: Any, reason: str) -> None:
         self.report.malformed += 1
@@ -351,7 +339,9 @@ class _Run:
             extra={"reason": reason, "location": location, "event_id": safe_id, "log_stream": _safe_name(meta)},
         )
         body = _record_failure_body(meta, location, record, reason)
-        self._once(state_key("parked", batch_id, str(index)), lambda: self.outlets.failures.send(body), "failure-queue")
+        self.deliveries.once(
+            state_key("parked", batch_id, str(index)), lambda: self.outlets.failures.send(body), "failure-queue"
+        )
 
     # --- 4: alerts ---
 
@@ -362,7 +352,7 @@ class _Run:
             try:
                 decision = self.noise.decide(alert, key)
             except Exception as error:  # counted and raised at the end; other alerts go on
-                self._failed("noise-state", error)
+                self.deliveries.failed("noise-state", error)
                 continue
             if decision is Decision.DELIVER:
                 to_send.append((alert, key))
@@ -373,47 +363,13 @@ class _Run:
                 self.report.suppressed["cap"] += 1
             else:
                 self.report.suppressed["window" if decision is Decision.DUPLICATE else "cap"] += 1
-        for alert, key in to_send:  # every SNS publish first: Slack retries must never delay them
-            message = build_sns_message(alert, context)
-            for topic_arn in self.settings.topic_arns:
-                publish = partial(
-                    self.outlets.publisher.publish, topic_arn, message.subject, message.body, message.attributes
-                )
-                self._once(state_key(key, "sns", topic_arn), publish, "sns")
-        if not to_send or not self.settings.slack_secret_arn:
-            return
-        url = self._slack_url()
-        for alert, key in to_send:
-            if url is None or self.slack_down:
-                self.report.failures["slack"] += 1  # not attempted: Slack already failed for good in this run
-                continue
-            body = json.dumps(build_slack_message(alert, context)).encode()
-            self._once(state_key(key, "slack"), partial(self._post_to_slack, url, body), "slack")
-
-    def _slack_url(self) -> str | None:
-        try:
-            url = self.outlets.slack_url()
-        except Exception as error:  # Slack off for this run; SNS already went out
-            logger.error("Slack webhook secret unreadable", extra={"error": error_code(error)})
-            return None
-        if not allowed_webhook(url):
-            logger.error("Slack webhook secret is not an https URL; Slack delivery skipped")
-            return None
-        return url
-
-    def _post_to_slack(self, url: str, body: bytes) -> None:
-        try:
-            post_with_retries(
-                self.outlets.slack,
-                url,
-                body,
-                deadline=self.deadline,
-                clock=self.outlets.clock,
-                sleep=self.outlets.sleep,
-            )
-        except SlackDeliveryError:
-            self.slack_down = True
-            raise
+        self.deliveries.send_alerts(
+            to_send,
+            topic_arns=self.settings.topic_arns,
+            slack=bool(self.settings.slack_secret_arn),
+            sns_message=lambda alert: build_sns_message(alert, context),
+            slack_message=lambda alert: build_slack_message(alert, context),
+        )
 
     # --- 5: the sanitized transcript ---
 
@@ -426,7 +382,7 @@ class _Run:
             stream = log_stream_name(session_id)
             for index, batch in enumerate(log_event_batches(sanitized_log_events(session_lines, now_ms))):
                 key = state_key("transcript", batch_id, session_id, str(index))
-                self._once(key, partial(self._put_lines, stream, batch), "transcript")
+                self.deliveries.once(key, partial(self._put_lines, stream, batch), "transcript")
 
     def _put_lines(self, stream: str, batch: list[LogEvent]) -> None:
         result = self.outlets.transcripts.put(self.settings.sanitized_log_group, stream, batch)
@@ -434,25 +390,6 @@ class _Run:
         self.report.lines_rejected += result.rejected
         if result.rejected:
             logger.warning("Sanitized lines rejected by CloudWatch Logs", extra={"rejected": result.rejected})
-
-    # --- delivering once ---
-
-    def _once(self, key: str, action: Callable[[], object], channel: str) -> None:
-        """Run `action` unless a previous attempt at `key` succeeded; count the outcome under `channel`."""
-        try:
-            ran = self.outlets.ledger.once(key, action)
-        except Exception as error:  # counted, logged by code, raised as DeliveryFailed at the end
-            self._failed(channel, error)
-            return
-        if ran:
-            self.report.delivered[channel] += 1
-        else:
-            self.report.suppressed["retry"] += 1
-
-    def _failed(self, channel: str, error: Exception) -> None:
-        self.report.failures[channel] += 1
-        reason = str(error) if isinstance(error, SlackDeliveryError) else error_code(error)
-        logger.error("Delivery failed", extra={"channel": channel, "error": reason})
 
     # --- 6: metrics ---
 
@@ -465,12 +402,7 @@ class _Run:
             emit_dimensioned("Alerts", count, Severity=severity, RuleId=rule_id)
         for kind, count in sorted(report.stats.secrets_masked.items()):
             emit_dimensioned("SecretsMasked", count, SecretKind=kind)
-        for channel, count in sorted(report.delivered.items()):
-            emit_dimensioned("Deliveries", count, Channel=channel)
-        for channel, count in sorted(report.failures.items()):
-            emit_dimensioned("DeliveryFailures", count, Channel=channel)
-        for reason, count in sorted(report.suppressed.items()):
-            emit_dimensioned("AlertsSuppressed", count, Reason=reason)
+        self.deliveries.emit_metrics()
         totals = {
             "LogEventsReceived": report.log_events,
             "SessionEventsProcessed": report.stats.events,
@@ -486,62 +418,6 @@ class _Run:
         }
         for name, value in totals.items():
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-
-
-def emit_dimensioned(name: str, value: int, **dimensions: str) -> None:
-    """One count with its own dimensions, flushed as its own EMF document (the command and guardrail alert
-    functions share the metric names). Dimension values must come from fixed vocabularies, never session text."""
-    for dimension, dimension_value in dimensions.items():
-        metrics.add_dimension(name=dimension, value=dimension_value)
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    metrics.flush_metrics()
-
-
-# --- Slack -----------------------------------------------------------------------------------------------------
-
-
-def post_with_retries(
-    webhook: SlackWebhook,
-    url: str,
-    body: bytes,
-    *,
-    deadline: float,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-    attempts: int = SLACK_ATTEMPTS,
-) -> None:
-    """POST to the webhook until it answers 200. Timeouts, connection errors, 429 (after its Retry-After) and
-    5xx are retried with exponential backoff and jitter, up to `attempts` and never past `deadline` (a
-    `clock()` value); anything else, or running out, raises SlackDeliveryError."""
-    for attempt in range(1, attempts + 1):
-        timeout = min(SLACK_ATTEMPT_TIMEOUT, deadline - clock())
-        if timeout < 1.0:
-            raise SlackDeliveryError("no time left for another Slack attempt")
-        result = webhook.post(url, body, timeout)
-        if result.status == 200:
-            return
-        retryable = result.status in (0, 429) or result.status >= 500
-        reason = f"Slack answered HTTP {result.status}" if result.status else f"Slack unreachable ({result.error})"
-        if not retryable or attempt == attempts:
-            raise SlackDeliveryError(f"{reason} after {attempt} attempt(s)")
-        if result.status == 429 and result.retry_after is not None:
-            delay = result.retry_after
-        else:
-            ceiling = min(SLACK_BACKOFF_CAP, SLACK_BACKOFF_BASE * 2 ** (attempt - 1))
-            delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
-        if clock() + delay + 1.0 > deadline:
-            raise SlackDeliveryError(f"{reason}; waiting {delay:.0f} s more would pass the function's deadline")
-        logger.info("Slack delivery retried", extra={"status": result.status, "attempt": attempt, "delay": delay})
-        sleep(delay)
-    raise SlackDeliveryError("Slack attempts exhausted")  # pragma: no cover - the loop returns or raises
-
-
-def allowed_webhook(url: str) -> bool:
-    """https only; plain http only to loopback (local testing)."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return True
-    return parts.scheme == "http" and parts.hostname in {"127.0.0.1", "localhost", "::1"}
 
 
 # --- the sanitized log group -----------------------------------------------------------------------------------

@@ -1,0 +1,249 @@
+"""Delivering alerts once and counting the outcome: what the command alert function (session_alerts.py) and the
+guardrail alert function (guardrail_alerts.py) share, so that both retry, count, log and fail the same way.
+
+- `Deliveries` runs every delivery once per key through the delivery ledger (Powertools Idempotency), so a retried
+  invocation repeats only what failed; it counts each outcome in the function's report (delivered, suppressed as
+  a retry, failed) and sends alerts to every SNS topic first, then to Slack.
+- `post_with_retries` is the Slack webhook POST with backoff inside the function's time budget.
+- `emit_dimensioned` writes one EMF count with its own dimensions; both functions use the same metric names.
+
+Logs, metrics and exceptions carry channels, counts, fixed reasons and AWS error codes only: never alert text.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, Final, Protocol
+from urllib.parse import urlsplit
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from sessionguard.adapters.delivery import AlertPublisher, SlackWebhook, error_code
+from sessionguard.alerts import SnsMessage
+from sessionguard.noise import Ledger, state_key
+from sessionguard.observability import logger, metrics
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+# Time kept back from Slack retries for what comes after them (sanitized transcript, metrics, raising).
+RESERVED_SECONDS: Final = 10.0
+DEFAULT_BUDGET_SECONDS: Final = 30.0  # without a Lambda context (tests, local runs)
+SLACK_ATTEMPTS: Final = 4
+SLACK_ATTEMPT_TIMEOUT: Final = 5.0
+SLACK_BACKOFF_BASE: Final = 0.5
+SLACK_BACKOFF_CAP: Final = 8.0
+
+
+class DeliveryFailed(RuntimeError):
+    """Some delivery, transcript write or parking failed; Lambda retries the invocation. The message names
+    channels and counts only."""
+
+
+class SlackDeliveryError(RuntimeError):
+    """A Slack post that failed for good; the message is a fixed reason (status, error type), never content."""
+
+
+# Read-only properties: the functions' dataclass fields match them (mypy sees a Callable field as read-only), and
+# delivering only reads them (the counters are updated in place).
+
+
+class DeliveryOutlets(Protocol):
+    """The part of a function's outlets that delivering uses (both functions' Outlets dataclasses have it)."""
+
+    @property
+    def publisher(self) -> AlertPublisher: ...
+    @property
+    def ledger(self) -> Ledger: ...
+    @property
+    def slack(self) -> SlackWebhook: ...
+    @property
+    def slack_url(self) -> Callable[[], str]: ...
+    @property
+    def clock(self) -> Callable[[], float]: ...
+    @property
+    def sleep(self) -> Callable[[float], None]: ...
+
+
+class DeliveryCounts(Protocol):
+    """The part of a function's report that delivering counts in (channel or reason -> count)."""
+
+    @property
+    def delivered(self) -> Counter[str]: ...
+    @property
+    def suppressed(self) -> Counter[str]: ...
+    @property
+    def failures(self) -> Counter[str]: ...
+
+
+class Deliveries:
+    """One invocation's deliveries: each runs once per key and is counted in the report under its channel."""
+
+    def __init__(self, outlets: DeliveryOutlets, counts: DeliveryCounts, context: LambdaContext | None) -> None:
+        self.outlets = outlets
+        self.counts = counts
+        budget = context.get_remaining_time_in_millis() / 1000 if context is not None else DEFAULT_BUDGET_SECONDS
+        self.deadline = outlets.clock() + budget - RESERVED_SECONDS
+        self.slack_down = False
+        if context is not None:
+            outlets.ledger.register_lambda_context(context)
+
+    def once(self, key: str, action: Callable[[], object], channel: str) -> None:
+        """Run `action` unless a previous attempt at `key` succeeded; count the outcome under `channel`."""
+        try:
+            ran = self.outlets.ledger.once(key, action)
+        except Exception as error:  # counted, logged by code, raised as DeliveryFailed at the end
+            self.failed(channel, error)
+            return
+        if ran:
+            self.counts.delivered[channel] += 1
+        else:
+            self.counts.suppressed["retry"] += 1
+
+    def failed(self, channel: str, error: Exception) -> None:
+        """Count and log a failure by its code (or Slack's fixed reason); the invocation fails at the end."""
+        self.counts.failures[channel] += 1
+        reason = str(error) if isinstance(error, SlackDeliveryError) else error_code(error)
+        logger.error("Delivery failed", extra={"channel": channel, "error": reason})
+
+    def send_alerts[A](
+        self,
+        to_send: Sequence[tuple[A, str]],
+        *,
+        topic_arns: Sequence[str],
+        slack: bool,
+        sns_message: Callable[[A], SnsMessage],
+        slack_message: Callable[[A], Mapping[str, Any]],
+    ) -> None:
+        """Each (alert, delivery key) to every topic, then to Slack when `slack` (a webhook secret is configured).
+        Every SNS publish goes first: Slack retries must never delay them."""
+        for alert, key in to_send:
+            message = sns_message(alert)
+            for topic_arn in topic_arns:
+                publish = partial(
+                    self.outlets.publisher.publish, topic_arn, message.subject, message.body, message.attributes
+                )
+                self.once(state_key(key, "sns", topic_arn), publish, "sns")
+        if not to_send or not slack:
+            return
+        url = self._slack_url()
+        for alert, key in to_send:
+            if url is None or self.slack_down:
+                self.counts.failures["slack"] += 1  # not attempted: Slack already failed for good in this run
+                continue
+            body = json.dumps(slack_message(alert)).encode()
+            self.once(state_key(key, "slack"), partial(self._post_to_slack, url, body), "slack")
+
+    def emit_metrics(self) -> None:
+        """The dimensioned delivery counts, by channel and suppression reason (see `emit_dimensioned`)."""
+        for channel, count in sorted(self.counts.delivered.items()):
+            emit_dimensioned("Deliveries", count, Channel=channel)
+        for channel, count in sorted(self.counts.failures.items()):
+            emit_dimensioned("DeliveryFailures", count, Channel=channel)
+        for reason, count in sorted(self.counts.suppressed.items()):
+            emit_dimensioned("AlertsSuppressed", count, Reason=reason)
+
+    def raise_if_any_failed(self) -> None:
+        """DeliveryFailed naming the failed channels, so that Lambda retries the invocation."""
+        if self.counts.failures:
+            failed = ", ".join(f"{channel} x{count}" for channel, count in sorted(self.counts.failures.items()))
+            raise DeliveryFailed(f"deliveries failed ({failed}); the invocation will be retried")
+
+    def _slack_url(self) -> str | None:
+        try:
+            url = self.outlets.slack_url()
+        except Exception as error:  # Slack off for this run; SNS already went out
+            logger.error("Slack webhook secret unreadable", extra={"error": error_code(error)})
+            return None
+        if not allowed_webhook(url):
+            logger.error("Slack webhook secret is not an https URL; Slack delivery skipped")
+            return None
+        return url
+
+    def _post_to_slack(self, url: str, body: bytes) -> None:
+        try:
+            post_with_retries(
+                self.outlets.slack,
+                url,
+                body,
+                deadline=self.deadline,
+                clock=self.outlets.clock,
+                sleep=self.outlets.sleep,
+            )
+        except SlackDeliveryError:
+            self.slack_down = True
+            raise
+
+
+def emit_dimensioned(name: str, value: int, **dimensions: str) -> None:
+    """One count with its own dimensions, flushed as its own EMF document (the command and guardrail alert
+    functions share the metric names). Dimension values must come from fixed vocabularies, never session text."""
+    for dimension, dimension_value in dimensions.items():
+        metrics.add_dimension(name=dimension, value=dimension_value)
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    metrics.flush_metrics()
+
+
+# --- Slack -----------------------------------------------------------------------------------------------------
+
+
+def post_with_retries(
+    webhook: SlackWebhook,
+    url: str,
+    body: bytes,
+    *,
+    deadline: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    attempts: int = SLACK_ATTEMPTS,
+) -> None:
+    """POST to the webhook until it answers 200. Timeouts, connection errors, 429 (after its Retry-After) and
+    5xx are retried with exponential backoff and jitter, up to `attempts` and never past `deadline` (a
+    `clock()` value); anything else, or running out, raises SlackDeliveryError."""
+    for attempt in range(1, attempts + 1):
+        timeout = min(SLACK_ATTEMPT_TIMEOUT, deadline - clock())
+        if timeout < 1.0:
+            raise SlackDeliveryError("no time left for another Slack attempt")
+        result = webhook.post(url, body, timeout)
+        if result.status == 200:
+            return
+        retryable = result.status in (0, 429) or result.status >= 500
+        reason = f"Slack answered HTTP {result.status}" if result.status else f"Slack unreachable ({result.error})"
+        if not retryable or attempt == attempts:
+            raise SlackDeliveryError(f"{reason} after {attempt} attempt(s)")
+        if result.status == 429 and result.retry_after is not None:
+            delay = result.retry_after
+        else:
+            ceiling = min(SLACK_BACKOFF_CAP, SLACK_BACKOFF_BASE * 2 ** (attempt - 1))
+            delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
+        if clock() + delay + 1.0 > deadline:
+            raise SlackDeliveryError(f"{reason}; waiting {delay:.0f} s more would pass the function's deadline")
+        logger.info("Slack delivery retried", extra={"status": result.status, "attempt": attempt, "delay": delay})
+        sleep(delay)
+    raise SlackDeliveryError("Slack attempts exhausted")  # pragma: no cover - the loop returns or raises
+
+
+def allowed_webhook(url: str) -> bool:
+    """https only; plain http only to loopback (local testing)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return True
+    return parts.scheme == "http" and parts.hostname in {"127.0.0.1", "localhost", "::1"}
+
+
+__all__ = [
+    "DEFAULT_BUDGET_SECONDS",
+    "RESERVED_SECONDS",
+    "Deliveries",
+    "DeliveryCounts",
+    "DeliveryFailed",
+    "DeliveryOutlets",
+    "SlackDeliveryError",
+    "allowed_webhook",
+    "emit_dimensioned",
+    "post_with_retries",
+]
