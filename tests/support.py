@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol, Self
+
+import boto3
+from aws_lambda_powertools.metrics.provider import cold_start
+from aws_lambda_powertools.utilities import parameters
+from sessionguard.observability import metrics
+
+if TYPE_CHECKING:
+    import pytest
+
+    from tests.conftest import HttpRecorder
 
 REPO = Path(__file__).resolve().parents[1]
+REGION = "us-east-1"
+ALERT_STATE_TABLE = "sessionguard-alert-state"
 
 
 def load_function(name: str, module_name: str | None = None) -> ModuleType:
@@ -19,3 +35,116 @@ def load_function(name: str, module_name: str | None = None) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@dataclass
+class FakeLambdaContext:
+    """The LambdaContext attributes the handlers and Powertools read; `remaining_ms` is the time left."""
+
+    function_name: str
+    invoked_function_arn: str
+    aws_request_id: str
+    memory_limit_in_mb: int = 256
+    log_stream_name: str = ""
+    remaining_ms: int = 60_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+class _Cached(Protocol):
+    def cache_clear(self) -> None: ...
+
+
+def fresh_powertools(*cached: _Cached) -> Iterator[None]:
+    """The body of an autouse fixture: Powertools keeps metrics, cold start and parameter caches in module state,
+    and a function builds its outlets once per container (`cached`), so every test starts fresh. The shared Metrics
+    object read its namespace when first imported, possibly before conftest set the variable."""
+    metrics.namespace = "SessionGuardTest"
+    metrics.service = "sessionguard"
+    metrics.clear_metrics()
+    cold_start.is_cold_start = True
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    for function in cached:
+        function.cache_clear()
+    yield
+    metrics.clear_metrics()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    for function in cached:
+        function.cache_clear()
+
+
+@dataclass
+class AlertStack:
+    """What both alert functions deliver to, in moto: two SNS topics, each read through an SQS queue subscribed
+    with raw delivery (as a subscriber sees the messages), the alert state table, and the Slack webhook secret
+    pointing at the loopback recorder. A function's own test module subclasses it for the rest of its stack."""
+
+    topic_arn: str
+    extra_topic_arn: str
+    subscribers: dict[str, str]  # topic ARN -> queue URL
+    secret_arn: str
+    slack: HttpRecorder
+    sqs: Any
+    _seen: dict[str, list[dict[str, Any]]] = field(default_factory=dict, init=False, repr=False)
+
+    @classmethod
+    def create(cls, slack: HttpRecorder, **more: Any) -> Self:
+        """Create the resources (inside `mock_aws`); `more` are the subclass's own fields."""
+        sns = boto3.client("sns", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        topic_arn = sns.create_topic(Name="sessionguard-alerts")["TopicArn"]
+        extra_topic_arn = sns.create_topic(Name="central-security-alerts")["TopicArn"]
+        subscribers = {}
+        for arn, name in ((topic_arn, "alerts-subscriber"), (extra_topic_arn, "central-subscriber")):
+            queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
+            queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+            sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+            subscribers[arn] = queue_url
+        boto3.client("dynamodb", region_name=REGION).create_table(
+            TableName=ALERT_STATE_TABLE,
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        secret_arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
+            Name="sessionguard/slack-webhook", SecretString=json.dumps({"url": slack.url + "/services/T0/B0/x"})
+        )["ARN"]
+        return cls(topic_arn, extra_topic_arn, subscribers, secret_arn, slack, sqs, **more)
+
+    def set_environment(self, monkeypatch: pytest.MonkeyPatch, **more: str) -> None:
+        """The delivery variables both functions read (template.yaml sets them), and the function's own `more`."""
+        delivery = {
+            "ALERT_TOPIC_ARN": self.topic_arn,
+            "EXTRA_ALERT_TOPIC_ARN": self.extra_topic_arn,
+            "SLACK_WEBHOOK_SECRET_ARN": self.secret_arn,
+            "ALERT_STATE_TABLE": ALERT_STATE_TABLE,
+            "ALERT_MIN_SEVERITY": "medium",
+            "ALERT_WINDOW_MINUTES": "15",
+        }
+        for name, value in {**delivery, **more}.items():
+            monkeypatch.setenv(name, value)
+
+    def drain(self, queue_url: str) -> list[dict[str, Any]]:
+        """Every message the queue has received so far, oldest first: messages are kept hidden, not deleted, so
+        a test sees the whole history and the queue stays as the function left it."""
+        seen = self._seen.setdefault(queue_url, [])
+        while True:
+            batch = self.sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=600, MessageAttributeNames=["All"]
+            ).get("Messages", [])
+            if not batch:
+                return seen
+            seen.extend(batch)
+
+    def sns_messages(self, topic_arn: str | None = None) -> list[dict[str, Any]]:
+        """Every message published so far to the topic (the main one by default)."""
+        return self.drain(self.subscribers[topic_arn or self.topic_arn])
+
+    def sns_rule_ids(self) -> list[str]:
+        return [m["MessageAttributes"]["rule_id"]["StringValue"] for m in self.sns_messages()]
+
+    def slack_posts(self) -> list[dict[str, Any]]:
+        return [r.json() for r in self.slack.requests]

@@ -10,14 +10,25 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-from datetime import datetime
+import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
-LOG_GROUP = "/aws/ssm/sessionguard/sessions"
-ACCOUNT_ID = "123456789012"
-FILTER_NAME = "sessionguard-session-alerts"
+if __name__ == "__main__":  # run as a script (above): `tests` is importable from the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+# The session-log fixtures' subscription format, names and session events: these payloads are the same kind.
+from tests.unit.make_event_fixtures import (
+    ACCOUNT_ID,
+    FILTER_NAME,
+    LOG_GROUP,
+    awslogs,
+    event_id,
+    timestamp_ms,
+    write_json,
+)
+from tests.unit.make_event_fixtures import session_event as any_session_event
 
 RISKY_SESSION = "bob.smith-0c1d2e3f4a5b6c7d8"
 RISKY_INSTANCE = "i-0fedcba9876543210"
@@ -29,26 +40,8 @@ SECRETS = ("S3cr3t-Db-Passw0rd", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
 INJECTION = "<!channel> <https://evil.example/login|Re-authenticate here> & @here ``` done"
 
 
-def awslogs(payload: dict[str, Any]) -> dict[str, Any]:
-    data = gzip.compress(json.dumps(payload, separators=(",", ":")).encode("utf-8", "surrogatepass"), mtime=0)
-    return {"awslogs": {"data": base64.b64encode(data).decode("ascii")}}
-
-
-def session_event(session_id: str, time: str, lines: list[Any], *, instance: str, user: str) -> dict[str, Any]:
-    return {
-        "eventVersion": "1.0",
-        "eventTime": time,
-        "awsRegion": "eu-west-1",
-        "target": {"id": instance},
-        "userIdentity": {"arn": f"arn:aws:sts::111122223333:assumed-role/Ops/{user}"},
-        "runAsUser": "ssm-user",
-        "sessionId": session_id,
-        "sessionData": lines,
-    }
-
-
-def timestamp_ms(time: str) -> int:
-    return int(datetime.fromisoformat(time).timestamp() * 1000)
+# The alert samples' users work in the Ops role.
+session_event = partial(any_session_event, role="Ops")
 
 
 def data_message(stream: str, records: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -57,7 +50,7 @@ def data_message(stream: str, records: list[tuple[str, Any]]) -> dict[str, Any]:
     for index, (time, message) in enumerate(records):
         stamp = timestamp_ms(time)
         if isinstance(message, str):
-            log_events.append({"id": f"{stamp:013d}{index:043d}", "timestamp": stamp, "message": message})
+            log_events.append({"id": event_id(stamp, index), "timestamp": stamp, "message": message})
         else:
             log_events.append(message)  # a raw record, for the malformed cases
     return awslogs(
@@ -165,10 +158,6 @@ def lambda_on_failure_record() -> dict[str, Any]:
             "errorType": "DeliveryFailed",
         },
     }
-
-
-def write_json(name: str, document: Any) -> None:
-    (EVENTS / name).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
 
 def main() -> None:

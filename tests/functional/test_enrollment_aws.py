@@ -11,7 +11,7 @@ import copy
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -49,7 +49,7 @@ from sessionguard.enrollment import (
 )
 from sessionguard.observability import metrics
 
-from tests.support import load_function
+from tests.support import FakeLambdaContext, load_function
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
@@ -64,17 +64,15 @@ IAM_MANAGED_POLICIES_PER_ROLE = 10  # the default IAM quota, which moto does not
 app = load_function("enrollment")
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "sessionguard-EnrollFunction-1A2B3C4D5E6F"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:sessionguard-EnrollFunction-1A2B3C4D5E6F"
-    aws_request_id: str = "0d1c2b3a-4f5e-6d7c-8b9a-0f1e2d3c4b5a"
-    log_stream_name: str = "2024/05/01/[$LATEST]0123456789abcdef0123456789abcdef"
-    remaining_ms: int = 300_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
+# The function's Lambda context; a test changes a field by keyword (aws_request_id=..., remaining_ms=...).
+lambda_context = partial(
+    FakeLambdaContext,
+    function_name="sessionguard-EnrollFunction-1A2B3C4D5E6F",
+    invoked_function_arn=f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:sessionguard-EnrollFunction-1A2B3C4D5E6F",
+    aws_request_id="0d1c2b3a-4f5e-6d7c-8b9a-0f1e2d3c4b5a",
+    log_stream_name="2024/05/01/[$LATEST]0123456789abcdef0123456789abcdef",
+    remaining_ms=300_000,
+)
 
 
 @dataclass
@@ -535,7 +533,7 @@ def test_launch_event_starts_one_execution_named_after_the_launch(
     world: World, handlers: ModuleType, capsys: pytest.CaptureFixture[str]
 ) -> None:
     instance_id = world.launch()
-    result = handlers.on_instance_running(running_event(instance_id), FakeLambdaContext())
+    result = handlers.on_instance_running(running_event(instance_id), lambda_context())
     assert result == {"InstanceId": instance_id, "Result": "started"}
     assert world.executions() == [world.launch_name(instance_id)]
     assert emitted_metrics(capsys.readouterr().out)["EnrollmentsStarted"] == [1.0]
@@ -543,15 +541,15 @@ def test_launch_event_starts_one_execution_named_after_the_launch(
 
 def test_duplicate_launch_event_does_not_start_a_second_execution(world: World, handlers: ModuleType) -> None:
     instance_id = world.launch()
-    handlers.on_instance_running(running_event(instance_id), FakeLambdaContext(aws_request_id="first"))
-    again = handlers.on_instance_running(running_event(instance_id), FakeLambdaContext(aws_request_id="again"))
+    handlers.on_instance_running(running_event(instance_id), lambda_context(aws_request_id="first"))
+    again = handlers.on_instance_running(running_event(instance_id), lambda_context(aws_request_id="again"))
     assert again["Result"] == "duplicate"
     assert world.executions() == [world.launch_name(instance_id)]
 
 
 def test_launch_event_for_an_opted_out_instance_starts_nothing(world: World, handlers: ModuleType) -> None:
     instance_id = world.launch(**{ENROLL_TAG: "false"})
-    assert handlers.on_instance_running(running_event(instance_id), FakeLambdaContext())["Result"] == "opted_out"
+    assert handlers.on_instance_running(running_event(instance_id), lambda_context())["Result"] == "opted_out"
     assert world.executions() == []
 
 
@@ -559,14 +557,14 @@ def test_sweep_starts_only_unenrolled_running_instances_and_collapses_with_event
     world: World, handlers: ModuleType
 ) -> None:
     evented = world.launch()
-    handlers.on_instance_running(running_event(evented), FakeLambdaContext())
+    handlers.on_instance_running(running_event(evented), lambda_context())
     missed = world.launch()
     world.launch(**{ENROLL_TAG: "false"})
     world.launch(**{ENROLLED_TAG: "2024-04-01T00:00:00Z"})
     world.ec2.stop_instances(InstanceIds=[world.launch()])
 
     sweep_event = json.loads((EVENTS / "enrollment-sweep.json").read_text())
-    result = handlers.sweep_unenrolled_instances(sweep_event, FakeLambdaContext())
+    result = handlers.sweep_unenrolled_instances(sweep_event, lambda_context())
 
     assert result == {
         "Examined": 4,
@@ -582,7 +580,7 @@ def test_sweep_starts_only_unenrolled_running_instances_and_collapses_with_event
 def test_stack_creation_event_runs_the_sweep(world: World, handlers: ModuleType) -> None:
     instance_id = world.launch()
     event = json.loads((EVENTS / "cfn-stack-create-complete.json").read_text())
-    assert handlers.sweep_unenrolled_instances(event, FakeLambdaContext())["Started"] == 1
+    assert handlers.sweep_unenrolled_instances(event, lambda_context())["Started"] == 1
     assert world.executions() == [world.launch_name(instance_id)]
 
 
@@ -597,7 +595,7 @@ def test_one_instance_that_cannot_be_started_does_not_stop_the_sweep(world: Worl
 
     world.sfn.meta.events.register("before-parameter-build.stepfunctions.StartExecution", throttle_the_first)
     sweep_event = json.loads((EVENTS / "enrollment-sweep.json").read_text())
-    result = handlers.sweep_unenrolled_instances(sweep_event, FakeLambdaContext())
+    result = handlers.sweep_unenrolled_instances(sweep_event, lambda_context())
     assert (result["Started"], result["Failed"]) == (1, 1)
     assert len(world.executions()) == 1
     assert {first, second} >= {name.rsplit("-", 1)[0] for name in world.executions()}
@@ -606,7 +604,7 @@ def test_one_instance_that_cannot_be_started_does_not_stop_the_sweep(world: Worl
 def test_sweep_stops_before_the_lambda_timeout(world: World, handlers: ModuleType) -> None:
     world.launch()
     sweep_event = json.loads((EVENTS / "enrollment-sweep.json").read_text())
-    result = handlers.sweep_unenrolled_instances(sweep_event, FakeLambdaContext(remaining_ms=5_000))
+    result = handlers.sweep_unenrolled_instances(sweep_event, lambda_context(remaining_ms=5_000))
     assert result["StoppedEarly"] is True
     assert world.executions() == []
 
@@ -665,7 +663,7 @@ def run_dhmc(event: dict[str, Any], settings: InMemoryServiceSettings, recorder:
     setting = HostManagementSetting(settings)
     answer_custom_resource(
         CloudFormationCustomResourceEvent(event),
-        FakeLambdaContext(),  # type: ignore[arg-type]
+        lambda_context(),  # type: ignore[arg-type]
         lambda request, progress: steps.configure_host_management(setting, request, progress),
     )
     body: dict[str, Any] = recorder.requests[-1].json()

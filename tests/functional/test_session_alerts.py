@@ -16,14 +16,13 @@ import json
 import socket
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.metrics.provider import cold_start
-from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
 from moto import mock_aws
 from sessionguard import session_alerts
@@ -39,7 +38,7 @@ from sessionguard.adapters.delivery import (
 from sessionguard.alerts import CAP_SUMMARY_RULE_ID
 from sessionguard.engine import Alert, SanitizedLine, SessionEngine
 from sessionguard.events import SessionEvent
-from sessionguard.observability import logger, metrics
+from sessionguard.observability import logger
 from sessionguard.replay import invocation_event, redrive_failure_queue
 from sessionguard.rules import Rule, RulePack
 from sessionguard.session_alerts import DeliveryFailed, SlackDeliveryError, post_with_retries
@@ -47,7 +46,7 @@ from sessionguard.severity import Severity
 
 from tests.conftest import HttpRecorder
 from tests.functional import make_alert_fixtures as fixtures
-from tests.support import load_function
+from tests.support import AlertStack, FakeLambdaContext, fresh_powertools, load_function
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
@@ -105,57 +104,27 @@ RULES = RulePack(
 RISKY_DELIVERED = ["SG-TEST-001", "SG-TEST-002", "SG-TEST-003", "SG-TEST-004"]
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "sessionguard-SessionAlertsFunction-Ab12Cd34"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = (
-        "arn:aws:lambda:us-east-1:123456789012:function:sessionguard-SessionAlertsFunction-Ab12Cd34"
-    )
-    aws_request_id: str = "1e2d3c4b-5a69-7887-96a5-b4c3d2e1f001"
-    log_stream_name: str = "2026/11/26/[$LATEST]00112233445566778899aabbccddeeff"
-    remaining_ms: int = 60_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
+# The function's Lambda context; a test changes a field by keyword (remaining_ms=...).
+lambda_context = partial(
+    FakeLambdaContext,
+    function_name="sessionguard-SessionAlertsFunction-Ab12Cd34",
+    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:sessionguard-SessionAlertsFunction-Ab12Cd34",
+    aws_request_id="1e2d3c4b-5a69-7887-96a5-b4c3d2e1f001",
+    memory_limit_in_mb=512,
+    log_stream_name="2026/11/26/[$LATEST]00112233445566778899aabbccddeeff",
+)
 
 
 @dataclass
-class Stack:
+class Stack(AlertStack):
     """The AWS side of the function in moto, and readers for everything it writes."""
 
-    topic_arn: str
-    extra_topic_arn: str
     failure_queue_url: str
-    secret_arn: str
-    slack: HttpRecorder
     sleeps: list[float]
-    sqs: Any
     logs: Any
-    subscribers: dict[str, str] = field(default_factory=dict)  # topic ARN -> queue URL
-    _seen: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-
-    def _drain(self, queue_url: str) -> list[dict[str, Any]]:
-        seen = self._seen.setdefault(queue_url, [])
-        while True:
-            batch = self.sqs.receive_message(
-                QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=600, MessageAttributeNames=["All"]
-            ).get("Messages", [])
-            if not batch:
-                return seen
-            seen.extend(batch)
-
-    def sns_messages(self, topic_arn: str | None = None) -> list[dict[str, Any]]:
-        return self._drain(self.subscribers[topic_arn or self.topic_arn])
-
-    def sns_rule_ids(self) -> list[str]:
-        return [m["MessageAttributes"]["rule_id"]["StringValue"] for m in self.sns_messages()]
 
     def failure_messages(self) -> list[dict[str, Any]]:
-        return [json.loads(m["Body"]) for m in self._drain(self.failure_queue_url)]
-
-    def slack_posts(self) -> list[dict[str, Any]]:
-        return [r.json() for r in self.slack.requests]
+        return [json.loads(m["Body"]) for m in self.drain(self.failure_queue_url)]
 
     def transcript(self, stream: str) -> list[dict[str, Any]]:
         try:
@@ -191,76 +160,25 @@ def function_logs() -> Iterator[io.StringIO]:
 
 @pytest.fixture(autouse=True)
 def clean_powertools() -> Iterator[None]:
-    """Powertools keeps metrics, cold start and parameter caches in module state; every test starts fresh. The
-    shared Metrics object read its namespace when first imported, possibly before conftest set the variable."""
-    metrics.namespace = "SessionGuardTest"
-    metrics.service = "sessionguard"
-    metrics.clear_metrics()
-    cold_start.is_cold_start = True
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
-    session_alerts.default_outlets.cache_clear()
-    yield
-    metrics.clear_metrics()
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
-    session_alerts.default_outlets.cache_clear()
+    yield from fresh_powertools(session_alerts.default_outlets)
 
 
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch, http_recorder: HttpRecorder) -> Iterator[Stack]:
     with mock_aws():
-        sns = boto3.client("sns", region_name=REGION)
         sqs = boto3.client("sqs", region_name=REGION)
         logs = boto3.client("logs", region_name=REGION)
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        secrets = boto3.client("secretsmanager", region_name=REGION)
-
-        topic_arn = sns.create_topic(Name="sessionguard-alerts")["TopicArn"]
-        extra_topic_arn = sns.create_topic(Name="central-security-alerts")["TopicArn"]
-        subscribers = {}
-        for arn, name in ((topic_arn, "alerts-subscriber"), (extra_topic_arn, "central-subscriber")):
-            queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
-            queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-                "QueueArn"
-            ]
-            sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
-            subscribers[arn] = queue_url
         failure_queue_url = sqs.create_queue(QueueName="sessionguard-alert-failures")["QueueUrl"]
-        dynamodb.create_table(
-            TableName="sessionguard-alert-state",
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
         logs.create_log_group(logGroupName=SANITIZED_GROUP)
-        secret_arn = secrets.create_secret(
-            Name="sessionguard/slack-webhook", SecretString=json.dumps({"url": http_recorder.url + "/services/T0/B0/x"})
-        )["ARN"]
-
-        for name, value in {
-            "ALERT_TOPIC_ARN": topic_arn,
-            "EXTRA_ALERT_TOPIC_ARN": extra_topic_arn,
-            "SLACK_WEBHOOK_SECRET_ARN": secret_arn,
-            "ALERT_STATE_TABLE": "sessionguard-alert-state",
-            "SANITIZED_LOG_GROUP": SANITIZED_GROUP,
-            "FAILURE_QUEUE_URL": failure_queue_url,
-            "ALERT_MIN_SEVERITY": "medium",
-            "ALERT_WINDOW_MINUTES": "15",
-            "ALERT_CAP_PER_SESSION": "20",
-        }.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setattr(session_alerts, "default_rules", lambda: RULES)
-        sleeps: list[float] = []
-        yield Stack(
-            topic_arn=topic_arn,
-            extra_topic_arn=extra_topic_arn,
-            failure_queue_url=failure_queue_url,
-            secret_arn=secret_arn,
-            slack=http_recorder,
-            sleeps=sleeps,
-            sqs=sqs,
-            logs=logs,
-            subscribers=subscribers,
+        stack = Stack.create(http_recorder, failure_queue_url=failure_queue_url, sleeps=[], logs=logs)
+        stack.set_environment(
+            monkeypatch,
+            SANITIZED_LOG_GROUP=SANITIZED_GROUP,
+            FAILURE_QUEUE_URL=failure_queue_url,
+            ALERT_CAP_PER_SESSION="20",
         )
+        monkeypatch.setattr(session_alerts, "default_rules", lambda: RULES)
+        yield stack
 
 
 def fake_sleep(stack: Stack) -> None:
@@ -274,7 +192,7 @@ def event(name: str) -> dict[str, Any]:
 
 
 def invoke(app: ModuleType, payload: dict[str, Any], **context: Any) -> dict[str, Any]:
-    return app.lambda_handler(payload, FakeLambdaContext(**context))  # type: ignore[no-any-return]
+    return app.lambda_handler(payload, lambda_context(**context))  # type: ignore[no-any-return]
 
 
 def emf_documents(out: str) -> list[dict[str, Any]]:
@@ -443,7 +361,7 @@ def test_a_webhook_that_is_not_https_is_refused(stack: Stack) -> None:
     with pytest.raises(DeliveryFailed):
         session_alerts.handle_subscription_event(
             CloudWatchLogsEvent(event("alerts-risky-session.json")),
-            FakeLambdaContext(),  # type: ignore[arg-type]
+            lambda_context(),  # type: ignore[arg-type]
             settings=settings,
             outlets=outlets,
             rules=RULES,
@@ -550,7 +468,7 @@ def test_an_event_the_engine_fails_on_is_parked_and_the_rest_goes_on(
 def test_failure_queue_messages_are_sqs_legal(app: ModuleType, stack: Stack) -> None:
     """SQS accepts only #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF; moto does not check."""
     invoke(app, event("alerts-malformed-batch.json"))
-    bodies = [m["Body"] for m in stack._drain(stack.failure_queue_url)]
+    bodies = [m["Body"] for m in stack.drain(stack.failure_queue_url)]
     assert bodies
     assert all(body.isascii() and body.isprintable() for body in bodies)
 

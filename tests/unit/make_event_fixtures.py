@@ -3,6 +3,7 @@
 Run from the repository root after changing the stream or the rough-edge cases below:
     .venv/bin/python tests/unit/make_event_fixtures.py
 The JSON it writes is committed; tests read the files, and test_events.py checks they still agree with this.
+tests/functional/make_alert_fixtures.py builds its subscription payloads with the helpers here.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ def stream_events() -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def timestamp_ms(event: dict[str, Any]) -> int:
-    return int(datetime.fromisoformat(event["eventTime"]).timestamp() * 1000)
+def timestamp_ms(time: str) -> int:
+    """An event time (ISO 8601) as a log event timestamp: milliseconds since the epoch."""
+    return int(datetime.fromisoformat(time).timestamp() * 1000)
 
 
 def event_id(timestamp: int, index: int) -> str:
@@ -39,12 +41,13 @@ def log_records() -> list[tuple[dict[str, Any], str, int, str]]:
     messages = (EVENTS / "session-stream.jsonl").read_text(encoding="utf-8").splitlines()
     records = []
     for index, (event, message) in enumerate(zip(stream_events(), messages, strict=True)):
-        stamp = timestamp_ms(event)
+        stamp = timestamp_ms(event["eventTime"])
         records.append((event, message, stamp, event_id(stamp, index)))
     return records
 
 
 def awslogs(payload: dict[str, Any]) -> dict[str, Any]:
+    """A subscription delivery as Lambda receives it: the payload, gzipped (no timestamp: stable files), base64."""
     data = gzip.compress(json.dumps(payload, separators=(",", ":")).encode(), mtime=0)
     return {"awslogs": {"data": base64.b64encode(data).decode("ascii")}}
 
@@ -109,13 +112,16 @@ def filter_log_events() -> dict[str, Any]:
     }
 
 
-def session_event(session_id: str, time: str, lines: list[Any], *, instance: str, user: str) -> dict[str, Any]:
+def session_event(
+    session_id: str, time: str, lines: list[Any], *, instance: str, user: str, role: str = "PlatformAdmin"
+) -> dict[str, Any]:
+    """One session event as the SSM agent streams it, for `user` in the assumed role `role`."""
     return {
         "eventVersion": "1.0",
         "eventTime": time,
         "awsRegion": "eu-west-1",
         "target": {"id": instance},
-        "userIdentity": {"arn": f"arn:aws:sts::111122223333:assumed-role/PlatformAdmin/{user}"},
+        "userIdentity": {"arn": f"arn:aws:sts::111122223333:assumed-role/{role}/{user}"},
         "runAsUser": "ssm-user",
         "sessionId": session_id,
         "sessionData": lines,
