@@ -58,10 +58,8 @@ class _Cached(Protocol):
 
 def fresh_powertools(*cached: _Cached) -> Iterator[None]:
     """The body of an autouse fixture: Powertools keeps metrics, cold start and parameter caches in module state,
-    and a function builds its outlets once per container (`cached`), so every test starts fresh. The shared Metrics
-    object read its namespace when first imported, possibly before conftest set the variable."""
-    metrics.namespace = "SessionGuardTest"
-    metrics.service = "sessionguard"
+    and a function builds its outlets once per container (`cached`), so every test starts fresh. (The namespace
+    and service come from the environment tests/conftest.py sets before anything imports Powertools.)"""
     metrics.clear_metrics()
     cold_start.is_cold_start = True
     parameters.clear_caches()  # type: ignore[no-untyped-call]

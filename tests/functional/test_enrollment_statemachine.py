@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from sessionguard.enrollment import (
 from sessionguard.observability import metrics
 
 from demo.asl import AslInterpreter, Execution
+from tests import support
 from tests.support import load_function
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,15 +61,13 @@ app = load_function("enrollment", "enrollment_app_sm")
 # --- The world the executions run in ------------------------------------------------------------------------------
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "sessionguard-EnrollStepFunction-1A2B3C4D5E6F"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sessionguard-EnrollStepFunction"
-    aws_request_id: str = "0d1c2b3a-4f5e-6d7c-8b9a-0f1e2d3c4b5a"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+FakeLambdaContext = partial(
+    support.FakeLambdaContext,
+    function_name="sessionguard-EnrollStepFunction-1A2B3C4D5E6F",
+    invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sessionguard-EnrollStepFunction",
+    aws_request_id="0d1c2b3a-4f5e-6d7c-8b9a-0f1e2d3c4b5a",
+    remaining_ms=30_000,
+)
 
 
 class ScriptedSsm:

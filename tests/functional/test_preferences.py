@@ -9,7 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from sessionguard import cfn_response
 from sessionguard.adapters.session_documents import SessionDocuments
 from sessionguard.preferences import build_document_content, handle_preferences_event, parse_preferences
 
+from tests import support
 from tests.support import load_function
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,19 +52,14 @@ CONSOLE_DOCUMENT = json.dumps(
 )
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "sessionguard-PreferencesFunction-7GmKq2ZbXyPq"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = (
-        "arn:aws:lambda:us-east-1:123456789012:function:sessionguard-PreferencesFunction-7GmKq2ZbXyPq"
-    )
-    aws_request_id: str = "0d1c2b3a-4f5e-6d7c-8b9a-0f1e2d3c4b5a"
-    log_stream_name: str = "2024/05/01/[$LATEST]0123456789abcdef0123456789abcdef"
-    remaining_ms: int = 60_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
+LOG_STREAM = "2024/05/01/[$LATEST]0123456789abcdef0123456789abcdef"
+FakeLambdaContext = partial(
+    support.FakeLambdaContext,
+    function_name="sessionguard-PreferencesFunction-7GmKq2ZbXyPq",
+    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:sessionguard-PreferencesFunction-7GmKq2ZbXyPq",
+    aws_request_id="0d1c2b3a-4f5e-6d7c-8b9a-0f1e2d3c4b5a",
+    log_stream_name=LOG_STREAM,
+)
 
 
 @pytest.fixture
@@ -446,7 +442,7 @@ def test_invalid_properties_answer_failed_with_the_reason_and_change_nothing(ssm
         "InvalidPreferencesError: Invalid SessionManagerPreferences properties: IdleSessionTimeout must be a "
         "whole number of minutes from 1 to 60, or empty (got '90'); MaxSessionDuration must be"
     )
-    assert body["Reason"].endswith(f"(log stream {FakeLambdaContext.log_stream_name})")
+    assert body["Reason"].endswith(f"(log stream {LOG_STREAM})")
     assert body["Data"] == {}
     assert ssm.describe_document(Name=DOCUMENT)["Document"]["LatestVersion"] == "1"
 
@@ -592,7 +588,7 @@ def test_long_reason_is_truncated_to_fit_the_response_limit(ssm, store, http_rec
 
     assert body["Status"] == "FAILED"
     assert len(body["Reason"]) == cfn_response.MAX_REASON_CHARS
-    assert body["Reason"].endswith(f"x … (truncated) (log stream {FakeLambdaContext.log_stream_name})")
+    assert body["Reason"].endswith(f"x … (truncated) (log stream {LOG_STREAM})")
     assert len(http_recorder.requests[-1].body) < 4096
 
 
