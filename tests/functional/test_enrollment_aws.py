@@ -163,7 +163,6 @@ EC2_TRUST = json.dumps(
 
 @pytest.fixture(autouse=True)
 def clean_metrics() -> Iterator[None]:
-    metrics.namespace = "SessionGuardTest"  # read at import time, possibly before conftest set the env
     yield
     metrics.clear_metrics()
 
