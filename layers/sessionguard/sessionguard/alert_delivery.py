@@ -6,6 +6,8 @@ guardrail alert function (guardrail_alerts.py) share, so that both retry, count,
   a retry, failed) and sends alerts to every SNS topic first, then to Slack.
 - `post_with_retries` is the Slack webhook POST with backoff inside the function's time budget.
 - `emit_dimensioned` writes one EMF count with its own dimensions; both functions use the same metric names.
+- `DeliverySettings` and `DeliveryOutlets` hold the settings and outlets both functions have; each function's
+  settings and outlets classes extend them with their own.
 
 Logs, metrics and exceptions carry channels, counts, fixed reasons and AWS error codes only: never alert text.
 """
@@ -13,19 +15,32 @@ Logs, metrics and exceptions carry channels, counts, fixed reasons and AWS error
 from __future__ import annotations
 
 import json
+import os
 import random
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, Self
 from urllib.parse import urlsplit
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sessionguard.adapters.delivery import AlertPublisher, SlackWebhook, error_code
+from sessionguard.adapters.delivery import (
+    AlertPublisher,
+    DynamoNoiseStore,
+    SlackWebhook,
+    SnsPublisher,
+    UrllibSlackWebhook,
+    error_code,
+    idempotency_persistence,
+    read_slack_webhook_url,
+)
 from sessionguard.alerts import SnsMessage
-from sessionguard.noise import Ledger, state_key
+from sessionguard.noise import DeliveryLedger, Ledger, NoiseStore, state_key
 from sessionguard.observability import logger, metrics
+from sessionguard.severity import Severity
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -48,29 +63,71 @@ class SlackDeliveryError(RuntimeError):
     """A Slack post that failed for good; the message is a fixed reason (status, error type), never content."""
 
 
-# Read-only properties: the functions' dataclass fields match them (mypy sees a Callable field as read-only), and
-# delivering only reads them (the counters are updated in place).
+# --- what both functions have ----------------------------------------------------------------------------------
 
 
-class DeliveryOutlets(Protocol):
-    """The part of a function's outlets that delivering uses (both functions' Outlets dataclasses have it)."""
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    """The settings both functions read from their environment, the same way (template.yaml sets the same
+    variables for both). A function's settings class adds its own fields and reads them in `own_from_env`."""
 
-    @property
-    def publisher(self) -> AlertPublisher: ...
-    @property
-    def ledger(self) -> Ledger: ...
-    @property
-    def slack(self) -> SlackWebhook: ...
-    @property
-    def slack_url(self) -> Callable[[], str]: ...
-    @property
-    def clock(self) -> Callable[[], float]: ...
-    @property
-    def sleep(self) -> Callable[[float], None]: ...
+    min_severity: Severity
+    topic_arns: tuple[str, ...]
+    slack_secret_arn: str
+    state_table: str
+    window_seconds: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
+        env = os.environ if env is None else env
+        topics = [env.get("ALERT_TOPIC_ARN", ""), env.get("EXTRA_ALERT_TOPIC_ARN", "")]
+        return cls(
+            min_severity=Severity.parse(env.get("ALERT_MIN_SEVERITY") or "medium"),
+            topic_arns=tuple(t.strip() for t in topics if t.strip()),
+            slack_secret_arn=env.get("SLACK_WEBHOOK_SECRET_ARN", "").strip(),
+            state_table=env["ALERT_STATE_TABLE"],
+            window_seconds=60 * int(env.get("ALERT_WINDOW_MINUTES") or "15"),
+            **cls.own_from_env(env),
+        )
+
+    @classmethod
+    def own_from_env(cls, env: Mapping[str, str]) -> dict[str, Any]:
+        """A subclass's own fields from `env`, by field name."""
+        return {}
+
+
+@dataclass
+class DeliveryOutlets:
+    """The outlets both functions have, behind the adapters' Protocols (tests swap in fakes). A function's outlets
+    class adds its own fields (keyword-only, as they follow fields with defaults)."""
+
+    publisher: AlertPublisher
+    noise: NoiseStore
+    ledger: Ledger
+    slack: SlackWebhook
+    slack_url: Callable[[], str]
+    clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+
+    @classmethod
+    def from_settings(cls, settings: DeliverySettings, **own: Any) -> Self:
+        """The AWS outlets for `settings`, with a subclass's own outlets in `own`. The Slack webhook URL is read
+        from its secret at delivery time, and is empty when no secret is configured."""
+        secret_arn = settings.slack_secret_arn
+        return cls(
+            publisher=SnsPublisher(),
+            noise=DynamoNoiseStore(settings.state_table),
+            ledger=DeliveryLedger(idempotency_persistence(settings.state_table)),
+            slack=UrllibSlackWebhook(),
+            slack_url=(lambda: read_slack_webhook_url(secret_arn)) if secret_arn else (lambda: ""),
+            **own,
+        )
 
 
 class DeliveryCounts(Protocol):
-    """The part of a function's report that delivering counts in (channel or reason -> count)."""
+    """The part of a function's report that delivering counts in (channel or reason -> count). Read-only
+    properties: delivering updates the counters in place."""
 
     @property
     def delivered(self) -> Counter[str]: ...
@@ -242,6 +299,7 @@ __all__ = [
     "DeliveryCounts",
     "DeliveryFailed",
     "DeliveryOutlets",
+    "DeliverySettings",
     "SlackDeliveryError",
     "allowed_webhook",
     "emit_dimensioned",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
@@ -33,6 +34,7 @@ SLACK_SECTION_TEXT_MAX: Final = 3_000
 SLACK_FIELD_TEXT_MAX: Final = 2_000
 SLACK_CONTEXT_ELEMENTS_MAX: Final = 10
 SLACK_BLOCKS_MAX: Final = 50
+SLACK_ID_MAX: Final = 500  # session ids, ARNs and instance ids are far shorter; this only bounds hostile input
 MAX_TECHNIQUES: Final = 20  # a rule lists a handful; the bound keeps the context element under its limit
 
 TRUNCATED: Final = "… [truncated]"
@@ -252,9 +254,24 @@ class SnsMessage:
 def sns_subject(alert: Alert) -> str:
     """`[SessionGuard] HIGH: <rule title> on i-0abc...`: printable ASCII, one line, under 100 characters."""
     where = clean_metadata(alert.instance_id) or "an instance"
-    text = f"[SessionGuard] {str(alert.severity).upper()}: {alert.title} on {where}"
-    ascii_text = "".join(c if " " <= c <= "~" else "?" for c in text)
-    return truncate(ascii_text, SNS_SUBJECT_MAX, "...")
+    return ascii_subject(f"[SessionGuard] {str(alert.severity).upper()}: {alert.title} on {where}")
+
+
+def ascii_subject(text: str) -> str:
+    """`text` as an SNS subject: anything but printable ASCII becomes `?`, cut to SNS_SUBJECT_MAX."""
+    return truncate("".join(c if " " <= c <= "~" else "?" for c in text), SNS_SUBJECT_MAX, "...")
+
+
+def sns_alert_message(
+    subject: str, lines: list[str], record: dict[str, Any], severity: Severity, rule_id: str, **attributes: str
+) -> SnsMessage:
+    """What command and guardrail alerts share in SNS: the readable `lines` (email subscribers read them), then
+    `Alert JSON:` and the record, and the message attributes `severity`, `rule_id` and `attributes`, which
+    subscription filter policies can match. `subject` is used as it is (see `ascii_subject`)."""
+    body = [*lines, "", "Alert JSON:", json.dumps(record, indent=2, ensure_ascii=False)]
+    values = {"severity": str(severity), "rule_id": rule_id, **attributes}
+    message_attributes = {name: {"DataType": "String", "StringValue": value} for name, value in values.items()}
+    return SnsMessage(subject=subject, body="\n".join(body), attributes=message_attributes)
 
 
 def build_sns_message(alert: Alert, context: AlertContext) -> SnsMessage:
@@ -279,15 +296,8 @@ def build_sns_message(alert: Alert, context: AlertContext) -> SnsMessage:
         f"Why: {alert.description}" if alert.description else "",
         "",
         f"Session log: {record['session_log_url']}",
-        "",
-        "Alert JSON:",
-        json.dumps(record, indent=2, ensure_ascii=False),
     ]
-    attributes = {
-        "severity": {"DataType": "String", "StringValue": str(alert.severity)},
-        "rule_id": {"DataType": "String", "StringValue": alert.rule_id},
-    }
-    return SnsMessage(subject=sns_subject(alert), body="\n".join(lines), attributes=attributes)
+    return sns_alert_message(sns_subject(alert), lines, record, alert.severity, alert.rule_id)
 
 
 # --- Slack -----------------------------------------------------------------------------------------------------
@@ -307,32 +317,21 @@ def build_slack_message(alert: Alert, context: AlertContext) -> dict[str, Any]:
     """An incoming-webhook payload: a header, the facts as fields, the masked command in a code block, why the
     rule matters, ATT&CK links, and a link to the session's log stream."""
     severity = str(alert.severity).upper()
-    emoji = SEVERITY_EMOJI.get(alert.severity, "")
-    title = _one_line(visible(alert.title))
+    title = slack_title(alert.title)
     session_id, instance_id = clean_metadata(alert.session_id), clean_metadata(alert.instance_id)
-    id_limit = 500  # session ids, ARNs and instance ids are far shorter; this only bounds hostile input
-
-    # plain_text is never parsed for links or mentions, and the title comes from the rule pack, not the session.
-    header = truncate(f"{emoji} {severity}: {title}".strip(), SLACK_HEADER_MAX)
-    where = (
-        f"account {inline_code(clean_metadata(alert.account_id), 40)}, "
-        f"region {inline_code(clean_metadata(alert.region), 40)}, "
-        f"instance {inline_code(instance_id, id_limit)}"
-    )
     command_label = "*Command* (secrets masked)\n"
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}},
-        {
-            "type": "section",
-            "fields": [
-                slack_field("Severity", f"{emoji} {severity}".strip()),
-                slack_field("Rule", f"{slack_escape(title, 500)}\n{inline_code(alert.rule_id, 200)}"),
-                slack_field("Who", inline_code(clean_metadata(alert.user), id_limit)),
-                slack_field("Where", where),
-                slack_field("Session", inline_code(session_id, id_limit)),
+        *slack_opening(
+            alert.severity,
+            title,
+            ("Rule", alert.rule_id),
+            [
+                slack_field("Who", inline_code(clean_metadata(alert.user), SLACK_ID_MAX)),
+                slack_field("Where", slack_where(alert.account_id, alert.region, "instance", alert.instance_id)),
+                slack_field("Session", inline_code(session_id, SLACK_ID_MAX)),
                 slack_field("When", slack_escape(clean_metadata(alert.event_time) or "-", 100)),
             ],
-        },
+        ),
         {
             "type": "section",
             "text": mrkdwn(
@@ -346,14 +345,63 @@ def build_slack_message(alert: Alert, context: AlertContext) -> dict[str, Any]:
         blocks.append({"type": "section", "text": mrkdwn(why_label + why)})
     context_elements = [mrkdwn(f"<{context.session_log_url}|Open the session log in CloudWatch>")]
     if alert.techniques:
-        links = ", ".join(technique_link(t) for t in alert.techniques[:MAX_TECHNIQUES])
-        context_elements.append(mrkdwn("MITRE ATT&amp;CK: " + links))
+        context_elements.append(slack_techniques(alert.techniques))
     blocks.append({"type": "context", "elements": context_elements[:SLACK_CONTEXT_ELEMENTS_MAX]})
 
     fallback = (
         f"{severity}: {slack_escape(title, 300)} in session {slack_escape(session_id, 300)}"
         f" on {slack_escape(instance_id or '-', 100)}"
     )
+    return slack_payload(fallback, blocks)
+
+
+# What command alerts and guardrail alerts share in Slack: the same opening blocks, Where field, ATT&CK links and
+# payload, so both kinds read alike and are escaped the same way.
+
+
+def slack_title(title: str) -> str:
+    """A rule's title as Slack shows it: printable, on one line."""
+    return _one_line(visible(title))
+
+
+def slack_opening(
+    severity: Severity, title: str, rule: tuple[str, str], facts: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The header (severity and `title`, from `slack_title`) and a section of fields: the severity, the rule
+    (`rule` is its label and id: ("Rule", "SG-001")) with its title, then `facts`."""
+    upper = str(severity).upper()
+    emoji = SEVERITY_EMOJI.get(severity, "")
+    label, rule_id = rule
+    # plain_text is never parsed for links or mentions.
+    header = truncate(f"{emoji} {upper}: {title}".strip(), SLACK_HEADER_MAX)
+    fields = [
+        slack_field("Severity", f"{emoji} {upper}".strip()),
+        slack_field(label, f"{slack_escape(title, 500)}\n{inline_code(rule_id, 200)}"),
+        *facts,
+    ]
+    return [
+        {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}},
+        {"type": "section", "fields": fields},
+    ]
+
+
+def slack_where(account_id: str, region: str, place: str, value: str) -> str:
+    """The Where field's text: account, region and `place` ("instance", "resource") with `value`, each masked
+    and as inline code."""
+    return (
+        f"account {inline_code(clean_metadata(account_id), 40)}, "
+        f"region {inline_code(clean_metadata(region), 40)}, "
+        f"{place} {inline_code(clean_metadata(value), SLACK_ID_MAX)}"
+    )
+
+
+def slack_techniques(techniques: Sequence[str]) -> dict[str, Any]:
+    """A context element linking each ATT&CK technique (the first MAX_TECHNIQUES)."""
+    return mrkdwn("MITRE ATT&amp;CK: " + ", ".join(technique_link(t) for t in techniques[:MAX_TECHNIQUES]))
+
+
+def slack_payload(fallback: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The incoming-webhook payload: `fallback` is the notification text; links and media are not unfurled."""
     return {"text": fallback, "blocks": fit_blocks(blocks), "unfurl_links": False, "unfurl_media": False}
 
 
@@ -379,9 +427,11 @@ def fit_blocks(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 __all__ = [
     "CAP_SUMMARY_RULE_ID",
     "SEVERITY_EMOJI",
+    "SLACK_ID_MAX",
     "AlertContext",
     "SnsMessage",
     "alert_record",
+    "ascii_subject",
     "build_slack_message",
     "build_sns_message",
     "cap_summary_alert",
@@ -393,6 +443,12 @@ __all__ = [
     "mrkdwn",
     "slack_escape",
     "slack_field",
+    "slack_opening",
+    "slack_payload",
+    "slack_techniques",
+    "slack_title",
+    "slack_where",
+    "sns_alert_message",
     "sns_subject",
     "technique_link",
     "technique_url",

@@ -18,26 +18,15 @@ Nothing from the event reaches logs or metrics except ids, fixed phrases and AWS
 from __future__ import annotations
 
 import hashlib
-import os
-import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any, Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sessionguard.adapters.delivery import (
-    AlertPublisher,
-    DynamoNoiseStore,
-    SlackWebhook,
-    SnsPublisher,
-    UrllibSlackWebhook,
-    idempotency_persistence,
-    read_slack_webhook_url,
-)
-from sessionguard.alert_delivery import Deliveries, emit_dimensioned
+from sessionguard.alert_delivery import Deliveries, DeliveryOutlets, DeliverySettings, emit_dimensioned
 from sessionguard.guardrails import (
     GuardrailAlert,
     ProtectedResources,
@@ -45,9 +34,8 @@ from sessionguard.guardrails import (
     guardrail_slack_message,
     guardrail_sns_message,
 )
-from sessionguard.noise import STATE_RETENTION_SECONDS, DeliveryLedger, Ledger, NoiseStore, event_epoch, state_key
+from sessionguard.noise import STATE_RETENTION_SECONDS, event_epoch, state_key
 from sessionguard.observability import logger, metrics
-from sessionguard.severity import Severity
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
@@ -57,57 +45,27 @@ _EVENT_ID_MAX: Final = 128  # CloudTrail event ids are UUIDs; a longer "id" is n
 
 
 @dataclass(frozen=True, slots=True)
-class GuardrailSettings:
-    """The function's configuration, from its environment (template fragment sets every variable)."""
+class GuardrailSettings(DeliverySettings):
+    """The function's configuration, from its environment (template fragment sets every variable): the shared
+    delivery settings and the stack's protected resources."""
 
-    min_severity: Severity
-    topic_arns: tuple[str, ...]
-    slack_secret_arn: str
-    state_table: str
-    window_seconds: int
     resources: ProtectedResources
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> GuardrailSettings:
-        env = os.environ if env is None else env
-        topics = [env.get("ALERT_TOPIC_ARN", ""), env.get("EXTRA_ALERT_TOPIC_ARN", "")]
-        return cls(
-            min_severity=Severity.parse(env.get("ALERT_MIN_SEVERITY") or "medium"),
-            topic_arns=tuple(t.strip() for t in topics if t.strip()),
-            slack_secret_arn=env.get("SLACK_WEBHOOK_SECRET_ARN", "").strip(),
-            state_table=env["ALERT_STATE_TABLE"],
-            window_seconds=60 * int(env.get("ALERT_WINDOW_MINUTES") or "15"),
-            resources=ProtectedResources.from_env(env),
-        )
+    def own_from_env(cls, env: Mapping[str, str]) -> dict[str, Any]:
+        return {"resources": ProtectedResources.from_env(env)}
 
 
 @dataclass
-class GuardrailOutlets:
-    """What the function talks to, behind the adapters' Protocols (tests swap in fakes)."""
-
-    publisher: AlertPublisher
-    noise: NoiseStore
-    ledger: Ledger
-    slack: SlackWebhook
-    slack_url: Callable[[], str]
-    clock: Callable[[], float] = time.monotonic
-    wall_clock: Callable[[], float] = time.time
-    sleep: Callable[[float], None] = time.sleep
+class GuardrailOutlets(DeliveryOutlets):
+    """What the function talks to: the shared delivery outlets, nothing more."""
 
 
 @cache
 def default_outlets() -> tuple[GuardrailSettings, GuardrailOutlets]:
     """Settings and AWS outlets from the environment, built once per Lambda container."""
     settings = GuardrailSettings.from_env()
-    secret_arn = settings.slack_secret_arn
-    outlets = GuardrailOutlets(
-        publisher=SnsPublisher(),
-        noise=DynamoNoiseStore(settings.state_table),
-        ledger=DeliveryLedger(idempotency_persistence(settings.state_table)),
-        slack=UrllibSlackWebhook(),
-        slack_url=(lambda: read_slack_webhook_url(secret_arn)) if secret_arn else (lambda: ""),
-    )
-    return settings, outlets
+    return settings, GuardrailOutlets.from_settings(settings)
 
 
 @dataclass

@@ -33,19 +33,23 @@ from typing import Any, Final, NamedTuple
 from urllib.parse import quote
 
 from sessionguard.alerts import (
-    SEVERITY_EMOJI,
+    SLACK_ID_MAX,
     SLACK_SECTION_TEXT_MAX,
     SNS_COMMAND_MAX,
-    SNS_SUBJECT_MAX,
     SnsMessage,
+    ascii_subject,
     clean_metadata,
     code_block,
-    fit_blocks,
     inline_code,
     mrkdwn,
     slack_escape,
     slack_field,
-    technique_link,
+    slack_opening,
+    slack_payload,
+    slack_techniques,
+    slack_title,
+    slack_where,
+    sns_alert_message,
     truncate,
     visible,
 )
@@ -818,8 +822,7 @@ def guardrail_sns_message(alert: GuardrailAlert) -> SnsMessage:
     attributes (`severity`, `rule_id`) so subscription filter policies treat both kinds alike."""
     record = alert.to_json()
     severity = str(alert.severity).upper()
-    subject_text = f"[SessionGuard] {severity}: {alert.title} in {record['account_id'] or 'an account'}"
-    subject = truncate("".join(c if " " <= c <= "~" else "?" for c in subject_text), SNS_SUBJECT_MAX, "...")
+    subject = ascii_subject(f"[SessionGuard] {severity}: {alert.title} in {record['account_id'] or 'an account'}")
     outcome = f"failed ({record['error_code']}) - an attempt, nothing changed" if alert.error_code else "succeeded"
     link = (
         "Data event: not in Event history; see the trail's S3 bucket or CloudTrail Lake."
@@ -843,48 +846,31 @@ def guardrail_sns_message(alert: GuardrailAlert) -> SnsMessage:
         f"Why: {alert.guardrail.description}",
         "",
         link,
-        "",
-        "Alert JSON:",
-        json.dumps(record, indent=2, ensure_ascii=False),
     ]
-    attributes = {
-        "severity": {"DataType": "String", "StringValue": str(alert.severity)},
-        "rule_id": {"DataType": "String", "StringValue": alert.rule_id},
-        "alert_type": {"DataType": "String", "StringValue": "guardrail"},
-    }
-    return SnsMessage(subject=subject, body="\n".join(lines), attributes=attributes)
+    return sns_alert_message(subject, lines, record, alert.severity, alert.rule_id, alert_type="guardrail")
 
 
 def guardrail_slack_message(alert: GuardrailAlert) -> dict[str, Any]:
     """Incoming-webhook payload, built and escaped like a command alert's (sessionguard.alerts)."""
     severity = str(alert.severity).upper()
-    emoji = SEVERITY_EMOJI.get(alert.severity, "")
-    title = " ".join(visible(alert.title).split())
-    id_limit = 500
-    header = truncate(f"{emoji} {severity}: {title}".strip(), 150)
-    where = (
-        f"account {inline_code(clean_metadata(alert.account_id), 40)}, "
-        f"region {inline_code(clean_metadata(alert.region), 40)}, "
-        f"resource {inline_code(clean_metadata(alert.resource), id_limit)}"
-    )
+    title = slack_title(alert.title)
     outcome = f"failed: {inline_code(clean_metadata(alert.error_code), 80)}" if alert.error_code else "succeeded"
     what_label = "*What* (secrets masked)\n"
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}},
-        {
-            "type": "section",
-            "fields": [
-                slack_field("Severity", f"{emoji} {severity}".strip()),
-                slack_field("Guardrail", f"{slack_escape(title, 500)}\n{inline_code(alert.rule_id, 200)}"),
-                slack_field("Who", inline_code(clean_metadata(alert.who), id_limit)),
-                slack_field("Where", where),
+        *slack_opening(
+            alert.severity,
+            title,
+            ("Guardrail", alert.rule_id),
+            [
+                slack_field("Who", inline_code(clean_metadata(alert.who), SLACK_ID_MAX)),
+                slack_field("Where", slack_where(alert.account_id, alert.region, "resource", alert.resource)),
                 slack_field("When", slack_escape(clean_metadata(alert.event_time) or "-", 100)),
                 slack_field(
                     "CloudTrail event",
                     f"{inline_code(clean_metadata(alert.event_id), 200)}\n{outcome}",
                 ),
             ],
-        },
+        ),
         {
             "type": "section",
             "text": mrkdwn(what_label + code_block(alert.what, SLACK_SECTION_TEXT_MAX - len(what_label))),
@@ -895,11 +881,11 @@ def guardrail_slack_message(alert: GuardrailAlert) -> dict[str, Any]:
     if not alert.guardrail.data_event:
         context.append(mrkdwn(f"<{alert.cloudtrail_url}|Open the event in CloudTrail>"))
     if alert.guardrail.techniques:
-        context.append(mrkdwn("MITRE ATT&amp;CK: " + ", ".join(technique_link(t) for t in alert.guardrail.techniques)))
+        context.append(slack_techniques(alert.guardrail.techniques))
     if context:
         blocks.append({"type": "context", "elements": context})
     fallback = f"{severity}: {slack_escape(title, 300)} by {slack_escape(clean_metadata(alert.who), 300)}"
-    return {"text": fallback, "blocks": fit_blocks(blocks), "unfurl_links": False, "unfurl_media": False}
+    return slack_payload(fallback, blocks)
 
 
 __all__ = [

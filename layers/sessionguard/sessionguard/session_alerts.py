@@ -24,10 +24,8 @@ import base64
 import gzip
 import hashlib
 import json
-import os
-import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, partial
 from typing import TYPE_CHECKING, Any, Final
@@ -37,19 +35,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from sessionguard.adapters.delivery import (
     LOG_EVENT_MAX_BYTES,
     SQS_MAX_MESSAGE_BYTES,
-    AlertPublisher,
     CloudWatchTranscriptSink,
-    DynamoNoiseStore,
     FailureQueue,
     LogEvent,
-    SlackWebhook,
-    SnsPublisher,
     SqsFailureQueue,
     TranscriptSink,
-    UrllibSlackWebhook,
-    idempotency_persistence,
     log_event_batches,
-    read_slack_webhook_url,
 )
 
 # Delivery lives in alert_delivery (the guardrail function uses it too); its public names are still exported from
@@ -57,6 +48,8 @@ from sessionguard.adapters.delivery import (
 from sessionguard.alert_delivery import (
     Deliveries,
     DeliveryFailed,
+    DeliveryOutlets,
+    DeliverySettings,
     SlackDeliveryError,
     allowed_webhook,
     emit_dimensioned,
@@ -74,17 +67,13 @@ from sessionguard.events import (
 from sessionguard.masking import mask_secrets
 from sessionguard.noise import (
     Decision,
-    DeliveryLedger,
-    Ledger,
     NoiseControl,
-    NoiseStore,
     alert_keys,
     event_epoch,
     state_key,
 )
 from sessionguard.observability import logger, metrics
 from sessionguard.rules import RulePack
-from sessionguard.severity import Severity
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
@@ -101,50 +90,32 @@ LOG_MAX_AHEAD_MS: Final = 2 * 3600 * 1000 - 300 * 1000
 
 
 @dataclass(frozen=True, slots=True)
-class AlertSettings:
-    """The function's configuration, from its environment (template.yaml sets every variable)."""
+class AlertSettings(DeliverySettings):
+    """The function's configuration, from its environment (template.yaml sets every variable): the shared
+    delivery settings and the function's own."""
 
-    min_severity: Severity
-    topic_arns: tuple[str, ...]
-    slack_secret_arn: str
-    state_table: str
     sanitized_log_group: str
     failure_queue_url: str
-    window_seconds: int
     cap_per_session: int
     region: str
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> AlertSettings:
-        env = os.environ if env is None else env
-        topics = [env.get("ALERT_TOPIC_ARN", ""), env.get("EXTRA_ALERT_TOPIC_ARN", "")]
-        return cls(
-            min_severity=Severity.parse(env.get("ALERT_MIN_SEVERITY") or "medium"),
-            topic_arns=tuple(t.strip() for t in topics if t.strip()),
-            slack_secret_arn=env.get("SLACK_WEBHOOK_SECRET_ARN", "").strip(),
-            state_table=env["ALERT_STATE_TABLE"],
-            sanitized_log_group=env["SANITIZED_LOG_GROUP"],
-            failure_queue_url=env["FAILURE_QUEUE_URL"],
-            window_seconds=60 * int(env.get("ALERT_WINDOW_MINUTES") or "15"),
-            cap_per_session=int(env.get("ALERT_CAP_PER_SESSION") or "20"),
-            region=env.get("AWS_REGION", ""),
-        )
+    def own_from_env(cls, env: Mapping[str, str]) -> dict[str, Any]:
+        return {
+            "sanitized_log_group": env["SANITIZED_LOG_GROUP"],
+            "failure_queue_url": env["FAILURE_QUEUE_URL"],
+            "cap_per_session": int(env.get("ALERT_CAP_PER_SESSION") or "20"),
+            "region": env.get("AWS_REGION", ""),
+        }
 
 
-@dataclass
-class Outlets:
-    """Everything the function talks to, behind the adapters' Protocols (tests swap in fakes)."""
+@dataclass(kw_only=True)
+class Outlets(DeliveryOutlets):
+    """Everything the function talks to: the shared delivery outlets, and where transcripts and unreadable
+    records go."""
 
-    publisher: AlertPublisher
     transcripts: TranscriptSink
     failures: FailureQueue
-    noise: NoiseStore
-    ledger: Ledger
-    slack: SlackWebhook
-    slack_url: Callable[[], str]
-    clock: Callable[[], float] = time.monotonic
-    wall_clock: Callable[[], float] = time.time
-    sleep: Callable[[float], None] = time.sleep
 
 
 @cache
@@ -157,15 +128,10 @@ def default_rules() -> RulePack:
 def default_outlets() -> tuple[AlertSettings, Outlets]:
     """Settings and AWS outlets from the environment, built once per Lambda container."""
     settings = AlertSettings.from_env()
-    secret_arn = settings.slack_secret_arn
-    outlets = Outlets(
-        publisher=SnsPublisher(),
+    outlets = Outlets.from_settings(
+        settings,
         transcripts=CloudWatchTranscriptSink(),
         failures=SqsFailureQueue(settings.failure_queue_url),
-        noise=DynamoNoiseStore(settings.state_table),
-        ledger=DeliveryLedger(idempotency_persistence(settings.state_table)),
-        slack=UrllibSlackWebhook(),
-        slack_url=(lambda: read_slack_webhook_url(secret_arn)) if secret_arn else (lambda: ""),
     )
     return settings, outlets
 
