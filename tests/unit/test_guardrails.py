@@ -313,6 +313,18 @@ def test_data_events_do_not_link_to_event_history() -> None:
     assert "sessions/jane.roe-0b7e9d1c4a2f8e6d5.log" in alert.what
 
 
+@pytest.mark.parametrize("field", ["awsRegion", "eventID"])
+def test_a_lone_surrogate_in_the_event_still_gives_messages(field: str) -> None:
+    """JSON can carry "\\ud800"; the console link must not fail to encode it (the alert would never go out)."""
+    event = sample("kms-schedule-key-deletion")
+    event["detail"][field] = "eu-west-1\ud800" if field == "awsRegion" else "8f0e\ud800"
+    (alert,) = evaluate_event(event, RESOURCES).alerts
+    assert "\ud800" not in alert.cloudtrail_url
+    assert alert.cloudtrail_url.isascii()
+    json.dumps(guardrail_slack_message(alert)).encode()
+    guardrail_sns_message(alert).body.encode()
+
+
 def test_sns_subject_is_printable_ascii_under_100_and_attributes_match_command_alerts() -> None:
     for name, (_, ids) in EXPECTED.items():
         for alert in evaluate_event(sample(name), RESOURCES).alerts:

@@ -688,9 +688,11 @@ class GuardrailAlert:
     @property
     def cloudtrail_url(self) -> str:
         """The event in CloudTrail Event history (management events only: data events are not there)."""
-        region = quote(self.region, safe="")
+        # errors="replace": JSON can carry a lone surrogate, which UTF-8 cannot encode; it becomes "?" (%3F).
+        region = quote(self.region, safe="", errors="replace")
+        event_id = quote(self.event_id, safe="", errors="replace")
         host = f"{region}.console.aws.amazon.com" if region else "console.aws.amazon.com"
-        return f"https://{host}/cloudtrailv2/home?region={region}#/events/{quote(self.event_id, safe='')}"
+        return f"https://{host}/cloudtrailv2/home?region={region}#/events/{event_id}"
 
     def to_json(self) -> dict[str, Any]:
         return {
