@@ -6,6 +6,7 @@ import importlib.util
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol, Self
@@ -13,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 import boto3
 from aws_lambda_powertools.metrics.provider import cold_start
 from aws_lambda_powertools.utilities import parameters
+from moto.iam.aws_managed_policies import aws_managed_policies_data
+from moto.iam.models import AWSManagedPolicy, iam_backends
 from sessionguard.observability import metrics
 
 if TYPE_CHECKING:
@@ -146,3 +149,39 @@ class AlertStack:
 
     def slack_posts(self) -> list[dict[str, Any]]:
         return [r.json() for r in self.slack.requests]
+
+
+# --- EC2 and IAM in moto, for the enrollment tests ------------------------------------------------------------
+
+AMAZON_LINUX_AMI = "ami-12c6146b"  # in moto's built-in AMI list (listing them all takes seconds)
+
+
+def launch_instance(ec2: Any, *, image_id: str = AMAZON_LINUX_AMI, profile_arn: str | None = None, **tags: str) -> str:
+    """RunInstances of one t3.micro, with an instance profile and tags when given; its instance id."""
+    extra: dict[str, Any] = {}
+    if profile_arn:
+        extra["IamInstanceProfile"] = {"Arn": profile_arn}
+    if tags:
+        extra["TagSpecifications"] = [
+            {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+        ]
+    reservation = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="t3.micro", **extra)
+    instance_id: str = reservation["Instances"][0]["InstanceId"]
+    return instance_id
+
+
+def instance_tags(ec2: Any, instance_id: str) -> dict[str, str]:
+    found = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [instance_id]}])["Tags"]
+    return {t["Key"]: t["Value"] for t in found}
+
+
+@cache
+def _ssm_core_policy_data() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(aws_managed_policies_data)["AmazonSSMManagedInstanceCore"]
+    return data
+
+
+def add_ssm_core_policy(account: str, region: str) -> None:
+    """moto knows AWS managed policies only when told to load all ~1,600 (seconds per test); load just one."""
+    policy = AWSManagedPolicy.from_data("AmazonSSMManagedInstanceCore", account, region, _ssm_core_policy_data())
+    iam_backends[account]["aws"].managed_policies[policy.arn] = policy

@@ -11,7 +11,7 @@ import copy
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache, partial
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -22,8 +22,6 @@ from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomRes
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
-from moto.iam.aws_managed_policies import aws_managed_policies_data
-from moto.iam.models import AWSManagedPolicy, iam_backends
 from sessionguard import enrollment_steps as steps
 from sessionguard.adapters.fleet import (
     HOST_MANAGEMENT_SETTING_ID,
@@ -49,7 +47,14 @@ from sessionguard.enrollment import (
 )
 from sessionguard.observability import metrics
 
-from tests.support import FakeLambdaContext, load_function
+from tests.support import (
+    AMAZON_LINUX_AMI,
+    FakeLambdaContext,
+    add_ssm_core_policy,
+    instance_tags,
+    launch_instance,
+    load_function,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
@@ -57,7 +62,6 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 CORE = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 STARTED = "2024-05-01T12:35:00.000Z"
-AMAZON_LINUX_AMI = "ami-12c6146b"  # in moto's built-in AMI list (listing them all takes seconds)
 IAM_MANAGED_POLICIES_PER_ROLE = 10  # the default IAM quota, which moto does not enforce
 
 
@@ -95,17 +99,7 @@ class World:
         return self.settings
 
     def launch(self, *, profile_arn: str | None = None, **tags: str) -> str:
-        extra: dict[str, Any] = {}
-        if profile_arn:
-            extra["IamInstanceProfile"] = {"Arn": profile_arn}
-        if tags:
-            extra["TagSpecifications"] = [
-                {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
-            ]
-        reservation = self.ec2.run_instances(
-            ImageId=self.image_id, MinCount=1, MaxCount=1, InstanceType="t3.micro", **extra
-        )
-        instance_id: str = reservation["Instances"][0]["InstanceId"]
+        instance_id = launch_instance(self.ec2, image_id=self.image_id, profile_arn=profile_arn, **tags)
         self.launched.append(instance_id)
         return instance_id
 
@@ -137,8 +131,7 @@ class World:
         return found[0]["IamInstanceProfile"]["Arn"] if found else None
 
     def tags_of(self, instance_id: str) -> dict[str, str]:
-        found = self.ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [instance_id]}])["Tags"]
-        return {t["Key"]: t["Value"] for t in found}
+        return instance_tags(self.ec2, instance_id)
 
     def alerts(self) -> list[dict[str, Any]]:
         messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
@@ -167,22 +160,10 @@ def clean_metrics() -> Iterator[None]:
     metrics.clear_metrics()
 
 
-@cache
-def ssm_core_policy_data() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(aws_managed_policies_data)["AmazonSSMManagedInstanceCore"]
-    return data
-
-
-def add_ssm_core_policy() -> None:
-    """moto knows AWS managed policies only when told to load all ~1,600 (seconds per test); load just one."""
-    policy = AWSManagedPolicy.from_data("AmazonSSMManagedInstanceCore", ACCOUNT, REGION, ssm_core_policy_data())
-    iam_backends[ACCOUNT]["aws"].managed_policies[policy.arn] = policy
-
-
 @pytest.fixture
 def world() -> Iterator[World]:
     with mock_aws():
-        add_ssm_core_policy()
+        add_ssm_core_policy(ACCOUNT, REGION)
         iam = boto3.client("iam", region_name=REGION)
         ec2 = boto3.client("ec2", region_name=REGION)
         sns = boto3.client("sns", region_name=REGION)

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache, partial
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,6 @@ import pytest
 from botocore.exceptions import ClientError
 from cfnlint.api import ManualArgs, lint
 from moto import mock_aws
-from moto.iam.aws_managed_policies import aws_managed_policies_data
-from moto.iam.models import AWSManagedPolicy, iam_backends
 from samtranslator.yaml_helper import yaml_parse
 from sessionguard.adapters.fleet import Fleet, InMemoryInstanceInformation
 from sessionguard.enrollment import (
@@ -43,14 +41,13 @@ from sessionguard.observability import metrics
 
 from demo.asl import AslInterpreter, Execution
 from tests import support
-from tests.support import load_function
+from tests.support import add_ssm_core_policy, instance_tags, launch_instance, load_function
 
 REPO = Path(__file__).resolve().parents[2]
 DEFINITION: dict[str, Any] = json.loads((REPO / "statemachines/enrollment.asl.json").read_text())
 TEMPLATE = REPO / "template.yaml"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-AMAZON_LINUX_AMI = "ami-12c6146b"
 MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:sessionguard-enrollment"
 LAUNCH = datetime(2024, 5, 1, 12, 34, 56, tzinfo=UTC)
 
@@ -106,32 +103,14 @@ class World:
     queue_url: str
 
     def launch(self, *, profile_arn: str | None = None, **tags: str) -> str:
-        extra: dict[str, Any] = {}
-        if profile_arn:
-            extra["IamInstanceProfile"] = {"Arn": profile_arn}
-        if tags:
-            extra["TagSpecifications"] = [
-                {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
-            ]
-        reservation = self.ec2.run_instances(
-            ImageId=AMAZON_LINUX_AMI, MinCount=1, MaxCount=1, InstanceType="t3.micro", **extra
-        )
-        instance_id: str = reservation["Instances"][0]["InstanceId"]
-        return instance_id
+        return launch_instance(self.ec2, profile_arn=profile_arn, **tags)
 
     def tags_of(self, instance_id: str) -> dict[str, str]:
-        found = self.ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [instance_id]}])["Tags"]
-        return {t["Key"]: t["Value"] for t in found}
+        return instance_tags(self.ec2, instance_id)
 
     def alerts(self) -> list[dict[str, Any]]:
         messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
         return [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
-
-
-@cache
-def ssm_core_policy_data() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(aws_managed_policies_data)["AmazonSSMManagedInstanceCore"]
-    return data
 
 
 @pytest.fixture(autouse=True)
@@ -143,8 +122,7 @@ def clean_metrics() -> Iterator[None]:
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     with mock_aws():
-        core = AWSManagedPolicy.from_data("AmazonSSMManagedInstanceCore", ACCOUNT, REGION, ssm_core_policy_data())
-        iam_backends[ACCOUNT]["aws"].managed_policies[core.arn] = core
+        add_ssm_core_policy(ACCOUNT, REGION)
         iam = boto3.client("iam", region_name=REGION)
         ec2 = boto3.client("ec2", region_name=REGION)
         sns = boto3.client("sns", region_name=REGION)
