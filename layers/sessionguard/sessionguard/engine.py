@@ -19,7 +19,7 @@ from sessionguard.masking import SecretMasker
 from sessionguard.rules import RulePack
 from sessionguard.rules.model import RuleMatch
 from sessionguard.severity import Severity
-from sessionguard.terminal import Command, CommandSpan, SessionRebuilder, TranscriptLine, logical_lines
+from sessionguard.terminal import CommandSpan, SessionRebuilder
 
 
 class Alert(NamedTuple):
@@ -179,19 +179,10 @@ class SessionEngine:
                 if session.last_event is not None:
                     texts: list[str] = []
                     commands: list[CommandSpan] = []
-                    self._collect(session.rebuilder.flush(), texts, commands)
+                    session.rebuilder.flush_lines(texts, commands)
                     out += self._emit(session, (session.last_event,), texts, commands, [len(texts)])
         self._sessions.clear()
         return out
-
-    @staticmethod
-    def _collect(items: Iterable[TranscriptLine | Command], texts: list[str], commands: list[CommandSpan]) -> None:
-        """The rebuilder's flush() (Commands only) as lines to mask, as feed_lines() gives them."""
-        for item in items:
-            if isinstance(item, Command):
-                lines = logical_lines(item.text)
-                texts += lines
-                commands.append((len(texts), item, len(lines)))
 
     def _emit(
         self,

@@ -357,6 +357,15 @@ _LEXICAL_CHARACTERS: Final = re.compile(r"""['"`\\<(){}]""")
 _MAX_SHELL_TOKENS: Final = 4096  # a longer command line was pasted or forged; see _read_overlong_line
 
 
+def _complete_on_its_line(text: str) -> bool:
+    """No lexing needed: the command cannot continue on the next line (see _LEXICAL_CHARACTERS)."""
+    return (
+        _LEXICAL_CHARACTERS.search(text) is None
+        and _OPENERS.isdisjoint(text.split())
+        and not text.rstrip().endswith(("|", "&"))
+    )
+
+
 @dataclass(slots=True)
 class _ShellState:
     """What bash still waits for after the lines of a command seen so far (it then shows PS2, `> `)."""
@@ -547,19 +556,26 @@ class SessionRebuilder:
                 and (current := self._current)
                 and line.startswith(current)
                 and (text := line[len(current) :]).strip()
-                and _LEXICAL_CHARACTERS.search(text) is None
-                and _OPENERS.isdisjoint(text.split())
-                and not text.rstrip().endswith(("|", "&"))
+                and _complete_on_its_line(text)
             ):
                 # The other common case, inline: a command line at the prompt in use, complete on its line
                 # (what _take, _start and _emit_command do for it).
                 prompt, user, _strong = self._learned[current]
                 append(text)
-                self._commands.append((len(out), _new_tuple(Command, (text, prompt, user)), 1))
+                self._commands.append((len(out), _command(text, prompt, user), 1))
                 self._last_command = text
                 self._output_since = 0
             else:
                 self._take(line, out)
+
+    def flush_lines(self, texts: list[str], commands: list[CommandSpan]) -> None:
+        """`flush` for the engine, appended to its lists as `feed_lines` appends."""
+        self._lean = True
+        self._commands = commands
+        try:
+            self._finish(texts)
+        finally:
+            self._commands = []
 
     def flush(self) -> list[TranscriptLine | Command]:
         """End of input: emit the command still waiting for continuation lines, if any (as a Command)."""
@@ -636,11 +652,7 @@ class SessionRebuilder:
         if not self._lean:
             out.append(_transcript_line("command", text, prompt))
         self._last_command = ""
-        if (
-            _LEXICAL_CHARACTERS.search(text) is None
-            and _OPENERS.isdisjoint(text.split())
-            and not text.rstrip().endswith(("|", "&"))
-        ):
+        if _complete_on_its_line(text):
             self._emit_command(text, prompt, user, out)
             return
         shell = _ShellState()
