@@ -42,10 +42,11 @@ lint: $(STAMP) ## ruff (lint and format check) and mypy strict
 
 typecheck: lint
 
-lint-iac: $(STAMP) ## sam validate --lint, cfn-lint and checkov on template.yaml
+lint-iac: $(STAMP) ## sam validate --lint on template.yaml; cfn-lint and checkov on it and central/template.yaml
 	$(BIN)/sam validate --lint --template template.yaml
-	$(BIN)/cfn-lint template.yaml
-	$(BIN)/checkov --quiet --compact --skip-download --framework cloudformation --file template.yaml
+	$(BIN)/cfn-lint template.yaml central/template.yaml
+	$(BIN)/checkov --quiet --compact --skip-download --framework cloudformation \
+		--file template.yaml --file central/template.yaml
 
 build: $(STAMP) ## sam build (functions and the sessionguard layer, arm64)
 	$(BIN)/sam build --template template.yaml

@@ -88,6 +88,28 @@ def test_account_root_administers_the_key_but_cannot_use_it_directly(cfn_templat
     assert not crypto & set(root["Action"])
 
 
+def test_account_root_cannot_create_grants_that_bypass_the_via_service_statements(
+    cfn_template: dict[str, Any],
+) -> None:
+    """kms:Create* would include CreateGrant: any IAM principal allowed kms:* could grant itself direct use."""
+    for statement in statements(cfn_template["Resources"]["SessionKey"]["Properties"]["KeyPolicy"]):
+        actions = as_list(statement["Action"])
+        assert "kms:Create*" not in actions, statement["Sid"]
+        assert "kms:*" not in actions, statement["Sid"]
+        if "kms:CreateGrant" in actions:
+            assert statement["Condition"]["BoolIfExists"] == {"kms:GrantIsForAWSResource": "true"}
+
+
+def test_session_data_encryption_is_limited_to_session_encryption_contexts(cfn_template: dict[str, Any]) -> None:
+    """The plugin's GenerateDataKey and the agent's Decrypt carry aws:ssm:SessionId in the encryption context; the
+    instance role's kms:Decrypt must not work on anything else encrypted under the key."""
+    direct = statements_by_sid(cfn_template["Resources"]["SessionKey"]["Properties"]["KeyPolicy"])[
+        "AccountEncryptsSessionDataDirectly"
+    ]
+    assert direct["Condition"]["StringLike"] == {"kms:EncryptionContext:aws:ssm:SessionId": "*"}
+    assert direct["Condition"]["StringEquals"] == {"kms:CallerAccount": {"Ref": "AWS::AccountId"}}
+
+
 def test_cloudwatch_logs_may_use_the_key_only_for_this_accounts_log_groups(
     cfn_template: dict[str, Any],
 ) -> None:
@@ -302,6 +324,21 @@ def test_preferences_function_may_touch_only_the_preferences_document(cfn_templa
 # --- Whole-template properties --------------------------------------------------------------------------------
 
 
+def test_instance_tagging_is_limited_to_sessionguard_keys_and_never_to_all_tags(cfn_template: dict[str, Any]) -> None:
+    """ForAllValues:StringLike is true for a request that names no tags, and DeleteTags without tags deletes every
+    tag of the instance: each statement that tags instances also requires aws:TagKeys to be present."""
+    tagging = []
+    for holder, policy in iam_policies(cfn_template):
+        for statement in statements(policy):
+            actions = as_list(statement.get("Action", []))
+            if "ec2:CreateTags" in actions or "ec2:DeleteTags" in actions:
+                tagging.append(holder)
+                condition = statement["Condition"]
+                assert condition["ForAllValues:StringLike"] == {"aws:TagKeys": ["sessionguard:*"]}, holder
+                assert condition["Null"] == {"aws:TagKeys": "false"}, holder
+    assert len(tagging) >= 2  # the enrollment steps that tag instances
+
+
 def test_every_iam_statement_has_a_sid(cfn_template: dict[str, Any]) -> None:
     missing = []
     for where, policy in iam_policies(cfn_template):
@@ -349,6 +386,21 @@ def test_every_function_runs_python313_on_arm64_with_the_layer(cfn_template: dic
         assert props["Architectures"] == ["arm64"]
         assert any("SessionGuardLayer" in str(layer) for layer in props["Layers"])
         assert props["TracingConfig"] == {"Mode": "Active"}
+
+
+def test_every_reserved_concurrency_can_be_turned_off_for_small_accounts(cfn_template: dict[str, Any]) -> None:
+    """Lambda keeps 100 of the account's concurrency unreserved: an account with a small quota cannot deploy a
+    stack that reserves any, so ReserveConcurrency=false must remove every reservation."""
+    reserving = {
+        name: fn["Properties"]["ReservedConcurrentExecutions"]
+        for name, fn in resources(cfn_template, "AWS::Lambda::Function").items()
+        if "ReservedConcurrentExecutions" in fn["Properties"]
+    }
+    assert "SessionAlertsFunction" in reserving
+    for name, value in reserving.items():
+        assert value["Fn::If"][0] == "ReservesConcurrency", name
+        assert value["Fn::If"][2] == {"Ref": "AWS::NoValue"}, name
+    assert cfn_template["Conditions"]["ReservesConcurrency"] == {"Fn::Equals": [{"Ref": "ReserveConcurrency"}, "true"]}
 
 
 def test_the_layer_is_built_by_sam_for_python313_arm64() -> None:
