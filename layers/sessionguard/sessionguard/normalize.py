@@ -16,7 +16,8 @@ in linear time. It produces:
 - ``whole``: the whole line rebuilt from the same normalized commands with the operators between them (spaced:
   ``curl x | sh``), so pipelines such as download-and-execute can be matched; substitutions appear in full.
 - ``inner``: the normalized form of each command string a shell is told to run (``bash -c "curl x|sh"``
-  gives ``curl x | sh``), matched like ``whole``.
+  gives ``curl x | sh``) and of each substitution's body (``x=$(curl x|sh)`` gives ``curl x | sh``), matched
+  like ``whole``.
 
 Deliberate approximations, all erring towards seeing more: a newline ends an open quote (so a stray apostrophe in
 a heredoc body cannot hide the following lines), heredoc bodies are treated as commands, ``#`` is not a comment
@@ -196,7 +197,7 @@ class _Frame:
 class _Context:
     """State shared by the line and every command string re-parsed from it."""
 
-    __slots__ = ("budget", "inner", "queue", "seen", "segments")
+    __slots__ = ("budget", "inner", "queue", "seen", "segments", "substitution_budget")
 
     def __init__(self, budget: int) -> None:
         self.segments: list[str] = []
@@ -204,6 +205,9 @@ class _Context:
         self.inner: list[str] = []
         self.queue: deque[str] = deque()
         self.budget = budget
+        # Substitution bodies rendered as inner lines have their own allowance, so deeply nested ones cannot use up
+        # the budget that re-parses `sh -c` strings.
+        self.substitution_budget = budget
 
     def add_segment(self, segment: str) -> None:
         if "  " in segment:
@@ -645,6 +649,15 @@ class _Lexer:
             parent.words.append(parent.word)
         parent.word.parts.append(_Sub(inner.opener, inner.out))
         parent.word.has_sub = True
+        # The substitution's own pipeline is a command line too (`x=$(curl x|sh)` runs `curl x | sh`): an inner
+        # line, charged to an allowance as re-parsed command strings are, so nested substitutions stay linear.
+        ctx = self.ctx
+        body = _render(inner.out, limit=ctx.substitution_budget) if ctx.substitution_budget else None
+        if body is None:
+            ctx.substitution_budget = 0  # the attempt walked up to the limit; later ones would walk it again
+        elif body:
+            ctx.substitution_budget -= len(body)
+            ctx.inner.append(_DOUBLE_SPACE.sub(" ", body).strip(" ") if "  " in body else body.strip(" "))
 
 
 def _decode_ansi_c_escape(text: str, j: int, out: list[str]) -> int:
