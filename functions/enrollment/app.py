@@ -12,6 +12,7 @@ Each parses its event and calls one function of sessionguard.enrollment_steps (s
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -46,7 +47,14 @@ def on_instance_running(event: EventBridgeEvent, context: LambdaContext) -> dict
     instance_id = str(event.detail["instance-id"])
     if event.detail.get("state") != "running":  # the rule filters on it; a hand-sent test event may not
         return {"InstanceId": instance_id, "Result": "ignored"}
-    result = steps.start_enrollment(fleet(), settings(), instance_id, request_id=context.aws_request_id)
+    result = steps.start_enrollment(
+        fleet(),
+        settings(),
+        instance_id,
+        request_id=context.aws_request_id,
+        event_time=event.time,
+        received_at=datetime.now(UTC).isoformat(),
+    )
     return {"InstanceId": instance_id, "Result": result}
 
 
@@ -97,7 +105,13 @@ def check_registration(event: dict[str, Any], context: LambdaContext) -> dict[st
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def send_agent_update(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return steps.send_agent_update_step(fleet(), event["InstanceId"], requested_at=event["RequestedAt"])
+    return steps.send_agent_update_step(
+        fleet(),
+        event["InstanceId"],
+        started_at=event["StartedAt"],
+        requested_at=event["RequestedAt"],
+        resends=int(event["Resends"]),
+    )
 
 
 @logger.inject_lambda_context
@@ -107,8 +121,11 @@ def check_agent_update(event: dict[str, Any], context: LambdaContext) -> dict[st
         fleet(),
         event["InstanceId"],
         command_id=event["CommandId"],
+        started_at=event["StartedAt"],
         requested_at=event["RequestedAt"],
         checked_at=event["CheckedAt"],
+        resends=int(event["Resends"]),
+        max_wait_seconds=int(event["MaxWaitSeconds"]),
     )
 
 

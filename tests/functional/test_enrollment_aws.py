@@ -11,6 +11,7 @@ import copy
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from types import ModuleType
@@ -22,6 +23,7 @@ from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomRes
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
+from samtranslator.yaml_helper import yaml_parse
 from sessionguard import enrollment_steps as steps
 from sessionguard.adapters.fleet import (
     HOST_MANAGEMENT_SETTING_ID,
@@ -42,6 +44,7 @@ from sessionguard.enrollment import (
     ExistingRoleMode,
     FailureReason,
     FinalEnrollmentError,
+    RetryableEnrollmentError,
     TagSelector,
     execution_name,
 )
@@ -58,6 +61,7 @@ from tests.support import (
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
+TEMPLATE = REPO / "template.yaml"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 CORE = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
@@ -429,20 +433,108 @@ def test_instance_stopped_during_the_wait_ends_it(world: World) -> None:
     assert check(world, instance_id, "2024-05-01T12:36:00Z")["Outcome"] == "not_running"
 
 
+def send_update(fleet: Fleet, instance_id: str, resends: int = 0) -> dict[str, Any]:
+    return steps.send_agent_update_step(
+        fleet, instance_id, started_at=STARTED, requested_at="2024-05-01T12:40:00Z", resends=resends
+    )
+
+
+def check_update(fleet: Fleet, instance_id: str, sent: dict[str, Any]) -> dict[str, Any]:
+    return steps.check_agent_update_step(
+        fleet,
+        instance_id,
+        command_id=sent["CommandId"],
+        started_at=STARTED,
+        requested_at=sent["RequestedAt"],
+        checked_at="2024-05-01T12:40:30Z",
+        resends=sent["Resends"],
+        max_wait_seconds=2700,
+    )
+
+
 def test_agent_update_is_sent_and_followed_to_success(world: World) -> None:
     instance_id = world.launch()
-    sent = steps.send_agent_update_step(world.fleet, instance_id, requested_at="2024-05-01T12:40:00Z")
+    sent = send_update(world.fleet, instance_id)
     commands = world.fleet.ssm.list_commands(CommandId=sent["CommandId"])["Commands"]
     assert commands[0]["DocumentName"] == "AWS-UpdateSSMAgent"
     assert commands[0]["InstanceIds"] == [instance_id]
-    result = steps.check_agent_update_step(
-        world.fleet,
-        instance_id,
-        command_id=sent["CommandId"],
-        requested_at=sent["RequestedAt"],
-        checked_at="2024-05-01T12:40:30Z",
-    )
-    assert result == {"Outcome": "succeeded", "CommandStatus": "Success"}
+    assert check_update(world.fleet, instance_id, sent) == {
+        "Outcome": "succeeded",
+        "CommandStatus": "Success",
+        "Resends": 0,
+    }
+
+
+def test_a_retried_send_finds_its_command_instead_of_sending_a_second_update(world: World) -> None:
+    # Given an update already sent by this step (its Lambda then timed out, or its answer was lost)
+    instance_id = world.launch()
+    first = send_update(world.fleet, instance_id)
+    # When Step Functions retries the step, and later the state machine re-sends on purpose
+    retried = send_update(world.fleet, instance_id)
+    resent = send_update(world.fleet, instance_id, resends=1)
+    # Then the retry answers the first command and only the re-send is a new one
+    assert retried["CommandId"] == first["CommandId"]
+    assert resent["CommandId"] != first["CommandId"]
+    sent = world.fleet.ssm.list_commands(InstanceId=instance_id)["Commands"]
+    assert sorted(c["CommandId"] for c in sent) == sorted([first["CommandId"], resent["CommandId"]])
+
+
+def stubbed_fleet(world: World, ssm: Any) -> Fleet:
+    return Fleet(ec2=world.ec2, iam=world.iam, ssm=ssm, sns=world.fleet.sns, sfn=world.sfn)
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        {"StandardOutputContent": "Another update in progress, try again later", "StandardErrorContent": ""},
+        {"StandardOutputContent": "", "StandardErrorContent": "ERROR: another update in progress, try again later"},
+    ],
+)
+def test_an_update_refused_by_the_agents_update_lock_is_sent_again_later(world: World, output: dict[str, str]) -> None:
+    """The stack's AgentUpdateAssociation runs AWS-UpdateSSMAgent when the instance registers; ours then loses."""
+    instance_id = world.launch()
+    ssm = boto3.client("ssm", region_name=REGION)
+    refused = {"CommandId": "0b9a8c7d-1e2f-3a4b-5c6d-7e8f9a0b1c2d", "InstanceId": instance_id, "Status": "Failed"}
+    with Stubber(ssm) as stubber:
+        stubber.add_response(
+            "get_command_invocation",
+            {**refused, "StatusDetails": "Failed", "ResponseCode": 1, **output},
+            {"CommandId": refused["CommandId"], "InstanceId": instance_id},
+        )
+        sent = {"CommandId": refused["CommandId"], "RequestedAt": "2024-05-01T12:40:00Z", "Resends": 0}
+        result = check_update(stubbed_fleet(world, ssm), instance_id, sent)
+    assert result == {"Outcome": "busy", "CommandStatus": "Failed", "Resends": 1, "NextSendSeconds": 60}
+
+
+def test_agent_that_systems_manager_does_not_know_yet_is_waited_for(world: World) -> None:
+    """DescribeInstanceInformation answers InvalidInstanceId, not an empty list, for an instance not registered."""
+    instance_id = world.launch()
+    ssm = boto3.client("ssm", region_name=REGION)
+    with Stubber(ssm) as stubber:
+        stubber.add_client_error(
+            "describe_instance_information",
+            service_error_code="InvalidInstanceId",
+            service_message="Instances [[" + instance_id + "]] not in a valid state for account 123456789012",
+            expected_params={"Filters": [{"Key": "InstanceIds", "Values": [instance_id]}], "MaxResults": 5},
+        )
+        result = steps.check_registration_step(
+            stubbed_fleet(world, ssm),
+            instance_id,
+            started_at=STARTED,
+            checked_at="2024-05-01T12:36:00Z",
+            max_wait_seconds=2700,
+        )
+    assert (result["Outcome"], result["NextCheckSeconds"]) == ("waiting", 30)
+
+
+def test_aws_calls_give_up_well_before_the_functions_timeout() -> None:
+    """One hung or throttled call must end in an error the step classifies, not in a Lambda timeout."""
+    function_timeout = yaml_parse(TEMPLATE.read_text())["Globals"]["Function"]["Timeout"]
+    config = Fleet.connect().ssm.meta.config
+    attempts = config.retries["total_max_attempts"]
+    backoff = sum(min(2**n, 20) for n in range(attempts - 1))  # standard mode: at most 2^n s before retry n+1
+    assert config.retries["mode"] == "standard"
+    assert attempts * (config.connect_timeout + config.read_timeout) + backoff < function_timeout
 
 
 def test_enrolled_instance_is_tagged_and_old_failure_tags_go(world: World) -> None:
@@ -479,6 +571,36 @@ def test_registration_timeout_is_alerted_with_instance_and_reason(world: World) 
         "detail": "not registered after 2700 s",
         "execution": "arn:aws:states:execution:x",
     }
+
+
+def refuse(client: Any, event: str, code: str) -> None:
+    """The client's next calls of the operation fail with `code` (moto never throttles or denies)."""
+
+    def fail(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": "refused"}}, event.rsplit(".", 1)[-1])
+
+    client.meta.events.register(f"before-parameter-build.{event}", fail)
+
+
+def test_the_alert_goes_out_even_when_the_instance_cannot_be_tagged(world: World) -> None:
+    instance_id = world.launch()
+    refuse(world.ec2, "ec2.CreateTags", "UnauthorizedOperation")
+    failure = {"Reason": "registration_timeout", "Detail": "not registered after 2700 s"}
+    with pytest.raises(FinalEnrollmentError):
+        steps.report_failure(world.fleet, world.settings, instance_id, failure, "arn:execution")
+    [alert] = world.alerts()
+    assert (alert["instance_id"], alert["reason"]) == (instance_id, "registration_timeout")
+
+
+@pytest.mark.parametrize("code", ["Throttled", "KMSThrottling"])
+def test_a_throttled_alert_is_retried_not_given_up(world: World, code: str) -> None:
+    """SNS Publish's own throttling codes, which botocore's standard retry mode does not retry."""
+    instance_id = world.launch()
+    refuse(world.fleet.sns, "sns.Publish", code)
+    failure = {"Reason": "registration_timeout", "Detail": "not registered after 2700 s"}
+    with pytest.raises(RetryableEnrollmentError) as raised:
+        steps.report_failure(world.fleet, world.settings, instance_id, failure, "arn:execution")
+    assert raised.value.failure.reason is FailureReason.THROTTLED
 
 
 # --- Starting executions: launch events, duplicates and the sweep ------------------------------------------------
@@ -525,6 +647,25 @@ def test_duplicate_launch_event_does_not_start_a_second_execution(world: World, 
     again = handlers.on_instance_running(running_event(instance_id), lambda_context(aws_request_id="again"))
     assert again["Result"] == "duplicate"
     assert world.executions() == [world.launch_name(instance_id)]
+
+
+def test_launch_event_for_an_instance_ec2_does_not_list_yet_is_failed_for_a_retry(
+    world: World, handlers: ModuleType
+) -> None:
+    """EC2 is eventually consistent: the launch event can arrive before DescribeInstances knows the instance."""
+    event = running_event("i-0123456789abcdef0")
+    event["time"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with pytest.raises(RetryableEnrollmentError, match="eventual consistency"):
+        handlers.on_instance_running(event, lambda_context())
+    assert world.executions() == []
+
+
+def test_launch_event_for_an_instance_ec2_still_does_not_list_minutes_later_is_dropped(
+    world: World, handlers: ModuleType
+) -> None:
+    event = running_event("i-0123456789abcdef0")  # its time lies long before the handler runs, as on the last retry
+    assert handlers.on_instance_running(event, lambda_context())["Result"] == "not_running"
+    assert world.executions() == []
 
 
 def test_launch_event_for_an_opted_out_instance_starts_nothing(world: World, handlers: ModuleType) -> None:

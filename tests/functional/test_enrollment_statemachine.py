@@ -29,6 +29,8 @@ from moto import mock_aws
 from samtranslator.yaml_helper import yaml_parse
 from sessionguard.adapters.fleet import Fleet, InMemoryInstanceInformation
 from sessionguard.enrollment import (
+    AGENT_UPDATE_CHECK_SECONDS,
+    AGENT_UPDATE_RESEND_DELAYS,
     AGENT_UPDATE_TAG,
     COMPLIANCE_TAG,
     ENROLL_TAG,
@@ -68,12 +70,13 @@ FakeLambdaContext = partial(
 
 
 class ScriptedSsm:
-    """moto's SSM client, except for what a test scripts: SendCommand errors, then invocation statuses."""
+    """moto's SSM client, except for what a test scripts: SendCommand errors, then invocation statuses (a status,
+    or a status and the output the agent wrote)."""
 
     def __init__(self, real: Any) -> None:
         self.real = real
         self.send_errors: list[str] = []
-        self.statuses: list[str] = []
+        self.statuses: list[str | tuple[str, str]] = []
 
     def send_command(self, **kwargs: Any) -> Any:
         if self.send_errors:
@@ -84,8 +87,19 @@ class ScriptedSsm:
     def get_command_invocation(self, **kwargs: Any) -> Any:
         if not self.statuses:
             return self.real.get_command_invocation(**kwargs)
-        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
-        return {"CommandId": kwargs["CommandId"], "InstanceId": kwargs["InstanceId"], "Status": status}
+        scripted = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        status, output = scripted if isinstance(scripted, tuple) else (scripted, "")
+        return {
+            "CommandId": kwargs["CommandId"],
+            "InstanceId": kwargs["InstanceId"],
+            "Status": status,
+            "StandardOutputContent": output,
+            "StandardErrorContent": "",
+        }
+
+    def sent(self, instance_id: str) -> list[str]:
+        """The AWS-UpdateSSMAgent commands sent to the instance, oldest first."""
+        return [c["CommandId"] for c in self.real.list_commands(InstanceId=instance_id)["Commands"]]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
@@ -215,6 +229,7 @@ HAPPY_PATH = [
     "IsInstanceReady",
     "CheckRegistration",
     "IsRegistered",
+    "StartAgentUpdate",
     "SendAgentUpdate",
     "WaitForAgentUpdate",
     "CheckAgentUpdate",
@@ -318,6 +333,112 @@ def test_agent_never_ready_for_commands_is_reported_after_the_retries(world: Wor
     assert run.status == "FAILED"
     assert len(run.retries) == 6
     assert world.alerts()[0]["reason"] == "agent_not_ready"
+
+
+BUSY = "Another update in progress, try again later"
+
+
+def test_an_update_refused_while_the_association_updates_the_agent_is_sent_again(world: World) -> None:
+    # Given the stack's AgentUpdateAssociation updating the agent as it registers: ours fails on the update lock
+    instance_id = world.launch()
+    world.ssm.statuses = [("Failed", BUSY), "Success"]
+    # When the execution runs
+    run = execute(instance_id, registers_after=0, world=world)
+    # Then it waits, sends the update once more, and enrolls the instance without an alert
+    assert (run.status, run.end_state) == ("SUCCEEDED", "Enrolled")
+    assert run.count("WaitBeforeResend") == 1
+    assert run.count("SendAgentUpdate") == 2
+    assert len(world.ssm.sent(instance_id)) == 2
+    assert world.alerts() == []
+    assert ENROLLED_TAG in world.tags_of(instance_id)
+
+
+def test_an_agent_busy_after_every_re_send_is_reported_as_a_failed_update(world: World) -> None:
+    instance_id = world.launch()
+    world.ssm.statuses = [("Failed", BUSY)]
+    run = execute(instance_id, registers_after=0, world=world)
+    assert run.status == "FAILED"
+    assert run.count("SendAgentUpdate") == 1 + len(AGENT_UPDATE_RESEND_DELAYS)
+    [alert] = world.alerts()
+    assert alert["reason"] == "agent_update_failed"
+    assert "another update was still in progress" in alert["detail"]
+    assert world.tags_of(instance_id)[AGENT_UPDATE_TAG] == "failed"
+
+
+def test_re_sends_stay_within_max_wait_seconds(world: World) -> None:
+    world.ssm.statuses = [("Failed", BUSY)]
+    run = execute(world.launch(), registers_after=0, world=world, MaxWaitSeconds=300)
+    assert run.status == "FAILED"
+    assert run.count("SendAgentUpdate") == 3  # 60 s and 120 s fit in 300 s; 240 s more does not
+    assert run.elapsed_seconds <= 300 + AGENT_UPDATE_CHECK_SECONDS * 2
+
+
+class LambdaError(Exception):
+    """What Step Functions reports when a Lambda invocation fails outside the code's own exceptions."""
+
+
+def lambda_error(name: str) -> LambdaError:
+    return type(name, (LambdaError,), {})()
+
+
+def test_a_send_whose_lambda_failed_after_sending_is_retried_without_a_second_update(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given SendAgentUpdate whose first invocation sends the command and then times out
+    instance_id = world.launch()
+    send = app.send_agent_update
+    calls: list[str] = []
+
+    def sends_then_times_out(event: Any, context: Any) -> Any:
+        result = send(event, context)
+        calls.append(result["CommandId"])
+        if len(calls) == 1:
+            raise lambda_error("Sandbox.Timedout")
+        return result
+
+    monkeypatch.setattr(app, "send_agent_update", sends_then_times_out)
+    # When the execution runs
+    run = execute(instance_id, registers_after=0, world=world)
+    # Then the retry answers the command already sent: the agent gets one update
+    assert run.end_state == "Enrolled"
+    assert run.retries == [("SendAgentUpdate", "Sandbox.Timedout", 2)]
+    assert calls[0] == calls[1]
+    assert len(world.ssm.sent(instance_id)) == 1
+
+
+@pytest.mark.parametrize("state", ["PrepareInstance", "CheckRegistration", "CheckAgentUpdate", "MarkEnrolled"])
+def test_a_lambda_timeout_is_retried(world: World, monkeypatch: pytest.MonkeyPatch, state: str) -> None:
+    handler = STEP_HANDLERS[DEFINITION["States"][state]["Resource"]]
+    step = getattr(app, handler)
+    timed_out: list[bool] = []
+
+    def times_out_once(event: Any, context: Any) -> Any:
+        if not timed_out:
+            timed_out.append(True)
+            raise lambda_error("Sandbox.Timedout")
+        return step(event, context)
+
+    monkeypatch.setattr(app, handler, times_out_once)
+    run = execute(world.launch(), registers_after=0, world=world)
+    assert run.end_state == "Enrolled"
+    assert [(name, error) for name, error, _ in run.retries] == [(state, "Sandbox.Timedout")]
+
+
+def test_a_report_that_cannot_be_sent_fails_the_execution_where_the_alarm_sees_it(world: World) -> None:
+    # Given SNS throttling every Publish (Throttled is SNS's own code, not in botocore's retry list)
+    instance_id = world.launch()
+
+    def throttle(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "Throttled", "Message": "Rate exceeded"}}, "Publish")
+
+    world.fleet.sns.meta.events.register("before-parameter-build.sns.Publish", throttle)
+    # When an enrollment fails and is reported
+    run = execute(instance_id, world=world, MaxWaitSeconds=300)
+    # Then the report is retried as throttled, and the execution ends in ReportFailed (ExecutionsFailed, alarmed)
+    assert {error for state, error, _ in run.retries if state == "ReportFailure"} == {"RetryableEnrollmentError"}
+    assert (run.status, run.end_state, run.error) == ("FAILED", "ReportFailed", "EnrollmentNotReported")
+    assert run.output["reportError"]["Error"] == "RetryableEnrollmentError"
+    assert run.output["failure"]["Reason"] == "registration_timeout"
 
 
 def test_instance_terminated_during_the_wait_ends_quietly(world: World) -> None:
@@ -467,17 +588,20 @@ def test_only_interpreted_state_types_and_no_intrinsic_functions_are_used() -> N
     assert "States." not in json.dumps(DEFINITION).replace("States.ALL", "")
 
 
-def test_every_task_retries_lambda_service_errors_and_all_but_the_report_are_caught() -> None:
+def test_every_task_retries_lambda_service_errors_and_timeouts_and_every_error_is_caught() -> None:
     for name, state in DEFINITION["States"].items():
         if state["Type"] != "Task":
             continue
         retried = {error for retrier in state["Retry"] for error in retrier["ErrorEquals"]}
-        assert {"Lambda.ServiceException", "Lambda.TooManyRequestsException"} <= retried, name
+        assert {"Lambda.ServiceException", "Lambda.TooManyRequestsException", "Sandbox.Timedout"} <= retried, name
         assert "FinalEnrollmentError" not in retried, name
         if name != "ReportFailure":
             assert state["Catch"] == [
                 {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "ReportFailure"}
             ]
+    (caught,) = DEFINITION["States"]["ReportFailure"]["Catch"]
+    assert caught["ErrorEquals"] == ["States.ALL"]
+    assert DEFINITION["States"][caught["Next"]]["Type"] == "Fail"
 
 
 def test_no_lambda_waits_the_registration_loop_is_a_wait_state() -> None:

@@ -134,3 +134,30 @@ def test_agent_freshness_association_targets_every_instance(cfn_template: dict[s
     assert association["Name"] == "AWS-UpdateSSMAgent"
     assert association["Targets"] == [{"Key": "InstanceIds", "Values": ["*"]}]
     assert association["ScheduleExpression"] == {"Ref": "AgentUpdateSchedule"}
+
+
+def test_failed_enrollment_executions_raise_an_alarm_on_the_alert_topic(cfn_template: dict[str, Any]) -> None:
+    """An execution whose report could not be sent (ReportFailed) tells nobody else."""
+    alarm = cfn_template["Resources"]["EnrollmentExecutionsFailedAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/States", "ExecutionsFailed")
+    assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": "EnrollmentStateMachine"}}]
+    assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        "Sum",
+        0,
+        "GreaterThanThreshold",
+    )
+    assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": "AlertTopic"}]
+
+
+def test_a_retried_agent_update_step_may_look_for_the_command_it_already_sent(cfn_template: dict[str, Any]) -> None:
+    found = role_statements(cfn_template, "EnrollSendAgentUpdateFunctionRole")["FindAgentUpdatesAlreadySent"]
+    assert found["Action"] == "ssm:ListCommands"  # read-only, and AWS offers no resource-level permission for it
+
+
+def test_launch_events_of_instances_ec2_does_not_list_yet_are_retried_twice(cfn_template: dict[str, Any]) -> None:
+    (config,) = [
+        r["Properties"]
+        for r in resources(cfn_template, "AWS::Lambda::EventInvokeConfig").values()
+        if r["Properties"]["FunctionName"] == {"Ref": "EnrollTriggerFunction"}
+    ]
+    assert config["MaximumRetryAttempts"] == 2

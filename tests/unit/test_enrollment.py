@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sessionguard.enrollment import (
+    AGENT_UPDATE_RESEND_DELAYS,
     AGENT_UPDATE_TAG,
     COMPLIANCE_TAG,
     DEFAULT_MAX_WAIT_SECONDS,
@@ -18,6 +19,7 @@ from sessionguard.enrollment import (
     FAILURE_TAG,
     MAX_CHECK_DELAY_SECONDS,
     AgentInfo,
+    AgentUpdateInvocation,
     EnrollmentSettings,
     ExistingRole,
     ExistingRoleMode,
@@ -32,7 +34,9 @@ from sessionguard.enrollment import (
     RetryableEnrollmentError,
     SkipReason,
     TagSelector,
+    UpdateCheck,
     UpdateOutcome,
+    agent_update_comment,
     check_agent_update,
     check_registration,
     classify_aws_error,
@@ -49,8 +53,10 @@ from sessionguard.enrollment import (
     plan_profile,
     report_outcome,
     report_tags,
+    resend_delay,
     seconds_between,
     skip_reason,
+    unseen_instance_may_appear,
 )
 
 LAUNCHED = datetime(2024, 5, 1, 12, 34, 56, tzinfo=UTC)
@@ -373,12 +379,77 @@ def test_the_wait_loop_always_ends_in_a_bounded_number_of_checks(max_wait: int) 
     ],
 )
 def test_agent_update_status(status: str | None, expected: UpdateOutcome) -> None:
-    assert check_agent_update(status, waited_seconds=60) is expected
+    assert update_check(status).outcome is expected
+
+
+def update_check(
+    status: str | None,
+    output: str = "",
+    *,
+    waited: int = 60,
+    resends: int = 0,
+    execution_seconds: int = 300,
+    max_wait: int = DEFAULT_MAX_WAIT_SECONDS,
+) -> UpdateCheck:
+    invocation = None if status is None else AgentUpdateInvocation(status, output)
+    return check_agent_update(
+        invocation,
+        waited_seconds=waited,
+        resends=resends,
+        execution_seconds=execution_seconds,
+        max_wait_seconds=max_wait,
+    )
 
 
 def test_an_agent_update_that_never_finishes_times_out() -> None:
-    assert check_agent_update("InProgress", waited_seconds=30 * 60) is UpdateOutcome.TIMED_OUT
-    assert check_agent_update("Success", waited_seconds=30 * 60) is UpdateOutcome.SUCCEEDED
+    assert update_check("InProgress", waited=30 * 60).outcome is UpdateOutcome.TIMED_OUT
+    assert update_check("Success", waited=30 * 60).outcome is UpdateOutcome.SUCCEEDED
+
+
+BUSY = "Another update in progress, try again later"
+
+
+@pytest.mark.parametrize(
+    "output",
+    [BUSY, f"Updating amazon-ssm-agent\n{BUSY}\n", "\nERROR another UPDATE in progress, try again later"],
+)
+def test_an_update_refused_because_another_holds_the_agents_lock_is_sent_again(output: str) -> None:
+    check = update_check("Failed", output)
+    assert check.outcome is UpdateOutcome.BUSY
+    assert check.next_send_seconds == AGENT_UPDATE_RESEND_DELAYS[0]
+
+
+def test_an_update_that_failed_for_another_reason_is_not_sent_again() -> None:
+    check = update_check("Failed", "failed to download manifest")
+    assert (check.outcome, check.busy) == (UpdateOutcome.FAILED, False)
+
+
+def test_a_busy_agent_is_sent_the_update_a_few_times_then_reported() -> None:
+    delays = [update_check("Failed", BUSY, resends=n).next_send_seconds for n in range(len(AGENT_UPDATE_RESEND_DELAYS))]
+    assert delays == list(AGENT_UPDATE_RESEND_DELAYS)
+    last = update_check("Failed", BUSY, resends=len(AGENT_UPDATE_RESEND_DELAYS))
+    assert (last.outcome, last.busy) == (UpdateOutcome.FAILED, True)
+
+
+def test_a_busy_agent_is_not_sent_the_update_again_past_max_wait() -> None:
+    late = update_check("Failed", BUSY, execution_seconds=2690, max_wait=2700)
+    assert (late.outcome, late.busy) == (UpdateOutcome.FAILED, True)
+    assert resend_delay(0, execution_seconds=2640, max_wait_seconds=2700) == 60
+
+
+def test_every_send_of_the_agent_update_has_its_own_comment_within_ssms_limit() -> None:
+    started = "2024-05-01T12:35:00.123Z"
+    comments = {agent_update_comment(started, n) for n in range(len(AGENT_UPDATE_RESEND_DELAYS) + 1)}
+    assert len(comments) == len(AGENT_UPDATE_RESEND_DELAYS) + 1
+    assert agent_update_comment(started, 1) == agent_update_comment(started, 1)
+    assert all(len(comment) <= 100 for comment in comments)  # SendCommand's Comment: at most 100 characters
+
+
+@pytest.mark.parametrize(("age", "may_appear"), [(0, True), (65, True), (119, True), (120, False), (200, False)])
+def test_an_instance_ec2_does_not_know_yet_is_retried_only_shortly_after_its_launch_event(
+    age: int, may_appear: bool
+) -> None:
+    assert unseen_instance_may_appear(age) is may_appear
 
 
 # --- Failures --------------------------------------------------------------------------------------------------
@@ -394,6 +465,9 @@ def test_an_agent_update_that_never_finishes_times_out() -> None:
         ("IncorrectInstanceState", FailureReason.INSTANCE_NOT_RUNNING, True),
         ("RequestLimitExceeded", FailureReason.THROTTLED, True),
         ("ThrottlingException", FailureReason.THROTTLED, True),
+        ("Throttled", FailureReason.THROTTLED, True),  # sns:Publish
+        ("KMSThrottling", FailureReason.THROTTLED, True),  # sns:Publish to a topic whose key is throttled
+        ("ThrottledException", FailureReason.THROTTLED, True),
         ("InternalError", FailureReason.AWS_UNAVAILABLE, True),
         ("UnauthorizedOperation", FailureReason.ACCESS_DENIED, False),
         ("AccessDenied", FailureReason.ACCESS_DENIED, False),

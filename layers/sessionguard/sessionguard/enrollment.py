@@ -34,6 +34,16 @@ MAX_CHECK_DELAY_SECONDS = 300
 # AWS-UpdateSSMAgent normally finishes within minutes; past this the command is treated as lost.
 AGENT_UPDATE_MAX_WAIT_SECONDS = 30 * 60
 AGENT_UPDATE_CHECK_SECONDS = 30
+# The agent's updateagent plugin holds a lock while it updates; a second AWS-UpdateSSMAgent meanwhile (the stack's
+# own State Manager association runs one when an instance first registers) ends Failed at once with this output.
+AGENT_UPDATE_BUSY_OUTPUT = "another update in progress"
+# Seconds to wait before each re-send of an update refused that way: one entry per re-send, all within
+# MaxWaitSeconds. An update normally finishes within a few minutes.
+AGENT_UPDATE_RESEND_DELAYS = (60, 120, 240)
+# EC2 is eventually consistent: DescribeInstances can answer InvalidInstanceID.NotFound for an instance whose launch
+# event has already arrived. Lambda retries a failed asynchronous invocation twice, about 1 and 3 minutes after the
+# first attempt, so a launch event younger than this fails (and is retried) and the last retry decides it is gone.
+LAUNCH_VISIBILITY_SECONDS = 120
 
 # Instance states in which an instance can still become managed; any other state ends enrollment quietly.
 ACTIVE_INSTANCE_STATES = frozenset({"pending", "running"})
@@ -73,6 +83,7 @@ class RegistrationOutcome(StrEnum):
 class UpdateOutcome(StrEnum):
     SUCCEEDED = "succeeded"
     RUNNING = "running"
+    BUSY = "busy"  # the agent was running another update: wait, then send again
     FAILED = "failed"
     TIMED_OUT = "timed_out"
 
@@ -145,6 +156,14 @@ class AgentInfo:
     ping_status: str
     agent_version: str = ""
     is_latest_version: bool | None = None
+
+
+@dataclass(frozen=True)
+class AgentUpdateInvocation:
+    """The AWS-UpdateSSMAgent invocation on one instance (ssm:GetCommandInvocation)."""
+
+    status: str
+    output: str = ""  # StandardOutputContent and StandardErrorContent
 
 
 @dataclass(frozen=True)
@@ -244,6 +263,11 @@ def execution_input(instance: Instance, *, trigger: str, request_id: str) -> dic
     }
 
 
+def unseen_instance_may_appear(event_age_seconds: int) -> bool:
+    """Whether EC2 not knowing an instance its launch event names is still eventual consistency (retry the event)."""
+    return event_age_seconds < LAUNCH_VISIBILITY_SECONDS
+
+
 def effective_max_wait(requested: object, default: int) -> int:
     """The execution input's MaxWaitSeconds when it is a sane whole number, else the stack's default."""
     if isinstance(requested, bool) or not isinstance(requested, int) or not 0 <= requested <= 7 * 24 * 3600:
@@ -332,16 +356,54 @@ _COMMAND_SUCCEEDED = frozenset({"Success"})
 _COMMAND_FAILED = frozenset({"Failed", "Cancelled", "TimedOut"})
 
 
-def check_agent_update(status: str | None, *, waited_seconds: int) -> UpdateOutcome:
-    """`status` is the invocation's Status; None while the invocation does not exist yet (InvocationDoesNotExist)."""
+def agent_update_comment(started_at: str, resends: int) -> str:
+    """The Comment that names one send of the agent update. SendCommand takes no client token, so a retried
+    SendAgentUpdate looks for its command by this comment (same execution start, same re-send count) instead of
+    sending a second update that would find the first one holding the agent's update lock."""
+    return f"SessionGuard enrollment {started_at} #{resends}"
+
+
+@dataclass(frozen=True)
+class UpdateCheck:
+    outcome: UpdateOutcome
+    next_send_seconds: int = 0  # BUSY: how long to wait before sending again
+    busy: bool = False  # FAILED because the agent was still busy with another update after the last re-send
+
+
+def agent_update_was_busy(invocation: AgentUpdateInvocation) -> bool:
+    return invocation.status == "Failed" and AGENT_UPDATE_BUSY_OUTPUT in invocation.output.lower()
+
+
+def resend_delay(resends: int, *, execution_seconds: int, max_wait_seconds: int) -> int | None:
+    """Seconds before the next re-send of a refused update, or None when the re-sends or MaxWaitSeconds are spent."""
+    if resends >= len(AGENT_UPDATE_RESEND_DELAYS):
+        return None
+    delay = AGENT_UPDATE_RESEND_DELAYS[resends]
+    return delay if execution_seconds + delay <= max_wait_seconds else None
+
+
+def check_agent_update(
+    invocation: AgentUpdateInvocation | None,
+    *,
+    waited_seconds: int,
+    resends: int,
+    execution_seconds: int,
+    max_wait_seconds: int,
+) -> UpdateCheck:
+    """`invocation` is None while it does not exist yet (InvocationDoesNotExist). `waited_seconds` counts from this
+    send, `execution_seconds` from the execution's start; `resends` is how often the update was sent again."""
+    status = invocation.status if invocation is not None else None
     if status in _COMMAND_SUCCEEDED:
-        return UpdateOutcome.SUCCEEDED
+        return UpdateCheck(UpdateOutcome.SUCCEEDED)
+    if invocation is not None and agent_update_was_busy(invocation):
+        delay = resend_delay(resends, execution_seconds=execution_seconds, max_wait_seconds=max_wait_seconds)
+        return UpdateCheck(UpdateOutcome.FAILED, busy=True) if delay is None else UpdateCheck(UpdateOutcome.BUSY, delay)
     if status in _COMMAND_FAILED:
-        return UpdateOutcome.FAILED
+        return UpdateCheck(UpdateOutcome.FAILED)
     # Pending, InProgress, Delayed, Cancelling, not yet visible, or a status added after this was written.
     if waited_seconds >= AGENT_UPDATE_MAX_WAIT_SECONDS:
-        return UpdateOutcome.TIMED_OUT
-    return UpdateOutcome.RUNNING
+        return UpdateCheck(UpdateOutcome.TIMED_OUT)
+    return UpdateCheck(UpdateOutcome.RUNNING)
 
 
 # --- Failures -----------------------------------------------------------------------------------------------------
@@ -367,8 +429,19 @@ def error_for(failure: Failure) -> EnrollmentError:
     return RetryableEnrollmentError(failure) if failure.retryable else FinalEnrollmentError(failure)
 
 
+# Still throttled after botocore's own retries: the state machine retries later. SNS Publish answers Throttled, and
+# KMSThrottling when the encrypted topic's key is throttled; botocore's standard mode does not retry either.
 _THROTTLING_CODES = frozenset(
-    {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "SlowDown"}
+    {
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "SlowDown",
+        "Throttled",
+        "KMSThrottling",
+        "ThrottledException",
+    }
 )
 _UNAVAILABLE_CODES = frozenset(
     {

@@ -38,6 +38,7 @@ from sessionguard.enrollment import (
     RetryableEnrollmentError,
     SkipReason,
     UpdateOutcome,
+    agent_update_comment,
     check_agent_update,
     check_registration,
     classify_step_error,
@@ -52,6 +53,7 @@ from sessionguard.enrollment import (
     report_tags,
     seconds_between,
     skip_reason,
+    unseen_instance_may_appear,
 )
 from sessionguard.observability import logger, metrics
 
@@ -63,9 +65,29 @@ SWEEP_SAFETY_SECONDS = 15.0
 # --- Starting enrollments -----------------------------------------------------------------------------------------
 
 
-def start_enrollment(fleet: Fleet, settings: EnrollmentSettings, instance_id: str, *, request_id: str) -> str:
-    """For a launch event: "started", "duplicate", or why the instance is skipped."""
+def start_enrollment(
+    fleet: Fleet,
+    settings: EnrollmentSettings,
+    instance_id: str,
+    *,
+    request_id: str,
+    event_time: str,
+    received_at: str,
+) -> str:
+    """For a launch event: "started", "duplicate", or why the instance is skipped.
+
+    An instance EC2 does not know yet, shortly after its launch event, raises a retryable error so that Lambda
+    retries the event; only a later attempt counts it as gone.
+    """
     instance = fleet.describe_instance(instance_id)
+    if instance is None and unseen_instance_may_appear(seconds_between(event_time, received_at)):
+        raise RetryableEnrollmentError(
+            Failure(
+                FailureReason.INSTANCE_NOT_RUNNING,
+                True,
+                f"ec2:DescribeInstances does not know {instance_id} yet (eventual consistency); the event is retried",
+            )
+        )
     reason = SkipReason.NOT_RUNNING if instance is None else skip_reason(instance, settings.tag_selector)
     started = False
     if instance is not None and reason is None:
@@ -236,22 +258,53 @@ def check_registration_step(
     return result
 
 
-def send_agent_update_step(fleet: Fleet, instance_id: str, *, requested_at: str) -> dict[str, Any]:
-    command_id = fleet.send_agent_update(instance_id)
-    logger.info("Agent update sent", extra={"instance_id": instance_id, "command_id": command_id})
-    return {"CommandId": command_id, "RequestedAt": requested_at}
+def send_agent_update_step(
+    fleet: Fleet, instance_id: str, *, started_at: str, requested_at: str, resends: int
+) -> dict[str, Any]:
+    """Send (or, on a retry of this step, find again) the agent update. Every command of this execution was sent
+    after the execution started, which bounds the search."""
+    command_id = fleet.send_agent_update(
+        instance_id, comment=agent_update_comment(started_at, resends), sent_after=parse_time(started_at)
+    )
+    logger.info("Agent update sent", extra={"instance_id": instance_id, "command_id": command_id, "resends": resends})
+    return {"CommandId": command_id, "RequestedAt": requested_at, "Resends": resends}
 
 
 def check_agent_update_step(
-    fleet: Fleet, instance_id: str, *, command_id: str, requested_at: str, checked_at: str
+    fleet: Fleet,
+    instance_id: str,
+    *,
+    command_id: str,
+    started_at: str,
+    requested_at: str,
+    checked_at: str,
+    resends: int,
+    max_wait_seconds: int,
 ) -> dict[str, Any]:
-    """Outcome: succeeded, running, failed or timed_out."""
-    status = fleet.agent_update_status(command_id, instance_id)
-    outcome = check_agent_update(status, waited_seconds=seconds_between(requested_at, checked_at))
-    result: dict[str, Any] = {"Outcome": str(outcome), "CommandStatus": status or "Pending"}
-    if outcome is UpdateOutcome.FAILED:
+    """Outcome: succeeded, running, busy (then NextSendSeconds and the new Resends), failed or timed_out."""
+    invocation = fleet.agent_update_invocation(command_id, instance_id)
+    status = invocation.status if invocation is not None else None
+    check = check_agent_update(
+        invocation,
+        waited_seconds=seconds_between(requested_at, checked_at),
+        resends=resends,
+        execution_seconds=seconds_between(started_at, checked_at),
+        max_wait_seconds=max_wait_seconds,
+    )
+    outcome = check.outcome
+    result: dict[str, Any] = {"Outcome": str(outcome), "CommandStatus": status or "Pending", "Resends": resends}
+    if outcome is UpdateOutcome.BUSY:
+        logger.info(
+            "Agent busy with another update; sending again later",
+            extra={"instance_id": instance_id, "command_id": command_id, "seconds": check.next_send_seconds},
+        )
+        result["Resends"] = resends + 1
+        result["NextSendSeconds"] = check.next_send_seconds
+    elif outcome is UpdateOutcome.FAILED:
         result["Reason"] = str(FailureReason.AGENT_UPDATE_FAILED)
-        result["Detail"] = f"AWS-UpdateSSMAgent command {command_id} ended {status}"
+        result["Detail"] = f"AWS-UpdateSSMAgent command {command_id} ended {status}" + (
+            f": another update was still in progress after {resends} re-sends" if check.busy else ""
+        )
     elif outcome is UpdateOutcome.TIMED_OUT:
         result["Reason"] = str(FailureReason.AGENT_UPDATE_TIMEOUT)
         result["Detail"] = f"AWS-UpdateSSMAgent command {command_id} still {status or 'not started'}"
@@ -299,8 +352,9 @@ def report_failure(
         metrics.add_metric(name="EnrollmentsAbandoned", unit=MetricUnit.Count, value=1)
         logger.info("Enrollment abandoned: instance not running", extra=log_fields)
         return {"Outcome": str(outcome), "Reason": str(reported.reason)}
-    fleet.tag_instance(instance_id, report_tags(reported.reason))
+    # The alert first: it is what people act on, and a tag that cannot be written must not hold it back.
     message_id = fleet.publish_alert(settings.alert_topic_arn, failure_alert(instance_id, reported, execution_id))
+    fleet.tag_instance(instance_id, report_tags(reported.reason))
     metrics.add_dimension(name="Reason", value=str(reported.reason))
     metrics.add_metric(name="EnrollmentFailures", unit=MetricUnit.Count, value=1)
     logger.warning("Enrollment reported", extra={**log_fields, "message_id": message_id})

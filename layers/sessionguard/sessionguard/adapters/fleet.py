@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 from sessionguard.enrollment import (
     AGENT_UPDATE_DOCUMENT,
     AgentInfo,
+    AgentUpdateInvocation,
     Alert,
     ExistingRole,
     Instance,
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_ssm import SSMClient
     from mypy_boto3_ssm.type_defs import (
+        CommandFilterTypeDef,
         DescribeInstanceInformationRequestTypeDef,
         DescribeInstanceInformationResultTypeDef,
         GetServiceSettingRequestTypeDef,
@@ -57,8 +59,9 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
 # Standard retry mode backs off on throttling inside each call; what still fails is classified and left to the
-# state machine's Retry.
-_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+# state machine's Retry. One call gives up within 3 x (2 s connect + 5 s read) + 3 s of backoff = 24 s, inside the
+# functions' 30 s timeout (botocore's defaults, 60 s each, would let one hung call outlive the function).
+_BOTO_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 3})
 _AGENT_UPDATE_DELIVERY_TIMEOUT_SECONDS = 600
 HOST_MANAGEMENT_SETTING_ID = "/ssm/managed-instance/default-ec2-instance-management-role"
 
@@ -90,7 +93,8 @@ class InMemoryInstanceInformation:
     """An offline SSM inventory for tests and the demo, answering like ssm:DescribeInstanceInformation.
 
     Supports the `Filters` keys InstanceIds and PingStatus, MaxResults (5-50, as the service model says) and
-    NextToken. Stopped and terminated instances are absent, as in the real API.
+    NextToken. Stopped and terminated instances are absent, as in the real API; an InstanceIds filter naming an
+    instance that has not registered is answered InvalidInstanceId, as the real API does.
     """
 
     entries: dict[str, InstanceInformationTypeDef] = field(default_factory=dict)
@@ -125,6 +129,8 @@ class InMemoryInstanceInformation:
         for item in kwargs.get("Filters", []):
             key, values = item["Key"], set(item["Values"])
             if key == "InstanceIds":
+                if unknown := values - self.entries.keys():
+                    raise _client_error("InvalidInstanceId", f"Instances {sorted(unknown)} not in a valid state")
                 selected = [entry for entry in selected if entry.get("InstanceId") in values]
             elif key == "PingStatus":
                 selected = [entry for entry in selected if entry.get("PingStatus") in values]
@@ -296,11 +302,21 @@ class Fleet:
     # --- SSM ------------------------------------------------------------------------------------------------
 
     def agent_info(self, instance_id: str) -> AgentInfo | None:
-        """None until the instance's agent has registered with Systems Manager."""
-        with _aws("ssm:DescribeInstanceInformation"):
+        """None until the instance's agent has registered with Systems Manager.
+
+        An InstanceIds filter naming an instance Systems Manager does not know yet is answered InvalidInstanceId
+        rather than an empty list: that is the ordinary "not registered yet" of the registration wait.
+        """
+        try:
             response = self.instance_information.describe_instance_information(
                 Filters=[{"Key": "InstanceIds", "Values": [instance_id]}], MaxResults=5
             )
+        except ClientError as error:
+            if _error_code(error) == "InvalidInstanceId":
+                return None
+            raise error_for(
+                classify_aws_error(_error_code(error), f"ssm:DescribeInstanceInformation: {error}")
+            ) from error
         for entry in response.get("InstanceInformationList", []):
             if entry.get("InstanceId") == instance_id:
                 return AgentInfo(
@@ -311,26 +327,45 @@ class Fleet:
                 )
         return None
 
-    def send_agent_update(self, instance_id: str) -> str:
-        """Run AWS-UpdateSSMAgent; an unregistered instance (InvalidInstanceId) is a retryable agent_not_ready."""
+    def send_agent_update(self, instance_id: str, *, comment: str, sent_after: datetime) -> str:
+        """Run AWS-UpdateSSMAgent once per `comment`: the command id of the one already sent with it, else of a new
+        one. An unregistered instance (InvalidInstanceId) is a retryable agent_not_ready."""
+        earlier = self._agent_update_sent(instance_id, comment, sent_after)
+        if earlier is not None:
+            return earlier
         with _aws("ssm:SendCommand"):
             response = self.ssm.send_command(
                 InstanceIds=[instance_id],
                 DocumentName=AGENT_UPDATE_DOCUMENT,
-                Comment="SessionGuard enrollment",
+                Comment=comment,
                 TimeoutSeconds=_AGENT_UPDATE_DELIVERY_TIMEOUT_SECONDS,
             )
         return response["Command"]["CommandId"]
 
-    def agent_update_status(self, command_id: str, instance_id: str) -> str | None:
-        """The invocation's Status, or None while it does not exist yet (it appears shortly after SendCommand)."""
+    def _agent_update_sent(self, instance_id: str, comment: str, sent_after: datetime) -> str | None:
+        """The AWS-UpdateSSMAgent command with this comment that was sent to the instance after `sent_after`."""
+        filters: list[CommandFilterTypeDef] = [
+            {"key": "DocumentName", "value": AGENT_UPDATE_DOCUMENT},
+            {"key": "InvokedAfter", "value": sent_after.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")},
+        ]
+        with _aws("ssm:ListCommands"):
+            for page in self.ssm.get_paginator("list_commands").paginate(InstanceId=instance_id, Filters=filters):
+                for command in page.get("Commands", []):
+                    if command.get("Comment") == comment:
+                        return command["CommandId"]
+        return None
+
+    def agent_update_invocation(self, command_id: str, instance_id: str) -> AgentUpdateInvocation | None:
+        """The invocation's Status and output, or None while it does not exist yet (it appears shortly after
+        SendCommand)."""
         try:
             response = self.ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
         except ClientError as error:
             if _error_code(error) == "InvocationDoesNotExist":
                 return None
             raise error_for(classify_aws_error(_error_code(error), f"ssm:GetCommandInvocation: {error}")) from error
-        return response["Status"]
+        output = f"{response.get('StandardOutputContent', '')}\n{response.get('StandardErrorContent', '')}"
+        return AgentUpdateInvocation(response["Status"], output)
 
     # --- SNS and Step Functions -----------------------------------------------------------------------------
 
