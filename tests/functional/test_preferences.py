@@ -102,13 +102,30 @@ def answer(event: dict[str, Any], store: Any, recorder: Any, **kwargs: Any) -> d
 
 
 def stack_content(event: dict[str, Any]) -> str:
-    return build_document_content(parse_preferences(event["ResourceProperties"]))
+    return build_document_content(parse_preferences(event["ResourceProperties"]), event["RequestId"])
 
 
 def default_of(ssm: Any, name: str = DOCUMENT) -> tuple[str, Any]:
     """(default version, parsed default content)."""
     document = ssm.get_document(Name=name)
     return document["DocumentVersion"], json.loads(document["Content"])
+
+
+def in_force(ssm: Any, name: str = DOCUMENT) -> tuple[str, Any]:
+    """(version, parsed content) of the version in force, after checking it is both the default and the latest."""
+    description = ssm.describe_document(Name=name)["Document"]
+    assert description["DefaultVersion"] == description["LatestVersion"]
+    latest = ssm.get_document(Name=name, DocumentVersion="$LATEST")
+    assert (latest["DocumentVersion"], json.loads(latest["Content"])) == default_of(ssm, name)
+    return default_of(ssm, name)
+
+
+def version_exists(ssm: Any, version: str) -> bool:
+    try:
+        ssm.describe_document(Name=DOCUMENT, DocumentVersion=version)
+    except ssm.exceptions.InvalidDocument:
+        return False
+    return True
 
 
 def console_document(ssm: Any, *extra_versions: str) -> None:
@@ -172,7 +189,7 @@ def test_absent_document_is_created_and_is_the_default(ssm, store, http_recorder
     assert body["Reason"] == f"created {DOCUMENT}"
     description = ssm.describe_document(Name=DOCUMENT)["Document"]
     assert (description["DocumentType"], description["DocumentFormat"]) == ("Session", "JSON")
-    assert default_of(ssm) == ("1", json.loads(stack_content(event)))
+    assert in_force(ssm) == ("1", json.loads(stack_content(event)))
 
 
 def test_existing_document_gets_a_new_default_version_and_the_old_default_is_recorded(
@@ -189,7 +206,7 @@ def test_existing_document_gets_a_new_default_version_and_the_old_default_is_rec
     assert body["Status"] == "SUCCESS"
     assert body["PhysicalResourceId"] == f"sessionguard:{DOCUMENT}:restore-version=2"
     assert body["Data"] == {"DocumentName": DOCUMENT, "DocumentVersion": "3"}
-    assert default_of(ssm) == ("3", json.loads(stack_content(event)))
+    assert in_force(ssm) == ("3", json.loads(stack_content(event)))
 
 
 def test_document_that_already_holds_the_settings_is_success_without_a_new_version(ssm, store, http_recorder) -> None:
@@ -205,21 +222,36 @@ def test_document_that_already_holds_the_settings_is_success_without_a_new_versi
     assert ssm.describe_document(Name=DOCUMENT)["Document"]["LatestVersion"] == "1"
 
 
-def test_duplicate_content_in_an_older_version_is_made_the_default_again(ssm, store, http_recorder) -> None:
-    # Given: the stack was deployed, deleted (console version restored), and is now deployed again.
+def test_deploying_again_after_a_delete_writes_a_version_that_is_default_and_latest(ssm, store, http_recorder) -> None:
+    # Given: the stack was deployed and deleted (console version restored, the stack's version deleted).
     console_document(ssm)
     create = request("create", http_recorder)
     first = answer(create, store, http_recorder)
     answer(request("delete", http_recorder, PhysicalResourceId=first["PhysicalResourceId"]), store, http_recorder)
-    assert default_of(ssm)[0] == "1"
+    assert in_force(ssm) == ("1", json.loads(CONSOLE_DOCUMENT))
 
-    # When: the same content is written again, SSM answers DuplicateDocumentContent.
     body = answer(create, store, http_recorder)
 
     assert body["Status"] == "SUCCESS"
     assert body["PhysicalResourceId"] == f"sessionguard:{DOCUMENT}:restore-version=1"
-    assert default_of(ssm) == ("2", json.loads(stack_content(create)))
-    assert ssm.describe_document(Name=DOCUMENT)["Document"]["LatestVersion"] == "2"
+    assert in_force(ssm) == ("2", json.loads(stack_content(create)))
+
+
+def test_replayed_update_finds_its_own_version_and_makes_it_default_and_latest(ssm, store, http_recorder) -> None:
+    # Given: an update wrote version 3, then someone added version 4 with `update-document --document-version
+    # '$LATEST'` (AWS's documented way to change preferences, which leaves the default alone).
+    console_document(ssm)
+    created = answer(request("create", http_recorder), store, http_recorder)
+    update = request("update", http_recorder, PhysicalResourceId=created["PhysicalResourceId"])
+    answer(update, store, http_recorder)
+    ssm.update_document(Name=DOCUMENT, Content=CONSOLE_DOCUMENT.replace('"20"', '"30"'), DocumentVersion="$LATEST")
+
+    # When: the same update runs again, SSM answers DuplicateDocumentContent for version 3.
+    body = answer(update, store, http_recorder)
+
+    assert body["Status"] == "SUCCESS"
+    assert body["Reason"] == f"updated {DOCUMENT}; version 3 is now the default and latest; deleted version 4"
+    assert in_force(ssm) == ("3", json.loads(stack_content(update)))
 
 
 def test_document_created_by_someone_else_meanwhile_is_taken_over(ssm, store, http_recorder, monkeypatch) -> None:
@@ -325,20 +357,77 @@ def test_failed_update_to_another_document_undoes_its_partial_takeover(ssm, stor
 
     assert body["Status"] == "FAILED"
     assert body["PhysicalResourceId"] == CREATED_ID  # a failed update keeps the old id
-    assert default_of(ssm, "Team-Shell") == ("1", json.loads(CONSOLE_DOCUMENT))
+    assert in_force(ssm, "Team-Shell") == ("1", json.loads(CONSOLE_DOCUMENT))
+
+
+def test_settings_a_then_b_then_a_again_keep_the_version_in_force_default_and_latest(ssm, store, http_recorder) -> None:
+    console_document(ssm)
+    a = request("create", http_recorder, RequestId="a0000000-0000-4000-8000-000000000001")
+    b = request("update", http_recorder, RequestId="b0000000-0000-4000-8000-000000000002")
+    a_again = request(
+        "update",
+        http_recorder,
+        RequestId="a0000000-0000-4000-8000-000000000003",
+        OldResourceProperties=b["ResourceProperties"],
+        properties=a["ResourceProperties"],
+    )
+
+    created = answer(a, store, http_recorder)
+    assert in_force(ssm) == ("2", json.loads(stack_content(a)))
+    assert answer(b, store, http_recorder)["Data"]["DocumentVersion"] == "3"
+    assert in_force(ssm) == ("3", json.loads(stack_content(b)))
+    again = answer(a_again, store, http_recorder)
+
+    # A is written as a new version: SSM would refuse A's earlier content (DuplicateDocumentContent), and falling
+    # back to version 2 would leave B's version 3 latest.
+    assert again["Status"] == "SUCCESS"
+    assert again["Data"] == {"DocumentName": DOCUMENT, "DocumentVersion": "4"}
+    version, content = in_force(ssm)
+    assert version == "4"
+    assert content["inputs"] == json.loads(stack_content(a))["inputs"]
+
+    deleted = answer(
+        request("delete", http_recorder, PhysicalResourceId=created["PhysicalResourceId"]), store, http_recorder
+    )
+
+    assert deleted["Reason"] == f"restored version 1 of {DOCUMENT} as the default and latest; deleted versions 2, 3, 4"
+    assert in_force(ssm) == ("1", json.loads(CONSOLE_DOCUMENT))
+    assert not any(version_exists(ssm, v) for v in ("2", "3", "4"))
+
+
+def test_update_when_a_later_version_is_not_the_default_makes_a_new_default_and_latest(
+    ssm, store, http_recorder
+) -> None:
+    # Given: the stack's version 2 is the default, but the console's `$LATEST` edit made version 3 the latest.
+    console_document(ssm)
+    create = request("create", http_recorder)
+    created = answer(create, store, http_recorder)
+    ssm.update_document(Name=DOCUMENT, Content=CONSOLE_DOCUMENT.replace('"20"', '"30"'), DocumentVersion="$LATEST")
+    # When: an update that does not change the settings (e.g. only ServiceTimeout changed).
+    update = request(
+        "update",
+        http_recorder,
+        PhysicalResourceId=created["PhysicalResourceId"],
+        properties={**create["ResourceProperties"], "ServiceTimeout": "600"},
+    )
+
+    body = answer(update, store, http_recorder)
+
+    assert body["Data"]["DocumentVersion"] == "4"
+    assert in_force(ssm) == ("4", json.loads(stack_content(update)))
 
 
 # --- Delete -------------------------------------------------------------------------------------------------
 
 
-def test_delete_restores_the_previous_default(ssm, store, http_recorder) -> None:
+def test_create_update_delete_leaves_the_previous_default_as_default_and_latest(ssm, store, http_recorder) -> None:
     console_document(ssm)
-    created = answer(request("create", http_recorder), store, http_recorder)
-    answer(
-        request("update", http_recorder, PhysicalResourceId=created["PhysicalResourceId"]),
-        store,
-        http_recorder,
-    )
+    create = request("create", http_recorder)
+    created = answer(create, store, http_recorder)
+    assert in_force(ssm) == ("2", json.loads(stack_content(create)))
+    update = request("update", http_recorder, PhysicalResourceId=created["PhysicalResourceId"])
+    answer(update, store, http_recorder)
+    assert in_force(ssm) == ("3", json.loads(stack_content(update)))
     delete = request("delete", http_recorder, PhysicalResourceId=created["PhysicalResourceId"])
 
     body = answer(delete, store, http_recorder)
@@ -346,8 +435,79 @@ def test_delete_restores_the_previous_default(ssm, store, http_recorder) -> None
     assert_answers_the_request(body, delete)
     assert body["Status"] == "SUCCESS"
     assert body["PhysicalResourceId"] == created["PhysicalResourceId"]
-    assert body["Reason"] == f"restored version 1 of {DOCUMENT} as the default"
-    assert default_of(ssm) == ("1", json.loads(CONSOLE_DOCUMENT))
+    assert body["Reason"] == f"restored version 1 of {DOCUMENT} as the default and latest; deleted versions 2, 3"
+    assert in_force(ssm) == ("1", json.loads(CONSOLE_DOCUMENT))
+
+
+def test_delete_keeps_the_restored_version_and_older_ones(ssm, store, http_recorder) -> None:
+    older = CONSOLE_DOCUMENT.replace('"20"', '"30"')
+    console_document(ssm, older)  # versions 1 and 2; 2 is the default
+    created = answer(request("create", http_recorder), store, http_recorder)  # version 3
+
+    answer(request("delete", http_recorder, PhysicalResourceId=created["PhysicalResourceId"]), store, http_recorder)
+
+    assert in_force(ssm) == ("2", json.loads(older))
+    assert ssm.get_document(Name=DOCUMENT, DocumentVersion="1")["Content"] == CONSOLE_DOCUMENT
+    assert not version_exists(ssm, "3")
+
+
+def test_delete_when_the_restored_version_is_still_the_default_deletes_the_later_versions(
+    ssm, store, http_recorder
+) -> None:
+    # Given: what the previous release left after a delete: version 1 the default, the stack's version 2 latest.
+    console_document(ssm)
+    old_stack_version = stack_content(request("create", http_recorder))
+    ssm.update_document(Name=DOCUMENT, Content=old_stack_version, DocumentVersion="$LATEST")
+
+    body = answer(
+        request("delete", http_recorder, PhysicalResourceId=f"sessionguard:{DOCUMENT}:restore-version=1"),
+        store,
+        http_recorder,
+    )
+
+    assert body["Reason"] == f"restored version 1 of {DOCUMENT} as the default and latest; deleted version 2"
+    assert in_force(ssm) == ("1", json.loads(CONSOLE_DOCUMENT))
+
+
+def test_delete_run_twice_succeeds_both_times(ssm, store, http_recorder) -> None:
+    console_document(ssm)
+    created = answer(request("create", http_recorder), store, http_recorder)
+    delete = request("delete", http_recorder, PhysicalResourceId=created["PhysicalResourceId"])
+
+    first = answer(delete, store, http_recorder)
+    second = answer(delete, store, http_recorder)
+
+    assert (first["Status"], second["Status"]) == ("SUCCESS", "SUCCESS")
+    assert second["Reason"] == f"restored version 1 of {DOCUMENT} as the default and latest"
+    assert in_force(ssm) == ("1", json.loads(CONSOLE_DOCUMENT))
+
+
+def test_delete_that_fails_half_way_answers_failed_and_finishes_when_retried(
+    ssm, store, http_recorder, monkeypatch
+) -> None:
+    console_document(ssm)
+    created = answer(request("create", http_recorder), store, http_recorder)
+    answer(request("update", http_recorder, PhysicalResourceId=created["PhysicalResourceId"]), store, http_recorder)
+    delete = request("delete", http_recorder, PhysicalResourceId=created["PhysicalResourceId"])
+    real_delete_version = store.delete_version
+    calls: list[str] = []
+
+    def throttled_after_the_first(name: str, version: str) -> bool:
+        calls.append(version)
+        if len(calls) == 2:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "DeleteDocument")
+        return real_delete_version(name, version)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "delete_version", throttled_after_the_first)
+        failed = answer(delete, store, http_recorder)
+
+    assert failed["Status"] == "FAILED"
+    assert "(ThrottlingException) when calling the DeleteDocument operation" in failed["Reason"]
+    assert (default_of(ssm)[0], ssm.describe_document(Name=DOCUMENT)["Document"]["LatestVersion"]) == ("1", "2")
+    retried = answer(delete, store, http_recorder)
+    assert retried["Status"] == "SUCCESS"
+    assert in_force(ssm) == ("1", json.loads(CONSOLE_DOCUMENT))
 
 
 def test_delete_when_the_stack_created_the_document_deletes_it(ssm, store, http_recorder) -> None:
@@ -417,6 +577,34 @@ def test_delete_when_the_version_to_restore_was_removed_leaves_the_document_and_
     assert body["Status"] == "SUCCESS"
     assert body["Reason"] == f"version 2 of {DOCUMENT} no longer exists"
     assert default_of(ssm)[0] == "3"
+
+
+# --- The adapter's version deletion, as SSM (and moto) answer it --------------------------------------------
+
+
+def test_deleting_one_version_leaves_the_others(ssm, store) -> None:
+    console_document(ssm, CONSOLE_DOCUMENT.replace('"20"', '"30"'))
+    store.set_default_version(DOCUMENT, "1")
+
+    assert store.delete_version(DOCUMENT, "2") is True
+
+    assert in_force(ssm) == ("1", json.loads(CONSOLE_DOCUMENT))
+
+
+def test_deleting_a_version_that_is_gone_is_false(ssm, store) -> None:
+    console_document(ssm)
+
+    assert store.delete_version(DOCUMENT, "7") is False
+    assert store.delete_version("Team-Shell", "2") is False
+
+
+def test_deleting_the_default_version_is_refused(ssm, store) -> None:
+    console_document(ssm, CONSOLE_DOCUMENT.replace('"20"', '"30"'))  # version 2 is the default
+
+    with pytest.raises(ClientError) as raised:
+        store.delete_version(DOCUMENT, "2")
+
+    assert raised.value.response["Error"]["Code"] == "InvalidDocumentOperation"
 
 
 # --- Failures always answer ---------------------------------------------------------------------------------
@@ -501,7 +689,7 @@ def test_failure_after_a_new_version_is_undone_by_the_rollback_delete(ssm, store
     )
 
     assert rollback["Status"] == "SUCCESS"
-    assert default_of(ssm) == ("1", json.loads(CONSOLE_DOCUMENT))
+    assert in_force(ssm) == ("1", json.loads(CONSOLE_DOCUMENT))
 
 
 def test_document_created_by_a_call_that_then_failed_is_left_in_place(ssm, store, http_recorder, monkeypatch) -> None:

@@ -12,9 +12,11 @@ from sessionguard.preferences import (
     parse_physical_id,
     parse_preferences,
     same_content,
+    same_settings,
 )
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
+REQUEST_ID = "2b8f5c1e-6a0d-4c3b-9e7f-1d2c3b4a5f60"
 
 
 def create_properties(**overrides: Any) -> dict[str, Any]:
@@ -24,8 +26,12 @@ def create_properties(**overrides: Any) -> dict[str, Any]:
 
 
 def built_document(**overrides: Any) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(build_document_content(parse_preferences(create_properties(**overrides))))
+    document: dict[str, Any] = json.loads(content(**overrides))
     return document
+
+
+def content(request_id: str = REQUEST_ID, **overrides: Any) -> str:
+    return build_document_content(parse_preferences(create_properties(**overrides)), request_id)
 
 
 def test_document_follows_the_session_document_schema() -> None:
@@ -93,10 +99,18 @@ def test_shell_profiles_go_into_the_shell_profile_map() -> None:
 
 
 def test_same_properties_build_byte_identical_content() -> None:
-    # SSM's duplicate detection compares content, so the serialisation must not vary between invocations.
-    assert build_document_content(parse_preferences(create_properties())) == build_document_content(
-        parse_preferences(create_properties())
-    )
+    # A replayed request must find the version it wrote by its content, so the serialisation must not vary.
+    assert content() == content()
+
+
+def test_description_names_the_request_so_every_request_writes_new_content() -> None:
+    # SSM refuses content equal to any existing version (DuplicateDocumentContent); a new version per request
+    # is what keeps the version in force both the latest and the default (see preferences._put_in_force).
+    first, second = content(), content("c4a3b2e1-9f8d-4c7b-a6e5-d4c3b2a1f0e9")
+
+    assert f"CloudFormation request {REQUEST_ID}" in json.loads(first)["description"]
+    assert first != second
+    assert same_settings(first, second)
 
 
 def test_cloudformation_service_properties_are_accepted() -> None:
@@ -214,11 +228,22 @@ def test_ids_this_resource_did_not_make_are_not_takeovers(physical_id: str) -> N
 
 
 def test_same_content_ignores_formatting_but_not_values() -> None:
-    content = build_document_content(parse_preferences(create_properties()))
-    reformatted = json.dumps(json.loads(content), separators=(",", ":"), sort_keys=True)
-    changed = build_document_content(parse_preferences(create_properties(IdleSessionTimeout="21")))
+    built = content()
+    reformatted = json.dumps(json.loads(built), separators=(",", ":"), sort_keys=True)
+    changed = content(IdleSessionTimeout="21")
 
-    assert same_content(reformatted, content)
-    assert not same_content(changed, content)
-    assert not same_content(None, content)
-    assert not same_content("schemaVersion: '1.0'", content)
+    assert same_content(reformatted, built)
+    assert not same_content(changed, built)
+    assert not same_content(content("another-request"), built)
+    assert not same_content(None, built)
+    assert not same_content("schemaVersion: '1.0'", built)
+
+
+def test_same_settings_ignores_the_description_but_not_values() -> None:
+    built = content()
+    console = {**json.loads(built), "description": "Document to hold regional settings for Session Manager"}
+
+    assert same_settings(json.dumps(console), built)
+    assert not same_settings(content(IdleSessionTimeout="21"), built)
+    assert not same_settings(None, built)
+    assert not same_settings("not json", built)

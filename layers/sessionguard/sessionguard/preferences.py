@@ -4,12 +4,17 @@ Session Manager keeps its regional preferences in one Session document, SSM-Sess
 console usually created long before this stack, so the stack takes the document over instead of owning it:
 
 - Create: if the document is absent, create it (physical id `sessionguard:<name>:created`); otherwise
-  remember its default version (`sessionguard:<name>:restore-version=<n>`), add our content as a new version
-  and make it the default. update_document alone never moves the default version.
-- Update: same document name → write the new content, keep the physical id. New name → take the new document
-  over as in Create; the new physical id makes CloudFormation send a Delete for the old one.
+  remember its default version (`sessionguard:<name>:restore-version=<n>`) and put our content in force.
+- Update: same document name → put the new content in force, keep the physical id. New name → take the new
+  document over as in Create; the new physical id makes CloudFormation send a Delete for the old one.
 - Delete: `created` → delete the document; `restore-version=<n>` → make version n (still in the document's
-  history, content untouched) the default again; any other id (a failed Create's) → touch nothing.
+  history, content untouched) the default again and delete every version above it, so n is also the latest;
+  any other id (a failed Create's) → touch nothing.
+
+"In force" means the document's default AND latest version: the console's Preferences page shows the default,
+while sessions read the latest (`start-session --document-name` "always uses 'latest' version",
+aws/session-manager-plugin#112; AWS's own instructions update preferences with `update-document
+--document-version '$LATEST'` and never move the default). Keeping the two equal is right whichever one SSM reads.
 
 The physical id is the only state: CloudFormation stores it and hands it back on Update and Delete.
 Document schema: https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-schema.html
@@ -191,15 +196,16 @@ def parse_preferences(properties: Mapping[str, Any]) -> SessionPreferences:
     return preferences
 
 
-def build_document_content(preferences: SessionPreferences) -> str:
+def build_document_content(preferences: SessionPreferences, request_id: str) -> str:
     """The Session document (schemaVersion 1.0, Standard_Stream), serialised the same way every time.
 
     Encryption is always required for both destinations and CloudWatch streaming is always on: the agent then
-    refuses to start a session it could not record encrypted.
+    refuses to start a session it could not record encrypted. The description names the CloudFormation request
+    that wrote the version, so no two requests write the same content (see _put_in_force).
     """
     document = {
         "schemaVersion": "1.0",
-        "description": DOCUMENT_DESCRIPTION,
+        "description": f"{DOCUMENT_DESCRIPTION} Written by CloudFormation request {request_id}.",
         "sessionType": "Standard_Stream",
         "inputs": {
             "s3BucketName": preferences.s3_bucket_name,
@@ -234,6 +240,20 @@ def same_content(current: str | None, desired: str) -> bool:
         return False
 
 
+def same_settings(current: str | None, desired: str) -> bool:
+    """Whether two JSON documents hold the same preferences, whatever their formatting and description."""
+    if current is None:
+        return False
+    try:
+        parsed = [json.loads(current), json.loads(desired)]
+    except ValueError:
+        return False
+    for document in parsed:
+        if isinstance(document, dict):
+            document.pop("description", None)
+    return bool(parsed[0] == parsed[1])
+
+
 class DocumentStore(Protocol):
     """What the preferences logic needs from SSM (implemented by adapters.session_documents)."""
 
@@ -243,6 +263,7 @@ class DocumentStore(Protocol):
     def create(self, name: str, content: str) -> DocumentState: ...
     def add_version(self, name: str, content: str) -> str | None: ...
     def set_default_version(self, name: str, version: str) -> None: ...
+    def delete_version(self, name: str, version: str) -> bool: ...
     def delete(self, name: str) -> bool: ...
 
 
@@ -250,34 +271,82 @@ class PreferencesDocumentError(Exception):
     """The document is in a state the stack cannot safely take over or update."""
 
 
-def _make_default(
-    store: DocumentStore, state: DocumentState, content: str, progress: CustomResourceProgress
+def _put_in_force(
+    store: DocumentStore, state: DocumentState, content: str, keep: int, progress: CustomResourceProgress
 ) -> tuple[str, str]:
-    """Make `content` the document's default version; (version, what happened)."""
-    progress.step = f"reading the default version of {state.name}"
-    if same_content(store.get_content(state.name), content):
+    """Make `content` both the latest and the default version of the document; (version, what happened).
+
+    `keep` is the version the stack must give back on Delete (0 if it created the document): nothing at or
+    below it is ever deleted.
+
+    Why every write is a new version: SSM refuses content equal to any existing version
+    (DuplicateDocumentContent). Without a change in the content, settings A → B → A would have to fall back
+    to the older version holding A, and make it the latest again by deleting the versions above it, which is
+    impossible when that version is at or below `keep` (the account's own history held A before the
+    takeover). build_document_content names the request in the description instead, so update_document always
+    adds a version; being the newest it is the latest, and making it the default leaves the two equal.
+
+    DuplicateDocumentContent then means this very request already wrote its content (a replay after a
+    failure): that version is made the default and the versions above it are deleted.
+    """
+    name = state.name
+    progress.step = f"reading the default version of {name}"
+    if state.default_version == state.latest_version and same_settings(store.get_content(name), content):
         return state.default_version, "unchanged"
-    progress.step = f"adding a version to {state.name}"
-    version = store.add_version(state.name, content)
+    progress.step = f"adding a version to {name}"
+    version = store.add_version(name, content)
+    replayed = version is None
     if version is None:
-        # DuplicateDocumentContent: an older version already holds exactly this content (e.g. the stack's own
-        # version from before a delete restored the previous default); make that one the default again.
-        progress.step = f"looking for the version of {state.name} that holds this content"
-        version = _find_version_with(store, state, content)
-    progress.step = f"making version {version} the default of {state.name}"
-    store.set_default_version(state.name, version)
-    return version, f"version {version} is now the default"
+        progress.step = f"looking for the version of {name} that holds this content"
+        version = _find_version_with(store, state, content, keep)
+    progress.step = f"making version {version} the default of {name}"
+    store.set_default_version(name, version)
+    what = f"version {version} is now the default and latest"
+    if replayed:
+        deleted = _delete_versions_above(store, name, int(version), _number(state.latest_version), progress)
+        what += _deleted_note(deleted)
+    return version, what
 
 
-def _find_version_with(store: DocumentStore, state: DocumentState, content: str) -> str:
-    latest = int(state.latest_version) if state.latest_version.isdigit() else 0
-    for number in range(latest, 0, -1):
+def _find_version_with(store: DocumentStore, state: DocumentState, content: str, keep: int) -> str:
+    """The version above `keep` that holds exactly `content` (newest first)."""
+    latest = _number(state.latest_version)
+    for number in range(latest, keep, -1):
         if same_content(store.get_content(state.name, str(number)), content):
             return str(number)
     raise PreferencesDocumentError(
         f"SSM reported that a version of {state.name} already has this content (DuplicateDocumentContent) "
-        f"but none of versions 1-{latest} matches it"
+        f"but no version above {keep}, the one the stack gives back on delete, holds it"
     )
+
+
+def _delete_versions_above(
+    store: DocumentStore, name: str, keep: int, latest: int, progress: CustomResourceProgress
+) -> list[int]:
+    """Delete versions latest..keep+1, newest first, so `keep` becomes the latest; the versions deleted.
+
+    The caller has made a version at or below `keep` the default (SSM refuses to delete the default version).
+    A version already gone (deleted by hand, or by an earlier attempt of this request) is skipped, so a retry
+    after a failure half way finishes the job.
+    """
+    deleted: list[int] = []
+    for number in range(latest, keep, -1):
+        progress.step = f"deleting version {number} of {name}"
+        if store.delete_version(name, str(number)):
+            deleted.append(number)
+    if deleted:
+        logger.info("Deleted document versions", extra={"document": name, "versions": deleted, "kept": keep})
+    return deleted
+
+
+def _deleted_note(deleted: list[int]) -> str:
+    if not deleted:
+        return ""
+    return f"; deleted version{'s' if len(deleted) > 1 else ''} {', '.join(map(str, sorted(deleted)))}"
+
+
+def _number(version: str) -> int:
+    return int(version) if version.isdigit() else 0
 
 
 def _take_over(
@@ -311,7 +380,7 @@ def _take_over(
     _require_session_document(state)
     takeover = Takeover(name, state.default_version)
     on_takeover(takeover)
-    version, what = _make_default(store, state, content, progress)
+    version, what = _put_in_force(store, state, content, _number(state.default_version), progress)
     return _outcome(takeover, version, f"took over {name} (previous default version {state.default_version}); {what}")
 
 
@@ -329,7 +398,7 @@ def _update(
         created = store.create(name, content)
         return _outcome(takeover, created.default_version, f"{name} was missing and has been created again")
     _require_session_document(state)
-    version, what = _make_default(store, state, content, progress)
+    version, what = _put_in_force(store, state, content, _number(takeover.restore_version or "0"), progress)
     return _outcome(takeover, version, f"updated {name}; {what}")
 
 
@@ -350,19 +419,23 @@ def _release(store: DocumentStore, physical_id: str, progress: CustomResourcePro
     if state is None:
         logger.warning("Document to restore no longer exists", extra={"document": name})
         return CustomResourceOutcome(physical_id, reason=f"{name} no longer exists; nothing to restore")
-    if state.default_version == version:
-        return CustomResourceOutcome(physical_id, reason=f"version {version} of {name} is already the default")
-    progress.step = f"checking that version {version} of {name} still exists"
-    if not store.version_exists(name, version):
-        # Someone deleted that version; failing would block the stack's deletion for something it cannot fix.
-        logger.warning(
-            "Version to restore no longer exists; leaving the current default",
-            extra={"document": name, "version": version, "default_version": state.default_version},
-        )
-        return CustomResourceOutcome(physical_id, reason=f"version {version} of {name} no longer exists")
-    progress.step = f"restoring version {version} of {name} as the default"
-    store.set_default_version(name, version)
-    return CustomResourceOutcome(physical_id, reason=f"restored version {version} of {name} as the default")
+    if state.default_version != version:
+        progress.step = f"checking that version {version} of {name} still exists"
+        if not store.version_exists(name, version):
+            # Someone deleted that version; failing would block the stack's deletion for something it cannot fix.
+            logger.warning(
+                "Version to restore no longer exists; leaving the current default",
+                extra={"document": name, "version": version, "default_version": state.default_version},
+            )
+            return CustomResourceOutcome(physical_id, reason=f"version {version} of {name} no longer exists")
+        progress.step = f"restoring version {version} of {name} as the default"
+        store.set_default_version(name, version)
+    # Sessions read the latest version: ours (and any version added after the takeover) must go, or the stack's
+    # preferences, naming a bucket and log group this deletion removes, would stay in force.
+    removed = _delete_versions_above(store, name, int(version), _number(state.latest_version), progress)
+    return CustomResourceOutcome(
+        physical_id, reason=f"restored version {version} of {name} as the default and latest{_deleted_note(removed)}"
+    )
 
 
 def _require_session_document(state: DocumentState) -> None:
@@ -390,7 +463,7 @@ def apply_preferences_request(
         return _release(store, event.physical_resource_id, progress)
     progress.step = "validating the resource properties"
     preferences = parse_preferences(event.resource_properties)
-    content = build_document_content(preferences)
+    content = build_document_content(preferences, event.request_id)
     if request_type == "Create":
 
         def publish(takeover: Takeover) -> None:

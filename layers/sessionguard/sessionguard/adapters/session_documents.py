@@ -5,6 +5,12 @@ create_document makes version 1 the default, update_document adds a version with
 update_document_default_version moves it, and a duplicate of an existing version's content raises
 DuplicateDocumentContent. moto compares against every version; AWS documents only "matches another document"
 — callers must not assume the duplicate is the latest version (preferences.py searches for it).
+
+delete_document with DocumentVersion deletes that one version (the service model: "If not provided, all
+versions of the document are deleted"); the default version cannot be deleted (InvalidDocumentOperation, in
+moto too) and a missing version is InvalidDocument. moto then recomputes LatestVersion by sorting the version
+strings (wrong past version 9) and numbers the next version latest + 1, reusing deleted numbers; callers read
+LatestVersion from describe_document and tolerate gaps, so they depend on neither.
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ SSM_CLIENT_CONFIG = Config(
 
 SESSION_DOCUMENT_TYPE: Final = "Session"
 _NOT_FOUND = "InvalidDocument"
+# DeleteDocument's model lists InvalidDocument for a missing document or version; InvalidDocumentVersion ("isn't
+# valid or doesn't exist", UpdateDocumentDefaultVersion's answer) is accepted too, as it means the same here.
+_VERSION_NOT_FOUND = frozenset({_NOT_FOUND, "InvalidDocumentVersion"})
 
 
 @dataclass(frozen=True)
@@ -132,6 +141,16 @@ class SessionDocuments:
 
     def set_default_version(self, name: str, version: str) -> None:
         self._client.update_document_default_version(Name=name, DocumentVersion=version)
+
+    def delete_version(self, name: str, version: str) -> bool:
+        """Delete one version (never the default: SSM refuses); False if it, or the document, did not exist."""
+        try:
+            self._client.delete_document(Name=name, DocumentVersion=version)
+        except ClientError as error:
+            if _error_code(error) in _VERSION_NOT_FOUND:
+                return False
+            raise
+        return True
 
     def delete(self, name: str) -> bool:
         """Delete the document and all its versions; False if it did not exist."""
