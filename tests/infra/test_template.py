@@ -310,6 +310,8 @@ def test_preferences_enforce_streaming_to_this_group_and_bucket(cfn_template: di
     assert props["S3BucketName"] == {"Ref": "TranscriptBucket"}
     assert props["CloudWatchLogGroupName"] == {"Ref": "SessionLogGroup"}
     assert props["DocumentName"] == "SSM-SessionManagerRunShell"
+    assert props["EnforceEncryption"] == {"Ref": "EnforceSessionLogging"}
+    assert cfn_template["Parameters"]["EnforceSessionLogging"]["Default"] == "true"
 
 
 def test_preferences_function_may_touch_only_the_preferences_document(cfn_template: dict[str, Any]) -> None:

@@ -72,13 +72,31 @@ def test_run_as_enabled_accepts_cloudformation_booleans(given: Any, expected: bo
     assert parse_preferences(create_properties(RunAsEnabled=given)).run_as_enabled is expected
 
 
-def test_encryption_and_streaming_are_on_whatever_the_properties() -> None:
+def test_encryption_and_streaming_are_on_unless_enforcement_is_turned_off() -> None:
     inputs = built_document(KmsKeyId="")["inputs"]
 
+    assert "EnforceEncryption" not in create_properties()
     assert inputs["s3EncryptionEnabled"] is True
     assert inputs["cloudWatchEncryptionEnabled"] is True
     assert inputs["cloudWatchStreamingEnabled"] is True
     assert inputs["kmsKeyId"] == ""
+
+
+def test_turning_enforcement_off_stops_the_agent_refusing_sessions_but_keeps_streaming() -> None:
+    """EnforceSessionLogging=false, for bringing a fleet into line: the agent no longer checks encryption (and
+    refuses nothing), the destinations stay the encrypted group and bucket."""
+    inputs = built_document(EnforceEncryption="false")["inputs"]
+
+    assert inputs["s3EncryptionEnabled"] is False
+    assert inputs["cloudWatchEncryptionEnabled"] is False
+    assert inputs["cloudWatchStreamingEnabled"] is True
+    assert inputs["cloudWatchLogGroupName"] == "/sessionguard/sessions"
+    assert built_document(EnforceEncryption="true")["inputs"]["s3EncryptionEnabled"] is True
+
+
+def test_enforce_encryption_must_be_true_or_false() -> None:
+    with pytest.raises(InvalidPreferencesError, match="EnforceEncryption"):
+        parse_preferences(create_properties(EnforceEncryption="sometimes"))
 
 
 def test_missing_idle_timeout_defaults_to_twenty_minutes() -> None:

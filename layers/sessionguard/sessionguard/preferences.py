@@ -67,6 +67,7 @@ _PROPERTY_NAMES = frozenset(
         "MaxSessionDuration",
         "ShellProfileLinux",
         "ShellProfileWindows",
+        "EnforceEncryption",
     }
 )
 # CloudFormation adds these to every custom resource's properties.
@@ -101,6 +102,9 @@ class SessionPreferences:
     max_session_duration: int | None
     shell_profile_linux: str
     shell_profile_windows: str
+    # The agent refuses a session it cannot record on an encrypted group and bucket. False only while a fleet is
+    # brought into line: sessions then start anyway, and those the agent cannot record are not recorded.
+    enforce_encryption: bool = True
 
 
 @dataclass(frozen=True)
@@ -149,8 +153,8 @@ def parse_preferences(properties: Mapping[str, Any]) -> SessionPreferences:
             problems.append(f"{name} {value!r} is not a valid value")
         return value
 
-    def boolean(name: str) -> bool:
-        value: object = properties.get(name, "false")
+    def boolean(name: str, default: str = "false") -> bool:
+        value: object = properties.get(name, default)
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in {"true", "false"}:
@@ -190,6 +194,7 @@ def parse_preferences(properties: Mapping[str, Any]) -> SessionPreferences:
         # Shell profiles are free-form commands: never quoted back in a reason or a log line.
         shell_profile_linux=text("ShellProfileLinux"),
         shell_profile_windows=text("ShellProfileWindows"),
+        enforce_encryption=boolean("EnforceEncryption", default="true"),
     )
     if problems:
         raise InvalidPreferencesError("Invalid SessionManagerPreferences properties: " + "; ".join(problems))
@@ -199,8 +204,9 @@ def parse_preferences(properties: Mapping[str, Any]) -> SessionPreferences:
 def build_document_content(preferences: SessionPreferences, request_id: str) -> str:
     """The Session document (schemaVersion 1.0, Standard_Stream), serialised the same way every time.
 
-    Encryption is always required for both destinations and CloudWatch streaming is always on: the agent then
-    refuses to start a session it could not record encrypted. The description names the CloudFormation request
+    CloudWatch streaming is always on. Encryption is required for both destinations unless the stack says
+    otherwise (EnforceEncryption=false, for a fleet being brought into line): the agent then refuses to start a
+    session it could not record encrypted. The description names the CloudFormation request
     that wrote the version, so no two requests write the same content (see _put_in_force).
     """
     document = {
@@ -210,9 +216,9 @@ def build_document_content(preferences: SessionPreferences, request_id: str) -> 
         "inputs": {
             "s3BucketName": preferences.s3_bucket_name,
             "s3KeyPrefix": preferences.s3_key_prefix,
-            "s3EncryptionEnabled": True,
+            "s3EncryptionEnabled": preferences.enforce_encryption,
             "cloudWatchLogGroupName": preferences.cloudwatch_log_group_name,
-            "cloudWatchEncryptionEnabled": True,
+            "cloudWatchEncryptionEnabled": preferences.enforce_encryption,
             "cloudWatchStreamingEnabled": True,
             "kmsKeyId": preferences.kms_key_id,
             "runAsEnabled": preferences.run_as_enabled,
