@@ -341,6 +341,30 @@ def test_instance_tagging_is_limited_to_sessionguard_keys_and_never_to_all_tags(
     assert len(tagging) >= 2  # the enrollment steps that tag instances
 
 
+STATEFUL = ("AWS::Logs::LogGroup", "AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::KMS::Key")
+KEPT_WHEN_THE_STACK_GOES = {
+    "SessionKey",
+    "SessionLogGroup",
+    "TranscriptBucket",
+    "SanitizedLogGroup",
+    "AlertFailureQueue",
+    "GuardrailFailureQueue",
+}
+
+
+def test_every_stateful_resource_says_what_happens_to_it_and_the_audit_trail_is_kept(
+    cfn_template: dict[str, Any],
+) -> None:
+    """Session logs, transcripts (raw and masked), their key and the failure queues outlive the stack; the rest
+    goes with it, on purpose rather than by default."""
+    for name, resource in cfn_template["Resources"].items():
+        if resource["Type"] not in STATEFUL:
+            continue
+        expected = "Retain" if name in KEPT_WHEN_THE_STACK_GOES else "Delete"
+        assert resource.get("DeletionPolicy") == expected, name
+        assert resource.get("UpdateReplacePolicy") == expected, name
+
+
 def test_every_iam_statement_has_a_sid(cfn_template: dict[str, Any]) -> None:
     missing = []
     for where, policy in iam_policies(cfn_template):
