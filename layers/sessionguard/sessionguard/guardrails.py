@@ -370,12 +370,13 @@ _TABLE: Final = (
     _Row(
         "SG-GR-011",
         Group.PREFERENCES,
-        "Session Manager preferences document deleted",
+        "Session Manager preferences document or version deleted",
         Severity.CRITICAL,
         ("DeleteDocument",),
         "name is SSM-SessionManagerRunShell",
         ("T1562.008",),
-        "Without the preferences document, new sessions are neither streamed nor written to S3.",
+        "Without the preferences document, new sessions are neither streamed nor written to S3; with its newest "
+        "version deleted, older settings are in force again.",
         ("name", "documentVersion", "versionName", "force"),
     ),
     _Row(
