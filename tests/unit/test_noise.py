@@ -5,15 +5,20 @@ which must agree."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
-from sessionguard.adapters.delivery import DynamoNoiseStore
+from sessionguard.adapters.delivery import DynamoNoiseStore, idempotency_persistence
 from sessionguard.engine import Alert
 from sessionguard.noise import (
     STATE_RETENTION_SECONDS,
     Decision,
+    DeliveredButNotRecorded,
+    DeliveryLedger,
     InMemoryLedger,
     InMemoryNoiseStore,
     NoiseControl,
@@ -23,6 +28,8 @@ from sessionguard.noise import (
     state_key,
 )
 from sessionguard.severity import Severity
+
+from tests.support import FakeLambdaContext
 
 NOW = 1_795_705_200  # 2026-11-26T15:00:00Z
 WINDOW = 15 * 60
@@ -149,6 +156,137 @@ def test_duplicates_do_not_count_against_the_cap(store: NoiseStore) -> None:
     assert noise.decide(alert(), "k1") is Decision.DELIVER
     assert noise.decide(alert(at="2026-11-26T15:01:00Z"), "k2") is Decision.DUPLICATE
     assert noise.decide(alert("SG-TEST-001"), "k3") is Decision.SUMMARY
+
+
+# --- floods ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CountingStore:
+    inner: NoiseStore
+    calls: list[str] = field(default_factory=list)
+
+    def claim_window(self, window_key: str, owner: str, expires_at: int, now: int) -> bool:
+        self.calls.append("window")
+        return self.inner.claim_window(window_key, owner, expires_at, now)
+
+    def admit_to_cap(self, session_key: str, alert_key: str, cap: int, expires_at: int, now: int) -> bool:
+        self.calls.append("cap")
+        return self.inner.admit_to_cap(session_key, alert_key, cap, expires_at, now)
+
+    def claim_summary(self, session_key: str, owner: str, expires_at: int, now: int) -> bool:
+        self.calls.append("summary")
+        return self.inner.claim_summary(session_key, owner, expires_at, now)
+
+
+def flood(rules: int, copies: int) -> list[tuple[Alert, str]]:
+    """`copies` alerts of each of `rules` rules, interleaved, within one window; then one other rule."""
+    alerts = [(alert(f"SG-FLOOD-{n}", event_id=str(i)), f"k-{i}-{n}") for i in range(copies) for n in range(rules)]
+    return [*alerts, (alert("SG-TEST-001", event_id="last"), "k-last")]
+
+
+def test_a_flood_of_one_command_costs_one_state_call_per_rule_and_window(store: NoiseStore) -> None:
+    counting = CountingStore(store)
+    noise = control(counting, cap=20)
+
+    decisions = [noise.decide(a, key) for a, key in flood(rules=3, copies=2_000)]
+
+    assert decisions.count(Decision.DELIVER) == 4
+    assert decisions[-1] is Decision.DELIVER  # the one that matters is not lost in the flood
+    assert len(counting.calls) == 2 * 4  # a window claim and a cap admission per (rule, window)
+
+
+def test_without_windows_a_flood_costs_at_most_the_cap_and_its_summary(store: NoiseStore) -> None:
+    counting = CountingStore(store)
+    noise = control(counting, window=0, cap=5)
+
+    decisions = [noise.decide(a, key) for a, key in flood(rules=1, copies=3_000)]
+
+    assert decisions.count(Decision.DELIVER) == 5
+    assert decisions.count(Decision.SUMMARY) == 1
+    assert len(counting.calls) <= 5 + 2
+
+
+def test_a_retried_flood_decides_the_same_with_a_fresh_control(store: NoiseStore) -> None:
+    alerts = flood(rules=2, copies=50)
+    noise = control(store, cap=2)
+    first = [noise.decide(a, key) for a, key in alerts]
+    retry = control(store, cap=2)
+    assert [retry.decide(a, key) for a, key in alerts] == first
+
+
+# --- the delivery ledger on DynamoDB ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName=TABLE,
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client
+
+
+def ledger_on(client: Any) -> DeliveryLedger:
+    ledger = DeliveryLedger(idempotency_persistence(TABLE, client))
+    ledger.register_lambda_context(
+        FakeLambdaContext("fn", "arn:aws:lambda:us-east-1:123456789012:function:fn", "request-1")  # type: ignore[arg-type]
+    )
+    return ledger
+
+
+def failing_completion(client: Any, times: int) -> None:
+    """Make the next `times` writes of a COMPLETED ledger record fail (Powertools writes it with UpdateItem)."""
+    real = client.update_item
+    left = [times]
+
+    def update_item(**kwargs: Any) -> Any:
+        if kwargs["Key"]["id"]["S"].startswith(DeliveryLedger.KEY_PREFIX) and left[0]:
+            left[0] -= 1
+            error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}
+            raise ClientError(error, "UpdateItem")  # type: ignore[arg-type]
+        return real(**kwargs)
+
+    client.update_item = update_item
+
+
+def test_a_delivery_whose_completion_record_fails_once_counts_as_delivered_and_is_not_repeated(
+    dynamodb: Any,
+) -> None:
+    ledger = ledger_on(dynamodb)
+    published: list[str] = []
+    failing_completion(dynamodb, times=1)
+
+    assert ledger.once("alert#1#sns", lambda: published.append("sns"))  # no exception: it was delivered
+    assert not ledger.once("alert#1#sns", lambda: published.append("again"))  # the retry sees it recorded
+    assert published == ["sns"]
+
+
+def test_a_delivery_the_ledger_cannot_record_at_all_says_so_without_failing(dynamodb: Any) -> None:
+    ledger = ledger_on(dynamodb)
+    published: list[str] = []
+    failing_completion(dynamodb, times=2)
+
+    with pytest.raises(DeliveredButNotRecorded):
+        ledger.once("alert#2#sns", lambda: published.append("sns"))
+    assert published == ["sns"]
+
+
+def test_a_failed_delivery_is_not_recorded_and_runs_again(dynamodb: Any) -> None:
+    ledger = ledger_on(dynamodb)
+
+    def fail() -> None:
+        raise RuntimeError("SNS down")
+
+    with pytest.raises(RuntimeError):
+        ledger.once("alert#3#sns", fail)
+    published: list[str] = []
+    assert ledger.once("alert#3#sns", lambda: published.append("sns"))
+    assert published == ["sns"]
 
 
 # --- keys, times, the in-memory ledger --------------------------------------------------------------------------

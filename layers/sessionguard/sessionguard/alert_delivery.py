@@ -38,7 +38,7 @@ from sessionguard.adapters.delivery import (
     read_slack_webhook_url,
 )
 from sessionguard.alerts import SnsMessage
-from sessionguard.noise import DeliveryLedger, Ledger, NoiseStore, state_key
+from sessionguard.noise import DeliveredButNotRecorded, DeliveryLedger, Ledger, NoiseStore, state_key
 from sessionguard.observability import logger, metrics
 from sessionguard.severity import Severity
 
@@ -146,6 +146,7 @@ class Deliveries:
         budget = context.get_remaining_time_in_millis() / 1000 if context is not None else DEFAULT_BUDGET_SECONDS
         self.deadline = outlets.clock() + budget - RESERVED_SECONDS
         self.slack_down = False
+        self.not_recorded: Counter[str] = Counter()  # channel -> deliveries the ledger could not record
         if context is not None:
             outlets.ledger.register_lambda_context(context)
 
@@ -153,6 +154,15 @@ class Deliveries:
         """Run `action` unless a previous attempt at `key` succeeded; count the outcome under `channel`."""
         try:
             ran = self.outlets.ledger.once(key, action)
+        except DeliveredButNotRecorded as error:
+            # Delivered: failing the invocation would make Lambda's retry deliver it again for certain.
+            self.not_recorded[channel] += 1
+            cause = error.__cause__ if isinstance(error.__cause__, Exception) else error
+            logger.warning(
+                "Delivered, but the delivery ledger could not record it",
+                extra={"channel": channel, "error": error_code(cause)},
+            )
+            ran = True
         except Exception as error:  # counted, logged by code, raised as DeliveryFailed at the end
             self.failed(channel, error)
             return
@@ -203,6 +213,8 @@ class Deliveries:
             emit_dimensioned("DeliveryFailures", count, Channel=channel)
         for reason, count in sorted(self.counts.suppressed.items()):
             emit_dimensioned("AlertsSuppressed", count, Reason=reason)
+        for channel, count in sorted(self.not_recorded.items()):
+            emit_dimensioned("DeliveriesNotRecorded", count, Channel=channel)
 
     def raise_if_any_failed(self) -> None:
         """DeliveryFailed naming the failed channels, so that Lambda retries the invocation."""

@@ -28,6 +28,13 @@ SNS_SUBJECT_MAX: Final = 99
 # The whole SNS message may be 256 KB; the command is the only unbounded part, and the sanitized log group keeps
 # it in full.
 SNS_COMMAND_MAX: Final = 8_000
+# "Message: maximum size 256 KB (262,144 bytes, not 262,144 characters)" (sns:Publish API reference). The body is
+# kept a little below it: message attributes count towards the same limit.
+SNS_MESSAGE_MAX_BYTES: Final = 250_000
+# Session-derived metadata (ids, ARNs, names, times) on their way out are cut to this; real values are far shorter
+# (an IAM ARN at most 2,048 characters, a log stream name 512), so this only bounds hostile input.
+METADATA_MAX: Final = 512
+DESCRIPTION_MAX: Final = 4_000
 # Slack Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks).
 SLACK_HEADER_MAX: Final = 150
 SLACK_SECTION_TEXT_MAX: Final = 3_000
@@ -68,19 +75,47 @@ def _caret(char: str) -> str:
     return f"\\x{code:02x}"
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Format characters (Unicode categories Cf, Zl, Zp, as of Unicode 15.1): bidirectional overrides and isolates
+# (U+202A-U+202E, U+2066-U+2069), marks (U+200E, U+200F, U+061C), zero-width characters, U+2028/U+2029, U+FEFF,
+# tag characters. Shown raw, they make a command display differently from what ran ("Trojan Source",
+# CVE-2021-42574). tests/unit/test_alerts_format.py checks this list against the running Python's Unicode data.
+_FORMAT_RANGES: Final = (
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u2028-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+)
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff" + _FORMAT_RANGES + "]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
+def _shown(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    if code <= 0x9F:
+        return _caret(char)
+    if 0xD800 <= code <= 0xDFFF:
+        return "\ufffd"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
 def visible(text: str) -> str:
-    """Printable text: control characters (but newline and tab) in caret notation, lone surrogates (damaged
-    UTF-8 the agent let through) as U+FFFD, so every service accepts the string and readers see what was there."""
-    return _SURROGATE.sub("\ufffd", _CONTROL.sub(lambda m: _caret(m.group()), text))
+    """Printable text that displays as what it is: control characters (but newline and tab) in caret notation,
+    lone surrogates (damaged UTF-8 the agent let through) as U+FFFD, and format characters (bidi overrides,
+    zero-width and invisible characters, line and paragraph separators) as `\\u202e`, so every service accepts
+    the string and readers see what was there, in the order it was there."""
+    if text.isprintable():  # str.isprintable is False for every character replaced here (and for \n, \t)
+        return text
+    return _UNSAFE.sub(_shown, text)
 
 
-def clean_metadata(text: str) -> str:
-    """Session-derived metadata on its way out: masked, printable, on one line."""
-    return visible(mask_secrets(text)).replace("\n", " ").replace("\t", " ")
+def clean_metadata(text: str, limit: int = METADATA_MAX) -> str:
+    """Session-derived metadata on its way out: masked, printable, on one line, at most `limit` characters."""
+    return truncate(visible(mask_secrets(text)).replace("\n", " ").replace("\t", " "), limit)
+
+
+def without_surrogates(text: str) -> str:
+    """`text` that encodes as UTF-8 (boto3 raises UnicodeEncodeError on a lone surrogate): each one as U+FFFD."""
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
 
 
 def truncate(text: str, limit: int, marker: str = TRUNCATED) -> str:
@@ -179,7 +214,10 @@ class AlertContext:
 
     @property
     def session_log_url(self) -> str:
-        return console_log_stream_url(self.console_region, self.log_group, self.log_stream)
+        # Real names are at most 512 characters; the bound keeps a hostile payload from making a huge URL.
+        return console_log_stream_url(
+            self.console_region[:METADATA_MAX], self.log_group[:METADATA_MAX], self.log_stream[:METADATA_MAX]
+        )
 
 
 def alert_record(alert: Alert, context: AlertContext, *, command_limit: int = SNS_COMMAND_MAX) -> dict[str, Any]:
@@ -194,12 +232,13 @@ def alert_record(alert: Alert, context: AlertContext, *, command_limit: int = SN
             "user": clean_metadata(alert.user),
             "command": truncate(command, command_limit),
             "command_truncated": len(command) > command_limit,
-            "description": alert.description,
+            "event_time": clean_metadata(alert.event_time),
+            "description": truncate(visible(alert.description), DESCRIPTION_MAX),
             "account_id": clean_metadata(alert.account_id),
             "region": clean_metadata(alert.region),
-            "event_id": alert.event_id,
-            "log_group": context.log_group,
-            "log_stream": context.log_stream,
+            "event_id": clean_metadata(alert.event_id),
+            "log_group": clean_metadata(context.log_group),
+            "log_stream": clean_metadata(context.log_stream),
             "session_log_url": context.session_log_url,
             "source": "sessionguard",
         }
@@ -268,10 +307,21 @@ def sns_alert_message(
     """What command and guardrail alerts share in SNS: the readable `lines` (email subscribers read them), then
     `Alert JSON:` and the record, and the message attributes `severity`, `rule_id` and `attributes`, which
     subscription filter policies can match. `subject` is used as it is (see `ascii_subject`)."""
-    body = [*lines, "", "Alert JSON:", json.dumps(record, indent=2, ensure_ascii=False)]
     values = {"severity": str(severity), "rule_id": rule_id, **attributes}
-    message_attributes = {name: {"DataType": "String", "StringValue": value} for name, value in values.items()}
-    return SnsMessage(subject=subject, body="\n".join(body), attributes=message_attributes)
+    message_attributes = {
+        name: {"DataType": "String", "StringValue": without_surrogates(value)} for name, value in values.items()
+    }
+    limit = max([len(line) for line in lines] + [len(v) for v in record.values() if isinstance(v, str)] + [1])
+    while True:
+        body = "\n".join([*lines, "", "Alert JSON:", json.dumps(record, indent=2, ensure_ascii=False)])
+        body = without_surrogates(body)
+        if len(body.encode()) <= SNS_MESSAGE_MAX_BYTES or limit <= 64:
+            return SnsMessage(subject=subject, body=body, attributes=message_attributes)
+        # Over SNS's limit (callers bound every field, so only unusual input gets here): halve the longest strings
+        # until it fits; the JSON stays valid and says what was cut.
+        limit //= 2
+        lines = [truncate(line, limit) for line in lines]
+        record = {key: truncate(v, limit) if isinstance(v, str) else v for key, v in record.items()}
 
 
 def build_sns_message(alert: Alert, context: AlertContext) -> SnsMessage:
@@ -288,12 +338,12 @@ def build_sns_message(alert: Alert, context: AlertContext) -> SnsMessage:
         f"Where:    account {record['account_id'] or '-'}, region {record['region'] or '-'}, "
         f"instance {record['instance_id'] or '-'}",
         f"Session:  {record['session_id']}",
-        f"When:     {alert.event_time or '-'}",
+        f"When:     {record['event_time'] or '-'}",
         "",
         "Command (secrets masked):",
         *("    " + line for line in command.split("\n")),
         "",
-        f"Why: {alert.description}" if alert.description else "",
+        f"Why: {record['description']}" if alert.description else "",
         "",
         f"Session log: {record['session_log_url']}",
     ]
@@ -329,7 +379,8 @@ def build_slack_message(alert: Alert, context: AlertContext) -> dict[str, Any]:
                 slack_field("Who", inline_code(clean_metadata(alert.user), SLACK_ID_MAX)),
                 slack_field("Where", slack_where(alert.account_id, alert.region, "instance", alert.instance_id)),
                 slack_field("Session", inline_code(session_id, SLACK_ID_MAX)),
-                slack_field("When", slack_escape(clean_metadata(alert.event_time) or "-", 100)),
+                # inline code: a hostile time must not render as bold, links or emoji
+                slack_field("When", inline_code(clean_metadata(alert.event_time), 100)),
             ],
         ),
         {
@@ -426,8 +477,10 @@ def fit_blocks(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 __all__ = [
     "CAP_SUMMARY_RULE_ID",
+    "METADATA_MAX",
     "SEVERITY_EMOJI",
     "SLACK_ID_MAX",
+    "SNS_MESSAGE_MAX_BYTES",
     "AlertContext",
     "SnsMessage",
     "alert_record",
@@ -454,4 +507,5 @@ __all__ = [
     "technique_url",
     "truncate",
     "visible",
+    "without_surrogates",
 ]

@@ -7,7 +7,9 @@ command, whose alert carries only the masked text. No AWS calls.
 
 from __future__ import annotations
 
+import copy
 import gc
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,7 +21,7 @@ from sessionguard.masking import SecretMasker
 from sessionguard.rules import RulePack
 from sessionguard.rules.model import RuleMatch
 from sessionguard.severity import Severity
-from sessionguard.terminal import CommandSpan, SessionRebuilder
+from sessionguard.terminal import Command, CommandSpan, SessionRebuilder
 
 
 class Alert(NamedTuple):
@@ -64,10 +66,16 @@ class SanitizedLine(NamedTuple):
     kind: Literal["command", "output"]
     text: str
     event_time: str = ""
+    # A line of a command still waiting for its continuation when the input paused (`flush_pending`): the
+    # completed command is given out again when it completes.
+    incomplete: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The `sessionguard scan --transcript` line record."""
-        return {"type": "line", "session_id": self.session_id, "kind": self.kind, "text": self.text}
+        record: dict[str, Any] = {"type": "line", "session_id": self.session_id, "kind": self.kind, "text": self.text}
+        if self.incomplete:
+            record["incomplete"] = True
+        return record
 
 
 @dataclass
@@ -88,11 +96,20 @@ MAX_BATCH_EVENTS: Final = 256
 
 
 def _sanitized_lines(
-    session_id: str, kind: Literal["command", "output"], texts: list[str], event_time: str
+    session_id: str, kind: Literal["command", "output"], texts: list[str], event_time: str, incomplete: bool = False
 ) -> list[Alert | SanitizedLine]:
-    """[SanitizedLine(session_id, kind, text, event_time) for text in texts], without the per-line Python call of
-    the named tuple's __new__."""
-    return [_new_tuple(SanitizedLine, (session_id, kind, text, event_time)) for text in texts]
+    """[SanitizedLine(session_id, kind, text, event_time, incomplete) for text in texts], without the per-line
+    Python call of the named tuple's __new__."""
+    return [_new_tuple(SanitizedLine, (session_id, kind, text, event_time, incomplete)) for text in texts]
+
+
+# Fail-closed masking for lines whose context the engine cannot know: before the first command it has seen of a
+# session (a delivery in the middle of a session whose earlier events it was not given), a `> ` line may continue
+# a command typed earlier (`mysql -u root \` then `> -pSecret`), and a long base64 line may be the body of a
+# private key whose BEGIN line came earlier. Neither is judged; both are masked whole.
+_ORPHAN_CONTINUATION: Final = "> [MASKED:unparsed-line]"
+_ORPHAN_KEY_LINE: Final = "[MASKED:private-key]"
+_KEY_BODY_LINE: Final = re.compile(r"[ \t>]*[A-Za-z0-9+/]{40,}={0,2}[ \t]*")
 
 
 @contextmanager
@@ -116,6 +133,11 @@ class _Session:
     masker: SecretMasker = field(default_factory=SecretMasker)
     last_event: SessionEvent | None = None
     counted: dict[str, int] = field(default_factory=dict)  # the masker's counts already added to the stats
+    seen_command: bool = False  # a command of this session was rebuilt (or primed): its context is known
+    # Set by `prime` when a command was pending at the end of the primed events: the rules its incomplete text
+    # matched, which the previous delivery already alerted on (see `flush_pending`). The next command the session
+    # completes is that command, and does not alert on them again.
+    carried_rules: frozenset[str] | None = None
 
 
 class SessionEngine:
@@ -123,6 +145,11 @@ class SessionEngine:
 
     Feed events in their order within each session (sessions may interleave); call `finish()` at the end of input
     to flush commands still waiting for a continuation line.
+
+    When the input is one delivery of a stream that continues in other deliveries (the alert function), `prime()`
+    first with the session's preceding events (they set the terminal and masking state, and give out nothing),
+    and `flush_pending()` at the end: a command still pending is scanned and given out as it is, and the engine of
+    the next delivery, primed with these events, knows it was.
     """
 
     def __init__(self, rules: RulePack, *, min_severity: Severity = Severity.INFO) -> None:
@@ -145,6 +172,38 @@ class SessionEngine:
 
     def scan_event(self, event: SessionEvent) -> list[Alert | SanitizedLine]:
         return self.scan_batch((event,))
+
+    def prime(self, events: Iterable[SessionEvent]) -> None:
+        """Warm the sessions' state with events that come before the input and were scanned already (by the
+        invocation that received them): prompts learned, a command pending, a PEM block open. Their lines are
+        rebuilt and masked as `scan` would, but nothing is given out and nothing is counted."""
+        by_session: dict[str, list[SessionEvent]] = {}
+        for event in events:
+            by_session.setdefault(event.session_id, []).append(event)
+        with _cyclic_gc_paused():
+            for session_id, session_events in by_session.items():
+                session = self._sessions.get(session_id)
+                if session is None:
+                    session = self._sessions[session_id] = _Session()
+                texts: list[str] = []
+                commands: list[CommandSpan] = []
+                for event in session_events:
+                    session.rebuilder.feed_lines(event.lines, texts, commands)
+                if texts:
+                    session.masker.mask_lines(texts)
+                session.counted = dict(session.masker.counts)
+                session.seen_command = session.seen_command or bool(commands)
+                pending = self._pending_command(session)
+                if pending is not None:
+                    last = session_events[-1]
+                    session.seen_command = True
+                    session.carried_rules = frozenset(
+                        match.rule.id
+                        for match in self.rules.match(
+                            pending.text, user_arn=last.user_arn, instance_id=last.instance_id
+                        )
+                        if match.rule.severity >= self.min_severity
+                    )
 
     def scan_batch(self, events: Sequence[SessionEvent]) -> list[Alert | SanitizedLine]:
         """Consecutive events of one session: the same output as `scan_event` on each in turn, for less work.
@@ -173,6 +232,17 @@ class SessionEngine:
 
     def finish(self) -> list[Alert | SanitizedLine]:
         """End of input: commands still pending (an unfinished continuation or heredoc) are scanned as they are."""
+        return self._flush(incomplete=False)
+
+    def flush_pending(self) -> list[Alert | SanitizedLine]:
+        """End of this part of the input; later events of the same sessions may follow in another engine primed
+        with these. A command still pending is scanned for rules as it is and its masked lines given out marked
+        `incomplete` (nothing waits unmasked for input that may never come); when the next engine completes it,
+        it gives the whole command out again and alerts only on rules the incomplete text did not match. Commands
+        flushed here are not counted as commands. The engine forgets the sessions, as after `finish()`."""
+        return self._flush(incomplete=True)
+
+    def _flush(self, *, incomplete: bool) -> list[Alert | SanitizedLine]:
         out: list[Alert | SanitizedLine] = []
         with _cyclic_gc_paused():
             for session in self._sessions.values():
@@ -180,9 +250,21 @@ class SessionEngine:
                     texts: list[str] = []
                     commands: list[CommandSpan] = []
                     session.rebuilder.flush_lines(texts, commands)
-                    out += self._emit(session, (session.last_event,), texts, commands, [len(texts)])
+                    out += self._emit(
+                        session, (session.last_event,), texts, commands, [len(texts)], incomplete=incomplete
+                    )
         self._sessions.clear()
         return out
+
+    @staticmethod
+    def _pending_command(session: _Session) -> Command | None:
+        """The command the session's rebuilder is waiting to complete, as it would be flushed now, without
+        disturbing the rebuilder (a copy is flushed: the rebuilder keeps no handle on its pending state)."""
+        probe = copy.deepcopy(session.rebuilder)
+        texts: list[str] = []
+        commands: list[CommandSpan] = []
+        probe.flush_lines(texts, commands)
+        return commands[0][1] if commands else None
 
     def _emit(
         self,
@@ -191,6 +273,8 @@ class SessionEngine:
         texts: list[str],
         commands: list[CommandSpan],
         ends: list[int],
+        *,
+        incomplete: bool = False,
     ) -> list[Alert | SanitizedLine]:
         """Mask the batch's lines, then give each event its lines (output, and command lines followed by the
         command's alerts), in order."""
@@ -200,9 +284,13 @@ class SessionEngine:
         total = masker.total
         masked = masker.mask_lines(texts)
         self.stats.lines += len(masked)
-        self.stats.commands += len(commands)
+        if not incomplete:
+            self.stats.commands += len(commands)
         if masker.total != total:
             self._count_masked(masker, session)
+        if not session.seen_command:
+            self._mask_orphans(masked, commands[0][0] - commands[0][2] if commands else len(masked))
+            session.seen_command = bool(commands)
         out: list[Alert | SanitizedLine] = []
         at = 0  # lines of `masked` already given out
         pending = iter(commands)
@@ -216,8 +304,11 @@ class SessionEngine:
                 if start > at:
                     out += _sanitized_lines(session_id, "output", masked[at:start], event_time)
                 command_lines = masked[start:stop]
-                out += _sanitized_lines(session_id, "command", command_lines, event_time)
+                out += _sanitized_lines(session_id, "command", command_lines, event_time, incomplete)
                 matches = self.rules.match(item.text, user_arn=event.user_arn, instance_id=event.instance_id)
+                carried, session.carried_rules = session.carried_rules, None
+                if carried:
+                    matches = [match for match in matches if match.rule.id not in carried]
                 if matches:
                     out += self._alerts(event, matches, "\n".join(command_lines))
                 at = stop
@@ -226,6 +317,17 @@ class SessionEngine:
                 out += _sanitized_lines(session_id, "output", masked[at:end], event_time)
                 at = end
         return out
+
+    def _mask_orphans(self, masked: list[str], head: int) -> None:
+        """The fail-closed masking of lines before a session's first known command (see _ORPHAN_CONTINUATION)."""
+        for index in range(head):
+            line = masked[index]
+            if line.startswith("> ") or line == ">":
+                masked[index] = _ORPHAN_CONTINUATION
+                self.stats.secrets_masked["unparsed-line"] += 1
+            elif len(line) >= 40 and _KEY_BODY_LINE.fullmatch(line):
+                masked[index] = _ORPHAN_KEY_LINE
+                self.stats.secrets_masked["private-key"] += 1
 
     def _count_masked(self, masker: SecretMasker, session: _Session) -> None:
         counts = masker.counts

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pathlib import PurePath
 from typing import Any, Final, NamedTuple
 
 __all__ = [
+    "EVENT_TIME_MAX",
     "MAX_DECOMPRESSED_BYTES",
     "InputProblem",
     "MalformedEvent",
@@ -31,6 +33,7 @@ __all__ = [
     "group_by_session",
     "parse_session_event",
     "read_input",
+    "valid_event_time",
 ]
 
 # A subscription delivers events that went in through PutLogEvents, whose batches are capped at 1,048,576 bytes
@@ -39,6 +42,13 @@ __all__ = [
 # message is JSON again inside the payload, which at most doubles it; 8 MiB leaves ample room and stops a gzip
 # bomb long before it hurts the function's memory.
 MAX_DECOMPRESSED_BYTES: Final = 8 * 1024 * 1024
+
+# The agent writes eventTime as RFC 3339 UTC to the second ("2024-05-01T12:34:56Z", ARCHITECTURE.md); fractions
+# of a second and "+00:00" are accepted too. Anything else (another zone, free text, 300 KB of it) is not a time
+# this agent wrote: the event is read with eventTime "" and `event_time_rejected` set, so the value never reaches
+# an alert, a transcript or a noise-control window.
+EVENT_TIME_MAX: Final = 40
+_EVENT_TIME: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|\+00:00)")
 
 _TYPESCRIPT_HEADER: Final = "Script started on "
 _TYPESCRIPT_FOOTER: Final = "Script done on "
@@ -59,6 +69,7 @@ class SessionEvent(NamedTuple):
     account_id: str = ""  # subscription payload "owner", when known
     log_group: str = ""
     transcript: bool = False  # lines come from an S3 `script` typescript
+    event_time_rejected: bool = False  # the record's eventTime was not a time the agent writes (event_time is "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +116,7 @@ def _session_event(document: Any, *, event_id: str = "", account_id: str = "", l
                 and type(run_as) is str
                 and type(region) is str
                 and type(event_time) is str
+                and (not event_time or valid_event_time(event_time))
                 and _all_strings(data)
             ):
                 event: SessionEvent = _new_tuple(
@@ -121,10 +133,22 @@ def _session_event(document: Any, *, event_id: str = "", account_id: str = "", l
                         account_id,
                         log_group,
                         False,
+                        False,
                     ),
                 )
                 return event
     return _checked_session_event(document, event_id=event_id, account_id=account_id, log_group=log_group)
+
+
+def valid_event_time(value: str) -> bool:
+    """Whether `value` is an eventTime as the agent writes it (see _EVENT_TIME) and a real date and time."""
+    if len(value) > EVENT_TIME_MAX or _EVENT_TIME.fullmatch(value) is None:
+        return False
+    try:
+        datetime.fromisoformat(value)  # month 13, February 30, hour 24
+    except ValueError:
+        return False
+    return True
 
 
 def _all_strings(items: list[Any]) -> bool:
@@ -149,6 +173,8 @@ def _checked_session_event(document: Any, *, event_id: str, account_id: str, log
     for index, line in enumerate(data):
         if not isinstance(line, str):
             raise MalformedEvent(f"sessionData[{index}] is a JSON {_json_type(line)}, not a string")
+    event_time = _optional_string(document, "eventTime")
+    time_rejected = bool(event_time) and not valid_event_time(event_time)
     return SessionEvent(
         session_id=session_id,
         lines=tuple(data),
@@ -156,10 +182,11 @@ def _checked_session_event(document: Any, *, event_id: str, account_id: str, log
         user_arn=_optional_string(document, "userIdentity", "arn"),
         run_as=_optional_string(document, "runAsUser"),
         region=_optional_string(document, "awsRegion"),
-        event_time=_optional_string(document, "eventTime"),
+        event_time="" if time_rejected else event_time,
         event_id=event_id,
         account_id=account_id,
         log_group=log_group,
+        event_time_rejected=time_rejected,
     )
 
 

@@ -12,6 +12,10 @@
   the same event id and rule (one event can hold two commands that match one rule). Without an event id (a
   replayed file, the CLI) the key hashes the session, rule, time and masked command.
 
+- **Floods**: an invocation remembers what it decided. A window it already claimed or lost is not asked about
+  again, and a session whose cap it found full is not either, so a pasted flood of one command costs one state
+  call per (rule, window) plus the cap's, not one per alert, and the alerts that matter are not held up behind it.
+
 Delivery itself (one SNS publish / Slack post per alert key and channel) is made idempotent separately, with
 Powertools Idempotency (`DeliveryLedger` below, used by `alert_delivery.Deliveries`). State lives behind
 `NoiseStore`: DynamoDB in Lambda (`adapters.delivery.DynamoNoiseStore`), `InMemoryNoiseStore` in tests and local
@@ -33,6 +37,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
 
 from sessionguard.engine import Alert
 
@@ -69,12 +74,23 @@ class NoiseStore(Protocol):
 
 
 def state_key(*parts: str) -> str:
-    """A readable DynamoDB key; a part longer than _MAX_KEY_PART (hostile session ids) is replaced by its hash."""
-    safe = [
-        p if len(p) <= _MAX_KEY_PART else "sha256:" + hashlib.sha256(p.encode("utf-8", "replace")).hexdigest()
-        for p in parts
-    ]
-    return "#".join(safe)
+    """A readable DynamoDB key; a part longer than _MAX_KEY_PART or holding a lone surrogate (hostile session ids:
+    boto3 cannot encode one) is replaced by its hash."""
+    return "#".join(p if len(p) <= _MAX_KEY_PART and _encodes(p) else _hashed(p) for p in parts)
+
+
+def _encodes(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _hashed(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def alert_keys(alerts: list[Alert]) -> list[str]:
@@ -109,10 +125,20 @@ def event_epoch(event_time: str, default: int) -> int:
 
 @dataclass
 class NoiseControl:
+    """Decisions for one invocation (make one per invocation: it remembers what it decided, see Floods above)."""
+
     store: NoiseStore
     window_seconds: int
     cap: int
     clock: Callable[[], float] = time.time
+    # What this invocation learned from the store, used only where the store would answer the same:
+    # window key -> the alert key that claimed it here, "" when another owner holds it;
+    _windows: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    # sessions found over their cap here (the admitted set only grows), the keys admitted here, and who claimed
+    # each session's summary here.
+    _capped: set[str] = field(default_factory=set, init=False, repr=False)
+    _admitted: set[str] = field(default_factory=set, init=False, repr=False)
+    _summaries: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     def decide(self, alert: Alert, key: str) -> Decision:
         now = int(self.clock())
@@ -120,14 +146,27 @@ class NoiseControl:
         if self.window_seconds > 0:
             bucket = event_epoch(alert.event_time, now) // self.window_seconds
             window_key = state_key("window", alert.session_id, alert.rule_id, str(bucket))
-            if not self.store.claim_window(window_key, key, expires_at, now):
+            owner = self._windows.get(window_key)
+            if owner is None:
+                # A retried batch makes the same claims in the same order, so the first alert of a window here is
+                # the one that claimed it before: later alerts of the window lose to it without asking.
+                claimed = self.store.claim_window(window_key, key, expires_at, now)
+                self._windows[window_key] = key if claimed else ""
+                if not claimed:
+                    return Decision.DUPLICATE
+            elif owner != key:
                 return Decision.DUPLICATE
         if self.cap > 0:
             session_key = state_key("session", alert.session_id)
+            if session_key in self._capped and key not in self._admitted:
+                return Decision.SUMMARY if self._summaries.get(session_key) == key else Decision.OVER_CAP
             if not self.store.admit_to_cap(session_key, key, self.cap, expires_at, now):
+                self._capped.add(session_key)
                 if self.store.claim_summary(session_key, key, expires_at, now):
+                    self._summaries[session_key] = key
                     return Decision.SUMMARY
                 return Decision.OVER_CAP
+            self._admitted.add(key)
         return Decision.DELIVER
 
 
@@ -195,6 +234,11 @@ class Ledger(Protocol):
     def register_lambda_context(self, context: LambdaContext) -> None: ...
 
 
+class DeliveredButNotRecorded(RuntimeError):
+    """The action ran and succeeded, but the ledger could not record it (twice): it counts as delivered, and a
+    later run with the same key may deliver it again. `__cause__` is the persistence error."""
+
+
 class DeliveryLedger:
     """`Ledger` on Powertools Idempotency (`idempotent_function`, DynamoDB persistence).
 
@@ -203,6 +247,12 @@ class DeliveryLedger:
     action raises. With the Lambda context registered, an INPROGRESS record left by a timed-out invocation
     expires with that invocation, so its retry is not blocked. Keys are hashed: the table never holds session
     text, and records expire after STATE_RETENTION_SECONDS.
+
+    When the action succeeded but the COMPLETED record could not be written, the delivery happened: raising would
+    make Lambda retry the invocation and deliver it again for certain. The ledger writes the record once more and,
+    if that fails too, raises DeliveredButNotRecorded, which callers count as delivered. Exactly once is not
+    possible across SNS (or Slack) and DynamoDB; this keeps a duplicate to the rare case where the record is lost
+    and the invocation is retried for another reason (docs/alerts.md, "Delivery is at least once").
     """
 
     KEY_PREFIX: Final = "sessionguard-delivery"
@@ -213,6 +263,7 @@ class DeliveryLedger:
             raise_on_no_idempotency_key=True,
             expires_after_seconds=expires_after_seconds,
         )
+        self._persistence = persistence
         self._run = idempotent_function(
             data_keyword_argument="delivery",
             persistence_store=persistence,
@@ -225,13 +276,28 @@ class DeliveryLedger:
 
     def once(self, key: str, action: Callable[[], object]) -> bool:
         ran: list[bool] = []
+        succeeded: list[bool] = []
 
         def run_and_note() -> None:
             ran.append(True)
             action()
+            succeeded.append(True)
 
-        self._run(delivery={"key": key}, action=run_and_note)
+        delivery = {"key": key}
+        try:
+            self._run(delivery=delivery, action=run_and_note)
+        except IdempotencyPersistenceLayerError:
+            if not succeeded:
+                raise  # nothing was delivered (or the failed action's record could not be deleted): retry it
+            try:
+                # The persistence layer was configured (key prefix, hashing) by the call above.
+                self._persistence.save_success(data=delivery, result=_DELIVERED)
+            except Exception as again:
+                raise DeliveredButNotRecorded("delivered; the ledger could not record it") from again
         return bool(ran)
+
+
+_DELIVERED: Final = {"delivered": True}
 
 
 def _run_delivery(*, delivery: dict[str, str], action: Callable[[], None]) -> dict[str, bool]:
@@ -260,6 +326,7 @@ class InMemoryLedger:
 __all__ = [
     "STATE_RETENTION_SECONDS",
     "Decision",
+    "DeliveredButNotRecorded",
     "DeliveryLedger",
     "InMemoryLedger",
     "InMemoryNoiseStore",

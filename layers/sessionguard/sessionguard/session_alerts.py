@@ -5,7 +5,10 @@ Order of work per invocation (docs/alerts.md explains the why):
 1. Decode the payload. A payload that cannot be decoded is parked whole in the failure queue, with its reason.
 2. Read each log event. A record that is not a session event (or that the engine fails on) is parked in the
    failure queue with its reason and the original log event; the rest of the batch goes on.
-3. Run the engine over the good events; it masks every line and alert.
+3. Warm the engine up with the stream's preceding events (read back from the session log group: a command, a
+   prompt or a private key can span deliveries, and each delivery is its own invocation), then run it over the
+   good events; it masks every line and alert. A command still pending at the end is scanned and written as it
+   is (marked incomplete); the next delivery, warmed up with it, completes it.
 4. Noise control (noise.py) on the alerts at or above the configured severity, then SNS to every topic for all
    of them, then Slack (retried with backoff within the time left; never before SNS is done).
 5. Write the masked lines to the sanitized log group, one stream per session.
@@ -35,11 +38,17 @@ from aws_lambda_powertools.metrics import MetricUnit
 from sessionguard.adapters.delivery import (
     LOG_EVENT_MAX_BYTES,
     SQS_MAX_MESSAGE_BYTES,
+    CloudWatchSessionHistory,
     CloudWatchTranscriptSink,
     FailureQueue,
     LogEvent,
+    NoSessionHistory,
+    PutResult,
+    SessionHistory,
     SqsFailureQueue,
+    StoredEvent,
     TranscriptSink,
+    error_code,
     log_event_batches,
 )
 
@@ -55,7 +64,14 @@ from sessionguard.alert_delivery import (
     emit_dimensioned,
     post_with_retries,
 )
-from sessionguard.alerts import AlertContext, build_slack_message, build_sns_message, cap_summary_alert, visible
+from sessionguard.alerts import (
+    AlertContext,
+    build_slack_message,
+    build_sns_message,
+    cap_summary_alert,
+    clean_metadata,
+    visible,
+)
 from sessionguard.engine import Alert, EngineStats, SanitizedLine, SessionEngine
 from sessionguard.events import (
     InputProblem,
@@ -63,6 +79,7 @@ from sessionguard.events import (
     SessionEvent,
     decode_subscription_data,
     events_from_subscription,
+    parse_session_event,
 )
 from sessionguard.masking import mask_secrets
 from sessionguard.noise import (
@@ -80,10 +97,17 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 FAILURE_RECORD_VERSION: Final = 1
-# PutLogEvents accepts events from the last 14 days to 2 hours ahead; lines outside (a replay of an old failure,
-# a skewed agent clock) are stamped with the current time and keep their own time in the message.
+# PutLogEvents accepts events from the last 14 days (and not older than the group's retention) to 2 hours ahead;
+# lines outside (a replay of an old failure, a skewed agent clock) are stamped with the current time and keep
+# their own time in the message. An hour (five minutes ahead) of margin for the time the write takes.
 LOG_MAX_AGE_MS: Final = 14 * 24 * 3600 * 1000 - 3600 * 1000
 LOG_MAX_AHEAD_MS: Final = 2 * 3600 * 1000 - 300 * 1000
+_DAY_MS: Final = 24 * 3600 * 1000
+# Warm-up: at most this many of the stream's preceding events, and this many bytes of them (the newest kept). The
+# agent uploads about once a second, so this is the last 20 seconds or more of the session: enough for a command
+# or a key split by a delivery boundary, bounded so that warming up costs one small GetLogEvents call.
+WARM_UP_EVENTS: Final = 20
+WARM_UP_MAX_BYTES: Final = 256 * 1024
 
 
 # --- settings ------------------------------------------------------------------------------------------------
@@ -98,6 +122,7 @@ class AlertSettings(DeliverySettings):
     failure_queue_url: str
     cap_per_session: int
     region: str
+    sanitized_retention_days: int = 0  # 0: not known (then only CloudWatch's own 14 days apply up front)
 
     @classmethod
     def own_from_env(cls, env: Mapping[str, str]) -> dict[str, Any]:
@@ -106,16 +131,18 @@ class AlertSettings(DeliverySettings):
             "failure_queue_url": env["FAILURE_QUEUE_URL"],
             "cap_per_session": int(env.get("ALERT_CAP_PER_SESSION") or "20"),
             "region": env.get("AWS_REGION", ""),
+            "sanitized_retention_days": int(env.get("SANITIZED_LOG_RETENTION_DAYS") or "0"),
         }
 
 
 @dataclass(kw_only=True)
 class Outlets(DeliveryOutlets):
-    """Everything the function talks to: the shared delivery outlets, and where transcripts and unreadable
-    records go."""
+    """Everything the function talks to: the shared delivery outlets, where transcripts and unreadable records
+    go, and where a session's preceding events are read back from (warm-up)."""
 
     transcripts: TranscriptSink
     failures: FailureQueue
+    history: SessionHistory = field(default_factory=NoSessionHistory)
 
 
 @cache
@@ -132,6 +159,7 @@ def default_outlets() -> tuple[AlertSettings, Outlets]:
         settings,
         transcripts=CloudWatchTranscriptSink(),
         failures=SqsFailureQueue(settings.failure_queue_url),
+        history=CloudWatchSessionHistory(),
     )
     return settings, outlets
 
@@ -150,7 +178,11 @@ class BatchReport:
     delivered: Counter[str] = field(default_factory=Counter)  # channel -> deliveries
     failures: Counter[str] = field(default_factory=Counter)  # channel -> failed deliveries
     lines_written: int = 0
-    lines_rejected: int = 0
+    lines_rejected: int = 0  # refused by CloudWatch Logs even after stamping them again
+    lines_restamped: int = 0  # refused for their time, then written stamped with the current time
+    warm_up_events: int = 0
+    warm_up_failures: int = 0
+    invalid_event_times: int = 0
     stats: EngineStats = field(default_factory=EngineStats)
 
     def summary(self) -> dict[str, Any]:
@@ -166,6 +198,10 @@ class BatchReport:
             "failures": dict(self.failures),
             "lines_written": self.lines_written,
             "lines_rejected": self.lines_rejected,
+            "lines_restamped": self.lines_restamped,
+            "warm_up_events": self.warm_up_events,
+            "warm_up_failures": self.warm_up_failures,
+            "invalid_event_times": self.invalid_event_times,
         }
 
 
@@ -224,12 +260,15 @@ class _Run:
                 self._park_record(meta, batch_id, index, record, reason)
                 continue
             readable.append((index, item))
-        engine = SessionEngine(self.rules, min_severity=self.settings.min_severity)
+        self._note_invalid_event_times([event for _, event in readable], meta)
+        history = self._preceding_events(meta, records) if readable else []
+        engine = self._warmed_up_engine(history)
         try:
-            # One log stream is one session: the whole batch in one engine pass.
-            outputs = [*engine.scan(event for _, event in readable), *engine.finish()]
+            # One log stream is one session: the whole batch in one engine pass. A command still pending at the
+            # end is given out as it is now (the next delivery completes it), never held back unscanned.
+            outputs = [*engine.scan(event for _, event in readable), *engine.flush_pending()]
         except Exception:
-            engine = SessionEngine(self.rules, min_severity=self.settings.min_severity)
+            engine = self._warmed_up_engine(history)
             outputs = self._scan_one_by_one(engine, meta, batch_id, records, readable)
         self.report.stats = engine.stats
         log_stream = str(meta.get("logStream", ""))
@@ -253,7 +292,75 @@ class _Run:
             except Exception as error:
                 reason = f"the engine failed on this event ({type(error).__name__})"
                 self._park_record(meta, batch_id, index, records[index], reason)
-        return [*outputs, *engine.finish()]
+        return [*outputs, *engine.flush_pending()]
+
+    # --- 3: warm-up ---
+
+    def _preceding_events(self, meta: Mapping[str, Any], records: list[Any]) -> list[SessionEvent]:
+        """The stream's events just before this delivery (at most WARM_UP_EVENTS and WARM_UP_MAX_BYTES), read back
+        from the session log group; none when they cannot be read (logged by error code, counted), so a missing
+        permission or throttling never fails the batch."""
+        log_group, log_stream = meta.get("logGroup"), meta.get("logStream")
+        own = Counter(
+            (record["timestamp"], record.get("message"))
+            for record in records
+            if isinstance(record, dict) and type(record.get("timestamp")) is int
+        )
+        if not own or not isinstance(log_group, str) or not isinstance(log_stream, str) or not log_stream:
+            return []
+        first = min(timestamp for timestamp, _ in own)
+        try:
+            # GetLogEvents has no event ids: this delivery's own events (those stamped in its first millisecond
+            # come back too) are told apart by timestamp and message.
+            stored = self.outlets.history.preceding(log_group, log_stream, first, WARM_UP_EVENTS + own.total())
+        except Exception as error:
+            self.report.warm_up_failures += 1
+            logger.warning(
+                "Session history unreadable; scanning without warm-up",
+                extra={"error": error_code(error), "log_stream": _safe_name(meta)},
+            )
+            return []
+        earlier: list[StoredEvent] = []
+        for event in stored:
+            key = (event.timestamp, event.message)
+            if own[key] > 0:
+                own[key] -= 1
+            elif event.timestamp <= first:
+                earlier.append(event)
+        kept: list[SessionEvent] = []
+        budget = WARM_UP_MAX_BYTES
+        for event in reversed(earlier[-WARM_UP_EVENTS:]):
+            budget -= len(event.message.encode("utf-8", "surrogatepass"))
+            if budget < 0:
+                break
+            try:
+                kept.append(parse_session_event(event.message))
+            except MalformedEvent:
+                continue  # parked by the invocation that received it
+        kept.reverse()
+        return kept
+
+    def _warmed_up_engine(self, history: list[SessionEvent]) -> SessionEngine:
+        engine = SessionEngine(self.rules, min_severity=self.settings.min_severity)
+        if not history:
+            return engine
+        try:
+            engine.prime(history)
+        except Exception as error:  # a record the engine failed on was parked when it was delivered
+            self.report.warm_up_failures += 1
+            logger.warning("Warm-up failed; scanning without it", extra={"error": type(error).__name__})
+            return SessionEngine(self.rules, min_severity=self.settings.min_severity)
+        self.report.warm_up_events = len(history)
+        return engine
+
+    def _note_invalid_event_times(self, events: list[SessionEvent], meta: Mapping[str, Any]) -> None:
+        rejected = sum(1 for event in events if event.event_time_rejected)
+        if rejected:
+            self.report.invalid_event_times += rejected
+            logger.warning(
+                "Session events with an eventTime the agent does not write; read without it",
+                extra={"events": rejected, "log_stream": _safe_name(meta)},
+            )
 
     def _decode(self, raw_event: Mapping[str, Any]) -> dict[str, Any] | None:
         """The decoded payload, or None when the invocation was parked whole."""
@@ -344,18 +451,36 @@ class _Run:
         for line in lines:
             by_session.setdefault(line.session_id, []).append(line)
         now_ms = int(self.outlets.wall_clock() * 1000)
+        max_age_ms = _max_age_ms(self.settings.sanitized_retention_days)
         for session_id, session_lines in by_session.items():
             stream = log_stream_name(session_id)
-            for index, batch in enumerate(log_event_batches(sanitized_log_events(session_lines, now_ms))):
+            events = sanitized_log_events(session_lines, now_ms, max_age_ms=max_age_ms)
+            for index, batch in enumerate(log_event_batches(events)):
                 key = state_key("transcript", batch_id, session_id, str(index))
                 self.deliveries.once(key, partial(self._put_lines, stream, batch), "transcript")
 
     def _put_lines(self, stream: str, batch: list[LogEvent]) -> None:
-        result = self.outlets.transcripts.put(self.settings.sanitized_log_group, stream, batch)
+        """One batch; lines CloudWatch Logs refuses for their time (older than the group's retention, which this
+        function may not know, or a clock far off) are written again stamped with the current time — they keep
+        their own time in `event_time`. Lines refused even then fail the delivery: Lambda retries the invocation
+        and finally parks it in the failure queue, so no line is dropped silently."""
+        group = self.settings.sanitized_log_group
+        result = self.outlets.transcripts.put(group, stream, batch)
         self.report.lines_written += result.accepted
-        self.report.lines_rejected += result.rejected
-        if result.rejected:
-            logger.warning("Sanitized lines rejected by CloudWatch Logs", extra={"rejected": result.rejected})
+        if not result.rejected:
+            return
+        now_ms = int(self.outlets.wall_clock() * 1000)
+        again = [LogEvent(now_ms, event.message) for event in result.rejected_events]
+        retried = self.outlets.transcripts.put(group, stream, again) if again else PutResult(0, result.rejected)
+        self.report.lines_written += retried.accepted
+        self.report.lines_restamped += retried.accepted
+        logger.warning(
+            "Sanitized lines refused for their time, written again stamped now",
+            extra={"refused": result.rejected, "restamped": retried.accepted},
+        )
+        if retried.rejected:
+            self.report.lines_rejected += retried.rejected
+            raise TranscriptLinesRejected(f"CloudWatch Logs refused {retried.rejected} sanitized line(s)")
 
     # --- 6: metrics ---
 
@@ -381,6 +506,10 @@ class _Run:
             "DeliveryFailuresTotal": sum(report.failures.values()),
             "SanitizedLinesWritten": report.lines_written,
             "SanitizedLinesRejected": report.lines_rejected,
+            "SanitizedLinesRestamped": report.lines_restamped,
+            "WarmUpEvents": report.warm_up_events,
+            "WarmUpFailures": report.warm_up_failures,
+            "InvalidEventTimes": report.invalid_event_times,
         }
         for name, value in totals.items():
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
@@ -394,18 +523,32 @@ def log_stream_name(session_id: str) -> str:
     return visible(session_id).replace(":", "_").replace("*", "_")[:512] or "unknown-session"
 
 
-def sanitized_log_events(lines: Iterable[SanitizedLine], now_ms: int) -> list[LogEvent]:
+class TranscriptLinesRejected(RuntimeError):
+    """CloudWatch Logs refused sanitized lines even stamped with the current time; the message is counts only."""
+
+
+def sanitized_log_events(
+    lines: Iterable[SanitizedLine], now_ms: int, *, max_age_ms: int = LOG_MAX_AGE_MS
+) -> list[LogEvent]:
     """One JSON log event per masked line — `{"kind", "text", "event_time"}`, which Logs Insights reads as fields —
-    in order; a line too long for one event is split into parts (`"part": "2/3"`)."""
+    in order; a line too long for one event is split into parts (`"part": "2/3"`), and a line of a command still
+    incomplete when its delivery ended says so (`"incomplete": true`). Lines timed more than `max_age_ms` ago or
+    too far ahead are stamped `now_ms`."""
     events: list[LogEvent] = []
+    times: dict[str, str] = {}  # event time -> cleaned: a batch has a few distinct times
     for line in lines:
-        stamp = _timestamp_ms(line.event_time, now_ms)
+        stamp = _timestamp_ms(line.event_time, now_ms, max_age_ms)
+        event_time = times.get(line.event_time)
+        if event_time is None:
+            event_time = times[line.event_time] = clean_metadata(line.event_time)
         text = visible(line.text)
         parts = _split_for_json(text)
         for number, part in enumerate(parts, start=1):
-            record: dict[str, Any] = {"kind": line.kind, "text": part, "event_time": line.event_time}
+            record: dict[str, Any] = {"kind": line.kind, "text": part, "event_time": event_time}
             if len(parts) > 1:
                 record["part"] = f"{number}/{len(parts)}"
+            if line.incomplete:
+                record["incomplete"] = True
             events.append(LogEvent(stamp, json.dumps(record, ensure_ascii=False)))
     # PutLogEvents wants each call sorted by time; the sort is stable, so a session's order holds within a second.
     return sorted(events, key=lambda e: e.timestamp)
@@ -425,11 +568,19 @@ def _split_for_json(text: str) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
-def _timestamp_ms(event_time: str, now_ms: int) -> int:
+def _timestamp_ms(event_time: str, now_ms: int, max_age_ms: int = LOG_MAX_AGE_MS) -> int:
     stamp = event_epoch(event_time, now_ms // 1000) * 1000
-    if stamp < now_ms - LOG_MAX_AGE_MS or stamp > now_ms + LOG_MAX_AHEAD_MS:
+    if stamp < now_ms - max_age_ms or stamp > now_ms + LOG_MAX_AHEAD_MS:
         return now_ms
     return stamp
+
+
+def _max_age_ms(retention_days: int) -> int:
+    """How old a line may be stamped: CloudWatch's 14 days, or less than the group's retention when known (an
+    event older than the retention is refused as expired)."""
+    if retention_days <= 0:
+        return LOG_MAX_AGE_MS
+    return min(LOG_MAX_AGE_MS, retention_days * _DAY_MS - 3600 * 1000)
 
 
 # --- failure-queue records -------------------------------------------------------------------------------------
@@ -487,6 +638,7 @@ __all__ = [
     "DeliveryFailed",
     "Outlets",
     "SlackDeliveryError",
+    "TranscriptLinesRejected",
     "allowed_webhook",
     "default_outlets",
     "default_rules",

@@ -38,6 +38,11 @@ if TYPE_CHECKING:
 # Short timeouts and few retries: the function has a bounded time to deliver everything, and a call that fails
 # here fails the invocation, which Lambda retries as a whole.
 CLIENT_CONFIG: Final = Config(connect_timeout=3, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
+# Reading a session's preceding events only warms the engine up; when it is slow or throttled the function goes on
+# without it, so it gets one quick retry instead of three.
+HISTORY_CLIENT_CONFIG: Final = Config(
+    connect_timeout=2, read_timeout=3, retries={"max_attempts": 2, "mode": "standard"}
+)
 
 # PutLogEvents (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html): at most
 # 10,000 events and 1,048,576 bytes per call, counting each message's UTF-8 bytes plus 26 bytes per event; an event
@@ -50,6 +55,15 @@ LOG_BATCH_MAX_SPAN_MS: Final = 24 * 3600 * 1000
 # SQS message size (the queue's MaximumMessageSize, set to the maximum in the template).
 SQS_MAX_MESSAGE_BYTES: Final = 1_048_576
 SECRET_MAX_AGE_SECONDS: Final = 300
+
+
+def utf8_safe(text: str) -> str:
+    """`text` as botocore can send it: a lone surrogate (damaged UTF-8 in session text) makes it raise
+    UnicodeEncodeError on every attempt, so each becomes `?`. Callers clean text before (alerts.visible); this is
+    the last line of defence, and costs nothing for ASCII."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def error_code(error: Exception) -> str:
@@ -72,11 +86,14 @@ class SnsPublisher:
 
     def publish(self, topic_arn: str, subject: str, message: str, attributes: dict[str, dict[str, str]]) -> str:
         """Publish one alert; its SNS message id."""
+        safe_attributes = {
+            name: {key: utf8_safe(value) for key, value in attribute.items()} for name, attribute in attributes.items()
+        }
         response = self._client.publish(
             TopicArn=topic_arn,
-            Subject=subject,
-            Message=message,
-            MessageAttributes=attributes,  # type: ignore[arg-type]  # the same shape, typed as a TypedDict
+            Subject=utf8_safe(subject),
+            Message=utf8_safe(message),
+            MessageAttributes=safe_attributes,  # type: ignore[arg-type]  # the same shape, typed as a TypedDict
         )
         return response.get("MessageId", "")
 
@@ -184,6 +201,7 @@ def log_event_batches(events: Sequence[LogEvent]) -> list[list[LogEvent]]:
 class PutResult:
     accepted: int
     rejected: int  # events CloudWatch Logs refused as too old, too new or expired
+    rejected_events: tuple[LogEvent, ...] = ()  # which ones (so the caller can stamp them again)
 
 
 class TranscriptSink(Protocol):
@@ -199,7 +217,9 @@ class CloudWatchTranscriptSink:
     def put(self, log_group: str, log_stream: str, events: Sequence[LogEvent]) -> PutResult:
         if not events:
             return PutResult(0, 0)
-        batch: list[InputLogEventTypeDef] = [{"timestamp": e.timestamp, "message": e.message} for e in events]
+        batch: list[InputLogEventTypeDef] = [
+            {"timestamp": e.timestamp, "message": utf8_safe(e.message)} for e in events
+        ]
         try:
             response = self._client.put_log_events(logGroupName=log_group, logStreamName=log_stream, logEvents=batch)
         except ClientError as error:
@@ -207,8 +227,8 @@ class CloudWatchTranscriptSink:
                 raise
             self._create_stream(log_group, log_stream)
             response = self._client.put_log_events(logGroupName=log_group, logStreamName=log_stream, logEvents=batch)
-        rejected = _rejected_count(response.get("rejectedLogEventsInfo", {}), len(batch))
-        return PutResult(len(batch) - rejected, rejected)
+        rejected = rejected_indexes(response.get("rejectedLogEventsInfo", {}), len(batch))
+        return PutResult(len(batch) - len(rejected), len(rejected), tuple(events[i] for i in rejected))
 
     def _create_stream(self, log_group: str, log_stream: str) -> None:
         try:
@@ -218,8 +238,10 @@ class CloudWatchTranscriptSink:
                 raise
 
 
-def _rejected_count(info: Any, total: int) -> int:
-    """How many events PutLogEvents refused, from its rejectedLogEventsInfo (index ranges of a sorted batch)."""
+def rejected_indexes(info: Any, total: int) -> list[int]:
+    """Which events PutLogEvents refused, in order, from its rejectedLogEventsInfo (index ranges of a sorted
+    batch: everything up to tooOldLogEventEndIndex / expiredLogEventEndIndex, everything from
+    tooNewLogEventStartIndex)."""
     rejected: set[int] = set()
     if "tooOldLogEventEndIndex" in info:
         rejected.update(range(0, int(info["tooOldLogEventEndIndex"]) + 1))
@@ -227,7 +249,66 @@ def _rejected_count(info: Any, total: int) -> int:
         rejected.update(range(0, int(info["expiredLogEventEndIndex"]) + 1))
     if "tooNewLogEventStartIndex" in info:
         rejected.update(range(int(info["tooNewLogEventStartIndex"]), total))
-    return len(rejected & set(range(total)))
+    return sorted(rejected & set(range(total)))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    timestamp: int  # milliseconds since the epoch
+    message: str
+
+
+class SessionHistory(Protocol):
+    def preceding(self, log_group: str, log_stream: str, until_ms: int, limit: int) -> list[StoredEvent]:
+        """Up to `limit` of the stream's latest events with a timestamp at or before `until_ms`, oldest first.
+        Raises when they cannot be read."""
+        ...
+
+
+class NoSessionHistory:
+    """`SessionHistory` when none is available (local runs, tests of other behaviour): every stream is new."""
+
+    def preceding(self, log_group: str, log_stream: str, until_ms: int, limit: int) -> list[StoredEvent]:
+        return []
+
+
+# GetLogEvents may answer an empty page while older events exist (its API reference: keep following the token);
+# a few pages at most, as this only warms the engine up.
+_HISTORY_MAX_PAGES: Final = 3
+GET_LOG_EVENTS_MAX_LIMIT: Final = 10_000
+
+
+class CloudWatchSessionHistory:
+    """The latest events of a session's log stream before a delivery (GetLogEvents, newest first)."""
+
+    def __init__(self, client: CloudWatchLogsClient | None = None) -> None:
+        self._client: CloudWatchLogsClient = client or boto3.client("logs", config=HISTORY_CLIENT_CONFIG)
+
+    def preceding(self, log_group: str, log_stream: str, until_ms: int, limit: int) -> list[StoredEvent]:
+        kwargs: dict[str, Any] = {
+            "logGroupName": log_group,
+            "logStreamName": log_stream,
+            # endTime is exclusive: +1 keeps events stamped in the same millisecond as the delivery's first one
+            "endTime": until_ms + 1,
+            "startFromHead": False,
+            "limit": max(1, min(GET_LOG_EVENTS_MAX_LIMIT, limit)),
+        }
+        events: list[StoredEvent] = []
+        for _ in range(_HISTORY_MAX_PAGES):
+            response = self._client.get_log_events(**kwargs)
+            page = response.get("events", [])
+            events += [
+                StoredEvent(int(e["timestamp"]), e["message"])
+                for e in page
+                if isinstance(e.get("timestamp"), int) and isinstance(e.get("message"), str)
+            ]
+            token = response.get("nextBackwardToken")
+            if page or not token or token == kwargs.get("nextToken"):
+                break
+            kwargs["nextToken"] = token
+        events = [e for e in events if e.timestamp <= until_ms]
+        events.sort(key=lambda e: e.timestamp)  # stable: the stream's order within a millisecond
+        return events[-limit:] if limit > 0 else []
 
 
 class SessionLogReader:
@@ -419,6 +500,7 @@ __all__ = [
     "LOG_EVENT_MAX_BYTES",
     "SQS_MAX_MESSAGE_BYTES",
     "AlertPublisher",
+    "CloudWatchSessionHistory",
     "CloudWatchTranscriptSink",
     "DynamoNoiseStore",
     "FailureQueue",
@@ -427,12 +509,15 @@ __all__ = [
     "HttpResult",
     "LambdaInvoker",
     "LogEvent",
+    "NoSessionHistory",
     "PutResult",
     "QueuedMessage",
+    "SessionHistory",
     "SessionLogReader",
     "SlackWebhook",
     "SnsPublisher",
     "SqsFailureQueue",
+    "StoredEvent",
     "TranscriptSink",
     "UrllibSlackWebhook",
     "error_code",
@@ -440,4 +525,6 @@ __all__ = [
     "log_event_batches",
     "parse_retry_after",
     "read_slack_webhook_url",
+    "rejected_indexes",
+    "utf8_safe",
 ]
