@@ -86,6 +86,18 @@ def test_alert_function_writes_only_to_its_own_resources(cfn_template: dict[str,
     assert len(writes) >= 3  # SNS, SQS, DynamoDB, the sanitized log group
 
 
+def test_alert_function_reads_back_only_the_session_groups_streams(cfn_template: dict[str, Any]) -> None:
+    """Warm-up across deliveries reads a stream's preceding events: read-only, the session log group only."""
+    statement = role_statements(cfn_template, "SessionAlertsFunctionRole")["ReadSessionStreamsForWarmUp"]
+    assert statement["Action"] == "logs:GetLogEvents"
+    assert statement["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${SessionLogGroup}"
+        ":log-stream:*"
+    }
+    variables = cfn_template["Resources"]["SessionAlertsFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["SANITIZED_LOG_RETENTION_DAYS"] == {"Ref": "SanitizedLogRetentionDays"}
+
+
 # --- Enrollment -------------------------------------------------------------------------------------------------
 
 
