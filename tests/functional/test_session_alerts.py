@@ -792,14 +792,41 @@ def test_a_password_typed_on_a_continuation_line_in_the_next_delivery_is_masked(
 
 def test_warm_up_reads_only_the_latest_events_before_the_delivery(app: ModuleType, stack: Stack) -> None:
     earlier = [[(f"2026-11-26T17:00:{second:02d}Z", [f"sh-4.2$ echo {second}", str(second)])] for second in range(30)]
-    *_, last = stream_session(stack, [*earlier, [("2026-11-26T17:00:40Z", ["sh-4.2$ cat /etc/shadow"])]])
+    # It opens with output (the end of the previous command's), so it may continue something: warm-up.
+    *_, last = stream_session(stack, [*earlier, [("2026-11-26T17:00:40Z", ["29 done", "sh-4.2$ cat /etc/shadow"])]])
 
     summary = invoke(app, last)
 
     assert summary["warm_up_events"] == WARM_UP_EVENTS
     assert summary["session_events"] == 1  # the warm-up events are neither processed again nor counted
     assert stack.sns_rule_ids() == ["SG-TEST-004"]
-    assert [line["text"] for line in stack.transcript(SPLIT_SESSION)] == ["cat /etc/shadow"]
+    assert [line["text"] for line in stack.transcript(SPLIT_SESSION)] == ["29 done", "cat /etc/shadow"]
+
+
+@pytest.mark.parametrize(
+    "first_line",
+    ["sh-4.2$ cat /etc/shadow", "\x1b]0;ssm-user@ip-10-0-1-23:~\x07[ssm-user@ip-10-0-1-23 ~]$ cat /etc/shadow"],
+)
+def test_a_delivery_that_opens_at_a_prompt_reads_nothing_back(app: ModuleType, stack: Stack, first_line: str) -> None:
+    """The usual upload opens at a prompt and continues nothing: no GetLogEvents call (its quota is 25 per second
+    per account and region). Here the session group does not exist, so a call would fail and be counted."""
+    payload = fixtures.data_message(
+        SPLIT_SESSION,
+        [
+            (
+                "2026-11-26T17:00:01Z",
+                json.dumps(
+                    fixtures.session_event(SPLIT_SESSION, "2026-11-26T17:00:01Z", [first_line], instance="i", user="j")
+                ),
+            )
+        ],
+    )
+
+    summary = invoke(app, payload)
+
+    assert summary["warm_up_failures"] == 0
+    assert summary["warm_up_events"] == 0
+    assert stack.sns_rule_ids() == ["SG-TEST-004"]
 
 
 def test_without_access_to_the_session_log_group_a_batch_goes_on_without_warm_up(

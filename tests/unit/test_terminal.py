@@ -14,7 +14,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sessionguard import terminal
 from sessionguard.events import SessionEvent, group_by_session, read_input
-from sessionguard.terminal import Command, SessionRebuilder, TranscriptLine, clean_terminal_text
+from sessionguard.terminal import (
+    Command,
+    SessionRebuilder,
+    TranscriptLine,
+    begins_at_a_prompt,
+    clean_terminal_text,
+)
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 UBUNTU = "ubuntu@ip-10-0-2-15:~$ "
@@ -505,3 +511,23 @@ def test_a_session_visiting_many_directories_keeps_recognising_prompts() -> None
 
     assert len(commands(items)) == 102
     assert output(items) == ["uid=0(root)"]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("sh-4.2$ whoami", True),
+        ("sh-5.2# ", True),
+        ("[ssm-user@ip-10-0-1-23 ~]$ ls", True),
+        ("\x1b]0;ssm-user@ip-10-0-1-23:~\x07[ssm-user@ip-10-0-1-23 ~]$ ls", True),
+        ("ubuntu@ip-10-0-1-5:~$ df -h", True),
+        ("ec2-user@ip-10-0-1-7 ~ % ls", True),
+        ("> | sudo bash", False),  # PS2: a command is pending
+        ("$ ls", False),  # dash's prompt is only trusted once learned
+        ("total 12", False),
+        ("MIIEowIBAAKCAQEA7", False),
+        ("", False),
+    ],
+)
+def test_begins_at_a_prompt_only_for_the_strong_prompts(line: str, expected: bool) -> None:
+    assert begins_at_a_prompt(line) is expected

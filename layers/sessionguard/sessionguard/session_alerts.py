@@ -91,6 +91,7 @@ from sessionguard.noise import (
 )
 from sessionguard.observability import logger, metrics
 from sessionguard.rules import RulePack
+from sessionguard.terminal import begins_at_a_prompt
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
@@ -108,6 +109,13 @@ _DAY_MS: Final = 24 * 3600 * 1000
 # or a key split by a delivery boundary, bounded so that warming up costs one small GetLogEvents call.
 WARM_UP_EVENTS: Final = 20
 WARM_UP_MAX_BYTES: Final = 256 * 1024
+
+
+def _needs_warm_up(first: SessionEvent) -> bool:
+    """Whether a delivery may continue something its earlier events started. One that opens at a prompt (the usual
+    upload: a prompt line is held back until Enter) continues nothing, so it skips the GetLogEvents call, whose
+    quota (25 requests per second per account and region by default) a busy fleet would otherwise exhaust."""
+    return not (first.lines and begins_at_a_prompt(first.lines[0]))
 
 
 # --- settings ------------------------------------------------------------------------------------------------
@@ -261,7 +269,7 @@ class _Run:
                 continue
             readable.append((index, item))
         self._note_invalid_event_times([event for _, event in readable], meta)
-        history = self._preceding_events(meta, records) if readable else []
+        history = self._preceding_events(meta, records) if readable and _needs_warm_up(readable[0][1]) else []
         engine = self._warmed_up_engine(history)
         try:
             # One log stream is one session: the whole batch in one engine pass. A command still pending at the

@@ -21,7 +21,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, NamedTuple
 
-__all__ = ["Command", "CommandSpan", "SessionRebuilder", "TranscriptLine", "clean_terminal_text", "logical_lines"]
+__all__ = [
+    "Command",
+    "CommandSpan",
+    "SessionRebuilder",
+    "TranscriptLine",
+    "begins_at_a_prompt",
+    "clean_terminal_text",
+    "logical_lines",
+]
 
 # --- terminal clean-up ---------------------------------------------------------------------------------------
 
@@ -297,6 +305,14 @@ _SUDO_SHELL_FLAGS: Final = frozenset({"-i", "-s", "--login", "--shell", "-si", "
 _WEAK_WINDOW: Final = 3  # output lines after a shell switch (or the session start) a weak prompt may follow
 _MAX_LEARNED: Final = 32  # distinct prompts remembered per session (the directory is part of bash prompts)
 _RECENT_PROMPTS: Final = 4  # prompts looked for in the middle of an output line
+
+
+def begins_at_a_prompt(raw: str) -> bool:
+    """Whether a displayed line starts with a prompt every Session Manager user meets (`sh-4.2$ `, bash's
+    `[user@host dir]$ `, `user@host:~$ `, zsh's `user@host ~ %`), as the first line of a stream's upload does when
+    the session was waiting at its prompt: the shell had no command pending (it would show PS2, `> `)."""
+    line = clean_terminal_text(raw.partition("\n")[0]) if raw else ""
+    return ("@" in line or line.startswith(_SH_PROMPT_STARTS)) and _STRONG_PROMPT.match(line) is not None
 
 
 def _switches_shell(command: str) -> bool:
