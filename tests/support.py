@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics.provider import cold_start
 from aws_lambda_powertools.utilities import parameters
 from moto.iam.aws_managed_policies import aws_managed_policies_data
 from moto.iam.models import AWSManagedPolicy, iam_backends
+from sessionguard.noise import NoiseStore
 from sessionguard.observability import metrics
 
 if TYPE_CHECKING:
@@ -104,12 +105,7 @@ class AlertStack:
             ]
             sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
             subscribers[arn] = queue_url
-        boto3.client("dynamodb", region_name=REGION).create_table(
-            TableName=ALERT_STATE_TABLE,
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_state_table(boto3.client("dynamodb", region_name=REGION), ALERT_STATE_TABLE)
         secret_arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
             Name="sessionguard/slack-webhook", SecretString=json.dumps({"url": slack.url + "/services/T0/B0/x"})
         )["ARN"]
@@ -185,3 +181,33 @@ def add_ssm_core_policy(account: str, region: str) -> None:
     """moto knows AWS managed policies only when told to load all ~1,600 (seconds per test); load just one."""
     policy = AWSManagedPolicy.from_data("AmazonSSMManagedInstanceCore", account, region, _ssm_core_policy_data())
     iam_backends[account]["aws"].managed_policies[policy.arn] = policy
+
+
+@dataclass
+class CountingNoiseStore:
+    """A noise store that counts its calls (each one a DynamoDB UpdateItem in the function)."""
+
+    inner: NoiseStore
+    calls: list[str] = field(default_factory=list)
+
+    def claim_window(self, window_key: str, owner: str, expires_at: int, now: int) -> bool:
+        self.calls.append("window")
+        return self.inner.claim_window(window_key, owner, expires_at, now)
+
+    def admit_to_cap(self, session_key: str, alert_key: str, cap: int, expires_at: int, now: int) -> bool:
+        self.calls.append("cap")
+        return self.inner.admit_to_cap(session_key, alert_key, cap, expires_at, now)
+
+    def claim_summary(self, session_key: str, owner: str, expires_at: int, now: int) -> bool:
+        self.calls.append("summary")
+        return self.inner.claim_summary(session_key, owner, expires_at, now)
+
+
+def create_state_table(client: Any, name: str) -> None:
+    """The alert state table as the template declares it: one string hash key `id`, on demand."""
+    client.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )

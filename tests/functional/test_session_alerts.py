@@ -42,7 +42,7 @@ from sessionguard.adapters.delivery import (
 from sessionguard.alerts import CAP_SUMMARY_RULE_ID
 from sessionguard.engine import Alert, SanitizedLine, SessionEngine
 from sessionguard.events import SessionEvent
-from sessionguard.noise import DeliveryLedger, NoiseStore
+from sessionguard.noise import DeliveryLedger
 from sessionguard.observability import logger
 from sessionguard.replay import invocation_event, redrive_failure_queue
 from sessionguard.rules import Rule, RulePack
@@ -51,7 +51,14 @@ from sessionguard.severity import Severity
 
 from tests.conftest import HttpRecorder
 from tests.functional import make_alert_fixtures as fixtures
-from tests.support import ALERT_STATE_TABLE, AlertStack, FakeLambdaContext, fresh_powertools, load_function
+from tests.support import (
+    ALERT_STATE_TABLE,
+    AlertStack,
+    CountingNoiseStore,
+    FakeLambdaContext,
+    fresh_powertools,
+    load_function,
+)
 from tests.unit.make_event_fixtures import awslogs, timestamp_ms
 
 REPO = Path(__file__).resolve().parents[2]
@@ -860,26 +867,6 @@ def test_without_access_to_the_session_log_group_a_batch_goes_on_without_warm_up
 
 
 # --- floods -------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class CountingNoiseStore:
-    """The function's noise store, counting its calls (each one a DynamoDB UpdateItem)."""
-
-    inner: NoiseStore
-    calls: list[str] = field(default_factory=list)
-
-    def claim_window(self, window_key: str, owner: str, expires_at: int, now: int) -> bool:
-        self.calls.append("window")
-        return self.inner.claim_window(window_key, owner, expires_at, now)
-
-    def admit_to_cap(self, session_key: str, alert_key: str, cap: int, expires_at: int, now: int) -> bool:
-        self.calls.append("cap")
-        return self.inner.admit_to_cap(session_key, alert_key, cap, expires_at, now)
-
-    def claim_summary(self, session_key: str, owner: str, expires_at: int, now: int) -> bool:
-        self.calls.append("summary")
-        return self.inner.claim_summary(session_key, owner, expires_at, now)
 
 
 def test_a_pasted_flood_costs_a_bounded_number_of_state_calls_and_the_real_alert_goes_out(

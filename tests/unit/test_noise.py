@@ -5,7 +5,6 @@ which must agree."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -29,7 +28,7 @@ from sessionguard.noise import (
 )
 from sessionguard.severity import Severity
 
-from tests.support import FakeLambdaContext
+from tests.support import CountingNoiseStore, FakeLambdaContext, create_state_table
 
 NOW = 1_795_705_200  # 2026-11-26T15:00:00Z
 WINDOW = 15 * 60
@@ -61,12 +60,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[NoiseStore]:
         return
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_state_table(client, TABLE)
         yield DynamoNoiseStore(TABLE, client)
 
 
@@ -161,24 +155,6 @@ def test_duplicates_do_not_count_against_the_cap(store: NoiseStore) -> None:
 # --- floods ------------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class CountingStore:
-    inner: NoiseStore
-    calls: list[str] = field(default_factory=list)
-
-    def claim_window(self, window_key: str, owner: str, expires_at: int, now: int) -> bool:
-        self.calls.append("window")
-        return self.inner.claim_window(window_key, owner, expires_at, now)
-
-    def admit_to_cap(self, session_key: str, alert_key: str, cap: int, expires_at: int, now: int) -> bool:
-        self.calls.append("cap")
-        return self.inner.admit_to_cap(session_key, alert_key, cap, expires_at, now)
-
-    def claim_summary(self, session_key: str, owner: str, expires_at: int, now: int) -> bool:
-        self.calls.append("summary")
-        return self.inner.claim_summary(session_key, owner, expires_at, now)
-
-
 def flood(rules: int, copies: int) -> list[tuple[Alert, str]]:
     """`copies` alerts of each of `rules` rules, interleaved, within one window; then one other rule."""
     alerts = [(alert(f"SG-FLOOD-{n}", event_id=str(i)), f"k-{i}-{n}") for i in range(copies) for n in range(rules)]
@@ -186,7 +162,7 @@ def flood(rules: int, copies: int) -> list[tuple[Alert, str]]:
 
 
 def test_a_flood_of_one_command_costs_one_state_call_per_rule_and_window(store: NoiseStore) -> None:
-    counting = CountingStore(store)
+    counting = CountingNoiseStore(store)
     noise = control(counting, cap=20)
 
     decisions = [noise.decide(a, key) for a, key in flood(rules=3, copies=2_000)]
@@ -197,7 +173,7 @@ def test_a_flood_of_one_command_costs_one_state_call_per_rule_and_window(store: 
 
 
 def test_without_windows_a_flood_costs_at_most_the_cap_and_its_summary(store: NoiseStore) -> None:
-    counting = CountingStore(store)
+    counting = CountingNoiseStore(store)
     noise = control(counting, window=0, cap=5)
 
     decisions = [noise.decide(a, key) for a, key in flood(rules=1, copies=3_000)]
@@ -222,12 +198,7 @@ def test_a_retried_flood_decides_the_same_with_a_fresh_control(store: NoiseStore
 def dynamodb() -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_state_table(client, TABLE)
         yield client
 
 
