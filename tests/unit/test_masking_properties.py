@@ -110,6 +110,9 @@ CONTEXTS: dict[str, Context] = {
     "aws-secret-json": Context('"SecretAccessKey": "{s}",', chars(BASE64, 40), wrap=False),
     "aws-session-token-json": Context('"SessionToken": "{s}"', chars(BASE64, 60), wrap=False),
     "aws-configure-prompt": Context("AWS Secret Access Key [None]: {s}", chars(BASE64, 40), wrap=False, suffix=False),
+    "aws-secret-cli-text": Context(
+        "ACCESSKEY\tAKIAIOSFODNN7EXAMPLE\t2024-05-01T12:00:00Z\t{s}\tActive\tbob", chars(BASE64, 40), wrap=False
+    ),
     # secret-named assignments
     "env-password": Context("export DB_PASSWORD={s}", password_like()),
     "quoted-password": Context("DB_PASSWORD='{s}'", password_like(), wrap=False),
@@ -124,6 +127,14 @@ CONTEXTS: dict[str, Context] = {
     "password-option": Context("app --password {s}", password_like()),
     "password-option-equals": Context("app --password={s}", password_like()),
     "mysql": Context("mysql -u root -p{s} orders", password_like()),
+    "mysql-after-quoted-chain": Context("mysql -e 'show databases; select 1|2' -u root -p{s} orders", password_like()),
+    "mysqladmin": Context("mysqladmin -u root password {s}", password_like()),
+    "fish-set": Context("set -gx DB_PASSWORD {s}", password_like()),
+    "csh-setenv": Context("setenv API_TOKEN {s}", password_like()),
+    "npm-config-set": Context("npm config set //registry.npmjs.org/:_authToken {s}", password_like()),
+    "redis-config-set": Context("redis-cli CONFIG SET requirepass {s}", password_like()),
+    "name-value-json": Context('{{"name": "DB_PASSWORD", "value": "{s}"}}', password_like(), wrap=False),
+    "subscript": Context("os.environ['API_TOKEN'] = '{s}'", password_like(), wrap=False),
     "sshpass": Context("sshpass -p {s} ssh bob@host", password_like()),
     "redis-cli": Context("redis-cli -h cache -a {s} ping", password_like()),
     "docker-login": Context("docker login -u bob -p {s} registry.example.com", password_like()),
@@ -140,10 +151,19 @@ CONTEXTS: dict[str, Context] = {
     # URLs and headers
     "url": Context("psql postgresql://app:{s}@db.internal:5432/app", url_password()),
     "curl-user": Context("curl -u admin:{s} https://api.example.com", url_password()),
+    "curl-combined-flags": Context("curl -sSfu admin:{s} https://api.example.com", url_password()),
+    "httpie-auth": Context("http -a admin:{s} GET https://api.example.com", url_password()),
+    "url-unencoded": Context(
+        "psql postgresql://app:{s}@db.internal/app", url_password().map(lambda s: s[:3] + "@/#?" + s[3:])
+    ),
     "authorization": Context("curl -H 'Authorization: Bearer {s}' https://api", password_like(), wrap=False),
     "api-key-header": Context('curl -H "X-Api-Key: {s}" https://api', password_like(), wrap=False),
     # piped secrets and SQL
     "sudo-stdin": Context("echo {s} | sudo -S systemctl restart app", password_like()),
+    "sudo-stdin-validate": Context("echo {s} | sudo -Sv", password_like()),
+    "passwd-pipe": Context("echo {s} | sudo passwd bob", password_like()),
+    "gpg-passphrase-fd": Context("echo {s} | gpg --batch --passphrase-fd 0 -d s.gpg", password_like()),
+    "openssl-quoted-spaces": Context('openssl rsa -passin "pass:two {s} words" -out k', password_like(), wrap=False),
     "chpasswd": Context("echo 'bob:{s}' | chpasswd", password_like(), wrap=False),
     "passwd-stdin": Context("echo {s} | passwd --stdin bob", password_like()),
     "sql-identified": Context("CREATE USER 'app'@'%' IDENTIFIED BY '{s}';", password_like(), wrap=False),
@@ -271,6 +291,8 @@ VOCABULARY = [
     "-----BEGIN PRIVATE KEY-----", "-----END PRIVATE KEY-----", "MIIEvQIBADANBgkq", "AKIAIOSFODNN7EXAMPLE",
     "ghp_", "eyJ", "AWS Secret Access Key [None]:", "SecureString", '"Value": ', "\\", "\x00", "\x1b[K", "\b",
     "é", "密", "\ud800", "x", "1",
+    "curl -su ", "http -a ", "${X:?m}", "arn:aws:secretsmanager:", "[0]", "['", "- name: DB_PASSWORD", "value: ",
+    "||  SecretAccessKey  |  ", "WITH PASSWORD", "postgres-# ", "jq -r .SecretAccessKey", '"pass:', "{", "     1 ",
 ]  # fmt: skip
 shell_like = st.lists(
     st.one_of(

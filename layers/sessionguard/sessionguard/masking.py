@@ -22,7 +22,10 @@ How it works, and why:
   0.4-0.7 us to every search, ~0.35 us to every span() of its matches and ~2.5 us to a group() by name: that
   was most of the cost of masking a line with a secret (15-20 us then, 8-12 us now, of which ~4 us in RE2).
 - Linear on hostile lines: every search resumes after the text it consumed, a rejected name consumes only
-  itself and its separator (_apply_assignments), and markers are cut out in one sweep.
+  itself and its separator and is judged before its value (which may run to the end of the line) is read
+  (_apply_assignments), look-backs are bounded, and markers are cut out in one sweep.
+- A few secrets come on the line after the one that announces them (`aws configure get ...`, a psql/mysql
+  continuation prompt, YAML `- name: DB_PASSWORD` then `value: x`): the masker keeps that as per-session state.
 - Idempotent: markers of known kinds are recognised and never masked again or split; a value that contains a
   marker (even a forged one) has its other parts masked around it.
 """
@@ -172,9 +175,11 @@ def _value(tag: str = "v") -> str:
     return rf"(?P<{tag}_w>{_QUOTED}|{_SUBSTITUTION}|{_WORD_CHAR}+)"
 
 
-def _option_value(tag: str = "v") -> str:
-    """A space-separated option argument: not the next option."""
-    return rf"(?P<{tag}_w>{_QUOTED}|{_SUBSTITUTION}|[^\s'\";|&-]{_WORD_CHAR}*)"
+def _option_value(tag: str = "v", *, dash: bool = False) -> str:
+    """A space-separated option argument: not the next option. With `dash`, a word that starts with `-` is also
+    taken (group mode d), to be kept only if it looks random (`-p -Zq7vRm2Lx9`, not `--password -h db`)."""
+    word = rf"(?P<{tag}_w>{_QUOTED}|{_SUBSTITUTION}|[^\s'\";|&-]{_WORD_CHAR}*)"
+    return rf"{word}|(?P<{tag}_d>-[^\s'\";|&-]{_WORD_CHAR}{{5,}})" if dash else word  # 6+ after -: _looks_random
 
 
 # The rest of the line, up to a quote that closes (one followed by a space, an operator or the end), as in
@@ -186,20 +191,32 @@ def _rest_value(tag: str = "v") -> str:
     return rf"(?P<{tag}_r>{_QUOTED}|{_REST})"
 
 
-# Inside one command of a chain: anything up to ; & | (so a flag of the next command is not taken).
+# Inside one command of a chain: anything up to ; & | (so a flag of the next command is not taken), stepping over
+# quoted strings, which may hold them (`mysql -e "show databases; show tables" -pX`); a lone quote is a character.
 # Lazy twice over: the nearest flag wins (a greedy `?` would prefer a later `-p` and leave the first one's value).
-_SAME_COMMAND = r"(?:[^;&|\n]*?\s)??"
+_SAME_COMMAND = rf"(?:(?:[^;&|\n]|{_QUOTED})*?\s)??"
 # A secret-looking name: the literal keywords also drive the trigger Set; _classify_name decides precisely.
 _NAME_KEYWORDS = r"(?i:pass|pw|secret|token|cred|key|auth)"
 _NAME = rf"(?P<n>[A-Za-z0-9_.-]*{_NAME_KEYWORDS}[A-Za-z0-9_.-]*)"
 _NAME_TRIGGERS = ("pass", "pw", "secret", "token", "cred", "key", "auth")
 # What `echo X |` / `printf '%s\n' X |` feeds into a command's standard input.
 _ECHO = (
-    r"\b(?:echo(?:[ \t]+-[neE]+)*|printf(?:[ \t]+'%s\\n'|[ \t]+\"%s\\n\")?)[ \t]+"
+    r"\b(?:echo(?:[ \t]+-[neE]+)*|printf(?:[ \t]+'%s\\n'|[ \t]+\"%s\\n\")?|yes)[ \t]+"
     rf"(?P<v_w>{_QUOTED}|[^\s'\"|;&<>]+)[ \t]*\|[ \t]*"
 )
+_ECHO_REQUIRES: Final = ((b"|",), (b"echo", b"printf", b"yes"))
 _HTPASSWD_ARG = rf"{_QUOTED}|[^\s'\";&|<>]+"
 _SUDO_PREFIX = r"(?:(?:\S*/)?sudo(?:[ \t]+-\S+)*[ \t]+)?(?:\S*/)?"
+# sudo's option that makes it read the password from stdin: -S, also among others (-kS, -Sv, -Si), or --stdin.
+_SUDO_STDIN = r"(?:-[A-Za-z]*S[A-Za-z]*\b|--stdin\b)"
+# `user:password` of curl -u, httpie -a, ...: quoted or one word. The user may hold a marker (`-u [MASKED:...]:`,
+# a token as the user), whose own colon is not the separator, or a second pass would split the marker.
+_USER_IN_MARKER = r"\[MASKED:[a-z-]+\]"
+_USER_PASSWORD = (
+    rf"(?:'(?P<u1>(?:{_USER_IN_MARKER}|[^':\s\[])*):(?P<v_sq>[^'\n]+)'"
+    rf"|\"(?P<u2>(?:{_USER_IN_MARKER}|[^\":\s\[])*):(?P<v_dq>[^\"\n]+)\""
+    rf"|(?P<u3>(?:{_USER_IN_MARKER}|[^\s:'\"\[])*):(?P<v_w>[^\s'\"]+))"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +228,7 @@ class _Rule:
     name_group: int
     accept: Callable[[_Rule, _Match, bytes, bytes], bool] | None  # (rule, match, line, value): keep the value?
     user_split: bool  # `user:password` values (chpasswd): keep the user readable
-    special: str  # "" or a handler of its own: "assignment", "htpasswd", "aws-prompt", "secure-string"
+    special: str  # "" or a handler of its own: "assignment", "htpasswd", "aws-prompt", "secure-string", _ANNOUNCES
     dotted_name: bool  # the name is `profile.x.aws_secret_access_key`: classify its last part
     # Cheap necessary conditions checked with `in` before the RE2 search (each inner tuple: one of these
     # bytes must occur): a line that merely mentions `sudo` costs no RE2 call for the `echo X | sudo -S` rule.
@@ -250,7 +267,45 @@ def _is_user_password(rule: _Rule, match: _Match, data: bytes, value: bytes) -> 
         if start >= 0:
             user = data[start:end]
             break
+    if _is_placeholder(user + b":" + value):  # `--user <user:password>` in help text, `-u ${X:?msg}`
+        return False
     return not (value.startswith(b"//") or (value.isdigit() and (user.isdigit() or not user)))
+
+
+def _is_option_name(rule: _Rule, match: _Match, data: bytes, value: bytes) -> bool:
+    """`--password X`, `-storepass X`, `-Password X`; but `mysql -pS3cr3tPw orders` is a one-letter option with
+    its value attached (holding `Pw`), not an option named like a secret, and `orders` is no value. (A
+    single-dash name with a digit, `-pS3cr3tPw`, is not matched by the rule at all.)"""
+    if value.startswith(_OPENSSL_PASS_SOURCES):
+        return False  # `-pass pass:x` is the openssl-passphrase rule's; `-pass env:VAR` only names where it is
+    start, end = match[rule.name_group]
+    name = data[start:end]
+    if name.startswith(b"--"):
+        return True
+    return not (name[1:2].islower() and name[2:3].isupper())
+
+
+_OPENSSL_PASS_SOURCES: Final = (b"pass:", b"env:", b"file:", b"fd:", b"stdin")
+
+
+def _is_not_a_port(rule: _Rule, match: _Match, data: bytes, value: bytes) -> bool:
+    """`http://localhost:4873/@scope/pkg` is host:port and a path with an @, not user:password@host."""
+    head = value
+    for separator in (b"/", b"?", b"#"):
+        head = head.split(separator, 1)[0]
+    return not (head.isdigit() and len(head) < len(value))
+
+
+def _looks_random(value: bytes) -> bool:
+    """A word that starts with `-` but is a value, not the next option (`-p -Zq7vRm2Lx9`): long, and mixing
+    upper case, lower case and digits, as options (`-h`, `-x`, `--verbose`) do not."""
+    body = value[1:]
+    return (
+        len(body) >= 6
+        and any(48 <= c <= 57 for c in body)
+        and any(65 <= c <= 90 for c in body)
+        and any(97 <= c <= 122 for c in body)
+    )
 
 
 # Rules in priority order: when spans of several rules overlap they merge into one marker named after the
@@ -263,11 +318,15 @@ _RULES: Final[tuple[_Rule, ...]] = (
     _rule(
         "aws-access-key-id", ("akia", "asia"), r"\b(?P<v_v>(?:AKIA|ASIA)[A-Z0-9]{16})\b", requires=((b"AKIA", b"ASIA"),)
     ),
-    # A secret access key (40 base64 chars) right after its key id: credentials.csv rows, `key secret` pairs.
+    # A secret access key (40 base64 chars) right after its key id: credentials.csv rows, `key secret` pairs, and
+    # the CLI's text output, where a timestamp may come between (`iam create-access-key --output text`:
+    # ACCESSKEY, key id, CreateDate, secret, status, user; `sts assume-role`: key id, Expiration, secret, token).
     _rule(
         "aws-secret-access-key",
         ("akia", "asia"),
-        r"\b(?:AKIA|ASIA)[A-Z0-9]{16}[\t ,:;|]+(?P<v_v>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)",
+        r"\b(?:AKIA|ASIA)[A-Z0-9]{16}[\t ,:;|=]+"
+        r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(?:Z|[+-][0-9]{2}:?[0-9]{2})?[\t ,;|]+)?"
+        r"(?P<v_v>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)",
         requires=((b"AKIA", b"ASIA"),),
     ),
     # STS session tokens are base64 of a binary blob with a fixed header: "IQoJb3JpZ2lu" ("!\n\torigin"),
@@ -365,6 +424,24 @@ _RULES: Final[tuple[_Rule, ...]] = (
         dotted_name=True,
         requires=((b"set",),),
     ),
+    # `aws ... --output table`: `||  SecretAccessKey  |  wJalr...  ||` (the name decides, as for assignments).
+    _rule("secret", _NAME_TRIGGERS, rf"^[ \t]*\|+[ \t]*{_NAME}[ \t]*\|[ \t]*(?P<v_w>[^\s|]+)", requires=((b"|",),)),
+    # A command that prints one secret alone on the next line: `aws configure get aws_secret_access_key`,
+    # `jq -r '.Credentials.SecretAccessKey'` (nothing piped on). The next line is masked if it is one word (and,
+    # for an AWS secret key, has a key's shape: see _take_pending).
+    _rule(
+        "secret",
+        ("configure get",),
+        r"\baws[ \t]+configure[ \t]+get[ \t]+(?:[A-Za-z0-9_-]+\.)*(?P<n>[A-Za-z0-9_]+)(?:[ \t]+[^|;&\s][^|;&]*)?$",
+        special="prints-value",
+    ),
+    _rule(
+        "secret",
+        ("jq ",),
+        r"\bjq[ \t]+(?:-[A-Za-z-]+[ \t]+)*['\"]?(?:\.[A-Za-z0-9_]+(?:\[[0-9]*\])?)*\.(?P<n>[A-Za-z0-9_]+)['\"]?"
+        r"(?:[ \t]+[^|;&\s][^|;&]*)?$",
+        special="prints-value",
+    ),
     # `aws ssm put-parameter --type SecureString --value X` and the decrypted `"Value"` that follows
     # `"Type": "SecureString"` in get-parameter(s) output (possibly on a later line: see _SSM_VALUE).
     _rule("ssm-secure-string", ("securestring",), r"SecureString", special="secure-string"),
@@ -374,6 +451,13 @@ _RULES: Final[tuple[_Rule, ...]] = (
         ("mysql", "mariadb"),
         rf"(?i:\b(?:mysql|mariadb)[a-z_-]*)\s{_SAME_COMMAND}-p{_value()}",
         requires=((b"-p",),),
+    ),
+    # mysqladmin's command `password NEW` sets a new password.
+    _rule(
+        "mysql-password",
+        ("mysqladmin",),
+        rf"\bmysqladmin\s{_SAME_COMMAND}password[ \t]+{_option_value()}",
+        requires=((b"password",),),
     ),
     _rule("sshpass-password", ("sshpass",), rf"\bsshpass\s{_SAME_COMMAND}-p[ \t]*{_value()}", requires=((b"-p",),)),
     _rule(
@@ -389,11 +473,19 @@ _RULES: Final[tuple[_Rule, ...]] = (
         rf"(?i)^[^\s>]*>[ \t]*auth[ \t]+(?:\S+[ \t]+)?{_value()}[ \t]*$",
         requires=((b">",),),
     ),
+    # redis.conf (`requirepass X`, `masterauth X`, also as grep prints them: `redis.conf:12:requirepass X`) and
+    # `CONFIG SET requirepass X` (redis-cli argument or at its prompt).
+    _rule(
+        "redis-password",
+        ("requirepass", "masterauth"),
+        r"(?i)(?:^[ \t]*(?:[^\s:]+:(?:[0-9]+:)?)?|\bconfig[ \t]+set[ \t]+)(?:requirepass|masterauth)[ \t]+"
+        rf"{_value()}",
+    ),
     _rule(
         "login-password",
         ("login",),
         r"\b(?:docker|podman|helm|buildah|skopeo|nerdctl|oras|crane|regctl|oc|cf|az)\s"
-        rf"{_SAME_COMMAND}login\s{_SAME_COMMAND}-p(?:[ \t]+|=)?{_option_value()}",
+        rf"{_SAME_COMMAND}login\s{_SAME_COMMAND}-p(?:[ \t]+|=)?(?:{_option_value(dash=True)})",
         requires=((b"-p",),),
     ),
     # htpasswd(1): with -b the password is an argument: `htpasswd -b[c] FILE USER PASSWORD`, or with -n (no
@@ -408,7 +500,12 @@ _RULES: Final[tuple[_Rule, ...]] = (
     ),
     # openssl pass phrase arguments (openssl-passphrase-options(1)): only pass: is literal (env:, file:, fd:
     # and stdin name where it is); `openssl enc -k X` is the old literal form.
-    _rule("openssl-passphrase", ("pass:",), rf"\bpass:{_value()}"),
+    # A quoted `"pass:two words"` runs to its closing quote.
+    _rule(
+        "openssl-passphrase",
+        ("pass:",),
+        r"\"pass:(?P<v1_p>(?:[^\"\\\n]|\\.)*)\"|'pass:(?P<v2_p>[^'\n]*)'" rf"|\bpass:{_value()}",
+    ),
     _rule(
         "openssl-passphrase",
         ("openssl",),
@@ -425,21 +522,37 @@ _RULES: Final[tuple[_Rule, ...]] = (
         rf"\bssh-keygen\s{_SAME_COMMAND}-[NP][ \t]*{_option_value()}",
         requires=((b"-N", b"-P"),),
     ),
-    # scheme://user:password@host (RFC 3986 userinfo): the user stays, the password goes.
+    # scheme://user:password@host (RFC 3986 userinfo): the user stays, the password goes. A password typed
+    # unencoded may hold / # ? @ (`app:S3c@r3t@db`), so it runs to the last @ of the word.
     _rule(
         "url-password",
         ("://",),
-        r"\b[A-Za-z][A-Za-z0-9+.-]*://[^:@/\s'\"]*:(?P<v_p>[^@/?#\s'\"]+)@",
+        r"\b[A-Za-z][A-Za-z0-9+.-]*://[^:@/\s'\"]*:(?P<v_p>[^\s'\"]+)@",
+        accept=_is_not_a_port,
         requires=((b"@",),),
     ),
-    # curl/wget/httpie -u user:password, --user user:password (the user stays).
+    # curl/wget/httpie -u user:password, --user / --proxy-user user:password (the user stays); curl's -U and
+    # short options run together (`-su`, `-sSfu`); httpie's -a / --auth.
     _rule(
         "basic-auth",
-        (" -u", "--user"),
-        r"(?:^|\s)(?:-u[ \t]*|--user(?:[ \t]+|=))(?:'(?P<u1>[^':\s]*):(?P<v_sq>[^'\n]+)'"
-        r"|\"(?P<u2>[^\":\s]*):(?P<v_dq>[^\"\n]+)\"|(?P<u3>[^\s:'\"]*):(?P<v_w>[^\s'\"]+))",
+        (" -u", "--user", "--proxy-user"),
+        rf"(?:^|\s)(?:-u[ \t]*|--(?:proxy-)?user(?:[ \t]+|=)){_USER_PASSWORD}",
         accept=_is_user_password,
         requires=((b":",),),
+    ),
+    _rule(
+        "basic-auth",
+        ("curl",),
+        rf"\bcurl\s{_SAME_COMMAND}(?:-[A-Za-z0-9#]+[uU]|-U)[ \t]*{_USER_PASSWORD}",
+        accept=_is_user_password,
+        requires=((b":",), (b"u", b"U")),
+    ),
+    _rule(
+        "basic-auth",
+        ("http ", "https "),
+        rf"\bhttps?\s{_SAME_COMMAND}(?:-a[ \t]*|--auth(?:[ \t]+|=)){_USER_PASSWORD}",
+        accept=_is_user_password,
+        requires=((b":",), (b"-a", b"--auth")),
     ),
     # Authorization headers: the scheme (Bearer, Basic, ...) stays readable.
     _rule(
@@ -451,36 +564,40 @@ _RULES: Final[tuple[_Rule, ...]] = (
         requires=((b":", b"="),),
     ),
     _rule("bearer-token", ("bearer",), r"\b(?:Bearer|bearer|BEARER)[ \t]+(?P<v_p>[A-Za-z0-9._~+/-]{8,}=*)"),
-    # Secrets fed to a command's stdin (sudo -S, chpasswd, passwd --stdin, docker login --password-stdin).
+    # Secrets fed to a command's stdin (sudo -S, chpasswd, passwd, docker login --password-stdin, ...).
     _rule(
         "sudo-password",
         ("sudo",),
-        rf"{_ECHO}(?:\S*/)?sudo[ \t](?:[^|;&\n]*?[ \t])??(?:-[A-Za-z]*S\b|--stdin\b)",
-        requires=((b"|",), (b"echo", b"printf")),
+        rf"{_ECHO}(?:\S*/)?sudo[ \t](?:[^|;&\n]*?[ \t])??{_SUDO_STDIN}",
+        requires=_ECHO_REQUIRES,
     ),
     _rule(
         "chpasswd-password",
         ("chpasswd",),
         rf"{_ECHO}{_SUDO_PREFIX}chpasswd\b",
         user_split=True,
-        requires=((b"|",), (b"echo", b"printf")),
+        requires=_ECHO_REQUIRES,
     ),
+    # passwd reads the new password (twice: `echo -e 'X\nX'`) from a pipe, with or without --stdin.
     _rule(
         "passwd-password",
-        ("--stdin",),
-        rf"{_ECHO}{_SUDO_PREFIX}passwd[ \t](?:[^|;&\n]*?[ \t])??--stdin\b",
-        requires=((b"|",), (b"echo", b"printf")),
+        ("passwd",),
+        rf"{_ECHO}{_SUDO_PREFIX}passwd(?:[ \t;&|)]|$)",
+        requires=_ECHO_REQUIRES,
     ),
+    # docker login --password-stdin, gpg --passphrase-fd 0, cryptsetup (luksOpen, open, luksFormat... read the
+    # passphrase from stdin), htpasswd -i.
     _rule(
         "stdin-password",
-        ("--password-stdin",),
-        rf"{_ECHO}[^|;&\n]*--password-stdin\b",
-        requires=((b"|",), (b"echo", b"printf")),
+        ("--password-stdin", "passphrase-fd", "cryptsetup", "htpasswd"),
+        rf"{_ECHO}(?:[^|;&\n]*--password-stdin\b|[^|;&\n]*--passphrase-fd(?:[ \t]+|=)0\b"
+        rf"|{_SUDO_PREFIX}cryptsetup\b|{_SUDO_PREFIX}htpasswd(?:[ \t]+-[A-Za-z]+)*?[ \t]+-[A-Za-z]*i[A-Za-z]*\b)",
+        requires=_ECHO_REQUIRES,
     ),
     _rule(
         "stdin-password",
         ("<<<",),
-        r"(?:\bsudo[ \t](?:[^|;&\n<]*?[ \t])??(?:-[A-Za-z]*S\b|--stdin\b)|\bpasswd[ \t](?:[^|;&\n<]*?[ \t])??"
+        rf"(?:\bsudo[ \t](?:[^|;&\n<]*?[ \t])??{_SUDO_STDIN}|\bpasswd[ \t](?:[^|;&\n<]*?[ \t])??"
         rf"--stdin\b|--password-stdin\b)[^|;&\n<]*<<<[ \t]*{_value()}",
     ),
     _rule("chpasswd-password", ("<<<",), rf"\bchpasswd\b[^|;&\n<]*<<<[ \t]*{_value()}", user_split=True),
@@ -504,6 +621,31 @@ _RULES: Final[tuple[_Rule, ...]] = (
         rf"(?i)\bpassword(?:[ \t]+|[ \t]*\([ \t]*)(?P<v_w>{_SQL_QUOTED})",
         requires=((b"'", b'"'),),
     ),
+    # The statement goes on at the client's continuation prompt (psql `postgres-# `, mysql `    -> `): a line that
+    # ends with IDENTIFIED BY, or PASSWORD after WITH / ENCRYPTED / LOGIN or at a psql/mysql prompt, has its
+    # password on the next line (see _take_pending).
+    _rule(
+        "sql-password",
+        ("identified", "password"),
+        r"(?i)(?:\bidentified[ \t]+(?:with[ \t]+\S+[ \t]+)?(?:by|as)"
+        r"|(?:\b(?:with|encrypted|login)[ \t]+|^[ \t]*(?:[A-Za-z0-9_]*[=-]#|mysql>|mariadb[^>\n]*>|->)[^\n]*[ \t])"
+        r"password)[ \t]*$",
+        special="sql-next-line",
+    ),
+    # Other tools that take a password as an argument: zip/unzip -P X, 7z -pX (attached; -p alone prompts),
+    # sqlcmd -P X, xfreerdp /p:X, smbclient -U user%X, rabbitmqctl add_user|change_password USER X, and Oracle's
+    # user/password@db connect strings (sqlplus, expdp, impdp, rman).
+    _rule(
+        "password",
+        ("zip", "7z", "sqlcmd", "xfreerdp", "smbclient", "rabbitmqctl", "sqlplus", "expdp", "impdp", "rman"),
+        rf"(?:^|[\s/])(?:un)?zip\s{_SAME_COMMAND}-P[ \t]+{_option_value()}"
+        rf"|(?:^|[\s/])7za?\s{_SAME_COMMAND}-p(?P<v7_w>{_QUOTED}|{_WORD_CHAR}+)"
+        rf"|\bsqlcmd\s{_SAME_COMMAND}-P[ \t]*{_option_value('vs')}"
+        rf"|\bxfreerdp\s{_SAME_COMMAND}/p:{_value('vx')}"
+        r"|\bsmbclient\s[^;&|\n]*?-U[ \t]*['\"]?[^\s%'\"]+%(?P<vb_w>[^\s'\"]+)"
+        rf"|\brabbitmqctl[ \t]+(?:-\S+[ \t]+)*(?:add_user|change_password)[ \t]+\S+[ \t]+{_value('vr')}"
+        r"|\b(?:sqlplus|expdp|impdp|rman)(?:[ \t]+-\S+)*[ \t]+['\"]?[A-Za-z0-9_$#]+/(?P<vo_w>[^\s@'\"/]+)",
+    ),
     # ~/.netrc: `machine h login u password p`, or `password p` on a line of its own.
     _rule(
         "netrc-password",
@@ -519,6 +661,35 @@ _RULES: Final[tuple[_Rule, ...]] = (
         requires=((b"login",),),
     ),
     _rule("vault-token", ("token",), r"^[ \t]*token[ \t]{2,}(?P<v_w>\S+)[ \t]*$", requires=((b"token",),)),
+    # Environment lists as name/value pairs (Kubernetes, ECS task definitions, CloudFormation JSON parameters):
+    # {"name": "DB_PASSWORD", "value": "x"} on one line; on two lines, see _take_pending.
+    _rule(
+        "secret",
+        _NAME_TRIGGERS,
+        r"[\"']?\b(?:[Nn]ame|ParameterKey)[\"']?[ \t]*[:=][ \t]*[\"']?(?P<n>[A-Za-z0-9_.-]+)[\"']?[ \t]*,[ \t]*"
+        rf"[\"']?(?:[Vv]alue|ParameterValue)[\"']?[ \t]*[:=][ \t]*(?P<v_w>{_QUOTED}|[^\s'\",{{}}]+)",
+        requires=((b"alue",),),
+    ),
+    _rule(
+        "secret",
+        _NAME_TRIGGERS,
+        r"^[ \t]*(?:-[ \t]+)?[\"']?name[\"']?[ \t]*:[ \t]*[\"']?(?P<n>[A-Za-z0-9_.-]+)[\"']?,?[ \t]*$",
+        special="name-value",
+        requires=((b"name",),),
+    ),
+    # `npm config set //registry.npmjs.org/:_authToken X` (also pnpm, yarn); csh `setenv NAME X`; fish
+    # `set -gx NAME X` (at least one option, so that SQL's `SET PASSWORD ...` is not taken).
+    _rule(
+        "secret",
+        ("config set",),
+        r"\b(?:npm|pnpm|yarn)[ \t]+config[ \t]+set[ \t]+(?:-\S+[ \t]+)*(?:\S*:)?(?P<n>[A-Za-z0-9_.-]+)[ \t]+"
+        rf"{_value()}",
+    ),
+    _rule(
+        "secret",
+        ("setenv", "set -"),
+        rf"(?:\bsetenv|\bset(?:[ \t]+--?[A-Za-z]+)+)[ \t]+(?P<n>[A-Za-z0-9_]+)[ \t]+{_value()}",
+    ),
     # PHP (wp-config.php): define('DB_PASSWORD', 'x');
     _rule(
         "secret",
@@ -538,10 +709,11 @@ _RULES: Final[tuple[_Rule, ...]] = (
     # Secret-named assignments: NAME=word, NAME = rest, NAME: rest, "name": "x", name => 'x'. The kind comes
     # from the name (password, token, aws-secret-access-key, ...). Two phases (see _apply_assignments): this
     # finds a name and its separator (group "r" when the value is the rest of the line), then the value.
+    # A subscript may come between the name and its separator: `passwords[0]=x`, `os.environ['API_TOKEN']='x'`.
     _rule(
         "secret",
         _NAME_TRIGGERS,
-        rf"{_NAME}[\"']?(?:(?P<r>[ \t]*(?::|=>)[ \t]+|[ \t]+:?=[ \t]*)|[:=])",
+        rf"{_NAME}(?:\[[0-9]*\])?[\"']?\]?(?:(?P<r>[ \t]*(?::|=>)[ \t]+|[ \t]+:?=[ \t]*)|(?P<c>:)|=)",
         requires=((b"=", b":"),),
         special="assignment",
     ),
@@ -549,7 +721,10 @@ _RULES: Final[tuple[_Rule, ...]] = (
     _rule(
         "secret",
         _NAME_TRIGGERS,
-        rf"(?:^|[\s'\"(`])(?P<n>--?[A-Za-z0-9_.-]*{_NAME_KEYWORDS}[A-Za-z0-9_.-]*)[ \t]+{_option_value()}",
+        rf"(?:^|[\s'\"(`])(?P<n>--[A-Za-z0-9_.-]*{_NAME_KEYWORDS}[A-Za-z0-9_.-]*|-[A-Za-z_.-]*{_NAME_KEYWORDS}[A-Za-z_.-]*)"
+        r"[ \t]+"
+        rf"(?:{_option_value(dash=True)})",
+        accept=_is_option_name,
         requires=((b"-",),),
     ),
 )
@@ -563,11 +738,21 @@ _PEM_END: Final = _compile(r"-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----")
 # A line inside a block: base64 (or an already masked body line), possibly behind a heredoc's "> " or YAML
 # indentation, or an armour header (Proc-Type:, DEK-Info:, Version:) or a blank line. Anything else ends the
 # block: a missing END line must not blank the rest of the session (it would also hide commands from review).
+# A trailing `$` is cat -A's end-of-line mark.
 _PEM_BODY: Final = _compile(
-    r"^[ \t>]*(?P<v_v>[A-Za-z0-9+/=]+|\[MASKED:private-key\])(?:\\n|[ \t\"',])*$"
-    r"|^[ \t>]*(?:[A-Za-z][A-Za-z-]*:[ \t].*)?$"
+    r"^[ \t>]*(?P<v_v>[A-Za-z0-9+/=]+|\[MASKED:private-key\])(?:\\n|[ \t\"',$])*$"
+    r"|^[ \t>]*(?:[A-Za-z][A-Za-z-]*:[ \t].*)?[ \t$]*$"
 )
 _PEM_BODY_GROUP: Final[int] = _PEM_BODY.groupindex["v_v"]
+# The same behind any prefix (group p), for blocks whose BEGIN line had one: `cat -n` line numbers, `git diff`'s
+# -/+, `docker logs -t` timestamps. The prefix must have the BEGIN line's prefix's shape (_prefix_shape).
+_PEM_BODY_PREFIXED: Final = _compile(
+    r"^(?P<p>[^\n]*?)(?:(?P<v_v>[A-Za-z0-9+/=]+|\[MASKED:private-key\])(?:\\n|[ \t\"',$])*"
+    r"|[A-Za-z][A-Za-z-]*:[ \t].*)$"
+)
+_PEM_BODY_PREFIXED_GROUP: Final[int] = _PEM_BODY_PREFIXED.groupindex["v_v"]
+_PEM_PREFIX_MAX: Final = 64  # longer text before a BEGIN line is not a prefix that repeats on every line
+_DIGITS_TO_ZERO: Final = bytes.maketrans(b"0123456789", b"0000000000")
 _PEM_TRIGGER: Final = "-----begin"
 
 # After `"Type": "SecureString"` the decrypted value comes within a few lines (JSON or YAML output).
@@ -577,27 +762,48 @@ _SSM_VALUE_RULE: Final = _rule(
     rf"(?:--value(?:=|[ \t]+)|(?i:(?:^|[\s{{,])[\"']?value[\"']?[ \t]*(?::[ \t]*|=))){_rest_value()}",
 )
 _SSM_SECURE: Final = b"SecureString"  # the rule's pattern: a literal, so `in` finds it without an RE2 call
+# Values announced by the line before (_take_pending) are added through _add_span as if by this rule.
+_PENDING_RULE: Final = _rule("secret", (), r"\z")
+# Special rules whose line announces a value on the next line -> what that line holds (see SecretMasker._pending).
+_ANNOUNCES: Final = {"prints-value": "printed", "name-value": "value", "sql-next-line": "sql"}
 # Values of a secret-named assignment, matched where its separator ends.
 _ASSIGNED_WORD: Final = _compile(_value())
 _ASSIGNED_REST: Final = _compile(_rest_value())
+_FLOW_VALUE: Final = _compile(rf"(?P<v_r>{_QUOTED}|[^\s'\",{{}}][^,{{}}\n]*)")
 _SSM_WINDOW: Final = 6
+
+# Lines whose secret is on the next line (see SecretMasker._take_pending), and what that line must look like.
+# A name/value pair split over two lines (YAML `- name: DB_PASSWORD` / `value: x`, pretty-printed JSON):
+_NEXT_VALUE: Final = _compile(rf"^[ \t]*[\"']?value[\"']?[ \t]*:[ \t]*{_rest_value()}")
+_NEXT_VALUE_GROUP: Final[int] = _NEXT_VALUE.groupindex["v_r"]
+# The rest of a SQL statement at the client's continuation prompt: `postgres-# 'x';`, `    -> 'x';`.
+_NEXT_SQL: Final = _compile(rf"^[ \t]*(?:[A-Za-z0-9_]*[=-]#|->|>)?[ \t]*(?P<v_w>{_SQL_QUOTED})")
+_NEXT_SQL_GROUP: Final[int] = _NEXT_SQL.groupindex["v_w"]
+# An AWS secret access key alone: 40 base64 characters (with context only, and see _looks_like_aws_secret).
+_AWS_SECRET_SHAPE: Final = _compile(r"[A-Za-z0-9/+]{40}")
 
 # `,name=` / `&name=` inside a word: where the next assignment of a list starts (helm --set a=1,b=2, query
 # strings, mount -o user=u,password=p).
 _LIST_ITEM: Final = _compile(r"[,&][A-Za-z0-9_.-]+=")
 _NAME_CHARS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
 
+# A value that opens a JSON/YAML object or list (`"Credentials": {`), judged by the byte after { or [: its own
+# fields are masked by their own names. `[MASKED:...]` is a value.
+_OPENER_FOLLOWERS: Final = b" \t\"'{[]}"
+_FLOW_LOOKBACK: Final = 256  # how far back a YAML flow mapping's { is looked for (bounded: linear on long lines)
+
 # Values that name a secret instead of being one.
 _PLACEHOLDER: Final = _compile(
     r"\$[A-Za-z_][A-Za-z0-9_]*[;)]*"  # $VAR
     r"|\$[0-9@*#?]"  # $1 $@
-    r"|\$\{[A-Za-z_][A-Za-z0-9_]*(?::?\?[^}]*)?\}[;)]*"  # ${VAR} ${VAR:?msg} (not ${VAR:-default})
+    r"|\$\{[A-Za-z_][A-Za-z0-9_]*(?::?\?[^}]*|:?-)?\}[;)]*"  # ${VAR} ${VAR:?msg} ${VAR:-} (not ${VAR:-default})
     r"|\$\{\{[^}]*\}\}"  # ${{ secrets.X }} (GitHub Actions)
     r"|\$\([^()]*\)"  # $(command) - checked below for echo/printf, which would print a literal
     r"|%[A-Za-z_][A-Za-z0-9_]*%"  # %VAR% (cmd.exe)
     r"|<[^<>]*>"  # <password>
     r"|\{\{[^{}]*\}\}|\{[A-Za-z_]*\}|%s|%\([A-Za-z_]+\)s"  # templates
     r"|\*+|[xX]{3,}|\.{3,}|#{3,}|-{3,}"  # ***, xxxx, ...
+    r"|\((?:sensitive(?: value)?|known after apply)\)"  # terraform plan
     r"|(?i:none|null|nil|true|false|undefined|redacted|\[redacted\]|\(none\)|<none>)"
 )
 _PLACEHOLDER_FIRST: Final = frozenset(b"$%<{*xX.#-nNtTfFuUrR[(")
@@ -617,7 +823,8 @@ _NOT_SECRET_LAST_WORD: Final = frozenset(
 )  # fmt: skip
 _NOT_SECRET_KEY_QUALIFIER: Final = frozenset(
     {"public", "partition", "sort", "primary", "foreign", "hash", "range", "cache", "row", "lookup", "hot",
-     "group", "tag", "idempotency", "routing", "object", "parameter", "s3", "dedup", "map", "host"}
+     "group", "tag", "idempotency", "routing", "object", "parameter", "s3", "dedup", "map", "host",
+     "output", "input", "attribute", "kms"}  # CloudFormation OutputKey, CloudTrail AttributeKey, ECR kmsKey
 )  # fmt: skip
 _SECRET_KEY_WORDS: Final = frozenset(
     {"apikey", "secretkey", "privatekey", "accesskey", "signingkey", "masterkey", "encryptionkey",
@@ -679,6 +886,9 @@ def _classify_name(raw: bytes, mode: str) -> str | None:
         compact in {"pwd", "oldpwd", "authorization", "proxyauthorization"}  # cwd; headers have their own rule
         or words[-1] in _NOT_SECRET_LAST_WORD
         or words[0] == "no"  # --no-password
+        or words[0] == "existing"  # Helm charts' existingSecret: the name of a Kubernetes Secret
+        or (words[-1] == "key" and len(words) > 1 and words[-2] == "password")  # adminPasswordKey: a key's name
+        or compact == "secretsmanager"  # the AWS service: arn:aws:secretsmanager:..., secretsmanager:GetSecretValue
         or (compact == "auth" and mode == "r")  # "auth: ..." is log text (pam, sshd); docker's "auth" is quoted
     ):
         return None
@@ -695,6 +905,78 @@ def _may_match(rule: _Rule, data: bytes, pos: int) -> bool:
         else:
             return False
     return True
+
+
+def _prefix_shape(prefix: bytes) -> bytes:
+    """What stays the same in a prefix from line to line: digits become one 0 (`     12 ` and `      9 ` are
+    both `0`; `2024-05-01T12:00:00.123Z ` is `0-0-0T0:0:0.0Z`), surrounding blanks go."""
+    shape = prefix.strip(b" \t").translate(_DIGITS_TO_ZERO)
+    while b"00" in shape:
+        shape = shape.replace(b"00", b"0")
+    return shape
+
+
+def _no_value_here(data: bytes, name: tuple[int, int], value_at: int, kind: str, *, colon: bool) -> bool:
+    """Whether a secret's name, before its value is read (which may run to the end of the line), has no value to
+    mask: the value opens an object or list (`"Credentials": {`), is an ARN or (for a key) a path; or the name is
+    part of something else: an element of a colon path (`arn:aws:secretsmanager:...:secret:prod/db`), a marker's
+    kind, a placeholder (`${DB_PASSWORD:?missing}`), a URL's user (`https://__token__:x@host`: the url-password
+    rule keeps the host readable)."""
+    name_start, name_end = name
+    first = data[value_at : value_at + 1]
+    if first in (b"{", b"[") and data[value_at + 1 : value_at + 2] in _OPENER_FOLLOWERS:
+        return True
+    if first in (b'"', b"'"):
+        value_at += 1  # a quoted value: judged by its inside
+    if data.startswith(b"arn:", value_at) or (kind == "key" and data.startswith(_PATHLIKE_PREFIXES, value_at)):
+        return True  # an ARN names a secret; --private-key /path/key.pem names a file
+    if name_start and data[name_start - 1] == 58:  # a colon before the name
+        return colon or data[max(0, name_start - 8) : name_start] == _MARKER_PREFIX_BYTES
+    if not colon:
+        return False
+    before = data[max(0, name_start - 2) : name_start]
+    if before == b"${":  # ${NAME:?msg} and ${NAME:-} name a value; ${NAME:-default} holds one
+        after = data[name_end + 1 : name_end + 3]
+        return after[:1] == b"?" or after == b"-}"
+    return before == b"//"
+
+
+def _is_text_not_value(found: bytes, before: bytes, first: bool) -> bool:
+    """The rest of a line after `name: ` that is no value: prose (_is_prose), or a size (`kubectl describe secret`
+    prints `password:  16 bytes`)."""
+    return _is_prose(found, before, first) or (found.endswith(b" bytes") and found[:-6].isdigit())
+
+
+def _is_prose(value: bytes, before: bytes, first: bool) -> bool:
+    """Whether the text after `name: ` is a sentence rather than a value: only words of letters, and either a
+    label in a sentence (`Session token: refreshing`, `Fix secret: use KMS`), or several words not at the start
+    of the line (`vault[1]: token: creating token store`), or at its start with capitals (`passwd: Authentication
+    token manipulation error`). A lower-case pass phrase as a YAML value (`password: correct horse`) stays a value."""
+    words = value.split()
+    if not words or not all(word.rstrip(b".,;!?").isalpha() for word in words):
+        return False
+    if before[-1:] == b" " and before[:1].isalpha():
+        return True
+    if first:
+        return len(words) >= 2 and any(not word.islower() for word in words)
+    return len(words) >= 2
+
+
+def _in_flow_mapping(data: bytes, name_start: int) -> bool:
+    """Whether a name stands inside a YAML flow mapping (`db: {user: app, password: x}`), whose values end at , or
+    }. Looked for in the last _FLOW_LOOKBACK bytes only, so that hostile lines of many names stay linear."""
+    window = max(0, name_start - _FLOW_LOOKBACK)
+    return data.rfind(b"{", window, name_start) > data.rfind(b"}", window, name_start)
+
+
+def _looks_like_aws_secret(token: bytes) -> bool:
+    """40 base64 characters mixing upper and lower case with digits or + / (a git SHA is 40 hex digits)."""
+    return (
+        _AWS_SECRET_SHAPE.fullmatch(token)
+        and any(65 <= c <= 90 for c in token)
+        and any(97 <= c <= 122 for c in token)
+        and any(48 <= c <= 57 or c in b"+/" for c in token)
+    )
 
 
 def _is_placeholder(value: bytes) -> bool:
@@ -752,12 +1034,16 @@ class SecretMasker:
     """Stateful per session: a PEM private-key block opened in one line (or event) stays masked, line by line,
     until its END line; other state (e.g. `aws configure` prompts answered on the next line) likewise."""
 
-    __slots__ = ("_counts", "_in_pem", "_pending_prompt", "_secure_window", "_stateful")
+    __slots__ = ("_counts", "_in_pem", "_pem_prefix", "_pem_shape", "_pending", "_secure_window", "_stateful")
 
     def __init__(self) -> None:
         self._counts: dict[str, int] = {}
         self._in_pem = False
-        self._pending_prompt: str | None = None  # kind of the value the next line answers
+        self._pem_prefix = b""  # what came before the open block's BEGIN line (`     1 `, `-`, a timestamp)
+        self._pem_shape = b""  # its shape (_prefix_shape), for prefixes that change from line to line
+        # (what the next line holds, kind of its value): "prompt" (aws configure answer), "printed" (a value
+        # printed alone), "value" (the value: of a name/value pair), "sql" (a SQL statement's password)
+        self._pending: tuple[str, str] | None = None
         self._secure_window = 0  # lines left in which a SecureString's "Value" may appear
         self._stateful = False
 
@@ -854,12 +1140,8 @@ class SecretMasker:
         if self._in_pem and self._continue_pem(data, spans):
             self._update_stateful()
             return spans
-        if self._pending_prompt is not None:
-            kind, self._pending_prompt = self._pending_prompt, None
-            token = data.strip()
-            if token and b" " not in token and b"\t" not in token and not _is_placeholder(token):
-                start = data.index(token)
-                spans.append((start, start + len(token), 0, kind))
+        if self._pending is not None:
+            self._take_pending(data, spans)
         if self._secure_window > 0:
             self._secure_window -= 1
             if self._find_secure_value(data, 0, spans):
@@ -880,7 +1162,35 @@ class SecretMasker:
         return spans
 
     def _update_stateful(self) -> None:
-        self._stateful = self._in_pem or self._pending_prompt is not None or self._secure_window > 0
+        self._stateful = self._in_pem or self._pending is not None or self._secure_window > 0
+
+    def _take_pending(self, data: bytes, spans: list[_Span]) -> None:
+        """The line after one that announced its value (see _pending): mask the value if the line has it."""
+        if self._pending is None:
+            return
+        (what, kind), self._pending = self._pending, None
+        if what == "value":
+            match = _NEXT_VALUE.match(data)
+            if match is not None:
+                start, stop = match[_NEXT_VALUE_GROUP]
+                mode = "q" if data[start] in b"\"'" else "r"
+                self._add_span(_PENDING_RULE, match, data, spans, kind=kind, mode=mode, span=(start, stop, 0))
+            return
+        if what == "sql":
+            match = _NEXT_SQL.match(data)
+            if match is not None:
+                start, stop = match[_NEXT_SQL_GROUP]
+                self._add_span(_PENDING_RULE, match, data, spans, kind=kind, mode="q", span=(start, stop, 0))
+            return
+        token = data.strip()
+        if what == "printed" and len(token) > 2 and token[0] == token[-1] == 34:  # jq without -r: "value"
+            token = token[1:-1]
+        if not token or b" " in token or b"\t" in token or _is_placeholder(token):
+            return
+        if what == "printed" and kind == "aws-secret-access-key" and not _looks_like_aws_secret(token):
+            return  # `aws configure get aws_secret_access_key` printing nothing, then the next command
+        start = data.index(token)
+        spans.append((start, start + len(token), 0, kind))
 
     def _continue_pem(self, data: bytes, spans: list[_Span]) -> bool:
         """Inside a private-key block. True when the line was a body line and needs nothing else."""
@@ -888,19 +1198,51 @@ class SecretMasker:
         if end is not None:
             self._in_pem = False
             before = data[: end[0][0]]
-            body = before.strip(b" \t>")
+            offset = self._pem_prefix_length(before, whole=True)
+            body = before[offset:].strip(b" \t>")
             if body:
-                start = before.index(body)
+                start = before.index(body, offset)
                 spans.append((start, start + len(body), _STATEFUL_PRIORITY, "private-key"))
             return False
-        body_line = _PEM_BODY.search(data)
-        if body_line is None:
+        span = self._pem_body(data)
+        if span is None:
             self._in_pem = False  # not key material: the block was never closed; judge this line normally
             return False
-        start, stop = body_line[_PEM_BODY_GROUP]
-        if start >= 0:
-            spans.append((start, stop, _STATEFUL_PRIORITY, "private-key"))
+        if span[0] >= 0:
+            spans.append((span[0], span[1], _STATEFUL_PRIORITY, "private-key"))
         return True
+
+    def _pem_body(self, data: bytes) -> tuple[int, int] | None:
+        """The key material of a line inside a block ((-1, -1) for a blank or armour header line), or None when
+        the line is not part of the block. A line may repeat the BEGIN line's prefix, literally (`-`, `> `) or
+        in shape (`cat -n` numbers, `docker logs -t` timestamps)."""
+        offset = self._pem_prefix_length(data, whole=False)
+        if offset:
+            body_line = _PEM_BODY.search(data[offset:])
+            if body_line is not None:
+                start, stop = body_line[_PEM_BODY_GROUP]
+                return (start + offset, stop + offset) if start >= 0 else (-1, -1)
+        if self._pem_shape and len(data) <= 2 * _PEM_PREFIX_MAX and _prefix_shape(data) == self._pem_shape:
+            return (-1, -1)  # the prefix alone (`     4 ` for a blank line under cat -n)
+        body_line = _PEM_BODY.search(data)
+        if body_line is not None:
+            return body_line[_PEM_BODY_GROUP]
+        if self._pem_shape:
+            body_line = _PEM_BODY_PREFIXED.search(data)
+            if body_line is not None:
+                prefix_end = body_line[1][1]
+                if prefix_end <= 2 * _PEM_PREFIX_MAX and _prefix_shape(data[:prefix_end]) == self._pem_shape:
+                    return body_line[_PEM_BODY_PREFIXED_GROUP]
+        return None
+
+    def _pem_prefix_length(self, data: bytes, *, whole: bool) -> int:
+        """How much of data is the open block's prefix: the BEGIN line's literal prefix, or (whole: when all of
+        data is to be the prefix, as before an END line) any text of the same shape."""
+        if self._pem_prefix and data.startswith(self._pem_prefix):
+            return len(self._pem_prefix)
+        if whole and self._pem_shape and len(data) <= 2 * _PEM_PREFIX_MAX and _prefix_shape(data) == self._pem_shape:
+            return len(data)
+        return 0
 
     def _open_pem(self, data: bytes, spans: list[_Span]) -> None:
         pos = 0
@@ -914,12 +1256,18 @@ class SecretMasker:
             stop = end[0][0] if end is not None else len(data)
             inner = data[begin_end:stop]
             body = inner.strip()
-            # key material, not just the quote or `\n"` that closes an `echo '-----BEGIN ...'` or a JSON string
-            if body.strip(b"'\",;()\\n"):
+            # key material, not just the quote or `\n"` that closes an `echo '-----BEGIN ...'` or a JSON string,
+            # or the `$` that cat -A prints at the end of a line
+            if body.strip(b"'\",;()\\n$"):
                 start = begin_end + inner.index(body)
                 spans.append((start, start + len(body), _STATEFUL_PRIORITY, "private-key"))
             if end is None:
                 self._in_pem = True  # the body follows on the next lines (or events)
+                prefix = data[: begin[0][0]]
+                if len(prefix) > _PEM_PREFIX_MAX or not prefix.strip(b" \t>"):
+                    prefix = b""  # none, or only what _PEM_BODY accepts anyway
+                self._pem_prefix = prefix
+                self._pem_shape = _prefix_shape(prefix) if prefix else b""
                 return
             pos = end[0][1]
 
@@ -933,28 +1281,45 @@ class SecretMasker:
     def _apply_assignments(self, rule: _Rule, index: int, data: bytes, spans: list[_Span]) -> None:
         """NAME=value in two phases. A match of the first ends at the separator, so when the name is not a
         secret's (KEY_ID=, auth: in a log line) the search goes on right there and the value, which may hold
-        the next assignment, is still seen. A value is consumed only once accepted, which keeps the scan linear
-        even on hostile lines of rejected names."""
+        the next assignment, is still seen. A value is consumed only once accepted (or found to be prose), which
+        keeps the scan linear even on hostile lines of rejected names: a name is judged before its value is read."""
         search = rule.regex.search
         group_r = rule.regex.groupindex["r"]
+        group_c = rule.regex.groupindex["c"]
         pos = 0
         size = len(data)
+        content = -1  # where the line's text starts after indentation, list dashes, quotes (computed when needed)
         while pos <= size and (pos == 0 or _may_match(rule, data, pos)):  # _collect checked it at 0
             match = search(data, pos)
             if match is None:
                 return
             pos = max(match[0][1], pos + 1)
             rest = match[group_r][0] >= 0
-            value = (_ASSIGNED_REST if rest else _ASSIGNED_WORD).match(data, pos)
+            colon = match[group_c][0] >= 0  # NAME:value, no space
+            name_start, name_end = match[rule.name_group]
+            first = data[pos : pos + 1]
+            mode = "q" if first in (b'"', b"'") else "r" if rest else "w"
+            kind = _classify_name(data[name_start:name_end], mode)
+            if kind is None or _no_value_here(data, (name_start, name_end), pos, kind, colon=colon):
+                continue
+            if mode == "r" and _in_flow_mapping(data, name_start):
+                value = _FLOW_VALUE.match(data, pos)  # `db: {user: app, password: x, host: db}`: up to , or }
+            else:
+                value = (_ASSIGNED_REST if rest else _ASSIGNED_WORD).match(data, pos)
             if value is None:
                 continue
             start, stop = value[0]
-            quoted = data[start] in b"\"'"
-            mode = "q" if quoted else "r" if rest else "w"
-            name_start, name_end = match[rule.name_group]
-            kind = _classify_name(data[name_start:name_end], mode)
+            separator = data[match[group_r][0] : match[group_r][1]]
+            if mode == "r" and b":" in separator and b"=" not in separator:  # `name: rest`
+                if content < 0:
+                    content = len(data) - len(data.lstrip(b" \t-#>\"'"))
+                if _is_text_not_value(
+                    data[start:stop], data[max(0, name_start - 2) : name_start], name_start <= content
+                ):
+                    pos = max(pos, stop)  # consumed: prose holds no other assignment
+                    continue
             span = (start, stop, index)
-            if kind is not None and self._add_span(rule, match, data, spans, kind=kind, mode=mode, span=span):
+            if self._add_span(rule, match, data, spans, kind=kind, mode=mode, span=span):
                 pos = max(pos, stop)
 
     def _apply_htpasswd(self, rule: _Rule, index: int, data: bytes, spans: list[_Span]) -> None:
@@ -974,17 +1339,35 @@ class SecretMasker:
                 self._add_span(rule, match, data, spans, kind=rule.kind, mode=mode, span=(start, stop, index))
 
     def _apply_special(self, rule: _Rule, index: int, data: bytes, spans: list[_Span]) -> None:
-        if rule.special == "assignment":
+        special = rule.special
+        if special == "assignment":
             self._apply_assignments(rule, index, data, spans)
-            return
-        if rule.special == "htpasswd":
+        elif special == "htpasswd":
             self._apply_htpasswd(rule, index, data, spans)
-            return
-        if rule.special == "secure-string":
+        elif special == "secure-string":
             if _SSM_SECURE in data and not self._find_secure_value(data, 0, spans):
                 self._secure_window = _SSM_WINDOW
+        elif special in _ANNOUNCES:
+            self._apply_announcement(rule, data)
+        else:
+            self._apply_aws_prompt(rule, index, data, spans)
+
+    def _apply_announcement(self, rule: _Rule, data: bytes) -> None:
+        """A line whose value comes on the next line (see _ANNOUNCES): remember what to look for there."""
+        if rule.special == "sql-next-line" and not data.rstrip()[-8:].lower().endswith((b"by", b"as", b"password")):
+            return  # most lines with PASSWORD do not end with it: no RE2 call for them
+        match = rule.regex.search(data)
+        if match is None:
             return
-        # aws-prompt: the answer is on this line, or (prompt flushed before Enter) on the next one.
+        kind: str | None = rule.kind
+        if rule.name_group:
+            start, end = match[rule.name_group]
+            kind = _classify_name(data[start:end], "w")
+        if kind is not None:
+            self._pending = (_ANNOUNCES[rule.special], kind)
+
+    def _apply_aws_prompt(self, rule: _Rule, index: int, data: bytes, spans: list[_Span]) -> None:
+        """`aws configure`: the answer is on this line, or (prompt flushed before Enter) on the next one."""
         match = rule.regex.search(data)
         if match is None:
             return
@@ -994,7 +1377,7 @@ class SecretMasker:
         )
         start, stop = match[rule.value_groups[0][0]]
         if start == stop:
-            self._pending_prompt = kind
+            self._pending = ("prompt", kind)
         elif not _is_placeholder(data[start:stop]):
             spans.append((start, stop, index, kind))
 
@@ -1045,14 +1428,17 @@ class SecretMasker:
             stop = start + len(data[start:stop].rstrip(b" \t,;"))
         elif mode == "w":
             stop = self._split_list(data, start, stop, priority, spans)
+        elif mode == "d" and not _looks_random(data[start:stop]):
+            return False  # `--password -h db`: the next option, not a value
         value = data[start:stop]
-        if rule.user_split and b":" in value:
+        if (rule.user_split or (kind == "auth" and mode != "v")) and b":" in value:  # --auth user:password
             start += value.index(b":") + 1
         if (
             start >= stop
             or (mode != "v" and _is_placeholder(value))
             or (rule.accept is not None and not rule.accept(rule, match, data, value))
             or (kind == "key" and value.startswith(_PATHLIKE_PREFIXES))  # --private-key /path/key.pem: a file
+            or (mode != "v" and value.startswith(b"arn:"))  # an ARN names a secret (Secrets Manager, KMS)
         ):
             return False
         spans.append((start, stop, priority, kind))

@@ -1,0 +1,461 @@
+"""Inputs from a red-team review that ran session text end to end through `sessionguard scan --transcript`: secrets
+that leaked, and values that were masked although a reviewer of an alert needs to read them.
+
+Each leak case is one event's lines: no secret may appear in any output line, and the readable remainder stays.
+Each false-positive case must come out unchanged (or, for over-masking, exactly as given). Fake credentials are
+assembled from pieces, as in test_masking.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sessionguard.masking import MARKER_PREFIX, SecretMasker, mask_secrets
+
+PW = "Zq7vRm2Lx9"
+AKIA = "AKIA" + "IOSFODNN7EXAMPLE"
+ASIA = "ASIA" + "IOSFODNN7EXAMPLE"
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + "EXAMPLEKEY"
+SESSION_TOKEN = "IQoJb3JpZ2lu" + "X2VjEHUaCXVzLWVhc3QtMSJHMEUCIQD+abcdefghijklmnop"
+GH_TOKEN = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z5A"
+STRIPE = "sk_live_" + "51H8AbCdEfGhIjKlMnOpQr"
+PEM_BEGIN = "-----BEGIN RSA PRIVATE KEY-----"
+PEM_END = "-----END RSA PRIVATE KEY-----"
+PEM_BODY = [
+    "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun",
+    "VTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK",
+    "LxoS2tFczGkPLPgizskuemMghRniWaoLcyehkd3qqGElvW/VDL5AaWTg0nLVkjRo",
+]
+PEM = [PEM_BEGIN, *PEM_BODY, PEM_END]
+
+
+def m(kind: str) -> str:
+    return f"{MARKER_PREFIX}{kind}]"
+
+
+def mask_event(lines: list[str]) -> list[str]:
+    """One session's masker over one event, checked against the line-by-line path and for idempotence."""
+    out = SecretMasker().mask_lines(lines)
+    one_by_one = SecretMasker()
+    assert [one_by_one.mask(line) for line in lines] == out
+    assert SecretMasker().mask_lines(out) == out, "masking must be idempotent"
+    return out
+
+
+def leak(name: str, lines: list[str], secrets: list[str], keep: list[str]) -> object:
+    return pytest.param(lines, secrets, keep, id=name)
+
+
+def check_leak(lines: list[str], secrets: list[str], keep: list[str]) -> None:
+    out = mask_event(lines)
+    text = "\n".join(out)
+    assert all(secret not in text for secret in secrets), out
+    assert all(part in text for part in keep), out
+
+
+# --- 1. AWS secret access keys in text and table output, and printed alone after a command ---------------
+
+AWS_TEXT = [
+    leak(
+        "iam-create-access-key-text",
+        [f"ACCESSKEY\t{AKIA}\t2024-05-01T12:00:00Z\t{AWS_SECRET}\tActive\tbob"],
+        [AWS_SECRET, AKIA],
+        ["ACCESSKEY\t", "\t2024-05-01T12:00:00Z\t", "\tActive\tbob"],
+    ),
+    leak(
+        "iam-create-access-key-text-tabs-as-spaces",
+        [f"ACCESSKEY       {AKIA}    2024-05-01T12:00:00Z    {AWS_SECRET}    Active  bob"],
+        [AWS_SECRET],
+        ["2024-05-01T12:00:00Z", "Active  bob"],
+    ),
+    leak(
+        "sts-assume-role-text",
+        [f"CREDENTIALS\t{ASIA}\t2024-05-01T13:34:56+00:00\t{AWS_SECRET}\t{SESSION_TOKEN}"],
+        [AWS_SECRET, SESSION_TOKEN],
+        ["CREDENTIALS\t", "2024-05-01T13:34:56+00:00"],
+    ),
+    leak(
+        "iam-create-access-key-table",
+        [f"||  AccessKeyId     |  {AKIA}   ||", f"||  SecretAccessKey |  {AWS_SECRET}   ||"],
+        [AWS_SECRET, AKIA],
+        ["||  SecretAccessKey |  ", "   ||"],
+    ),
+    leak(
+        "sts-table",
+        [f"||  SecretAccessKey  |  {AWS_SECRET}       ||", f"||  SessionToken     |  {SESSION_TOKEN}   ||"],
+        [AWS_SECRET, SESSION_TOKEN],
+        ["||  SecretAccessKey  |  "],
+    ),
+    leak(
+        "aws-configure-get-next-line",
+        ["aws configure get aws_secret_access_key --profile prod", AWS_SECRET, "[ssm-user@ip-10-0-1-23 ~]$ ls"],
+        [AWS_SECRET],
+        ["aws configure get aws_secret_access_key --profile prod", "[ssm-user@ip-10-0-1-23 ~]$ ls"],
+    ),
+    leak(
+        "jq-raw-secret-access-key-next-line",
+        ["aws sts assume-role --role-arn arn:aws:iam::1:role/r | jq -r '.Credentials.SecretAccessKey'", AWS_SECRET],
+        [AWS_SECRET],
+        ["jq -r '.Credentials.SecretAccessKey'"],
+    ),
+    leak(
+        "jq-raw-unquoted-path-next-line",
+        ["sh-4.2$ jq -r .Credentials.SecretAccessKey creds.json", AWS_SECRET],
+        [AWS_SECRET],
+        ["jq -r .Credentials.SecretAccessKey creds.json"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("lines", "secrets", "keep"), AWS_TEXT)
+def test_aws_secret_access_key_in_cli_output_is_masked(lines: list[str], secrets: list[str], keep: list[str]) -> None:
+    check_leak(lines, secrets, keep)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["git rev-parse HEAD", "5730813a1b2c3d4e5f60718293a4b5c6d7e8f901"],  # a git SHA: 40 hex
+        ["aws configure get aws_secret_access_key", "5730813a1b2c3d4e5f60718293a4b5c6d7e8f901"],  # hex: not a key
+        ["aws configure get region", "us-east-1"],
+        ["aws configure get aws_secret_access_key", "[ssm-user@ip-10-0-1-23 ~]$ ls -la"],  # not set: no output
+        ["cat notes.txt", AWS_SECRET.replace("/", "x")],  # a 40-character word without context
+    ],
+)
+def test_bare_forty_character_words_need_context_and_shape(lines: list[str]) -> None:
+    assert mask_event(lines) == lines
+
+
+# --- 2. private-key body lines behind a prefix or before a suffix ---------------------------------------
+
+PEM_PREFIXED = [
+    leak("cat-n", [f"{i + 1:6} {line}" for i, line in enumerate(PEM)], PEM_BODY, [f"     1 {PEM_BEGIN}", "     3 "]),
+    leak(
+        "cat-n-tab",
+        [f"{i + 1:6}\t{line}" for i, line in enumerate(PEM)],
+        PEM_BODY,
+        [f"     1\t{PEM_BEGIN}", f"     5\t{PEM_END}"],
+    ),
+    leak("cat-A", [f"{line}$" for line in PEM], PEM_BODY, [f"{PEM_BEGIN}$", f"{PEM_END}$", f"{m('private-key')}$"]),
+    leak(
+        "git-show-removed",
+        [f"-{line}" for line in PEM],
+        PEM_BODY,
+        [f"-{PEM_BEGIN}", f"-{PEM_END}", f"-{m('private-key')}"],
+    ),
+    leak("git-diff-added", [f"+{line}" for line in PEM], PEM_BODY, [f"+{PEM_BEGIN}", f"+{m('private-key')}"]),
+    leak(
+        "docker-logs-timestamps",
+        [f"2024-05-01T12:00:0{i}.{'1' * (i + 3)}Z {line}" for i, line in enumerate(PEM)],
+        PEM_BODY,
+        [f"2024-05-01T12:00:00.111Z {PEM_BEGIN}", f"2024-05-01T12:00:01.1111Z {m('private-key')}"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("lines", "secrets", "keep"), PEM_PREFIXED)
+def test_private_key_body_behind_a_prefix_is_masked(lines: list[str], secrets: list[str], keep: list[str]) -> None:
+    check_leak(lines, secrets, keep)
+
+
+def test_the_begin_line_of_cat_a_keeps_its_dollar() -> None:
+    assert mask_secrets(f"{PEM_BEGIN}$") == f"{PEM_BEGIN}$"
+
+
+def test_the_end_line_behind_a_prefix_keeps_the_prefix() -> None:
+    out = mask_event([f"     1 {PEM_BEGIN}", f"     2 {PEM_BODY[0]}", f"     3 {PEM_END}", "     4 "])
+    assert out == [f"     1 {PEM_BEGIN}", f"     2 {m('private-key')}", f"     3 {PEM_END}", "     4 "]
+
+
+def test_a_prefixed_block_still_ends_at_a_line_that_is_not_key_material() -> None:
+    lines = [f"-{PEM_BEGIN}", f"-{PEM_BODY[0]}", " src/app.py | 12 ++++++------", PEM_BODY[1]]
+    assert mask_event(lines) == [lines[0], f"-{m('private-key')}", lines[2], lines[3]]
+
+
+# --- 3-9, 12-15: command-line secrets -------------------------------------------------------------------
+
+COMMANDS = [
+    # 3. curl combined short flags, proxy user, httpie
+    leak("curl-su", [f"curl -su admin:{PW} https://api.example.com/health"], [PW], ["curl -su admin:", " https://"]),
+    leak("curl-ku", [f"curl -ku admin:{PW} https://api.example.com"], [PW], ["curl -ku admin:"]),
+    leak("curl-sSfu-quoted", [f"curl -sSfu 'admin:{PW}' https://api"], [PW], ["curl -sSfu 'admin:", "' https://api"]),
+    leak("curl-U", [f"curl -x http://proxy:3128 -U bob:{PW} https://example.com"], [PW], ["-U bob:"]),
+    leak("curl-proxy-user", [f"curl --proxy-user bob:{PW} https://example.com"], [PW], ["--proxy-user bob:"]),
+    leak("httpie-a", [f"http -a admin:{PW} GET https://api.example.com"], [PW], ["http -a admin:", " GET https"]),
+    leak("httpie-auth", [f"https --auth admin:{PW} api.example.com"], [PW], ["https --auth admin:"]),
+    leak("httpie-auth-equals", [f"http --auth=admin:{PW} api.example.com"], [PW], ["http --auth=admin:"]),
+    # 4. a flag after a quoted argument holding ; or |
+    leak(
+        "mysql-after-quoted-semicolon",
+        [f'mysql -e "show databases; show tables" -u root -p{PW}'],
+        [PW],
+        ['mysql -e "show databases; show tables" -u root -p'],
+    ),
+    leak("mysql-after-quoted-pipe", [f"mysql -e 'select a|b' -u root -p{PW}"], [PW], ["-u root -p"]),
+    leak("docker-login-after-quoted", [f"docker login -u 'a;b' -p {PW} reg"], [PW], ["-p ", " reg"]),
+    leak("sshpass-after-quoted", [f"sshpass -o 'a|b' -p {PW} ssh h"], [PW], [" ssh h"]),
+    leak("redis-after-quoted", [f"redis-cli --eval 'x;y' -a {PW}"], [PW], ["redis-cli --eval 'x;y' -a "]),
+    # 5. URL passwords holding / # ? @
+    leak(
+        "url-slash",
+        [f"psql 'postgresql://app:Ab/{PW}@db.internal/app'"],
+        [PW],
+        ["postgresql://app:", "@db.internal/app'"],
+    ),
+    leak("url-at", [f"psql postgresql://app:S3c@{PW}@db/app"], [PW, "S3c"], ["postgresql://app:", "@db/app"]),
+    leak("url-hash", [f"mongosh 'mongodb://admin:Ab#{PW}@db:27017/admin'"], [PW], ["@db:27017/admin'"]),
+    leak("url-question", [f"redis-cli -u 'redis://default:Ab?{PW}@cache:6379'"], [PW], ["@cache:6379'"]),
+    # 6. subscripts before =
+    leak(
+        "helm-set-index", [f"helm install db bitnami/postgresql --set auth.passwords[0]={PW}"], [PW], ["passwords[0]="]
+    ),
+    leak("python-environ", [f"python3 -c \"import os; os.environ['API_TOKEN']='{PW}'\""], [PW], ["['API_TOKEN']='"]),
+    leak(
+        "python-environ-spaces",
+        [f">>> os.environ['DB_PASSWORD'] = '{PW}'"],
+        [PW],
+        [">>> os.environ['DB_PASSWORD'] = '"],
+    ),
+    leak("ruby-env", [f"ruby -e \"ENV['API_TOKEN']='{PW}'; run\""], [PW], ["'; run\""]),
+    # 7. name/value pairs
+    leak("json-name-value", [f'{{"name": "DB_PASSWORD", "value": "{PW}"}},'], [PW], ['"value": "', '"},']),
+    leak(
+        "yaml-name-value",
+        ["        - name: DB_PASSWORD", f"          value: {PW}", "        - name: DB_HOST"],
+        [PW],
+        ["          value: ", "        - name: DB_HOST"],
+    ),
+    leak(
+        "json-name-value-pretty",
+        ["    {", '        "name": "API_TOKEN",', f'        "value": "{PW}"', "    },"],
+        [PW],
+        ['        "value": "'],
+    ),
+    # 8. openssl pass: quoted with spaces
+    leak(
+        "openssl-pass-quoted-spaces",
+        [f'openssl rsa -in k.pem -passin "pass:correct horse {PW}" -out k2.pem'],
+        [PW, "horse"],
+        ['-passin "pass:', '" -out k2.pem'],
+    ),
+    leak("openssl-pass-single-quoted", [f"openssl enc -pass 'pass:two {PW}' -in f"], [PW], ["-pass 'pass:", "' -in f"]),
+    # 9. sudo -S with more letters
+    leak("sudo-Sv", [f"echo {PW} | sudo -Sv"], [PW], ["| sudo -Sv"]),
+    leak("sudo-Si", [f"echo {PW} | sudo -Si"], [PW], ["| sudo -Si"]),
+    # 12. SQL password on the client's next line
+    leak(
+        "psql-next-line",
+        ["postgres=# ALTER USER app WITH PASSWORD", f"postgres-# '{PW}';", "ALTER ROLE"],
+        [PW],
+        ["postgres-# '", "';", "ALTER ROLE"],
+    ),
+    leak(
+        "mysql-next-line",
+        ["mysql> CREATE USER 'app'@'%' IDENTIFIED BY", f"    -> '{PW}';"],
+        [PW],
+        ["    -> '", "';"],
+    ),
+    # 13. secrets piped into programs that read them from stdin
+    leak("htpasswd-i", [f"echo {PW} | htpasswd -i -c /etc/nginx/.htpasswd admin"], [PW], ["| htpasswd -i -c"]),
+    leak("passwd-two-lines", [f"echo -e '{PW}\\n{PW}' | sudo passwd bob"], [PW], ["echo -e '", "' | sudo passwd bob"]),
+    leak("printf-passwd", [f"printf '{PW}\\n{PW}\\n' | passwd"], [PW], ["' | passwd"]),
+    leak("gpg-passphrase-fd", [f"echo '{PW}' | gpg --batch --passphrase-fd 0 -d s.gpg"], [PW], ["--passphrase-fd 0"]),
+    leak("cryptsetup", [f"echo -n '{PW}' | sudo cryptsetup luksOpen /dev/xvdf data -"], [PW], ["luksOpen /dev/xvdf"]),
+    # 14. config directives and tools that take NAME VALUE
+    leak(
+        "redis-conf",
+        ["grep pass /etc/redis/redis.conf", f"requirepass {PW}", f"masterauth {PW}x"],
+        [PW],
+        ["requirepass "],
+    ),
+    leak("redis-config-set", [f"redis-cli -h cache CONFIG SET requirepass {PW}"], [PW], ["CONFIG SET requirepass "]),
+    leak("redis-prompt-config-set", [f"127.0.0.1:6379> config set masterauth {PW}"], [PW], ["config set masterauth "]),
+    leak(
+        "npm-config-set",
+        [f"npm config set //registry.npmjs.org/:_authToken {PW}"],
+        [PW],
+        ["npm config set //registry.npmjs.org/:_authToken "],
+    ),
+    leak("csh-setenv", [f"setenv DB_PASSWORD {PW}"], [PW], ["setenv DB_PASSWORD "]),
+    leak("fish-set", [f"set -gx DB_PASSWORD {PW}"], [PW], ["set -gx DB_PASSWORD "]),
+    leak("mysqladmin-password", [f"mysqladmin -u root password {PW}"], [PW], ["mysqladmin -u root password "]),
+    # 15. values that start with -
+    leak("docker-login-dash-value", [f"docker login -u bob -p -{PW} reg"], [PW], ["-p ", " reg"]),
+    leak("password-option-dash-value", [f"mysqldump --password -{PW} app"], [PW], ["--password ", " app"]),
+]
+
+
+@pytest.mark.parametrize(("lines", "secrets", "keep"), COMMANDS)
+def test_command_line_secret_is_masked(lines: list[str], secrets: list[str], keep: list[str]) -> None:
+    check_leak(lines, secrets, keep)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["mysql --password -h db.internal app"],  # --password alone prompts; -h is the next option
+        ["docker login -u bob -p -x reg"],
+        ["        - name: DB_PASSWORD", "          valueFrom:", "            secretKeyRef:"],
+        ["        - name: DB_HOST", "          value: db.internal"],
+        ["postgres=# ALTER USER app WITH PASSWORD", "postgres-# NULL;"],
+        ["grep -rn password", "src/app.py:12: check the password"],
+        ["npm config set registry https://registry.example.com/"],
+        ["set -euo pipefail"],
+        ["echo done | passwd-check"],
+        ["http://localhost:4873/@scope/pkg"],  # a port, then @ in the path
+        ["rsync -avu backup:/srv/data /mnt/"],
+    ],
+)
+def test_lookalikes_of_the_new_command_rules_are_not_masked(lines: list[str]) -> None:
+    assert mask_event(lines) == lines
+
+
+# --- 17. idempotence around markers ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"curl -u {GH_TOKEN}: https://api.github.com/user",
+        f"curl -u {GH_TOKEN}:x-oauth-basic https://api.github.com/user",
+        f"curl -u {STRIPE}: https://api.stripe.com",
+        f"curl -u {AKIA}:{AWS_SECRET} https://x",
+        f"curl -su {AKIA}:{AWS_SECRET} https://x",
+        "curl -u ${X:?msg} https://x",
+        "curl -u user:${X:?msg} https://x",
+        "DB_PASSWORD=${X:?msg}",
+    ],
+)
+def test_masking_a_masked_line_again_changes_nothing(line: str) -> None:
+    once = mask_secrets(line)
+    assert mask_secrets(once) == once
+
+
+def test_a_token_as_curl_user_is_masked_once_and_the_colon_stays() -> None:
+    assert mask_secrets(f"curl -u {GH_TOKEN}: https://api") == f"curl -u {m('github-token')}: https://api"
+    assert mask_secrets(f"curl -u {AKIA}:{AWS_SECRET} https://x") == (
+        f"curl -u {m('aws-access-key-id')}:{m('aws-secret-access-key')} https://x"
+    )
+
+
+# --- false positives: what a reviewer of an alert needs to read ----------------------------------------
+
+READABLE = [
+    # A. Secrets Manager ARNs and IAM actions
+    '            "ARN": "arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/db-AbCdEf",',
+    "aws secretsmanager get-secret-value --secret-id arn:aws:secretsmanager:us-east-1:1:secret:prod/db-AbCdEf",
+    '                    "Action": ["secretsmanager:GetSecretValue", "kms:Decrypt"],',
+    "aws iam simulate-principal-policy --action-names secretsmanager:GetSecretValue ssm:GetParameter",
+    '            "SECRET_ARN": "arn:aws:secretsmanager:us-east-1:1:secret:prod/db-AbCdEf",',
+    '                    "valueFrom": "arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/db-AbCdEf:password::"',
+    # B. prose after name:
+    "passwd: Authentication token manipulation error",
+    "May 01 12:00:00 ip vault[1]: token: creating token store",
+    "2024-05-01 12:00:01 INFO [ssm-session-worker] [Jane-07a16060613c408b5] Session token: refreshing",
+    "    Fix secret: use KMS for token storage",
+    "The token expires after 1 hour; password: see the vault path below.",
+    "Secret: the API key is stored in Secrets Manager",
+    # C. JSON and YAML openers
+    '    "Credentials": {',
+    '  "agent": {"credentials": {"role_arn": "arn:aws:iam::1:role/cw"}},',
+    '            "secrets": [',
+    '            "SecretVersionsToStages": {',
+    "credentials:",
+    # D. identifiers
+    '                    "OutputKey": "ApiKeyId",',
+    "aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=GetSecretValue",
+    '                "kmsKey": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"',
+    "  existingSecret: app-db-credentials",
+    "    adminPasswordKey: postgres-password",
+    "    userPasswordKey: password",
+    # E. placeholders
+    'export DB_PASSWORD="${DB_PASSWORD:?missing}"',
+    " -u, --user <user:password> Server user and password",
+    " -U, --proxy-user <user:password> Proxy user and password",
+]
+
+
+@pytest.mark.parametrize("line", READABLE)
+def test_identifiers_prose_and_placeholders_stay_readable(line: str) -> None:
+    assert mask_event([line]) == [line]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # F. only the value goes
+        ("mysql -u root -pS3cr3tPw orders", f"mysql -u root -p{m('mysql-password')} orders"),
+        ("mysql -u root -ppassword123 orders", f"mysql -u root -p{m('mysql-password')} orders"),
+        (
+            f"pip install --index-url https://__token__:{PW}@pypi.example.com/simple pkg",
+            f"pip install --index-url https://__token__:{m('url-password')}@pypi.example.com/simple pkg",
+        ),
+        (f"db: {{user: app, password: {PW}, host: db}}", f"db: {{user: app, password: {m('password')}, host: db}}"),
+        (
+            f'  "Credentials": {{"SecretAccessKey": "{AWS_SECRET}"',
+            f'  "Credentials": {{"SecretAccessKey": "{m("aws-secret-access-key")}"',
+        ),
+    ],
+)
+def test_only_the_secret_is_masked_and_its_neighbours_stay(line: str, expected: str) -> None:
+    assert mask_event([line]) == [expected]
+
+
+def test_a_diceware_password_in_yaml_is_still_masked() -> None:
+    # Prose is told from a value by its words and place: a lower-case pass phrase as a YAML value is a value.
+    assert mask_secrets("  password: correct horse battery staple") == f"  password: {m('password')}"
+    assert mask_secrets("  password: two words here") == f"  password: {m('password')}"
+    assert mask_secrets("Admin password: Xq7vRm2Lx9") == f"Admin password: {m('password')}"
+
+
+# --- hostile input for the new rules: linear time, and idempotent -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "db: {password: x, ",  # flow-mapping values end at , or }: never read to the end of the line each time
+        "key: /a ",  # a path value is rejected before the rest of the line is read
+        "Session token: x ",  # prose is consumed once judged
+        "password: arn:x ",
+        '"pass:a b',
+        "curl -su a:b ",
+        "passwords[0]=x ",
+        "arn:aws:secret:token:",
+        "${X:?m} ${TOKEN:?",
+        'mysql -e "a;b" \'c ',
+        "--password -AbCdEf12 ",
+    ],
+)
+def test_dense_hostile_line_of_new_forms_is_masked_in_linear_time_and_stays_idempotent(unit: str) -> None:
+    # 256 KiB, as in test_masking.py: a quadratic scan of one of these would take tens of seconds here.
+    line = (unit * ((256 << 10) // len(unit) + 1))[: 256 << 10]
+    masked = SecretMasker().mask(line)
+    assert SecretMasker().mask(masked) == masked
+
+
+# --- 16. tools outside the first specification ----------------------------------------------------------
+
+OTHER_TOOLS = [
+    leak("zip", [f"zip -P {PW} backup.zip db.sql"], [PW], ["zip -P ", " backup.zip db.sql"]),
+    leak("unzip", [f"unzip -P '{PW}' backup.zip"], [PW], ["unzip -P '"]),
+    leak("7z", [f"7z a -p{PW} backup.7z db.sql"], [PW], ["7z a -p", " backup.7z"]),
+    leak("sqlcmd", [f"sqlcmd -S db -U sa -P '{PW}' -Q 'select 1'"], [PW], ["-U sa -P '", "' -Q 'select 1'"]),
+    leak("xfreerdp", [f"xfreerdp /v:10.0.0.5 /u:Administrator /p:{PW}"], [PW], ["/u:Administrator /p:"]),
+    leak("smbclient", [f"smbclient //fs01/share -U 'CORP\\bob%{PW}'"], [PW], ["-U 'CORP\\bob%", "'"]),
+    leak("rabbitmqctl", [f"sudo rabbitmqctl change_password admin {PW}"], [PW], ["change_password admin "]),
+    leak("sqlplus", [f"sqlplus system/{PW}@ORCL"], [PW], ["sqlplus system/", "@ORCL"]),
+    leak("aws-key-pair-with-equals", [f"aws_keys {AKIA}={AWS_SECRET}"], [AKIA, AWS_SECRET], ["aws_keys "]),
+]
+
+
+@pytest.mark.parametrize(("lines", "secrets", "keep"), OTHER_TOOLS)
+def test_password_argument_of_other_tools_is_masked(lines: list[str], secrets: list[str], keep: list[str]) -> None:
+    check_leak(lines, secrets, keep)
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["7z x -p backup.7z", "sqlplus / as sysdba", "rman target /", "zip -r backup.zip dir", "cp backup.7z -pfoo /mnt"],
+)
+def test_other_tools_without_a_password_stay_readable(line: str) -> None:
+    assert mask_event([line]) == [line]
