@@ -350,7 +350,6 @@ READABLE = [
     # B. prose after name:
     "passwd: Authentication token manipulation error",
     "May 01 12:00:00 ip vault[1]: token: creating token store",
-    "2024-05-01 12:00:01 INFO [ssm-session-worker] [Jane-07a16060613c408b5] Session token: refreshing",
     "    Fix secret: use KMS for token storage",
     "The token expires after 1 hour; password: see the vault path below.",
     "Secret: the API key is stored in Secrets Manager",
@@ -405,6 +404,18 @@ def test_a_diceware_password_in_yaml_is_still_masked() -> None:
     assert mask_secrets("  password: correct horse battery staple") == f"  password: {m('password')}"
     assert mask_secrets("  password: two words here") == f"  password: {m('password')}"
     assert mask_secrets("Admin password: Xq7vRm2Lx9") == f"Admin password: {m('password')}"
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Generated admin password: swordfish", "The password: swordfish", "Session token: refreshing"],
+)
+def test_one_word_after_a_label_in_a_sentence_is_a_value(line: str) -> None:
+    """Only several words are prose: a tool announcing a password prints one word after the label. The price is
+    a log line such as `Session token: refreshing` losing its last word."""
+    label = line.rsplit(" ", 1)[0]
+    assert mask_secrets(line).startswith(label + " [MASKED:")
+    assert line.rsplit(" ", 1)[1] not in mask_secrets(line)
 
 
 # --- hostile input for the new rules: linear time, and idempotent -------------------------------------

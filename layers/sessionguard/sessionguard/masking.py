@@ -948,15 +948,16 @@ def _is_text_not_value(found: bytes, before: bytes, first: bool) -> bool:
 
 
 def _is_prose(value: bytes, before: bytes, first: bool) -> bool:
-    """Whether the text after `name: ` is a sentence rather than a value: only words of letters, and either a
-    label in a sentence (`Session token: refreshing`, `Fix secret: use KMS`), or several words not at the start
-    of the line (`vault[1]: token: creating token store`), or at its start with capitals (`passwd: Authentication
-    token manipulation error`). A lower-case pass phrase as a YAML value (`password: correct horse`) stays a value."""
+    """Whether the text after `name: ` is a sentence rather than a value: several words of letters only, after a
+    label in a sentence (`Fix secret: use KMS`) or not at the start of the line (`vault[1]: token: creating token
+    store`), or at its start with capitals (`passwd: Authentication token manipulation error`). One word is always
+    a value, even after a label in a sentence (`Generated admin password: swordfish`), and a lower-case pass phrase
+    as a YAML value (`password: correct horse`) stays a value."""
     words = value.split()
     if not words or not all(word.rstrip(b".,;!?").isalpha() for word in words):
         return False
     if before[-1:] == b" " and before[:1].isalpha():
-        return True
+        return len(words) >= 2
     if first:
         return len(words) >= 2 and any(not word.islower() for word in words)
     return len(words) >= 2
