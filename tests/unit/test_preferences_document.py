@@ -213,6 +213,7 @@ def test_non_string_shell_profile_is_rejected() -> None:
         Takeover("SSM-SessionManagerRunShell", None),
         Takeover("SSM-SessionManagerRunShell", "3"),
         Takeover("x.y_z", "12"),
+        Takeover("SSM-SessionManagerRunShell", "1", "2"),
     ],
 )
 def test_physical_id_round_trips(takeover: Takeover) -> None:
@@ -237,6 +238,9 @@ def test_physical_ids_name_the_takeover() -> None:
         "sessionguard:SSM-SessionManagerRunShell:restore-version=",
         "sessionguard:SSM-SessionManagerRunShell:restore-version=0",
         "sessionguard:SSM-SessionManagerRunShell:restore-version=abc",
+        "sessionguard:SSM-SessionManagerRunShell:restore-version=2,latest=2",
+        "sessionguard:SSM-SessionManagerRunShell:restore-version=2,latest=1",
+        "sessionguard:SSM-SessionManagerRunShell:restore-version=2,latest=",
         "sessionguard:SSM-SessionManagerRunShell:deleted",
         "other:SSM-SessionManagerRunShell:created",
     ],

@@ -204,7 +204,38 @@ def test_unchanged_settings_with_a_later_non_default_version_write_a_new_version
     assert store.state() == (4, 4)
 
 
-def test_delete_restores_the_previous_default_and_deletes_every_version_above_it() -> None:
+def test_a_takeover_records_the_accounts_latest_version_when_it_is_not_the_default() -> None:
+    store = FakeDocuments()
+    store.history(CONSOLE, CONSOLE.replace("console", "edited with --document-version $LATEST"), default=1)
+
+    outcome = apply(store, event("create", "request-1"))
+
+    assert outcome.physical_resource_id == f"sessionguard:{DOCUMENT}:restore-version=1,latest=2"
+    assert store.state() == (3, 3)
+
+
+def test_delete_gives_back_the_accounts_default_and_latest_versions_as_they_were() -> None:
+    """An account that edited its preferences as AWS documents it (a new $LATEST, the default untouched) runs
+    with default 1 and latest 2; the stack's delete leaves it exactly so, version 2 included."""
+    store = FakeDocuments()
+    edited = CONSOLE.replace("console", "edited with --document-version $LATEST")
+    store.history(CONSOLE, edited, default=1)
+    physical_id = apply(store, event("create", "request-1")).physical_resource_id  # version 3
+    apply(store, event("update", "request-2", IdleSessionTimeout="30"), physical_id)  # version 4
+
+    outcome = apply(store, event("delete", "request-3"), physical_id)
+
+    assert store.state() == (1, 2)
+    assert sorted(store.documents[DOCUMENT].versions) == [1, 2]
+    assert store.content(2) == edited
+    assert outcome.reason == (
+        f"restored version 1 of {DOCUMENT} as the default, version 2 the latest; deleted versions 3, 4"
+    )
+
+
+def test_a_stack_whose_id_predates_the_latest_version_deletes_above_the_default() -> None:
+    """Physical ids written before the takeover recorded the latest version name the default only: their delete
+    still deletes every version above it (ids are never rewritten, or CloudFormation would replace the resource)."""
     store = FakeDocuments()
     store.history(CONSOLE, CONSOLE.replace("console", "older"), CONSOLE.replace("console", "newer"), default=2)
     apply(store, event("create", "request-1"))  # restore-version=2, version 4

@@ -53,6 +53,7 @@ DEFAULT_IDLE_SESSION_TIMEOUT = 20
 PHYSICAL_ID_PREFIX = "sessionguard"
 _CREATED = "created"
 _RESTORE_VERSION = "restore-version="
+_LATEST_VERSION = ",latest="
 
 _PROPERTY_NAMES = frozenset(
     {
@@ -109,15 +110,27 @@ class SessionPreferences:
 
 @dataclass(frozen=True)
 class Takeover:
-    """How the stack came to manage a document: it created it, or it replaced version `restore_version`."""
+    """How the stack came to manage a document: it created it, or it replaced version `restore_version` (the
+    default then) while the account's versions went up to `latest_version` (when newer than the default)."""
 
     document_name: str
     restore_version: str | None  # None: the stack created the document
+    latest_version: str | None = None  # None: the default was also the latest (or an id from before it was kept)
 
     @property
     def physical_id(self) -> str:
-        how = _CREATED if self.restore_version is None else f"{_RESTORE_VERSION}{self.restore_version}"
+        if self.restore_version is None:
+            how = _CREATED
+        else:
+            how = f"{_RESTORE_VERSION}{self.restore_version}"
+            if self.latest_version is not None and self.latest_version != self.restore_version:
+                how += f"{_LATEST_VERSION}{self.latest_version}"
         return f"{PHYSICAL_ID_PREFIX}:{self.document_name}:{how}"
+
+    def account_versions(self) -> int:
+        """The newest version that was the account's before the takeover: it and every older one are never
+        deleted (0 when the stack created the document)."""
+        return max(_number(self.restore_version or "0"), _number(self.latest_version or "0"))
 
 
 def parse_physical_id(physical_id: str) -> Takeover | None:
@@ -128,9 +141,13 @@ def parse_physical_id(physical_id: str) -> Takeover | None:
         return None
     if how == _CREATED:
         return Takeover(name, None)
-    version = how.removeprefix(_RESTORE_VERSION)
-    if how.startswith(_RESTORE_VERSION) and version.isdigit() and version != "0":
+    version, _, latest = how.removeprefix(_RESTORE_VERSION).partition(_LATEST_VERSION)
+    if not how.startswith(_RESTORE_VERSION) or not version.isdigit() or version == "0":
+        return None
+    if _LATEST_VERSION not in how:
         return Takeover(name, version)
+    if latest.isdigit() and int(latest) > int(version):
+        return Takeover(name, version, latest)
     return None
 
 
@@ -384,9 +401,9 @@ def _take_over(
             on_takeover(takeover)
             return _outcome(takeover, state.default_version, f"created {name}")
     _require_session_document(state)
-    takeover = Takeover(name, state.default_version)
+    takeover = Takeover(name, state.default_version, state.latest_version)
     on_takeover(takeover)
-    version, what = _put_in_force(store, state, content, _number(state.default_version), progress)
+    version, what = _put_in_force(store, state, content, takeover.account_versions(), progress)
     return _outcome(takeover, version, f"took over {name} (previous default version {state.default_version}); {what}")
 
 
@@ -404,7 +421,7 @@ def _update(
         created = store.create(name, content)
         return _outcome(takeover, created.default_version, f"{name} was missing and has been created again")
     _require_session_document(state)
-    version, what = _put_in_force(store, state, content, _number(takeover.restore_version or "0"), progress)
+    version, what = _put_in_force(store, state, content, takeover.account_versions(), progress)
     return _outcome(takeover, version, f"updated {name}; {what}")
 
 
@@ -437,10 +454,13 @@ def _release(store: DocumentStore, physical_id: str, progress: CustomResourcePro
         progress.step = f"restoring version {version} of {name} as the default"
         store.set_default_version(name, version)
     # Sessions read the latest version: ours (and any version added after the takeover) must go, or the stack's
-    # preferences, naming a bucket and log group this deletion removes, would stay in force.
-    removed = _delete_versions_above(store, name, int(version), _number(state.latest_version), progress)
+    # preferences, naming a bucket and log group this deletion removes, would stay in force. The account's own
+    # versions stay, the latest of them latest again, as before the takeover.
+    kept = takeover.account_versions()
+    removed = _delete_versions_above(store, name, kept, _number(state.latest_version), progress)
+    latest = f", version {kept} the latest" if kept != int(version) else " and latest"
     return CustomResourceOutcome(
-        physical_id, reason=f"restored version {version} of {name} as the default and latest{_deleted_note(removed)}"
+        physical_id, reason=f"restored version {version} of {name} as the default{latest}{_deleted_note(removed)}"
     )
 
 
