@@ -194,6 +194,10 @@ class CountingNoiseStore:
         self.calls.append("window")
         return self.inner.claim_window(window_key, owner, expires_at, now)
 
+    def window_owner(self, window_key: str) -> str:
+        self.calls.append("owner")
+        return self.inner.window_owner(window_key)
+
     def admit_to_cap(self, session_key: str, alert_key: str, cap: int, expires_at: int, now: int) -> bool:
         self.calls.append("cap")
         return self.inner.admit_to_cap(session_key, alert_key, cap, expires_at, now)

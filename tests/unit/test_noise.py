@@ -101,6 +101,20 @@ def test_a_retried_alert_is_decided_the_same_way(store: NoiseStore) -> None:
     assert [later.decide(first, "key-1"), later.decide(second, "key-2")] == [Decision.DELIVER, Decision.DUPLICATE]
 
 
+def test_a_retry_that_gives_out_its_alerts_in_another_order_still_delivers_the_windows_holder(
+    store: NoiseStore,
+) -> None:
+    """The first attempt claimed the window for key-1 and failed to publish it; the retry's warm-up went otherwise,
+    so another alert of the window comes first. It loses, and key-1, still the holder, is delivered."""
+    holder, other = alert(), alert(at="2026-11-26T15:05:00Z")
+    assert control(store).decide(holder, "key-1") is Decision.DELIVER
+    counting = CountingNoiseStore(store)
+    retry = control(counting)
+
+    assert [retry.decide(other, "key-2"), retry.decide(holder, "key-1")] == [Decision.DUPLICATE, Decision.DELIVER]
+    assert counting.calls.count("window") + counting.calls.count("owner") == 2  # one claim, one read of the holder
+
+
 def test_window_zero_turns_deduplication_off(store: NoiseStore) -> None:
     noise = control(store, window=0)
     assert noise.decide(alert(), "key-1") is Decision.DELIVER

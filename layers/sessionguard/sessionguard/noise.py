@@ -64,6 +64,10 @@ class NoiseStore(Protocol):
         """Claim the window for `owner` unless another owner holds it (an expired claim counts as absent)."""
         ...
 
+    def window_owner(self, window_key: str) -> str:
+        """Who holds the window now ("" if nobody): read after a claim failed, with a consistent read."""
+        ...
+
     def admit_to_cap(self, session_key: str, alert_key: str, cap: int, expires_at: int, now: int) -> bool:
         """Add `alert_key` to the session's admitted set unless the set already holds `cap` other keys."""
         ...
@@ -148,13 +152,15 @@ class NoiseControl:
             window_key = state_key("window", alert.session_id, alert.rule_id, str(bucket))
             owner = self._windows.get(window_key)
             if owner is None:
-                # A retried batch makes the same claims in the same order, so the first alert of a window here is
-                # the one that claimed it before: later alerts of the window lose to it without asking.
-                claimed = self.store.claim_window(window_key, key, expires_at, now)
-                self._windows[window_key] = key if claimed else ""
-                if not claimed:
-                    return Decision.DUPLICATE
-            elif owner != key:
+                # One claim per window and invocation; when it fails, one read of who holds the window, so that
+                # later alerts of the window are decided without asking, and the holder still gets through when
+                # a retry (whose warm-up may have gone otherwise) gives out its alerts in another order.
+                if self.store.claim_window(window_key, key, expires_at, now):
+                    owner = key
+                else:
+                    owner = self.store.window_owner(window_key)
+                self._windows[window_key] = owner
+            if owner != key:
                 return Decision.DUPLICATE
         if self.cap > 0:
             session_key = state_key("session", alert.session_id)
@@ -196,6 +202,10 @@ class InMemoryNoiseStore:
             return False
         self.windows[window_key] = _Claim(owner, expires_at)
         return True
+
+    def window_owner(self, window_key: str) -> str:
+        claim = self.windows.get(window_key)
+        return claim.owner if claim is not None else ""
 
     def _session(self, session_key: str, now: int) -> _Session:
         session = self.sessions.get(session_key)

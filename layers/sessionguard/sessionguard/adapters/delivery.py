@@ -376,6 +376,16 @@ class DynamoNoiseStore:
             {":owner": {"S": owner}, ":exp": {"N": str(expires_at)}, ":now": {"N": str(now)}},
         )
 
+    def window_owner(self, window_key: str) -> str:
+        item = self._client.get_item(
+            TableName=self.table_name,
+            Key={"id": {"S": window_key}},
+            ConsistentRead=True,
+            ProjectionExpression="#owner",
+            ExpressionAttributeNames={"#owner": _ATTRIBUTES["#owner"]},
+        ).get("Item", {})
+        return str(item.get(_ATTRIBUTES["#owner"], {}).get("S", ""))
+
     def admit_to_cap(self, session_key: str, alert_key: str, cap: int, expires_at: int, now: int) -> bool:
         # An expired session record is not reset here: its TTL is refreshed on every admission and outlives any
         # session (14 days), so it expires only long after the session ended.
