@@ -582,12 +582,17 @@ def refuse(client: Any, event: str, code: str) -> None:
     client.meta.events.register(f"before-parameter-build.{event}", fail)
 
 
-def test_the_alert_goes_out_even_when_the_instance_cannot_be_tagged(world: World) -> None:
+@pytest.mark.parametrize("code", ["UnauthorizedOperation", "RequestLimitExceeded"])
+def test_the_alert_goes_out_once_even_when_the_instance_cannot_be_tagged(world: World, code: str) -> None:
+    """Once the alert is out, a tag that cannot be written (for good, or throttled) does not fail the step: a
+    retry of the step would publish the alert again."""
     instance_id = world.launch()
-    refuse(world.ec2, "ec2.CreateTags", "UnauthorizedOperation")
+    refuse(world.ec2, "ec2.CreateTags", code)
     failure = {"Reason": "registration_timeout", "Detail": "not registered after 2700 s"}
-    with pytest.raises(FinalEnrollmentError):
-        steps.report_failure(world.fleet, world.settings, instance_id, failure, "arn:execution")
+
+    outcome = steps.report_failure(world.fleet, world.settings, instance_id, failure, "arn:execution")
+
+    assert outcome == {"Outcome": "failed", "Reason": "registration_timeout"}
     [alert] = world.alerts()
     assert (alert["instance_id"], alert["reason"]) == (instance_id, "registration_timeout")
 

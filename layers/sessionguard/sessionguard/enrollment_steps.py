@@ -352,9 +352,14 @@ def report_failure(
         metrics.add_metric(name="EnrollmentsAbandoned", unit=MetricUnit.Count, value=1)
         logger.info("Enrollment abandoned: instance not running", extra=log_fields)
         return {"Outcome": str(outcome), "Reason": str(reported.reason)}
-    # The alert first: it is what people act on, and a tag that cannot be written must not hold it back.
+    # The alert first: it is what people act on, and a tag that cannot be written must not hold it back. Nor may
+    # it fail the step once the alert is out: the state machine's retry would publish the alert again.
     message_id = fleet.publish_alert(settings.alert_topic_arn, failure_alert(instance_id, reported, execution_id))
-    fleet.tag_instance(instance_id, report_tags(reported.reason))
+    try:
+        fleet.tag_instance(instance_id, report_tags(reported.reason))
+    except EnrollmentError as error:
+        metrics.add_metric(name="EnrollmentTagFailures", unit=MetricUnit.Count, value=1)
+        logger.warning("Failure reported but not tagged", extra={**log_fields, "tag_error": str(error.failure.reason)})
     metrics.add_dimension(name="Reason", value=str(reported.reason))
     metrics.add_metric(name="EnrollmentFailures", unit=MetricUnit.Count, value=1)
     logger.warning("Enrollment reported", extra={**log_fields, "message_id": message_id})
