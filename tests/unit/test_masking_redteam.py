@@ -352,7 +352,9 @@ READABLE = [
     "May 01 12:00:00 ip vault[1]: token: creating token store",
     "    Fix secret: use KMS for token storage",
     "The token expires after 1 hour; password: see the vault path below.",
-    "Secret: the API key is stored in Secrets Manager",
+    "vault[1]: token: creating token store",
+    "Fix secret: use KMS",
+    "sshd[812]: passwd: Authentication token manipulation error",  # passwd's message after `prog[pid]: `
     # C. JSON and YAML openers
     '    "Credentials": {',
     '  "agent": {"credentials": {"role_arn": "arn:aws:iam::1:role/cw"}},',
@@ -406,6 +408,50 @@ def test_a_diceware_password_in_yaml_is_still_masked() -> None:
     assert mask_secrets("Admin password: Xq7vRm2Lx9") == f"Admin password: {m('password')}"
 
 
+# Prose after `name:` is possible only for several letters-only words of a lower-case name in running text (see
+# _is_prose): never for an environment-style name, inside quotes or a flow mapping, or for a key at the start of a
+# line other than passwd's own `passwd:` message. These pass phrases leaked as prose.
+PASSPHRASES = [
+    leak("yaml-key-capitalised", ["password: Correct Horse Battery Staple"], ["Correct", "Staple"], ["password: "]),
+    leak("env-style-name", ["DB_PASSWORD: Winter Is Coming"], ["Winter", "Coming"], ["DB_PASSWORD: "]),
+    leak(
+        "quoted-echo",
+        ["echo 'password: correct horse battery staple' > creds.txt"],
+        ["correct", "horse", "staple"],
+        ["echo 'password: ", "' > creds.txt"],
+    ),
+    leak(
+        "quoted-printf-behind-prompt",
+        ["sh-4.2$ printf 'token: open sesame now\\n' | tee cfg"],
+        ["sesame"],
+        ["printf 'token: ", "' | tee cfg"],
+    ),
+    leak("double-quoted-echo", ['echo "db_password: correct horse battery" >> app.yml'], ["horse"], ['" >> app.yml']),
+    leak(
+        "flow-mapping",
+        ["db: {user: app, password: correct horse}"],
+        ["correct", "horse"],
+        ["db: {user: app, password: ", "}"],
+    ),
+    leak("flow-mapping-data", ["data: {user: app, password: correct horse}"], ["horse"], ["{user: app, password: "]),
+    leak("indented-underscore-name", ["  admin_password: Correct Horse"], ["Correct", "Horse"], ["  admin_password: "]),
+    leak("all-capitals-name", ["PASSWORD: Hunter Two"], ["Hunter"], ["PASSWORD: "]),
+    leak("line-start-secret", ["secret: Open Sesame"], ["Sesame"], ["secret: "]),
+    leak("indented-passwd-key", ["  passwd: correct horse"], ["horse"], ["  passwd: "]),
+    leak("json-style-key", ['"password": correct horse'], ["horse"], ['"password": ']),
+    leak("after-a-number", ["x=1 password: correct horse"], ["horse"], ["x=1 password: "]),
+    # the price: a line-start label followed by a sentence is read as a key and its value
+    leak("line-start-label-sentence", ["Secret: the API key is stored in Secrets Manager"], ["Manager"], ["Secret: "]),
+]
+
+
+@pytest.mark.parametrize(("lines", "secrets", "keep"), PASSPHRASES)
+def test_a_pass_phrase_of_several_words_is_masked_outside_running_text(
+    lines: list[str], secrets: list[str], keep: list[str]
+) -> None:
+    check_leak(lines, secrets, keep)
+
+
 @pytest.mark.parametrize(
     "line",
     ["Generated admin password: swordfish", "The password: swordfish", "Session token: refreshing"],
@@ -435,6 +481,12 @@ def test_one_word_after_a_label_in_a_sentence_is_a_value(line: str) -> None:
         "${X:?m} ${TOKEN:?",
         'mysql -e "a;b" \'c ',
         "--password -AbCdEf12 ",
+        "http://h:1/",  # a port, then the next URL: never a match that spans later URLs
+        "http://h:1/@",  # a port rejected at every @
+        "echo 'password: a b' ",  # quotes counted from one name to the next, not from the start each time
+        "x password: a b ",  # prose, consumed once judged
+        "password=arn:aws:s3:::",
+        "-oauth2token -pS3cr3tPw ",
     ],
 )
 def test_dense_hostile_line_of_new_forms_is_masked_in_linear_time_and_stays_idempotent(unit: str) -> None:
@@ -470,3 +522,103 @@ def test_password_argument_of_other_tools_is_masked(lines: list[str], secrets: l
 )
 def test_other_tools_without_a_password_stay_readable(line: str) -> None:
     assert mask_event([line]) == [line]
+
+
+# --- regressions found in review (2026-11-27) ----------------------------------------------------------
+
+EMBEDDED_URLS = [
+    leak(
+        "credentialed-url-in-query-after-port",
+        [f"curl 'http://localhost:8080/cb?next=https://admin:{PW}@other.example/x'"],
+        [PW],
+        ["curl 'http://localhost:8080/cb?next=https://admin:", "@other.example/x'"],
+    ),
+    leak(
+        "credentialed-url-in-path-after-port",
+        [f"curl http://localhost:8080/proxy/https://admin:{PW}@other.example/x"],
+        [PW],
+        ["http://localhost:8080/proxy/https://admin:", "@other.example/x"],
+    ),
+    leak(
+        "ftp-url-in-query-after-ip-port",
+        [f"wget http://127.0.0.1:9000/fetch?url=ftp://backup:{PW}@files.example/a.tgz"],
+        [PW],
+        ["wget http://127.0.0.1:9000/fetch?url=ftp://backup:", "@files.example/a.tgz"],
+    ),
+    leak(
+        "second-url-after-port-and-at-in-path",
+        [f"export ALL=http://localhost:4873/@scope/pkg,https://bob:{PW}@reg.example/"],
+        [PW],
+        ["export ALL=http://localhost:4873/@scope/pkg,https://bob:", "@reg.example/"],
+    ),
+    leak("password-with-colon-slash", [f"https://u:a:/{PW}@h/x"], [PW], ["https://u:", "@h/x"]),
+]
+
+
+@pytest.mark.parametrize(("lines", "secrets", "keep"), EMBEDDED_URLS)
+def test_a_credentialed_url_after_a_url_with_a_port_is_masked(
+    lines: list[str], secrets: list[str], keep: list[str]
+) -> None:
+    check_leak(lines, secrets, keep)
+
+
+def test_many_urls_with_ports_before_a_credentialed_url_stay_linear() -> None:
+    # 256 KiB of `http://h:1/`: a search that resumed inside each rejected match (a value running to the last
+    # @ of the word) would rescan the rest of the line for every URL and take minutes here.
+    line = "http://h:1/" * ((256 << 10) // 11) + f"https://u:{PW}@x"
+    masked = SecretMasker().mask(line)
+    assert PW not in masked
+    assert masked.endswith(f"https://u:{m('url-password')}@x")
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["password=arn:thisismypassword", "password: arn:thisismypassword", 'api_key="arn:aws"', "token=arn:aws:x"],
+)
+def test_a_value_that_only_starts_like_an_arn_is_masked(line: str) -> None:
+    """Only a real ARN head (partition, service, region, account) names a secret; `arn:` alone is a value."""
+    out = mask_event([line])[0]
+    assert "arn:" not in out
+    assert "[MASKED:" in out
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "api_key: arn:aws:secretsmanager:us-east-1:1:secret:x",
+        "password=arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/db-AbCdEf",
+        "SECRET_ARN=arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/abcd",
+        "token_source=arn:aws:s3:::bucket/key",
+    ],
+)
+def test_a_real_arn_value_stays_readable(line: str) -> None:
+    assert mask_event([line]) == [line]
+
+
+SINGLE_DASH_OPTIONS = [
+    leak("oauth2token", [f"tool -oauth2token {PW}"], [PW], ["tool -oauth2token "]),
+    leak("pToken", [f"tool -pToken {PW}"], [PW], ["tool -pToken "]),
+    leak("sPassword", [f"tool -sPassword {PW}"], [PW], ["tool -sPassword "]),
+    leak("apiToken", [f"mytool -apiToken {PW}"], [PW], ["mytool -apiToken "]),
+    leak("k8sSecret", [f"tool -k8sSecret {PW} -v"], [PW], ["tool -k8sSecret ", " -v"]),
+]
+
+
+@pytest.mark.parametrize(("lines", "secrets", "keep"), SINGLE_DASH_OPTIONS)
+def test_single_dash_options_named_like_a_secret_are_masked(
+    lines: list[str], secrets: list[str], keep: list[str]
+) -> None:
+    check_leak(lines, secrets, keep)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("mysql -u root -pS3cr3tPw orders", f"mysql -u root -p{m('mysql-password')} orders"),
+        ("mysql -u root -ppassword123 orders", f"mysql -u root -p{m('mysql-password')} orders"),
+        ("mysql -u root -pHunter2 orders", f"mysql -u root -p{m('mysql-password')} orders"),
+        ("7z a -pS3cr3tPw backup.7z db.sql", f"7z a -p{m('password')} backup.7z db.sql"),
+    ],
+)
+def test_a_one_letter_option_with_its_value_attached_is_not_an_option_name(line: str, expected: str) -> None:
+    assert mask_event([line]) == [expected]

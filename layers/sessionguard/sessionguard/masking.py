@@ -273,16 +273,20 @@ def _is_user_password(rule: _Rule, match: _Match, data: bytes, value: bytes) -> 
 
 
 def _is_option_name(rule: _Rule, match: _Match, data: bytes, value: bytes) -> bool:
-    """`--password X`, `-storepass X`, `-Password X`; but `mysql -pS3cr3tPw orders` is a one-letter option with
-    its value attached (holding `Pw`), not an option named like a secret, and `orders` is no value. (A
-    single-dash name with a digit, `-pS3cr3tPw`, is not matched by the rule at all.)"""
+    """`--password X`, `-storepass X`, `-Password X`, `-apiToken X`, `-oauth2token X`, `-pToken X`, `-sPassword X`;
+    but `mysql -pS3cr3tPw orders` and `mysql -ppassword123 orders` are a one-letter option with its value
+    attached (holding `Pw`, `password`), not an option named like a secret, and `orders` is no value. A
+    single-dash name is such a value when it ends with a digit, or when a lower-case letter and then an upper-case
+    one start it and a digit follows (`-pS3cr3tPw`; `-oauth2token` and `-pToken` are names)."""
     if value.startswith(_OPENSSL_PASS_SOURCES):
         return False  # `-pass pass:x` is the openssl-passphrase rule's; `-pass env:VAR` only names where it is
     start, end = match[rule.name_group]
     name = data[start:end]
     if name.startswith(b"--"):
         return True
-    return not (name[1:2].islower() and name[2:3].isupper())
+    if name[-1:].isdigit():
+        return False
+    return not (name[1:2].islower() and name[2:3].isupper() and any(48 <= c <= 57 for c in name[2:]))
 
 
 _OPENSSL_PASS_SOURCES: Final = (b"pass:", b"env:", b"file:", b"fd:", b"stdin")
@@ -523,11 +527,17 @@ _RULES: Final[tuple[_Rule, ...]] = (
         requires=((b"-N", b"-P"),),
     ),
     # scheme://user:password@host (RFC 3986 userinfo): the user stays, the password goes. A password typed
-    # unencoded may hold / # ? @ (`app:S3c@r3t@db`), so it runs to the last @ of the word.
+    # unencoded may hold / # ? @ (`app:S3c@r3t@db`), so it runs to the last @ of the word, but never over an
+    # embedded `://`: a URL inside another one's path or query (`http://localhost:8080/cb?next=https://admin:pw@
+    # other/x`) is matched on its own, not swallowed by a match of the first URL that _is_not_a_port rejects and
+    # the search then skips; and a match never spans a later URL (linear on `http://h:1/` repeated). A value is
+    # a run of units: a character other than `:`, or colons (also `:/:`) and at most one `/` before a character
+    # other than `:` and `/`; colons and one `/` may end it.
     _rule(
         "url-password",
         ("://",),
-        r"\b[A-Za-z][A-Za-z0-9+.-]*://[^:@/\s'\"]*:(?P<v_p>[^\s'\"]+)@",
+        r"\b[A-Za-z][A-Za-z0-9+.-]*://[^:@/\s'\"]*:"
+        r"(?P<v_p>(?:[^\s'\":]|:+(?:/:+)*/?[^\s'\":/])*(?::+(?:/:+)*/?)?)@",
         accept=_is_not_a_port,
         requires=((b"@",),),
     ),
@@ -721,7 +731,7 @@ _RULES: Final[tuple[_Rule, ...]] = (
     _rule(
         "secret",
         _NAME_TRIGGERS,
-        rf"(?:^|[\s'\"(`])(?P<n>--[A-Za-z0-9_.-]*{_NAME_KEYWORDS}[A-Za-z0-9_.-]*|-[A-Za-z_.-]*{_NAME_KEYWORDS}[A-Za-z_.-]*)"
+        rf"(?:^|[\s'\"(`])(?P<n>--?[A-Za-z0-9_.-]*{_NAME_KEYWORDS}[A-Za-z0-9_.-]*)"
         r"[ \t]+"
         rf"(?:{_option_value(dash=True)})",
         accept=_is_option_name,
@@ -790,6 +800,9 @@ _NAME_CHARS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 # A value that opens a JSON/YAML object or list (`"Credentials": {`), judged by the byte after { or [: its own
 # fields are masked by their own names. `[MASKED:...]` is a value.
 _OPENER_FOLLOWERS: Final = b" \t\"'{[]}"
+# An ARN's head: partition, service, region, account (an ARN value names a secret; see _is_arn).
+_ARN: Final = _compile(r"arn:aws[a-z-]*:[a-z0-9-]*:[a-z0-9-]*:[0-9]{0,12}:")
+_ARN_MAX: Final = 128
 _FLOW_LOOKBACK: Final = 256  # how far back a YAML flow mapping's { is looked for (bounded: linear on long lines)
 
 # Values that name a secret instead of being one.
@@ -928,7 +941,7 @@ def _no_value_here(data: bytes, name: tuple[int, int], value_at: int, kind: str,
         return True
     if first in (b'"', b"'"):
         value_at += 1  # a quoted value: judged by its inside
-    if data.startswith(b"arn:", value_at) or (kind == "key" and data.startswith(_PATHLIKE_PREFIXES, value_at)):
+    if _is_arn(data, value_at) or (kind == "key" and data.startswith(_PATHLIKE_PREFIXES, value_at)):
         return True  # an ARN names a secret; --private-key /path/key.pem names a file
     if name_start and data[name_start - 1] == 58:  # a colon before the name
         return colon or data[max(0, name_start - 8) : name_start] == _MARKER_PREFIX_BYTES
@@ -941,26 +954,55 @@ def _no_value_here(data: bytes, name: tuple[int, int], value_at: int, kind: str,
     return before == b"//"
 
 
-def _is_text_not_value(found: bytes, before: bytes, first: bool) -> bool:
+def _is_arn(data: bytes, at: int) -> bool:
+    """Whether an AWS ARN starts at data[at] (`arn:aws:secretsmanager:us-east-1:111122223333:`,
+    `arn:aws-us-gov:s3:::`): partition, service, region and account in their shapes, not just `arn:` (a password
+    `arn:thisismypassword` is a value). Judged on a bounded slice, so hostile lines stay linear."""
+    return data.startswith(b"arn:", at) and _ARN.match(data[at : at + _ARN_MAX]) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """Where a `name: ` stands in its line, for _is_prose."""
+
+    before: bytes  # up to 3 bytes before the name
+    line_start: bool  # only indentation, list dashes, `#`, `>` or quotes before it
+    quoted: bool  # inside a quoted string (an odd number of ' or " before it)
+    flow: bool  # inside a YAML flow mapping `{...}`
+
+
+def _is_text_not_value(found: bytes, name: bytes, place: _Place) -> bool:
     """The rest of a line after `name: ` that is no value: prose (_is_prose), or a size (`kubectl describe secret`
     prints `password:  16 bytes`)."""
-    return _is_prose(found, before, first) or (found.endswith(b" bytes") and found[:-6].isdigit())
+    return _is_prose(found, name, place) or (found.endswith(b" bytes") and found[:-6].isdigit())
 
 
-def _is_prose(value: bytes, before: bytes, first: bool) -> bool:
-    """Whether the text after `name: ` is a sentence rather than a value: several words of letters only, after a
-    label in a sentence (`Fix secret: use KMS`) or not at the start of the line (`vault[1]: token: creating token
-    store`), or at its start with capitals (`passwd: Authentication token manipulation error`). One word is always
-    a value, even after a label in a sentence (`Generated admin password: swordfish`), and a lower-case pass phrase
-    as a YAML value (`password: correct horse`) stays a value."""
+def _is_prose(value: bytes, name: bytes, place: _Place) -> bool:
+    """Whether the text after `name: ` is a sentence rather than a value. Only several words of letters only can
+    be one, and only where a label stands in running text:
+    - after a log prefix that ends with `: ` (`vault[1]: token: creating token store`);
+    - after a word and a space, for a lower-case name (`Fix secret: use KMS`, `... 1 hour; password: see below`);
+    - passwd's own message: `passwd:` at the very start of the line (`passwd: Authentication token manipulation
+      error`; after `prog[pid]: ` it is the log-prefix case).
+    Never for a name in environment-variable style (`DB_PASSWORD`, `PASSWORD`), inside quotes (`echo 'password:
+    correct horse' > f`), inside a flow mapping (`{user: app, password: correct horse}`), nor for any other key
+    at the start of the line (`password: Correct Horse Battery Staple`). One word is always a value
+    (`Generated admin password: swordfish`)."""
     words = value.split()
-    if not words or not all(word.rstrip(b".,;!?").isalpha() for word in words):
+    if len(words) < 2 or not all(word.rstrip(b".,;!?").isalpha() for word in words):
         return False
-    if before[-1:] == b" " and before[:1].isalpha():
-        return len(words) >= 2
-    if first:
-        return len(words) >= 2 and any(not word.islower() for word in words)
-    return len(words) >= 2
+    if place.quoted or place.flow or b"_" in name or name.isupper():
+        return False
+    if place.line_start:
+        return name == b"passwd" and place.before == b""  # `passwd:` at the very start: the program's message
+    before = place.before
+    if before[-2:] == b": ":
+        return True
+    # a word (letters, perhaps ending a clause: `hour;`) and a space before a lower-case name
+    word_end = before[-2:-1]
+    if word_end and word_end in b".;!?":
+        word_end = before[-3:-2]
+    return before[-1:] == b" " and word_end.isalpha() and name.islower()
 
 
 def _in_flow_mapping(data: bytes, name_start: int) -> bool:
@@ -1290,6 +1332,8 @@ class SecretMasker:
         pos = 0
         size = len(data)
         content = -1  # where the line's text starts after indentation, list dashes, quotes (computed when needed)
+        # Quotes before the current name, counted from one name to the next (names come in order): linear.
+        quotes_at = singles = doubles = 0
         while pos <= size and (pos == 0 or _may_match(rule, data, pos)):  # _collect checked it at 0
             match = search(data, pos)
             if match is None:
@@ -1303,7 +1347,8 @@ class SecretMasker:
             kind = _classify_name(data[name_start:name_end], mode)
             if kind is None or _no_value_here(data, (name_start, name_end), pos, kind, colon=colon):
                 continue
-            if mode == "r" and _in_flow_mapping(data, name_start):
+            flow = mode == "r" and _in_flow_mapping(data, name_start)
+            if flow:
                 value = _FLOW_VALUE.match(data, pos)  # `db: {user: app, password: x, host: db}`: up to , or }
             else:
                 value = (_ASSIGNED_REST if rest else _ASSIGNED_WORD).match(data, pos)
@@ -1314,9 +1359,17 @@ class SecretMasker:
             if mode == "r" and b":" in separator and b"=" not in separator:  # `name: rest`
                 if content < 0:
                     content = len(data) - len(data.lstrip(b" \t-#>\"'"))
-                if _is_text_not_value(
-                    data[start:stop], data[max(0, name_start - 2) : name_start], name_start <= content
-                ):
+                if quotes_at < name_start:
+                    singles += data.count(b"'", quotes_at, name_start)
+                    doubles += data.count(b'"', quotes_at, name_start)
+                    quotes_at = name_start
+                place = _Place(
+                    before=data[max(0, name_start - 3) : name_start],
+                    line_start=name_start <= content,
+                    quoted=bool(singles % 2 or doubles % 2),
+                    flow=flow,
+                )
+                if _is_text_not_value(data[start:stop], data[name_start:name_end], place):
                     pos = max(pos, stop)  # consumed: prose holds no other assignment
                     continue
             span = (start, stop, index)
@@ -1439,7 +1492,7 @@ class SecretMasker:
             or (mode != "v" and _is_placeholder(value))
             or (rule.accept is not None and not rule.accept(rule, match, data, value))
             or (kind == "key" and value.startswith(_PATHLIKE_PREFIXES))  # --private-key /path/key.pem: a file
-            or (mode != "v" and value.startswith(b"arn:"))  # an ARN names a secret (Secrets Manager, KMS)
+            or (mode != "v" and _is_arn(value, 0))  # an ARN names a secret (Secrets Manager, KMS)
         ):
             return False
         spans.append((start, stop, priority, kind))
