@@ -487,6 +487,8 @@ def test_one_word_after_a_label_in_a_sentence_is_a_value(line: str) -> None:
         "x password: a b ",  # prose, consumed once judged
         "password=arn:aws:s3:::",
         "-oauth2token -pS3cr3tPw ",
+        "-genkey -storepass ",  # a rejected `-word` value is searched again as the next option: read twice at most
+        "--keyring -alias -x ",
     ],
 )
 def test_dense_hostile_line_of_new_forms_is_masked_in_linear_time_and_stays_idempotent(unit: str) -> None:
@@ -622,3 +624,71 @@ def test_single_dash_options_named_like_a_secret_are_masked(
 )
 def test_a_one_letter_option_with_its_value_attached_is_not_an_option_name(line: str, expected: str) -> None:
     assert mask_event([line]) == [expected]
+
+
+# --- 17. regressions against the previous masker (sweep of old vs new) ----------------------------------
+
+REGRESSIONS = [
+    # 1. a secret-named option never takes the next single-dash option as its value; that option is examined
+    leak(
+        "keytool-genkey-storepass",
+        ["keytool -genkey -storepass AAA111bbb -alias x"],
+        ["AAA111bbb"],
+        ["keytool -genkey -storepass ", " -alias x"],
+    ),
+    leak(
+        "keytool-src-and-dest-storepass",
+        ["keytool -importkeystore -srcstorepass hunter2xyz -deststorepass hunter2xyz"],
+        ["hunter2xyz"],
+        ["keytool -importkeystore -srcstorepass ", " -deststorepass "],
+    ),
+    leak("keyring-then-password", ["cmd --keyring -password AAA111bbb"], ["AAA111bbb"], ["cmd --keyring -password "]),
+    # 2. a single-dash secret name that ends with a digit
+    leak("password1", ["app -password1 hunter2xyz"], ["hunter2xyz"], ["app -password1 "]),
+    # 3. existingSecret / adminPasswordKey exemptions only for reference-shaped values
+    leak(
+        "existing-password-export",
+        ["export EXISTING_PASSWORD=S3cr3t!Pw9"],
+        ["S3cr3t!Pw9"],
+        ["export EXISTING_PASSWORD="],
+    ),
+    leak("existing-password", ["existing_password=S3cr3t!Pw9"], ["S3cr3t!Pw9"], ["existing_password="]),
+    leak("db-password-key", ["db_password_key=hunter2xyz"], ["hunter2xyz"], ["db_password_key="]),
+    leak("password-key-yaml", ["PASSWORD_KEY: hunter2xyz"], ["hunter2xyz"], ["PASSWORD_KEY: "]),
+    # 4. stdin / fd: / env: / file: name where a secret is only in their exact forms
+    leak("stdin-prefix", ["mysql --password stdinPw77 -h db"], ["stdinPw77"], ["mysql --password ", " -h db"]),
+    leak("stdin-prefix-token", ["--token stdinXyz9"], ["stdinXyz9"], ["--token "]),
+    leak("file-without-path", ["cmd --api_key file:abc123"], ["abc123"], ["cmd --api_key "]),
+    leak("env-not-a-variable-name", ["--DB_PASSWORD env:s3cretV9"], ["s3cretV9"], ["--DB_PASSWORD "]),
+    # 5. an `=` assignment's value runs to whitespace, colons included
+    leak("auth-equals-with-colon", ["AUTH=p@ss:w/rd#17"], ["p@ss", "w/rd#17"], ["AUTH="]),
+    # 7. a `{` that closes within the value is a value in a flow mapping
+    leak(
+        "flow-mapping-braced-value",
+        ["config: {user: app, DB_PASSWORD: {abc123}}"],
+        ["abc123"],
+        ["config: {user: app, DB_PASSWORD: "],
+    ),
+]
+
+
+@pytest.mark.parametrize(("lines", "secrets", "keep"), REGRESSIONS)
+def test_secrets_the_previous_masker_masked_are_masked(lines: list[str], secrets: list[str], keep: list[str]) -> None:
+    check_leak(lines, secrets, keep)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "existingSecret: app-db-credentials",
+        "adminPasswordKey: postgres-password",
+        "mysql --password stdin -h db",
+        "tool --password fd:3",
+        "tool --password env:DB_PASS",
+        "--DB_PASSWORD env:SECRETV",  # an environment-variable name: it names where the secret is
+        "tool --password file:/run/secrets/db",
+        "tool --password file:pw.txt",
+    ],
+)
+def test_references_to_a_secret_stay_readable(line: str) -> None:
+    assert mask_event([line]) == [line]

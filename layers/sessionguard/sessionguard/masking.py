@@ -276,20 +276,25 @@ def _is_option_name(rule: _Rule, match: _Match, data: bytes, value: bytes) -> bo
     """`--password X`, `-storepass X`, `-Password X`, `-apiToken X`, `-oauth2token X`, `-pToken X`, `-sPassword X`;
     but `mysql -pS3cr3tPw orders` and `mysql -ppassword123 orders` are a one-letter option with its value
     attached (holding `Pw`, `password`), not an option named like a secret, and `orders` is no value. A
-    single-dash name is such a value when it ends with a digit, or when a lower-case letter and then an upper-case
-    one start it and a digit follows (`-pS3cr3tPw`; `-oauth2token` and `-pToken` are names)."""
-    if value.startswith(_OPENSSL_PASS_SOURCES):
+    single-dash name is such a value when it ends with a digit and does not start with a secret keyword
+    (`-ppassword123`, but `-password1 X` is a name), or when a lower-case letter and then an upper-case one start
+    it and a digit follows (`-pS3cr3tPw`; `-oauth2token` and `-pToken` are names)."""
+    if value.startswith(b"pass:") or _PASS_SOURCE.fullmatch(value):
         return False  # `-pass pass:x` is the openssl-passphrase rule's; `-pass env:VAR` only names where it is
     start, end = match[rule.name_group]
     name = data[start:end]
     if name.startswith(b"--"):
         return True
     if name[-1:].isdigit():
-        return False
+        return name[1:].lower().startswith(_NAME_KEYWORD_BYTES)
     return not (name[1:2].islower() and name[2:3].isupper() and any(48 <= c <= 57 for c in name[2:]))
 
 
-_OPENSSL_PASS_SOURCES: Final = (b"pass:", b"env:", b"file:", b"fd:", b"stdin")
+# Values that only say where a passphrase is (openssl-passphrase-options(1) and tools that copy it): exactly
+# `stdin`, `fd:<digits>`, `env:<NAME>` with an environment-variable name, `file:<path>` with a `/` or `.` in the
+# path. Anything else (`stdinPw77`, `file:abc123`, `env:s3cret`) is a value.
+_PASS_SOURCE: Final = _compile(r"stdin|fd:[0-9]+|env:[A-Z_][A-Z0-9_]*|file:[^\s/.]*[/.]\S*")
+_NAME_KEYWORD_BYTES: Final = tuple(keyword.encode() for keyword in _NAME_TRIGGERS)
 
 
 def _is_not_a_port(rule: _Rule, match: _Match, data: bytes, value: bytes) -> bool:
@@ -779,7 +784,8 @@ _ANNOUNCES: Final = {"prints-value": "printed", "name-value": "value", "sql-next
 # Values of a secret-named assignment, matched where its separator ends.
 _ASSIGNED_WORD: Final = _compile(_value())
 _ASSIGNED_REST: Final = _compile(_rest_value())
-_FLOW_VALUE: Final = _compile(rf"(?P<v_r>{_QUOTED}|[^\s'\",{{}}][^,{{}}\n]*)")
+# A `{` that closes within the same word is a value (`DB_PASSWORD: {abc123}`), not an opener.
+_FLOW_VALUE: Final = _compile(rf"(?P<v_r>{_QUOTED}|\{{[^\s'\",{{}}]*\}}|[^\s'\",{{}}][^,{{}}\n]*)")
 _SSM_WINDOW: Final = 6
 
 # Lines whose secret is on the next line (see SecretMasker._take_pending), and what that line must look like.
@@ -888,6 +894,19 @@ _NAME_KINDS: Final[tuple[tuple[str, Callable[[str, list[str]], bool]], ...]] = (
 
 
 @functools.lru_cache(maxsize=2048)
+def _names_a_reference(raw: bytes) -> bool:
+    """Helm charts' existingSecret (the name of a Kubernetes Secret) and adminPasswordKey (of a key in it): such a
+    name holds a reference, but only a value shaped like one (_REFERENCE_VALUE) is left readable."""
+    words = _name_words(raw.decode("latin-1").strip("-\"' ")[-64:]) or [""]
+    return words[0] == "existing" or (words[-1] == "key" and len(words) > 1 and words[-2] == "password")
+
+
+# A Kubernetes-style reference name: lower-case words, each perhaps ending in digits, or numbers, joined by - . _
+# (`app-db-credentials`, `postgres-password`, `redis-0`). `hunter2xyz`, `S3cr3t!Pw9` are values.
+_REFERENCE_VALUE: Final = _compile(r"[a-z]+[0-9]*(?:[-._](?:[a-z]+[0-9]*|[0-9]+))*")
+
+
+@functools.lru_cache(maxsize=2048)
 def _classify_name(raw: bytes, mode: str) -> str | None:
     """The kind of secret a variable, key or option name holds, or None when it holds none."""
     name = raw.decode("latin-1").strip("-\"' ")
@@ -899,8 +918,6 @@ def _classify_name(raw: bytes, mode: str) -> str | None:
         compact in {"pwd", "oldpwd", "authorization", "proxyauthorization"}  # cwd; headers have their own rule
         or words[-1] in _NOT_SECRET_LAST_WORD
         or words[0] == "no"  # --no-password
-        or words[0] == "existing"  # Helm charts' existingSecret: the name of a Kubernetes Secret
-        or (words[-1] == "key" and len(words) > 1 and words[-2] == "password")  # adminPasswordKey: a key's name
         or compact == "secretsmanager"  # the AWS service: arn:aws:secretsmanager:..., secretsmanager:GetSecretValue
         or (compact == "auth" and mode == "r")  # "auth: ..." is log text (pam, sshd); docker's "auth" is quoted
     ):
@@ -1373,7 +1390,10 @@ class SecretMasker:
                     pos = max(pos, stop)  # consumed: prose holds no other assignment
                     continue
             span = (start, stop, index)
-            if self._add_span(rule, match, data, spans, kind=kind, mode=mode, span=span):
+            # `AUTH=p@ss:w/rd`: an `=` assignment's value is one whole (`--auth=user:password` keeps its user)
+            equals = not colon and (not rest or (b"=" in separator and b"=>" not in separator))
+            whole = equals and data[name_start : name_start + 1] != b"-"
+            if self._add_span(rule, match, data, spans, kind=kind, mode=mode, span=span, whole=whole):
                 pos = max(pos, stop)
 
     def _apply_htpasswd(self, rule: _Rule, index: int, data: bytes, spans: list[_Span]) -> None:
@@ -1443,10 +1463,16 @@ class SecretMasker:
             match = search(data, pos)
             if match is None:
                 return
-            self._add_value(rule, index, match, data, spans)
+            added = self._add_value(rule, index, match, data, spans)
             # Always move past the whole match: re-scanning a consumed value could make many matches on one
             # hostile line quadratic. Values are complete by construction (list items are handled inside).
             pos = max(match[0][1], pos + 1)
+            if not added:
+                # A rejected `-word` (`-genkey -storepass X`, `--keyring -password X`) is the next option, not
+                # this one's value: search again from the blank before it. Each such word is read at most twice.
+                for group, mode in rule.value_groups:
+                    if mode == "d" and match[group][0] > match[0][0] + 1:
+                        pos = match[group][0] - 1
 
     def _add_value(self, rule: _Rule, priority: int, match: _Match, data: bytes, spans: list[_Span]) -> bool:
         """Turn one match into the span of its value, unless the name is not a secret's."""
@@ -1471,7 +1497,16 @@ class SecretMasker:
         return self._add_span(rule, match, data, spans, kind=kind, mode=mode, span=(start, stop, priority))
 
     def _add_span(
-        self, rule: _Rule, match: _Match, data: bytes, spans: list[_Span], *, kind: str, mode: str, span: _Span3
+        self,
+        rule: _Rule,
+        match: _Match,
+        data: bytes,
+        spans: list[_Span],
+        *,
+        kind: str,
+        mode: str,
+        span: _Span3,
+        whole: bool = False,
     ) -> bool:
         """Add the span to mask for a value at data[start:stop] (mode: see the value fragments), unless it is a
         placeholder. `priority` orders overlapping spans (lower wins the marker's name)."""
@@ -1485,7 +1520,7 @@ class SecretMasker:
         elif mode == "d" and not _looks_random(data[start:stop]):
             return False  # `--password -h db`: the next option, not a value
         value = data[start:stop]
-        if (rule.user_split or (kind == "auth" and mode != "v")) and b":" in value:  # --auth user:password
+        if (rule.user_split or (kind == "auth" and mode != "v" and not whole)) and b":" in value:  # --auth u:pw
             start += value.index(b":") + 1
         if (
             start >= stop
@@ -1493,10 +1528,20 @@ class SecretMasker:
             or (rule.accept is not None and not rule.accept(rule, match, data, value))
             or (kind == "key" and value.startswith(_PATHLIKE_PREFIXES))  # --private-key /path/key.pem: a file
             or (mode != "v" and _is_arn(value, 0))  # an ARN names a secret (Secrets Manager, KMS)
+            or (mode != "v" and rule.name_group and self._names_reference(rule, match, data, value))
         ):
             return False
         spans.append((start, stop, priority, kind))
         return True
+
+    @staticmethod
+    def _names_reference(rule: _Rule, match: _Match, data: bytes, value: bytes) -> bool:
+        """An existingSecret / adminPasswordKey whose value is a reference name (see _names_a_reference)."""
+        name_start, name_end = match[rule.name_group]
+        name = data[name_start:name_end]
+        if rule.dotted_name:
+            name = name.rsplit(b".", 1)[-1]
+        return _names_a_reference(name) and _REFERENCE_VALUE.fullmatch(value)
 
     def _split_list(self, data: bytes, start: int, stop: int, priority: int, spans: list[_Span]) -> int:
         """A word value that is really a list (`a=1,password=x`, `?token=x&page=2`): mask the secret-named
