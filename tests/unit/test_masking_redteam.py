@@ -367,7 +367,7 @@ READABLE = [
     '                "kmsKey": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"',
     "  existingSecret: app-db-credentials",
     "    adminPasswordKey: postgres-password",
-    "    userPasswordKey: password",
+    "    userPasswordKey: user-password",
     # E. placeholders
     'export DB_PASSWORD="${DB_PASSWORD:?missing}"',
     " -u, --user <user:password> Server user and password",
@@ -653,6 +653,8 @@ REGRESSIONS = [
         ["export EXISTING_PASSWORD="],
     ),
     leak("existing-password", ["existing_password=S3cr3t!Pw9"], ["S3cr3t!Pw9"], ["existing_password="]),
+    leak("existing-password-one-word", ["existing_password=password123"], ["password123"], ["existing_password="]),
+    leak("password-key-one-word", ["    userPasswordKey: changeme"], ["changeme"], ["    userPasswordKey: "]),
     leak("db-password-key", ["db_password_key=hunter2xyz"], ["hunter2xyz"], ["db_password_key="]),
     leak("password-key-yaml", ["PASSWORD_KEY: hunter2xyz"], ["hunter2xyz"], ["PASSWORD_KEY: "]),
     # 4. stdin / fd: / env: / file: name where a secret is only in their exact forms

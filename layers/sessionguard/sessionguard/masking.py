@@ -901,9 +901,10 @@ def _names_a_reference(raw: bytes) -> bool:
     return words[0] == "existing" or (words[-1] == "key" and len(words) > 1 and words[-2] == "password")
 
 
-# A Kubernetes-style reference name: lower-case words, each perhaps ending in digits, or numbers, joined by - . _
-# (`app-db-credentials`, `postgres-password`, `redis-0`). `hunter2xyz`, `S3cr3t!Pw9` are values.
-_REFERENCE_VALUE: Final = _compile(r"[a-z]+[0-9]*(?:[-._](?:[a-z]+[0-9]*|[0-9]+))*")
+# A Kubernetes-style reference name: lower-case words, each perhaps ending in digits, or numbers, joined by - . _,
+# at least two of them (`app-db-credentials`, `postgres-password`, `redis-0`). `password123`, `hunter2xyz` and
+# `S3cr3t!Pw9` are values: one word is a weak password as often as a name.
+_REFERENCE_VALUE: Final = _compile(r"[a-z]+[0-9]*(?:[-._](?:[a-z]+[0-9]*|[0-9]+))+")
 
 
 @functools.lru_cache(maxsize=2048)
