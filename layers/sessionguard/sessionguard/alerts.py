@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
 
+from sessionguard.adapters.delivery import utf8_safe
 from sessionguard.engine import Alert
 from sessionguard.masking import mask_secrets
 from sessionguard.severity import Severity
@@ -85,7 +86,6 @@ _FORMAT_RANGES: Final = (
     "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
 )
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff" + _FORMAT_RANGES + "]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def _shown(match: re.Match[str]) -> str:
@@ -111,11 +111,6 @@ def visible(text: str) -> str:
 def clean_metadata(text: str, limit: int = METADATA_MAX) -> str:
     """Session-derived metadata on its way out: masked, printable, on one line, at most `limit` characters."""
     return truncate(visible(mask_secrets(text)).replace("\n", " ").replace("\t", " "), limit)
-
-
-def without_surrogates(text: str) -> str:
-    """`text` that encodes as UTF-8 (boto3 raises UnicodeEncodeError on a lone surrogate): each one as U+FFFD."""
-    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
 
 
 def truncate(text: str, limit: int, marker: str = TRUNCATED) -> str:
@@ -309,12 +304,12 @@ def sns_alert_message(
     subscription filter policies can match. `subject` is used as it is (see `ascii_subject`)."""
     values = {"severity": str(severity), "rule_id": rule_id, **attributes}
     message_attributes = {
-        name: {"DataType": "String", "StringValue": without_surrogates(value)} for name, value in values.items()
+        name: {"DataType": "String", "StringValue": utf8_safe(value)} for name, value in values.items()
     }
     limit = max([len(line) for line in lines] + [len(v) for v in record.values() if isinstance(v, str)] + [1])
     while True:
         body = "\n".join([*lines, "", "Alert JSON:", json.dumps(record, indent=2, ensure_ascii=False)])
-        body = without_surrogates(body)
+        body = utf8_safe(body)
         if len(body.encode()) <= SNS_MESSAGE_MAX_BYTES or limit <= 64:
             return SnsMessage(subject=subject, body=body, attributes=message_attributes)
         # Over SNS's limit (callers bound every field, so only unusual input gets here): halve the longest strings
@@ -507,5 +502,4 @@ __all__ = [
     "technique_url",
     "truncate",
     "visible",
-    "without_surrogates",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -57,13 +58,15 @@ SQS_MAX_MESSAGE_BYTES: Final = 1_048_576
 SECRET_MAX_AGE_SECONDS: Final = 300
 
 
+_SURROGATE: Final = re.compile(r"[\ud800-\udfff]")
+
+
 def utf8_safe(text: str) -> str:
     """`text` as botocore can send it: a lone surrogate (damaged UTF-8 in session text) makes it raise
-    UnicodeEncodeError on every attempt, so each becomes `?`. Callers clean text before (alerts.visible); this is
-    the last line of defence, and costs nothing for ASCII."""
-    if text.isascii():
-        return text
-    return text.encode("utf-8", "replace").decode("utf-8")
+    UnicodeEncodeError on every attempt, so each becomes U+FFFD, as alerts.visible shows it. Messages are built
+    with it (alerts.sns_alert_message measures their bytes) and the clients apply it again as the last line of
+    defence; it costs nothing for ASCII."""
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
 
 
 def error_code(error: Exception) -> str:
