@@ -7,7 +7,6 @@ command, whose alert carries only the masked text. No AWS calls.
 
 from __future__ import annotations
 
-import copy
 import gc
 import re
 from collections import Counter
@@ -21,7 +20,7 @@ from sessionguard.masking import SecretMasker
 from sessionguard.rules import RulePack
 from sessionguard.rules.model import RuleMatch
 from sessionguard.severity import Severity
-from sessionguard.terminal import Command, CommandSpan, SessionRebuilder
+from sessionguard.terminal import CommandSpan, SessionRebuilder
 
 
 class Alert(NamedTuple):
@@ -193,7 +192,7 @@ class SessionEngine:
                     session.masker.mask_lines(texts)
                 session.counted = dict(session.masker.counts)
                 session.seen_command = session.seen_command or bool(commands)
-                pending = self._pending_command(session)
+                pending = session.rebuilder.pending_command()
                 if pending is not None:
                     last = session_events[-1]
                     session.seen_command = True
@@ -255,16 +254,6 @@ class SessionEngine:
                     )
         self._sessions.clear()
         return out
-
-    @staticmethod
-    def _pending_command(session: _Session) -> Command | None:
-        """The command the session's rebuilder is waiting to complete, as it would be flushed now, without
-        disturbing the rebuilder (a copy is flushed: the rebuilder keeps no handle on its pending state)."""
-        probe = copy.deepcopy(session.rebuilder)
-        texts: list[str] = []
-        commands: list[CommandSpan] = []
-        probe.flush_lines(texts, commands)
-        return commands[0][1] if commands else None
 
     def _emit(
         self,

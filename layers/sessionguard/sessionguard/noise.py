@@ -136,7 +136,7 @@ class NoiseControl:
     cap: int
     clock: Callable[[], float] = time.time
     # What this invocation learned from the store, used only where the store would answer the same:
-    # window key -> the alert key that claimed it here, "" when another owner holds it;
+    # window key -> the alert key that holds it (claimed here, or read back after a claim failed; "" if none);
     _windows: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     # sessions found over their cap here (the admitted set only grows), the keys admitted here, and who claimed
     # each session's summary here.
@@ -313,7 +313,7 @@ _DELIVERED: Final = {"delivered": True}
 def _run_delivery(*, delivery: dict[str, str], action: Callable[[], None]) -> dict[str, bool]:
     """The idempotent unit: Powertools stores this small result, never the delivery's content."""
     action()
-    return {"delivered": True}
+    return _DELIVERED
 
 
 @dataclass

@@ -593,6 +593,14 @@ class SessionRebuilder:
         finally:
             self._commands = []
 
+    def pending_command(self) -> Command | None:
+        """The command still waiting for its continuation, as `flush` would give it out now; nothing changes."""
+        pending = self._pending
+        if pending is None:
+            return None
+        text = "\n".join(pending.lines)
+        return _command(text, pending.prompt, pending.user_hint) if text.strip() else None
+
     def flush(self) -> list[TranscriptLine | Command]:
         """End of input: emit the command still waiting for continuation lines, if any (as a Command)."""
         self._lean = False
