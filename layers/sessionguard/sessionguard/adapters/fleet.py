@@ -80,6 +80,13 @@ def _aws(operation: str) -> Iterator[None]:
         raise error_for(classify_aws_error(_error_code(error), f"{operation}: {message}")) from error
 
 
+def _expected(error: ClientError, code: str, operation: str) -> None:
+    """Return when `error` is `code`, the ordinary case the caller answers itself (an instance already gone, a
+    duplicate execution); translate anything else into an EnrollmentError naming the operation."""
+    if _error_code(error) != code:
+        raise error_for(classify_aws_error(_error_code(error), f"{operation}: {error}")) from error
+
+
 class InstanceInformationApi(Protocol):
     """The part of the SSM client enrollment needs to see whether an agent has registered."""
 
@@ -203,9 +210,8 @@ class Fleet:
         try:
             response = self.ec2.describe_instances(InstanceIds=[instance_id])
         except ClientError as error:
-            if _error_code(error) == "InvalidInstanceID.NotFound":
-                return None
-            raise error_for(classify_aws_error(_error_code(error), f"ec2:DescribeInstances: {error}")) from error
+            _expected(error, "InvalidInstanceID.NotFound", "ec2:DescribeInstances")
+            return None
         for reservation in response.get("Reservations", []):
             for data in reservation.get("Instances", []):
                 return _instance(data)
@@ -242,11 +248,8 @@ class Fleet:
         try:
             self.ec2.associate_iam_instance_profile(IamInstanceProfile={"Arn": profile_arn}, InstanceId=instance_id)
         except ClientError as error:
-            if _error_code(error) == "IncorrectState":
-                return False
-            raise error_for(
-                classify_aws_error(_error_code(error), f"ec2:AssociateIamInstanceProfile: {error}")
-            ) from error
+            _expected(error, "IncorrectState", "ec2:AssociateIamInstanceProfile")
+            return False
         return True
 
     def replace_profile(self, association_id: str, profile_arn: str) -> None:
@@ -264,9 +267,8 @@ class Fleet:
                 Resources=[instance_id], Tags=[{"Key": key, "Value": value} for key, value in tags.items()]
             )
         except ClientError as error:
-            if _error_code(error) == "InvalidInstanceID.NotFound":
-                return False
-            raise error_for(classify_aws_error(_error_code(error), f"ec2:CreateTags: {error}")) from error
+            _expected(error, "InvalidInstanceID.NotFound", "ec2:CreateTags")
+            return False
         return True
 
     def untag_instance(self, instance_id: str, keys: Sequence[str]) -> None:
@@ -281,9 +283,8 @@ class Fleet:
         try:
             profile = self.iam.get_instance_profile(InstanceProfileName=profile_name)["InstanceProfile"]
         except ClientError as error:
-            if _error_code(error) == "NoSuchEntity":
-                return ExistingRole(profile_arn, None)
-            raise error_for(classify_aws_error(_error_code(error), f"iam:GetInstanceProfile: {error}")) from error
+            _expected(error, "NoSuchEntity", "iam:GetInstanceProfile")
+            return ExistingRole(profile_arn, None)
         roles = profile.get("Roles", [])
         if not roles:
             return ExistingRole(profile_arn, None)
@@ -312,11 +313,8 @@ class Fleet:
                 Filters=[{"Key": "InstanceIds", "Values": [instance_id]}], MaxResults=5
             )
         except ClientError as error:
-            if _error_code(error) == "InvalidInstanceId":
-                return None
-            raise error_for(
-                classify_aws_error(_error_code(error), f"ssm:DescribeInstanceInformation: {error}")
-            ) from error
+            _expected(error, "InvalidInstanceId", "ssm:DescribeInstanceInformation")
+            return None
         for entry in response.get("InstanceInformationList", []):
             if entry.get("InstanceId") == instance_id:
                 return AgentInfo(
@@ -361,9 +359,8 @@ class Fleet:
         try:
             response = self.ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
         except ClientError as error:
-            if _error_code(error) == "InvocationDoesNotExist":
-                return None
-            raise error_for(classify_aws_error(_error_code(error), f"ssm:GetCommandInvocation: {error}")) from error
+            _expected(error, "InvocationDoesNotExist", "ssm:GetCommandInvocation")
+            return None
         output = f"{response.get('StandardOutputContent', '')}\n{response.get('StandardErrorContent', '')}"
         return AgentUpdateInvocation(response["Status"], output)
 
@@ -389,9 +386,8 @@ class Fleet:
                 stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input, sort_keys=True)
             )
         except ClientError as error:
-            if _error_code(error) == "ExecutionAlreadyExists":
-                return False
-            raise error_for(classify_aws_error(_error_code(error), f"states:StartExecution: {error}")) from error
+            _expected(error, "ExecutionAlreadyExists", "states:StartExecution")
+            return False
         return True
 
 
