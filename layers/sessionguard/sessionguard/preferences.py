@@ -255,16 +255,15 @@ def build_document_content(preferences: SessionPreferences, request_id: str) -> 
 
 def same_content(current: str | None, desired: str) -> bool:
     """Whether two JSON documents say the same thing, whatever their formatting."""
-    if current is None:
-        return False
-    try:
-        return bool(json.loads(current) == json.loads(desired))
-    except ValueError:
-        return False
+    return _same_documents(current, desired, ignore=())
 
 
 def same_settings(current: str | None, desired: str) -> bool:
     """Whether two JSON documents hold the same preferences, whatever their formatting and description."""
+    return _same_documents(current, desired, ignore=("description",))
+
+
+def _same_documents(current: str | None, desired: str, *, ignore: tuple[str, ...]) -> bool:
     if current is None:
         return False
     try:
@@ -273,7 +272,8 @@ def same_settings(current: str | None, desired: str) -> bool:
         return False
     for document in parsed:
         if isinstance(document, dict):
-            document.pop("description", None)
+            for key in ignore:
+                document.pop(key, None)
     return bool(parsed[0] == parsed[1])
 
 
