@@ -29,9 +29,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sessionguard.engine import SessionEngine
-from sessionguard.events import SessionEvent, parse_session_event
 from sessionguard.rules import RulePack
+from sessionguard.session.engine import SessionEngine
+from sessionguard.session.records import SessionEvent, parse_session_event
 
 PROMPTS = ["sh-4.2$ ", "sh-5.2$ ", "[ssm-user@ip-10-0-1-23 ~]$ ", "ec2-user@ip-10-0-7-9:~$ ", "ip-10-0-3-4% "]
 ROOT_PROMPT = "[root@ip-10-0-1-23 log]# "
@@ -189,7 +189,8 @@ def time_hostile(size: int, pack: RulePack) -> dict[str, float]:
 def stage_breakdown(lines: list[str], pack: RulePack) -> dict[str, float]:
     """Microseconds per event spent in each stage of one engine run, by timers put around the stages' entry points
     (each timer adds ~0.1 us per call, so the figures are approximate; "rest" is the engine's own glue)."""
-    from sessionguard import engine, masking, terminal  # noqa: PLC0415 - only for this diagnostic
+    from sessionguard.masking import masker as masking  # noqa: PLC0415 - only for this diagnostic
+    from sessionguard.session import engine, terminal  # noqa: PLC0415 - only for this diagnostic
 
     spent: dict[str, float] = {}
     originals: list[tuple[Any, str, Any]] = []

@@ -353,7 +353,7 @@ def _sanitized_transcript(log_group: str) -> list[dict[str, Any]]:
 
 
 def _alert_record(message: dict[str, Any]) -> dict[str, Any]:
-    """The alert JSON at the end of an SNS alert's body (sessionguard.alerts.build_sns_message)."""
+    """The alert JSON at the end of an SNS alert's body (sessionguard.alerting.formatting.build_sns_message)."""
     body = str(message.get("Message", ""))
     _, found, record = body.partition("Alert JSON:\n")
     try:

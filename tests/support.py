@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics.provider import cold_start
 from aws_lambda_powertools.utilities import parameters
 from moto.iam.aws_managed_policies import aws_managed_policies_data
 from moto.iam.models import AWSManagedPolicy, iam_backends
-from sessionguard.noise import NoiseStore
+from sessionguard.alerting.noise import NoiseStore
 from sessionguard.observability import metrics
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@
                               the steps of statemachines/enrollment.asl.json
 - on_host_management_resource Custom::SessionGuardDefaultHostManagement (optional DHMC)
 
-Each parses its event and calls one function of sessionguard.enrollment_steps (see docs/enrollment.md).
+Each parses its event and calls one function of sessionguard.enrollment.steps (see docs/enrollment.md).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from aws_lambda_powertools.utilities.data_classes import (
     event_source,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from sessionguard import enrollment_steps as steps
+from sessionguard.adapters.cloudformation import answer_custom_resource
 from sessionguard.adapters.fleet import Fleet, HostManagementSetting
-from sessionguard.cfn_response import answer_custom_resource
-from sessionguard.enrollment import EnrollmentSettings
+from sessionguard.enrollment import steps
+from sessionguard.enrollment.decisions import EnrollmentSettings
 from sessionguard.observability import logger, metrics, tracer
 
 

@@ -1,13 +1,13 @@
 """Custom::SessionManagerPreferences: SSM-SessionManagerRunShell holds SessionGuard's session preferences.
 
 CloudFormation invokes this for Create, Update and Delete; the sessionguard layer does the work and always
-answers the request's ResponseURL (see sessionguard.preferences and docs/preferences.md).
+answers the request's ResponseURL (see sessionguard.preferences.custom_resource and docs/preferences.md).
 """
 
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sessionguard.observability import logger, tracer
-from sessionguard.preferences import handle_preferences_event
+from sessionguard.preferences.custom_resource import handle_preferences_event
 
 
 @logger.inject_lambda_context

@@ -1,7 +1,7 @@
 """Session alerts: the CloudWatch Logs subscription on the session log group invokes this for every batch of
 streamed session events (asynchronously, so Lambda retries a failed batch and then parks it in the failure queue).
 
-The sessionguard layer does the work (sessionguard.session_alerts; docs/alerts.md): engine, noise control, SNS
+The sessionguard layer does the work (sessionguard.alerting.session_alerts; docs/alerts.md): engine, noise control, SNS
 and Slack delivery, the sanitized transcript, parking of malformed records, metrics.
 """
 
@@ -9,8 +9,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from sessionguard.alerting.session_alerts import handle_subscription_event
 from sessionguard.observability import logger, metrics, tracer
-from sessionguard.session_alerts import handle_subscription_event
 
 
 @logger.inject_lambda_context

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 from samtranslator.yaml_helper import yaml_parse
-from sessionguard import enrollment_steps as steps
+from sessionguard.adapters.cloudformation import answer_custom_resource
 from sessionguard.adapters.fleet import (
     HOST_MANAGEMENT_SETTING_ID,
     Fleet,
@@ -33,8 +33,8 @@ from sessionguard.adapters.fleet import (
     InMemoryInstanceInformation,
     InMemoryServiceSettings,
 )
-from sessionguard.cfn_response import answer_custom_resource
-from sessionguard.enrollment import (
+from sessionguard.enrollment import steps
+from sessionguard.enrollment.decisions import (
     AGENT_UPDATE_TAG,
     COMPLIANCE_TAG,
     ENROLL_TAG,

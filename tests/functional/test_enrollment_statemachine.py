@@ -28,7 +28,7 @@ from cfnlint.api import ManualArgs, lint
 from moto import mock_aws
 from samtranslator.yaml_helper import yaml_parse
 from sessionguard.adapters.fleet import Fleet, InMemoryInstanceInformation
-from sessionguard.enrollment import (
+from sessionguard.enrollment.decisions import (
     AGENT_UPDATE_CHECK_SECONDS,
     AGENT_UPDATE_RESEND_DELAYS,
     AGENT_UPDATE_TAG,

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 from moto import mock_aws
-from sessionguard import guardrail_alerts
-from sessionguard.alert_delivery import DeliveryFailed
+from sessionguard.alerting import guardrail_alerts
+from sessionguard.alerting.delivery import DeliveryFailed
 
 from tests.conftest import HttpRecorder
 from tests.support import AlertStack, FakeLambdaContext, fresh_powertools, load_function

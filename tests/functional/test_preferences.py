@@ -18,9 +18,9 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 from botocore.exceptions import ClientError
 from moto import mock_aws
-from sessionguard import cfn_response
-from sessionguard.adapters.session_documents import SessionDocuments
-from sessionguard.preferences import build_document_content, handle_preferences_event, parse_preferences
+from sessionguard.adapters import cloudformation
+from sessionguard.adapters.ssm_documents import SessionDocuments
+from sessionguard.preferences.custom_resource import build_document_content, handle_preferences_event, parse_preferences
 
 from tests import support
 from tests.support import load_function
@@ -775,7 +775,7 @@ def test_long_reason_is_truncated_to_fit_the_response_limit(ssm, store, http_rec
     body = answer(request("create", http_recorder), store, http_recorder)
 
     assert body["Status"] == "FAILED"
-    assert len(body["Reason"]) == cfn_response.MAX_REASON_CHARS
+    assert len(body["Reason"]) == cloudformation.MAX_REASON_CHARS
     assert body["Reason"].endswith(f"x … (truncated) (log stream {LOG_STREAM})")
     assert len(http_recorder.requests[-1].body) < 4096
 
@@ -783,7 +783,7 @@ def test_long_reason_is_truncated_to_fit_the_response_limit(ssm, store, http_rec
 def test_response_is_retried_after_a_transient_error(http_recorder) -> None:
     http_recorder.responses = [(503, {}, b"Slow Down"), (200, {}, b"")]
 
-    cfn_response.send_response(f"{http_recorder.url}/r", {"Status": "SUCCESS"}, backoff_seconds=0.01)
+    cloudformation.send_response(f"{http_recorder.url}/r", {"Status": "SUCCESS"}, backoff_seconds=0.01)
 
     assert [r.json() for r in http_recorder.requests] == [{"Status": "SUCCESS"}] * 2
 
@@ -791,15 +791,15 @@ def test_response_is_retried_after_a_transient_error(http_recorder) -> None:
 def test_response_is_not_retried_when_the_url_is_refused(http_recorder) -> None:
     http_recorder.responses = [(403, {}, b"SignatureDoesNotMatch")]
 
-    with pytest.raises(cfn_response.ResponseNotDeliveredError, match="HTTP 403"):
-        cfn_response.send_response(f"{http_recorder.url}/r", {"Status": "SUCCESS"}, backoff_seconds=0.01)
+    with pytest.raises(cloudformation.ResponseNotDeliveredError, match="HTTP 403"):
+        cloudformation.send_response(f"{http_recorder.url}/r", {"Status": "SUCCESS"}, backoff_seconds=0.01)
 
     assert len(http_recorder.requests) == 1
 
 
 def test_response_url_that_is_not_http_is_refused() -> None:
-    with pytest.raises(cfn_response.ResponseNotDeliveredError, match="unsupported scheme 'file'"):
-        cfn_response.send_response("file:///etc/passwd", {"Status": "SUCCESS"})
+    with pytest.raises(cloudformation.ResponseNotDeliveredError, match="unsupported scheme 'file'"):
+        cloudformation.send_response("file:///etc/passwd", {"Status": "SUCCESS"})
 
 
 def test_undeliverable_answer_is_logged_and_does_not_raise(ssm, store, http_recorder, caplog) -> None:

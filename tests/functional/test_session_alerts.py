@@ -26,7 +26,6 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
 from moto import mock_aws
-from sessionguard import session_alerts
 from sessionguard.adapters.delivery import (
     LOG_EVENT_MAX_BYTES,
     CloudWatchTranscriptSink,
@@ -39,14 +38,15 @@ from sessionguard.adapters.delivery import (
     log_event_batches,
     parse_retry_after,
 )
-from sessionguard.alerts import CAP_SUMMARY_RULE_ID
-from sessionguard.engine import Alert, SanitizedLine, SessionEngine
-from sessionguard.events import SessionEvent
-from sessionguard.noise import DeliveryLedger
+from sessionguard.alerting import session_alerts
+from sessionguard.alerting.formatting import CAP_SUMMARY_RULE_ID
+from sessionguard.alerting.noise import DeliveryLedger
+from sessionguard.alerting.replay import invocation_event, redrive_failure_queue
+from sessionguard.alerting.session_alerts import WARM_UP_EVENTS, DeliveryFailed, SlackDeliveryError, post_with_retries
 from sessionguard.observability import logger
-from sessionguard.replay import invocation_event, redrive_failure_queue
 from sessionguard.rules import Rule, RulePack
-from sessionguard.session_alerts import WARM_UP_EVENTS, DeliveryFailed, SlackDeliveryError, post_with_retries
+from sessionguard.session.engine import Alert, SanitizedLine, SessionEngine
+from sessionguard.session.records import SessionEvent
 from sessionguard.severity import Severity
 
 from tests.conftest import HttpRecorder

@@ -12,7 +12,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sessionguard.alerts import (
+from sessionguard.alerting.formatting import (
     CAP_SUMMARY_RULE_ID,
     METADATA_MAX,
     SLACK_BLOCKS_MAX,
@@ -36,7 +36,7 @@ from sessionguard.alerts import (
     technique_url,
     visible,
 )
-from sessionguard.engine import Alert
+from sessionguard.session.engine import Alert
 from sessionguard.severity import Severity
 
 CONTEXT = AlertContext("/aws/ssm/sessionguard/sessions", "bob.smith-0c1d2e3f4a5b6c7d8", "eu-west-1")

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from sessionguard.engine import Alert, SanitizedLine, SessionEngine
-from sessionguard.events import SessionEvent, parse_session_event
 from sessionguard.rules import RulePack
+from sessionguard.session.engine import Alert, SanitizedLine, SessionEngine
+from sessionguard.session.records import SessionEvent, parse_session_event
 from sessionguard.severity import Severity
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

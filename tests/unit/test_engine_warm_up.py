@@ -8,9 +8,9 @@ from __future__ import annotations
 import functools
 import json
 
-from sessionguard.engine import Alert, SanitizedLine, SessionEngine
-from sessionguard.events import SessionEvent
 from sessionguard.rules import RulePack
+from sessionguard.session.engine import Alert, SanitizedLine, SessionEngine
+from sessionguard.session.records import SessionEvent
 from sessionguard.severity import Severity
 
 PASSWORD = "S3cr3tPassw0rd!"

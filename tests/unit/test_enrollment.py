@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sessionguard.enrollment import (
+from sessionguard.enrollment.decisions import (
     AGENT_UPDATE_RESEND_DELAYS,
     AGENT_UPDATE_TAG,
     COMPLIANCE_TAG,

@@ -14,7 +14,7 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
 from hypothesis import given
 from hypothesis import strategies as st
-from sessionguard.events import (
+from sessionguard.session.records import (
     MAX_DECOMPRESSED_BYTES,
     InputProblem,
     MalformedEvent,

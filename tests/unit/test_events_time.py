@@ -8,7 +8,7 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sessionguard.events import EVENT_TIME_MAX, parse_session_event, valid_event_time
+from sessionguard.session.records import EVENT_TIME_MAX, parse_session_event, valid_event_time
 
 
 def message(event_time: object) -> str:

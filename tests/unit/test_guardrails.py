@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 from samtranslator.yaml_helper import yaml_parse
-from sessionguard.guardrails import (
+from sessionguard.guardrails.matching import (
     GUARDRAILS,
     GUARDRAILS_BY_ID,
     Group,

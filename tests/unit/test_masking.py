@@ -7,7 +7,7 @@ push protection or secret scanners to trip over.
 from __future__ import annotations
 
 import pytest
-from sessionguard.masking import KINDS, MARKER_PREFIX, SecretMasker, mask_secrets
+from sessionguard.masking.masker import KINDS, MARKER_PREFIX, SecretMasker, mask_secrets
 
 BASE62 = "aB3dE5fG7hJ9kL2mN4pQ6rS8tU0vW1xY"
 

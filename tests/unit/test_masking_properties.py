@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from sessionguard.masking import KINDS, MARKER_PREFIX, SecretMasker, mask_secrets
+from sessionguard.masking.masker import KINDS, MARKER_PREFIX, SecretMasker, mask_secrets
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ALL_MARKERS = "".join(f"{MARKER_PREFIX}{kind}]" for kind in KINDS)

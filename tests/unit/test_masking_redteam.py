@@ -9,7 +9,7 @@ assembled from pieces, as in test_masking.py.
 from __future__ import annotations
 
 import pytest
-from sessionguard.masking import MARKER_PREFIX, SecretMasker, mask_secrets
+from sessionguard.masking.masker import MARKER_PREFIX, SecretMasker, mask_secrets
 
 PW = "Zq7vRm2Lx9"
 AKIA = "AKIA" + "IOSFODNN7EXAMPLE"

@@ -18,8 +18,8 @@ import pytest
 import re2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sessionguard import masking
-from sessionguard.masking import SecretMasker
+from sessionguard.masking import masker as masking
+from sessionguard.masking.masker import SecretMasker
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -12,8 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from sessionguard.adapters.delivery import DynamoNoiseStore, idempotency_persistence
-from sessionguard.engine import Alert
-from sessionguard.noise import (
+from sessionguard.alerting.noise import (
     STATE_RETENTION_SECONDS,
     Decision,
     DeliveredButNotRecorded,
@@ -26,6 +25,7 @@ from sessionguard.noise import (
     event_epoch,
     state_key,
 )
+from sessionguard.session.engine import Alert
 from sessionguard.severity import Severity
 
 from tests.support import CountingNoiseStore, FakeLambdaContext, create_state_table

@@ -8,8 +8,8 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sessionguard import normalize
-from sessionguard.normalize import NormalizedCommand, normalize_command
+from sessionguard.session import shell
+from sessionguard.session.shell import NormalizedCommand, normalize_command
 
 
 def segments(text: str) -> tuple[str, ...]:
@@ -231,14 +231,14 @@ def test_a_lexer_bug_costs_precision_not_the_pipeline(monkeypatch: pytest.Monkey
     def broken(_text: str) -> NormalizedCommand:
         raise IndexError("bug")
 
-    monkeypatch.setattr(normalize, "_normalize", broken)
+    monkeypatch.setattr(shell, "_normalize", broken)
     assert normalize_command("rm  -rf /") == NormalizedCommand("rm -rf /", ("rm -rf /",))
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text())
 def test_normalization_never_raises_and_yields_single_lines(text: str) -> None:
-    normalized = normalize._normalize(text)  # without the safety net, so a bug fails here
+    normalized = shell._normalize(text)  # without the safety net, so a bug fails here
     for line in (normalized.whole, *normalized.segments, *normalized.inner):
         assert "\n" not in line
 
@@ -253,7 +253,7 @@ SHELLISH = soup(*"ab1 =-/'\"\\$`(){};&|<>\n#*@!x", "$(", "sh -c ", "sudo ", "2>&
 @settings(max_examples=300, deadline=None)
 @given(SHELLISH)
 def test_normalization_never_raises_on_shell_syntax_soup(text: str) -> None:
-    normalize._normalize(text)
+    shell._normalize(text)
 
 
 PLAIN_LINE = soup(*"ab19 -=/.\t;&|<>$'\"", "2>&1", "&&", "||", ">>", "${x}", "$HOME", "sudo ", "A=1 ", "é")
@@ -262,10 +262,10 @@ PLAIN_LINE = soup(*"ab19 -=/.\t;&|<>$'\"", "2>&1", "&&", "||", ">>", "${x}", "$H
 @settings(max_examples=500, deadline=None)
 @given(PLAIN_LINE)
 def test_the_fast_lexers_agree_with_the_full_lexer(text: str) -> None:
-    fast = normalize._Context(budget=10**6)
-    fast_whole = normalize._parse_line(text, fast)
-    full = normalize._Context(budget=10**6)
-    full_whole = normalize._Lexer(text, full).run()
+    fast = shell._Context(budget=10**6)
+    fast_whole = shell._parse_line(text, fast)
+    full = shell._Context(budget=10**6)
+    full_whole = shell._Lexer(text, full).run()
     assert (fast_whole, fast.segments) == (full_whole, full.segments)
 
 

@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sessionguard import masking, terminal
-from sessionguard.engine import SanitizedLine, SessionEngine, _sanitized_lines
-from sessionguard.events import SessionEvent, read_input
-from sessionguard.masking import SecretMasker
+from sessionguard.masking import masker as masking
+from sessionguard.masking.masker import SecretMasker
 from sessionguard.rules import RulePack
-from sessionguard.terminal import Command, CommandSpan, SessionRebuilder, TranscriptLine, logical_lines
+from sessionguard.session import terminal
+from sessionguard.session.engine import SanitizedLine, SessionEngine, _sanitized_lines
+from sessionguard.session.records import SessionEvent, read_input
+from sessionguard.session.terminal import Command, CommandSpan, SessionRebuilder, TranscriptLine, logical_lines
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

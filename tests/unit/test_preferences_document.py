@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sessionguard.preferences import (
+from sessionguard.preferences.custom_resource import (
     InvalidPreferencesError,
     Takeover,
     build_document_content,

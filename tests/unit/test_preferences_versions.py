@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
-from sessionguard.adapters.session_documents import DocumentAlreadyExistsError, DocumentState
-from sessionguard.cfn_response import CustomResourceOutcome, CustomResourceProgress
-from sessionguard.preferences import (
+from sessionguard.adapters.cloudformation import CustomResourceOutcome, CustomResourceProgress
+from sessionguard.adapters.ssm_documents import DocumentAlreadyExistsError, DocumentState
+from sessionguard.preferences.custom_resource import (
     PreferencesDocumentError,
     apply_preferences_request,
     build_document_content,

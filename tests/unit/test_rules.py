@@ -13,9 +13,9 @@ import re2
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sessionguard.normalize import normalize_command
 from sessionguard.rules import AllowEntry, Rule, RuleError, RulePack, parse_document, render_markdown_table
 from sessionguard.rules.markdown import TABLE_END, TABLE_START
+from sessionguard.session.shell import normalize_command
 from sessionguard.severity import Severity
 
 REPO = Path(__file__).resolve().parents[2]

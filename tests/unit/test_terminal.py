@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sessionguard import terminal
-from sessionguard.events import SessionEvent, group_by_session, read_input
-from sessionguard.terminal import (
+from sessionguard.session import terminal
+from sessionguard.session.records import SessionEvent, group_by_session, read_input
+from sessionguard.session.terminal import (
     Command,
     SessionRebuilder,
     TranscriptLine,

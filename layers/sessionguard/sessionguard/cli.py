@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from sessionguard.engine import Alert, SessionEngine
-from sessionguard.events import InputProblem, SessionEvent, group_by_session, read_input
 from sessionguard.rules import RuleError, RulePack
+from sessionguard.session.engine import Alert, SessionEngine
+from sessionguard.session.records import InputProblem, SessionEvent, group_by_session, read_input
 from sessionguard.severity import Severity
 
 EXIT_OK = 0
@@ -137,7 +137,7 @@ def rules_test(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
 def replay_dlq(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     # Imported here: boto3 is needed by this subcommand only, and scans must not pay for it.
-    from sessionguard.replay import redrive_failure_queue  # noqa: PLC0415
+    from sessionguard.alerting.replay import redrive_failure_queue  # noqa: PLC0415
 
     report = redrive_failure_queue(args.queue_url, args.function, max_messages=args.max_messages, dry_run=args.dry_run)
     stdout.write(json.dumps(report.to_json()) + "\n")

@@ -22,7 +22,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from sessionguard.enrollment import (
+from sessionguard.enrollment.decisions import (
     AGENT_UPDATE_DOCUMENT,
     AgentInfo,
     AgentUpdateInvocation,

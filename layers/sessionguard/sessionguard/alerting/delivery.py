@@ -37,8 +37,8 @@ from sessionguard.adapters.delivery import (
     idempotency_persistence,
     read_slack_webhook_url,
 )
-from sessionguard.alerts import SnsMessage
-from sessionguard.noise import DeliveredButNotRecorded, DeliveryLedger, Ledger, NoiseStore, state_key
+from sessionguard.alerting.formatting import SnsMessage
+from sessionguard.alerting.noise import DeliveredButNotRecorded, DeliveryLedger, Ledger, NoiseStore, state_key
 from sessionguard.observability import logger, metrics
 from sessionguard.severity import Severity
 

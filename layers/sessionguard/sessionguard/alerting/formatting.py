@@ -19,8 +19,8 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from sessionguard.adapters.delivery import utf8_safe
-from sessionguard.engine import Alert
-from sessionguard.masking import mask_secrets
+from sessionguard.masking.masker import mask_secrets
+from sessionguard.session.engine import Alert
 from sessionguard.severity import Severity
 
 # SNS: "Subjects must be ASCII text that begins with a letter, number, or punctuation mark; must not include line

@@ -26,15 +26,15 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sessionguard.alert_delivery import Deliveries, DeliveryOutlets, DeliverySettings, emit_dimensioned
-from sessionguard.guardrails import (
+from sessionguard.alerting.delivery import Deliveries, DeliveryOutlets, DeliverySettings, emit_dimensioned
+from sessionguard.alerting.noise import STATE_RETENTION_SECONDS, event_epoch, state_key
+from sessionguard.guardrails.matching import (
     GuardrailAlert,
     ProtectedResources,
     evaluate_event,
     guardrail_slack_message,
     guardrail_sns_message,
 )
-from sessionguard.noise import STATE_RETENTION_SECONDS, event_epoch, state_key
 from sessionguard.observability import logger, metrics
 
 if TYPE_CHECKING:

@@ -39,7 +39,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
 
-from sessionguard.engine import Alert
+from sessionguard.session.engine import Alert
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -54,7 +54,7 @@ from sessionguard.adapters.delivery import (
 
 # Delivery lives in alert_delivery (the guardrail function uses it too); its public names are still exported from
 # here, where the handler's callers and tests have always found them.
-from sessionguard.alert_delivery import (
+from sessionguard.alerting.delivery import (
     Deliveries,
     DeliveryFailed,
     DeliveryOutlets,
@@ -64,7 +64,7 @@ from sessionguard.alert_delivery import (
     emit_dimensioned,
     post_with_retries,
 )
-from sessionguard.alerts import (
+from sessionguard.alerting.formatting import (
     AlertContext,
     build_slack_message,
     build_sns_message,
@@ -72,8 +72,18 @@ from sessionguard.alerts import (
     clean_metadata,
     visible,
 )
-from sessionguard.engine import Alert, EngineStats, SanitizedLine, SessionEngine
-from sessionguard.events import (
+from sessionguard.alerting.noise import (
+    Decision,
+    NoiseControl,
+    alert_keys,
+    event_epoch,
+    state_key,
+)
+from sessionguard.masking.masker import mask_secrets
+from sessionguard.observability import logger, metrics
+from sessionguard.rules import RulePack
+from sessionguard.session.engine import Alert, EngineStats, SanitizedLine, SessionEngine
+from sessionguard.session.records import (
     InputProblem,
     MalformedEvent,
     SessionEvent,
@@ -81,17 +91,7 @@ from sessionguard.events import (
     events_from_subscription,
     parse_session_event,
 )
-from sessionguard.masking import mask_secrets
-from sessionguard.noise import (
-    Decision,
-    NoiseControl,
-    alert_keys,
-    event_epoch,
-    state_key,
-)
-from sessionguard.observability import logger, metrics
-from sessionguard.rules import RulePack
-from sessionguard.terminal import begins_at_a_prompt
+from sessionguard.session.terminal import begins_at_a_prompt
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent

@@ -2,7 +2,7 @@
 
 Whether an instance is enrolled, what happens to its instance profile, whether its agent has registered, whether
 the agent update finished, and how a failure is classified (retried or final, with a reason code for metrics and
-alerts). The AWS calls live in `sessionguard.adapters.fleet`; `sessionguard.enrollment_steps` joins the two for the
+alerts). The AWS calls live in `sessionguard.adapters.fleet`; `sessionguard.enrollment.steps` joins the two for the
 Lambda handlers that the enrollment state machine calls. See docs/enrollment.md.
 """
 

@@ -20,9 +20,9 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 
+from sessionguard.adapters.cloudformation import CustomResourceOutcome, CustomResourceProgress
 from sessionguard.adapters.fleet import Fleet, HostManagementSetting, HostManagementState
-from sessionguard.cfn_response import CustomResourceOutcome, CustomResourceProgress
-from sessionguard.enrollment import (
+from sessionguard.enrollment.decisions import (
     ACTIVE_ASSOCIATION_STATES,
     ACTIVE_INSTANCE_STATES,
     COMPLIANCE_TAG,

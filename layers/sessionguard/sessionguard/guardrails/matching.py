@@ -19,7 +19,7 @@ again in code, so a broad rule or a replayed event cannot raise a wrong alert.
   account; deletions, disabling and versioning suspension alert even then. docs/guardrails.md says so.
 
 Everything taken from the event is hostile input (request parameters are whatever the caller sent): it leaves
-only through `clean_metadata` / `mask_secrets` and, for Slack, the escaping of `sessionguard.alerts`.
+only through `clean_metadata` / `mask_secrets` and, for Slack, the escaping of `sessionguard.alerting.formatting`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from enum import StrEnum
 from typing import Any, Final, NamedTuple
 from urllib.parse import quote
 
-from sessionguard.alerts import (
+from sessionguard.alerting.formatting import (
     SLACK_ID_MAX,
     SLACK_SECTION_TEXT_MAX,
     SNS_COMMAND_MAX,
@@ -53,7 +53,7 @@ from sessionguard.alerts import (
     truncate,
     visible,
 )
-from sessionguard.masking import mask_secrets
+from sessionguard.masking.masker import mask_secrets
 from sessionguard.severity import Severity
 
 CLOUDTRAIL_DETAIL_TYPE: Final = "AWS API Call via CloudTrail"
@@ -854,7 +854,7 @@ def guardrail_sns_message(alert: GuardrailAlert) -> SnsMessage:
 
 
 def guardrail_slack_message(alert: GuardrailAlert) -> dict[str, Any]:
-    """Incoming-webhook payload, built and escaped like a command alert's (sessionguard.alerts)."""
+    """Incoming-webhook payload, built and escaped like a command alert's (sessionguard.alerting.formatting)."""
     severity = str(alert.severity).upper()
     title = slack_title(alert.title)
     outcome = f"failed: {inline_code(clean_metadata(alert.error_code), 80)}" if alert.error_code else "succeeded"

@@ -17,9 +17,9 @@ from typing import Any
 
 import re2
 
-from sessionguard.normalize import NormalizedCommand, normalize_command
 from sessionguard.rules.loader import compile_glob, compile_pattern, iter_rule_files, load_file
 from sessionguard.rules.model import AllowEntry, Rule, RuleError, RuleMatch
+from sessionguard.session.shell import NormalizedCommand, normalize_command
 
 DEFAULT_RULES_DIR = Path(__file__).parent
 _SET_MAX_MEM = 64 << 20

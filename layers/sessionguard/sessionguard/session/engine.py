@@ -15,12 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, NamedTuple
 
-from sessionguard.events import SessionEvent
-from sessionguard.masking import SecretMasker
+from sessionguard.masking.masker import SecretMasker
 from sessionguard.rules import RulePack
 from sessionguard.rules.model import RuleMatch
+from sessionguard.session.records import SessionEvent
+from sessionguard.session.terminal import CommandSpan, SessionRebuilder
 from sessionguard.severity import Severity
-from sessionguard.terminal import CommandSpan, SessionRebuilder
 
 
 class Alert(NamedTuple):
