@@ -262,9 +262,9 @@ PLAIN_LINE = soup(*"ab19 -=/.\t;&|<>$'\"", "2>&1", "&&", "||", ">>", "${x}", "$H
 @settings(max_examples=500, deadline=None)
 @given(PLAIN_LINE)
 def test_the_fast_lexers_agree_with_the_full_lexer(text: str) -> None:
-    fast = shell._Context(budget=10**6)
+    fast = shell.Context(budget=10**6)
     fast_whole = shell._parse_line(text, fast)
-    full = shell._Context(budget=10**6)
+    full = shell.Context(budget=10**6)
     full_whole = shell._Lexer(text, full).run()
     assert (fast_whole, fast.segments) == (full_whole, full.segments)
 

@@ -1,0 +1,407 @@
+"""What one simple command becomes once the shell lexer (`shell`) has read its words.
+
+Wrappers are skipped (`sudo -u x -E`, `env A=1`, `timeout 10` ...), leading assignments and redirections are
+set apart, the command name loses a system path, and the command strings a shell is told to run (`sh -c`,
+`eval`, `su -c`, `bash <<<`) are queued to be read again. Also the lexer's data: words, substitutions, frames and
+the context shared by a line and every command string re-read from it. Linear time, never raises.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+DOUBLE_SPACE = re.compile(r"  +")
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=")
+
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "fish", "csh", "tcsh", "rbash"})
+# Running these from elsewhere (/tmp/bash, /dev/shm/x) is itself interesting, so only these lose their path.
+_SYSTEM_BIN_DIRS = frozenset({"/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"})
+_RUNS_COMMAND_STRINGS = _SHELLS | {"su", "runuser", "script"}
+_KEYWORDS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "{", "!"})
+_SPECIAL_COMMANDS = _KEYWORDS | _RUNS_COMMAND_STRINGS  # wrappers are added below, once defined
+
+
+@dataclass(frozen=True, slots=True)
+class _WrapperSpec:
+    """How to skip a wrapper's own options to reach the command it runs."""
+
+    short_with_arg: str = ""  # option letters that take the next word (`-u root`) unless attached (`-uroot`)
+    long_with_arg: frozenset[str] = frozenset()  # `--user root`; `--user=root` needs no entry
+    positional: int = 0  # arguments before the command (`timeout 10 cmd`)
+    mode_flags: str = ""  # letters that mean "not running a command" (`sudo -l`, `command -v`): keep as is
+
+
+_WRAPPERS: dict[str, _WrapperSpec] = {
+    "sudo": _WrapperSpec(
+        "ughpCDrtTUR",
+        frozenset(
+            {"user", "group", "host", "prompt", "close-from", "chdir", "role", "type", "command-timeout"}
+            | {"other-user", "chroot"}
+        ),
+        mode_flags="elvkKV",
+    ),
+    "doas": _WrapperSpec("uC"),
+    "env": _WrapperSpec("uCS", frozenset({"unset", "chdir", "split-string"})),
+    "nohup": _WrapperSpec(),
+    "exec": _WrapperSpec("a"),
+    "time": _WrapperSpec("fo", frozenset({"format", "output"})),
+    "nice": _WrapperSpec("n", frozenset({"adjustment"})),
+    "ionice": _WrapperSpec("cnp", frozenset({"class", "classdata", "pid"})),
+    "timeout": _WrapperSpec("sk", frozenset({"signal", "kill-after"}), positional=1),
+    "stdbuf": _WrapperSpec("ioe", frozenset({"input", "output", "error"})),
+    "command": _WrapperSpec(mode_flags="vV"),
+    "builtin": _WrapperSpec(),
+    "setsid": _WrapperSpec(),
+    "xargs": _WrapperSpec(
+        "IPLdEsan", frozenset({"arg-file", "delimiter", "max-args", "max-procs", "max-lines", "max-chars"})
+    ),
+    "busybox": _WrapperSpec(),
+    "unbuffer": _WrapperSpec(),
+    # These two run their arguments as a command string. They are skipped like wrappers, so `eval eval ... x`
+    # costs nothing per level, then what follows the last one is re-parsed once (`eval 'a; b'`); the segment
+    # itself keeps them, as `eval $(curl ...)` means more than `$(curl ...)`.
+    "eval": _WrapperSpec(),
+    "watch": _WrapperSpec("nd", frozenset({"interval", "differences"})),
+}
+_REPARSED_WRAPPERS = frozenset({"eval", "watch"})
+_SPECIAL_COMMANDS |= _WRAPPERS.keys()
+
+
+class Sub:
+    """A command substitution inside a word: `$(...)`, backticks (rendered as `$(...)`), `<(...)`, `>(...)`."""
+
+    __slots__ = ("opener", "tokens")
+
+    def __init__(self, opener: str, tokens: list[object]) -> None:
+        self.opener = opener
+        self.tokens = tokens
+
+
+class Word:
+    __slots__ = ("has_sub", "parts", "quoted", "redirect")
+
+    def __init__(self, redirect: bool = False) -> None:
+        self.parts: list[str | Sub] = []
+        self.redirect = redirect
+        self.quoted = False  # quoted or escaped somewhere: `'2'>x` has no io-number
+        self.has_sub = False
+
+    def text(self) -> str:
+        """The word as it appears in a segment; substitutions are elided, they are segments themselves."""
+        if len(self.parts) == 1 and isinstance(self.parts[0], str):
+            return self.parts[0]
+        return "".join(part if isinstance(part, str) else part.opener + "...)" for part in self.parts)
+
+
+class Cmd:
+    """A normalized simple command inside `whole` that holds substitutions: pieces to concatenate."""
+
+    __slots__ = ("pieces",)
+
+    def __init__(self, pieces: list[str | Sub]) -> None:
+        self.pieces = pieces
+
+
+class Frame:
+    """The top level or one open substitution, with the simple command being collected."""
+
+    __slots__ = ("closer", "flat", "in_dq", "opener", "out", "parens", "word", "words")
+
+    def __init__(self, opener: str, closer: str) -> None:
+        self.opener = opener
+        self.closer = closer
+        self.out: list[object] = []  # operators (str) and Cmd, joined by spaces in `whole`
+        self.words: list[Word] = []
+        self.word: Word | None = None
+        self.in_dq = False
+        self.parens = 0
+        # Substitutions opened beyond shell._MAX_DEPTH, flattened into this frame: (closer, in_dq to restore) each.
+        self.flat: list[tuple[str, bool]] = []
+
+
+class Context:
+    """State shared by the line and every command string re-parsed from it."""
+
+    __slots__ = ("budget", "inner", "queue", "seen", "segments", "substitution_budget")
+
+    def __init__(self, budget: int) -> None:
+        self.segments: list[str] = []
+        self.seen: set[str] = set()
+        self.inner: list[str] = []
+        self.queue: deque[str] = deque()
+        self.budget = budget
+        # Substitution bodies rendered as inner lines have their own allowance, so deeply nested ones cannot use up
+        # the budget that re-parses `sh -c` strings.
+        self.substitution_budget = budget
+
+    def add_segment(self, segment: str) -> None:
+        if "  " in segment:
+            segment = DOUBLE_SPACE.sub(" ", segment)
+        segment = segment.strip(" ")
+        if segment and segment not in self.seen:
+            self.seen.add(segment)
+            self.segments.append(segment)
+
+    def run_later(self, command_string: str) -> None:
+        # Queued, not recursed into: `eval eval eval ...` must not grow the Python stack.
+        if command_string and len(command_string) <= self.budget:
+            self.budget -= len(command_string)
+            self.queue.append(command_string)
+
+
+def _skip_wrapper_options(spec: _WrapperSpec, texts: list[str], start: int) -> int | None:
+    """Index of the first word after the wrapper's options, or None when the wrapper runs no command."""
+    j = start
+    positional = spec.positional
+    count = len(texts)
+    while j < count:
+        word = texts[j]
+        if word == "--":
+            return j + 1
+        if word.startswith("--"):
+            name, equals, _ = word[2:].partition("=")
+            j += 2 if not equals and name in spec.long_with_arg else 1
+            continue
+        if word.startswith("-"):
+            letters = word[1:]
+            if any(letter in spec.mode_flags for letter in letters):
+                return None
+            j += 1
+            for index, letter in enumerate(letters):
+                if letter in spec.short_with_arg:
+                    if index == len(letters) - 1:
+                        j += 1
+                    break
+            continue
+        if positional:
+            positional -= 1
+            j += 1
+            continue
+        break
+    return j
+
+
+def finish_command(frame: Frame, ctx: Context) -> None:
+    words = frame.words
+    if words:
+        frame.words = []
+        frame.word = None
+        if len(words) == 1 and len(words[0].parts) == 1 and not isinstance(words[0].parts[0], str):
+            # A command that is only a substitution (`$(...)` runs its output): nothing to match but the
+            # substitution, which has its own segments. Cheap, as `$($($(...)))` can nest as deep as it is long.
+            frame.out.append(Cmd(words[0].parts))
+            return
+        with_subs = words if any(word.has_sub for word in words) else None
+        emit_command([word.text() for word in words], [word.redirect for word in words], with_subs, frame.out, ctx)
+
+
+def emit_command(  # noqa: PLR0912, PLR0915 -- the steps below are in the order the shell applies them
+    texts: list[str],
+    redirects: list[bool] | None,
+    words: list[Word] | None,
+    out: list[object],
+    ctx: Context,
+) -> None:
+    """Add the simple command's segment(s) to ctx and its normalized form to `out` (the frame's `whole`).
+
+    `redirects` is None when no word is a redirection operator; `words` is None when no word holds a
+    substitution (always on the fast paths), else they carry the words' parts.
+    """
+    first = texts[0]
+    if (
+        first not in _SPECIAL_COMMANDS
+        and "=" not in first
+        and not first.startswith("/")
+        and (redirects is None or not redirects[0])
+        and words is None
+    ):
+        # The common case: a plain command with nothing to strip, rewrite or re-parse.
+        segment = " ".join(texts)
+        ctx.add_segment(segment)
+        out.append(segment)
+        return
+    count = len(texts)
+    if redirects is None:
+        redirects = [False] * count
+    assignments: list[int] = []
+    moved: list[int] = []
+    reparse_from = shown_from = -1
+    i = 0
+    while i < count:
+        if redirects[i]:  # `>/dev/null rm -rf /`: the redirection moves behind the command
+            moved.append(i)
+            if i + 1 < count:
+                moved.append(i + 1)
+            i += 2
+            continue
+        text = texts[i]
+        if "=" in text and _ASSIGNMENT.match(text):
+            assignments.append(i)
+            i += 1
+            continue
+        name = _basename(text)
+        if name in _KEYWORDS:
+            i += 1
+            continue
+        spec = _WRAPPERS.get(name)
+        if spec is None:
+            break
+        after = _skip_wrapper_options(spec, texts, i + 1)
+        if after is None:
+            break
+        if name in _REPARSED_WRAPPERS:
+            if reparse_from < 0:
+                shown_from = i  # `eval`/`watch` change what runs: the segment keeps them, from the first one
+            reparse_from = after
+        i = after
+
+    if i >= count:  # nothing but wrappers, assignments or redirections (`sudo -i`, `HISTFILE=`, `> log`)
+        kept = list(range(count))
+        assignments = []
+    elif reparse_from >= 0:
+        kept = list(range(shown_from, count)) + moved
+    elif i == 0 and not moved:
+        kept = list(range(count))
+    else:
+        kept = list(range(i, count)) + moved
+    command_index = kept[0]
+    command_text = texts[command_index]
+    name = command_text
+    keep_path_too = False
+    if command_text.startswith("/") and not redirects[command_index]:
+        directory, _, base = command_text.rpartition("/")
+        if base:
+            name = base
+            keep_path_too = (directory or "/") not in _SYSTEM_BIN_DIRS
+
+    segment_words = [texts[index] for index in kept]
+    segment_words[0] = name
+    segment = " ".join(segment_words)
+    ctx.add_segment(segment)
+    if keep_path_too:
+        ctx.add_segment(" ".join(texts[index] for index in kept))
+    if assignments:
+        ctx.add_segment(" ".join(texts[index] for index in assignments))
+    if 0 <= reparse_from < count:
+        _run_words_later(texts, words, reparse_from, ctx, single=False)
+    if name in _RUNS_COMMAND_STRINGS:
+        kept_words = [words[index] for index in kept] if words is not None else None
+        _queue_command_strings(name, segment_words, [redirects[index] for index in kept], kept_words, ctx)
+
+    if words is None or not any(words[index].has_sub for index in kept):
+        out.append(segment)
+        return
+    pieces: list[str | Sub] = [name] if name != command_text else list(words[command_index].parts)
+    for index in kept[1:]:
+        pieces.append(" ")
+        pieces.extend(words[index].parts)
+    out.append(Cmd(pieces))
+
+
+def _queue_command_strings(
+    name: str, texts: list[str], redirects: list[bool], words: list[Word] | None, ctx: Context
+) -> None:
+    """Queue the command strings this command hands to a shell (`sh -c X`, `bash <<< X`, `su -c X`)."""
+    if name in _SHELLS:
+        for index in range(1, len(texts) - 1):
+            arg = texts[index]
+            if len(arg) > 1 and arg[0] == "-" and arg[1] != "-" and "c" in arg and not redirects[index]:
+                _run_words_later(texts, words, index + 1, ctx, single=True)
+                break
+        for index in range(1, len(texts) - 1):
+            if redirects[index] and texts[index] == "<<<":
+                _run_words_later(texts, words, index + 1, ctx, single=True)
+    else:  # su, runuser, script
+        for index in range(1, len(texts)):
+            arg = texts[index]
+            if arg in ("-c", "--command") and index + 1 < len(texts):
+                _run_words_later(texts, words, index + 1, ctx, single=True)
+            elif arg.startswith("--command="):
+                ctx.run_later(arg.partition("=")[2])
+
+
+def _run_words_later(texts: list[str], words: list[Word] | None, start: int, ctx: Context, *, single: bool) -> None:
+    """Queue word `start` (or all words from it, space-joined) as a command string, substitutions included."""
+    stop = start + 1 if single else len(texts)
+    if words is None:
+        ctx.run_later(" ".join(texts[start:stop]))
+        return
+    pieces: list[str] = []
+    for word in words[start:stop]:
+        if pieces:
+            pieces.append(" ")
+        for part in word.parts:
+            if isinstance(part, str):
+                pieces.append(part)
+                continue
+            # Rendering is charged to the budget first, so nested `sh -c "$(sh -c ...)"` stays linear.
+            rendered = render(part.tokens, limit=ctx.budget)
+            if rendered is None:
+                return
+            ctx.budget -= len(rendered)
+            pieces.extend((part.opener, rendered, ")"))
+    ctx.run_later("".join(pieces))
+
+
+def _basename(word: str) -> str:
+    if word.startswith("/"):
+        base = word.rpartition("/")[2]
+        return base or word
+    return word
+
+
+def render_line(tokens: list[object], *, plain: bool = False) -> str:
+    """`plain`: the fast lexers produce no substitutions, so every token is already a string."""
+    simple = plain or all(type(token) is str for token in tokens)
+    whole = " ".join(tokens) if simple else render(tokens) or ""  # type: ignore[arg-type]
+    if "  " in whole:
+        whole = DOUBLE_SPACE.sub(" ", whole)
+    return whole.strip(" ")
+
+
+def render(tokens: list[object], limit: int | None = None) -> str | None:
+    """Flatten the nested output iteratively (substitutions can nest as deep as the text is long).
+
+    Token lists (a frame's output) are joined with spaces, a Cmd's pieces are concatenated, a Sub is wrapped in
+    its opener and `)`. With a limit, give up (None) as soon as the output would be longer.
+    """
+    out: list[str] = []
+    size = 0
+    iterators: list[Iterator[object]] = [iter(tokens)]
+    spaced = [True]  # this level's items are separated by spaces
+    first = [True]
+    closers = [""]
+    while iterators:
+        item = next(iterators[-1], None)
+        if item is None:
+            iterators.pop()
+            spaced.pop()
+            first.pop()
+            out.append(closers.pop())
+            continue
+        if spaced[-1]:
+            if first[-1]:
+                first[-1] = False
+            else:
+                out.append(" ")
+        if isinstance(item, str):
+            out.append(item)
+            if limit is not None:
+                size += len(item) + 1
+                if size > limit:
+                    return None
+            continue
+        if isinstance(item, Sub):
+            out.append(item.opener)
+            iterators.append(iter(item.tokens))
+            spaced.append(True)
+            closers.append(")")
+        else:
+            iterators.append(iter(item.pieces))  # type: ignore[attr-defined]
+            spaced.append(False)
+            closers.append("")
+        first.append(True)
+    return "".join(out)
