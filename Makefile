@@ -14,7 +14,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install lock lint typecheck lint-iac build test unit bench demo deploy clean
+.PHONY: help install lock lint typecheck lint-iac build test unit bench eval demo deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ test: lint lint-iac build unit ## Everything CI runs
 
 bench: $(STAMP) ## Engine throughput against the JSON floor; last line is JSON
 	$(BIN)/python benchmarks/bench_engine.py
+
+eval: $(STAMP) ## Detection (and masking) on the public corpora in evaluation/; last line is JSON
+	$(BIN)/python -m evaluation
 
 demo: $(STAMP) ## The whole pipeline on the embedded AWS emulator
 	$(BIN)/python -m demo $(if $(SESSION),--session $(SESSION))

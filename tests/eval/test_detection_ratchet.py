@@ -1,0 +1,50 @@
+"""Detection must not regress on the public corpus: recall at or above, noise at or below, the figures committed in
+evaluation/ratchet.json. Raise them there when detection improves (`make eval` prints the new figures)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evaluation import detection
+
+RATCHET = Path(__file__).parents[2] / "evaluation" / "ratchet.json"
+
+
+@pytest.fixture(scope="module")
+def figures() -> dict[str, Any]:
+    return detection.evaluate(detection.load_cases()).summary()
+
+
+@pytest.fixture(scope="module")
+def ratchet() -> dict[str, Any]:
+    committed: dict[str, Any] = json.loads(RATCHET.read_text(encoding="utf-8"))["detection"]
+    return committed
+
+
+def test_the_corpus_has_the_size_the_ratchet_was_measured_on(figures: dict[str, Any], ratchet: dict[str, Any]) -> None:
+    # A smaller corpus could raise a rate without any detection changing.
+    assert figures["risky_cases"] >= ratchet["risky_cases"]
+    assert figures["benign_cases"] >= ratchet["benign_cases"]
+
+
+def test_overall_recall_does_not_drop(figures: dict[str, Any], ratchet: dict[str, Any]) -> None:
+    assert figures["recall_any"] >= ratchet["recall_any"]
+    assert figures["recall_medium"] >= ratchet["recall_medium"]
+
+
+def test_noise_does_not_rise(figures: dict[str, Any], ratchet: dict[str, Any]) -> None:
+    assert figures["noise_medium"] <= ratchet["noise_medium"], figures["noise_by_rule"]
+
+
+@pytest.mark.parametrize("group", ["by_source", "gtfobins_functions"])
+def test_recall_of_each_group_does_not_drop(figures: dict[str, Any], ratchet: dict[str, Any], group: str) -> None:
+    dropped = {
+        name: (figures[group].get(name, {}).get("any", 0.0), floor)
+        for name, floor in ratchet[group].items()
+        if figures[group].get(name, {}).get("any", 0.0) < floor
+    }
+    assert not dropped, f"recall (now, committed) dropped: {dropped}"
