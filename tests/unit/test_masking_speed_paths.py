@@ -1,9 +1,9 @@
 """The masker's speed paths give exactly what the plain paths give.
 
-- masking.py calls google-re2's pybind binding (`re2._re2.RE2.Match`, the private object under the `re`-like
-  wrapper) through `_Regex`. If a google-re2 release changes what that binding takes or returns, these tests fail
-  loudly: every pattern of the module is checked against `re2.compile(...)` on ordinary, hostile, non-ASCII and
-  lone-surrogate input, at every start position.
+- The masker calls google-re2's pybind binding (`re2._re2.RE2.Match`, the private object under the `re`-like
+  wrapper) through `masking.regex.Regex`. If a google-re2 release changes what that binding takes or returns, these
+  tests fail loudly: every pattern of the masking package is checked against `re2.compile(...)` on ordinary,
+  hostile, non-ASCII and lone-surrogate input, at every start position.
 - The trigger Set, used through its binding too, finds a line exactly when the one-regex trigger scan does.
 - `mask_lines` (one trigger scan over a block, its one-line path, its fallback for lines that hold a newline)
   gives what `mask` gives line by line, with the same counts and state.
@@ -18,8 +18,9 @@ import pytest
 import re2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sessionguard.masking import masker as masking
+from sessionguard.masking import heuristics, masker, regex, rules
 from sessionguard.masking.masker import SecretMasker
+from sessionguard.masking.regex import LATIN1, Regex
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -55,9 +56,10 @@ def _data(line: str) -> bytes:
 
 
 def _regexes() -> list[tuple[str, Any]]:
-    found = [(f"rule {index} ({rule.kind})", rule.regex) for index, rule in enumerate(masking._RULES)]
-    found.append(("_SSM_VALUE_RULE", masking._SSM_VALUE_RULE.regex))
-    found += [(name, value) for name, value in vars(masking).items() if isinstance(value, masking._Regex)]
+    found = [(f"rule {index} ({rule.kind})", rule.regex) for index, rule in enumerate(rules.RULES)]
+    found.append(("SSM_VALUE_RULE", masker.SSM_VALUE_RULE.regex))
+    for module in (masker, heuristics, regex, rules):
+        found += [(name, value) for name, value in vars(module).items() if isinstance(value, Regex)]
     return found
 
 
@@ -70,7 +72,7 @@ def _spans(match: Any, groups: int) -> list[tuple[int, int]] | None:
 
 @pytest.mark.parametrize(("name", "regex"), REGEXES, ids=[name for name, _ in REGEXES])
 def test_the_binding_answers_as_the_re2_wrapper_does(name: str, regex: Any) -> None:
-    reference = re2.compile(regex.pattern.encode("ascii"), masking._OPTIONS)
+    reference = re2.compile(regex.pattern.encode("ascii"), LATIN1)
     assert regex.groupindex == {key.decode(): value for key, value in reference.groupindex.items()}
     for line in SAMPLES:
         data = _data(line)
@@ -84,7 +86,7 @@ def test_the_binding_answers_as_the_re2_wrapper_does(name: str, regex: Any) -> N
 
 
 def test_a_group_that_took_no_part_is_minus_one() -> None:
-    rule = next(rule for rule in masking._RULES if rule.kind == "basic-auth")
+    rule = next(rule for rule in rules.RULES if rule.kind == "basic-auth")
     match = rule.regex.search(b"curl -u deploy:hunter2hunter2 x")
     assert match is not None
     assert match[rule.regex.groupindex["u1"]] == (-1, -1)
@@ -94,9 +96,9 @@ def test_a_group_that_took_no_part_is_minus_one() -> None:
 def test_the_trigger_set_finds_a_line_exactly_when_the_trigger_scan_does() -> None:
     for line in [*SAMPLES, "sudo yum update -y", "SUDO", "nothing here", "Pass", "pa ss"]:
         data = _data(line)
-        selected = masking._RULE_TRIGGER_SET.Match(data)
+        selected = masker.RULE_TRIGGER_SET.Match(data)
         assert isinstance(selected, list)
-        assert bool(selected) == (masking._ANY_TRIGGER_RE.search(data) is not None), line
+        assert bool(selected) == (masker.ANY_TRIGGER_RE.search(data) is not None), line
 
 
 # Lines that exercise the masker's paths and its state across lines (key blocks, prompts, SecureString).

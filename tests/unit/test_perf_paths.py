@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sessionguard.masking import masker as masking
+from sessionguard.masking import masker
 from sessionguard.masking.masker import SecretMasker
 from sessionguard.rules import RulePack
 from sessionguard.session import terminal
@@ -284,20 +284,20 @@ def test_clean_line_cache_changes_nothing(lines: list[str], cuts: list[int], war
         out = [text for event in events for text in masker.mask_lines(event)]
         return out, dict(masker.counts)
 
-    masking._CLEAN_LINES.clear()
+    masker.CLEAN_LINES.clear()
     cold = run()
     SecretMasker().mask_lines(warm)  # fill the cache with whatever other sessions saw
     assert run() == cold
     one_by_one = SecretMasker()
     assert cold[0] == [one_by_one.mask(text) for text in lines]
     for text in lines:
-        if text.encode() in masking._CLEAN_LINES:
+        if text.encode() in masker.CLEAN_LINES:
             assert SecretMasker().mask(text) == text
 
 
 def test_clean_line_cache_keeps_no_masked_line_and_no_key_block() -> None:
-    masking._CLEAN_LINES.clear()
+    masker.CLEAN_LINES.clear()
     SecretMasker().mask_lines(
         ["ls", "sudo yum update -y", "mysql -u a -pS3cr3tPassw0rd", "-----BEGIN RSA PRIVATE KEY-----", "x"]
     )
-    assert {b"sudo yum update -y"} == masking._CLEAN_LINES
+    assert {b"sudo yum update -y"} == masker.CLEAN_LINES

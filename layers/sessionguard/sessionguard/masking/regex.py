@@ -1,0 +1,73 @@
+"""RE2 as the masker calls it: patterns over bytes in Latin-1 mode, searched through google-re2's binding, and
+Sets of literal triggers.
+
+Every pattern is ASCII and every class treats the bytes >= 0x80 alike, so a span can never cut a multi-byte
+character in half. tests/unit/test_masking_speed_paths.py pins the private binding against `re2.compile`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+import re2
+
+LATIN1 = re2.Options()
+LATIN1.encoding = re2.Options.Encoding.LATIN1
+
+# A match as google-re2's binding returns it: (start, end) per group, group 0 being the whole match, and (-1, -1)
+# for a group that took no part. Offsets are byte offsets into the line's bytes.
+Match = list[tuple[int, int]]
+
+# The binding's anchors (RE2::Anchor).
+_UNANCHORED: Final = re2._re2.RE2.Anchor.UNANCHORED
+_ANCHOR_START: Final = re2._re2.RE2.Anchor.ANCHOR_START
+_ANCHOR_BOTH: Final = re2._re2.RE2.Anchor.ANCHOR_BOTH
+
+
+class Regex:
+    """An RE2 pattern over bytes, called through google-re2's pybind binding (``_re2.RE2.Match``) instead of its
+    ``re``-like wrapper. The wrapper's search() runs a generator and builds a match object per call, and each
+    span()/group() of that object asks C++ for the group count again (a group name: a new dict of all names),
+    which together cost more than most searches here. A match is the binding's own list of spans (Match).
+    tests/unit/test_masking_speed_paths.py pins this private binding against ``re2.compile``."""
+
+    __slots__ = ("_match", "groupindex", "pattern")
+
+    def __init__(self, pattern: str) -> None:
+        compiled = re2.compile(pattern.encode("ascii"), LATIN1)  # the wrapper checks the pattern compiled
+        self.pattern = pattern
+        self._match = compiled._regexp.Match  # keeps the compiled RE2 object alive
+        self.groupindex: dict[str, int] = {name.decode(): index for name, index in compiled.groupindex.items()}
+
+    # RE2 rejects (no match, and an error logged) a pos past endpos or an endpos past the end: callers never
+    # pass one. RE2 still sees the whole text, so ^ and \b before pos behave as in the wrapper.
+    def search(self, data: bytes, pos: int = 0) -> Match | None:
+        spans: Match = self._match(_UNANCHORED, data, pos, len(data))
+        return spans if spans[0][0] >= 0 else None
+
+    def search_within(self, data: bytes, pos: int, endpos: int) -> Match | None:
+        spans: Match = self._match(_UNANCHORED, data, pos, endpos)
+        return spans if spans[0][0] >= 0 else None
+
+    def match(self, data: bytes, pos: int = 0) -> Match | None:
+        """A match that starts at pos."""
+        spans: Match = self._match(_ANCHOR_START, data, pos, len(data))
+        return spans if spans[0][0] >= 0 else None
+
+    def fullmatch(self, data: bytes) -> bool:
+        """Whether all of data matches."""
+        return bool(self._match(_ANCHOR_BOTH, data, 0, len(data))[0][0] >= 0)
+
+
+def build_trigger_set(trigger_groups: Sequence[Sequence[str]]) -> Any:
+    # Literal triggers only (escaped): see the module docstring for why a Set must stay literal. Its DFA then
+    # has at most a few hundred states (~1 MB); the larger memory budget is headroom, allocated only if used.
+    options = re2.Options()
+    options.encoding = re2.Options.Encoding.LATIN1
+    options.max_mem = 64 << 20
+    trigger_set = re2.Set.SearchSet(options)
+    for triggers in trigger_groups:
+        trigger_set.Add(("(?i)" + "|".join(re2.escape(t) for t in triggers)).encode("ascii"))
+    trigger_set.Compile()
+    return trigger_set._set  # the binding's Set: Match(data) gives the list of matching entries, [] for none

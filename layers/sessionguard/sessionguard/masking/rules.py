@@ -1,0 +1,625 @@
+"""The masker's rules: what a secret looks like in context, in priority order.
+
+A `Rule` is one RE2 pattern with the literal triggers that must occur for it to fire, the capture groups that
+hold the value (and how to treat each), an optional name group whose name decides the kind
+(`heuristics.classify_name`), and an optional `accept` hook in code for what a pattern cannot say. `RULES` is the
+full list: the provider-token shapes first, then flags, piped secrets, URLs, SQL and secret-named assignments.
+When spans of several rules overlap they merge into one marker named after the earliest rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from sessionguard.masking.heuristics import is_placeholder
+from sessionguard.masking.regex import Match, Regex
+
+# --- value fragments --------------------------------------------------------------------------------------
+# Capture groups whose name starts with "v" hold a value; the part after the last "_" says how to treat it:
+#   w: a quoted string (the quotes stay, the inside is masked: mode q) or one shell word;
+#   r: a quoted string or the rest of the line up to a closing quote (`password: two words`);
+#   p: verbatim, but placeholders stay; v: verbatim (a provider token's own shape is never a placeholder).
+# One group per value: a quoted alternative starts with its quote and the others never do, so the first
+# byte tells them apart (fewer groups also keep RE2's per-match cost down).
+# Group "n" holds a secret-looking name that classify_name turns into a kind (or rejects).
+QUOTED = r"\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*'"
+SQL_QUOTED = r"'(?:[^'\\\n]|\\.|'')*'|\"(?:[^\"\\\n]|\\.|\"\")*\""  # SQL doubles a quote to escape it
+
+
+# An unquoted shell word: it ends at whitespace, a quote or a shell operator (; | && and a lone & before a
+# space), so a masked value never swallows the operator that separates it from the next command.
+_WORD_CHAR = r"(?:[^\s'\";|&]|&[^\s'\";|&])"
+
+
+# A command substitution is one value even with spaces inside: `$(cat /run/secrets/db)` stays (placeholder),
+# `$(echo hunter2)` is masked whole.
+_SUBSTITUTION = r"\$\([^()\n]*\)"
+
+
+def value_pattern(tag: str = "v") -> str:
+    return rf"(?P<{tag}_w>{QUOTED}|{_SUBSTITUTION}|{_WORD_CHAR}+)"
+
+
+def option_value_pattern(tag: str = "v", *, dash: bool = False) -> str:
+    """A space-separated option argument: not the next option. With `dash`, a word that starts with `-` is also
+    taken (group mode d), to be kept only if it looks random (`-p -Zq7vRm2Lx9`, not `--password -h db`)."""
+    word = rf"(?P<{tag}_w>{QUOTED}|{_SUBSTITUTION}|[^\s'\";|&-]{_WORD_CHAR}*)"
+    return rf"{word}|(?P<{tag}_d>-[^\s'\";|&-]{_WORD_CHAR}{{5,}})" if dash else word  # 6+ after -: looks_random
+
+
+# The rest of the line, up to a quote that closes (one followed by a space, an operator or the end), as in
+# `-H 'X-Api-Key: abc' url`; a quote inside (`password: it's "x"`) does not end the value.
+_REST = r"[^\s'\"](?:[^'\"\n]|['\"][^\s'\";|&)])*"
+
+
+def rest_value_pattern(tag: str = "v") -> str:
+    return rf"(?P<{tag}_r>{QUOTED}|{_REST})"
+
+
+# Inside one command of a chain: anything up to ; & | (so a flag of the next command is not taken), stepping over
+# quoted strings, which may hold them (`mysql -e "show databases; show tables" -pX`); a lone quote is a character.
+# Lazy twice over: the nearest flag wins (a greedy `?` would prefer a later `-p` and leave the first one's value).
+_SAME_COMMAND = rf"(?:(?:[^;&|\n]|{QUOTED})*?\s)??"
+# A secret-looking name: the literal keywords also drive the trigger Set; classify_name decides precisely.
+_NAME_KEYWORDS = r"(?i:pass|pw|secret|token|cred|key|auth)"
+_NAME = rf"(?P<n>[A-Za-z0-9_.-]*{_NAME_KEYWORDS}[A-Za-z0-9_.-]*)"
+_NAME_TRIGGERS = ("pass", "pw", "secret", "token", "cred", "key", "auth")
+# What `echo X |` / `printf '%s\n' X |` feeds into a command's standard input.
+_ECHO = (
+    r"\b(?:echo(?:[ \t]+-[neE]+)*|printf(?:[ \t]+'%s\\n'|[ \t]+\"%s\\n\")?|yes)[ \t]+"
+    rf"(?P<v_w>{QUOTED}|[^\s'\"|;&<>]+)[ \t]*\|[ \t]*"
+)
+_ECHO_REQUIRES: Final = ((b"|",), (b"echo", b"printf", b"yes"))
+_HTPASSWD_ARG = rf"{QUOTED}|[^\s'\";&|<>]+"
+_SUDO_PREFIX = r"(?:(?:\S*/)?sudo(?:[ \t]+-\S+)*[ \t]+)?(?:\S*/)?"
+# sudo's option that makes it read the password from stdin: -S, also among others (-kS, -Sv, -Si), or --stdin.
+_SUDO_STDIN = r"(?:-[A-Za-z]*S[A-Za-z]*\b|--stdin\b)"
+# `user:password` of curl -u, httpie -a, ...: quoted or one word. The user may hold a marker (`-u [MASKED:...]:`,
+# a token as the user), whose own colon is not the separator, or a second pass would split the marker.
+_USER_IN_MARKER = r"\[MASKED:[a-z-]+\]"
+_USER_PASSWORD = (
+    rf"(?:'(?P<u1>(?:{_USER_IN_MARKER}|[^':\s\[])*):(?P<v_sq>[^'\n]+)'"
+    rf"|\"(?P<u2>(?:{_USER_IN_MARKER}|[^\":\s\[])*):(?P<v_dq>[^\"\n]+)\""
+    rf"|(?P<u3>(?:{_USER_IN_MARKER}|[^\s:'\"\[])*):(?P<v_w>[^\s'\"]+))"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    kind: str
+    triggers: tuple[str, ...]
+    regex: Regex
+    value_groups: tuple[tuple[int, str], ...]
+    name_group: int
+    accept: Callable[[Rule, Match, bytes, bytes], bool] | None  # (rule, match, line, value): keep the value?
+    user_split: bool  # `user:password` values (chpasswd): keep the user readable
+    # "" or a handler of its own: "assignment", "htpasswd", "aws-prompt", "secure-string", masker.ANNOUNCES's keys
+    special: str
+    dotted_name: bool  # the name is `profile.x.aws_secret_access_key`: classify its last part
+    # Cheap necessary conditions checked with `in` before the RE2 search (each inner tuple: one of these
+    # bytes must occur): a line that merely mentions `sudo` costs no RE2 call for the `echo X | sudo -S` rule.
+    requires: tuple[tuple[bytes, ...], ...]
+
+
+def make_rule(
+    kind: str,
+    triggers: tuple[str, ...],
+    pattern: str,
+    *,
+    accept: Callable[[Rule, Match, bytes, bytes], bool] | None = None,
+    user_split: bool = False,
+    special: str = "",
+    dotted_name: bool = False,
+    requires: tuple[tuple[bytes, ...], ...] = (),
+) -> Rule:
+    regex = Regex(pattern)
+    groups = regex.groupindex
+    values = tuple(sorted((i, name.rsplit("_", 1)[1]) for name, i in groups.items() if name.startswith("v")))
+    return Rule(kind, triggers, regex, values, groups.get("n", 0), accept, user_split, special, dotted_name, requires)
+
+
+def _has_digit_and_letter(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:
+    """`sk-` also starts ordinary hyphenated names; OpenAI keys are random base62, so they mix both."""
+    body = value[3:]
+    return any(48 <= c <= 57 for c in body) and any(65 <= (c | 32) - 32 <= 90 for c in body)
+
+
+def _is_user_password(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:
+    """`-u user:password`, but not `docker run -u 1000:1000` (uid:gid) nor `redis-cli -u redis://...` (a URL,
+    masked by the url-password rule)."""
+    user = b""
+    for name in ("u1", "u2", "u3"):  # one per quoting alternative; the first that took part
+        start, end = match[rule.regex.groupindex[name]]
+        if start >= 0:
+            user = data[start:end]
+            break
+    if is_placeholder(user + b":" + value):  # `--user <user:password>` in help text, `-u ${X:?msg}`
+        return False
+    return not (value.startswith(b"//") or (value.isdigit() and (user.isdigit() or not user)))
+
+
+def _is_option_name(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:
+    """`--password X`, `-storepass X`, `-Password X`, `-apiToken X`, `-oauth2token X`, `-pToken X`, `-sPassword X`;
+    but `mysql -pS3cr3tPw orders` and `mysql -ppassword123 orders` are a one-letter option with its value
+    attached (holding `Pw`, `password`), not an option named like a secret, and `orders` is no value. A
+    single-dash name is such a value when it ends with a digit and does not start with a secret keyword
+    (`-ppassword123`, but `-password1 X` is a name), or when a lower-case letter and then an upper-case one start
+    it and a digit follows (`-pS3cr3tPw`; `-oauth2token` and `-pToken` are names)."""
+    if value.startswith(b"pass:") or _PASS_SOURCE.fullmatch(value):
+        return False  # `-pass pass:x` is the openssl-passphrase rule's; `-pass env:VAR` only names where it is
+    start, end = match[rule.name_group]
+    name = data[start:end]
+    if name.startswith(b"--"):
+        return True
+    if name[-1:].isdigit():
+        return name[1:].lower().startswith(_NAME_KEYWORD_BYTES)
+    return not (name[1:2].islower() and name[2:3].isupper() and any(48 <= c <= 57 for c in name[2:]))
+
+
+# Values that only say where a passphrase is (openssl-passphrase-options(1) and tools that copy it): exactly
+# `stdin`, `fd:<digits>`, `env:<NAME>` with an environment-variable name, `file:<path>` with a `/` or `.` in the
+# path. Anything else (`stdinPw77`, `file:abc123`, `env:s3cret`) is a value.
+_PASS_SOURCE: Final = Regex(r"stdin|fd:[0-9]+|env:[A-Z_][A-Z0-9_]*|file:[^\s/.]*[/.]\S*")
+_NAME_KEYWORD_BYTES: Final = tuple(keyword.encode() for keyword in _NAME_TRIGGERS)
+
+
+def _is_not_a_port(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:
+    """`http://localhost:4873/@scope/pkg` is host:port and a path with an @, not user:password@host."""
+    head = value
+    for separator in (b"/", b"?", b"#"):
+        head = head.split(separator, 1)[0]
+    return not (head.isdigit() and len(head) < len(value))
+
+
+def looks_random(value: bytes) -> bool:
+    """A word that starts with `-` but is a value, not the next option (`-p -Zq7vRm2Lx9`): long, and mixing
+    upper case, lower case and digits, as options (`-h`, `-x`, `--verbose`) do not."""
+    body = value[1:]
+    return (
+        len(body) >= 6
+        and any(48 <= c <= 57 for c in body)
+        and any(65 <= c <= 90 for c in body)
+        and any(97 <= c <= 122 for c in body)
+    )
+
+
+# Rules in priority order: when spans of several rules overlap they merge into one marker named after the
+# earliest rule (the most specific). Sources for token shapes are given per rule. Every token shape starts at
+# a word boundary and runs to the end of its characters, so a marker never creates a boundary that a second
+# pass could match at (masking stays idempotent).
+RULES: Final[tuple[Rule, ...]] = (
+    # AWS IAM identifiers (docs: "Understanding unique ID prefixes"): AKIA = long-term access key,
+    # ASIA = temporary (STS) access key; 20 upper-case alphanumerics.
+    make_rule(
+        "aws-access-key-id", ("akia", "asia"), r"\b(?P<v_v>(?:AKIA|ASIA)[A-Z0-9]{16})\b", requires=((b"AKIA", b"ASIA"),)
+    ),
+    # A secret access key (40 base64 chars) right after its key id: credentials.csv rows, `key secret` pairs, and
+    # the CLI's text output, where a timestamp may come between (`iam create-access-key --output text`:
+    # ACCESSKEY, key id, CreateDate, secret, status, user; `sts assume-role`: key id, Expiration, secret, token).
+    make_rule(
+        "aws-secret-access-key",
+        ("akia", "asia"),
+        r"\b(?:AKIA|ASIA)[A-Z0-9]{16}[\t ,:;|=]+"
+        r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(?:Z|[+-][0-9]{2}:?[0-9]{2})?[\t ,;|]+)?"
+        r"(?P<v_v>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)",
+        requires=((b"AKIA", b"ASIA"),),
+    ),
+    # STS session tokens are base64 of a binary blob with a fixed header: "IQoJb3JpZ2lu" ("!\n\torigin"),
+    # older ones "FwoGZXIvYXdz" / "FQoGZXIvYXdz" ("...er/aws").
+    make_rule(
+        "aws-session-token",
+        ("iqojb3jpz2lu", "fwogzxivyxdz", "fqogzxivyxdz"),
+        r"\b(?P<v_v>(?:IQoJb3JpZ2lu|FwoGZXIvYXdz|FQoGZXIvYXdz)[A-Za-z0-9/+=]{16,})",
+        requires=((b"IQoJ", b"FwoG", b"FQoG"),),
+    ),
+    # GitHub ("Behind GitHub's new authentication token formats", 2021): ghp_/gho_/ghu_/ghs_/ghr_ + 36 base62;
+    # fine-grained PATs: github_pat_ + 22 + _ + 59.
+    make_rule(
+        "github-token",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+        r"\b(?P<v_v>gh[pousr]_[A-Za-z0-9]{36,})",
+        requires=((b"gh",),),
+    ),
+    make_rule(
+        "github-token", ("github_pat_",), r"\b(?P<v_v>github_pat_[A-Za-z0-9_]{22,})", requires=((b"github_pat_",),)
+    ),
+    # GitLab docs "Token prefixes": glpat- personal, gldt- deploy, glrt- runner, glptt- trigger, ...
+    make_rule(
+        "gitlab-token",
+        ("glpat-", "gldt-", "glrt-", "glcbt-", "glptt-", "glft-", "glimt-", "glagent-", "glsoat-", "gloas-"),
+        r"\b(?P<v_v>gl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|soat|oas)-[A-Za-z0-9_.-]{20,})",
+        requires=((b"gl",),),
+    ),
+    # Slack docs "Token types": xoxb- bot, xoxp- user, xoxa-/xoxr-/xoxs-/xoxe- others, xapp- app-level.
+    make_rule(
+        "slack-token",
+        ("xox", "xapp-"),
+        r"\b(?P<v_v>(?:xox[abposre]|xapp)-[A-Za-z0-9-]{10,})",
+        requires=((b"xox", b"xapp-"),),
+    ),
+    # Incoming webhooks: https://hooks.slack.com/services/T.../B.../secret (the host stays readable).
+    make_rule(
+        "slack-webhook",
+        ("hooks.slack.com", "hooks.slack-gov.com"),
+        r"hooks\.slack(?:-gov)?\.com/(?:services|workflows|triggers)/(?P<v_v>[A-Za-z0-9_/+-]+)",
+        requires=((b"hooks.slack",),),
+    ),
+    # Stripe docs "API keys": sk_ secret, rk_ restricted, _live_/_test_; whsec_ webhook signing secrets.
+    make_rule(
+        "stripe-key",
+        ("sk_live_", "rk_live_", "sk_test_", "rk_test_", "whsec_"),
+        r"\b(?P<v_v>[sr]k_(?:live|test)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9+/]{20,})",
+        requires=((b"k_live_", b"k_test_", b"whsec_"),),
+    ),
+    # npm docs "About access tokens": npm_ + 36 base62.
+    make_rule("npm-token", ("npm_",), r"\b(?P<v_v>npm_[A-Za-z0-9]{36,})", requires=((b"npm_",),)),
+    # Google Cloud API keys: AIza + 35 characters. The whole run is masked: a match that ended inside a longer
+    # word would let the marker's "]" create a word boundary that a second pass could match after.
+    make_rule("google-api-key", ("aiza",), r"\b(?P<v_v>AIza[0-9A-Za-z_-]{35,})", requires=((b"AIza",),)),
+    # Anthropic keys start sk-ant-; listed before OpenAI so they get their own name.
+    make_rule(
+        "anthropic-api-key",
+        ("sk-ant-",),
+        r"(?:^|[^A-Za-z0-9_-])(?P<v_v>sk-ant-[A-Za-z0-9_-]{20,})",
+        requires=((b"sk-ant-",),),
+    ),
+    # OpenAI: sk- + 48 base62 (legacy), sk-proj-/sk-svcacct-/sk-admin- + longer url-safe base64.
+    make_rule(
+        "openai-api-key",
+        ("sk-",),
+        r"(?:^|[^A-Za-z0-9_-])(?P<v_v>sk-[A-Za-z0-9_-]{20,})",
+        requires=((b"sk-",),),
+        accept=_has_digit_and_letter,
+    ),
+    # Vault >= 1.10 tokens: hvs. service, hvb. batch, hvr. recovery (Vault docs "Tokens").
+    make_rule("vault-token", ("hvs.", "hvb.", "hvr."), r"\b(?P<v_v>hv[sbr]\.[A-Za-z0-9_-]{20,})", requires=((b"hv",),)),
+    # Docker docs "Access tokens": dckr_pat_ personal, dckr_oat_ organization.
+    make_rule(
+        "docker-pat",
+        ("dckr_pat_", "dckr_oat_"),
+        r"\b(?P<v_v>dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,})",
+        requires=((b"dckr_",),),
+    ),
+    # JWT (RFC 7519): base64url('{"...') = eyJ..., header.payload.signature.
+    make_rule(
+        "jwt", ("eyj",), r"\b(?P<v_v>eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*)", requires=((b"eyJ",),)
+    ),
+    # `aws configure` echoes what is typed after its prompt (an empty answer keeps the value in brackets).
+    make_rule(
+        "aws-secret-access-key",
+        ("secret access key", "access key id", "session token"),
+        r"(?i)\bAWS[ \t]+(?P<k>Secret Access Key|Access Key ID|Session Token)[ \t]*\[[^\]\n]*\]:[ \t]*"
+        r"(?P<v_w>\S*)[ \t]*$",
+        special="aws-prompt",
+        requires=((b"]:",),),
+    ),
+    # `aws configure set [profile.x.]aws_secret_access_key VALUE`
+    make_rule(
+        "secret",
+        ("configure",),
+        rf"\bconfigure[ \t]+set[ \t]+(?P<n>[A-Za-z0-9_.-]+)[ \t]+{value_pattern()}",
+        dotted_name=True,
+        requires=((b"set",),),
+    ),
+    # `aws ... --output table`: `||  SecretAccessKey  |  wJalr...  ||` (the name decides, as for assignments).
+    make_rule("secret", _NAME_TRIGGERS, rf"^[ \t]*\|+[ \t]*{_NAME}[ \t]*\|[ \t]*(?P<v_w>[^\s|]+)", requires=((b"|",),)),
+    # A command that prints one secret alone on the next line: `aws configure get aws_secret_access_key`,
+    # `jq -r '.Credentials.SecretAccessKey'` (nothing piped on). The next line is masked if it is one word (and,
+    # for an AWS secret key, has a key's shape: see _take_pending).
+    make_rule(
+        "secret",
+        ("configure get",),
+        r"\baws[ \t]+configure[ \t]+get[ \t]+(?:[A-Za-z0-9_-]+\.)*(?P<n>[A-Za-z0-9_]+)(?:[ \t]+[^|;&\s][^|;&]*)?$",
+        special="prints-value",
+    ),
+    make_rule(
+        "secret",
+        ("jq ",),
+        r"\bjq[ \t]+(?:-[A-Za-z-]+[ \t]+)*['\"]?(?:\.[A-Za-z0-9_]+(?:\[[0-9]*\])?)*\.(?P<n>[A-Za-z0-9_]+)['\"]?"
+        r"(?:[ \t]+[^|;&\s][^|;&]*)?$",
+        special="prints-value",
+    ),
+    # `aws ssm put-parameter --type SecureString --value X` and the decrypted `"Value"` that follows
+    # `"Type": "SecureString"` in get-parameter(s) output (possibly on a later line: see _SSM_VALUE).
+    make_rule("ssm-secure-string", ("securestring",), r"SecureString", special="secure-string"),
+    # mysql/mariadb: only the attached form is a password; `-p` alone (or `-p X`) prompts; -P is the port.
+    make_rule(
+        "mysql-password",
+        ("mysql", "mariadb"),
+        rf"(?i:\b(?:mysql|mariadb)[a-z_-]*)\s{_SAME_COMMAND}-p{value_pattern()}",
+        requires=((b"-p",),),
+    ),
+    # mysqladmin's command `password NEW` sets a new password.
+    make_rule(
+        "mysql-password",
+        ("mysqladmin",),
+        rf"\bmysqladmin\s{_SAME_COMMAND}password[ \t]+{option_value_pattern()}",
+        requires=((b"password",),),
+    ),
+    make_rule(
+        "sshpass-password", ("sshpass",), rf"\bsshpass\s{_SAME_COMMAND}-p[ \t]*{value_pattern()}", requires=((b"-p",),)
+    ),
+    make_rule(
+        "redis-password",
+        ("redis-cli",),
+        rf"\bredis-cli\s{_SAME_COMMAND}(?:-a[ \t]*|--pass[ \t]+|--pass=){option_value_pattern()}",
+        requires=((b"-a", b"--pass"),),
+    ),
+    # redis-cli's own prompt: `127.0.0.1:6379> AUTH [user] password`
+    make_rule(
+        "redis-password",
+        ("auth",),
+        rf"(?i)^[^\s>]*>[ \t]*auth[ \t]+(?:\S+[ \t]+)?{value_pattern()}[ \t]*$",
+        requires=((b">",),),
+    ),
+    # redis.conf (`requirepass X`, `masterauth X`, also as grep prints them: `redis.conf:12:requirepass X`) and
+    # `CONFIG SET requirepass X` (redis-cli argument or at its prompt).
+    make_rule(
+        "redis-password",
+        ("requirepass", "masterauth"),
+        r"(?i)(?:^[ \t]*(?:[^\s:]+:(?:[0-9]+:)?)?|\bconfig[ \t]+set[ \t]+)(?:requirepass|masterauth)[ \t]+"
+        rf"{value_pattern()}",
+    ),
+    make_rule(
+        "login-password",
+        ("login",),
+        r"\b(?:docker|podman|helm|buildah|skopeo|nerdctl|oras|crane|regctl|oc|cf|az)\s"
+        rf"{_SAME_COMMAND}login\s{_SAME_COMMAND}-p(?:[ \t]+|=)?(?:{option_value_pattern(dash=True)})",
+        requires=((b"-p",),),
+    ),
+    # htpasswd(1): with -b the password is an argument: `htpasswd -b[c] FILE USER PASSWORD`, or with -n (no
+    # file) `htpasswd -nb USER PASSWORD`. Options come first; -C and -r take a number.
+    make_rule(
+        "htpasswd-password",
+        ("htpasswd",),
+        rf"\bhtpasswd(?P<f>(?:[ \t]+-[A-Za-z]+(?:[ \t]+[0-9]+)?)+)[ \t]+(?P<a1>{_HTPASSWD_ARG})[ \t]+"
+        rf"(?P<v_w>{_HTPASSWD_ARG})(?:[ \t]+(?P<v3_w>{_HTPASSWD_ARG}))?",
+        requires=((b"-",),),
+        special="htpasswd",
+    ),
+    # openssl pass phrase arguments (openssl-passphrase-options(1)): only pass: is literal (env:, file:, fd:
+    # and stdin name where it is); `openssl enc -k X` is the old literal form.
+    # A quoted `"pass:two words"` runs to its closing quote.
+    make_rule(
+        "openssl-passphrase",
+        ("pass:",),
+        r"\"pass:(?P<v1_p>(?:[^\"\\\n]|\\.)*)\"|'pass:(?P<v2_p>[^'\n]*)'" rf"|\bpass:{value_pattern()}",
+    ),
+    make_rule(
+        "openssl-passphrase",
+        ("openssl",),
+        rf"\bopenssl\s{_SAME_COMMAND}-k[ \t]+{option_value_pattern()}",
+        requires=((b"-k",),),
+    ),
+    make_rule(
+        "ldap-password",
+        ("ldap",),
+        rf"\bldap[a-z]*\s{_SAME_COMMAND}-w[ \t]*{option_value_pattern()}",
+        requires=((b"-w",),),
+    ),
+    make_rule(
+        "mongo-password",
+        ("mongo",),
+        rf"\bmongo[a-z]*\s{_SAME_COMMAND}-p[ \t]*{option_value_pattern()}",
+        requires=((b"-p",),),
+    ),
+    make_rule(
+        "ssh-key-passphrase",
+        ("ssh-keygen",),
+        rf"\bssh-keygen\s{_SAME_COMMAND}-[NP][ \t]*{option_value_pattern()}",
+        requires=((b"-N", b"-P"),),
+    ),
+    # scheme://user:password@host (RFC 3986 userinfo): the user stays, the password goes. A password typed
+    # unencoded may hold / # ? @ (`app:S3c@r3t@db`), so it runs to the last @ of the word, but never over an
+    # embedded `://`: a URL inside another one's path or query (`http://localhost:8080/cb?next=https://admin:pw@
+    # other/x`) is matched on its own, not swallowed by a match of the first URL that _is_not_a_port rejects and
+    # the search then skips; and a match never spans a later URL (linear on `http://h:1/` repeated). A value is
+    # a run of units: a character other than `:`, or colons (also `:/:`) and at most one `/` before a character
+    # other than `:` and `/`; colons and one `/` may end it.
+    make_rule(
+        "url-password",
+        ("://",),
+        r"\b[A-Za-z][A-Za-z0-9+.-]*://[^:@/\s'\"]*:"
+        r"(?P<v_p>(?:[^\s'\":]|:+(?:/:+)*/?[^\s'\":/])*(?::+(?:/:+)*/?)?)@",
+        accept=_is_not_a_port,
+        requires=((b"@",),),
+    ),
+    # curl/wget/httpie -u user:password, --user / --proxy-user user:password (the user stays); curl's -U and
+    # short options run together (`-su`, `-sSfu`); httpie's -a / --auth.
+    make_rule(
+        "basic-auth",
+        (" -u", "--user", "--proxy-user"),
+        rf"(?:^|\s)(?:-u[ \t]*|--(?:proxy-)?user(?:[ \t]+|=)){_USER_PASSWORD}",
+        accept=_is_user_password,
+        requires=((b":",),),
+    ),
+    make_rule(
+        "basic-auth",
+        ("curl",),
+        rf"\bcurl\s{_SAME_COMMAND}(?:-[A-Za-z0-9#]+[uU]|-U)[ \t]*{_USER_PASSWORD}",
+        accept=_is_user_password,
+        requires=((b":",), (b"u", b"U")),
+    ),
+    make_rule(
+        "basic-auth",
+        ("http ", "https "),
+        rf"\bhttps?\s{_SAME_COMMAND}(?:-a[ \t]*|--auth(?:[ \t]+|=)){_USER_PASSWORD}",
+        accept=_is_user_password,
+        requires=((b":",), (b"-a", b"--auth")),
+    ),
+    # Authorization headers: the scheme (Bearer, Basic, ...) stays readable.
+    make_rule(
+        "authorization-header",
+        ("authorization",),
+        r"(?i)\b(?:proxy-)?authorization[\"']?[ \t]*[:=][ \t]*[\"']?"
+        r"(?:(?:bearer|basic|token|digest|negotiate|ntlm|api-?key|key|sso-key|aws4-hmac-sha256|gitlab-ci-token"
+        rf"|otp|hmac)[ \t]+)?(?P<v_r>{_REST})",
+        requires=((b":", b"="),),
+    ),
+    make_rule("bearer-token", ("bearer",), r"\b(?:Bearer|bearer|BEARER)[ \t]+(?P<v_p>[A-Za-z0-9._~+/-]{8,}=*)"),
+    # Secrets fed to a command's stdin (sudo -S, chpasswd, passwd, docker login --password-stdin, ...).
+    make_rule(
+        "sudo-password",
+        ("sudo",),
+        rf"{_ECHO}(?:\S*/)?sudo[ \t](?:[^|;&\n]*?[ \t])??{_SUDO_STDIN}",
+        requires=_ECHO_REQUIRES,
+    ),
+    make_rule(
+        "chpasswd-password",
+        ("chpasswd",),
+        rf"{_ECHO}{_SUDO_PREFIX}chpasswd\b",
+        user_split=True,
+        requires=_ECHO_REQUIRES,
+    ),
+    # passwd reads the new password (twice: `echo -e 'X\nX'`) from a pipe, with or without --stdin.
+    make_rule(
+        "passwd-password",
+        ("passwd",),
+        rf"{_ECHO}{_SUDO_PREFIX}passwd(?:[ \t;&|)]|$)",
+        requires=_ECHO_REQUIRES,
+    ),
+    # docker login --password-stdin, gpg --passphrase-fd 0, cryptsetup (luksOpen, open, luksFormat... read the
+    # passphrase from stdin), htpasswd -i.
+    make_rule(
+        "stdin-password",
+        ("--password-stdin", "passphrase-fd", "cryptsetup", "htpasswd"),
+        rf"{_ECHO}(?:[^|;&\n]*--password-stdin\b|[^|;&\n]*--passphrase-fd(?:[ \t]+|=)0\b"
+        rf"|{_SUDO_PREFIX}cryptsetup\b|{_SUDO_PREFIX}htpasswd(?:[ \t]+-[A-Za-z]+)*?[ \t]+-[A-Za-z]*i[A-Za-z]*\b)",
+        requires=_ECHO_REQUIRES,
+    ),
+    make_rule(
+        "stdin-password",
+        ("<<<",),
+        rf"(?:\bsudo[ \t](?:[^|;&\n<]*?[ \t])??{_SUDO_STDIN}|\bpasswd[ \t](?:[^|;&\n<]*?[ \t])??"
+        rf"--stdin\b|--password-stdin\b)[^|;&\n<]*<<<[ \t]*{value_pattern()}",
+    ),
+    make_rule("chpasswd-password", ("<<<",), rf"\bchpasswd\b[^|;&\n<]*<<<[ \t]*{value_pattern()}", user_split=True),
+    # SQL: MySQL/Oracle IDENTIFIED [WITH plugin] BY 'x' (Oracle allows it unquoted), PostgreSQL [WITH]
+    # [ENCRYPTED] PASSWORD 'x', MySQL SET PASSWORD [FOR u] = ['x' | PASSWORD('x')].
+    make_rule(
+        "sql-password",
+        ("identified",),
+        r"(?i)\bidentified[ \t]+(?:with[ \t]+\S+[ \t]+)?(?:by|as)[ \t]+(?:password[ \t]+)?"
+        rf"(?P<v_w>{SQL_QUOTED}|[^\s'\";,)]+)",
+    ),
+    make_rule(
+        "sql-password",
+        ("password",),
+        rf"(?i)\bset[ \t]+password\b[^=;\n]*=[ \t]*(?:password[ \t]*\([ \t]*)?(?P<v_w>{SQL_QUOTED})",
+        requires=((b"=",),),
+    ),
+    make_rule(
+        "sql-password",
+        ("password",),
+        rf"(?i)\bpassword(?:[ \t]+|[ \t]*\([ \t]*)(?P<v_w>{SQL_QUOTED})",
+        requires=((b"'", b'"'),),
+    ),
+    # The statement goes on at the client's continuation prompt (psql `postgres-# `, mysql `    -> `): a line that
+    # ends with IDENTIFIED BY, or PASSWORD after WITH / ENCRYPTED / LOGIN or at a psql/mysql prompt, has its
+    # password on the next line (see _take_pending).
+    make_rule(
+        "sql-password",
+        ("identified", "password"),
+        r"(?i)(?:\bidentified[ \t]+(?:with[ \t]+\S+[ \t]+)?(?:by|as)"
+        r"|(?:\b(?:with|encrypted|login)[ \t]+|^[ \t]*(?:[A-Za-z0-9_]*[=-]#|mysql>|mariadb[^>\n]*>|->)[^\n]*[ \t])"
+        r"password)[ \t]*$",
+        special="sql-next-line",
+    ),
+    # Other tools that take a password as an argument: zip/unzip -P X, 7z -pX (attached; -p alone prompts),
+    # sqlcmd -P X, xfreerdp /p:X, smbclient -U user%X, rabbitmqctl add_user|change_password USER X, and Oracle's
+    # user/password@db connect strings (sqlplus, expdp, impdp, rman).
+    make_rule(
+        "password",
+        ("zip", "7z", "sqlcmd", "xfreerdp", "smbclient", "rabbitmqctl", "sqlplus", "expdp", "impdp", "rman"),
+        rf"(?:^|[\s/])(?:un)?zip\s{_SAME_COMMAND}-P[ \t]+{option_value_pattern()}"
+        rf"|(?:^|[\s/])7za?\s{_SAME_COMMAND}-p(?P<v7_w>{QUOTED}|{_WORD_CHAR}+)"
+        rf"|\bsqlcmd\s{_SAME_COMMAND}-P[ \t]*{option_value_pattern('vs')}"
+        rf"|\bxfreerdp\s{_SAME_COMMAND}/p:{value_pattern('vx')}"
+        r"|\bsmbclient\s[^;&|\n]*?-U[ \t]*['\"]?[^\s%'\"]+%(?P<vb_w>[^\s'\"]+)"
+        rf"|\brabbitmqctl[ \t]+(?:-\S+[ \t]+)*(?:add_user|change_password)[ \t]+\S+[ \t]+{value_pattern('vr')}"
+        r"|\b(?:sqlplus|expdp|impdp|rman)(?:[ \t]+-\S+)*[ \t]+['\"]?[A-Za-z0-9_$#]+/(?P<vo_w>[^\s@'\"/]+)",
+    ),
+    # ~/.netrc: `machine h login u password p`, or `password p` on a line of its own.
+    make_rule(
+        "netrc-password",
+        ("password",),
+        r"(?:\bmachine[ \t]+\S+(?:[ \t]+login[ \t]+\S+)?[ \t]+|^[ \t]*)password[ \t]+(?P<v_w>[^\s'\"]+)[ \t]*$",
+        requires=((b"password",),),
+    ),
+    # vault login TOKEN; vault's "Key  Value" table (`token   hvs....`, also legacy s. tokens).
+    make_rule(
+        "vault-token",
+        ("vault",),
+        r"\bvault[ \t]+login[ \t]+(?:-\S+[ \t]+)*(?P<v_w>[A-Za-z0-9_.-]{16,})(?:[ \t]|$)",
+        requires=((b"login",),),
+    ),
+    make_rule("vault-token", ("token",), r"^[ \t]*token[ \t]{2,}(?P<v_w>\S+)[ \t]*$", requires=((b"token",),)),
+    # Environment lists as name/value pairs (Kubernetes, ECS task definitions, CloudFormation JSON parameters):
+    # {"name": "DB_PASSWORD", "value": "x"} on one line; on two lines, see _take_pending.
+    make_rule(
+        "secret",
+        _NAME_TRIGGERS,
+        r"[\"']?\b(?:[Nn]ame|ParameterKey)[\"']?[ \t]*[:=][ \t]*[\"']?(?P<n>[A-Za-z0-9_.-]+)[\"']?[ \t]*,[ \t]*"
+        rf"[\"']?(?:[Vv]alue|ParameterValue)[\"']?[ \t]*[:=][ \t]*(?P<v_w>{QUOTED}|[^\s'\",{{}}]+)",
+        requires=((b"alue",),),
+    ),
+    make_rule(
+        "secret",
+        _NAME_TRIGGERS,
+        r"^[ \t]*(?:-[ \t]+)?[\"']?name[\"']?[ \t]*:[ \t]*[\"']?(?P<n>[A-Za-z0-9_.-]+)[\"']?,?[ \t]*$",
+        special="name-value",
+        requires=((b"name",),),
+    ),
+    # `npm config set //registry.npmjs.org/:_authToken X` (also pnpm, yarn); csh `setenv NAME X`; fish
+    # `set -gx NAME X` (at least one option, so that SQL's `SET PASSWORD ...` is not taken).
+    make_rule(
+        "secret",
+        ("config set",),
+        r"\b(?:npm|pnpm|yarn)[ \t]+config[ \t]+set[ \t]+(?:-\S+[ \t]+)*(?:\S*:)?(?P<n>[A-Za-z0-9_.-]+)[ \t]+"
+        rf"{value_pattern()}",
+    ),
+    make_rule(
+        "secret",
+        ("setenv", "set -"),
+        rf"(?:\bsetenv|\bset(?:[ \t]+--?[A-Za-z]+)+)[ \t]+(?P<n>[A-Za-z0-9_]+)[ \t]+{value_pattern()}",
+    ),
+    # PHP (wp-config.php): define('DB_PASSWORD', 'x');
+    make_rule(
+        "secret",
+        ("define",),
+        rf"(?i)\bdefine[ \t]*\([ \t]*['\"](?P<n>[A-Za-z0-9_.-]+)['\"][ \t]*,[ \t]*(?P<v_w>{QUOTED})",
+        requires=((b"(",),),
+    ),
+    # CloudFormation CLI shorthand: --parameters ParameterKey=DBPassword,ParameterValue=X
+    make_rule(
+        "secret",
+        ("parameterkey",),
+        rf"\bParameterKey=(?P<n>[A-Za-z0-9]+),[ \t]*ParameterValue={value_pattern()}",
+        requires=((b"ParameterKey=",),),
+    ),
+    # XML elements (Maven settings.xml, ...): <password>x</password>
+    make_rule("secret", _NAME_TRIGGERS, rf"<{_NAME}>(?P<v_p>[^<\n]+)</", requires=((b"</",),)),
+    # Secret-named assignments: NAME=word, NAME = rest, NAME: rest, "name": "x", name => 'x'. The kind comes
+    # from the name (password, token, aws-secret-access-key, ...). Two phases (see _apply_assignments): this
+    # finds a name and its separator (group "r" when the value is the rest of the line), then the value.
+    # A subscript may come between the name and its separator: `passwords[0]=x`, `os.environ['API_TOKEN']='x'`.
+    make_rule(
+        "secret",
+        _NAME_TRIGGERS,
+        rf"{_NAME}(?:\[[0-9]*\])?[\"']?\]?(?:(?P<r>[ \t]*(?::|=>)[ \t]+|[ \t]+:?=[ \t]*)|(?P<c>:)|=)",
+        requires=((b"=", b":"),),
+        special="assignment",
+    ),
+    # Secret-named options with a separate argument: --password X, --client-secret X, -storepass X.
+    make_rule(
+        "secret",
+        _NAME_TRIGGERS,
+        rf"(?:^|[\s'\"(`])(?P<n>--?[A-Za-z0-9_.-]*{_NAME_KEYWORDS}[A-Za-z0-9_.-]*)"
+        r"[ \t]+"
+        rf"(?:{option_value_pattern(dash=True)})",
+        accept=_is_option_name,
+        requires=((b"-",),),
+    ),
+)
