@@ -56,7 +56,7 @@ def _data(line: str) -> bytes:
 
 
 def _regexes() -> list[tuple[str, Any]]:
-    found = [(f"rule {index} ({rule.kind})", rule.regex) for index, rule in enumerate(rules.RULES)]
+    found = [(f"rule {index} ({rule.kind})", rule.regex) for index, rule in enumerate(masker.RULES)]
     found.append(("SSM_VALUE_RULE", masker.SSM_VALUE_RULE.regex))
     for module in (masker, heuristics, regex, rules):
         found += [(name, value) for name, value in vars(module).items() if isinstance(value, Regex)]
@@ -86,7 +86,7 @@ def test_the_binding_answers_as_the_re2_wrapper_does(name: str, regex: Any) -> N
 
 
 def test_a_group_that_took_no_part_is_minus_one() -> None:
-    rule = next(rule for rule in rules.RULES if rule.kind == "basic-auth")
+    rule = next(rule for rule in masker.RULES if rule.kind == "basic-auth")
     match = rule.regex.search(b"curl -u deploy:hunter2hunter2 x")
     assert match is not None
     assert match[rule.regex.groupindex["u1"]] == (-1, -1)

@@ -56,8 +56,8 @@ from sessionguard.masking.heuristics import (
 from sessionguard.masking.kinds import KINDS, MARKER_PREFIX
 from sessionguard.masking.regex import Match, Regex, build_trigger_set
 from sessionguard.masking.rules import (
+    CONTEXT_RULES,
     QUOTED,
-    RULES,
     SQL_QUOTED,
     Rule,
     looks_random,
@@ -65,6 +65,7 @@ from sessionguard.masking.rules import (
     rest_value_pattern,
     value_pattern,
 )
+from sessionguard.masking.tokens import token_rules
 
 _MARKER_RE: Final = Regex(r"\[MASKED:(?:" + "|".join(sorted(KINDS)) + r")\]")
 
@@ -154,6 +155,8 @@ _Span = tuple[int, int, int, str]
 _Span3 = tuple[int, int, int]
 
 
+# Every rule in precedence order: provider-token shapes (tokens.yaml), then the context rules.
+RULES: Final = (*token_rules(), *CONTEXT_RULES)
 _ALL_TRIGGERS: Final = tuple(sorted({t for rule in RULES for t in rule.triggers} | {_PEM_TRIGGER}))
 # One Set entry per rule (and a last one for private-key blocks): which rules can fire on a line. No match at
 # all is the fast path: the line is returned unchanged after this single call.

@@ -2,9 +2,9 @@
 
 A `Rule` is one RE2 pattern with the literal triggers that must occur for it to fire, the capture groups that
 hold the value (and how to treat each), an optional name group whose name decides the kind
-(`heuristics.classify_name`), and an optional `accept` hook in code for what a pattern cannot say. `RULES` is the
-full list: the provider-token shapes first, then flags, piped secrets, URLs, SQL and secret-named assignments.
-When spans of several rules overlap they merge into one marker named after the earliest rule.
+(`heuristics.classify_name`), and an optional `accept` hook in code for what a pattern cannot say. `CONTEXT_RULES`
+are the secrets known by their context (flags, piped secrets, URLs, SQL, secret-named assignments); the
+provider-token shapes, known by the value alone, are data (tokens.yaml) and go first (masker.RULES).
 """
 
 from __future__ import annotations
@@ -120,12 +120,6 @@ def make_rule(
     return Rule(kind, triggers, regex, values, groups.get("n", 0), accept, user_split, special, dotted_name, requires)
 
 
-def _has_digit_and_letter(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:
-    """`sk-` also starts ordinary hyphenated names; OpenAI keys are random base62, so they mix both."""
-    body = value[3:]
-    return any(48 <= c <= 57 for c in body) and any(65 <= (c | 32) - 32 <= 90 for c in body)
-
-
 def _is_user_password(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:
     """`-u user:password`, but not `docker run -u 1000:1000` (uid:gid) nor `redis-cli -u redis://...` (a URL,
     masked by the url-password rule)."""
@@ -185,107 +179,9 @@ def looks_random(value: bytes) -> bool:
     )
 
 
-# Rules in priority order: when spans of several rules overlap they merge into one marker named after the
-# earliest rule (the most specific). Sources for token shapes are given per rule. Every token shape starts at
-# a word boundary and runs to the end of its characters, so a marker never creates a boundary that a second
-# pass could match at (masking stays idempotent).
-RULES: Final[tuple[Rule, ...]] = (
-    # AWS IAM identifiers (docs: "Understanding unique ID prefixes"): AKIA = long-term access key,
-    # ASIA = temporary (STS) access key; 20 upper-case alphanumerics.
-    make_rule(
-        "aws-access-key-id", ("akia", "asia"), r"\b(?P<v_v>(?:AKIA|ASIA)[A-Z0-9]{16})\b", requires=((b"AKIA", b"ASIA"),)
-    ),
-    # A secret access key (40 base64 chars) right after its key id: credentials.csv rows, `key secret` pairs, and
-    # the CLI's text output, where a timestamp may come between (`iam create-access-key --output text`:
-    # ACCESSKEY, key id, CreateDate, secret, status, user; `sts assume-role`: key id, Expiration, secret, token).
-    make_rule(
-        "aws-secret-access-key",
-        ("akia", "asia"),
-        r"\b(?:AKIA|ASIA)[A-Z0-9]{16}[\t ,:;|=]+"
-        r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(?:Z|[+-][0-9]{2}:?[0-9]{2})?[\t ,;|]+)?"
-        r"(?P<v_v>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)",
-        requires=((b"AKIA", b"ASIA"),),
-    ),
-    # STS session tokens are base64 of a binary blob with a fixed header: "IQoJb3JpZ2lu" ("!\n\torigin"),
-    # older ones "FwoGZXIvYXdz" / "FQoGZXIvYXdz" ("...er/aws").
-    make_rule(
-        "aws-session-token",
-        ("iqojb3jpz2lu", "fwogzxivyxdz", "fqogzxivyxdz"),
-        r"\b(?P<v_v>(?:IQoJb3JpZ2lu|FwoGZXIvYXdz|FQoGZXIvYXdz)[A-Za-z0-9/+=]{16,})",
-        requires=((b"IQoJ", b"FwoG", b"FQoG"),),
-    ),
-    # GitHub ("Behind GitHub's new authentication token formats", 2021): ghp_/gho_/ghu_/ghs_/ghr_ + 36 base62;
-    # fine-grained PATs: github_pat_ + 22 + _ + 59.
-    make_rule(
-        "github-token",
-        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
-        r"\b(?P<v_v>gh[pousr]_[A-Za-z0-9]{36,})",
-        requires=((b"gh",),),
-    ),
-    make_rule(
-        "github-token", ("github_pat_",), r"\b(?P<v_v>github_pat_[A-Za-z0-9_]{22,})", requires=((b"github_pat_",),)
-    ),
-    # GitLab docs "Token prefixes": glpat- personal, gldt- deploy, glrt- runner, glptt- trigger, ...
-    make_rule(
-        "gitlab-token",
-        ("glpat-", "gldt-", "glrt-", "glcbt-", "glptt-", "glft-", "glimt-", "glagent-", "glsoat-", "gloas-"),
-        r"\b(?P<v_v>gl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|soat|oas)-[A-Za-z0-9_.-]{20,})",
-        requires=((b"gl",),),
-    ),
-    # Slack docs "Token types": xoxb- bot, xoxp- user, xoxa-/xoxr-/xoxs-/xoxe- others, xapp- app-level.
-    make_rule(
-        "slack-token",
-        ("xox", "xapp-"),
-        r"\b(?P<v_v>(?:xox[abposre]|xapp)-[A-Za-z0-9-]{10,})",
-        requires=((b"xox", b"xapp-"),),
-    ),
-    # Incoming webhooks: https://hooks.slack.com/services/T.../B.../secret (the host stays readable).
-    make_rule(
-        "slack-webhook",
-        ("hooks.slack.com", "hooks.slack-gov.com"),
-        r"hooks\.slack(?:-gov)?\.com/(?:services|workflows|triggers)/(?P<v_v>[A-Za-z0-9_/+-]+)",
-        requires=((b"hooks.slack",),),
-    ),
-    # Stripe docs "API keys": sk_ secret, rk_ restricted, _live_/_test_; whsec_ webhook signing secrets.
-    make_rule(
-        "stripe-key",
-        ("sk_live_", "rk_live_", "sk_test_", "rk_test_", "whsec_"),
-        r"\b(?P<v_v>[sr]k_(?:live|test)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9+/]{20,})",
-        requires=((b"k_live_", b"k_test_", b"whsec_"),),
-    ),
-    # npm docs "About access tokens": npm_ + 36 base62.
-    make_rule("npm-token", ("npm_",), r"\b(?P<v_v>npm_[A-Za-z0-9]{36,})", requires=((b"npm_",),)),
-    # Google Cloud API keys: AIza + 35 characters. The whole run is masked: a match that ended inside a longer
-    # word would let the marker's "]" create a word boundary that a second pass could match after.
-    make_rule("google-api-key", ("aiza",), r"\b(?P<v_v>AIza[0-9A-Za-z_-]{35,})", requires=((b"AIza",),)),
-    # Anthropic keys start sk-ant-; listed before OpenAI so they get their own name.
-    make_rule(
-        "anthropic-api-key",
-        ("sk-ant-",),
-        r"(?:^|[^A-Za-z0-9_-])(?P<v_v>sk-ant-[A-Za-z0-9_-]{20,})",
-        requires=((b"sk-ant-",),),
-    ),
-    # OpenAI: sk- + 48 base62 (legacy), sk-proj-/sk-svcacct-/sk-admin- + longer url-safe base64.
-    make_rule(
-        "openai-api-key",
-        ("sk-",),
-        r"(?:^|[^A-Za-z0-9_-])(?P<v_v>sk-[A-Za-z0-9_-]{20,})",
-        requires=((b"sk-",),),
-        accept=_has_digit_and_letter,
-    ),
-    # Vault >= 1.10 tokens: hvs. service, hvb. batch, hvr. recovery (Vault docs "Tokens").
-    make_rule("vault-token", ("hvs.", "hvb.", "hvr."), r"\b(?P<v_v>hv[sbr]\.[A-Za-z0-9_-]{20,})", requires=((b"hv",),)),
-    # Docker docs "Access tokens": dckr_pat_ personal, dckr_oat_ organization.
-    make_rule(
-        "docker-pat",
-        ("dckr_pat_", "dckr_oat_"),
-        r"\b(?P<v_v>dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,})",
-        requires=((b"dckr_",),),
-    ),
-    # JWT (RFC 7519): base64url('{"...') = eyJ..., header.payload.signature.
-    make_rule(
-        "jwt", ("eyj",), r"\b(?P<v_v>eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*)", requires=((b"eyJ",),)
-    ),
+# Rules in priority order, after the provider-token shapes of tokens.yaml: when spans of several rules overlap they
+# merge into one marker named after the earliest rule (the most specific).
+CONTEXT_RULES: Final[tuple[Rule, ...]] = (
     # `aws configure` echoes what is typed after its prompt (an empty answer keeps the value in brackets).
     make_rule(
         "aws-secret-access-key",

@@ -1,0 +1,115 @@
+"""Provider-token shapes as data: tokens.yaml, read once into masker rules that go ahead of the context rules.
+
+A shape is recognised by the value alone (`ghp_` + 36 base62, `AKIA` + 16), so it needs no code: its kind, trigger
+words, RE2 pattern and the examples it must and must not mask are one YAML entry each. What a pattern cannot say is
+a named hook in `ACCEPT_HOOKS`. Loading is strict, as for detection rules: an unknown key, an unknown kind, a
+pattern RE2 rejects or one without its value group fails the import, never silently weakens masking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from sessionguard.masking.kinds import KINDS
+from sessionguard.masking.regex import Match
+from sessionguard.masking.rules import Rule, make_rule
+
+TOKENS_FILE: Final = Path(__file__).with_name("tokens.yaml")
+_KEYS: Final = frozenset({"kind", "source", "triggers", "requires", "regex", "accept", "examples"})
+_EXAMPLE_KEYS: Final = frozenset({"mask", "keep"})
+
+
+class TokenShapeError(ValueError):
+    """tokens.yaml says something the masker cannot use; the message names the entry."""
+
+
+def _has_digit_and_letter(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:
+    """`sk-` also starts ordinary hyphenated names; OpenAI keys are random base62, so they mix both."""
+    body = value[3:]
+    return any(48 <= c <= 57 for c in body) and any(65 <= (c | 32) - 32 <= 90 for c in body)
+
+
+ACCEPT_HOOKS: Final[Mapping[str, Callable[[Rule, Match, bytes, bytes], bool]]] = {
+    "digit-and-letter": _has_digit_and_letter,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TokenShape:
+    """One entry of tokens.yaml: its rule, and the examples its self-test runs."""
+
+    rule: Rule
+    source: str
+    must_mask: tuple[str, ...]
+    must_keep: tuple[str, ...]
+
+
+def _strings(entry: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    values = entry.get(key, [])
+    if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+        raise TokenShapeError(f"{where}: {key} must be a list of non-empty strings")
+    return tuple(values)
+
+
+def _shape(entry: object, index: int) -> TokenShape:
+    where = f"tokens.yaml entry {index + 1}"
+    if not isinstance(entry, dict):
+        raise TokenShapeError(f"{where}: not a mapping")
+    unknown = set(entry) - _KEYS
+    if unknown:
+        raise TokenShapeError(f"{where}: unknown keys {sorted(unknown)}")
+    kind, pattern = entry.get("kind"), entry.get("regex")
+    if kind not in KINDS:
+        raise TokenShapeError(f"{where}: kind {kind!r} is not one of masking.kinds.KINDS")
+    if not isinstance(pattern, str) or "(?P<v_v>" not in pattern or not pattern.isascii():
+        raise TokenShapeError(f"{where} ({kind}): regex must be ASCII with a value group v_v")
+    triggers = _strings(entry, "triggers", where)
+    if not triggers or any(t != t.lower() for t in triggers):
+        raise TokenShapeError(f"{where} ({kind}): triggers must be given, in lower case (they match any case)")
+    requires = entry.get("requires", [])
+    if not isinstance(requires, list) or not all(isinstance(r, list) and r for r in requires):
+        raise TokenShapeError(f"{where} ({kind}): requires must be a list of non-empty lists")
+    hook_name = entry.get("accept")
+    if hook_name is not None and hook_name not in ACCEPT_HOOKS:
+        raise TokenShapeError(f"{where} ({kind}): accept {hook_name!r} is not one of {sorted(ACCEPT_HOOKS)}")
+    examples = entry.get("examples")
+    if not isinstance(examples, dict) or set(examples) - _EXAMPLE_KEYS or not examples.get("mask"):
+        raise TokenShapeError(f"{where} ({kind}): examples must hold `mask` (at least one) and may hold `keep`")
+    try:
+        rule = make_rule(
+            kind,
+            triggers,
+            pattern,
+            accept=ACCEPT_HOOKS[hook_name] if hook_name else None,
+            requires=tuple(tuple(str(needle).encode("ascii") for needle in needed) for needed in requires),
+        )
+    except Exception as error:  # RE2 rejects the pattern (backreferences, lookaround): say which entry
+        raise TokenShapeError(f"{where} ({kind}): regex does not compile with RE2: {error}") from error
+    return TokenShape(
+        rule=rule,
+        source=str(entry.get("source", "")),
+        must_mask=_strings(examples, "mask", where),
+        must_keep=_strings(examples, "keep", where),
+    )
+
+
+@cache
+def token_shapes(path: Path = TOKENS_FILE) -> tuple[TokenShape, ...]:
+    """Every shape of the file, in its order (which is the masker's precedence)."""
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(document, list) or not document:
+        raise TokenShapeError(f"{path.name}: expected a list of token shapes")
+    return tuple(_shape(entry, index) for index, entry in enumerate(document))
+
+
+def token_rules() -> tuple[Rule, ...]:
+    return tuple(shape.rule for shape in token_shapes())
+
+
+__all__ = ["ACCEPT_HOOKS", "TOKENS_FILE", "TokenShape", "TokenShapeError", "token_rules", "token_shapes"]
