@@ -25,12 +25,15 @@ from typing import Any, Final, NamedTuple
 __all__ = [
     "EVENT_TIME_MAX",
     "MAX_DECOMPRESSED_BYTES",
+    "MAX_FILE_BYTES",
     "InputProblem",
     "MalformedEvent",
     "SessionEvent",
+    "decode_input",
     "decode_subscription_data",
     "events_from_subscription",
     "group_by_session",
+    "inflate",
     "parse_session_event",
     "read_input",
     "valid_event_time",
@@ -42,6 +45,13 @@ __all__ = [
 # message is JSON again inside the payload, which at most doubles it; 8 MiB leaves ample room and stops a gzip
 # bomb long before it hurts the function's memory.
 MAX_DECOMPRESSED_BYTES: Final = 8 * 1024 * 1024
+# A file given to `sessionguard scan`: an export can be large, but not a thousand times its compressed size.
+MAX_FILE_BYTES: Final = 1024 * 1024 * 1024
+GZIP_MAGIC: Final = b"\x1f\x8b"
+_BINARY_SNIFF_BYTES: Final = 8192
+_BINARY_CONTROL_SHARE: Final = 0.3
+# C0 controls but those a terminal transcript holds (tab, newline, form feed, carriage return, BS, BEL, ESC).
+_CONTROL_BYTES: Final = bytes(sorted(set(range(0x20)) - set(b"\t\n\f\r\b\a\x1b"))) + b"\x7f"
 
 # The agent writes eventTime as RFC 3339 UTC to the second ("2024-05-01T12:34:56Z", ARCHITECTURE.md); fractions
 # of a second and "+00:00" are accepted too. Anything else (another zone, free text, 300 KB of it) is not a time
@@ -219,15 +229,7 @@ def decode_subscription_data(data: str | bytes) -> dict[str, Any]:
         compressed = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise MalformedEvent("awslogs.data is not valid base64") from None
-    inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)
-    try:
-        raw = inflater.decompress(compressed, MAX_DECOMPRESSED_BYTES + 1)
-    except zlib.error:
-        raise MalformedEvent("awslogs.data is not gzip data") from None
-    if len(raw) > MAX_DECOMPRESSED_BYTES:
-        raise MalformedEvent(f"awslogs.data decompresses to more than {MAX_DECOMPRESSED_BYTES} bytes")
-    if not inflater.eof:
-        raise MalformedEvent("awslogs.data is truncated gzip data")
+    raw = inflate(compressed, "awslogs.data")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -236,6 +238,47 @@ def decode_subscription_data(data: str | bytes) -> dict[str, Any]:
     if not isinstance(payload, dict) or not isinstance(payload.get("messageType"), str):
         raise MalformedEvent("decompressed awslogs.data is not a subscription payload (no messageType)")
     return payload
+
+
+def inflate(compressed: bytes, what: str, limit: int = MAX_DECOMPRESSED_BYTES) -> bytes:
+    """gzip (or zlib) data decompressed, refusing more than `limit` bytes of output (a gzip bomb) and data that
+    ends early. Concatenated gzip members (`cat a.gz b.gz`, as gzip(1) reads them) are read one after the other.
+    Problems are MalformedEvent naming `what` and gzip."""
+    out = bytearray()
+    rest = compressed
+    while True:
+        inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)
+        try:
+            out += inflater.decompress(rest, limit + 1 - len(out))
+        except zlib.error:
+            raise MalformedEvent(f"{what} is not gzip data") from None
+        if len(out) > limit:
+            raise MalformedEvent(f"{what} decompresses to more than {limit} bytes")
+        if not inflater.eof:
+            raise MalformedEvent(f"{what} is truncated gzip data")
+        rest = inflater.unused_data
+        if not rest.startswith(GZIP_MAGIC):
+            return bytes(out)
+
+
+def decode_input(data: bytes, source: str, limit: int = MAX_FILE_BYTES) -> str:
+    """The text of one input file (or stdin) for `read_input`: gzip is decompressed transparently (CloudWatch Logs
+    and S3 exports are gzipped), binary data is refused, undecodable bytes become U+FFFD (the agent itself damages
+    UTF-8). Raises MalformedEvent, whose reason names the file's problem without quoting it."""
+    if data.startswith(GZIP_MAGIC):
+        data = inflate(data, "the file", limit)
+    if _looks_binary(data[:_BINARY_SNIFF_BYTES]):
+        raise MalformedEvent("binary data (NUL or mostly control bytes), not a session log; not scanned")
+    return data.decode("utf-8", errors="replace")
+
+
+def _looks_binary(head: bytes) -> bool:
+    """Like grep and git: a NUL byte means binary. So do mostly control bytes: text logs, even typescripts with
+    their escapes, backspaces and bells, are mostly printable."""
+    if b"\0" in head:
+        return True
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    return controls > len(head) * _BINARY_CONTROL_SHARE
 
 
 def events_from_subscription(
@@ -289,14 +332,21 @@ def read_input(text: str, source: str) -> Iterator[SessionEvent | InputProblem]:
     start = text.lstrip()
     if not start:
         return
-    if start.startswith(_TYPESCRIPT_HEADER) or (source.endswith(".log") and start[0] not in "{["):
+    if start.startswith(_TYPESCRIPT_HEADER) or (_plain_name(source).endswith(".log") and start[0] not in "{["):
         yield _read_typescript(text, source)
         return
     if start[0] in "{[":
         try:
             document = json.loads(text)
+        except json.JSONDecodeError as error:
+            if not _json_lines(text):
+                # One pretty-printed document (get-log-events output) with a syntax error: its one error, not one
+                # per line. error.msg is one of json's fixed phrases; the input is not quoted.
+                where = f"line {error.lineno} column {error.colno}"
+                yield InputProblem(source, where, f"not valid JSON: {error.msg}")
+                return
         except (ValueError, RecursionError):
-            pass  # not one document: JSON Lines, read line by line below
+            pass  # not one document this reader accepts: read line by line below, which says what is wrong
         else:
             yield from _from_document(document, source, "" if "\n" in text.strip() else "line 1 ")
             return
@@ -310,6 +360,22 @@ def read_input(text: str, source: str) -> Iterator[SessionEvent | InputProblem]:
             yield InputProblem(source, where, problem.reason)
             continue
         yield from _from_document(document, source, where + " ")
+
+
+_JSON_LINES_SNIFF: Final = 50
+
+
+def _json_lines(text: str) -> bool:
+    """Whether a text that is not one JSON document is JSON Lines: one of its first lines is a JSON object by
+    itself. No line of a pretty-printed document is (`{`, `"events": [`, `"timestamp": 1795694401000,`)."""
+    first = text.split("\n", _JSON_LINES_SNIFF)[:_JSON_LINES_SNIFF]  # the last part would be the whole rest
+    for line in first:
+        try:
+            if isinstance(json.loads(line), dict):
+                return True
+        except (ValueError, RecursionError):
+            continue
+    return False
 
 
 def _from_document(document: Any, source: str, where: str) -> Iterator[SessionEvent | InputProblem]:
@@ -379,9 +445,14 @@ def _read_typescript(text: str, source: str) -> SessionEvent:
         event_time = _typescript_time(lines.pop(0)[len(_TYPESCRIPT_HEADER) :])
     if lines and lines[-1].rstrip("\r").startswith(_TYPESCRIPT_FOOTER):
         lines.pop()
-    name = PurePath(source).name
+    name = PurePath(_plain_name(source)).name
     session_id = name.removesuffix(".log") if source != "-" else "stdin"
     return SessionEvent(session_id=session_id or "unknown", lines=tuple(lines), event_time=event_time, transcript=True)
+
+
+def _plain_name(source: str) -> str:
+    """The file name the data had before it was gzipped (`decode_input` reads `<sessionId>.log.gz` as its .log)."""
+    return source.removesuffix(".gz")
 
 
 def _typescript_time(rest: str) -> str:
