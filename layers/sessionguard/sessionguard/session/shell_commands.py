@@ -16,6 +16,38 @@ from dataclasses import dataclass
 DOUBLE_SPACE = re.compile(r"  +")
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=")
 
+# A command name that may not be the program's plain name: a path, a variable or a glob.
+_UNUSUAL_NAME = re.compile(r"[/$*?]")
+_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+_BLANK = re.compile(r"\s")
+_GLOB = re.compile(r"[*?]")
+_LETTER = re.compile(r"[A-Za-z]")
+_MAX_GLOB_LENGTH = 64
+_MAX_VARIABLES = 64
+_MAX_VARIABLE_LENGTH = 256
+# What a globbed command name is tried against: the programs an attacker spells this way to slip past rules.
+_GLOB_CANDIDATES = (
+    "bash", "sh", "dash", "zsh", "ksh", "curl", "wget", "nc", "ncat", "netcat", "socat", "python3", "python",
+    "perl", "ruby", "php", "base64", "cat", "chmod", "chown", "rm", "id", "whoami", "nmap", "busybox", "openssl",
+)  # fmt: skip
+_AWKS = frozenset({"awk", "gawk", "mawk", "nawk", "busybox awk"})
+_INTERPRETERS = _AWKS | frozenset(
+    {"python", "python2", "python3", "perl", "ruby", "node", "nodejs", "php", "lua", "jrunscript", "irb", "julia"}
+    | {f"python3.{minor}" for minor in range(6, 15)}
+    | {f"php{major}" for major in ("5", "7", "8")}
+    | {f"lua5.{minor}" for minor in range(1, 5)}
+)
+_CODE_OPTIONS = frozenset({"-c", "-e", "-E", "-r", "--eval", "-R"})
+# A string literal handed to a function that runs a command (or to Perl/Ruby/PHP backticks). Character classes
+# only, so matching stays linear on hostile text.
+_CODE_COMMAND = re.compile(
+    r"(?:\b(?:system|popen[23]?|exec[lvpe]*|spawn[lvpe]*|shell_exec|passthru|proc_open|execSync|spawnSync"
+    r"|check_output|check_call|call|run|Popen|getoutput|getstatusoutput|execute|callCommand|Start)\s*\(?\s*\[?\s*"
+    r"(?:\"([^\"\n]*)\"|'([^'\n]*)'))"
+    r"|`([^`\n]+)`"
+)
+_MAX_CODE_COMMANDS = 16
+
 _SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "fish", "csh", "tcsh", "rbash"})
 # Running these from elsewhere (/tmp/bash, /dev/shm/x) is itself interesting, so only these lose their path.
 _SYSTEM_BIN_DIRS = frozenset({"/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"})
@@ -125,9 +157,11 @@ class Frame:
 class Context:
     """State shared by the line and every command string re-parsed from it."""
 
-    __slots__ = ("budget", "inner", "queue", "seen", "segments", "substitution_budget")
+    __slots__ = ("budget", "inner", "queue", "seen", "segments", "substitution_budget", "variables")
 
     def __init__(self, budget: int) -> None:
+        # Variables assigned by earlier commands of the line (`a=cu; b=rl; $a$b …`), to spell command names.
+        self.variables: dict[str, str] = {}
         self.segments: list[str] = []
         self.seen: set[str] = set()
         self.inner: list[str] = []
@@ -144,6 +178,12 @@ class Context:
         if segment and segment not in self.seen:
             self.seen.add(segment)
             self.segments.append(segment)
+
+    def remember_assignments(self, assignments: Iterator[str]) -> None:
+        for assignment in assignments:
+            name, _, value = assignment.partition("=")
+            if len(self.variables) < _MAX_VARIABLES and len(value) <= _MAX_VARIABLE_LENGTH and name.isidentifier():
+                self.variables[name] = value
 
     def run_later(self, command_string: str) -> None:
         # Queued, not recursed into: `eval eval eval ...` must not grow the Python stack.
@@ -214,7 +254,8 @@ def emit_command(  # noqa: PLR0912, PLR0915 -- the steps below are in the order 
     if (
         first not in _SPECIAL_COMMANDS
         and "=" not in first
-        and not first.startswith("/")
+        and not _UNUSUAL_NAME.search(first)
+        and first not in _INTERPRETERS
         and (redirects is None or not redirects[0])
         and words is None
     ):
@@ -228,7 +269,7 @@ def emit_command(  # noqa: PLR0912, PLR0915 -- the steps below are in the order 
         redirects = [False] * count
     assignments: list[int] = []
     moved: list[int] = []
-    reparse_from = shown_from = -1
+    reparse_from = shown_from = first_wrapper = -1
     i = 0
     while i < count:
         if redirects[i]:  # `>/dev/null rm -rf /`: the redirection moves behind the command
@@ -256,10 +297,14 @@ def emit_command(  # noqa: PLR0912, PLR0915 -- the steps below are in the order 
             if reparse_from < 0:
                 shown_from = i  # `eval`/`watch` change what runs: the segment keeps them, from the first one
             reparse_from = after
+        elif first_wrapper < 0:
+            first_wrapper = i
         i = after
 
-    if i >= count:  # nothing but wrappers, assignments or redirections (`sudo -i`, `HISTFILE=`, `> log`)
+    runs_nothing = i >= count
+    if runs_nothing:  # nothing but wrappers, assignments or redirections (`sudo -i`, `HISTFILE=`, `> log`)
         kept = list(range(count))
+        ctx.remember_assignments(texts[index] for index in assignments)
         assignments = []
     elif reparse_from >= 0:
         kept = list(range(shown_from, count)) + moved
@@ -271,11 +316,17 @@ def emit_command(  # noqa: PLR0912, PLR0915 -- the steps below are in the order 
     command_text = texts[command_index]
     name = command_text
     keep_path_too = False
-    if command_text.startswith("/") and not redirects[command_index]:
-        directory, _, base = command_text.rpartition("/")
-        if base:
-            name = base
-            keep_path_too = (directory or "/") not in _SYSTEM_BIN_DIRS
+    if not redirects[command_index] and (command_text.startswith("/") or not runs_nothing):
+        spelled = command_text if runs_nothing else _resolved_name(command_text, texts, assignments, ctx)
+        if "/" in spelled:
+            directory, _, base = spelled.rpartition("/")
+            if base:
+                name = base
+                # `./find`, `bin/x`, `/tmp/.x/miner`: where it ran from matters, so that spelling is kept too.
+                keep_path_too = (directory or "/") not in _SYSTEM_BIN_DIRS
+        elif spelled != command_text:
+            name = spelled
+            keep_path_too = True
 
     segment_words = [texts[index] for index in kept]
     segment_words[0] = name
@@ -283,8 +334,14 @@ def emit_command(  # noqa: PLR0912, PLR0915 -- the steps below are in the order 
     ctx.add_segment(segment)
     if keep_path_too:
         ctx.add_segment(" ".join(texts[index] for index in kept))
+    if first_wrapper >= 0 and reparse_from < 0:
+        # What ran it matters too (`sudo find …`, `nice /bin/sh`): the segment with its wrappers, assignments
+        # left out (they have their own segment) and the command's name as above.
+        ctx.add_segment(_wrapped_segment(texts, first_wrapper, command_index, name, assignments))
     if assignments:
         ctx.add_segment(" ".join(texts[index] for index in assignments))
+    if name in _INTERPRETERS:
+        _queue_code_commands(segment_words, ctx)
     if 0 <= reparse_from < count:
         _run_words_later(texts, words, reparse_from, ctx, single=False)
     if name in _RUNS_COMMAND_STRINGS:
@@ -344,6 +401,78 @@ def _run_words_later(texts: list[str], words: list[Word] | None, start: int, ctx
             ctx.budget -= len(rendered)
             pieces.extend((part.opener, rendered, ")"))
     ctx.run_later("".join(pieces))
+
+
+def _wrapped_segment(
+    texts: list[str], first_wrapper: int, command_index: int, name: str, assignments: list[int]
+) -> str:
+    words: list[str] = []
+    for index in range(first_wrapper, len(texts)):
+        if index in assignments:
+            continue
+        if index == first_wrapper:
+            words.append(_basename(texts[index]))
+        else:
+            words.append(name if index == command_index else texts[index])
+    return " ".join(words)
+
+
+def _resolved_name(word: str, texts: list[str], assignments: list[int], ctx: Context) -> str:
+    """The command name as the shell would find it: variables expanded (an unset one is empty, so `c${x}url` is
+    curl) and a glob matched against the programs attackers hide (`/???/b??h` is /bin/bash)."""
+    if "$" in word:
+        ctx.remember_assignments(texts[index] for index in assignments)
+        expanded = _VARIABLE.sub(lambda m: ctx.variables.get(m[1] or m[2], ""), word)
+        if expanded and not _BLANK.search(expanded):
+            word = expanded
+    if _GLOB.search(word) and len(word) <= _MAX_GLOB_LENGTH and _LETTER.search(word):
+        pattern = re.compile(_glob_regex(word))
+        for candidate in _GLOB_CANDIDATES:
+            for spelled in (candidate, "/bin/" + candidate, "/usr/bin/" + candidate):
+                if pattern.fullmatch(spelled):
+                    return spelled
+    return word
+
+
+def _glob_regex(glob: str) -> str:
+    out: list[str] = []
+    for char in glob:
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        else:
+            out.append(re.escape(char))
+    return "".join(out)
+
+
+def _queue_code_commands(words: list[str], ctx: Context) -> None:
+    """Commands that interpreter code hands to a shell (`python -c 'os.system("…")'`, awk's system(), Perl and
+    Ruby backticks) are read again like `sh -c` strings, so the same rules see them."""
+    code = _interpreter_code(words)
+    if not code:
+        return
+    for found, match in enumerate(_CODE_COMMAND.finditer(code)):
+        if found >= _MAX_CODE_COMMANDS:
+            break
+        ctx.run_later(next(group for group in match.groups() if group is not None))
+
+
+def _interpreter_code(words: list[str]) -> str:
+    name = words[0]
+    if name in _AWKS:
+        for index in range(1, len(words)):
+            word = words[index]
+            if word.startswith("-"):
+                continue
+            if index > 1 and words[index - 1] in ("-f", "-v", "-F"):
+                continue
+            return word
+        return ""
+    for index in range(1, len(words) - 1):
+        if words[index] in _CODE_OPTIONS:
+            return words[index + 1]
+    return ""
 
 
 def _basename(word: str) -> str:
