@@ -20,6 +20,7 @@ from sessionguard.rules import RulePack
 from sessionguard.rules.model import RuleMatch
 from sessionguard.session.records import SessionEvent
 from sessionguard.session.terminal import CommandSpan, SessionRebuilder
+from sessionguard.session.windows import WindowsTranscriptRebuilder, is_windows_transcript
 from sessionguard.severity import Severity
 
 
@@ -128,7 +129,8 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 @dataclass
 class _Session:
-    rebuilder: SessionRebuilder = field(default_factory=SessionRebuilder)
+    rebuilder: SessionRebuilder | WindowsTranscriptRebuilder = field(default_factory=SessionRebuilder)
+    platform: str = ""  # "linux" or "windows" (a PowerShell transcript), decided by the session's first lines
     masker: SecretMasker = field(default_factory=SecretMasker)
     last_event: SessionEvent | None = None
     counted: dict[str, int] = field(default_factory=dict)  # the masker's counts already added to the stats
@@ -137,6 +139,21 @@ class _Session:
     # matched, which the previous delivery already alerted on (see `flush_pending`). The next command the session
     # completes is that command, and does not alert on them again.
     carried_rules: frozenset[str] | None = None
+
+
+def _choose_platform(session: _Session, events: Sequence[SessionEvent]) -> None:
+    """At a session's first lines: a PowerShell transcript (Windows) gets the transcript reader instead of the
+    terminal's (session/windows.py). Until an event has lines, nothing is decided."""
+    if session.platform:
+        return
+    for event in events:
+        if event.lines:
+            if is_windows_transcript(event.lines):
+                session.platform = "windows"
+                session.rebuilder = WindowsTranscriptRebuilder()
+            else:
+                session.platform = "linux"
+            return
 
 
 class SessionEngine:
@@ -186,6 +203,7 @@ class SessionEngine:
                     session = self._sessions[session_id] = _Session()
                 texts: list[str] = []
                 commands: list[CommandSpan] = []
+                _choose_platform(session, session_events)
                 for event in session_events:
                     session.rebuilder.feed_lines(event.lines, texts, commands)
                 if texts:
@@ -217,6 +235,8 @@ class SessionEngine:
         session = self._sessions.get(session_id)
         if session is None:
             session = self._sessions[session_id] = _Session()
+        if not session.platform:
+            _choose_platform(session, events)
         feed = session.rebuilder.feed_lines
         texts: list[str] = []
         commands: list[CommandSpan] = []

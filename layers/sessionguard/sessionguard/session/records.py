@@ -62,6 +62,8 @@ _EVENT_TIME: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[
 
 _TYPESCRIPT_HEADER: Final = "Script started on "
 _TYPESCRIPT_FOOTER: Final = "Script done on "
+# A Windows session's S3 transcript is a PowerShell transcript file (session/windows.py), which opens with this line.
+_POWERSHELL_TRANSCRIPT_HEADER: Final = "*" * 22
 
 
 class SessionEvent(NamedTuple):
@@ -332,7 +334,9 @@ def read_input(text: str, source: str) -> Iterator[SessionEvent | InputProblem]:
     start = text.lstrip()
     if not start:
         return
-    if start.startswith(_TYPESCRIPT_HEADER) or (_plain_name(source).endswith(".log") and start[0] not in "{["):
+    if start.startswith((_TYPESCRIPT_HEADER, _POWERSHELL_TRANSCRIPT_HEADER)) or (
+        _plain_name(source).endswith(".log") and start[0] not in "{["
+    ):
         yield _read_typescript(text, source)
         return
     if start[0] in "{[":
