@@ -1,10 +1,13 @@
-"""Each handler imports with nothing but what Lambda gives it: the sessionguard layer and the python3.13 runtime.
+"""The layer is what layers/sessionguard/requirements.txt says, and each handler imports with nothing else.
 
-The dev venv holds far more than the layer ships (aws-xray-sdk came in with the dev tools), so a handler can pass
-every other test and still fail to import in Lambda. Here each handler is imported in a fresh isolated interpreter
-whose path holds only its function directory, the sessionguard package, the distributions pinned in
-layers/sessionguard/requirements.txt and the packages the Lambda runtime provides, each taken from the venv (the
-host's builds of the same versions, since the layer's own are aarch64).
+The built layer (`make build`, which `make test` runs before pytest) must hold exactly the pinned distributions:
+`sam build` installs requirements with their dependencies, so anything unpinned would float into the layer.
+
+The dev venv holds far more than the layer ships, so a handler can pass every other test and still fail to import
+in Lambda. Here each handler is imported in a fresh isolated interpreter whose path holds only its function
+directory, the sessionguard package and the distributions pinned in the requirements file (the AWS SDK included:
+the layer ships it), each taken from the venv (the host's builds of the same versions, since the layer's are
+aarch64).
 """
 
 from __future__ import annotations
@@ -22,8 +25,7 @@ from tests.infra.stack import ROOT
 
 LAYER = ROOT / "layers" / "sessionguard"
 REQUIREMENTS = LAYER / "requirements.txt"
-# What the Lambda python3.13 runtime ships besides the standard library: the AWS SDK and what it needs.
-RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
+BUILT_LAYER = ROOT / ".aws-sam" / "build" / "SessionGuardLayer" / "python"
 HANDLERS = sorted((ROOT / "functions").glob("*/app.py"))
 _PIN = re.compile(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==([^\s;#]+)")
 
@@ -36,6 +38,11 @@ def pinned() -> dict[str, str]:
         if match:
             pins[match.group(1)] = match.group(2)
     return pins
+
+
+def canonical(distribution: str) -> str:
+    """A distribution name as packaging normalizes it (PEP 503): PyYAML, pyyaml and py_yaml are one name."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
 def top_level_names(distribution: str) -> set[str]:
@@ -55,7 +62,7 @@ def lambda_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("lambda-path")
     site = Path(metadata.distribution("boto3").locate_file(""))
     (root / "sessionguard").symlink_to(LAYER / "sessionguard")
-    for distribution in [*pinned(), *RUNTIME_PROVIDED]:
+    for distribution in pinned():
         for name in top_level_names(distribution):
             for candidate in (site / name, *site.glob(f"{name}.*")):
                 if candidate.exists() and not (root / candidate.name).exists():
@@ -91,3 +98,26 @@ def test_handler_imports_with_only_the_layer_and_the_runtime(handler: Path, lamb
         [sys.executable, "-I", "-S", "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def built_distributions() -> dict[str, metadata.Distribution]:
+    """{canonical name: distribution} of what `sam build` put into the layer."""
+    if not BUILT_LAYER.is_dir():
+        pytest.fail(f"{BUILT_LAYER.relative_to(ROOT)} is missing: run `make build` first (`make test` does)")
+    if (BUILT_LAYER / "requirements.txt").read_bytes() != REQUIREMENTS.read_bytes():
+        pytest.fail("the built layer comes from another requirements.txt: run `make build` again")
+    found = metadata.distributions(path=[str(BUILT_LAYER)])
+    return {canonical(d.metadata["Name"]): d for d in found}
+
+
+def test_the_built_layer_holds_exactly_the_pinned_distributions() -> None:
+    built = {name: d.version for name, d in built_distributions().items()}
+    assert built == {canonical(name): version for name, version in pinned().items()}
+
+
+def test_everything_in_the_built_layer_belongs_to_a_pinned_distribution_or_to_sessionguard() -> None:
+    """Nothing that came in outside a distribution's RECORD (a vendored copy, a leftover of an older build)."""
+    owned = {"sessionguard", "requirements.txt"}
+    for distribution in built_distributions().values():
+        owned |= {file.parts[0] for file in distribution.files or ()}
+    assert sorted(entry.name for entry in BUILT_LAYER.iterdir() if entry.name not in owned) == []
