@@ -68,3 +68,30 @@ def test_the_packaged_template_translates_to_plain_cloudformation_for_stacksets(
     assert functions
     assert all("S3Bucket" in f["Properties"]["Code"] for f in functions)
     assert len(json.dumps(template).encode()) < STACKSET_TEMPLATE_URL_MAX_BYTES
+
+
+def test_the_central_account_cannot_grant_itself_direct_use_of_the_key() -> None:
+    """kms:Create* would include kms:CreateGrant: any principal of the central account allowed kms:* in IAM could
+    grant itself use of the key outside SNS and Kinesis (the member template's key forbids it the same way)."""
+    statements = central()["Resources"]["CentralKey"]["Properties"]["KeyPolicy"]["Statement"]
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert not {"kms:Create*", "kms:CreateGrant", "kms:*"} & set(actions), statement["Sid"]
+
+
+def test_the_log_destination_role_uses_the_key_only_through_kinesis() -> None:
+    role = central()["Resources"]["LogDestinationRole"]["Properties"]
+    (policy,) = role["Policies"]
+    (encrypt,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Sid"] == "EncryptSessionLogRecords"]
+    assert encrypt["Condition"] == {
+        "StringEquals": {"kms:ViaService": {"Fn::Sub": "kinesis.${AWS::Region}.amazonaws.com"}}
+    }
+
+
+def test_every_central_policy_document_uses_the_current_policy_language() -> None:
+    resources = central()["Resources"]
+    documents = [resources["CentralKey"]["Properties"]["KeyPolicy"]]
+    documents.append(resources["CentralAlertTopicPolicy"]["Properties"]["PolicyDocument"])
+    documents.append(resources["LogDestinationRole"]["Properties"]["AssumeRolePolicyDocument"])
+    documents += [p["PolicyDocument"] for p in resources["LogDestinationRole"]["Properties"]["Policies"]]
+    assert all(document["Version"] == "2012-10-17" for document in documents)

@@ -52,12 +52,12 @@ def test_key_rotates_and_its_policy_names_this_account_and_region(deploy_stack: 
     policy = policy_document(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
     sids = {s["Sid"]: s for s in policy["Statement"]}
     assert "NamedKeyAdministrators" not in sids  # none by default
-    assert sids["CloudWatchLogsEncryptsThisAccountsLogGroups"]["Principal"] == {
-        "Service": "logs.us-east-1.amazonaws.com"
-    }
-    assert sids["CloudWatchLogsEncryptsThisAccountsLogGroups"]["Condition"]["ArnLike"] == {
-        "kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:us-east-1:123456789012:log-group:*"
-    }
+    logs = sids["CloudWatchLogsEncryptsTheStacksLogGroups"]
+    assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert (
+        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/ssm/sessionguard/sessions"
+        in (logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"])
+    )
     aliases = kms.list_aliases(KeyId=key_id)["Aliases"]
     assert [a["AliasName"] for a in aliases] == ["alias/sessionguard"]
 
@@ -124,7 +124,7 @@ def test_logging_policy_resolves_to_exactly_this_group_bucket_and_key(deploy_sta
     )
     assert streams_arn == "arn:aws:logs:us-east-1:123456789012:log-group:/aws/ssm/sessionguard/sessions:log-stream:*"
     assert sids["WriteSessionTranscripts"]["Resource"] == f"arn:aws:s3:::{bucket}/sessions/*"
-    assert sids["UseSessionKey"]["Resource"].startswith("arn:aws:kms:us-east-1:123456789012:key/")
+    assert sids["UseSessionKeyForTranscripts"]["Resource"].startswith("arn:aws:kms:us-east-1:123456789012:key/")
 
 
 def test_instance_profile_carries_the_instance_role(deploy_stack: Deploy) -> None:

@@ -100,32 +100,16 @@ def test_account_root_cannot_create_grants_that_bypass_the_via_service_statement
             assert statement["Condition"]["BoolIfExists"] == {"kms:GrantIsForAWSResource": "true"}
 
 
-def test_session_data_encryption_is_limited_to_session_encryption_contexts(cfn_template: dict[str, Any]) -> None:
-    """The plugin's GenerateDataKey and the agent's Decrypt carry aws:ssm:SessionId in the encryption context; the
-    instance role's kms:Decrypt must not work on anything else encrypted under the key."""
-    direct = statements_by_sid(cfn_template["Resources"]["SessionKey"]["Properties"]["KeyPolicy"])[
-        "AccountEncryptsSessionDataDirectly"
-    ]
-    assert direct["Condition"]["StringLike"] == {"kms:EncryptionContext:aws:ssm:SessionId": "*"}
-    assert direct["Condition"]["StringEquals"] == {"kms:CallerAccount": {"Ref": "AWS::AccountId"}}
-
-
-def test_cloudwatch_logs_may_use_the_key_only_for_this_accounts_log_groups(
-    cfn_template: dict[str, Any],
-) -> None:
+def test_cloudwatch_logs_may_use_the_key_only_for_the_stacks_log_groups(cfn_template: dict[str, Any]) -> None:
     logs = statements_by_sid(cfn_template["Resources"]["SessionKey"]["Properties"]["KeyPolicy"])[
-        "CloudWatchLogsEncryptsThisAccountsLogGroups"
+        "CloudWatchLogsEncryptsTheStacksLogGroups"
     ]
     assert logs["Principal"] == {"Service": {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}}
     for action in ("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"):
         assert action in logs["Action"]
-    assert logs["Condition"] == {
-        "ArnLike": {
-            "kms:EncryptionContext:aws:logs:arn": {
-                "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"
-            }
-        }
-    }
+    (groups,) = logs["Condition"]["ArnEquals"].values()
+    assert list(logs["Condition"]["ArnEquals"]) == ["kms:EncryptionContext:aws:logs:arn"]
+    assert not [group for group in groups if group["Fn::Sub"].endswith(":*")]  # named groups, no wildcard
 
 
 def test_account_principals_use_the_key_through_s3_and_logs_only(cfn_template: dict[str, Any]) -> None:
@@ -289,8 +273,8 @@ def test_logging_policy_is_scoped_to_the_group_bucket_prefix_and_key(cfn_templat
     }
     assert policy["CheckTranscriptBucketEncryption"]["Action"] == "s3:GetEncryptionConfiguration"
     assert policy["CheckTranscriptBucketEncryption"]["Resource"] == {"Fn::GetAtt": ["TranscriptBucket", "Arn"]}
-    assert sorted(policy["UseSessionKey"]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
-    assert policy["UseSessionKey"]["Resource"] == {"Fn::GetAtt": ["SessionKey", "Arn"]}
+    assert sorted(policy["UseSessionKeyForTranscripts"]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert policy["UseSessionKeyForTranscripts"]["Resource"] == {"Fn::GetAtt": ["SessionKey", "Arn"]}
 
 
 def test_logging_policy_is_exported_for_roles_the_stack_does_not_own(cfn_template: dict[str, Any]) -> None:
