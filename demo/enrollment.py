@@ -24,10 +24,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import boto3
-from sessionguard.adapters.fleet import InMemoryInstanceInformation
 
 from demo.asl import AslInterpreter
 from demo.emulator import ACCOUNT_ID, REGION, event_matches
+from demo.fakes import InMemoryInstanceInformation
 from demo.lambdas import LocalLambda
 
 AMAZON_LINUX_AMI = "ami-12c6146b"  # in the emulator's built-in AMI list

@@ -27,7 +27,7 @@ from typing import Any, TextIO
 
 import boto3
 from moto import __version__ as moto_version
-from sessionguard.adapters.fleet import Fleet, InMemoryInstanceInformation
+from sessionguard.adapters.fleet import Fleet
 
 from demo.capture import CaptureServer
 from demo.console import Console
@@ -42,6 +42,7 @@ from demo.enrollment import (
     run_executions,
     state_change_event,
 )
+from demo.fakes import InMemoryInstanceInformation
 from demo.lambdas import DeployedFunction, LocalLambda, Prepare
 from demo.sessions import RecordedSession, read_session, replay, subscription_payload
 from demo.template import ROOT

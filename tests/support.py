@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -21,6 +21,7 @@ from sessionguard.observability import metrics
 
 if TYPE_CHECKING:
     import pytest
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from tests.conftest import HttpRecorder
 
@@ -215,3 +216,77 @@ def create_state_table(client: Any, name: str) -> None:
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+# --- in-memory alert state: noise control and the delivery ledger without DynamoDB ----------------------------
+
+
+@dataclass
+class _Claim:
+    owner: str
+    expires_at: int
+
+
+@dataclass
+class _Session:
+    admitted: set[str] = field(default_factory=set)
+    summary_owner: str = ""
+    expires_at: int = 0
+
+
+@dataclass
+class InMemoryNoiseStore:
+    """NoiseStore for tests and local runs: the same semantics as the DynamoDB store, in a dict."""
+
+    windows: dict[str, _Claim] = field(default_factory=dict)
+    sessions: dict[str, _Session] = field(default_factory=dict)
+
+    def claim_window(self, window_key: str, owner: str, expires_at: int, now: int) -> bool:
+        claim = self.windows.get(window_key)
+        if claim is not None and claim.expires_at >= now and claim.owner != owner:
+            return False
+        self.windows[window_key] = _Claim(owner, expires_at)
+        return True
+
+    def window_owner(self, window_key: str) -> str:
+        claim = self.windows.get(window_key)
+        return claim.owner if claim is not None else ""
+
+    def _session(self, session_key: str, now: int) -> _Session:
+        session = self.sessions.get(session_key)
+        if session is None or session.expires_at < now:
+            session = self.sessions[session_key] = _Session()
+        return session
+
+    def admit_to_cap(self, session_key: str, alert_key: str, cap: int, expires_at: int, now: int) -> bool:
+        session = self._session(session_key, now)
+        if alert_key not in session.admitted and len(session.admitted) >= cap:
+            return False
+        session.admitted.add(alert_key)
+        session.expires_at = expires_at
+        return True
+
+    def claim_summary(self, session_key: str, owner: str, expires_at: int, now: int) -> bool:
+        session = self._session(session_key, now)
+        if session.summary_owner and session.summary_owner != owner:
+            return False
+        session.summary_owner = owner
+        session.expires_at = expires_at
+        return True
+
+
+@dataclass
+class InMemoryLedger:
+    """`Ledger` for tests and local runs."""
+
+    done: set[str] = field(default_factory=set)
+
+    def once(self, key: str, action: Callable[[], object]) -> bool:
+        if key in self.done:
+            return False
+        action()
+        self.done.add(key)
+        return True
+
+    def register_lambda_context(self, context: LambdaContext) -> None:
+        """Nothing to expire in memory."""

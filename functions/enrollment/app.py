@@ -22,8 +22,8 @@ from aws_lambda_powertools.utilities.data_classes import (
     event_source,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from sessionguard.adapters.cloudformation import answer_custom_resource
 from sessionguard.adapters.fleet import Fleet, HostManagementSetting
+from sessionguard.custom_resource import answer_custom_resource
 from sessionguard.enrollment import steps
 from sessionguard.enrollment.decisions import EnrollmentSettings
 from sessionguard.observability import logger, metrics, tracer

@@ -24,15 +24,8 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 from samtranslator.yaml_helper import yaml_parse
-from sessionguard.adapters.cloudformation import answer_custom_resource
-from sessionguard.adapters.fleet import (
-    HOST_MANAGEMENT_SETTING_ID,
-    Fleet,
-    HostManagementSetting,
-    HostManagementState,
-    InMemoryInstanceInformation,
-    InMemoryServiceSettings,
-)
+from sessionguard.adapters.fleet import HOST_MANAGEMENT_SETTING_ID, Fleet, HostManagementSetting, HostManagementState
+from sessionguard.custom_resource import answer_custom_resource
 from sessionguard.enrollment import steps
 from sessionguard.enrollment.decisions import (
     AGENT_UPDATE_TAG,
@@ -50,6 +43,7 @@ from sessionguard.enrollment.decisions import (
 )
 from sessionguard.observability import metrics
 
+from demo.fakes import InMemoryInstanceInformation, InMemoryServiceSettings
 from tests.support import (
     AMAZON_LINUX_AMI,
     FakeLambdaContext,

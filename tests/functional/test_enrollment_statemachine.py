@@ -27,7 +27,7 @@ from botocore.exceptions import ClientError
 from cfnlint.api import ManualArgs, lint
 from moto import mock_aws
 from samtranslator.yaml_helper import yaml_parse
-from sessionguard.adapters.fleet import Fleet, InMemoryInstanceInformation
+from sessionguard.adapters.fleet import Fleet
 from sessionguard.enrollment.decisions import (
     AGENT_UPDATE_CHECK_SECONDS,
     AGENT_UPDATE_RESEND_DELAYS,
@@ -42,6 +42,7 @@ from sessionguard.enrollment.decisions import (
 from sessionguard.observability import metrics
 
 from demo.asl import AslInterpreter, Execution
+from demo.fakes import InMemoryInstanceInformation
 from tests import support
 from tests.support import add_ssm_core_policy, instance_tags, launch_instance, load_function
 

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from sessionguard.adapters import cloudformation
 from sessionguard.adapters.ssm_documents import SessionDocuments
+from sessionguard.custom_resource import MAX_REASON_CHARS
 from sessionguard.preferences.custom_resource import build_document_content, handle_preferences_event, parse_preferences
 
 from tests import support
@@ -775,7 +776,7 @@ def test_long_reason_is_truncated_to_fit_the_response_limit(ssm, store, http_rec
     body = answer(request("create", http_recorder), store, http_recorder)
 
     assert body["Status"] == "FAILED"
-    assert len(body["Reason"]) == cloudformation.MAX_REASON_CHARS
+    assert len(body["Reason"]) == MAX_REASON_CHARS
     assert body["Reason"].endswith(f"x … (truncated) (log stream {LOG_STREAM})")
     assert len(http_recorder.requests[-1].body) < 4096
 

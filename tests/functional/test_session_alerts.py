@@ -26,23 +26,16 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
 from moto import mock_aws
-from sessionguard.adapters.delivery import (
-    LOG_EVENT_MAX_BYTES,
-    CloudWatchTranscriptSink,
-    HttpResult,
-    LogEvent,
-    PutResult,
-    SessionLogReader,
-    UrllibSlackWebhook,
-    idempotency_persistence,
-    log_event_batches,
-    parse_retry_after,
-)
+from sessionguard.adapters.dynamodb import DeliveryLedger, idempotency_persistence
+from sessionguard.adapters.logs import CloudWatchTranscriptSink, PutResult, SessionLogReader
+from sessionguard.adapters.slack import UrllibSlackWebhook
 from sessionguard.alerting import session_alerts
+from sessionguard.alerting.delivery import DeliveryFailed, SlackDeliveryError, post_with_retries
 from sessionguard.alerting.formatting import CAP_SUMMARY_RULE_ID
-from sessionguard.alerting.noise import DeliveryLedger
+from sessionguard.alerting.http import HttpResult, parse_retry_after
+from sessionguard.alerting.log_events import LOG_EVENT_MAX_BYTES, LogEvent, log_event_batches
 from sessionguard.alerting.replay import invocation_event, redrive_failure_queue
-from sessionguard.alerting.session_alerts import WARM_UP_EVENTS, DeliveryFailed, SlackDeliveryError, post_with_retries
+from sessionguard.alerting.session_alerts import WARM_UP_EVENTS
 from sessionguard.observability import logger
 from sessionguard.rules import Rule, RulePack
 from sessionguard.session.engine import Alert, SanitizedLine, SessionEngine

@@ -21,7 +21,6 @@ from sessionguard.alerting.formatting import (
     SLACK_SECTION_TEXT_MAX,
     SNS_COMMAND_MAX,
     SNS_MESSAGE_MAX_BYTES,
-    TRUNCATED,
     AlertContext,
     alert_record,
     build_slack_message,
@@ -34,8 +33,8 @@ from sessionguard.alerting.formatting import (
     sns_alert_message,
     sns_subject,
     technique_url,
-    visible,
 )
+from sessionguard.alerting.text import TRUNCATED, visible
 from sessionguard.session.engine import Alert
 from sessionguard.severity import Severity
 

@@ -11,14 +11,11 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
-from sessionguard.adapters.delivery import DynamoNoiseStore, idempotency_persistence
+from sessionguard.adapters.dynamodb import DeliveryLedger, DynamoNoiseStore, idempotency_persistence
 from sessionguard.alerting.noise import (
     STATE_RETENTION_SECONDS,
     Decision,
     DeliveredButNotRecorded,
-    DeliveryLedger,
-    InMemoryLedger,
-    InMemoryNoiseStore,
     NoiseControl,
     NoiseStore,
     alert_keys,
@@ -28,7 +25,7 @@ from sessionguard.alerting.noise import (
 from sessionguard.session.engine import Alert
 from sessionguard.severity import Severity
 
-from tests.support import CountingNoiseStore, FakeLambdaContext, create_state_table
+from tests.support import CountingNoiseStore, FakeLambdaContext, InMemoryLedger, InMemoryNoiseStore, create_state_table
 
 NOW = 1_795_705_200  # 2026-11-26T15:00:00Z
 WINDOW = 15 * 60

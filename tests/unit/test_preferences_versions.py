@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
-from sessionguard.adapters.cloudformation import CustomResourceOutcome, CustomResourceProgress
 from sessionguard.adapters.ssm_documents import DocumentAlreadyExistsError, DocumentState
+from sessionguard.custom_resource import CustomResourceOutcome, CustomResourceProgress
 from sessionguard.preferences.custom_resource import (
     PreferencesDocumentError,
     apply_preferences_request,

@@ -4,19 +4,16 @@ A custom resource that never answers leaves its stack waiting (up to the resourc
 by default), so `answer_custom_resource` runs the work, turns any exception into a FAILED answer with a
 readable reason, and has a watchdog thread answer FAILED shortly before the function would time out.
 
-The response is the JSON document AWS's own cfn-response module PUTs to the pre-signed S3 ResponseURL, with an
-empty Content-Type (the URL is signed without one). The URL is a credential for this one answer: it is never
-logged. Data must only ever hold non-secret values, and NoEcho is always false.
+The response is the JSON document AWS's own cfn-response module PUTs to the pre-signed S3 ResponseURL
+(`sessionguard.adapters.cloudformation` does the PUT). The URL is a credential for this one answer: it is never
+logged. Data must only ever hold non-secret values, and NoEcho is always false. Used by the preferences and the
+host management custom resources.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -24,6 +21,7 @@ from typing import Any, Literal
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sessionguard.adapters.cloudformation import ResponseNotDeliveredError, send_response
 from sessionguard.observability import logger
 
 Status = Literal["SUCCESS", "FAILED"]
@@ -31,11 +29,6 @@ Status = Literal["SUCCESS", "FAILED"]
 # CloudFormation rejects response bodies over 4096 bytes; a longer reason is unreadable in the console anyway.
 MAX_REASON_CHARS = 1000
 DEFAULT_TIMEOUT_MARGIN_SECONDS = 10.0
-SEND_ATTEMPTS = 3
-SEND_TIMEOUT_SECONDS = 5.0
-SEND_BACKOFF_SECONDS = 1.0
-# S3 answers these when it is briefly unable to take the PUT; anything else in 4xx will not get better.
-_TRANSIENT_HTTP_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _TRUNCATED = " … (truncated)"
 
 
@@ -59,10 +52,6 @@ class CustomResourceProgress:
 
     physical_resource_id: str | None = None
     step: str = "starting"
-
-
-class ResponseNotDeliveredError(Exception):
-    """The response could not be PUT to the ResponseURL."""
 
 
 def response_body(
@@ -89,43 +78,6 @@ def truncate_reason(reason: str, limit: int = MAX_REASON_CHARS) -> str:
     if len(reason) <= limit:
         return reason
     return reason[: limit - len(_TRUNCATED)] + _TRUNCATED
-
-
-def send_response(
-    response_url: str,
-    body: Mapping[str, Any],
-    *,
-    attempts: int = SEND_ATTEMPTS,
-    timeout_seconds: float = SEND_TIMEOUT_SECONDS,
-    backoff_seconds: float = SEND_BACKOFF_SECONDS,
-) -> None:
-    """PUT the body to the pre-signed URL, retrying network errors and transient HTTP statuses."""
-    scheme = urllib.parse.urlsplit(response_url).scheme
-    if scheme not in {"https", "http"}:
-        raise ResponseNotDeliveredError(f"ResponseURL has unsupported scheme {scheme!r}")
-    payload = json.dumps(body).encode("utf-8")
-    last_problem = ""
-    for attempt in range(1, attempts + 1):
-        request = urllib.request.Request(  # noqa: S310 - scheme checked above
-            response_url,
-            data=payload,
-            method="PUT",
-            headers={"Content-Type": "", "Content-Length": str(len(payload))},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout_seconds) as reply:  # noqa: S310
-                reply.read()
-            return
-        except urllib.error.HTTPError as error:
-            last_problem = f"HTTP {error.code}"
-            if error.code not in _TRANSIENT_HTTP_STATUS:
-                break
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-            last_problem = type(error).__name__
-        logger.warning("Custom resource response not delivered", extra={"attempt": attempt, "problem": last_problem})
-        if attempt < attempts:
-            time.sleep(backoff_seconds * 2 ** (attempt - 1))
-    raise ResponseNotDeliveredError(f"response not delivered after {attempt} attempt(s): {last_problem}")
 
 
 def describe_failure(error: BaseException) -> str:

@@ -6,7 +6,8 @@ exists, a profile slot that is already taken, an execution that already exists.
 
 moto implements neither ssm:DescribeInstanceInformation nor the SSM service settings, and the embedded demo has no
 real agents, so those calls go through small Protocols (`InstanceInformationApi`, `ServiceSettingsApi`): a boto3 SSM
-client in production, the in-memory fakes below offline, answering in the shape of boto3's service model.
+client in production, in-memory fakes offline (demo/fakes.py, used by the demo and the tests), answering in the
+shape of boto3's service model.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,6 +23,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from sessionguard.adapters.aws import error_code
 from sessionguard.enrollment.decisions import (
     AGENT_UPDATE_DOCUMENT,
     AgentInfo,
@@ -50,10 +52,8 @@ if TYPE_CHECKING:
         DescribeInstanceInformationResultTypeDef,
         GetServiceSettingRequestTypeDef,
         GetServiceSettingResultTypeDef,
-        InstanceInformationTypeDef,
         ResetServiceSettingRequestTypeDef,
         ResetServiceSettingResultTypeDef,
-        ServiceSettingTypeDef,
         UpdateServiceSettingRequestTypeDef,
     )
     from mypy_boto3_stepfunctions import SFNClient
@@ -66,10 +66,6 @@ _AGENT_UPDATE_DELIVERY_TIMEOUT_SECONDS = 600
 HOST_MANAGEMENT_SETTING_ID = "/ssm/managed-instance/default-ec2-instance-management-role"
 
 
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 @contextmanager
 def _aws(operation: str) -> Iterator[None]:
     """Translate an AWS error into an EnrollmentError naming the operation."""
@@ -77,14 +73,14 @@ def _aws(operation: str) -> Iterator[None]:
         yield
     except ClientError as error:
         message = str(error.response.get("Error", {}).get("Message", ""))
-        raise error_for(classify_aws_error(_error_code(error), f"{operation}: {message}")) from error
+        raise error_for(classify_aws_error(error_code(error), f"{operation}: {message}")) from error
 
 
 def _expected(error: ClientError, code: str, operation: str) -> None:
     """Return when `error` is `code`, the ordinary case the caller answers itself (an instance already gone, a
     duplicate execution); translate anything else into an EnrollmentError naming the operation."""
-    if _error_code(error) != code:
-        raise error_for(classify_aws_error(_error_code(error), f"{operation}: {error}")) from error
+    if error_code(error) != code:
+        raise error_for(classify_aws_error(error_code(error), f"{operation}: {error}")) from error
 
 
 class InstanceInformationApi(Protocol):
@@ -93,74 +89,6 @@ class InstanceInformationApi(Protocol):
     def describe_instance_information(
         self, **kwargs: Unpack[DescribeInstanceInformationRequestTypeDef]
     ) -> DescribeInstanceInformationResultTypeDef: ...
-
-
-@dataclass
-class InMemoryInstanceInformation:
-    """An offline SSM inventory for tests and the demo, answering like ssm:DescribeInstanceInformation.
-
-    Supports the `Filters` keys InstanceIds and PingStatus, MaxResults (5-50, as the service model says) and
-    NextToken. Stopped and terminated instances are absent, as in the real API; an InstanceIds filter naming an
-    instance that has not registered is answered InvalidInstanceId, as the real API does.
-    """
-
-    entries: dict[str, InstanceInformationTypeDef] = field(default_factory=dict)
-
-    def register(self, instance_id: str, *, ping_status: str = "Online", agent_version: str = "3.3.987.0") -> None:
-        now = datetime.now(UTC)
-        self.entries[instance_id] = {
-            "InstanceId": instance_id,
-            "PingStatus": ping_status,  # type: ignore[typeddict-item]  # a str standing in for the Literal
-            "LastPingDateTime": now,
-            "AgentVersion": agent_version,
-            "IsLatestVersion": False,
-            "PlatformType": "Linux",
-            "PlatformName": "Amazon Linux",
-            "PlatformVersion": "2023",
-            "ResourceType": "EC2Instance",
-            "RegistrationDate": now,
-            "SourceId": instance_id,
-            "SourceType": "AWS::EC2::Instance",
-        }
-
-    def deregister(self, instance_id: str) -> None:
-        self.entries.pop(instance_id, None)
-
-    def describe_instance_information(
-        self, **kwargs: Unpack[DescribeInstanceInformationRequestTypeDef]
-    ) -> DescribeInstanceInformationResultTypeDef:
-        max_results = kwargs.get("MaxResults", 10)
-        if not 5 <= max_results <= 50:
-            raise _client_error("ValidationException", "MaxResults must be between 5 and 50")
-        selected = list(self.entries.values())
-        for item in kwargs.get("Filters", []):
-            key, values = item["Key"], set(item["Values"])
-            if key == "InstanceIds":
-                if unknown := values - self.entries.keys():
-                    raise _client_error("InvalidInstanceId", f"Instances {sorted(unknown)} not in a valid state")
-                selected = [entry for entry in selected if entry.get("InstanceId") in values]
-            elif key == "PingStatus":
-                selected = [entry for entry in selected if entry.get("PingStatus") in values]
-            else:
-                raise _client_error("InvalidFilterKey", f"filter key {key} is not supported offline")
-        start = int(kwargs.get("NextToken") or 0)
-        page = selected[start : start + max_results]
-        result: DescribeInstanceInformationResultTypeDef = {
-            "InstanceInformationList": page,
-            "ResponseMetadata": {
-                "RequestId": "offline",
-                "HTTPStatusCode": 200,
-                "HTTPHeaders": {},
-                "RetryAttempts": 0,
-            },
-        }
-        if start + max_results < len(selected):
-            result["NextToken"] = str(start + max_results)
-        return result
-
-
-def _client_error(code: str, message: str, operation: str = "DescribeInstanceInformation") -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
 
 
 def _instance(data: InstanceTypeDef) -> Instance:
@@ -406,43 +334,6 @@ class ServiceSettingsApi(Protocol):
     def reset_service_setting(
         self, **kwargs: Unpack[ResetServiceSettingRequestTypeDef]
     ) -> ResetServiceSettingResultTypeDef: ...
-
-
-@dataclass
-class InMemoryServiceSettings:
-    """Offline SSM service settings. An untouched setting reads Status "Default" and SettingValue "$None"."""
-
-    customized: dict[str, str] = field(default_factory=dict)
-
-    def _setting(self, setting_id: str) -> ServiceSettingTypeDef:
-        value = self.customized.get(setting_id)
-        return {
-            "SettingId": setting_id,
-            "SettingValue": "$None" if value is None else value,
-            "LastModifiedDate": datetime.now(UTC),
-            "LastModifiedUser": "offline",
-            "ARN": f"arn:aws:ssm:us-east-1:123456789012:servicesetting{setting_id}",
-            "Status": "Default" if value is None else "Customized",
-        }
-
-    @staticmethod
-    def _metadata() -> Any:
-        return {"RequestId": "offline", "HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}
-
-    def get_service_setting(self, **kwargs: Unpack[GetServiceSettingRequestTypeDef]) -> GetServiceSettingResultTypeDef:
-        return {"ServiceSetting": self._setting(kwargs["SettingId"]), "ResponseMetadata": self._metadata()}
-
-    def update_service_setting(self, **kwargs: Unpack[UpdateServiceSettingRequestTypeDef]) -> dict[str, Any]:
-        if not kwargs["SettingValue"]:
-            raise _client_error("ValidationException", "SettingValue is empty", "UpdateServiceSetting")
-        self.customized[kwargs["SettingId"]] = kwargs["SettingValue"]
-        return {"ResponseMetadata": self._metadata()}
-
-    def reset_service_setting(
-        self, **kwargs: Unpack[ResetServiceSettingRequestTypeDef]
-    ) -> ResetServiceSettingResultTypeDef:
-        self.customized.pop(kwargs["SettingId"], None)
-        return {"ServiceSetting": self._setting(kwargs["SettingId"]), "ResponseMetadata": self._metadata()}
 
 
 @dataclass(frozen=True)

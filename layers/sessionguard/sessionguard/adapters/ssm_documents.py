@@ -22,6 +22,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from sessionguard.adapters.aws import error_code
+
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
@@ -54,10 +56,6 @@ class DocumentAlreadyExistsError(Exception):
     """create_document lost a race: the document appeared after we looked."""
 
 
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 class SessionDocuments:
     """Create, version, read and delete SSM Session documents by name."""
 
@@ -69,7 +67,7 @@ class SessionDocuments:
         try:
             description = self._client.describe_document(Name=name)["Document"]
         except ClientError as error:
-            if _error_code(error) == _NOT_FOUND:
+            if error_code(error) == _NOT_FOUND:
                 return None
             raise
         return DocumentState(
@@ -83,7 +81,7 @@ class SessionDocuments:
         try:
             self._client.describe_document(Name=name, DocumentVersion=version)
         except ClientError as error:
-            if _error_code(error) == _NOT_FOUND:
+            if error_code(error) == _NOT_FOUND:
                 return False
             raise
         return True
@@ -99,7 +97,7 @@ class SessionDocuments:
             else:
                 document = self._client.get_document(Name=name, DocumentVersion=version, DocumentFormat="JSON")
         except ClientError as error:
-            if _error_code(error) == _NOT_FOUND:
+            if error_code(error) == _NOT_FOUND:
                 return None
             raise
         return document.get("Content", "")
@@ -114,7 +112,7 @@ class SessionDocuments:
                 DocumentFormat="JSON",
             )["DocumentDescription"]
         except ClientError as error:
-            if _error_code(error) == "DocumentAlreadyExists":
+            if error_code(error) == "DocumentAlreadyExists":
                 raise DocumentAlreadyExistsError(name) from error
             raise
         return DocumentState(
@@ -134,7 +132,7 @@ class SessionDocuments:
                 DocumentFormat="JSON",
             )["DocumentDescription"]
         except ClientError as error:
-            if _error_code(error) == "DuplicateDocumentContent":
+            if error_code(error) == "DuplicateDocumentContent":
                 return None
             raise
         return description.get("DocumentVersion", "")
@@ -147,7 +145,7 @@ class SessionDocuments:
         try:
             self._client.delete_document(Name=name, DocumentVersion=version)
         except ClientError as error:
-            if _error_code(error) in _VERSION_NOT_FOUND:
+            if error_code(error) in _VERSION_NOT_FOUND:
                 return False
             raise
         return True
@@ -157,7 +155,7 @@ class SessionDocuments:
         try:
             self._client.delete_document(Name=name)
         except ClientError as error:
-            if _error_code(error) == _NOT_FOUND:
+            if error_code(error) == _NOT_FOUND:
                 return False
             raise
         return True

@@ -1,5 +1,5 @@
-"""Delivering alerts once and counting the outcome: what the command alert function (session_alerts.py) and the
-guardrail alert function (guardrail_alerts.py) share, so that both retry, count, log and fail the same way.
+"""Delivering alerts once and counting the outcome: what the command alert function (`session_alerts`) and the
+guardrail alert function (`guardrail_alerts`) share, so that both retry, count, log and fail the same way.
 
 - `Deliveries` runs every delivery once per key through the delivery ledger (Powertools Idempotency), so a retried
   invocation repeats only what failed; it counts each outcome in the function's report (delivered, suppressed as
@@ -27,18 +27,13 @@ from urllib.parse import urlsplit
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sessionguard.adapters.delivery import (
-    AlertPublisher,
-    DynamoNoiseStore,
-    SlackWebhook,
-    SnsPublisher,
-    UrllibSlackWebhook,
-    error_code,
-    idempotency_persistence,
-    read_slack_webhook_url,
-)
+from sessionguard.adapters.aws import error_code
+from sessionguard.adapters.dynamodb import DeliveryLedger, DynamoNoiseStore, idempotency_persistence
+from sessionguard.adapters.secrets import read_slack_webhook_url
+from sessionguard.adapters.slack import SlackWebhook, UrllibSlackWebhook
+from sessionguard.adapters.sns import AlertPublisher, SnsPublisher
 from sessionguard.alerting.formatting import SnsMessage
-from sessionguard.alerting.noise import DeliveredButNotRecorded, DeliveryLedger, Ledger, NoiseStore, state_key
+from sessionguard.alerting.noise import DeliveredButNotRecorded, Ledger, NoiseStore, state_key
 from sessionguard.observability import logger, metrics
 from sessionguard.severity import Severity
 

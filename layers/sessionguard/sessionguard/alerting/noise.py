@@ -17,9 +17,8 @@
   call per (rule, window) plus the cap's, not one per alert, and the alerts that matter are not held up behind it.
 
 Delivery itself (one SNS publish / Slack post per alert key and channel) is made idempotent separately, with
-Powertools Idempotency (`DeliveryLedger` below, used by `alert_delivery.Deliveries`). State lives behind
-`NoiseStore`: DynamoDB in Lambda (`adapters.delivery.DynamoNoiseStore`), `InMemoryNoiseStore` in tests and local
-runs.
+Powertools Idempotency (`adapters.dynamodb.DeliveryLedger`, behind `Ledger`, used by `delivery.Deliveries`).
+State lives behind `NoiseStore`: DynamoDB in Lambda (`adapters.dynamodb.DynamoNoiseStore`), in memory in tests.
 """
 
 from __future__ import annotations
@@ -31,13 +30,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final, Protocol
-
-from aws_lambda_powertools.utilities.idempotency import (
-    BasePersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
 
 from sessionguard.session.engine import Alert
 
@@ -176,60 +168,6 @@ class NoiseControl:
         return Decision.DELIVER
 
 
-@dataclass
-class _Claim:
-    owner: str
-    expires_at: int
-
-
-@dataclass
-class _Session:
-    admitted: set[str] = field(default_factory=set)
-    summary_owner: str = ""
-    expires_at: int = 0
-
-
-@dataclass
-class InMemoryNoiseStore:
-    """NoiseStore for tests and local runs: the same semantics as the DynamoDB store, in a dict."""
-
-    windows: dict[str, _Claim] = field(default_factory=dict)
-    sessions: dict[str, _Session] = field(default_factory=dict)
-
-    def claim_window(self, window_key: str, owner: str, expires_at: int, now: int) -> bool:
-        claim = self.windows.get(window_key)
-        if claim is not None and claim.expires_at >= now and claim.owner != owner:
-            return False
-        self.windows[window_key] = _Claim(owner, expires_at)
-        return True
-
-    def window_owner(self, window_key: str) -> str:
-        claim = self.windows.get(window_key)
-        return claim.owner if claim is not None else ""
-
-    def _session(self, session_key: str, now: int) -> _Session:
-        session = self.sessions.get(session_key)
-        if session is None or session.expires_at < now:
-            session = self.sessions[session_key] = _Session()
-        return session
-
-    def admit_to_cap(self, session_key: str, alert_key: str, cap: int, expires_at: int, now: int) -> bool:
-        session = self._session(session_key, now)
-        if alert_key not in session.admitted and len(session.admitted) >= cap:
-            return False
-        session.admitted.add(alert_key)
-        session.expires_at = expires_at
-        return True
-
-    def claim_summary(self, session_key: str, owner: str, expires_at: int, now: int) -> bool:
-        session = self._session(session_key, now)
-        if session.summary_owner and session.summary_owner != owner:
-            return False
-        session.summary_owner = owner
-        session.expires_at = expires_at
-        return True
-
-
 # --- delivering each alert once --------------------------------------------------------------------------------
 
 
@@ -249,97 +187,10 @@ class DeliveredButNotRecorded(RuntimeError):
     later run with the same key may deliver it again. `__cause__` is the persistence error."""
 
 
-class DeliveryLedger:
-    """`Ledger` on Powertools Idempotency (`idempotent_function`, DynamoDB persistence).
-
-    Powertools writes an INPROGRESS record before the action (a concurrent invocation with the same key gets
-    IdempotencyAlreadyInProgressError and is retried), COMPLETED after it, and deletes the record when the
-    action raises. With the Lambda context registered, an INPROGRESS record left by a timed-out invocation
-    expires with that invocation, so its retry is not blocked. Keys are hashed: the table never holds session
-    text, and records expire after STATE_RETENTION_SECONDS.
-
-    When the action succeeded but the COMPLETED record could not be written, the delivery happened: raising would
-    make Lambda retry the invocation and deliver it again for certain. The ledger writes the record once more and,
-    if that fails too, raises DeliveredButNotRecorded, which callers count as delivered. Exactly once is not
-    possible across SNS (or Slack) and DynamoDB; this keeps a duplicate to the rare case where the record is lost
-    and the invocation is retried for another reason (docs/alerts.md, "Delivery is at least once").
-    """
-
-    KEY_PREFIX: Final = "sessionguard-delivery"
-
-    def __init__(self, persistence: BasePersistenceLayer, *, expires_after_seconds: int = STATE_RETENTION_SECONDS):
-        self.config = IdempotencyConfig(
-            event_key_jmespath="key",
-            raise_on_no_idempotency_key=True,
-            expires_after_seconds=expires_after_seconds,
-        )
-        self._persistence = persistence
-        self._run = idempotent_function(
-            data_keyword_argument="delivery",
-            persistence_store=persistence,
-            config=self.config,
-            key_prefix=self.KEY_PREFIX,
-        )(_run_delivery)
-
-    def register_lambda_context(self, context: LambdaContext) -> None:
-        self.config.register_lambda_context(context)
-
-    def once(self, key: str, action: Callable[[], object]) -> bool:
-        ran: list[bool] = []
-        succeeded: list[bool] = []
-
-        def run_and_note() -> None:
-            ran.append(True)
-            action()
-            succeeded.append(True)
-
-        delivery = {"key": key}
-        try:
-            self._run(delivery=delivery, action=run_and_note)
-        except IdempotencyPersistenceLayerError:
-            if not succeeded:
-                raise  # nothing was delivered (or the failed action's record could not be deleted): retry it
-            try:
-                # The persistence layer was configured (key prefix, hashing) by the call above.
-                self._persistence.save_success(data=delivery, result=_DELIVERED)
-            except Exception as again:
-                raise DeliveredButNotRecorded("delivered; the ledger could not record it") from again
-        return bool(ran)
-
-
-_DELIVERED: Final = {"delivered": True}
-
-
-def _run_delivery(*, delivery: dict[str, str], action: Callable[[], None]) -> dict[str, bool]:
-    """The idempotent unit: Powertools stores this small result, never the delivery's content."""
-    action()
-    return _DELIVERED
-
-
-@dataclass
-class InMemoryLedger:
-    """`Ledger` for tests and local runs."""
-
-    done: set[str] = field(default_factory=set)
-
-    def once(self, key: str, action: Callable[[], object]) -> bool:
-        if key in self.done:
-            return False
-        action()
-        self.done.add(key)
-        return True
-
-    def register_lambda_context(self, context: LambdaContext) -> None:
-        """Nothing to expire in memory."""
-
-
 __all__ = [
     "STATE_RETENTION_SECONDS",
     "Decision",
     "DeliveredButNotRecorded",
-    "DeliveryLedger",
-    "InMemoryLedger",
-    "InMemoryNoiseStore",
     "Ledger",
     "NoiseControl",
     "NoiseStore",

@@ -24,16 +24,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from sessionguard.adapters.delivery import (
-    FailureQueueReader,
-    FunctionInvoker,
-    LambdaInvoker,
-    QueuedMessage,
-    SessionLogReader,
-    error_code,
-)
+from sessionguard.adapters.aws import error_code
+from sessionguard.adapters.awslambda import FunctionInvoker, LambdaInvoker
+from sessionguard.adapters.logs import SessionLogReader
+from sessionguard.adapters.sqs import FailureQueueReader, QueuedMessage
+from sessionguard.session.records import MalformedEvent, inflate
 
 VISIBILITY_TIMEOUT_SECONDS: Final = 60  # a message being replayed stays hidden this long
+# json's parser recurses per nesting level; what the function parks is a few levels deep, so a message deeper than
+# the interpreter's recursion limit is not one of its records, and is skipped instead of ending the replay.
+_TOO_DEEP: Final = "the message is JSON nested deeper than this reader reads"
 _ACCEPTED: Final = 202
 
 Outcome = Literal["replayed", "would-replay", "skipped", "failed"]
@@ -146,6 +146,8 @@ def invocation_event(body: str, session_logs: SessionLogReader | None = None) ->
     """(kind, the subscription event to invoke the function with) for one failure-queue message body."""
     try:
         document = json.loads(body)
+    except RecursionError:
+        raise UnreplayableMessage(_TOO_DEEP) from None
     except ValueError:
         raise UnreplayableMessage("the message is not JSON") from None
     if not isinstance(document, dict):
@@ -172,11 +174,17 @@ def _log_event(document: dict[str, Any], session_logs: SessionLogReader | None) 
         return document["logEvent"]
     if "logEventGzipBase64" in document:
         try:
-            return json.loads(gzip.decompress(base64.b64decode(document["logEventGzipBase64"], validate=True)))
-        except (binascii.Error, OSError, EOFError, ValueError, TypeError):
+            # Capped as the function's own reader caps a subscription payload: a gzip bomb is refused, not inflated.
+            raw = inflate(base64.b64decode(document["logEventGzipBase64"], validate=True), "logEventGzipBase64")
+            return json.loads(raw)
+        except MalformedEvent as problem:
+            raise UnreplayableMessage(problem.reason) from None
+        except RecursionError:
+            raise UnreplayableMessage(_TOO_DEEP) from None
+        except (binascii.Error, ValueError, TypeError):
             raise UnreplayableMessage("logEventGzipBase64 does not decode") from None
     reference = document.get("logEventReference")
-    if isinstance(reference, dict) and reference.get("id") and isinstance(reference.get("timestamp"), int):
+    if isinstance(reference, dict) and isinstance(reference.get("id"), str) and type(reference.get("timestamp")) is int:
         if session_logs is None:
             raise UnreplayableMessage("the log event is a reference and no session log reader was given")
         found = session_logs.find_event(

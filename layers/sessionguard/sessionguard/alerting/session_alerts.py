@@ -35,34 +35,22 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sessionguard.adapters.delivery import (
-    LOG_EVENT_MAX_BYTES,
-    SQS_MAX_MESSAGE_BYTES,
+from sessionguard.adapters.aws import error_code
+from sessionguard.adapters.logs import (
     CloudWatchSessionHistory,
     CloudWatchTranscriptSink,
-    FailureQueue,
-    LogEvent,
     NoSessionHistory,
     PutResult,
     SessionHistory,
-    SqsFailureQueue,
     StoredEvent,
     TranscriptSink,
-    error_code,
-    log_event_batches,
 )
-
-# Delivery lives in alert_delivery (the guardrail function uses it too); its public names are still exported from
-# here, where the handler's callers and tests have always found them.
+from sessionguard.adapters.sqs import SQS_MAX_MESSAGE_BYTES, FailureQueue, SqsFailureQueue
 from sessionguard.alerting.delivery import (
     Deliveries,
-    DeliveryFailed,
     DeliveryOutlets,
     DeliverySettings,
-    SlackDeliveryError,
-    allowed_webhook,
     emit_dimensioned,
-    post_with_retries,
 )
 from sessionguard.alerting.formatting import (
     AlertContext,
@@ -70,8 +58,8 @@ from sessionguard.alerting.formatting import (
     build_sns_message,
     cap_summary_alert,
     clean_metadata,
-    visible,
 )
+from sessionguard.alerting.log_events import LOG_EVENT_MAX_BYTES, LogEvent, log_event_batches
 from sessionguard.alerting.noise import (
     Decision,
     NoiseControl,
@@ -79,6 +67,7 @@ from sessionguard.alerting.noise import (
     event_epoch,
     state_key,
 )
+from sessionguard.alerting.text import visible
 from sessionguard.masking.masker import mask_secrets
 from sessionguard.observability import logger, metrics
 from sessionguard.rules import RulePack
@@ -643,16 +632,11 @@ def _is_event_id(value: object) -> bool:
 __all__ = [
     "AlertSettings",
     "BatchReport",
-    "DeliveryFailed",
     "Outlets",
-    "SlackDeliveryError",
     "TranscriptLinesRejected",
-    "allowed_webhook",
     "default_outlets",
     "default_rules",
-    "emit_dimensioned",
     "handle_subscription_event",
     "log_stream_name",
-    "post_with_retries",
     "sanitized_log_events",
 ]

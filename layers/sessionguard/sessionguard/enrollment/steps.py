@@ -7,7 +7,7 @@ so no step reads a clock and a 45-minute registration wait can be exercised offl
 Metrics (EMF, namespace from POWERTOOLS_METRICS_NAMESPACE): EnrollmentsStarted {Trigger}, InstancesEnrolled,
 TimeToEnrolled (seconds from execution start), EnrollmentFailures {Reason}, EnrollmentsAbandoned {Reason}.
 
-Also here: the Default Host Management Configuration custom resource, answered through `cfn_response`.
+Also here: the Default Host Management Configuration custom resource, answered through `sessionguard.custom_resource`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 
-from sessionguard.adapters.cloudformation import CustomResourceOutcome, CustomResourceProgress
 from sessionguard.adapters.fleet import Fleet, HostManagementSetting, HostManagementState
+from sessionguard.custom_resource import CustomResourceOutcome, CustomResourceProgress
 from sessionguard.enrollment.decisions import (
     ACTIVE_ASSOCIATION_STATES,
     ACTIVE_INSTANCE_STATES,

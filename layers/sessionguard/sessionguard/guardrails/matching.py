@@ -50,9 +50,8 @@ from sessionguard.alerting.formatting import (
     slack_title,
     slack_where,
     sns_alert_message,
-    truncate,
-    visible,
 )
+from sessionguard.alerting.text import truncate, visible
 from sessionguard.masking.masker import mask_secrets
 from sessionguard.severity import Severity
 

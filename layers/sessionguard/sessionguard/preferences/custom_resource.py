@@ -31,17 +31,17 @@ from typing import Any, Protocol
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sessionguard.adapters.cloudformation import (
-    DEFAULT_TIMEOUT_MARGIN_SECONDS,
-    CustomResourceOutcome,
-    CustomResourceProgress,
-    answer_custom_resource,
-)
 from sessionguard.adapters.ssm_documents import (
     SESSION_DOCUMENT_TYPE,
     DocumentAlreadyExistsError,
     DocumentState,
     SessionDocuments,
+)
+from sessionguard.custom_resource import (
+    DEFAULT_TIMEOUT_MARGIN_SECONDS,
+    CustomResourceOutcome,
+    CustomResourceProgress,
+    answer_custom_resource,
 )
 from sessionguard.observability import logger
 

@@ -1,0 +1,174 @@
+"""DynamoDB: the alert state table. Noise-control decisions (`DynamoNoiseStore`, one conditional write each) and the
+delivery ledger (`DeliveryLedger`, Powertools Idempotency records), both keyed by `id` and expiring by `expiration`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+import boto3
+from aws_lambda_powertools.utilities.idempotency import (
+    BasePersistenceLayer,
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
+from botocore.exceptions import ClientError
+
+from sessionguard.adapters.aws import CLIENT_CONFIG, error_code
+from sessionguard.alerting.noise import STATE_RETENTION_SECONDS, DeliveredButNotRecorded
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class DynamoNoiseStore:
+    """`noise.NoiseStore` on the alert state table (partition key `id`, TTL attribute `expiration`).
+
+    Every decision is one conditional UpdateItem, so concurrent invocations cannot both win. DynamoDB deletes
+    expired items lazily (up to days later), so each condition also treats `expiration < now` as absent.
+    """
+
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        self._client: DynamoDBClient = client or boto3.client("dynamodb", config=CLIENT_CONFIG)
+
+    def _conditional_update(self, key: str, update: str, condition: str, values: dict[str, Any]) -> bool:
+        # DynamoDB refuses attribute names an expression does not use, so pass only those it does.
+        names = {name: attribute for name, attribute in _ATTRIBUTES.items() if name in update or name in condition}
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key={"id": {"S": key}},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def claim_window(self, window_key: str, owner: str, expires_at: int, now: int) -> bool:
+        return self._conditional_update(
+            window_key,
+            "SET #owner = :owner, #exp = :exp",
+            "attribute_not_exists(#owner) OR #owner = :owner OR #exp < :now",
+            {":owner": {"S": owner}, ":exp": {"N": str(expires_at)}, ":now": {"N": str(now)}},
+        )
+
+    def window_owner(self, window_key: str) -> str:
+        item = self._client.get_item(
+            TableName=self.table_name,
+            Key={"id": {"S": window_key}},
+            ConsistentRead=True,
+            ProjectionExpression="#owner",
+            ExpressionAttributeNames={"#owner": _ATTRIBUTES["#owner"]},
+        ).get("Item", {})
+        return str(item.get(_ATTRIBUTES["#owner"], {}).get("S", ""))
+
+    def admit_to_cap(self, session_key: str, alert_key: str, cap: int, expires_at: int, now: int) -> bool:
+        # An expired session record is not reset here: its TTL is refreshed on every admission and outlives any
+        # session (14 days), so it expires only long after the session ended.
+        return self._conditional_update(
+            session_key,
+            "ADD #admitted :keys SET #exp = :exp",
+            "attribute_not_exists(#admitted) OR size(#admitted) < :cap OR contains(#admitted, :key)",
+            {
+                ":keys": {"SS": [alert_key]},
+                ":key": {"S": alert_key},
+                ":cap": {"N": str(cap)},
+                ":exp": {"N": str(expires_at)},
+            },
+        )
+
+    def claim_summary(self, session_key: str, owner: str, expires_at: int, now: int) -> bool:
+        return self._conditional_update(
+            session_key,
+            "SET #owner = :owner, #exp = :exp",
+            "attribute_not_exists(#owner) OR #owner = :owner",
+            {":owner": {"S": owner}, ":exp": {"N": str(expires_at)}},
+        )
+
+
+_ATTRIBUTES: Final = {"#owner": "owner", "#exp": "expiration", "#admitted": "admitted"}
+
+
+def idempotency_persistence(table_name: str, client: DynamoDBClient | None = None) -> DynamoDBPersistenceLayer:
+    """Powertools Idempotency records in the same table (its defaults: key `id`, TTL attribute `expiration`)."""
+    return DynamoDBPersistenceLayer(
+        table_name=table_name,
+        boto3_client=client or boto3.client("dynamodb", config=CLIENT_CONFIG),
+    )
+
+
+class DeliveryLedger:
+    """`Ledger` on Powertools Idempotency (`idempotent_function`, DynamoDB persistence).
+
+    Powertools writes an INPROGRESS record before the action (a concurrent invocation with the same key gets
+    IdempotencyAlreadyInProgressError and is retried), COMPLETED after it, and deletes the record when the
+    action raises. With the Lambda context registered, an INPROGRESS record left by a timed-out invocation
+    expires with that invocation, so its retry is not blocked. Keys are hashed: the table never holds session
+    text, and records expire after STATE_RETENTION_SECONDS.
+
+    When the action succeeded but the COMPLETED record could not be written, the delivery happened: raising would
+    make Lambda retry the invocation and deliver it again for certain. The ledger writes the record once more and,
+    if that fails too, raises DeliveredButNotRecorded, which callers count as delivered. Exactly once is not
+    possible across SNS (or Slack) and DynamoDB; this keeps a duplicate to the rare case where the record is lost
+    and the invocation is retried for another reason (docs/alerts.md, "Delivery is at least once").
+    """
+
+    KEY_PREFIX: Final = "sessionguard-delivery"
+
+    def __init__(self, persistence: BasePersistenceLayer, *, expires_after_seconds: int = STATE_RETENTION_SECONDS):
+        self.config = IdempotencyConfig(
+            event_key_jmespath="key",
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=expires_after_seconds,
+        )
+        self._persistence = persistence
+        self._run = idempotent_function(
+            data_keyword_argument="delivery",
+            persistence_store=persistence,
+            config=self.config,
+            key_prefix=self.KEY_PREFIX,
+        )(_run_delivery)
+
+    def register_lambda_context(self, context: LambdaContext) -> None:
+        self.config.register_lambda_context(context)
+
+    def once(self, key: str, action: Callable[[], object]) -> bool:
+        ran: list[bool] = []
+        succeeded: list[bool] = []
+
+        def run_and_note() -> None:
+            ran.append(True)
+            action()
+            succeeded.append(True)
+
+        delivery = {"key": key}
+        try:
+            self._run(delivery=delivery, action=run_and_note)
+        except IdempotencyPersistenceLayerError:
+            if not succeeded:
+                raise  # nothing was delivered (or the failed action's record could not be deleted): retry it
+            try:
+                # The persistence layer was configured (key prefix, hashing) by the call above.
+                self._persistence.save_success(data=delivery, result=_DELIVERED)
+            except Exception as again:
+                raise DeliveredButNotRecorded("delivered; the ledger could not record it") from again
+        return bool(ran)
+
+
+_DELIVERED: Final = {"delivered": True}
+
+
+def _run_delivery(*, delivery: dict[str, str], action: Callable[[], None]) -> dict[str, bool]:
+    """The idempotent unit: Powertools stores this small result, never the delivery's content."""
+    action()
+    return _DELIVERED
