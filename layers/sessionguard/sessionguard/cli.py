@@ -14,14 +14,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, Final, TextIO
 
+from sessionguard.alerting.text import visible
+from sessionguard.masking.masker import mask_secrets
 from sessionguard.rules import RuleError, RulePack
 from sessionguard.session.engine import Alert, SessionEngine
-from sessionguard.session.records import InputProblem, SessionEvent, group_by_session, read_input
+from sessionguard.session.records import (
+    InputProblem,
+    MalformedEvent,
+    SessionEvent,
+    decode_input,
+    group_by_session,
+    read_input,
+)
 from sessionguard.severity import Severity
 
 EXIT_OK = 0
@@ -65,12 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _read(path: str, stdin: TextIO) -> tuple[str, str]:
-    """(source name, text). Undecodable bytes become U+FFFD: the agent itself damages UTF-8."""
+def _read(path: str, stdin: TextIO) -> bytes:
     if path == "-":
-        data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
-        return "-", data.decode("utf-8", errors="replace")
-    return path, Path(path).read_bytes().decode("utf-8", errors="replace")
+        return stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
+    return Path(path).read_bytes()
 
 
 def scan(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
@@ -78,17 +86,22 @@ def scan(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO
     engine = SessionEngine(pack, min_severity=args.min_severity)
     problems = 0
     alerts: list[Alert] = []
+    metadata = _MaskedMetadata()
     for path in args.paths:
         try:
-            source, text = _read(path, stdin)
+            text = decode_input(_read(path, stdin), path)
         except OSError as error:
-            print(f"sessionguard: {path}: cannot read: {error.strerror or error}", file=stderr)
+            _complain(stderr, path, f"cannot read: {error.strerror or error}")
+            problems += 1
+            continue
+        except MalformedEvent as problem:
+            _complain(stderr, path, problem.reason)
             problems += 1
             continue
         events: list[SessionEvent] = []
-        for item in read_input(text, source):
+        for item in read_input(text, path):
             if isinstance(item, InputProblem):
-                print(f"sessionguard: {item.source}: {item.location}: {item.reason}", file=stderr)
+                _complain(stderr, item.source, f"{item.location}: {item.reason}")
                 problems += 1
             else:
                 events.append(item)
@@ -96,12 +109,59 @@ def scan(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO
             results = [*engine.scan(session_events), *engine.finish()]
             for result in results:
                 if isinstance(result, Alert):
-                    alerts.append(result)
-                    stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+                    alert = metadata.masked(result)
+                    alerts.append(alert)
+                    stdout.write(json_line(alert.to_json()))
                 elif args.transcript:
-                    stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+                    stdout.write(json_line(result._replace(session_id=metadata.mask(result.session_id)).to_json()))
     _summarize(engine, alerts, problems, stderr)
     return EXIT_BAD_INPUT if problems else EXIT_OK
+
+
+def _complain(stderr: TextIO, source: str, problem: str) -> None:
+    """One input problem on standard error; a file name can be as hostile as the data (an S3 key)."""
+    print(f"sessionguard: {visible(source)}: {problem}", file=stderr)
+
+
+class _MaskedMetadata:
+    """Session-derived metadata (session id, instance id, user ARN) through the masker before it is written: the
+    engine masks commands and transcript lines, but an id or an ARN can carry a secret too. Each distinct value is
+    masked once (a transcript repeats its session id on every line)."""
+
+    def __init__(self) -> None:
+        self._masked: dict[str, str] = {}
+
+    def mask(self, value: str) -> str:
+        masked = self._masked.get(value)
+        if masked is None:
+            masked = self._masked[value] = mask_secrets(value)
+        return masked
+
+    def masked(self, alert: Alert) -> Alert:
+        return alert._replace(
+            session_id=self.mask(alert.session_id), instance_id=self.mask(alert.instance_id), user=self.mask(alert.user)
+        )
+
+
+def json_line(record: dict[str, Any]) -> str:
+    """One JSON Lines record that a terminal cannot act on and that splits into lines only at its end: json
+    escapes C0 controls itself, and every other character that is not printable (C1 controls, bidi overrides,
+    U+2028, U+0085, lone surrogates) is written as a \\u escape. JSON readers get the same value back."""
+    text = json.dumps(record, ensure_ascii=False)
+    if not text.isprintable():
+        text = _NOT_ASCII.sub(_json_escape, text)
+    return text + "\n"
+
+
+_NOT_ASCII: Final = re.compile(r"[^\x20-\x7e]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char.isprintable():
+        return char
+    units = char.encode("utf-16-be", "surrogatepass")
+    return "".join(f"\\u{int.from_bytes(units[i : i + 2]):04x}" for i in range(0, len(units), 2))
 
 
 def _summarize(engine: SessionEngine, alerts: list[Alert], problems: int, stderr: TextIO) -> None:
@@ -113,8 +173,10 @@ def _summarize(engine: SessionEngine, alerts: list[Alert], problems: int, stderr
         file=stderr,
     )
     for alert in sorted(alerts, key=lambda a: -a.severity)[:20]:
-        first_line = alert.command.split("\n", 1)[0][:100]
-        print(f"  {alert.severity!s:>8}  {alert.rule_id}  {alert.session_id}  {first_line}", file=stderr)
+        # Shown as the Slack message shows them: an escape sequence or a bidi override in a session id or a
+        # command must not act on the reader's terminal.
+        first_line = visible(alert.command.split("\n", 1)[0][:100])
+        print(f"  {alert.severity!s:>8}  {alert.rule_id}  {visible(alert.session_id)}  {first_line}", file=stderr)
     if len(alerts) > 20:
         print(f"  … and {len(alerts) - 20} more", file=stderr)
 
