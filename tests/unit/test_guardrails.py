@@ -1,4 +1,5 @@
-"""Guardrails against real-format CloudTrail events (events/cloudtrail-*.json, as EventBridge delivers them).
+"""Guardrails (guardrails.yaml) against real-format CloudTrail events (events/cloudtrail-*.json, as EventBridge
+delivers them).
 
 Every EventBridge pattern is run against every sample with moto's EventBridge pattern matcher: each pattern must
 match exactly the samples of its group. The patterns in template.yaml,
@@ -13,20 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from moto.events.models import EventPattern
 from samtranslator.yaml_helper import yaml_parse
-from sessionguard.guardrails.matching import (
+from sessionguard.alerting.guardrail_messages import guardrail_slack_message, guardrail_sns_message
+from sessionguard.guardrails.catalog import (
+    EXAMPLE_STACK,
     GUARDRAILS,
     GUARDRAILS_BY_ID,
-    Group,
-    GuardrailAlert,
-    ProtectedResources,
-    evaluate_event,
-    event_patterns,
-    guardrail_slack_message,
-    guardrail_sns_message,
-    match_guardrails,
+    GUARDRAILS_FILE,
+    GuardrailError,
+    load,
 )
+from sessionguard.guardrails.markdown import TABLE_END, TABLE_START, render_markdown_table
+from sessionguard.guardrails.matching import evaluate_event, event_patterns, match_guardrails
+from sessionguard.guardrails.model import Group, Guardrail, GuardrailAlert, ProtectedResources
 from sessionguard.severity import Severity
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +38,7 @@ DOCS = ROOT / "docs/guardrails.md"
 
 ACCOUNT = "111122223333"
 PREFERENCES_ROLE = f"arn:aws:iam::{ACCOUNT}:role/sessionguard-PreferencesFunctionRole-8H7G6F5E4D3C"
-# The stack the samples were recorded against.
+# The stack the samples were recorded against (guardrails.yaml's example_stack, checked below).
 RESOURCES = ProtectedResources(
     account_id=ACCOUNT,
     region="us-east-1",
@@ -348,20 +350,56 @@ def test_guardrails_are_well_formed() -> None:
         assert all((guardrail.event_names, guardrail.shown, guardrail.resource_keys))
 
 
-def test_docs_list_every_guardrail_as_the_code_has_it() -> None:
-    text = DOCS.read_text()
-    for guardrail in GUARDRAILS:
-        row = next((line for line in text.splitlines() if line.startswith(f"| {guardrail.id} ")), "")
-        assert row, guardrail.id
-        assert guardrail.event_source in row
-        for name in guardrail.event_names:
-            assert name in row
-        _, title, severity, _, condition, cloudformation, techniques = (c.strip() for c in row.strip("| ").split("|"))
-        assert (title, severity) == (guardrail.title, str(guardrail.severity)), guardrail.id
-        assert techniques == ", ".join(guardrail.techniques), guardrail.id
-        # The code's condition is the table's, then the exceptions (the CloudFormation column) in words.
-        assert guardrail.condition.startswith(condition), guardrail.id
-        assert cloudformation == ("yes" if guardrail.stack_may_change else "no"), guardrail.id
+def test_docs_guardrails_md_is_generated_from_the_data() -> None:
+    document = DOCS.read_text(encoding="utf-8")
+    generated = document[document.index(TABLE_START) + len(TABLE_START) : document.index(TABLE_END)]
+    assert generated == "\n" + render_markdown_table(), (
+        "docs/guardrails.md is out of date: run `.venv/bin/python -m sessionguard.guardrails docs/guardrails.md`"
+    )
+
+
+# --- the data's own examples -----------------------------------------------------------------------------------
+
+
+def test_the_examples_were_recorded_against_the_example_stack() -> None:
+    assert EXAMPLE_STACK == RESOURCES
+
+
+@pytest.mark.parametrize("guardrail", GUARDRAILS, ids=[g.id for g in GUARDRAILS])
+def test_each_guardrail_raises_on_its_alert_examples_and_not_on_its_quiet_ones(guardrail: Guardrail) -> None:
+    for name in guardrail.alert_examples:
+        event = json.loads((EVENTS / name).read_text())
+        assert guardrail.id in [a.rule_id for a in evaluate_event(event, EXAMPLE_STACK).alerts], name
+    for name in guardrail.quiet_examples:
+        event = json.loads((EVENTS / name).read_text())
+        assert guardrail.id not in [a.rule_id for a in evaluate_event(event, EXAMPLE_STACK).alerts], name
+
+
+def test_every_cloudtrail_sample_is_an_example_of_some_guardrail() -> None:
+    named = {name for g in GUARDRAILS for name in (*g.alert_examples, *g.quiet_examples)}
+    assert named == {path.name for path in EVENTS.glob("cloudtrail-*.json")}
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"severity": "urgent"}, "severity"),
+        ({"group": "Elsewhere"}, "Elsewhere"),
+        ({"when": {"predicate": "session-kye"}}, "unknown predicate"),
+        ({"when": {"predicate": "session-key", "documents": ["x"]}}, "takes no arguments"),
+        ({"techniques": ["T1562.8"]}, "ATT&CK"),
+        ({"colour": "red"}, "unknown keys"),
+        ({"examples": {"quiet": ["x.json"]}}, "at least one"),
+        ({"event": {"source": "logs", "names": ["DeleteLogGroup"]}}, "amazonaws.com"),
+    ],
+)
+def test_a_wrong_guardrail_fails_loading_and_says_why(tmp_path: Path, change: dict[str, Any], problem: str) -> None:
+    document = yaml.safe_load(GUARDRAILS_FILE.read_text())
+    document["guardrails"][0].update(change)
+    path = tmp_path / "guardrails.yaml"
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(GuardrailError, match=re.escape(problem)):
+        load(path)
 
 
 def test_resources_from_the_function_environment() -> None:

@@ -27,14 +27,10 @@ from typing import TYPE_CHECKING, Any, Final
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sessionguard.alerting.delivery import Deliveries, DeliveryOutlets, DeliverySettings, emit_dimensioned
+from sessionguard.alerting.guardrail_messages import guardrail_slack_message, guardrail_sns_message
 from sessionguard.alerting.noise import STATE_RETENTION_SECONDS, event_epoch, state_key
-from sessionguard.guardrails.matching import (
-    GuardrailAlert,
-    ProtectedResources,
-    evaluate_event,
-    guardrail_slack_message,
-    guardrail_sns_message,
-)
+from sessionguard.guardrails.matching import evaluate_event
+from sessionguard.guardrails.model import GuardrailAlert, ProtectedResources
 from sessionguard.observability import logger, metrics
 
 if TYPE_CHECKING:

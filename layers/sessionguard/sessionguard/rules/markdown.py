@@ -21,10 +21,10 @@ def render_markdown_table(pack: RulePack) -> str:
     return "\n".join(lines) + "\n"
 
 
-def replace_table(document: str, table: str) -> str:
+def replace_table(document: str, table: str, start_marker: str = TABLE_START, end_marker: str = TABLE_END) -> str:
     """The document with the text between the table markers replaced by `table`."""
-    start = document.index(TABLE_START) + len(TABLE_START)
-    end = document.index(TABLE_END)
+    start = document.index(start_marker) + len(start_marker)
+    end = document.index(end_marker)
     return document[:start] + "\n" + table + document[end:]
 
 
