@@ -20,10 +20,11 @@ from sessionguard.rules.model import AllowEntry, Rule, RuleError
 from sessionguard.severity import Severity
 
 RULE_KEYS = frozenset(
-    {"id", "title", "severity", "techniques", "description", "tags", "match", "exceptions", "examples"}
+    {"id", "title", "severity", "techniques", "description", "tags", "match", "exceptions", "examples", "platform"}
 )
 REQUIRED_RULE_KEYS = ("id", "title", "severity", "techniques", "description", "match", "examples")
 ALLOW_KEYS = frozenset({"rule", "user", "instance_id", "command", "expires", "reason"})
+PLATFORMS = ("linux", "windows")  # the sessions a rule judges (see Rule.platform)
 MIN_MATCH_EXAMPLES = 2
 MIN_NO_MATCH_EXAMPLES = 1
 
@@ -111,6 +112,9 @@ def _parse_rule(item: object, index: int, source: str) -> Rule:
         if not _TECHNIQUE.fullmatch(technique):
             raise RuleError(f"{where}: techniques: {technique!r} is not a MITRE ATT&CK id like T1070.003")
     tags = _strings(item.get("tags", []), f"{where}: tags")
+    platform = item.get("platform", "linux")
+    if platform not in PLATFORMS:
+        raise RuleError(f"{where}: platform must be one of {', '.join(PLATFORMS)} (default linux)")
 
     match = item["match"]
     if not isinstance(match, dict):
@@ -146,6 +150,7 @@ def _parse_rule(item: object, index: int, source: str) -> Rule:
         examples_match=examples_match,
         examples_no_match=examples_no_match,
         source=source,
+        platform=platform,
     )
 
 

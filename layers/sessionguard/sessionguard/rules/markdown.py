@@ -12,12 +12,12 @@ TABLE_END = "<!-- rules-table:end -->"
 
 
 def render_markdown_table(pack: RulePack) -> str:
-    """One row per rule in pack order: id, title, severity, ATT&CK technique links."""
-    lines = ["| ID | Title | Severity | ATT&CK |", "|---|---|---|---|"]
+    """One row per rule in pack order: id, title, platform (the sessions it judges), severity, ATT&CK links."""
+    lines = ["| ID | Title | Platform | Severity | ATT&CK |", "|---|---|---|---|---|"]
     for rule in pack.rules:
         techniques = ", ".join(f"[{technique}]({_attack_url(technique)})" for technique in rule.techniques)
         title = rule.title.replace("|", "\\|")
-        lines.append(f"| `{rule.id}` | {title} | {rule.severity} | {techniques} |")
+        lines.append(f"| `{rule.id}` | {title} | {rule.platform} | {rule.severity} | {techniques} |")
     return "\n".join(lines) + "\n"
 
 

@@ -33,6 +33,9 @@ class Rule:
     examples_match: tuple[str, ...] = ()
     examples_no_match: tuple[str, ...] = ()
     source: str = field(default="", compare=False)
+    # The sessions it judges: "linux" (a Unix shell's commands, normalized as bash) or "windows" (a PowerShell
+    # transcript's inputs, normalized as PowerShell and cmd; docs/windows.md).
+    platform: str = "linux"
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ from typing import Any
 
 import re2
 
-from sessionguard.rules.loader import compile_glob, compile_pattern, iter_rule_files, load_file
+from sessionguard.rules.loader import PLATFORMS, compile_glob, compile_pattern, iter_rule_files, load_file
 from sessionguard.rules.model import AllowEntry, Rule, RuleError, RuleMatch
+from sessionguard.session.powershell import normalize_powershell
 from sessionguard.session.shell import NormalizedCommand, normalize_command
 
 DEFAULT_RULES_DIR = Path(__file__).parent
@@ -85,6 +86,43 @@ class _CompiledAllow:
 
 
 _Hits = tuple[str, tuple[tuple[int, str], ...]]  # normalized whole line, (rule index, matched text) pairs
+# Each platform's commands are normalized by their own shell's rules and matched against that platform's rules only:
+# a Linux session's commands never meet a Windows rule, nor the reverse (docs/windows.md).
+_NORMALIZERS = {"linux": normalize_command, "windows": normalize_powershell}
+
+
+class _PlatformSets:
+    """The compiled pattern sets of one platform's rules (indices are into the pack's rules)."""
+
+    def __init__(self, rules: Sequence[Rule], platform: str) -> None:
+        segment: list[tuple[int, bool, str]] = []
+        whole: list[tuple[int, bool, str]] = []
+        for index, rule in enumerate(rules):
+            if rule.platform != platform:
+                continue
+            for pattern in rule.segment:
+                compile_pattern(pattern, f"{rule.source}: rule {rule.id!r}")  # RuleError for hand-built rules
+                segment.append((index, False, pattern))
+            for pattern in rule.whole:
+                compile_pattern(pattern, f"{rule.source}: rule {rule.id!r}")
+                whole.append((index, False, pattern))
+            for pattern in rule.exceptions:
+                compile_pattern(pattern, f"{rule.source}: rule {rule.id!r}")
+                if rule.segment:
+                    segment.append((index, True, pattern))
+                if rule.whole:
+                    whole.append((index, True, pattern))
+        self.segment_set = _PatternSet(segment)
+        self.whole_set = _PatternSet(whole)
+        # A one-command line is its own whole: scan it once with every pattern (exceptions apply per text,
+        # so this gives the same answer as scanning it with each set).
+        self.single_set = _PatternSet(segment + whole)
+        # Most commands match nothing. One scan of all texts joined by newlines, with every pattern in
+        # multi-line mode (^ and $ also at line breaks; the loader forbids \A and \z), finds a superset of
+        # what the per-text scans would: when it finds nothing, they are skipped.
+        self.prefilter = _PatternSet(
+            (index, False, f"(?m:{pattern})") for index, is_exception, pattern in segment + whole if not is_exception
+        )
 
 
 class RulePack:
@@ -106,32 +144,10 @@ class RulePack:
                 raise RuleError(f"{entry.source}: allow entry for rule {entry.rule!r}: matches no rule")
         self._allow = [_CompiledAllow(entry) for entry in self.allow]
 
-        segment: list[tuple[int, bool, str]] = []
-        whole: list[tuple[int, bool, str]] = []
-        for index, rule in enumerate(self.rules):
-            for pattern in rule.segment:
-                compile_pattern(pattern, f"{rule.source}: rule {rule.id!r}")  # RuleError for hand-built rules
-                segment.append((index, False, pattern))
-            for pattern in rule.whole:
-                compile_pattern(pattern, f"{rule.source}: rule {rule.id!r}")
-                whole.append((index, False, pattern))
-            for pattern in rule.exceptions:
-                compile_pattern(pattern, f"{rule.source}: rule {rule.id!r}")
-                if rule.segment:
-                    segment.append((index, True, pattern))
-                if rule.whole:
-                    whole.append((index, True, pattern))
-        self._segment_set = _PatternSet(segment)
-        self._whole_set = _PatternSet(whole)
-        # A one-command line is its own whole: scan it once with every pattern (exceptions apply per text,
-        # so this gives the same answer as scanning it with each set).
-        self._single_set = _PatternSet(segment + whole)
-        # Most commands match nothing. One scan of all texts joined by newlines, with every pattern in
-        # multi-line mode (^ and $ also at line breaks; the loader forbids \A and \z), finds a superset of
-        # what the per-text scans would: when it finds nothing, they are skipped.
-        self._prefilter = _PatternSet(
-            (index, False, f"(?m:{pattern})") for index, is_exception, pattern in segment + whole if not is_exception
-        )
+        for rule in self.rules:
+            if rule.platform not in PLATFORMS:
+                raise RuleError(f"{rule.source}: rule {rule.id!r}: platform must be one of {', '.join(PLATFORMS)}")
+        self._platforms = {platform: _PlatformSets(self.rules, platform) for platform in PLATFORMS}
         self._cached_hits = functools.lru_cache(maxsize=_CACHE_SIZE)(self._hits)
 
     @classmethod
@@ -148,13 +164,23 @@ class RulePack:
         return cls(rules, allow)
 
     def match(
-        self, command: str, *, user_arn: str = "", instance_id: str = "", now: datetime | None = None
+        self,
+        command: str,
+        *,
+        user_arn: str = "",
+        instance_id: str = "",
+        now: datetime | None = None,
+        platform: str = "linux",
     ) -> list[RuleMatch]:
-        """Rules matching the command (rebuilt, unmasked, possibly multi-line), after exceptions and allow-list.
+        """Rules of the session's platform matching the command (rebuilt, unmasked, possibly multi-line), after
+        exceptions and allow-list.
 
         At most one RuleMatch per rule, most severe first (pack order within a severity).
         """
-        whole, hits = self._cached_hits(command) if len(command) <= _CACHE_MAX_LENGTH else self._hits(command)
+        if len(command) <= _CACHE_MAX_LENGTH:
+            whole, hits = self._cached_hits(command, platform)
+        else:
+            whole, hits = self._hits(command, platform)
         if not hits:
             return []
         if self._allow:
@@ -175,35 +201,36 @@ class RulePack:
         failures: list[str] = []
         for index, rule in enumerate(self.rules):
             for example in rule.examples_match:
-                if index not in dict(self._hits(example)[1]):
+                if index not in dict(self._hits(example, rule.platform)[1]):
                     failures.append(f"{rule.id}: should match but does not: {example!r}")
             for example in rule.examples_no_match:
-                matched = dict(self._hits(example)[1]).get(index)
+                matched = dict(self._hits(example, rule.platform)[1]).get(index)
                 if matched is not None:
                     failures.append(f"{rule.id}: should not match but does: {example!r} (on {matched!r})")
         return failures
 
-    def _hits(self, command: str) -> _Hits:
-        normalized = normalize_command(command)
-        return normalized.whole, tuple(sorted(self.scan(normalized).items()))
+    def _hits(self, command: str, platform: str = "linux") -> _Hits:
+        normalized = _NORMALIZERS[platform](command)
+        return normalized.whole, tuple(sorted(self.scan(normalized, platform).items()))
 
-    def scan(self, normalized: NormalizedCommand) -> dict[int, str]:
+    def scan(self, normalized: NormalizedCommand, platform: str = "linux") -> dict[int, str]:
         """Rule index → the normalized text it first matched, before the allow-list."""
+        sets = self._platforms[platform]
         fired: dict[int, str] = {}
         segments = normalized.segments
         texts = (*segments, normalized.whole, *normalized.inner)
         # Only for command-sized texts: on long hostile ones the multi-line set's DFA explodes (every line start
         # re-arms the anchored patterns), and the exact scans below are much cheaper there.
-        if sum(map(len, texts)) <= _PREFILTER_MAX_LENGTH and not self._prefilter.search("\n".join(texts)):
+        if sum(map(len, texts)) <= _PREFILTER_MAX_LENGTH and not sets.prefilter.search("\n".join(texts)):
             return fired
         if len(segments) == 1 and segments[0] == normalized.whole and not normalized.inner:
-            self._single_set.scan(normalized.whole, fired)
+            sets.single_set.scan(normalized.whole, fired)
             return fired
         for segment in segments:
-            self._segment_set.scan(segment, fired)
-        self._whole_set.scan(normalized.whole, fired)
+            sets.segment_set.scan(segment, fired)
+        sets.whole_set.scan(normalized.whole, fired)
         for line in normalized.inner:
-            self._whole_set.scan(line, fired)
+            sets.whole_set.scan(line, fired)
         return fired
 
 

@@ -217,7 +217,10 @@ class SessionEngine:
                     session.carried_rules = frozenset(
                         match.rule.id
                         for match in self.rules.match(
-                            pending.text, user_arn=last.user_arn, instance_id=last.instance_id
+                            pending.text,
+                            user_arn=last.user_arn,
+                            instance_id=last.instance_id,
+                            platform=session.platform or "linux",
                         )
                         if match.rule.severity >= self.min_severity
                     )
@@ -314,7 +317,12 @@ class SessionEngine:
                     out += _sanitized_lines(session_id, "output", masked[at:start], event_time)
                 command_lines = masked[start:stop]
                 out += _sanitized_lines(session_id, "command", command_lines, event_time, incomplete)
-                matches = self.rules.match(item.text, user_arn=event.user_arn, instance_id=event.instance_id)
+                matches = self.rules.match(
+                    item.text,
+                    user_arn=event.user_arn,
+                    instance_id=event.instance_id,
+                    platform=session.platform or "linux",
+                )
                 carried, session.carried_rules = session.carried_rules, None
                 if carried:
                     matches = [match for match in matches if match.rule.id not in carried]

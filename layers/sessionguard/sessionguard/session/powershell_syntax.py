@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-__all__ = ["LexResult", "Token", "input_is_complete", "tokenize"]
+__all__ = ["LexResult", "Token", "TokenKind", "input_is_complete", "tokenize"]
 
 TokenKind = Literal["word", "string", "operator", "newline"]
 
@@ -43,8 +43,9 @@ _TOKEN: Final = re.compile(
     r"|(?P<comment>\#[^\n]*+)"
     r"|(?P<here>@['\"][ \t]*+\r?\n)"
     r"|(?P<quote>['\"])"
-    r"|(?P<operator>&&|\|\||@\(|\$\(|@\{|[;|&(){},+])"
-    r"|(?P<word>(?:[^\s'\"`;|&(){},+#]|`.|(?<=[^\s;|&(){},])\#)++)"
+    # `+` joins strings (`'a'+'b'`) but is text at the start of a native argument (`attrib +h +s`).
+    r"|(?P<operator>&&|\|\||@\(|\$\(|@\{|[;|&(){},]|\+(?!\w))"
+    r"|(?P<word>(?:[^\s'\"`;|&(){},+#]|`.|(?<=[^\s;|&(){},])\#|\+(?=\w))++)"
     r"|(?P<tick>`)",
     re.DOTALL,
 )
@@ -63,6 +64,7 @@ class Token:
     text: str  # a word or string's value (quotes removed, escapes resolved); an operator itself
     glued: bool = False  # no blank between this token and the previous one (`'Inv''oke'`, `i'e'x`)
     raw: str = ""  # for an expandable string: its text between the quotes, escapes unresolved
+    at: int = 0  # where the token starts in the text
 
 
 @dataclass
@@ -116,8 +118,9 @@ def tokenize(text: str, previous: LexResult | None = None) -> LexResult:
 def _read(text: str, match: re.Match[str], result: LexResult) -> int:
     """Append the token `match` starts; the index after it, or -1 when it opens something not closed yet."""
     kind, stop, glued, tokens = match.lastgroup, match.end(), result.glued, result.tokens
+    at = match.start()
     if kind == "newline":
-        tokens.append(Token("newline", "\n"))
+        tokens.append(Token("newline", "\n", at=at))
     elif kind == "block_comment":
         close = text.find("#>", stop)
         return close + 2 if close >= 0 else -1
@@ -128,7 +131,8 @@ def _read(text: str, match: re.Match[str], result: LexResult) -> int:
             return -1
         body = text[stop:close].removesuffix("\r")
         expandable = quote == '"'
-        tokens.append(Token("string", _expand(body) if expandable else body, glued, body if expandable else ""))
+        value = _expand(body) if expandable else body
+        tokens.append(Token("string", value, glued, body if expandable else "", at))
         return close + 3
     elif kind == "quote":
         return _string(text, stop, match.group(), tokens, glued)
@@ -140,9 +144,9 @@ def _read(text: str, match: re.Match[str], result: LexResult) -> int:
                 closers.append(_OPENERS[operator])
         elif operator in ")}" and closers and closers[-1] == operator:
             closers.pop()
-        tokens.append(Token("operator", operator, glued))
+        tokens.append(Token("operator", operator, glued, at=at))
     elif kind == "word":
-        tokens.append(Token("word", _unescape_word(match.group()), glued))
+        tokens.append(Token("word", _unescape_word(match.group()), glued, at=at))
     else:  # a backtick at the very end: continue on the next line
         result.trailing_continuation = True
     return stop
@@ -167,9 +171,9 @@ def _string(text: str, start: int, quote: str, tokens: list[Token], glued: bool)
         return -1
     raw = text[start:close]
     if quote == "'":
-        tokens.append(Token("string", raw.replace("''", "'"), glued))
+        tokens.append(Token("string", raw.replace("''", "'"), glued, at=start - 1))
     else:
-        tokens.append(Token("string", _expand(raw), glued, raw))
+        tokens.append(Token("string", _expand(raw), glued, raw, start - 1))
     return close + 1
 
 
