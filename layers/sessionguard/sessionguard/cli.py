@@ -23,7 +23,7 @@ from typing import Any, Final, TextIO
 from sessionguard.alerting.text import visible
 from sessionguard.masking.masker import mask_secrets
 from sessionguard.rules import RuleError, RulePack
-from sessionguard.session.engine import Alert, SessionEngine
+from sessionguard.session.engine import CommandAlert, SessionEngine
 from sessionguard.session.records import (
     InputProblem,
     MalformedEvent,
@@ -85,7 +85,7 @@ def scan(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO
     pack = RulePack.load(args.rules)
     engine = SessionEngine(pack, min_severity=args.min_severity)
     problems = 0
-    alerts: list[Alert] = []
+    alerts: list[CommandAlert] = []
     metadata = _MaskedMetadata()
     for path in args.paths:
         try:
@@ -108,7 +108,7 @@ def scan(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO
         for session_events in group_by_session(events).values():
             results = [*engine.scan(session_events), *engine.finish()]
             for result in results:
-                if isinstance(result, Alert):
+                if isinstance(result, CommandAlert):
                     alert = metadata.masked(result)
                     alerts.append(alert)
                     stdout.write(json_line(alert.to_json()))
@@ -137,7 +137,7 @@ class _MaskedMetadata:
             masked = self._masked[value] = mask_secrets(value)
         return masked
 
-    def masked(self, alert: Alert) -> Alert:
+    def masked(self, alert: CommandAlert) -> CommandAlert:
         return alert._replace(
             session_id=self.mask(alert.session_id), instance_id=self.mask(alert.instance_id), user=self.mask(alert.user)
         )
@@ -164,7 +164,7 @@ def _json_escape(match: re.Match[str]) -> str:
     return "".join(f"\\u{int.from_bytes(units[i : i + 2]):04x}" for i in range(0, len(units), 2))
 
 
-def _summarize(engine: SessionEngine, alerts: list[Alert], problems: int, stderr: TextIO) -> None:
+def _summarize(engine: SessionEngine, alerts: list[CommandAlert], problems: int, stderr: TextIO) -> None:
     stats = engine.stats
     masked = sum(stats.secrets_masked.values())
     print(

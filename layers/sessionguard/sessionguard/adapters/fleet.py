@@ -28,7 +28,7 @@ from sessionguard.enrollment.decisions import (
     AGENT_UPDATE_DOCUMENT,
     AgentInfo,
     AgentUpdateInvocation,
-    Alert,
+    EnrollmentFailureNotice,
     ExistingRole,
     Instance,
     ProfileAssociation,
@@ -294,14 +294,14 @@ class Fleet:
 
     # --- SNS and Step Functions -----------------------------------------------------------------------------
 
-    def publish_alert(self, topic_arn: str, alert: Alert) -> str:
+    def publish_failure_notice(self, topic_arn: str, notice: EnrollmentFailureNotice) -> str:
         with _aws("sns:Publish"):
             response = self.sns.publish(
                 TopicArn=topic_arn,
-                Subject=alert.subject,
-                Message=json.dumps(alert.message, sort_keys=True),
+                Subject=notice.subject,
+                Message=json.dumps(notice.message, sort_keys=True),
                 MessageAttributes={
-                    name: {"DataType": "String", "StringValue": alert.message[name]}
+                    name: {"DataType": "String", "StringValue": notice.message[name]}
                     for name in ("kind", "severity", "reason")
                 },
             )

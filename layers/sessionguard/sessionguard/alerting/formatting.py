@@ -1,6 +1,6 @@
 """What an alert looks like where people read it: the SNS message and the Slack Block Kit message. Pure functions.
 
-Everything here is built from engine output (`Alert`, whose command is already masked) and passes session-derived
+Everything here is built from engine output (`CommandAlert`, whose command is already masked) and passes session-derived
 metadata (user, instance and session ids, region, account) through `mask_secrets` as well, so that nothing that
 leaves SessionGuard can carry an unmasked secret. For Slack, every piece of session-derived text is also escaped
 (`&`, `<`, `>`: https://docs.slack.dev/messaging/formatting-message-text#escaping) so a typed `<!channel>` or
@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from sessionguard.alerting.text import TRUNCATED, truncate, utf8_safe, visible
 from sessionguard.masking.masker import mask_secrets
-from sessionguard.session.engine import Alert
+from sessionguard.session.engine import CommandAlert
 from sessionguard.severity import Severity
 
 # SNS: "Subjects must be ASCII text that begins with a letter, number, or punctuation mark; must not include line
@@ -165,7 +165,7 @@ class AlertContext:
         )
 
 
-def alert_record(alert: Alert, context: AlertContext, *, command_limit: int = SNS_COMMAND_MAX) -> dict[str, Any]:
+def alert_record(alert: CommandAlert, context: AlertContext, *, command_limit: int = SNS_COMMAND_MAX) -> dict[str, Any]:
     """The alert as JSON for machines (SNS body, central security tooling): `Alert.to_json()` plus where it
     happened and the console link. The command is the engine's masked command, cut to `command_limit`."""
     record = alert.to_json()
@@ -191,10 +191,10 @@ def alert_record(alert: Alert, context: AlertContext, *, command_limit: int = SN
     return record
 
 
-def cap_summary_alert(alert: Alert, cap: int) -> Alert:
+def cap_summary_alert(alert: CommandAlert, cap: int) -> CommandAlert:
     """The one alert that says a session hit its cap: it carries the alert that went over (masked command and
     all), so the team still learns what happened, and says that further alerts of the session are held back."""
-    return Alert(
+    return CommandAlert(
         session_id=alert.session_id,
         instance_id=alert.instance_id,
         user=alert.user,
@@ -235,7 +235,7 @@ class SnsMessage:
         }
 
 
-def sns_subject(alert: Alert) -> str:
+def sns_subject(alert: CommandAlert) -> str:
     """`[SessionGuard] HIGH: <rule title> on i-0abc...`: printable ASCII, one line, under 100 characters."""
     where = clean_metadata(alert.instance_id) or "an instance"
     return ascii_subject(f"[SessionGuard] {str(alert.severity).upper()}: {alert.title} on {where}")
@@ -269,7 +269,7 @@ def sns_alert_message(
         record = {key: truncate(v, limit) if isinstance(v, str) else v for key, v in record.items()}
 
 
-def build_sns_message(alert: Alert, context: AlertContext) -> SnsMessage:
+def build_sns_message(alert: CommandAlert, context: AlertContext) -> SnsMessage:
     """Subject, a readable body (email subscribers read this) followed by the alert as JSON, and the message
     attributes `severity` and `rule_id` that subscription filter policies can match."""
     record = alert_record(alert, context)
@@ -308,7 +308,7 @@ def slack_field(label: str, value: str) -> dict[str, Any]:
     return mrkdwn(f"*{label}*\n{value}")
 
 
-def build_slack_message(alert: Alert, context: AlertContext) -> dict[str, Any]:
+def build_slack_message(alert: CommandAlert, context: AlertContext) -> dict[str, Any]:
     """An incoming-webhook payload: a header, the facts as fields, the masked command in a code block, why the
     rule matters, ATT&CK links, and a link to the session's log stream."""
     severity = str(alert.severity).upper()

@@ -102,7 +102,7 @@ def handle_cloudtrail_event(
     failed, so Lambda retries (deliveries that succeeded are not repeated)."""
     if settings is None or outlets is None:
         settings, outlets = default_outlets()
-    run = _Run(settings, outlets, context)
+    run = _GuardrailAlertsInvocation(settings, outlets, context)
     try:
         run.process(event.raw_event)
     finally:
@@ -112,7 +112,9 @@ def handle_cloudtrail_event(
     return run.report.summary()
 
 
-class _Run:
+class _GuardrailAlertsInvocation:
+    """One invocation of the guardrail alert function: one CloudTrail event, its alerts and report."""
+
     def __init__(self, settings: GuardrailSettings, outlets: GuardrailOutlets, context: LambdaContext | None):
         self.settings = settings
         self.outlets = outlets

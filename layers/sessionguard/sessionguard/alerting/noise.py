@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final, Protocol
 
-from sessionguard.session.engine import Alert
+from sessionguard.session.engine import CommandAlert
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -89,7 +89,7 @@ def _hashed(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def alert_keys(alerts: list[Alert]) -> list[str]:
+def alert_keys(alerts: list[CommandAlert]) -> list[str]:
     """A stable key per alert, in order (see the module docstring)."""
     seen: dict[tuple[str, str], int] = {}
     keys = []
@@ -136,7 +136,7 @@ class NoiseControl:
     _admitted: set[str] = field(default_factory=set, init=False, repr=False)
     _summaries: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
-    def decide(self, alert: Alert, key: str) -> Decision:
+    def decide(self, alert: CommandAlert, key: str) -> Decision:
         now = int(self.clock())
         expires_at = now + STATE_RETENTION_SECONDS
         if self.window_seconds > 0:

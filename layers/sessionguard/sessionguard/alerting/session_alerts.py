@@ -71,7 +71,7 @@ from sessionguard.alerting.text import visible
 from sessionguard.masking.masker import mask_secrets
 from sessionguard.observability import logger, metrics
 from sessionguard.rules import RulePack
-from sessionguard.session.engine import Alert, EngineStats, SanitizedLine, SessionEngine
+from sessionguard.session.engine import CommandAlert, EngineStats, SanitizedLine, SessionEngine
 from sessionguard.session.records import (
     InputProblem,
     MalformedEvent,
@@ -217,7 +217,7 @@ def handle_subscription_event(
     could when some delivery failed (see the module docstring)."""
     if settings is None or outlets is None:
         settings, outlets = default_outlets()
-    run = _Run(settings, outlets, rules or default_rules(), context)
+    run = _SessionAlertsInvocation(settings, outlets, rules or default_rules(), context)
     try:
         run.process(event)
     finally:
@@ -227,8 +227,8 @@ def handle_subscription_event(
     return run.report.summary()
 
 
-class _Run:
-    """State of one invocation."""
+class _SessionAlertsInvocation:
+    """One invocation of the session alert function: one subscription delivery, its engines, alerts and report."""
 
     def __init__(self, settings: AlertSettings, outlets: Outlets, rules: RulePack, context: LambdaContext | None):
         self.settings = settings
@@ -269,7 +269,7 @@ class _Run:
             outputs = self._scan_one_by_one(engine, meta, batch_id, records, readable)
         self.report.stats = engine.stats
         log_stream = str(meta.get("logStream", ""))
-        alerts = [o for o in outputs if isinstance(o, Alert)]
+        alerts = [o for o in outputs if isinstance(o, CommandAlert)]
         self._deliver(alerts, AlertContext(str(meta.get("logGroup", "")), log_stream, self.settings.region))
         self._write_transcripts([o for o in outputs if isinstance(o, SanitizedLine)], batch_id)
 
@@ -280,9 +280,9 @@ class _Run:
         batch_id: str,
         records: list[Any],
         readable: list[tuple[int, SessionEvent]],
-    ) -> list[Alert | SanitizedLine]:
+    ) -> list[CommandAlert | SanitizedLine]:
         """The batch again on a fresh engine, one event at a time: one bad event must not stop the batch."""
-        outputs: list[Alert | SanitizedLine] = []
+        outputs: list[CommandAlert | SanitizedLine] = []
         for index, event in readable:
             try:
                 outputs += engine.scan_event(event)
@@ -415,8 +415,8 @@ class _Run:
 
     # --- 4: alerts ---
 
-    def _deliver(self, alerts: list[Alert], context: AlertContext) -> None:
-        to_send: list[tuple[Alert, str]] = []
+    def _deliver(self, alerts: list[CommandAlert], context: AlertContext) -> None:
+        to_send: list[tuple[CommandAlert, str]] = []
         for alert, key in zip(alerts, alert_keys(alerts), strict=True):
             self.report.alerts[(str(alert.severity), alert.rule_id)] += 1
             try:

@@ -538,15 +538,19 @@ def enrolled_tags(enrolled_at: datetime, update_status: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class Alert:
+class EnrollmentFailureNotice:
+    """What the alert topic is told when an instance could not be enrolled: an SNS subject and a JSON message
+    (kind, severity, instance, reason code, detail, execution) whose kind, severity and reason are also message
+    attributes, so subscription filter policies treat it like the command and guardrail alerts."""
+
     subject: str
     message: dict[str, str]
 
 
-def failure_alert(instance_id: str, failure: Failure, execution_id: str) -> Alert:
+def failure_notice(instance_id: str, failure: Failure, execution_id: str) -> EnrollmentFailureNotice:
     outcome = report_outcome(failure.reason)
     what = "is not compliant" if outcome is ReportOutcome.NONCOMPLIANT else "failed"
-    return Alert(
+    return EnrollmentFailureNotice(
         subject=f"SessionGuard: enrollment of {instance_id} {what} ({failure.reason})"[:100],
         message={
             "kind": "enrollment",

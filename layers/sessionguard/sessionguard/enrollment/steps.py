@@ -46,7 +46,7 @@ from sessionguard.enrollment.decisions import (
     enrolled_tags,
     execution_input,
     execution_name,
-    failure_alert,
+    failure_notice,
     parse_time,
     plan_profile,
     report_outcome,
@@ -354,7 +354,9 @@ def report_failure(
         return {"Outcome": str(outcome), "Reason": str(reported.reason)}
     # The alert first: it is what people act on, and a tag that cannot be written must not hold it back. Nor may
     # it fail the step once the alert is out: the state machine's retry would publish the alert again.
-    message_id = fleet.publish_alert(settings.alert_topic_arn, failure_alert(instance_id, reported, execution_id))
+    message_id = fleet.publish_failure_notice(
+        settings.alert_topic_arn, failure_notice(instance_id, reported, execution_id)
+    )
     try:
         fleet.tag_instance(instance_id, report_tags(reported.reason))
     except EnrollmentError as error:

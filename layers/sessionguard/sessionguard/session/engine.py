@@ -24,8 +24,9 @@ from sessionguard.session.windows import WindowsTranscriptRebuilder, is_windows_
 from sessionguard.severity import Severity
 
 
-class Alert(NamedTuple):
-    """A rule that matched a command (or a guardrail or enrollment finding). `command` is masked."""
+class CommandAlert(NamedTuple):
+    """A detection rule that matched a command typed in a session: where, who, which rule, and the command, already
+    masked. Guardrails raise a `GuardrailAlert` and enrollment an `EnrollmentFailureNotice`: this is the engine's."""
 
     session_id: str
     instance_id: str
@@ -97,7 +98,7 @@ MAX_BATCH_EVENTS: Final = 256
 
 def _sanitized_lines(
     session_id: str, kind: Literal["command", "output"], texts: list[str], event_time: str, incomplete: bool = False
-) -> list[Alert | SanitizedLine]:
+) -> list[CommandAlert | SanitizedLine]:
     """[SanitizedLine(session_id, kind, text, event_time, incomplete) for text in texts], without the per-line
     Python call of the named tuple's __new__."""
     return [_new_tuple(SanitizedLine, (session_id, kind, text, event_time, incomplete)) for text in texts]
@@ -174,7 +175,7 @@ class SessionEngine:
         self.stats = EngineStats()
         self._sessions: dict[str, _Session] = {}
 
-    def scan(self, events: Iterable[SessionEvent]) -> Iterator[Alert | SanitizedLine]:
+    def scan(self, events: Iterable[SessionEvent]) -> Iterator[CommandAlert | SanitizedLine]:
         """Everything the events produce, in order: sanitized lines and alerts. Runs of consecutive events of one
         session (a CloudWatch Logs subscription batch is one log stream, so one session) are scanned together."""
         batch: list[SessionEvent] = []
@@ -186,7 +187,7 @@ class SessionEngine:
         if batch:
             yield from self.scan_batch(batch)
 
-    def scan_event(self, event: SessionEvent) -> list[Alert | SanitizedLine]:
+    def scan_event(self, event: SessionEvent) -> list[CommandAlert | SanitizedLine]:
         return self.scan_batch((event,))
 
     def prime(self, events: Iterable[SessionEvent]) -> None:
@@ -217,15 +218,12 @@ class SessionEngine:
                     session.carried_rules = frozenset(
                         match.rule.id
                         for match in self.rules.match(
-                            pending.text,
-                            user_arn=last.user_arn,
-                            instance_id=last.instance_id,
-                            platform=session.platform or "linux",
+                            pending.text, user_arn=last.user_arn, instance_id=last.instance_id
                         )
                         if match.rule.severity >= self.min_severity
                     )
 
-    def scan_batch(self, events: Sequence[SessionEvent]) -> list[Alert | SanitizedLine]:
+    def scan_batch(self, events: Sequence[SessionEvent]) -> list[CommandAlert | SanitizedLine]:
         """Consecutive events of one session: the same output as `scan_event` on each in turn, for less work.
         Every line of the batch goes through the masker in one call, in order (a PEM block opened by one line
         stays open for the next): one trigger scan instead of one RE2 call per line or event."""
@@ -252,11 +250,11 @@ class SessionEngine:
             self.stats.events += len(events)
             return self._emit(session, events, texts, commands, ends)
 
-    def finish(self) -> list[Alert | SanitizedLine]:
+    def finish(self) -> list[CommandAlert | SanitizedLine]:
         """End of input: commands still pending (an unfinished continuation or heredoc) are scanned as they are."""
         return self._flush(incomplete=False)
 
-    def flush_pending(self) -> list[Alert | SanitizedLine]:
+    def flush_pending(self) -> list[CommandAlert | SanitizedLine]:
         """End of this part of the input; later events of the same sessions may follow in another engine primed
         with these. A command still pending is scanned for rules as it is and its masked lines given out marked
         `incomplete` (nothing waits unmasked for input that may never come); when the next engine completes it,
@@ -264,8 +262,8 @@ class SessionEngine:
         flushed here are not counted as commands. The engine forgets the sessions, as after `finish()`."""
         return self._flush(incomplete=True)
 
-    def _flush(self, *, incomplete: bool) -> list[Alert | SanitizedLine]:
-        out: list[Alert | SanitizedLine] = []
+    def _flush(self, *, incomplete: bool) -> list[CommandAlert | SanitizedLine]:
+        out: list[CommandAlert | SanitizedLine] = []
         with _cyclic_gc_paused():
             for session in self._sessions.values():
                 if session.last_event is not None:
@@ -287,7 +285,7 @@ class SessionEngine:
         ends: list[int],
         *,
         incomplete: bool = False,
-    ) -> list[Alert | SanitizedLine]:
+    ) -> list[CommandAlert | SanitizedLine]:
         """Mask the batch's lines, then give each event its lines (output, and command lines followed by the
         command's alerts), in order."""
         if not texts:
@@ -303,7 +301,7 @@ class SessionEngine:
         if not session.seen_command:
             self._mask_orphans(masked, commands[0][0] - commands[0][2] if commands else len(masked))
             session.seen_command = bool(commands)
-        out: list[Alert | SanitizedLine] = []
+        out: list[CommandAlert | SanitizedLine] = []
         at = 0  # lines of `masked` already given out
         pending = iter(commands)
         command = next(pending, None)
@@ -317,12 +315,7 @@ class SessionEngine:
                     out += _sanitized_lines(session_id, "output", masked[at:start], event_time)
                 command_lines = masked[start:stop]
                 out += _sanitized_lines(session_id, "command", command_lines, event_time, incomplete)
-                matches = self.rules.match(
-                    item.text,
-                    user_arn=event.user_arn,
-                    instance_id=event.instance_id,
-                    platform=session.platform or "linux",
-                )
+                matches = self.rules.match(item.text, user_arn=event.user_arn, instance_id=event.instance_id)
                 carried, session.carried_rules = session.carried_rules, None
                 if carried:
                     matches = [match for match in matches if match.rule.id not in carried]
@@ -354,15 +347,15 @@ class SessionEngine:
                 self.stats.secrets_masked[kind] += count - seen
         session.counted = dict(counts)
 
-    def _alerts(self, event: SessionEvent, matches: list[RuleMatch], masked_command: str) -> list[Alert]:
-        out: list[Alert] = []
+    def _alerts(self, event: SessionEvent, matches: list[RuleMatch], masked_command: str) -> list[CommandAlert]:
+        out: list[CommandAlert] = []
         for match in matches:
             rule = match.rule
             if rule.severity < self.min_severity:
                 continue
             self.stats.alerts[str(rule.severity)] += 1
             out.append(
-                Alert(
+                CommandAlert(
                     session_id=event.session_id,
                     instance_id=event.instance_id,
                     user=event.user_arn,
