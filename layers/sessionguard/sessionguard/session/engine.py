@@ -111,6 +111,10 @@ def _sanitized_lines(
 _ORPHAN_CONTINUATION: Final = "> [MASKED:unparsed-line]"
 _ORPHAN_KEY_LINE: Final = "[MASKED:private-key]"
 _KEY_BODY_LINE: Final = re.compile(r"[ \t>]*[A-Za-z0-9+/]{40,}={0,2}[ \t]*")
+# A key's last body line is short ("AAAECq8mhS0xUgoK"), too short to judge alone; at the very start of a delivery,
+# a run of base64 lines that ends at a private key's END line, or holds a key-length line, is the key's rest.
+_BASE64_LINE: Final = re.compile(r"[ \t>]*[A-Za-z0-9+/]+={0,2}[ \t]*")
+_KEY_END_LINE: Final = re.compile(r"[ \t>]*-----END [A-Z0-9 ]*PRIVATE KEY-----")
 
 
 @contextmanager
@@ -330,6 +334,13 @@ class SessionEngine:
 
     def _mask_orphans(self, masked: list[str], head: int) -> None:
         """The fail-closed masking of lines before a session's first known command (see _ORPHAN_CONTINUATION)."""
+        run = 0
+        while run < head and _BASE64_LINE.fullmatch(masked[run]):
+            run += 1
+        ends_a_key = run < len(masked) and _KEY_END_LINE.match(masked[run]) is not None
+        if ends_a_key or any(len(line) >= 40 and _KEY_BODY_LINE.fullmatch(line) for line in masked[:run]):
+            masked[:run] = [_ORPHAN_KEY_LINE] * run
+            self.stats.secrets_masked["private-key"] += run
         for index in range(head):
             line = masked[index]
             if line.startswith("> ") or line == ">":
