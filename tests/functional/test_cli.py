@@ -220,7 +220,7 @@ def test_scan_escapes_hostile_metadata_on_the_terminal_and_in_json() -> None:
 
 
 def test_scan_masks_a_secret_in_the_user_arn_and_the_session_id() -> None:
-    token = "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"
+    token = "ghp_qsR6RZ24lPoQj3oPUlieI2nVsbBi1RMar1jf"
     hostile = _hostile_event(
         userIdentity={"arn": f"arn:aws:sts::111122223333:assumed-role/Admin/{token}"}, sessionId=f"{token}-0b7e9d1c"
     )
