@@ -177,3 +177,37 @@ def test_an_event_that_is_not_cloudtrail_is_ignored_with_a_reason(app: ModuleTyp
     assert summary["ignored"] == "not a CloudTrail API call event"
     assert summary["alerts"] == 0
     assert stack.sns_messages() == []
+
+
+# --- hostile events (issue #13, item 7) ---------------------------------------------------------------------------
+
+
+def test_an_event_that_is_a_list_is_ignored_with_a_logged_reason(
+    app: ModuleType, stack: AlertStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    summary = app.lambda_handler([event("ssm-start-ssh-session")], lambda_context())
+
+    assert summary["ignored"] == "the event is a JSON array, not an object"
+    assert summary["alerts"] == 0
+    assert stack.sns_messages() == []
+    logged = [getattr(record, "ignored", None) for record in caplog.records]  # the summary log line's fields
+    assert "the event is a JSON array, not an object" in logged
+
+
+@pytest.mark.parametrize(
+    "reason", ["db password is Hunter2-Prod!", "rotating the API token ghp_qsR6RZ24lPoQj3oPUlieI2nVsbBi1RMar1jf"]
+)
+def test_a_secret_in_start_sessions_free_text_reason_is_masked(app: ModuleType, stack: AlertStack, reason: str) -> None:
+    sample = event("ssm-start-port-forwarding")
+    sample["detail"]["requestParameters"]["reason"] = reason
+    secret = reason.rsplit(" ", 1)[1]
+
+    summary = invoke(app, sample)
+
+    assert summary["delivered"] == {"sns": 2, "slack": 1}
+    (message,) = stack.sns_messages()
+    assert secret not in json.dumps(message)
+    assert secret not in json.dumps(stack.slack_posts())
+    record = json.loads(message["Body"].split("Alert JSON:\n", 1)[1])
+    assert record["request"]["reason"].startswith(reason.split(" ", 1)[0])  # what is not secret stays readable
+    assert "[MASKED:" in record["request"]["reason"]

@@ -121,9 +121,9 @@ class _GuardrailAlertsInvocation:
         self.report = GuardrailReport()
         self.deliveries = Deliveries(outlets, self.report, context)
 
-    def process(self, raw_event: Mapping[str, Any]) -> None:
+    def process(self, raw_event: object) -> None:
         evaluation = evaluate_event(raw_event, self.settings.resources)
-        detail = raw_event.get("detail")
+        detail = raw_event.get("detail") if isinstance(raw_event, Mapping) else None
         event_id = detail.get("eventID") if isinstance(detail, Mapping) else None
         self.report.event_id = event_id if isinstance(event_id, str) and _is_event_id(event_id) else ""
         self.report.ignored = evaluation.ignored

@@ -22,6 +22,7 @@ only through `clean_metadata` / `mask_secrets` and, for Slack, the escaping of `
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -29,6 +30,7 @@ from typing import Any, Final
 from sessionguard.alerting.text import truncate
 from sessionguard.guardrails.catalog import GUARDRAILS
 from sessionguard.guardrails.model import PREFERENCES_DOCUMENT, Group, Guardrail, GuardrailAlert, ProtectedResources
+from sessionguard.session.records import json_type
 
 CLOUDTRAIL_DETAIL_TYPE: Final = "AWS API Call via CloudTrail"
 CLOUDFORMATION: Final = "cloudformation.amazonaws.com"
@@ -174,9 +176,12 @@ class Evaluation:
     ignored: str = ""  # why the event raised nothing, a fixed phrase
 
 
-def evaluate_event(event: Mapping[str, Any], resources: ProtectedResources) -> Evaluation:
+def evaluate_event(event: object, resources: ProtectedResources) -> Evaluation:
     """An EventBridge event (`detail-type: AWS API Call via CloudTrail`) → alerts. Never raises on bad input."""
     result = Evaluation()
+    if not isinstance(event, Mapping):
+        result.ignored = f"the event is a JSON {json_type(event)}, not an object"
+        return result
     if event.get("detail-type") != CLOUDTRAIL_DETAIL_TYPE or not isinstance(event.get("detail"), Mapping):
         result.ignored = "not a CloudTrail API call event"
         return result
@@ -200,6 +205,23 @@ def _parameter_text(value: object) -> str:
     return truncate(text, PARAMETER_VALUE_MAX)
 
 
+# StartSession's `reason` is free text a person types ("db password is X"): prose, in which the masker finds only
+# secrets of a known shape. Fail closed, as the engine does for lines it cannot place: from the first word that
+# names a secret, the rest of the text is masked (the alert still shows why the session was started, up to there).
+_FREE_TEXT_PARAMETERS: Final = frozenset({"reason"})
+_NAMES_A_SECRET: Final = re.compile(
+    r"(?i)\b(?:passwords?|passwd|passphrase|pwd|pin|secrets?|tokens?|api[ _-]?keys?|private keys?|credentials?)\b"
+)
+_MASKED_REST: Final = " [MASKED:secret]"
+
+
+def _shown_parameter(name: str, value: object) -> str:
+    text = _parameter_text(value)
+    if name in _FREE_TEXT_PARAMETERS and (found := _NAMES_A_SECRET.search(text)) is not None:
+        return text[: found.end()] + _MASKED_REST
+    return text
+
+
 def _alert(guardrail: Guardrail, event: Mapping[str, Any], detail: Mapping[str, Any]) -> GuardrailAlert:
     params = _mapping(detail.get("requestParameters"))
     who, principal_arn = principal(_mapping(detail.get("userIdentity")))
@@ -209,7 +231,7 @@ def _alert(guardrail: Guardrail, event: Mapping[str, Any], detail: Mapping[str, 
         guardrail=guardrail,
         who=who,
         action=f"{service}:{_text(detail.get('eventName'))}",
-        parameters=tuple((k, _parameter_text(params[k])) for k in guardrail.shown if k in params),
+        parameters=tuple((k, _shown_parameter(k, params[k])) for k in guardrail.shown if k in params),
         account_id=_text(detail.get("recipientAccountId")) or _text(event.get("account")),
         region=_text(detail.get("awsRegion")) or _text(event.get("region")),
         resource=resource,

@@ -34,6 +34,8 @@ __all__ = [
     "events_from_subscription",
     "group_by_session",
     "inflate",
+    "is_event_id",
+    "json_type",
     "parse_session_event",
     "read_input",
     "valid_event_time",
@@ -173,7 +175,7 @@ def _all_strings(items: list[Any]) -> bool:
 
 def _checked_session_event(document: Any, *, event_id: str, account_id: str, log_group: str) -> SessionEvent:
     if not isinstance(document, dict):
-        raise MalformedEvent(f"session event is a JSON {_json_type(document)}, not an object")
+        raise MalformedEvent(f"session event is a JSON {json_type(document)}, not an object")
     session_id = document.get("sessionId")
     if not isinstance(session_id, str):
         raise MalformedEvent(_missing_or_wrong("sessionId", session_id, "a string"))
@@ -184,7 +186,7 @@ def _checked_session_event(document: Any, *, event_id: str, account_id: str, log
         raise MalformedEvent(_missing_or_wrong("sessionData", data, "a list of strings"))
     for index, line in enumerate(data):
         if not isinstance(line, str):
-            raise MalformedEvent(f"sessionData[{index}] is a JSON {_json_type(line)}, not a string")
+            raise MalformedEvent(f"sessionData[{index}] is a JSON {json_type(line)}, not a string")
     event_time = _optional_string(document, "eventTime")
     time_rejected = bool(event_time) and not valid_event_time(event_time)
     return SessionEvent(
@@ -208,13 +210,13 @@ def _optional_string(document: dict[str, Any], key: str, inner: str = "") -> str
     name = key
     if inner and value is not None:
         if not isinstance(value, dict):
-            raise MalformedEvent(f"{key} is a JSON {_json_type(value)}, not an object")
+            raise MalformedEvent(f"{key} is a JSON {json_type(value)}, not an object")
         value = value.get(inner)
         name = f"{key}.{inner}"
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise MalformedEvent(f"{name} is a JSON {_json_type(value)}, not a string")
+        raise MalformedEvent(f"{name} is a JSON {json_type(value)}, not a string")
     return value
 
 
@@ -311,13 +313,13 @@ def _subscription_events(payload: Mapping[str, Any], source: str, where: str) ->
             yield InputProblem(source, f"{where}logEvents[{index}]" + _id_suffix(event_id), problem.reason)
 
 
-def _is_event_id(value: object) -> bool:
+def is_event_id(value: object) -> bool:
     """CloudWatch Logs event ids are long decimal strings; anything else is not echoed back."""
     return isinstance(value, str) and 0 < len(value) <= 64 and value.isascii() and value.isdigit()
 
 
 def _id_suffix(value: object) -> str:
-    return f" (id {value})" if _is_event_id(value) else ""
+    return f" (id {value})" if is_event_id(value) else ""
 
 
 # --- every input form ----------------------------------------------------------------------------------------
@@ -393,7 +395,7 @@ def _from_document(document: Any, source: str, where: str) -> Iterator[SessionEv
         return
     location = where.rstrip() or "document"
     if not isinstance(document, dict):
-        yield InputProblem(source, location, f"a JSON {_json_type(document)} is not a session event")
+        yield InputProblem(source, location, f"a JSON {json_type(document)} is not a session event")
         return
     try:
         if "awslogs" in document:
@@ -426,14 +428,14 @@ def _log_events_output(records: list[Any], source: str, where: str) -> Iterator[
 def _log_record(record: object, id_key: str, account_id: str = "", log_group: str = "") -> SessionEvent:
     """One CloudWatch Logs record whose `message` is a streamed session event."""
     if not isinstance(record, dict):
-        raise MalformedEvent(f"log event is a JSON {_json_type(record)}, not an object")
+        raise MalformedEvent(f"log event is a JSON {json_type(record)}, not an object")
     message = record.get("message")
     if not isinstance(message, str):
         raise MalformedEvent(_missing_or_wrong("message", message, "a string"))
     event_id = record.get(id_key)
     return parse_session_event(
         message,
-        event_id=event_id if isinstance(event_id, str) and _is_event_id(event_id) else "",
+        event_id=event_id if isinstance(event_id, str) and is_event_id(event_id) else "",
         account_id=account_id,
         log_group=log_group,
     )
@@ -489,7 +491,8 @@ def _loads(text: str, what: str) -> Any:
         raise MalformedEvent(f"{what} is not JSON this reader accepts (nested too deep or number too long)") from None
 
 
-def _json_type(value: object) -> str:
+def json_type(value: object) -> str:
+    """The JSON name of a parsed value's type ("object", "array", "null"...), for reasons that never quote it."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -506,4 +509,4 @@ def _json_type(value: object) -> str:
 def _missing_or_wrong(name: str, value: object, expected: str) -> str:
     if value is None:
         return f"{name} is missing or null"
-    return f"{name} is a JSON {_json_type(value)}, not {expected}"
+    return f"{name} is a JSON {json_type(value)}, not {expected}"
