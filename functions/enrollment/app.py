@@ -25,6 +25,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sessionguard.adapters.fleet import Fleet, HostManagementSetting
 from sessionguard.custom_resource import answer_custom_resource
 from sessionguard.enrollment import steps
+from sessionguard.enrollment.contracts import (
+    CheckAgentUpdateInput,
+    CheckAgentUpdateOutput,
+    CheckRegistrationInput,
+    CheckRegistrationOutput,
+    ExecutionInput,
+    MarkEnrolledInput,
+    MarkEnrolledOutput,
+    PrepareInstanceOutput,
+    ReportFailureInput,
+    ReportFailureOutput,
+    SendAgentUpdateInput,
+    SendAgentUpdateOutput,
+)
 from sessionguard.enrollment.decisions import EnrollmentSettings
 from sessionguard.observability import logger, metrics, tracer
 
@@ -80,73 +94,46 @@ def sweep_unenrolled_instances(event: EventBridgeEvent, context: LambdaContext) 
     }
 
 
-# --- State machine steps: the input is the Task state's Parameters ------------------------------------------------
+# --- State machine steps: the input is the Task state's Parameters, passed through as it is -----------------------
 # Only the steps that count something flush metrics (an empty flush logs a warning on every invocation).
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def prepare_instance(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def prepare_instance(event: ExecutionInput, context: LambdaContext) -> PrepareInstanceOutput:
     return steps.prepare_instance(fleet(), settings(), event)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def check_registration(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return steps.check_registration_step(
-        fleet(),
-        event["InstanceId"],
-        started_at=event["StartedAt"],
-        checked_at=event["CheckedAt"],
-        max_wait_seconds=int(event["MaxWaitSeconds"]),
-    )
+def check_registration(event: CheckRegistrationInput, context: LambdaContext) -> CheckRegistrationOutput:
+    return steps.check_registration(fleet(), event)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def send_agent_update(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return steps.send_agent_update_step(
-        fleet(),
-        event["InstanceId"],
-        started_at=event["StartedAt"],
-        requested_at=event["RequestedAt"],
-        resends=int(event["Resends"]),
-    )
+def send_agent_update(event: SendAgentUpdateInput, context: LambdaContext) -> SendAgentUpdateOutput:
+    return steps.send_agent_update(fleet(), event)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def check_agent_update(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return steps.check_agent_update_step(
-        fleet(),
-        event["InstanceId"],
-        command_id=event["CommandId"],
-        started_at=event["StartedAt"],
-        requested_at=event["RequestedAt"],
-        checked_at=event["CheckedAt"],
-        resends=int(event["Resends"]),
-        max_wait_seconds=int(event["MaxWaitSeconds"]),
-    )
+def check_agent_update(event: CheckAgentUpdateInput, context: LambdaContext) -> CheckAgentUpdateOutput:
+    return steps.check_agent_update(fleet(), event)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def mark_enrolled(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return steps.mark_enrolled(
-        fleet(),
-        event["InstanceId"],
-        started_at=event["StartedAt"],
-        enrolled_at=event["EnrolledAt"],
-        command_status=event["CommandStatus"],
-    )
+def mark_enrolled(event: MarkEnrolledInput, context: LambdaContext) -> MarkEnrolledOutput:
+    return steps.mark_enrolled(fleet(), event)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def report_failure(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return steps.report_failure(fleet(), settings(), event["InstanceId"], event["Failure"], event["ExecutionId"])
+def report_failure(event: ReportFailureInput, context: LambdaContext) -> ReportFailureOutput:
+    return steps.report_failure(fleet(), settings(), event)
 
 
 # --- Optional Default Host Management Configuration ---------------------------------------------------------------

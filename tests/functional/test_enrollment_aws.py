@@ -263,7 +263,9 @@ def test_existing_role_in_report_mode_is_left_alone_and_reported(world: World) -
     assert "SessionLoggingPolicy" in result["Detail"]
     assert world.attached("web-role") == {CORE}
 
-    report = steps.report_failure(world.fleet, world.settings, instance_id, result, "arn:execution")
+    report = steps.report_failure(
+        world.fleet, world.settings, {"InstanceId": instance_id, "Failure": result, "ExecutionId": "arn:execution"}
+    )
     assert report == {"Outcome": "noncompliant", "Reason": "existing_role_noncompliant"}
     assert world.tags_of(instance_id)[COMPLIANCE_TAG] == "noncompliant"
     [alert] = world.alerts()
@@ -354,7 +356,9 @@ def test_role_at_the_managed_policy_limit_fails_finally_and_is_reported(world: W
         "Error": type(raised.value).__name__,
         "Cause": json.dumps({"errorMessage": str(raised.value), "errorType": type(raised.value).__name__}),
     }
-    report = steps.report_failure(world.fleet, world.settings, instance_id, caught, "arn:execution")
+    report = steps.report_failure(
+        world.fleet, world.settings, {"InstanceId": instance_id, "Failure": caught, "ExecutionId": "arn:execution"}
+    )
     assert report == {"Outcome": "failed", "Reason": "role_policy_limit"}
     assert world.tags_of(instance_id)[FAILURE_TAG] == "role_policy_limit"
     [alert] = world.alerts()
@@ -395,8 +399,9 @@ def test_unknown_instance_is_not_running(world: World) -> None:
 
 
 def check(world: World, instance_id: str, checked_at: str, max_wait: int = 2700) -> dict[str, Any]:
-    return steps.check_registration_step(
-        world.fleet, instance_id, started_at=STARTED, checked_at=checked_at, max_wait_seconds=max_wait
+    return steps.check_registration(
+        world.fleet,
+        {"InstanceId": instance_id, "StartedAt": STARTED, "CheckedAt": checked_at, "MaxWaitSeconds": max_wait},
     )
 
 
@@ -428,21 +433,24 @@ def test_instance_stopped_during_the_wait_ends_it(world: World) -> None:
 
 
 def send_update(fleet: Fleet, instance_id: str, resends: int = 0) -> dict[str, Any]:
-    return steps.send_agent_update_step(
-        fleet, instance_id, started_at=STARTED, requested_at="2024-05-01T12:40:00Z", resends=resends
+    return steps.send_agent_update(
+        fleet,
+        {"InstanceId": instance_id, "StartedAt": STARTED, "RequestedAt": "2024-05-01T12:40:00Z", "Resends": resends},
     )
 
 
 def check_update(fleet: Fleet, instance_id: str, sent: dict[str, Any]) -> dict[str, Any]:
-    return steps.check_agent_update_step(
+    return steps.check_agent_update(
         fleet,
-        instance_id,
-        command_id=sent["CommandId"],
-        started_at=STARTED,
-        requested_at=sent["RequestedAt"],
-        checked_at="2024-05-01T12:40:30Z",
-        resends=sent["Resends"],
-        max_wait_seconds=2700,
+        {
+            "InstanceId": instance_id,
+            "CommandId": sent["CommandId"],
+            "StartedAt": STARTED,
+            "RequestedAt": sent["RequestedAt"],
+            "CheckedAt": "2024-05-01T12:40:30Z",
+            "Resends": sent["Resends"],
+            "MaxWaitSeconds": 2700,
+        },
     )
 
 
@@ -511,12 +519,14 @@ def test_agent_that_systems_manager_does_not_know_yet_is_waited_for(world: World
             service_message="Instances [[" + instance_id + "]] not in a valid state for account 123456789012",
             expected_params={"Filters": [{"Key": "InstanceIds", "Values": [instance_id]}], "MaxResults": 5},
         )
-        result = steps.check_registration_step(
+        result = steps.check_registration(
             stubbed_fleet(world, ssm),
-            instance_id,
-            started_at=STARTED,
-            checked_at="2024-05-01T12:36:00Z",
-            max_wait_seconds=2700,
+            {
+                "InstanceId": instance_id,
+                "StartedAt": STARTED,
+                "CheckedAt": "2024-05-01T12:36:00Z",
+                "MaxWaitSeconds": 2700,
+            },
         )
     assert (result["Outcome"], result["NextCheckSeconds"]) == ("waiting", 30)
 
@@ -534,7 +544,13 @@ def test_aws_calls_give_up_well_before_the_functions_timeout() -> None:
 def test_enrolled_instance_is_tagged_and_old_failure_tags_go(world: World) -> None:
     instance_id = world.launch(**{FAILURE_TAG: "registration_timeout"})
     result = steps.mark_enrolled(
-        world.fleet, instance_id, started_at=STARTED, enrolled_at="2024-05-01T12:41:30.250Z", command_status="Success"
+        world.fleet,
+        {
+            "InstanceId": instance_id,
+            "StartedAt": STARTED,
+            "EnrolledAt": "2024-05-01T12:41:30.250Z",
+            "CommandStatus": "Success",
+        },
     )
     assert result == {"Outcome": "enrolled", "Seconds": 390}
     tags = world.tags_of(instance_id)
@@ -547,7 +563,9 @@ def test_failure_of_an_instance_that_terminated_meanwhile_is_not_alerted(world: 
     instance_id = world.launch()
     world.ec2.terminate_instances(InstanceIds=[instance_id])
     failure = {"Reason": "registration_timeout", "Detail": "not registered after 2700 s"}
-    report = steps.report_failure(world.fleet, world.settings, instance_id, failure, "arn:execution")
+    report = steps.report_failure(
+        world.fleet, world.settings, {"InstanceId": instance_id, "Failure": failure, "ExecutionId": "arn:execution"}
+    )
     assert report == {"Outcome": "abandoned", "Reason": "instance_not_running"}
     assert world.alerts() == []
 
@@ -555,7 +573,11 @@ def test_failure_of_an_instance_that_terminated_meanwhile_is_not_alerted(world: 
 def test_registration_timeout_is_alerted_with_instance_and_reason(world: World) -> None:
     instance_id = world.launch()
     failure = {"Reason": "registration_timeout", "Detail": "not registered after 2700 s"}
-    steps.report_failure(world.fleet, world.settings, instance_id, failure, "arn:aws:states:execution:x")
+    steps.report_failure(
+        world.fleet,
+        world.settings,
+        {"InstanceId": instance_id, "Failure": failure, "ExecutionId": "arn:aws:states:execution:x"},
+    )
     [alert] = world.alerts()
     assert alert == {
         "kind": "enrollment",
@@ -584,7 +606,9 @@ def test_the_alert_goes_out_once_even_when_the_instance_cannot_be_tagged(world: 
     refuse(world.ec2, "ec2.CreateTags", code)
     failure = {"Reason": "registration_timeout", "Detail": "not registered after 2700 s"}
 
-    outcome = steps.report_failure(world.fleet, world.settings, instance_id, failure, "arn:execution")
+    outcome = steps.report_failure(
+        world.fleet, world.settings, {"InstanceId": instance_id, "Failure": failure, "ExecutionId": "arn:execution"}
+    )
 
     assert outcome == {"Outcome": "failed", "Reason": "registration_timeout"}
     [alert] = world.alerts()
@@ -598,7 +622,9 @@ def test_a_throttled_alert_is_retried_not_given_up(world: World, code: str) -> N
     refuse(world.fleet.sns, "sns.Publish", code)
     failure = {"Reason": "registration_timeout", "Detail": "not registered after 2700 s"}
     with pytest.raises(RetryableEnrollmentError) as raised:
-        steps.report_failure(world.fleet, world.settings, instance_id, failure, "arn:execution")
+        steps.report_failure(
+            world.fleet, world.settings, {"InstanceId": instance_id, "Failure": failure, "ExecutionId": "arn:execution"}
+        )
     assert raised.value.failure.reason is FailureReason.THROTTLED
 
 

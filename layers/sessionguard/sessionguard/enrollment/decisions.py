@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from sessionguard.enrollment.contracts import ExecutionInput
+
 # Tags SessionGuard reads and writes on instances. Only `sessionguard:enroll` is set by people.
 ENROLL_TAG = "sessionguard:enroll"
 ENROLLED_TAG = "sessionguard:enrolled"
@@ -248,7 +250,7 @@ def execution_name(instance_id: str, launch_time: datetime) -> str:
     return f"{instance_id}-{launch_time.astimezone(UTC):%Y%m%dT%H%M%SZ}"
 
 
-def execution_input(instance: Instance, *, trigger: str, request_id: str) -> dict[str, str]:
+def execution_input(instance: Instance, *, trigger: str, request_id: str) -> ExecutionInput:
     """The execution's input, naming what started it.
 
     The request id makes every StartExecution's input unique. StartExecution with the name *and input* of a

@@ -1,8 +1,9 @@
-"""What each enrollment Lambda does: read through the fleet adapter, decide with `enrollment`, act, count.
+"""What each enrollment Lambda does: read through the fleet adapter, decide with `decisions`, act, count.
 
-The state machine (statemachines/enrollment.asl.json) routes on the plain dicts these steps return; their keys are
-its contract. Times come from the state machine's context object ($$.Execution.StartTime, $$.State.EnteredTime),
-so no step reads a clock and a 45-minute registration wait can be exercised offline in milliseconds.
+Each step of the state machine (statemachines/enrollment.asl.json) is named after its state, takes the Task's input
+and returns its answer, both typed by `sessionguard.enrollment.contracts` (one TypedDict each way). Times come from
+the state machine's context object ($$.Execution.StartTime, $$.State.EnteredTime), so no step reads a clock and a
+45-minute registration wait can be exercised offline in milliseconds.
 
 Metrics (EMF, namespace from POWERTOOLS_METRICS_NAMESPACE): EnrollmentsStarted {Trigger}, InstancesEnrolled,
 TimeToEnrolled (seconds from execution start), EnrollmentFailures {Reason}, EnrollmentsAbandoned {Reason}.
@@ -13,15 +14,30 @@ Also here: the Default Host Management Configuration custom resource, answered t
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 
 from sessionguard.adapters.fleet import Fleet, HostManagementSetting, HostManagementState
 from sessionguard.custom_resource import CustomResourceOutcome, CustomResourceProgress
+from sessionguard.enrollment import decisions
+from sessionguard.enrollment.contracts import (
+    CheckAgentUpdateInput,
+    CheckAgentUpdateOutput,
+    CheckRegistrationInput,
+    CheckRegistrationOutput,
+    ExecutionInput,
+    MarkEnrolledInput,
+    MarkEnrolledOutput,
+    PrepareInstanceOutput,
+    ReportFailureInput,
+    ReportFailureOutput,
+    SendAgentUpdateInput,
+    SendAgentUpdateOutput,
+    StepFailure,
+)
 from sessionguard.enrollment.decisions import (
     ACTIVE_ASSOCIATION_STATES,
     ACTIVE_INSTANCE_STATES,
@@ -39,8 +55,6 @@ from sessionguard.enrollment.decisions import (
     SkipReason,
     UpdateOutcome,
     agent_update_comment,
-    check_agent_update,
-    check_registration,
     classify_step_error,
     effective_max_wait,
     enrolled_tags,
@@ -162,7 +176,7 @@ def sweep_unenrolled(
 # --- The state machine's steps ------------------------------------------------------------------------------------
 
 
-def prepare_instance(fleet: Fleet, settings: EnrollmentSettings, request: Mapping[str, Any]) -> dict[str, Any]:
+def prepare_instance(fleet: Fleet, settings: EnrollmentSettings, request: ExecutionInput) -> PrepareInstanceOutput:
     """Give the instance a profile that lets its agent register and log sessions.
 
     Outcome: ready (then MaxWaitSeconds), skipped, not_running, or noncompliant (report mode).
@@ -234,19 +248,18 @@ def ensure_profile(fleet: Fleet, settings: EnrollmentSettings, instance_id: str)
     )
 
 
-def check_registration_step(
-    fleet: Fleet, instance_id: str, *, started_at: str, checked_at: str, max_wait_seconds: int
-) -> dict[str, Any]:
+def check_registration(fleet: Fleet, request: CheckRegistrationInput) -> CheckRegistrationOutput:
     """Outcome: registered, waiting (then NextCheckSeconds), timed_out, or not_running."""
+    instance_id = request["InstanceId"]
     instance = fleet.describe_instance(instance_id)
     if instance is None or instance.state not in ACTIVE_INSTANCE_STATES:
         return {"Outcome": NOT_RUNNING, "Reason": str(FailureReason.INSTANCE_NOT_RUNNING)}
-    check = check_registration(
+    check = decisions.check_registration(
         fleet.agent_info(instance_id),
-        waited_seconds=seconds_between(started_at, checked_at),
-        max_wait_seconds=max_wait_seconds,
+        waited_seconds=seconds_between(request["StartedAt"], request["CheckedAt"]),
+        max_wait_seconds=int(request["MaxWaitSeconds"]),
     )
-    result: dict[str, Any] = {
+    result: CheckRegistrationOutput = {
         "Outcome": str(check.outcome),
         "WaitedSeconds": check.waited_seconds,
         "NextCheckSeconds": check.next_check_seconds,
@@ -258,41 +271,32 @@ def check_registration_step(
     return result
 
 
-def send_agent_update_step(
-    fleet: Fleet, instance_id: str, *, started_at: str, requested_at: str, resends: int
-) -> dict[str, Any]:
+def send_agent_update(fleet: Fleet, request: SendAgentUpdateInput) -> SendAgentUpdateOutput:
     """Send (or, on a retry of this step, find again) the agent update. Every command of this execution was sent
     after the execution started, which bounds the search."""
+    instance_id, started_at, resends = request["InstanceId"], request["StartedAt"], int(request["Resends"])
     command_id = fleet.send_agent_update(
         instance_id, comment=agent_update_comment(started_at, resends), sent_after=parse_time(started_at)
     )
     logger.info("Agent update sent", extra={"instance_id": instance_id, "command_id": command_id, "resends": resends})
-    return {"CommandId": command_id, "RequestedAt": requested_at, "Resends": resends}
+    return {"CommandId": command_id, "RequestedAt": request["RequestedAt"], "Resends": resends}
 
 
-def check_agent_update_step(
-    fleet: Fleet,
-    instance_id: str,
-    *,
-    command_id: str,
-    started_at: str,
-    requested_at: str,
-    checked_at: str,
-    resends: int,
-    max_wait_seconds: int,
-) -> dict[str, Any]:
+def check_agent_update(fleet: Fleet, request: CheckAgentUpdateInput) -> CheckAgentUpdateOutput:
     """Outcome: succeeded, running, busy (then NextSendSeconds and the new Resends), failed or timed_out."""
+    instance_id, command_id, resends = request["InstanceId"], request["CommandId"], int(request["Resends"])
+    checked_at = request["CheckedAt"]
     invocation = fleet.agent_update_invocation(command_id, instance_id)
     status = invocation.status if invocation is not None else None
-    check = check_agent_update(
+    check = decisions.check_agent_update(
         invocation,
-        waited_seconds=seconds_between(requested_at, checked_at),
+        waited_seconds=seconds_between(request["RequestedAt"], checked_at),
         resends=resends,
-        execution_seconds=seconds_between(started_at, checked_at),
-        max_wait_seconds=max_wait_seconds,
+        execution_seconds=seconds_between(request["StartedAt"], checked_at),
+        max_wait_seconds=int(request["MaxWaitSeconds"]),
     )
     outcome = check.outcome
-    result: dict[str, Any] = {"Outcome": str(outcome), "CommandStatus": status or "Pending", "Resends": resends}
+    result: CheckAgentUpdateOutput = {"Outcome": str(outcome), "CommandStatus": status or "Pending", "Resends": resends}
     if outcome is UpdateOutcome.BUSY:
         logger.info(
             "Agent busy with another update; sending again later",
@@ -311,22 +315,22 @@ def check_agent_update_step(
     return result
 
 
-def mark_enrolled(
-    fleet: Fleet, instance_id: str, *, started_at: str, enrolled_at: str, command_status: str
-) -> dict[str, Any]:
-    if not fleet.tag_instance(instance_id, enrolled_tags(parse_time(enrolled_at), command_status)):
+def mark_enrolled(fleet: Fleet, request: MarkEnrolledInput) -> MarkEnrolledOutput:
+    """Tag the instance enrolled and count it; an instance gone meanwhile is counted as abandoned."""
+    instance_id, enrolled_at = request["InstanceId"], request["EnrolledAt"]
+    if not fleet.tag_instance(instance_id, enrolled_tags(parse_time(enrolled_at), request["CommandStatus"])):
         metrics.add_dimension(name="Reason", value=str(FailureReason.INSTANCE_NOT_RUNNING))
         metrics.add_metric(name="EnrollmentsAbandoned", unit=MetricUnit.Count, value=1)
         return {"Outcome": NOT_RUNNING}
     fleet.untag_instance(instance_id, [FAILURE_TAG, COMPLIANCE_TAG])  # left by an earlier, failed attempt
-    seconds = seconds_between(started_at, enrolled_at)
+    seconds = seconds_between(request["StartedAt"], enrolled_at)
     metrics.add_metric(name="InstancesEnrolled", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="TimeToEnrolled", unit=MetricUnit.Seconds, value=seconds)
     logger.info("Instance enrolled", extra={"instance_id": instance_id, "seconds": seconds})
     return {"Outcome": "enrolled", "Seconds": seconds}
 
 
-def failure_from(failure: Mapping[str, Any]) -> Failure:
+def failure_from(failure: StepFailure) -> Failure:
     """The state machine hands over either a step's own {"Reason", "Detail"} or a Catch's {"Error", "Cause"}."""
     reason = failure.get("Reason")
     if isinstance(reason, str) and reason in FailureReason.__members__.values():
@@ -334,14 +338,13 @@ def failure_from(failure: Mapping[str, Any]) -> Failure:
     return classify_step_error(str(failure.get("Error", "")), str(failure.get("Cause", "")))
 
 
-def report_failure(
-    fleet: Fleet, settings: EnrollmentSettings, instance_id: str, failure: Mapping[str, Any], execution_id: str
-) -> dict[str, Any]:
+def report_failure(fleet: Fleet, settings: EnrollmentSettings, request: ReportFailureInput) -> ReportFailureOutput:
     """Alert, tag and count a failed enrollment; an instance that stopped or vanished meanwhile is only counted.
 
     Outcome: abandoned, noncompliant or failed (the state machine then fails the execution).
     """
-    reported = failure_from(failure)
+    instance_id = request["InstanceId"]
+    reported = failure_from(request["Failure"])
     instance = fleet.describe_instance(instance_id)
     if instance is None or instance.state not in ACTIVE_INSTANCE_STATES:
         reported = Failure(FailureReason.INSTANCE_NOT_RUNNING, False, reported.detail)
@@ -355,7 +358,7 @@ def report_failure(
     # The alert first: it is what people act on, and a tag that cannot be written must not hold it back. Nor may
     # it fail the step once the alert is out: the state machine's retry would publish the alert again.
     message_id = fleet.publish_failure_notice(
-        settings.alert_topic_arn, failure_notice(instance_id, reported, execution_id)
+        settings.alert_topic_arn, failure_notice(instance_id, reported, request["ExecutionId"])
     )
     try:
         fleet.tag_instance(instance_id, report_tags(reported.reason))
