@@ -1,6 +1,6 @@
 """Read Session Manager session events in every form they reach SessionGuard.
 
-Forms (ARCHITECTURE.md, "Session log format" and "Subscription delivery"): the JSON document the SSM Agent
+Forms (docs/session-format.md, with the agent's source behind each fact): the JSON document the SSM Agent
 streams per CloudWatch Logs event; a subscription payload (`{"awslogs":{"data":...}}`, base64 + gzip) or its
 decoded form; `aws logs get-log-events` / `filter-log-events` output; the `script` typescript the agent writes
 to S3 at session end. Nothing here calls AWS.
@@ -55,7 +55,7 @@ _BINARY_CONTROL_SHARE: Final = 0.3
 # C0 controls but those a terminal transcript holds (tab, newline, form feed, carriage return, BS, BEL, ESC).
 _CONTROL_BYTES: Final = bytes(sorted(set(range(0x20)) - set(b"\t\n\f\r\b\a\x1b"))) + b"\x7f"
 
-# The agent writes eventTime as RFC 3339 UTC to the second ("2024-05-01T12:34:56Z", ARCHITECTURE.md); fractions
+# The agent writes eventTime as RFC 3339 UTC to the second ("2024-05-01T12:34:56Z", docs/session-format.md); fractions
 # of a second and "+00:00" are accepted too. Anything else (another zone, free text, 300 KB of it) is not a time
 # this agent wrote: the event is read with eventTime "" and `event_time_rejected` set, so the value never reaches
 # an alert, a transcript or a noise-control window.

@@ -1,7 +1,7 @@
 """Turn what a Session Manager terminal displayed back into commands and their output.
 
-`sessionData` is PTY output: prompt + echoed command, then output, with the agent's rough edges (ARCHITECTURE.md,
-"Session log format"). `clean_terminal_text` undoes the terminal encoding of one line; `SessionRebuilder` tells
+`sessionData` is PTY output: prompt + echoed command, then output, with the agent's rough edges
+(docs/session-format.md). `clean_terminal_text` undoes the terminal encoding of one line; `SessionRebuilder` tells
 command lines from output and joins continuation lines into whole commands. Output is not masked here.
 
 Every regex here sees text the person in the session controls. They use Python's `re` rather than RE2 because
