@@ -277,7 +277,8 @@ PAYLOADS_LEFT_OUT: dict[str, dict[str, str]] = {
 # SUID files). They stay in the corpus but count neither as noise nor as risky; `make eval` lists them apart.
 # An entry ending in "/" covers every case of that page.
 BENIGN_DUAL_USE: dict[str, list[str]] = {
-    "network scanning": ["cheat/nmap/"],
+    "network scanning": ["cheat/nmap/", "man/gawk.1/2477"],
+    "a port relayed to another host (socat tunnel)": ["cheat/socat/24"],
     "a shell served over a socket, or its terminal side": ["cheat/socat/36", "cheat/socat/39"],
     "SOCKS tunnel through SSH": ["cheat/ssh/31"],
     "history switched off": ["eg/set/13"],

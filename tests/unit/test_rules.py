@@ -310,9 +310,9 @@ def test_allow_by_user_arn_glob(tmp_path: Path) -> None:
 
 
 def test_allow_by_instance_id_glob(tmp_path: Path) -> None:
-    pack = pack_with(tmp_path, {"rule": "SG-IMPACT-004", "instance_id": "i-0a1b2c3d*", "reason": "new volume"})
-    assert ids(pack, "mkfs.xfs /dev/nvme1n1", instance_id=INSTANCE) == set()
-    assert ids(pack, "mkfs.xfs /dev/nvme1n1", instance_id="i-0fffffffffffffff0") == {"SG-IMPACT-004"}
+    pack = pack_with(tmp_path, {"rule": "SG-IMPACT-004", "instance_id": "i-0a1b2c3d*", "reason": "rebuilt root"})
+    assert ids(pack, "mkfs.xfs /dev/nvme0n1p1", instance_id=INSTANCE) == set()
+    assert ids(pack, "mkfs.xfs /dev/nvme0n1p1", instance_id="i-0fffffffffffffff0") == {"SG-IMPACT-004"}
 
 
 def test_allow_by_command_regex_must_cover_the_whole_normalized_line(tmp_path: Path) -> None:
@@ -396,11 +396,11 @@ THEMES = {
     "vim shell escape": "vim -c ':!sh'",
     "rm -rf /": "rm -rf /",
     "dd to device": "dd if=/dev/zero of=/dev/xvda",
-    "mkfs": "mkfs.ext4 /dev/xvdf",
+    "mkfs": "mkfs.ext4 /dev/xvda1",
     "shred device": "shred /dev/nvme0n1",
     "fork bomb": ":(){ :|:& };:",
     "chmod 777 /": "chmod -R 777 /",
-    "userdel": "userdel -r bob",
+    "userdel": "userdel -r ec2-user",
 }
 
 
