@@ -143,7 +143,7 @@ def test_bidi_overrides_and_invisible_characters_are_shown_as_escapes() -> None:
 
 
 def test_every_format_and_separator_character_of_the_running_unicode_data_is_neutralised() -> None:
-    """The list in alerts.py is fixed (no import-time scan of the Unicode tables); this keeps it complete."""
+    """The list in alerting/text.py is fixed (no import-time scan of the Unicode tables); this keeps it complete."""
     unsafe = [chr(code) for code in range(sys.maxunicode + 1) if unicodedata.category(chr(code)) in {"Cf", "Zl", "Zp"}]
     assert unsafe
     assert [char for char in unsafe if visible(char) == char] == []

@@ -1,6 +1,6 @@
 """Which versions of the preferences document are in force after each request, against an in-memory store.
 
-The fake follows the SSM API where moto does not (see adapters.session_documents): version numbers are never
+The fake follows the SSM API where moto does not (see adapters.ssm_documents): version numbers are never
 reused and LatestVersion is the highest remaining number. Given/When/Then: a document history, one request
 applied with apply_preferences_request, the resulting versions.
 """
