@@ -79,6 +79,7 @@ def lolbas_cases(repo: Repository) -> Iterator[dict[str, Any]]:
 
 # --- SigmaHQ: a command line reconstructed from a rule's selections -------------------------------------------
 
+_REGEX_SYNTAX = re.compile(r"\(\?i\)|\\[sdwSb]|\[[^\]]*-[^\]]*\]|\{\d+(,\d*)?\}|\(\?:")
 _SELECTION_GROUP = re.compile(r"^(selection[a-z]*?\d*)(?:_|$)")
 
 
@@ -103,8 +104,8 @@ def _sigma_group_command(selections: list[Any]) -> str | None:
                 elif field == "CommandLine":
                     parts += values if "all" in modifiers else values[:1]
     text = " ".join(" ".join(part.replace("*", " ").split()) for part in parts)
-    if not program or len(text) < 8:
-        return None  # too little of a command line to type (a fragment such as `-ma ls`)
+    if not program or len(text) < 8 or _REGEX_SYNTAX.search(text):
+        return None  # too little of a command line to type (`-ma ls`), or a regex rather than text
     if program.lower().removesuffix(".exe") not in text.lower():
         text = f"{program} {text}"
     return text
@@ -151,8 +152,17 @@ _PROMPT = re.compile(r"^\s*PS [^>]{0,80}>\s*")
 _LOOKS_LIKE_COMMAND = re.compile(r"^\s*(?:[A-Z][a-z]+-[A-Za-z]\w+|\.\\\w|\$\w+\s*=|powershell\b|iex\b|IEX\b)")
 
 
+_FUNCTION = re.compile(r"(?im)^\s*function\s+(?:script:|global:)?([A-Za-z]+[-_][A-Za-z0-9_-]+)")
+_ALIAS = re.compile(r"(?i)(?:New|Set)-Alias\s+(?:-Name\s+)?([A-Za-z]+-[A-Za-z0-9_-]+)")
+_CALLED = re.compile(r"[A-Za-z]+[-_][A-Za-z0-9_-]+")
+
+
 def help_example_cases(repo: Repository, source: str) -> Iterator[dict[str, Any]]:
-    for path, text in repo.files(".").items():
+    """The example lines that call one of the framework's own functions (or aliases): a line that only prepares
+    an argument (`$Cred = Get-Credential`, `$pw = ConvertTo-SecureString ...`) is not a use of the tool."""
+    files = {path: text for path, text in repo.files(".").items() if path.endswith((".ps1", ".psm1", ".psd1"))}
+    own = {name.lower() for text in files.values() for name in _FUNCTION.findall(text) + _ALIAS.findall(text)}
+    for path, text in files.items():
         if not path.endswith((".ps1", ".psm1")):
             continue
         lines = text.splitlines()
@@ -171,7 +181,8 @@ def help_example_cases(repo: Repository, source: str) -> Iterator[dict[str, Any]
                 )
                 command = command.strip()
                 # A sentence of the help that starts with a function name is prose, not a command.
-                if command and not command.endswith(".") and command not in seen:
+                calls_the_tool = any(word.lower() in own for word in _CALLED.findall(command))
+                if command and not command.endswith(".") and command not in seen and calls_the_tool:
                     seen.add(command)
                     number += 1
                     yield {

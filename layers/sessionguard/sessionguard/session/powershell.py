@@ -134,11 +134,13 @@ def _statement(
     words_at = [index for index in indices if tokens[index].kind in {"word", "string"}]
     if not words_at:
         return
-    start = 0
+    _remember_variable([rendered[index] for index in indices], ctx)
+    assigned = start = _assigned_command(indices, tokens)
     while start < len(indices) - 1 and tokens[indices[start]].text in {"&", "."}:  # call and dot-source operators
         start += 1
     first = indices[start]
-    if is_command and tokens[first].kind in {"word", "string"} and (tokens[first].kind == "word" or start > 0):
+    called = start > assigned  # a string after & or . is a command too
+    if is_command and (tokens[first].kind == "word" or (called and tokens[first].kind == "string")):
         name = tokens[first].text.lower()
         command = command_name(ctx.aliases.get(name, name))
         rendered[first] = command
@@ -148,7 +150,8 @@ def _statement(
             ctx.segments.append(" ".join(f"{name} {words}".split()))
         argument_at = [index for index in indices[start + 1 :] if tokens[index].kind in {"word", "string"}]
         arguments = [tokens[index] for index in argument_at]
-        _remember(command, [rendered[index] for index in indices], ctx)
+        if command in {"set-alias", "new-alias"}:
+            _remember_alias([rendered[index] for index in argument_at], ctx)
         if command in _POWERSHELLS:
             for index, word in zip(argument_at, _powershell_arguments(arguments, depth, ctx), strict=True):
                 rendered[index] = word
@@ -157,6 +160,20 @@ def _statement(
     segment = " ".join(" ".join(rendered[index] for index in indices[start:]).split())
     if segment:
         ctx.segments.append(segment)
+
+
+def _assigned_command(indices: list[int], tokens: list[Token]) -> int:
+    """Where the command starts in a statement that assigns its result (`$ou = Get-DomainOU -Raw x`): after the
+    `=`. 0 for any other statement. `$x=Get-Thing` written without blanks is one word, split here."""
+    if len(indices) < 2 or not tokens[indices[0]].text.startswith("$"):
+        return 0
+    first = tokens[indices[0]].text
+    if first.endswith("=") or (len(indices) > 2 and tokens[indices[1]].text == "="):
+        return 1 if first.endswith("=") else 2
+    command = first.partition("=")[2]
+    if command and tokens[indices[0]].kind == "word":
+        tokens[indices[0]] = Token("word", command, tokens[indices[0]].glued, at=tokens[indices[0]].at)
+    return 0
 
 
 def _runs_from_elsewhere(name: str) -> bool:
@@ -189,13 +206,16 @@ def _is_method(token: Token) -> bool:
 _ASSIGNMENT: Final = re.compile(r"(\$[\w:]{1,128}+) ?= ?(.++)")
 
 
-def _remember(command: str, words: list[str], ctx: _Context) -> None:
-    """Aliases and string variables the input defines, used by the statements after it (`sal x iex; x $c`)."""
-    if command in {"set-alias", "new-alias"}:
-        plain = [word for word in words[1:] if not word.startswith("-")]
-        if len(plain) >= 2 and len(ctx.aliases) < 64:
-            ctx.aliases[plain[0]] = plain[1]
-    elif command.startswith("$") and len(ctx.variables) < 64:
+def _remember_alias(arguments: list[str], ctx: _Context) -> None:
+    """An alias the input defines (`sal x iex`), applied to the statements after it."""
+    plain = [word for word in arguments if not word.startswith("-")]
+    if len(plain) >= 2 and len(ctx.aliases) < 64:
+        ctx.aliases[plain[0]] = plain[1]
+
+
+def _remember_variable(words: list[str], ctx: _Context) -> None:
+    """A string the input assigns to a variable (`$c = 'net user'`), read as code if the input runs it (`iex $c`)."""
+    if words and words[0].startswith("$") and len(ctx.variables) < 64:
         assignment = _ASSIGNMENT.fullmatch(" ".join(words))
         if assignment is not None:
             ctx.variables[assignment.group(1)] = assignment.group(2)
