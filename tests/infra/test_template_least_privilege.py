@@ -8,6 +8,7 @@ read back.
 from __future__ import annotations
 
 import ast
+import fnmatch
 import json
 import re
 from collections.abc import Callable
@@ -29,6 +30,14 @@ FAILURE_QUEUES = {
     "AlertFailureQueue": "SessionAlertsFunctionRole",
     "GuardrailFailureQueue": "GuardrailAlertsFunctionRole",
 }
+MESSAGE_READS = {
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:PurgeQueue",
+    "sqs:StartMessageMoveTask",
+}
+OPERATOR = "arn:aws:iam::123456789012:role/SecurityOperator"
 
 
 def document(value: str | dict[str, Any]) -> dict[str, Any]:
@@ -52,7 +61,50 @@ def queue_policy(cfn_template: dict[str, Any], queue: str) -> dict[str, Any]:
     return policy  # type: ignore[no-any-return]
 
 
-# --- 14. The failure queues hold raw records: only the function writes them ---------------------------------------
+def denied(policy: dict[str, Any], principal_arn: str, action: str) -> bool:
+    """Whether one of the policy's Deny statements matches an HTTPS request by principal_arn for action.
+
+    Only what the failure queues' policies use: Principal "*", actions by name, and the ArnNotLike/ArnNotEquals
+    aws:PrincipalArn and aws:SecureTransport conditions (CloudFormation has resolved everything else)."""
+    for statement in policy["Statement"]:
+        if statement is None or statement["Effect"] != "Deny" or action not in as_list(statement["Action"]):
+            continue
+        applies = True
+        for operator, tests in statement.get("Condition", {}).items():
+            for key, values in tests.items():
+                if key == "aws:SecureTransport":
+                    applies = False  # the operators' calls are HTTPS ones
+                elif operator == "ArnNotLike":
+                    applies &= not any(fnmatch.fnmatchcase(principal_arn, v) for v in as_list(values))
+                elif operator == "ArnNotEquals":
+                    applies &= principal_arn not in as_list(values)
+                else:
+                    raise AssertionError(f"condition {operator} {key} is not modelled here")
+        if applies:
+            return True
+    return False
+
+
+# --- 14. The failure queues hold raw records: only named operators read them, only the function writes -------
+
+
+@pytest.mark.parametrize("queue", FAILURE_QUEUES)
+def test_only_the_named_operators_may_read_delete_or_purge_parked_records(
+    cfn_template: dict[str, Any], queue: str
+) -> None:
+    statement = statements_by_sid(queue_policy(cfn_template, queue))["DenyReadingParkedRecords"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Principal"] == "*"
+    assert set(statement["Action"]) == MESSAGE_READS
+    assert statement["Resource"] == {"Fn::GetAtt": [queue, "Arn"]}
+    # Empty FailureQueueReaderArns: nobody (no condition at all, so nothing can match an empty ARN by accident).
+    assert statement["Condition"] == {
+        "Fn::If": [
+            "HasFailureQueueReaders",
+            {"ArnNotLike": {"aws:PrincipalArn": {"Ref": "FailureQueueReaderArns"}}},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
 
 
 @pytest.mark.parametrize(("queue", "role"), FAILURE_QUEUES.items())
@@ -60,6 +112,71 @@ def test_only_the_alert_function_may_park_records(cfn_template: dict[str, Any], 
     statement = statements_by_sid(queue_policy(cfn_template, queue))["DenyParkingByAnyoneButTheFunction"]
     assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", "*", "sqs:SendMessage")
     assert statement["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": [role, "Arn"]}}}
+
+
+def test_failure_queue_readers_are_a_list_that_defaults_to_nobody() -> None:
+    parameter = sam_template()["Parameters"]["FailureQueueReaderArns"]
+    assert parameter["Type"] == "CommaDelimitedList"
+    assert parameter["Default"] == ""
+
+
+def resolved(value: Any, parameters: dict[str, Any], attributes: dict[str, str]) -> Any:
+    """A policy document with Ref, Fn::GetAtt and Fn::If resolved as CloudFormation would (moto's CloudFormation
+    does not apply queue policies): conditions are read as "is this parameter non-empty"."""
+    if isinstance(value, list):
+        return [item for item in (resolved(v, parameters, attributes) for v in value) if item is not NO_VALUE]
+    if not isinstance(value, dict):
+        return value
+    if "Fn::If" in value:
+        condition, when_true, when_false = value["Fn::If"]
+        chosen = when_true if parameters[CONDITION_PARAMETERS[condition]] else when_false
+        return resolved(chosen, parameters, attributes)
+    if "Ref" in value or "Fn::GetAtt" in value:
+        return referenced(value, parameters, attributes)
+    items = {key: resolved(v, parameters, attributes) for key, v in value.items()}
+    return {key: v for key, v in items.items() if v is not NO_VALUE}
+
+
+def referenced(value: dict[str, Any], parameters: dict[str, Any], attributes: dict[str, str]) -> Any:
+    if "Fn::GetAtt" in value:
+        return attributes[".".join(value["Fn::GetAtt"])]
+    return NO_VALUE if value["Ref"] == "AWS::NoValue" else parameters[value["Ref"]]
+
+
+NO_VALUE = object()
+CONDITION_PARAMETERS = {"HasFailureQueueReaders": "FailureQueueReaderArns"}
+
+
+@pytest.mark.parametrize(("queue", "role"), FAILURE_QUEUES.items())
+def test_a_named_operator_can_replay_and_nobody_else_can_read_the_queue(
+    cfn_template: dict[str, Any], queue: str, role: str
+) -> None:
+    """The replay-dlq flow (receive, then delete once Lambda accepted the event) for a named operator."""
+    function_role = f"arn:aws:iam::123456789012:role/sessionguard-{role}-ABC"
+    attributes = {f"{queue}.Arn": f"arn:aws:sqs:us-east-1:123456789012:{queue}", f"{role}.Arn": function_role}
+    sso_operators = "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_Ops_*"
+    policy = resolved(
+        queue_policy(cfn_template, queue), {"FailureQueueReaderArns": [OPERATOR, sso_operators]}, attributes
+    )
+    sso_operator = "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Ops_1a"
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage"):
+        assert not denied(policy, OPERATOR, action), action
+        assert not denied(policy, sso_operator, action), action
+    for someone in ("arn:aws:iam::123456789012:role/Admin", "arn:aws:iam::123456789012:root", function_role):
+        assert denied(policy, someone, "sqs:ReceiveMessage"), someone
+        assert denied(policy, someone, "sqs:PurgeQueue"), someone
+    assert denied(policy, OPERATOR, "sqs:SendMessage")
+    assert not denied(policy, function_role, "sqs:SendMessage")
+
+
+def test_without_named_operators_nobody_may_read_the_queue(cfn_template: dict[str, Any]) -> None:
+    attributes = {
+        "AlertFailureQueue.Arn": "arn:aws:sqs:us-east-1:123456789012:q",
+        "SessionAlertsFunctionRole.Arn": "arn:aws:iam::123456789012:role/f",
+    }
+    policy = resolved(queue_policy(cfn_template, "AlertFailureQueue"), {"FailureQueueReaderArns": []}, attributes)
+    assert denied(policy, OPERATOR, "sqs:ReceiveMessage")
+    assert denied(policy, "arn:aws:iam::123456789012:root", "sqs:DeleteMessage")
 
 
 # --- 15. The session key: each use scoped to what the service that makes it requires ---------------------------
