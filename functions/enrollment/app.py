@@ -24,21 +24,7 @@ from aws_lambda_powertools.utilities.data_classes import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sessionguard.adapters.fleet import Fleet, HostManagementSetting
 from sessionguard.custom_resource import answer_custom_resource
-from sessionguard.enrollment import steps
-from sessionguard.enrollment.contracts import (
-    CheckAgentUpdateInput,
-    CheckAgentUpdateOutput,
-    CheckRegistrationInput,
-    CheckRegistrationOutput,
-    ExecutionInput,
-    MarkEnrolledInput,
-    MarkEnrolledOutput,
-    PrepareInstanceOutput,
-    ReportFailureInput,
-    ReportFailureOutput,
-    SendAgentUpdateInput,
-    SendAgentUpdateOutput,
-)
+from sessionguard.enrollment import contracts, steps
 from sessionguard.enrollment.decisions import EnrollmentSettings
 from sessionguard.observability import logger, metrics, tracer
 
@@ -100,39 +86,43 @@ def sweep_unenrolled_instances(event: EventBridgeEvent, context: LambdaContext) 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def prepare_instance(event: ExecutionInput, context: LambdaContext) -> PrepareInstanceOutput:
+def prepare_instance(event: contracts.ExecutionInput, context: LambdaContext) -> contracts.PrepareInstanceOutput:
     return steps.prepare_instance(fleet(), settings(), event)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def check_registration(event: CheckRegistrationInput, context: LambdaContext) -> CheckRegistrationOutput:
+def check_registration(
+    event: contracts.CheckRegistrationInput, context: LambdaContext
+) -> contracts.CheckRegistrationOutput:
     return steps.check_registration(fleet(), event)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def send_agent_update(event: SendAgentUpdateInput, context: LambdaContext) -> SendAgentUpdateOutput:
+def send_agent_update(event: contracts.SendAgentUpdateInput, context: LambdaContext) -> contracts.SendAgentUpdateOutput:
     return steps.send_agent_update(fleet(), event)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def check_agent_update(event: CheckAgentUpdateInput, context: LambdaContext) -> CheckAgentUpdateOutput:
+def check_agent_update(
+    event: contracts.CheckAgentUpdateInput, context: LambdaContext
+) -> contracts.CheckAgentUpdateOutput:
     return steps.check_agent_update(fleet(), event)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def mark_enrolled(event: MarkEnrolledInput, context: LambdaContext) -> MarkEnrolledOutput:
+def mark_enrolled(event: contracts.MarkEnrolledInput, context: LambdaContext) -> contracts.MarkEnrolledOutput:
     return steps.mark_enrolled(fleet(), event)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def report_failure(event: ReportFailureInput, context: LambdaContext) -> ReportFailureOutput:
+def report_failure(event: contracts.ReportFailureInput, context: LambdaContext) -> contracts.ReportFailureOutput:
     return steps.report_failure(fleet(), settings(), event)
 
 
