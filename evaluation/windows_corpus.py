@@ -89,6 +89,11 @@ def _values(value: Any) -> list[str]:
     return [str(value)]
 
 
+# Fields a session transcript cannot show: the parent process (a webshell's w3wp.exe, an Office macro) and the
+# binary's original name (a renamed procdump). Rules that rest on them are left out.
+_CONTEXT_FIELDS = ("ParentImage", "ParentCommandLine", "ParentUser", "GrandparentImage", "ParentProcessName")
+
+
 def _sigma_group_command(selections: list[Any]) -> str | None:
     program = ""
     parts: list[str] = []
@@ -96,6 +101,8 @@ def _sigma_group_command(selections: list[Any]) -> str | None:
         for item in selection if isinstance(selection, list) else [selection]:
             if not isinstance(item, dict):
                 continue
+            if any(key.split("|")[0] in _CONTEXT_FIELDS for key in item):
+                return None
             for key, value in item.items():
                 field, *modifiers = key.split("|")
                 values = _values(value)
@@ -118,6 +125,8 @@ def sigma_cases(repo: Repository) -> Iterator[dict[str, Any]]:
         rule = yaml.safe_load(text)
         if rule.get("level") not in {"high", "critical"} or rule.get("status") == "deprecated":
             continue
+        if "renamed" in str(rule.get("title", "")).lower():
+            continue  # a renamed binary: what gives it away is its file's original name, not the command line
         detection = rule.get("detection") or {}
         groups: dict[str, list[Any]] = {}
         for key, selection in detection.items():
