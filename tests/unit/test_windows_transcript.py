@@ -196,6 +196,7 @@ def test_a_powershell_transcript_named_txt_is_read_as_one() -> None:
         ["[ssm-user@ip-10-0-1-23 ~]$ ls", "a b"],
         ["sh-5.2$ whoami", "ssm-user"],
         ["", "ubuntu@ip-10-0-1-5:~$ echo PS C:\\> x"],
+        ["sh-4.2$ cat notes.txt", "PS C:\\> whoami"],  # a Windows prompt printed in a Linux session
     ],
 )
 def test_linux_streams_are_not_taken_for_transcripts(lines: list[str]) -> None:

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from typing import Final
 
 from sessionguard.session.powershell_syntax import LexResult, input_is_complete, tokenize
-from sessionguard.session.terminal import Command, CommandSpan, clean_terminal_text
+from sessionguard.session.terminal import Command, CommandSpan, begins_at_a_prompt, clean_terminal_text
 
 __all__ = ["WindowsTranscriptRebuilder", "is_windows_transcript"]
 
@@ -66,8 +66,8 @@ def is_windows_transcript(lines: Sequence[str]) -> bool:
             return True
         if line.startswith(("PS ", "PS>", "[")) and _prompt_length(line):
             return True
-        if line.endswith(("$ ", "# ", "$", "#")):
-            return False  # a Unix prompt (`[ssm-user@ip-10-0-1-5 ~]$ `, `sh-5.2$ `) comes first
+        if line.endswith(("$ ", "# ", "$", "#")) or begins_at_a_prompt(raw):
+            return False  # a Unix prompt (`[ssm-user@ip-10-0-1-5 ~]$ ls`, `sh-5.2$ `) comes first
     return False
 
 
