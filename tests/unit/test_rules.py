@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sessionguard.rules import AllowEntry, Rule, RuleError, RulePack, parse_document, render_markdown_table
 from sessionguard.rules.markdown import TABLE_END, TABLE_START
+from sessionguard.session.powershell import normalize_powershell
 from sessionguard.session.shell import normalize_command
 from sessionguard.severity import Severity
 
@@ -245,11 +246,14 @@ VOCABULARY = (
 )  # fmt: skip
 
 
-def reference_scan(pack: RulePack, command: str) -> set[str]:
-    """Each rule's patterns one by one with re2.search: what the RE2 sets and the prefilter must agree with."""
-    normalized = normalize_command(command)
+def reference_scan(pack: RulePack, command: str, platform: str = "linux") -> set[str]:
+    """Each rule of the platform, pattern by pattern with re2.search: what the RE2 sets and the prefilter must agree
+    with."""
+    normalized = normalize_powershell(command) if platform == "windows" else normalize_command(command)
     fired = set()
     for rule in pack.rules:
+        if rule.platform != platform:
+            continue
         for patterns, texts in (
             (rule.segment, normalized.segments),
             (rule.whole, (normalized.whole, *normalized.inner)),
@@ -269,7 +273,8 @@ def test_the_rule_sets_agree_with_matching_each_pattern_alone(command: str) -> N
 def test_the_rule_sets_agree_with_matching_each_pattern_alone_on_every_example() -> None:
     for rule in DEFAULT.rules:
         for example in rule.examples_match + rule.examples_no_match:
-            assert {m.rule.id for m in DEFAULT.match(example)} == reference_scan(DEFAULT, example), example
+            matched = {m.rule.id for m in DEFAULT.match(example, platform=rule.platform)}
+            assert matched == reference_scan(DEFAULT, example, rule.platform), example
 
 
 def test_long_commands_skip_the_joined_prefilter_and_still_match() -> None:
@@ -497,7 +502,8 @@ def test_every_default_rule_is_documented_consistently() -> None:
 def test_the_markdown_table_has_a_row_per_rule_with_attack_links() -> None:
     table = render_markdown_table(DEFAULT)
     assert table.count("\n") == len(DEFAULT.rules) + 2
-    assert "| `SG-HIST-001` | Shell history cleared or entries deleted | high | [T1070.003]" in table
+    assert "| `SG-HIST-001` | Shell history cleared or entries deleted | linux | high | [T1070.003]" in table
+    assert "| `SG-WIN-EVADE-003` | Windows event log cleared or disabled | windows | high |" in table
     assert "https://attack.mitre.org/techniques/T1070/003/" in table
 
 
