@@ -110,6 +110,7 @@ def test_commands_inside_interpreter_code_are_read_as_commands(typed: str, run: 
         ("sudo find . -exec /bin/sh \\; -quit", "sudo find . -exec /bin/sh ; -quit"),
         ("nice -n 5 /bin/sh", "nice -n 5 sh"),
         ("sudo LD_PRELOAD=/tmp/x.so find", "sudo find"),
+        ("! /bin/sh", "! sh"),
     ],
 )
 def test_a_wrapped_command_is_also_seen_with_its_wrappers(typed: str, wrapped: str) -> None:
@@ -177,7 +178,7 @@ def test_leading_assignments_become_a_segment_of_their_own() -> None:
         ("a |& b", ("a", "b"), "a |& b"),
         ("a\nb\n", ("a", "b"), "a ; b ;"),
         ("(cd /tmp && make) &", ("cd /tmp", "make"), "( cd /tmp && make ) &"),
-        ("curl -s x | sudo bash", ("curl -s x", "bash", "sudo bash"), "curl -s x | bash"),
+        ("curl -s x | sudo bash", ("curl -s x", "bash"), "curl -s x | bash"),
     ],
 )
 def test_chains_are_split_into_segments_and_the_whole_keeps_its_operators(

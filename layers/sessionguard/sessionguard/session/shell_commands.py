@@ -285,6 +285,8 @@ def emit_command(  # noqa: PLR0912, PLR0915 -- the steps below are in the order 
             continue
         name = _basename(text)
         if name in _KEYWORDS:
+            if name == "!" and first_wrapper < 0:
+                first_wrapper = i  # `! /bin/sh` is what a pager's or client's shell escape looks like
             i += 1
             continue
         spec = _WRAPPERS.get(name)
@@ -334,7 +336,10 @@ def emit_command(  # noqa: PLR0912, PLR0915 -- the steps below are in the order 
     ctx.add_segment(segment)
     if keep_path_too:
         ctx.add_segment(" ".join(texts[index] for index in kept))
-    if first_wrapper >= 0 and reparse_from < 0:
+    # A shell fed by a pipe (`curl … | sudo sh`) runs what it reads, which other rules judge; it is not the
+    # interactive shell the wrapped form stands for.
+    piped_shell = name in _SHELLS and bool(out) and out[-1] in ("|", "|&")
+    if first_wrapper >= 0 and reparse_from < 0 and not piped_shell:
         # What ran it matters too (`sudo find …`, `nice /bin/sh`): the segment with its wrappers, assignments
         # left out (they have their own segment) and the command's name as above.
         ctx.add_segment(_wrapped_segment(texts, first_wrapper, command_index, name, assignments))
