@@ -1,6 +1,9 @@
 """Alerts from the engine and the guardrails to the people who read them, and nothing lost on the way.
 
-`formatting` builds the SNS and Slack messages, `noise` decides which alerts reach people, `delivery` sends each
-one once and counts the outcome, `session_alerts` and `guardrail_alerts` are the two alert functions' runs, and
-`replay` re-drives the failure queue. The AWS and HTTP calls themselves live in `sessionguard.adapters`.
+`text` makes text printable, sendable and bounded; `formatting` builds the SNS and Slack messages of a command
+alert and `guardrail_messages` those of a guardrail alert; `noise` decides which alerts reach people; `delivery`
+sends each once through the delivery ledger and counts the outcome (`http` reads the webhook's answers);
+`log_events` cuts the sanitized transcript into PutLogEvents calls; `session_alerts` and `guardrail_alerts` are the
+two alert functions' invocations; `parking` is what they park in the failure queue and `replay` re-drives it. The
+AWS and HTTP calls themselves live in `sessionguard.adapters`.
 """
