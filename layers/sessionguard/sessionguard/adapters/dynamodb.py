@@ -4,7 +4,7 @@ delivery ledger (`DeliveryLedger`, Powertools Idempotency records), both keyed b
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import boto3
@@ -97,6 +97,67 @@ class DynamoNoiseStore:
 
 
 _ATTRIBUTES: Final = {"#owner": "owner", "#exp": "expiration", "#admitted": "admitted"}
+
+# BatchGetItem reads at most 100 keys per call, BatchWriteItem writes at most 25 items; either may leave part of a
+# request unprocessed under throttling, which is asked again a few times
+# (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html).
+_BATCH_GET_MAX: Final = 100
+_BATCH_WRITE_MAX: Final = 25
+_BATCH_ATTEMPTS: Final = 3
+
+
+class UnprocessedItems(RuntimeError):
+    """DynamoDB left part of a batch unprocessed after every attempt; the message is a count only."""
+
+
+class DynamoTranscriptMarks:
+    """Which session log events are in the sanitized transcript already: one item per event (key `id`, TTL
+    attribute `expiration`) in the alert state table, read for a whole delivery with BatchGetItem and written
+    after its lines with BatchWriteItem: two calls per delivery, where one conditional write per event would cost
+    one call per event. The caller's keys are opaque (hashed, never session text)."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        self._client: DynamoDBClient = client or boto3.client("dynamodb", config=CLIENT_CONFIG)
+
+    def written(self, keys: Sequence[str], now: int) -> set[str]:
+        found: set[str] = set()
+        unique = list(dict.fromkeys(keys))  # BatchGetItem refuses a request that names a key twice
+        for start in range(0, len(unique), _BATCH_GET_MAX):
+            request: Mapping[str, Any] = {
+                self.table_name: {
+                    "Keys": [{"id": {"S": key}} for key in unique[start : start + _BATCH_GET_MAX]],
+                    "ConsistentRead": True,
+                }
+            }
+            for _ in range(_BATCH_ATTEMPTS):
+                response = self._client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table_name, []):
+                    # DynamoDB deletes expired items lazily: an expired mark counts as absent.
+                    if int(item.get("expiration", {}).get("N", "0")) > now:
+                        found.add(item["id"]["S"])
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            if request:
+                raise UnprocessedItems("DynamoDB left transcript marks unread after every attempt")
+        return found
+
+    def mark(self, keys: Sequence[str], expires_at: int) -> None:
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), _BATCH_WRITE_MAX):
+            request: Mapping[str, Any] = {
+                self.table_name: [
+                    {"PutRequest": {"Item": {"id": {"S": key}, "expiration": {"N": str(expires_at)}}}}
+                    for key in unique[start : start + _BATCH_WRITE_MAX]
+                ]
+            }
+            for _ in range(_BATCH_ATTEMPTS):
+                request = self._client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                if not request:
+                    break
+            if request:
+                raise UnprocessedItems("DynamoDB left transcript marks unwritten after every attempt")
 
 
 def idempotency_persistence(table_name: str, client: DynamoDBClient | None = None) -> DynamoDBPersistenceLayer:

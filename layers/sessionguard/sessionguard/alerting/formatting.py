@@ -46,6 +46,7 @@ SLACK_ID_MAX: Final = 500  # session ids, ARNs and instance ids are far shorter;
 MAX_TECHNIQUES: Final = 20  # a rule lists a handful; the bound keeps the context element under its limit
 
 CAP_SUMMARY_RULE_ID: Final = "sessionguard-alert-cap"
+INVOCATION_SUMMARY_RULE_ID: Final = "sessionguard-delivery-cap"
 
 SEVERITY_EMOJI: Final = {
     Severity.INFO: ":large_blue_circle:",
@@ -115,7 +116,7 @@ def inline_code(text: str, limit: int) -> str:
 
 
 def console_log_stream_url(region: str, log_group: str, log_stream: str) -> str:
-    """The CloudWatch console page of one log stream.
+    """The CloudWatch console page of one log stream (of the log group when `log_stream` is empty).
 
     The console's fragment encodes names twice: percent-encoding, then `%` written as `$25` — so `/` becomes
     `$252F`. Every character outside [A-Za-z0-9_.-~] is encoded, so the URL holds no `|`, `<` or `>`.
@@ -125,9 +126,10 @@ def console_log_stream_url(region: str, log_group: str, log_stream: str) -> str:
     def encode(name: str) -> str:
         return quote(name, safe="", errors="replace").replace("%", "$25")
 
+    stream_page = f"/log-events/{encode(log_stream)}" if log_stream else ""
     return (
         f"https://{host}/cloudwatch/home?region={quote(region, safe='')}"
-        f"#logsV2:log-groups/log-group/{encode(log_group)}/log-events/{encode(log_stream)}"
+        f"#logsV2:log-groups/log-group/{encode(log_group)}{stream_page}"
     )
 
 
@@ -160,9 +162,12 @@ class AlertContext:
     @property
     def session_log_url(self) -> str:
         # Real names are at most 512 characters; the bound keeps a hostile payload from making a huge URL.
-        return console_log_stream_url(
-            self.console_region[:METADATA_MAX], self.log_group[:METADATA_MAX], self.log_stream[:METADATA_MAX]
-        )
+        stream = self.log_stream[:METADATA_MAX]
+        if mask_secrets(stream) != stream:
+            # A secret in the stream name (any instance may name a stream): the link must not carry it, and a
+            # masked name opens nothing, so the link opens the log group instead.
+            stream = ""
+        return console_log_stream_url(self.console_region[:METADATA_MAX], self.log_group[:METADATA_MAX], stream)
 
 
 def alert_record(alert: CommandAlert, context: AlertContext, *, command_limit: int = SNS_COMMAND_MAX) -> dict[str, Any]:
@@ -194,25 +199,28 @@ def alert_record(alert: CommandAlert, context: AlertContext, *, command_limit: i
 def cap_summary_alert(alert: CommandAlert, cap: int) -> CommandAlert:
     """The one alert that says a session hit its cap: it carries the alert that went over (masked command and
     all), so the team still learns what happened, and says that further alerts of the session are held back."""
-    return CommandAlert(
-        session_id=alert.session_id,
-        instance_id=alert.instance_id,
-        user=alert.user,
+    return alert._replace(
         rule_id=CAP_SUMMARY_RULE_ID,
         title=f"Alert cap reached: {cap} alerts in one session, further alerts suppressed",
-        severity=alert.severity,
-        techniques=alert.techniques,
         description=(
             f"This session raised more than {cap} alerts. SessionGuard sent the first {cap} and now holds back the "
             f"rest of this session's alerts; the command below (rule {alert.rule_id}: {alert.title}) is the first "
             "one held back. Review the whole session in its log stream."
         ),
-        command=alert.command,
-        event_time=alert.event_time,
-        event_id=alert.event_id,
-        account_id=alert.account_id,
-        region=alert.region,
-        log_group=alert.log_group,
+    )
+
+
+def invocation_summary_alert(alert: CommandAlert, cap: int, held_back: int) -> CommandAlert:
+    """The one alert that says a single delivery raised more than `cap` alerts: `held_back` more were not sent.
+    It carries the first one held back, as the session cap's summary does."""
+    return alert._replace(
+        rule_id=INVOCATION_SUMMARY_RULE_ID,
+        title=f"Alert cap reached: {cap} alerts from one delivery, {held_back} more not sent",
+        description=(
+            f"One delivery of this session's log stream raised {cap + held_back} alerts. SessionGuard sent the "
+            f"first {cap} and holds back {held_back} more; the command below (rule {alert.rule_id}: {alert.title}) "
+            "is the first one held back. Review the whole session in its log stream."
+        ),
     )
 
 
@@ -422,6 +430,7 @@ def fit_blocks(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 __all__ = [
     "CAP_SUMMARY_RULE_ID",
+    "INVOCATION_SUMMARY_RULE_ID",
     "METADATA_MAX",
     "SEVERITY_EMOJI",
     "SLACK_ID_MAX",
@@ -438,6 +447,7 @@ __all__ = [
     "console_log_stream_url",
     "fit_blocks",
     "inline_code",
+    "invocation_summary_alert",
     "mrkdwn",
     "slack_escape",
     "slack_field",

@@ -39,9 +39,11 @@ def invocation_body(raw_event: object, reason: str) -> str:
     return failure_body("failed-invocation", reason, {"invocation": raw_event})
 
 
-def log_event_entry(location: str, record: Any, reason: str, limit: int) -> dict[str, Any]:
+def log_event_entry(location: str, record: Any, reason: str, message_limit: int) -> dict[str, Any]:
     """One unprocessed log event as a `malformed-log-events` entry: the original record; gzip+base64 when too big
-    for a message as it is; a reference (id, timestamp) that replay fetches again when even that is too big."""
+    for a message of `message_limit` bytes as it is; a reference (id, timestamp) that replay fetches again when
+    even that is too big."""
+    limit = message_limit - _HEADER_ROOM
     entry: dict[str, Any] = {"location": location, "reason": reason, "logEvent": record}
     if _size(entry) <= limit:
         return entry

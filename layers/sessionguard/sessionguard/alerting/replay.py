@@ -1,12 +1,14 @@
 """Re-drive the alert function's failure queue: `sessionguard replay-dlq --queue-url URL --function NAME`.
 
-The queue holds three kinds of message (docs/alerts.md, "Nothing lost"):
+The queue holds these kinds of message (docs/alerts.md, "Nothing lost"):
 - Lambda's on-failure destination records (an invocation that failed after all its retries): the original
   subscription event is their `requestPayload`.
-- `failed-invocation` records the function wrote for a payload it could not decode: the event is `invocation`.
-- `malformed-log-event` records for one log event it could not read: the event is rebuilt as a one-event
-  subscription payload from `logEvent`, `logEventGzipBase64`, or `logEventReference` (fetched again from the
-  session log group by id).
+- `failed-invocation` records the function wrote for a payload it could not decode, or whose work it could not
+  finish in the time it had: the event is `invocation`.
+- `malformed-log-events` records for log events it could not read (several per message): they are rebuilt as
+  one subscription payload, each from its `logEvent`, `logEventGzipBase64` (decompressed with the reader's cap),
+  or `logEventReference` (fetched again from the session log group by id). Earlier versions parked one log event
+  per `malformed-log-event` record; those are read the same way.
 
 Each message's event is invoked asynchronously, as CloudWatch Logs does, so the function's retries and
 on-failure destination cover the replay too, and the message is deleted once Lambda has accepted the event
@@ -157,9 +159,15 @@ def invocation_event(body: str, session_logs: SessionLogReader | None = None) ->
     kind = document.get("sessionguard")
     if kind == "failed-invocation":
         return kind, _event(document.get("invocation"), "invocation")
-    if kind == "malformed-log-event":
-        record = _log_event(document, session_logs)
-        return kind, subscription_event(document, record)
+    if kind == "malformed-log-event":  # one record per message, as earlier versions parked them
+        return kind, subscription_event(document, [_log_event(document, document, session_logs)])
+    if kind == "malformed-log-events":
+        entries = document.get("logEvents")
+        if not isinstance(entries, list) or not entries or not all(isinstance(entry, dict) for entry in entries):
+            raise UnreplayableMessage("logEvents is not a list of parked log events")
+        # One payload with all of them: they came from one delivery of one stream. All or nothing: a message whose
+        # events cannot all be rebuilt stays in the queue whole.
+        return kind, subscription_event(document, [_log_event(entry, document, session_logs) for entry in entries])
     raise UnreplayableMessage("not a SessionGuard failure record or a Lambda on-failure record")
 
 
@@ -169,13 +177,14 @@ def _event(value: Any, name: str) -> dict[str, Any]:
     return value
 
 
-def _log_event(document: dict[str, Any], session_logs: SessionLogReader | None) -> Any:
-    if "logEvent" in document:
-        return document["logEvent"]
-    if "logEventGzipBase64" in document:
+def _log_event(entry: dict[str, Any], context: dict[str, Any], session_logs: SessionLogReader | None) -> Any:
+    """The parked log event of `entry` (a record, or an entry of one); `context` names its group and stream."""
+    if "logEvent" in entry:
+        return entry["logEvent"]
+    if "logEventGzipBase64" in entry:
         try:
             # Capped as the function's own reader caps a subscription payload: a gzip bomb is refused, not inflated.
-            raw = inflate(base64.b64decode(document["logEventGzipBase64"], validate=True), "logEventGzipBase64")
+            raw = inflate(base64.b64decode(entry["logEventGzipBase64"], validate=True), "logEventGzipBase64")
             return json.loads(raw)
         except MalformedEvent as problem:
             raise UnreplayableMessage(problem.reason) from None
@@ -183,12 +192,12 @@ def _log_event(document: dict[str, Any], session_logs: SessionLogReader | None) 
             raise UnreplayableMessage(_TOO_DEEP) from None
         except (binascii.Error, ValueError, TypeError):
             raise UnreplayableMessage("logEventGzipBase64 does not decode") from None
-    reference = document.get("logEventReference")
+    reference = entry.get("logEventReference")
     if isinstance(reference, dict) and isinstance(reference.get("id"), str) and type(reference.get("timestamp")) is int:
         if session_logs is None:
             raise UnreplayableMessage("the log event is a reference and no session log reader was given")
         found = session_logs.find_event(
-            str(document.get("logGroup")), str(document.get("logStream")), reference["id"], reference["timestamp"]
+            str(context.get("logGroup")), str(context.get("logStream")), reference["id"], reference["timestamp"]
         )
         if found is None:
             raise UnreplayableMessage("the referenced log event is no longer in the session log group")
@@ -196,15 +205,15 @@ def _log_event(document: dict[str, Any], session_logs: SessionLogReader | None) 
     raise UnreplayableMessage("the record holds no log event and no usable reference")
 
 
-def subscription_event(context: dict[str, Any], record: Any) -> dict[str, Any]:
-    """`{"awslogs": {"data": ...}}` holding one log event, as CloudWatch Logs would deliver it."""
+def subscription_event(context: dict[str, Any], records: list[Any]) -> dict[str, Any]:
+    """`{"awslogs": {"data": ...}}` holding `records`, as CloudWatch Logs would deliver them."""
     payload = {
         "messageType": "DATA_MESSAGE",
         "owner": context.get("owner"),
         "logGroup": context.get("logGroup"),
         "logStream": context.get("logStream"),
         "subscriptionFilters": context.get("subscriptionFilters") or [],
-        "logEvents": [record],
+        "logEvents": records,
     }
     data = gzip.compress(json.dumps(payload, separators=(",", ":")).encode("utf-8", "surrogatepass"), mtime=0)
     return {"awslogs": {"data": base64.b64encode(data).decode("ascii")}}

@@ -3,16 +3,23 @@ transcript out, and every record accounted for.
 
 Order of work per invocation (docs/alerts.md explains the why):
 1. Decode the payload. A payload that cannot be decoded is parked whole in the failure queue, with its reason.
-2. Read each log event. A record that is not a session event (or that the engine fails on) is parked in the
-   failure queue with its reason and the original log event; the rest of the batch goes on.
+2. Read each log event. A record that is not a session event (or that the engine fails on), and an event that
+   names another session than its log stream (any instance may write into any stream of the group), are set
+   aside with their reason, to be parked after the alerts; the rest of the batch goes on.
 3. Warm the engine up with the stream's preceding events (read back from the session log group: a command, a
    prompt or a private key can span deliveries, and each delivery is its own invocation), then run it over the
    good events; it masks every line and alert. A command still pending at the end is scanned and written as it
    is (marked incomplete); the next delivery, warmed up with it, completes it.
-4. Noise control (noise.py) on the alerts at or above the configured severity, then SNS to every topic for all
-   of them, then Slack (retried with backoff within the time left; never before SNS is done).
-5. Write the masked lines to the sanitized log group, one stream per session.
-6. Metrics (EMF), always. If any delivery, write or parking failed, raise `DeliveryFailed` so Lambda retries the
+4. Noise control (noise.py) on the alerts at or above the configured severity, at most INVOCATION_ALERT_CAP of
+   them and a summary per delivery, and one finding per stream for events claiming another session; then SNS to
+   every topic for all of them, then Slack (retried with backoff within the time left; never before SNS is done).
+5. Park what was set aside, several log events per message and several messages per SendMessageBatch call: a
+   flood of junk records costs a few calls, and comes after the alerts, never before them.
+6. Write the masked lines to the sanitized log group, one stream per session, only for log events not written
+   already (marked by event id in the alert state table): a retried or overlapping delivery writes each line once.
+   Before 5 and 6, and between their calls, the time left is checked: with less than FINISH_RESERVE_SECONDS left,
+   the whole invocation is parked for a replay (which repeats nothing already done) instead of timing out.
+7. Metrics (EMF), always. If any delivery, write or parking failed, raise `DeliveryFailed` so Lambda retries the
    invocation (and finally hands it to the on-failure destination): deliveries that already succeeded are not
    repeated, because each one runs once per key through the delivery ledger (Powertools Idempotency).
 
@@ -23,19 +30,19 @@ nothing the session log group does not already hold (see docs/alerts.md, "Nothin
 
 from __future__ import annotations
 
-import base64
-import gzip
 import hashlib
+import itertools
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, partial
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sessionguard.adapters.aws import error_code
+from sessionguard.adapters.dynamodb import DynamoTranscriptMarks
 from sessionguard.adapters.logs import (
     CloudWatchSessionHistory,
     CloudWatchTranscriptSink,
@@ -54,20 +61,29 @@ from sessionguard.alerting.delivery import (
 )
 from sessionguard.alerting.formatting import (
     AlertContext,
-    build_slack_message,
-    build_sns_message,
     cap_summary_alert,
     clean_metadata,
+    invocation_summary_alert,
+)
+from sessionguard.alerting.ledger_stream import (
+    StreamLedger,
+    ledger_from_env,
+    record_delivery,
+    slack_with_context,
+    sns_with_context,
 )
 from sessionguard.alerting.log_events import LOG_EVENT_MAX_BYTES, LogEvent, log_event_batches
 from sessionguard.alerting.noise import (
+    STATE_RETENTION_SECONDS,
     Decision,
     NoiseControl,
     alert_keys,
     event_epoch,
     state_key,
 )
+from sessionguard.alerting.parking import invocation_body, log_event_entry, log_events_bodies, send_batches
 from sessionguard.alerting.text import visible
+from sessionguard.ledger.model import SessionRecord
 from sessionguard.masking.masker import mask_secrets
 from sessionguard.observability import logger, metrics
 from sessionguard.rules import RulePack
@@ -78,15 +94,17 @@ from sessionguard.session.records import (
     SessionEvent,
     decode_subscription_data,
     events_from_subscription,
+    is_event_id,
+    json_type,
     parse_session_event,
 )
 from sessionguard.session.terminal import begins_at_a_prompt
+from sessionguard.severity import Severity
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-FAILURE_RECORD_VERSION: Final = 1
 # PutLogEvents accepts events from the last 14 days (and not older than the group's retention) to 2 hours ahead;
 # lines outside (a replay of an old failure, a skewed agent clock) are stamped with the current time and keep
 # their own time in the message. An hour (five minutes ahead) of margin for the time the write takes.
@@ -98,6 +116,17 @@ _DAY_MS: Final = 24 * 3600 * 1000
 # or a key split by a delivery boundary, bounded so that warming up costs one small GetLogEvents call.
 WARM_UP_EVENTS: Final = 20
 WARM_UP_MAX_BYTES: Final = 256 * 1024
+# At most this many alerts (and one summary) leave one invocation, whatever the per-session cap and window allow:
+# a delivery is one log stream, and one stream is one session, so this bounds what a hostile stream can send at once.
+INVOCATION_ALERT_CAP: Final = 50
+# With less time left than this before parking or writing, the invocation parks itself for a replay: one SQS
+# message, which takes well under a second, where timing out would make Lambda retry everything from the start.
+FINISH_RESERVE_SECONDS: Final = 3.0
+CLAIMS_ANOTHER_SESSION: Final = "event claims another session than its log stream"
+CLAIMS_RULE_ID: Final = "sessionguard-claims-another-session"
+# The first few parked records are logged one by one, the rest counted in one line: a flood of junk records must
+# not become a flood of log lines.
+_PARKED_LOGGED_MAX: Final = 10
 
 
 def _needs_warm_up(first: SessionEvent) -> bool:
@@ -139,7 +168,19 @@ class Outlets(DeliveryOutlets):
 
     transcripts: TranscriptSink
     failures: FailureQueue
+    marks: TranscriptMarks
     history: SessionHistory = field(default_factory=NoSessionHistory)
+    sessions: StreamLedger | None = None  # the session ledger (docs/ledger.md), when the stack has one
+
+
+class TranscriptMarks(Protocol):
+    """Which session log events (opaque keys, see `_mark_key`) are in the sanitized transcript already."""
+
+    def written(self, keys: Sequence[str], now: int) -> set[str]:
+        """The keys marked and not expired at `now`."""
+        ...
+
+    def mark(self, keys: Sequence[str], expires_at: int) -> None: ...
 
 
 @cache
@@ -156,7 +197,9 @@ def default_outlets() -> tuple[AlertSettings, Outlets]:
         settings,
         transcripts=CloudWatchTranscriptSink(),
         failures=SqsFailureQueue(settings.failure_queue_url),
+        marks=DynamoTranscriptMarks(settings.state_table),
         history=CloudWatchSessionHistory(),
+        sessions=ledger_from_env(),
     )
     return settings, outlets
 
@@ -171,7 +214,7 @@ class BatchReport:
     log_events: int = 0
     malformed: int = 0
     alerts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (severity, rule id) -> raised
-    suppressed: Counter[str] = field(default_factory=Counter)  # window | cap | retry
+    suppressed: Counter[str] = field(default_factory=Counter)  # window | cap | invocation-cap | retry
     delivered: Counter[str] = field(default_factory=Counter)  # channel -> deliveries
     failures: Counter[str] = field(default_factory=Counter)  # channel -> failed deliveries
     lines_written: int = 0
@@ -180,6 +223,10 @@ class BatchReport:
     warm_up_events: int = 0
     warm_up_failures: int = 0
     invalid_event_times: int = 0
+    claims_another_session: int = 0  # events naming another session than their log stream (parked)
+    lines_already_written: int = 0  # lines of log events an earlier delivery wrote (not written again)
+    marks_failures: int = 0  # transcript marks that could not be read or written (logged by error code)
+    deferred: bool = False  # time ran short: the invocation was parked for a replay to finish
     stats: EngineStats = field(default_factory=EngineStats)
 
     def summary(self) -> dict[str, Any]:
@@ -199,6 +246,10 @@ class BatchReport:
             "warm_up_events": self.warm_up_events,
             "warm_up_failures": self.warm_up_failures,
             "invalid_event_times": self.invalid_event_times,
+            "claims_another_session": self.claims_another_session,
+            "lines_already_written": self.lines_already_written,
+            "marks_failures": self.marks_failures,
+            "deferred": self.deferred,
         }
 
 
@@ -234,14 +285,19 @@ class _SessionAlertsInvocation:
         self.settings = settings
         self.outlets = outlets
         self.rules = rules
+        self.context = context
         self.report = BatchReport()
         self.noise = NoiseControl(outlets.noise, settings.window_seconds, settings.cap_per_session, outlets.wall_clock)
         self.deliveries = Deliveries(outlets, self.report, context)
+        self.set_aside: list[tuple[int, Any, str]] = []  # (index, log event, reason): parked after the alerts
+        self.raw_event: object = None
+        self.session: SessionRecord | None = None  # the ledger's record of the delivery's session
 
     # --- 1-3: decode, read, scan ---
 
     def process(self, event: CloudWatchLogsEvent) -> None:
-        raw_event: Mapping[str, Any] = event.raw_event
+        raw_event: object = event.raw_event
+        self.raw_event = raw_event
         payload = self._decode(raw_event)
         if payload is None or payload.get("messageType") == "CONTROL_MESSAGE":
             return
@@ -249,47 +305,138 @@ class _SessionAlertsInvocation:
         meta = {key: value for key, value in payload.items() if key != "logEvents"}
         batch_id = _batch_id(meta, records)
         self.report.log_events = len(records)
-        readable: list[tuple[int, SessionEvent]] = []
-        for index, record in enumerate(records):
-            item = next(events_from_subscription({**meta, "logEvents": [record]}), None)
-            if not isinstance(item, SessionEvent):  # one item per record; a record yielding none is parked too
-                reason = item.reason if item is not None else "no session event could be read from this log event"
-                self._park_record(meta, batch_id, index, record, reason)
-                continue
-            readable.append((index, item))
+        readable, claims = self._read(meta, records)
+        forged = len(claims)
+        self.session = record_delivery(self.outlets.sessions, meta, records, readable, forged=forged, batch_id=batch_id)
         self._note_invalid_event_times([event for _, event in readable], meta)
         history = self._preceding_events(meta, records) if readable and _needs_warm_up(readable[0][1]) else []
+        written = self._already_written(meta, readable)
         engine = self._warmed_up_engine(history)
         try:
-            # One log stream is one session: the whole batch in one engine pass. A command still pending at the
-            # end is given out as it is now (the next delivery completes it), never held back unscanned.
-            outputs = [*engine.scan(event for _, event in readable), *engine.flush_pending()]
+            outputs = self._scan(engine, readable, written)
         except Exception:
             engine = self._warmed_up_engine(history)
-            outputs = self._scan_one_by_one(engine, meta, batch_id, records, readable)
+            outputs = self._scan_one_by_one(engine, meta, records, readable, written)
         self.report.stats = engine.stats
-        log_stream = str(meta.get("logStream", ""))
-        alerts = [o for o in outputs if isinstance(o, CommandAlert)]
-        self._deliver(alerts, AlertContext(str(meta.get("logGroup", "")), log_stream, self.settings.region))
-        self._write_transcripts([o for o in outputs if isinstance(o, SanitizedLine)], batch_id)
+        context = AlertContext(str(meta.get("logGroup", "")), str(meta.get("logStream", "")), self.settings.region)
+        self._deliver([o for o in outputs if isinstance(o, CommandAlert)], claims, context, batch_id)
+        if not self._park_set_aside(meta, batch_id) or self._time_is_short():
+            self._defer(raw_event, "time ran out after the alerts; a replay parks and writes the rest")
+            return
+        lines = [o for o in outputs if isinstance(o, SanitizedLine)]
+        if self._write_transcripts(lines, batch_id):
+            self._mark_written(meta, [event for _, event in readable if event.event_id not in written])
+
+    def _read(
+        self, meta: Mapping[str, Any], records: list[Any]
+    ) -> tuple[list[tuple[int, SessionEvent]], list[SessionEvent]]:
+        """(index, event) of the records that are this stream's session events, and the events that claim another
+        session. Everything else, and those claims, is set aside with its reason (parked after the alerts)."""
+        readable: list[tuple[int, SessionEvent]] = []
+        claims: list[SessionEvent] = []
+        stream = meta.get("logStream")
+        # One item per record, in order: the payload is read whole (whether it is a plain-text upload depends on
+        # all its records).
+        items: list[SessionEvent | InputProblem | None] = list(events_from_subscription({**meta, "logEvents": records}))
+        if len(items) != len(records):
+            items = [next(events_from_subscription({**meta, "logEvents": [record]}), None) for record in records]
+        for index, (record, item) in enumerate(zip(records, items, strict=True)):
+            if not isinstance(item, SessionEvent):  # a record yielding none is parked too
+                reason = item.reason if item is not None else "no session event could be read from this log event"
+                self._set_aside(meta, index, record, reason)
+            elif isinstance(stream, str) and stream and item.session_id != stream:
+                # The agent names the stream after the session; the group's writers can write into any stream.
+                self._set_aside(meta, index, record, CLAIMS_ANOTHER_SESSION)
+                claims.append(item)
+            else:
+                readable.append((index, item))
+        self.report.claims_another_session = len(claims)
+        return readable, claims
+
+    def _scan(
+        self, engine: SessionEngine, readable: list[tuple[int, SessionEvent]], written: set[str]
+    ) -> list[CommandAlert | SanitizedLine]:
+        """One log stream is one session: the batch in one engine pass, or one per run of events whose lines are
+        (or are not) in the transcript already; the lines of those are dropped, their alerts kept (the delivery
+        ledger knows which were sent). A command still pending at the end is given out as it is now (the next
+        delivery completes it), never held back unscanned."""
+        if not written:
+            return [*engine.scan(event for _, event in readable), *engine.flush_pending()]
+        outputs: list[CommandAlert | SanitizedLine] = []
+        for done, run in itertools.groupby(readable, key=lambda item: item[1].event_id in written):
+            outputs += self._unwritten(engine.scan(event for _, event in run), done)
+        last_done = bool(readable) and readable[-1][1].event_id in written
+        return outputs + self._unwritten(engine.flush_pending(), last_done)
 
     def _scan_one_by_one(
         self,
         engine: SessionEngine,
         meta: Mapping[str, Any],
-        batch_id: str,
         records: list[Any],
         readable: list[tuple[int, SessionEvent]],
+        written: set[str],
     ) -> list[CommandAlert | SanitizedLine]:
         """The batch again on a fresh engine, one event at a time: one bad event must not stop the batch."""
         outputs: list[CommandAlert | SanitizedLine] = []
         for index, event in readable:
             try:
-                outputs += engine.scan_event(event)
+                outputs += self._unwritten(engine.scan_event(event), event.event_id in written)
             except Exception as error:
                 reason = f"the engine failed on this event ({type(error).__name__})"
-                self._park_record(meta, batch_id, index, records[index], reason)
-        return [*outputs, *engine.flush_pending()]
+                self._set_aside(meta, index, records[index], reason)
+        last_done = bool(readable) and readable[-1][1].event_id in written
+        return outputs + self._unwritten(engine.flush_pending(), last_done)
+
+    def _unwritten(
+        self, outputs: Iterable[CommandAlert | SanitizedLine], written: bool
+    ) -> list[CommandAlert | SanitizedLine]:
+        """`outputs` of events whose lines are in the transcript (`written`) already: their alerts only."""
+        produced = list(outputs)
+        if not written:
+            return produced
+        alerts: list[CommandAlert | SanitizedLine] = [output for output in produced if isinstance(output, CommandAlert)]
+        self.report.lines_already_written += len(produced) - len(alerts)
+        return alerts
+
+    # --- 6: which log events the transcript holds already ---
+
+    def _already_written(self, meta: Mapping[str, Any], readable: list[tuple[int, SessionEvent]]) -> set[str]:
+        """Event ids of this delivery whose lines an earlier (overlapping or retried) delivery wrote; none when the
+        marks cannot be read (logged by error code and counted: a line may then be written twice, never lost)."""
+        keys = {event.event_id: _mark_key(meta, event.event_id) for _, event in readable if event.event_id}
+        if not keys:
+            return set()
+        try:
+            found = self.outlets.marks.written(list(keys.values()), int(self.outlets.wall_clock()))
+        except Exception as error:
+            self.report.marks_failures += 1
+            logger.warning("Transcript marks unreadable; writing every line", extra={"error": error_code(error)})
+            return set()
+        return {event_id for event_id, key in keys.items() if key in found}
+
+    def _mark_written(self, meta: Mapping[str, Any], events: list[SessionEvent]) -> None:
+        keys = [_mark_key(meta, event.event_id) for event in events if event.event_id]
+        if not keys:
+            return
+        try:
+            self.outlets.marks.mark(keys, int(self.outlets.wall_clock()) + STATE_RETENTION_SECONDS)
+        except Exception as error:  # the lines are written; only a later overlapping delivery could repeat them
+            self.report.marks_failures += 1
+            logger.warning("Transcript marks not written", extra={"error": error_code(error)})
+
+    # --- the time left ---
+
+    def _time_is_short(self) -> bool:
+        if self.context is None:
+            return False
+        return self.context.get_remaining_time_in_millis() < FINISH_RESERVE_SECONDS * 1000
+
+    def _defer(self, raw_event: object, reason: str) -> None:
+        """Park the whole invocation for a replay instead of timing out (a timeout would make Lambda retry all of
+        it, and time out again): the replay repeats nothing the ledger and the transcript marks know is done."""
+        self.report.deferred = True
+        logger.warning("Invocation parked for a replay: too little time left", extra={"reason": reason})
+        self._park_invocation(raw_event, reason, count_as_malformed=False)
 
     # --- 3: warm-up ---
 
@@ -299,9 +446,9 @@ class _SessionAlertsInvocation:
         permission or throttling never fails the batch."""
         log_group, log_stream = meta.get("logGroup"), meta.get("logStream")
         own = Counter(
-            (record["timestamp"], record.get("message"))
+            (record["timestamp"], record["message"])
             for record in records
-            if isinstance(record, dict) and type(record.get("timestamp")) is int
+            if isinstance(record, dict) and type(record.get("timestamp")) is int and type(record.get("message")) is str
         )
         if not own or not isinstance(log_group, str) or not isinstance(log_stream, str) or not log_stream:
             return []
@@ -359,12 +506,15 @@ class _SessionAlertsInvocation:
                 extra={"events": rejected, "log_stream": _safe_name(meta)},
             )
 
-    def _decode(self, raw_event: Mapping[str, Any]) -> dict[str, Any] | None:
+    def _decode(self, raw_event: object) -> dict[str, Any] | None:
         """The decoded payload, or None when the invocation was parked whole."""
-        wrapper = raw_event.get("awslogs")
+        wrapper = raw_event.get("awslogs") if isinstance(raw_event, Mapping) else None
         data = wrapper.get("data") if isinstance(wrapper, Mapping) else None
         if not isinstance(data, str):
-            self._park_invocation(raw_event, "the event has no awslogs.data string")
+            if isinstance(raw_event, Mapping):
+                self._park_invocation(raw_event, "the event has no awslogs.data string")
+            else:
+                self._park_invocation(raw_event, f"the event is a JSON {json_type(raw_event)}, not an object")
             return None
         try:
             payload = decode_subscription_data(data)
@@ -384,38 +534,62 @@ class _SessionAlertsInvocation:
 
     # --- parking malformed input in the failure queue ---
 
-    def _park_invocation(self, raw_event: Mapping[str, Any], reason: str) -> None:
-        self.report.malformed += 1
-        body = _failure_body("failed-invocation", reason, {"invocation": dict(raw_event)})
+    def _park_invocation(self, raw_event: object, reason: str, *, count_as_malformed: bool = True) -> None:
+        if count_as_malformed:
+            self.report.malformed += 1
+            logger.warning("Malformed subscription event parked", extra={"reason": reason})
+        body = invocation_body(raw_event, reason)
         digest = hashlib.sha256(body.encode()).hexdigest()
-        logger.warning("Malformed subscription event parked", extra={"reason": reason, "bytes": len(body)})
         if len(body.encode()) > SQS_MAX_MESSAGE_BYTES:
-            # Nothing smaller to keep: the payload could not be read. Failing the invocation hands it to
-            # Lambda's on-failure destination, and the Errors alarm fires.
+            # Nothing smaller to keep: failing the invocation hands it to Lambda's on-failure destination, and the
+            # Errors alarm fires.
             self.report.failures["failure-queue"] += 1
-            logger.error("Malformed subscription event too large for the failure queue", extra={"reason": reason})
+            logger.error("Subscription event too large for the failure queue", extra={"reason": reason})
             return
         self.deliveries.once(
             state_key("parked", "invocation", digest), lambda: self.outlets.failures.send(body), "failure-queue"
         )
 
-    def _park_record(self, meta: Mapping[str, Any], batch_id: str, index: int, record: Any, reason: str) -> None:
+    def _set_aside(self, meta: Mapping[str, Any], index: int, record: Any, reason: str) -> None:
+        """A log event not processed, to be parked with its reason after the alerts (`_park_set_aside`)."""
         self.report.malformed += 1
-        event_id = record.get("id") if isinstance(record, dict) else None
-        safe_id = event_id if _is_event_id(event_id) else ""
-        location = f"logEvents[{index}]"
-        logger.warning(
-            "Malformed log event parked",
-            extra={"reason": reason, "location": location, "event_id": safe_id, "log_stream": _safe_name(meta)},
-        )
-        body = _record_failure_body(meta, location, record, reason)
-        self.deliveries.once(
-            state_key("parked", batch_id, str(index)), lambda: self.outlets.failures.send(body), "failure-queue"
-        )
+        self.set_aside.append((index, record, reason))
+        if len(self.set_aside) <= _PARKED_LOGGED_MAX:
+            event_id = record.get("id") if isinstance(record, dict) else None
+            logger.warning(
+                "Malformed log event parked",
+                extra={
+                    "reason": reason,
+                    "location": f"logEvents[{index}]",
+                    "event_id": event_id if is_event_id(event_id) else "",
+                    "log_stream": _safe_name(meta),
+                },
+            )
+
+    def _park_set_aside(self, meta: Mapping[str, Any], batch_id: str) -> bool:
+        """Park the log events set aside, as few messages and SendMessageBatch calls as they fit in; False when the
+        time left ran short before every call was made (the caller parks the invocation instead)."""
+        if not self.set_aside:
+            return True
+        if len(self.set_aside) > _PARKED_LOGGED_MAX:
+            logger.warning(
+                "Further malformed log events parked, not logged one by one",
+                extra={"events": len(self.set_aside) - _PARKED_LOGGED_MAX, "log_stream": _safe_name(meta)},
+            )
+        limit = SQS_MAX_MESSAGE_BYTES
+        entries = (log_event_entry(f"logEvents[{i}]", record, reason, limit) for i, record, reason in self.set_aside)
+        for number, batch in enumerate(send_batches(log_events_bodies(meta, entries, limit), limit)):
+            if self._time_is_short():
+                return False
+            key = state_key("parked", batch_id, "batch", str(number))
+            self.deliveries.once(key, partial(self.outlets.failures.send_batch, batch), "failure-queue")
+        return True
 
     # --- 4: alerts ---
 
-    def _deliver(self, alerts: list[CommandAlert], context: AlertContext) -> None:
+    def _deliver(
+        self, alerts: list[CommandAlert], claims: list[SessionEvent], context: AlertContext, batch_id: str
+    ) -> None:
         to_send: list[tuple[CommandAlert, str]] = []
         for alert, key in zip(alerts, alert_keys(alerts), strict=True):
             self.report.alerts[(str(alert.severity), alert.rule_id)] += 1
@@ -433,17 +607,29 @@ class _SessionAlertsInvocation:
                 self.report.suppressed["cap"] += 1
             else:
                 self.report.suppressed["window" if decision is Decision.DUPLICATE else "cap"] += 1
+        if len(to_send) > INVOCATION_ALERT_CAP:
+            held_back = len(to_send) - INVOCATION_ALERT_CAP
+            summary = invocation_summary_alert(to_send[INVOCATION_ALERT_CAP][0], INVOCATION_ALERT_CAP, held_back)
+            to_send = [*to_send[:INVOCATION_ALERT_CAP], (summary, state_key("delivery-summary", batch_id))]
+            self.report.suppressed["invocation-cap"] += held_back
+        if claims:
+            # Once per stream (the ledger remembers the key): forged events cannot multiply alerts.
+            finding = claims_another_session_alert(context.log_stream, claims)
+            self.report.alerts[(str(finding.severity), finding.rule_id)] += 1
+            to_send.insert(0, (finding, state_key(CLAIMS_RULE_ID, context.log_group, context.log_stream)))
         self.deliveries.send_alerts(
             to_send,
             topic_arns=self.settings.topic_arns,
             slack=bool(self.settings.slack_secret_arn),
-            sns_message=lambda alert: build_sns_message(alert, context),
-            slack_message=lambda alert: build_slack_message(alert, context),
+            sns_message=lambda alert: sns_with_context(alert, context, self.session),
+            slack_message=lambda alert: slack_with_context(alert, context, self.session),
         )
 
-    # --- 5: the sanitized transcript ---
+    # --- 6: the sanitized transcript ---
 
-    def _write_transcripts(self, lines: list[SanitizedLine], batch_id: str) -> None:
+    def _write_transcripts(self, lines: list[SanitizedLine], batch_id: str) -> bool:
+        """Write the lines; whether every write succeeded (or was done already) in the time there was."""
+        failures = self.report.failures["transcript"]
         by_session: dict[str, list[SanitizedLine]] = {}
         for line in lines:
             by_session.setdefault(line.session_id, []).append(line)
@@ -453,8 +639,12 @@ class _SessionAlertsInvocation:
             stream = log_stream_name(session_id)
             events = sanitized_log_events(session_lines, now_ms, max_age_ms=max_age_ms)
             for index, batch in enumerate(log_event_batches(events)):
+                if self._time_is_short():
+                    self._defer(self.raw_event, "time ran out writing the sanitized transcript; a replay finishes it")
+                    return False
                 key = state_key("transcript", batch_id, session_id, str(index))
                 self.deliveries.once(key, partial(self._put_lines, stream, batch), "transcript")
+        return self.report.failures["transcript"] == failures
 
     def _put_lines(self, stream: str, batch: list[LogEvent]) -> None:
         """One batch; lines CloudWatch Logs refuses for their time (older than the group's retention, which this
@@ -507,6 +697,9 @@ class _SessionAlertsInvocation:
             "WarmUpEvents": report.warm_up_events,
             "WarmUpFailures": report.warm_up_failures,
             "InvalidEventTimes": report.invalid_event_times,
+            "EventsClaimingAnotherSession": report.claims_another_session,
+            "SanitizedLinesAlreadyWritten": report.lines_already_written,
+            "InvocationsDeferred": int(report.deferred),
         }
         for name, value in totals.items():
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
@@ -516,8 +709,9 @@ class _SessionAlertsInvocation:
 
 
 def log_stream_name(session_id: str) -> str:
-    """The session id, as in the session log group; `:` and `*` (not allowed in stream names) become `_`."""
-    return visible(session_id).replace(":", "_").replace("*", "_")[:512] or "unknown-session"
+    """The session id, as in the session log group, masked (a stream name can carry a secret: anyone who may write
+    to the group names streams); `:` and `*` (not allowed in stream names) become `_`."""
+    return mask_secrets(visible(session_id)).replace(":", "_").replace("*", "_")[:512] or "unknown-session"
 
 
 class TranscriptLinesRejected(RuntimeError):
@@ -583,34 +777,38 @@ def _max_age_ms(retention_days: int) -> int:
 # --- failure-queue records -------------------------------------------------------------------------------------
 
 
-def _failure_body(kind: str, reason: str, extra: Mapping[str, Any]) -> str:
-    # ensure_ascii: SQS accepts only XML-legal characters, and session text holds ESC, BEL and damaged UTF-8.
-    document = {"sessionguard": kind, "version": FAILURE_RECORD_VERSION, "reason": reason, **extra}
-    return json.dumps(document, ensure_ascii=True, separators=(",", ":"))
+def claims_another_session_alert(log_stream: str, claims: list[SessionEvent]) -> CommandAlert:
+    """The finding for events of a stream that name other sessions: one per stream, however many there are."""
+    first = claims[0]
+    sessions = len({event.session_id for event in claims})
+    return CommandAlert(
+        session_id=log_stream,
+        instance_id=first.instance_id,
+        user=first.user_arn,
+        rule_id=CLAIMS_RULE_ID,
+        title="Events in a session's log stream claim another session",
+        severity=Severity.HIGH,
+        techniques=(),
+        description=(
+            f"{len(claims)} event(s) of this session's log stream name {sessions} other session(s). The SSM Agent "
+            "names a stream after its session, but any instance whose role may write to the session log group can "
+            "write into any stream of it (IAM cannot narrow PutLogEvents to one stream): these events were not "
+            "scanned and are in the alert failure queue. Instance and user above are what the first such event "
+            "claims. This finding is raised once per stream."
+        ),
+        command="",
+        event_time=first.event_time,
+        event_id=first.event_id,
+        account_id=first.account_id,
+        region=first.region,
+        log_group=first.log_group,
+    )
 
 
-def _record_failure_body(meta: Mapping[str, Any], location: str, record: Any, reason: str) -> str:
-    """The original log event with what is needed to rebuild its subscription payload; gzip+base64 when too big
-    for SQS as it is, and a reference (group, stream, id, timestamp) when even that is too big."""
-    context = {
-        "location": location,
-        "owner": meta.get("owner"),
-        "logGroup": meta.get("logGroup"),
-        "logStream": meta.get("logStream"),
-        "subscriptionFilters": meta.get("subscriptionFilters"),
-    }
-    body = _failure_body("malformed-log-event", reason, {**context, "logEvent": record})
-    if len(body.encode()) <= SQS_MAX_MESSAGE_BYTES:
-        return body
-    packed = base64.b64encode(gzip.compress(json.dumps(record).encode("utf-8", "surrogatepass"), mtime=0)).decode()
-    body = _failure_body("malformed-log-event", reason, {**context, "logEventGzipBase64": packed})
-    if len(body.encode()) <= SQS_MAX_MESSAGE_BYTES:
-        return body
-    reference = {
-        "id": record.get("id") if isinstance(record, dict) and _is_event_id(record.get("id")) else None,
-        "timestamp": record.get("timestamp") if isinstance(record, dict) else None,
-    }
-    return _failure_body("malformed-log-event", reason, {**context, "logEventReference": reference})
+def _mark_key(meta: Mapping[str, Any], event_id: str) -> str:
+    """The transcript mark of one log event: hashed, so the state table holds no stream names."""
+    identity = "\x00".join([str(meta.get("logGroup", "")), str(meta.get("logStream", "")), event_id])
+    return "sessionguard-transcript#" + hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _batch_id(meta: Mapping[str, Any], records: list[Any]) -> str:
@@ -625,15 +823,15 @@ def _safe_name(meta: Mapping[str, Any]) -> str:
     return mask_secrets(visible(str(meta.get("logStream", ""))))[:256]
 
 
-def _is_event_id(value: object) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= 64 and value.isascii() and value.isdigit()
-
-
 __all__ = [
+    "CLAIMS_RULE_ID",
+    "INVOCATION_ALERT_CAP",
     "AlertSettings",
     "BatchReport",
     "Outlets",
     "TranscriptLinesRejected",
+    "TranscriptMarks",
+    "claims_another_session_alert",
     "default_outlets",
     "default_rules",
     "handle_subscription_event",
