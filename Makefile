@@ -14,7 +14,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install lock lint typecheck lint-iac build test unit bench eval demo deploy clean
+.PHONY: help install lock lint typecheck lint-iac build test unit browser bench eval demo deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -51,8 +51,13 @@ lint-iac: $(STAMP) ## sam validate --lint on template.yaml; cfn-lint and checkov
 build: $(STAMP) ## sam build (functions and the sessionguard layer, arm64)
 	$(BIN)/sam build --template template.yaml
 
-unit: $(STAMP) ## pytest only
+unit: $(STAMP) browser ## pytest only
 	$(BIN)/pytest -q
+
+# Headless Chromium for tests/e2e/test_replay_browser.py (Debian's package; CI runs as root).
+browser: ## Install Debian's chromium when it is missing (the replay page's browser test)
+	@command -v chromium >/dev/null || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium; }
 
 test: lint lint-iac build unit ## Everything CI runs
 

@@ -4,6 +4,7 @@
     sessionguard rules list [--rules PATH]...
     sessionguard rules test [PATH]...
     sessionguard replay-dlq --queue-url URL --function NAME [--max-messages N] [--dry-run]
+    sessionguard replay SOURCE -o FILE [--session ID] [--format html|cast]   (docs/replay.md)
 
 `scan` writes JSON Lines to stdout (alerts, and with --transcript the masked transcript lines) and a readable
 summary to stderr. Unreadable input is reported on stderr with its file and line, the rest is still scanned, and
@@ -22,6 +23,7 @@ from typing import Any, Final, TextIO
 
 from sessionguard.alerting.text import visible
 from sessionguard.masking.masker import mask_secrets
+from sessionguard.playback.command import add_replay_parser, run_replay
 from sessionguard.rules import RuleError, RulePack
 from sessionguard.session.engine import CommandAlert, SessionEngine
 from sessionguard.session.records import (
@@ -72,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--function", required=True, help="the stack's SessionAlertsFunctionName output")
     replay.add_argument("--max-messages", type=int, default=100, metavar="N", help="stop after N messages")
     replay.add_argument("--dry-run", action="store_true", help="rebuild every event; invoke and delete nothing")
+    add_replay_parser(commands)
     return parser
 
 
@@ -222,6 +225,8 @@ def main(
             return scan(args, stdin, stdout, stderr)
         if args.command == "replay-dlq":
             return replay_dlq(args, stdout, stderr)
+        if args.command == "replay":
+            return run_replay(args, stdin, stderr)
         if args.rules_command == "list":
             return rules_list(args, stdout)
         return rules_test(args, stdout, stderr)
