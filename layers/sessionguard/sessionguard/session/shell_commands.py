@@ -39,10 +39,10 @@ _INTERPRETERS = _AWKS | frozenset(
 )
 _CODE_OPTIONS = frozenset({"-c", "-e", "-E", "-r", "--eval", "-R"})
 # A string literal handed to a function that runs a command (or to Perl/Ruby/PHP backticks). Character classes
-# only, so matching stays linear on hostile text.
+# and possessive runs of blanks only, so matching stays linear on hostile text.
 _CODE_COMMAND = re.compile(
     r"(?:\b(?:system|popen[23]?|exec[lvpe]*|spawn[lvpe]*|shell_exec|passthru|proc_open|execSync|spawnSync"
-    r"|check_output|check_call|call|run|Popen|getoutput|getstatusoutput|execute|callCommand|Start)\s*\(?\s*\[?\s*"
+    r"|check_output|check_call|call|run|Popen|getoutput|getstatusoutput|execute|callCommand|Start)\s*+\(?\s*+\[?\s*+"
     r"(?:\"([^\"\n]*)\"|'([^'\n]*)'))"
     r"|`([^`\n]+)`"
 )
@@ -412,8 +412,9 @@ def _wrapped_segment(
     texts: list[str], first_wrapper: int, command_index: int, name: str, assignments: list[int]
 ) -> str:
     words: list[str] = []
+    skipped = set(assignments)  # a set: `sudo A=1 A=1 … x` may hold as many assignments as words
     for index in range(first_wrapper, len(texts)):
-        if index in assignments:
+        if index in skipped:
             continue
         if index == first_wrapper:
             words.append(_basename(texts[index]))
