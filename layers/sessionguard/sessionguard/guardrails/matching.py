@@ -217,7 +217,13 @@ _MASKED_REST: Final = " [MASKED:secret]"
 
 def _shown_parameter(name: str, value: object) -> str:
     text = _parameter_text(value)
-    if name in _FREE_TEXT_PARAMETERS and (found := _NAMES_A_SECRET.search(text)) is not None:
+    return masked_free_text(text) if name in _FREE_TEXT_PARAMETERS else text
+
+
+def masked_free_text(text: str) -> str:
+    """Free text a person typed (StartSession's reason) with everything from the first word naming a secret masked
+    (the session ledger shows the reason the same way)."""
+    if (found := _NAMES_A_SECRET.search(text)) is not None:
         return text[: found.end()] + _MASKED_REST
     return text
 
@@ -251,6 +257,7 @@ __all__ = [
     "evaluate_event",
     "event_patterns",
     "made_by_stack",
+    "masked_free_text",
     "match_guardrails",
     "principal",
 ]

@@ -1,0 +1,419 @@
+"""The session ledger function's work (docs/ledger.md): one EventBridge event in, the ledger updated, findings
+and the alerts of a scanned transcript out through the same delivery path as every other alert.
+
+- CloudTrail StartSession / ResumeSession / TerminateSession: the session's start (or end) is recorded; with
+  `SESSION_NOTICES` on, a notice of every start and end goes to the topics and Slack.
+- S3 Object Created on the transcript bucket: the object, its size and version are recorded; a second version is
+  SG-LG-005; a session that was not streamed, or stopped streaming (SG-LG-002), has its transcript scanned, only
+  the part its stream did not deliver, so alerts already sent for the streamed part are not sent again.
+- The schedule: the reconciler reads the open sessions (a sparse index), closes those DescribeSessions says ended,
+  raises SG-LG-001, -003 and -004 when due, and lets go of the sessions nothing more can come for.
+
+Each finding is delivered once per session (its delivery key is the finding and the session id), and recorded on
+the session's item. Nothing from a session reaches logs or metrics but ids, counts and fixed phrases.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import cache
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from sessionguard.adapters.session_ledger import SessionTable, SsmSessionDirectory, read_transcript
+from sessionguard.alerting.delivery import Deliveries, DeliveryOutlets, DeliverySettings, emit_dimensioned
+from sessionguard.alerting.formatting import AlertContext, SnsMessage, build_slack_message, build_sns_message
+from sessionguard.alerting.ledger_messages import (
+    ledger_slack_message,
+    ledger_sns_message,
+    session_notice,
+    slack_with_session_context,
+    with_session_context,
+)
+from sessionguard.alerting.noise import alert_keys, state_key
+from sessionguard.alerting.session_alerts import default_rules
+from sessionguard.ledger.calls import SessionCall, TranscriptObject, session_call, transcript_object
+from sessionguard.ledger.decisions import (
+    Due,
+    LedgerTimings,
+    closed_by_describe,
+    due_findings,
+    overwrite_finding,
+    plan_transcript_scan,
+    still_open,
+)
+from sessionguard.ledger.findings import LedgerAlert, findings
+from sessionguard.ledger.model import SessionRecord
+from sessionguard.observability import logger, metrics
+from sessionguard.rules.pack import RulePack
+from sessionguard.session.engine import CommandAlert, SanitizedLine, SessionEngine
+from sessionguard.session.records import MalformedEvent, SessionEvent, decode_input, read_input
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from sessionguard.ledger.model import StreamDelivery
+
+LEDGER_RETENTION_SECONDS: Final = 90 * 24 * 3600  # default TTL of a ledger item
+TRANSCRIPT_MAX_BYTES: Final = 8 * 1024 * 1024  # the part of a transcript object read and scanned
+OPEN_SESSIONS_PER_RUN: Final = 500
+
+
+class SessionLedgerStore(Protocol):
+    """The ledger table (`adapters.session_ledger.SessionTable`; tests use it on moto)."""
+
+    def record_call(self, call: SessionCall, now: int, expires_at: int) -> SessionRecord: ...
+    def record_stream(self, delivery: StreamDelivery, now: int, expires_at: int) -> SessionRecord | None: ...
+    def record_transcript(self, obj: TranscriptObject, now: int, expires_at: int) -> SessionRecord | None: ...
+    def add_findings(self, session_id: str, finding_ids: list[str], alerts: int = 0) -> None: ...
+    def close(self, session_id: str, ended_at: int) -> None: ...
+    def settle(self, session_id: str) -> None: ...
+    def get(self, session_id: str) -> SessionRecord | None: ...
+    def open_sessions(self, limit: int) -> list[SessionRecord]: ...
+
+
+class SessionDirectory(Protocol):
+    """DescribeSessions (`adapters.session_ledger.SsmSessionDirectory`; moto lacks it, tests use a fake)."""
+
+    def active_ids(self) -> set[str]: ...
+    def history_ends(self, invoked_after: int) -> dict[str, int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerSettings(DeliverySettings):
+    """The function's configuration, from its environment (template.yaml sets every variable)."""
+
+    ledger_table: str
+    transcript_bucket: str
+    transcript_prefix: str
+    session_log_group: str
+    region: str
+    account_id: str
+    timings: LedgerTimings
+    session_notices: bool
+    retention_seconds: int
+
+    @classmethod
+    def own_from_env(cls, env: Mapping[str, str]) -> dict[str, Any]:
+        return {
+            "ledger_table": env["SESSION_LEDGER_TABLE"],
+            "transcript_bucket": env["TRANSCRIPT_BUCKET"],
+            "transcript_prefix": env.get("TRANSCRIPT_KEY_PREFIX", ""),
+            "session_log_group": env.get("SESSION_LOG_GROUP", ""),
+            "region": env.get("AWS_REGION", ""),
+            "account_id": env.get("AWS_ACCOUNT_ID", ""),
+            "timings": LedgerTimings(
+                not_streamed_after=60 * int(env.get("NOT_STREAMED_AFTER_MINUTES") or "5"),
+                no_transcript_after=60 * int(env.get("NO_TRANSCRIPT_AFTER_MINUTES") or "15"),
+            ),
+            "session_notices": env.get("SESSION_NOTICES", "false").lower() == "true",
+            "retention_seconds": 86400 * int(env.get("SESSION_LEDGER_RETENTION_DAYS") or "90"),
+        }
+
+
+@dataclass(kw_only=True)
+class LedgerOutlets(DeliveryOutlets):
+    """The shared delivery outlets, the ledger table, DescribeSessions and the transcript reader."""
+
+    table: SessionLedgerStore
+    directory: SessionDirectory
+    read_transcript: Callable[[str, str, str, int], bytes]
+
+
+@cache
+def default_outlets() -> tuple[LedgerSettings, LedgerOutlets]:
+    """Settings and AWS outlets from the environment, built once per Lambda container."""
+    settings = LedgerSettings.from_env(os.environ)
+    outlets = LedgerOutlets.from_settings(
+        settings,
+        table=SessionTable(settings.ledger_table),
+        directory=SsmSessionDirectory(),
+        read_transcript=read_transcript,
+    )
+    return settings, outlets
+
+
+@dataclass
+class LedgerReport:
+    """What one invocation did, in counts and ids."""
+
+    kind: str = "ignored"  # session-call | transcript | reconcile | ignored
+    session_ids: int = 0
+    findings: Counter[str] = field(default_factory=Counter)
+    command_alerts: int = 0
+    closed: int = 0
+    settled: int = 0
+    notices: int = 0
+    transcript_lines_scanned: int = 0
+    suppressed: Counter[str] = field(default_factory=Counter)
+    delivered: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "sessions": self.session_ids,
+            "findings": dict(self.findings),
+            "command_alerts": self.command_alerts,
+            "closed": self.closed,
+            "settled": self.settled,
+            "notices": self.notices,
+            "transcript_lines_scanned": self.transcript_lines_scanned,
+            "suppressed": dict(self.suppressed),
+            "delivered": dict(self.delivered),
+            "failures": dict(self.failures),
+        }
+
+
+def handle_ledger_event(
+    event: Mapping[str, Any],
+    context: LambdaContext | None = None,
+    *,
+    settings: LedgerSettings | None = None,
+    outlets: LedgerOutlets | None = None,
+    rules: RulePack | None = None,
+) -> dict[str, Any]:
+    """Process one EventBridge event (CloudTrail call, S3 object created, or the schedule); the summary. Raises
+    DeliveryFailed after trying every delivery when one failed, so Lambda retries."""
+    if settings is None or outlets is None:
+        settings, outlets = default_outlets()
+    run = SessionLedgerInvocation(settings, outlets, rules or default_rules(), context)
+    try:
+        run.process(event)
+    finally:
+        run.record_metrics()
+        logger.info("Session ledger event processed", extra=run.report.summary())
+    run.deliveries.raise_if_any_failed()
+    return run.report.summary()
+
+
+class SessionLedgerInvocation:
+    """One invocation of the ledger function."""
+
+    def __init__(
+        self, settings: LedgerSettings, outlets: LedgerOutlets, rules: RulePack, context: LambdaContext | None
+    ) -> None:
+        self.settings = settings
+        self.outlets = outlets
+        self.rules = rules
+        self.report = LedgerReport()
+        self.deliveries = Deliveries(outlets, self.report, context)
+
+    @property
+    def now(self) -> int:
+        return int(self.outlets.wall_clock())
+
+    @property
+    def expires_at(self) -> int:
+        return self.now + self.settings.retention_seconds
+
+    def process(self, event: Mapping[str, Any]) -> None:
+        if event.get("detail-type") == "Scheduled Event":
+            self.report.kind = "reconcile"
+            self.reconcile()
+        elif (call := session_call(event)) is not None:
+            self.report.kind = "session-call"
+            self.record_call(call)
+        elif (obj := transcript_object(event, self.settings.transcript_prefix)) is not None and (
+            obj.bucket == self.settings.transcript_bucket
+        ):
+            self.report.kind = "transcript"
+            self.record_transcript(obj)
+
+    # --- Start ---
+
+    def record_call(self, call: SessionCall) -> None:
+        record = self.outlets.table.record_call(call, self.now, self.expires_at)
+        self.report.session_ids = 1
+        if self.settings.session_notices:
+            self._notify(record, "ended" if call.name == "TerminateSession" else _started(call.name), call.event_id)
+
+    # --- Transcript ---
+
+    def record_transcript(self, obj: TranscriptObject) -> None:
+        before = self.outlets.table.record_transcript(obj, self.now, self.expires_at)
+        self.report.session_ids = 1
+        if before is None:
+            return  # this version is recorded already: a repeated notification
+        record = _with_transcript(before, obj)
+        due: list[Due] = []
+        overwritten = overwrite_finding(before, obj.version_id)
+        if overwritten is not None:
+            due.append(overwritten)
+        if before.transcript_key:
+            self._raise(record, due)  # only the first version is scanned: a rewrite is the finding itself
+            return
+        due += self._scan_transcript(record, obj)
+        self._raise(record, due)
+
+    def _scan_transcript(self, record: SessionRecord, obj: TranscriptObject) -> list[Due]:
+        if record.known_start and not record.writes_transcript:
+            return []
+        try:
+            raw = self.outlets.read_transcript(obj.bucket, obj.key, obj.version_id, TRANSCRIPT_MAX_BYTES)
+            text = decode_input(raw, obj.key)
+        except MalformedEvent as problem:
+            logger.warning("Transcript not scanned", extra={"reason": problem.reason})
+            return []
+        events = [e for e in read_input(text, obj.key) if isinstance(e, SessionEvent)]
+        lines = list(events[0].lines) if events else []
+        tail_commands = _commands(self.rules, record.session_id, lines[record.stream_lines :])
+        plan = plan_transcript_scan(record, lines, tail_commands)
+        if not plan.scan:
+            return []
+        part = SessionEvent(
+            session_id=record.session_id,
+            lines=tuple(lines[plan.start :]),
+            instance_id=record.target,
+            user_arn=record.user_arn,
+            region=self.settings.region,
+            event_time=events[0].event_time if events else "",
+            account_id=self.settings.account_id,
+            log_group=self.settings.session_log_group,
+            transcript=True,
+        )
+        self.report.transcript_lines_scanned += len(part.lines)
+        engine = SessionEngine(self.rules, min_severity=self.settings.min_severity)
+        alerts = [o for o in [*engine.scan([part]), *engine.finish()] if isinstance(o, CommandAlert)]
+        self._send_command_alerts(record, alerts)
+        return [plan.finding] if plan.finding else []
+
+    def _send_command_alerts(self, record: SessionRecord, alerts: list[CommandAlert]) -> None:
+        if not alerts:
+            return
+        self.report.command_alerts += len(alerts)
+        context = AlertContext(self.settings.session_log_group, record.session_id, self.settings.region)
+        keys = [state_key("transcript", record.session_id, key) for key in alert_keys(alerts)]
+        self.deliveries.send_alerts(
+            list(zip(alerts, keys, strict=True)),
+            topic_arns=self.settings.topic_arns,
+            slack=bool(self.settings.slack_secret_arn),
+            sns_message=lambda alert: with_session_context(build_sns_message(alert, context), record),
+            slack_message=lambda alert: slack_with_session_context(build_slack_message(alert, context), record),
+        )
+        self.outlets.table.add_findings(record.session_id, [], alerts=len(alerts))
+
+    # --- the reconciler ---
+
+    def reconcile(self) -> None:
+        table, now = self.outlets.table, self.now
+        records = table.open_sessions(OPEN_SESSIONS_PER_RUN)
+        self.report.session_ids = len(records)
+        if not records:
+            return
+        active = self.outlets.directory.active_ids()
+        oldest = min((r.started_at or r.first_seen or now) for r in records)
+        history = self.outlets.directory.history_ends(oldest - 60)
+        for stored in records:
+            record = stored
+            ended_at = closed_by_describe(record, active, history, now)
+            if ended_at:
+                table.close(record.session_id, ended_at)
+                record = _ended(record, ended_at)
+                self.report.closed += 1
+                if self.settings.session_notices and record.known_start:
+                    self._notify(record, "ended", "reconciler")
+            due = due_findings(record, now, self.settings.timings)
+            self._raise(record, due)
+            raised = frozenset(d.finding_id for d in due)
+            if not still_open(_with_findings(record, raised), now, self.settings.timings):
+                table.settle(record.session_id)
+                self.report.settled += 1
+
+    # --- delivering ---
+
+    def _raise(self, record: SessionRecord, due: list[Due]) -> None:
+        if not due:
+            return
+        catalog = findings()
+        to_send: list[tuple[LedgerAlert, str]] = []
+        for item in due:
+            finding = catalog[item.finding_id]
+            self.report.findings[item.finding_id] += 1
+            if finding.severity < self.settings.min_severity:
+                continue
+            alert = LedgerAlert(finding, record, item.detail, self.settings.account_id, self.settings.region)
+            to_send.append((alert, state_key("ledger", item.finding_id, record.session_id)))
+        self.deliveries.send_alerts(
+            to_send,
+            topic_arns=self.settings.topic_arns,
+            slack=bool(self.settings.slack_secret_arn),
+            sns_message=ledger_sns_message,
+            slack_message=ledger_slack_message,
+        )
+        self.outlets.table.add_findings(record.session_id, [d.finding_id for d in due], alerts=len(to_send))
+
+    def _notify(self, record: SessionRecord, what: str, event_id: str) -> None:
+        subject, body = session_notice(record, what)
+        message = SnsMessage(
+            subject=subject,
+            body=body,
+            attributes={
+                "severity": {"DataType": "String", "StringValue": "info"},
+                "alert_type": {"DataType": "String", "StringValue": "session-notice"},
+            },
+        )
+        self.report.notices += 1
+        self.deliveries.send_alerts(
+            [(message, state_key("notice", what, record.session_id, event_id))],
+            topic_arns=self.settings.topic_arns,
+            slack=bool(self.settings.slack_secret_arn),
+            sns_message=lambda m: m,
+            slack_message=lambda m: {"text": m.subject.replace("<", "&lt;").replace(">", "&gt;")},
+        )
+
+    def record_metrics(self) -> None:
+        for finding_id, count in sorted(self.report.findings.items()):
+            emit_dimensioned("LedgerFindings", count, FindingId=finding_id)
+        self.deliveries.emit_metrics()
+        metrics.add_metric(name="LedgerSessionsClosed", unit=MetricUnit.Count, value=self.report.closed)
+        metrics.add_metric(name="LedgerCommandAlerts", unit=MetricUnit.Count, value=self.report.command_alerts)
+
+
+def _started(call_name: str) -> str:
+    return "resumed" if call_name == "ResumeSession" else "started"
+
+
+def _commands(rules: RulePack, session_id: str, lines: list[str]) -> int:
+    """Commands the terminal rebuild finds in `lines` (transcript text, escapes and all)."""
+    if not lines:
+        return 0
+    engine = SessionEngine(rules)
+    event = SessionEvent(session_id=session_id, lines=tuple(lines), transcript=True)
+    outputs = [*engine.scan([event]), *engine.finish()]
+    return sum(1 for o in outputs if isinstance(o, SanitizedLine) and o.kind == "command")
+
+
+def _with_transcript(record: SessionRecord, obj: TranscriptObject) -> SessionRecord:
+    return replace(
+        record,
+        session_id=obj.session_id,
+        transcript_key=obj.key,
+        transcript_size=obj.size,
+        transcript_version=obj.version_id,
+        transcript_versions=record.transcript_versions + 1,
+    )
+
+
+def _ended(record: SessionRecord, ended_at: int) -> SessionRecord:
+    return replace(record, ended_at=ended_at, end_source=record.end_source or "DescribeSessions")
+
+
+def _with_findings(record: SessionRecord, raised: frozenset[str]) -> SessionRecord:
+    return replace(record, findings=record.findings | raised)
+
+
+__all__ = [
+    "LedgerOutlets",
+    "LedgerReport",
+    "LedgerSettings",
+    "SessionDirectory",
+    "SessionLedgerInvocation",
+    "SessionLedgerStore",
+    "default_outlets",
+    "handle_ledger_event",
+]

@@ -1,0 +1,197 @@
+"""One session in the ledger (`SessionRecord`), and what each of its three sources adds to it.
+
+A record is the table item read back as plain data; every field is optional because the three sources arrive in
+any order (a stream can be delivered before CloudTrail's StartSession reaches EventBridge, minutes later).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sessionguard.session.records import SessionEvent
+
+# The preferences document is a Standard_Stream shell: the agent streams it. A StartSession without a document
+# name opens the same shell.
+SHELL_DOCUMENTS: Final = frozenset({"", "SSM-SessionManagerRunShell"})
+# Command sessions: the agent forces streaming off and uploads the transcript at the end (plain-text log events
+# and the S3 typescript; docs/session-format.md).
+COMMAND_DOCUMENTS: Final = frozenset({"AWS-StartInteractiveCommand", "AWS-StartNonInteractiveCommand"})
+# Port forwarding and SSH: the agent writes neither a stream nor a transcript.
+TUNNEL_DOCUMENTS: Final = frozenset(
+    {
+        "AWS-StartSSHSession",
+        "AWS-StartPortForwardingSession",
+        "AWS-StartPortForwardingSessionToRemoteHost",
+        "AWS-StartPortForwardingSessionToSocket",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """What the ledger knows about one session. Times are epoch seconds (0 = unknown)."""
+
+    session_id: str
+    # Start (CloudTrail StartSession / ResumeSession)
+    started_at: int = 0
+    target: str = ""
+    document: str = ""
+    user_arn: str = ""
+    identity_type: str = ""
+    mfa: str = ""  # "true" | "false" | "" (CloudTrail did not say)
+    source_ip: str = ""
+    user_agent: str = ""
+    started_via: str = ""  # console | cli | sdk | other
+    reason: str = ""  # masked
+    start_event_id: str = ""
+    resumed: int = 0
+    # End (TerminateSession, or the reconciler from DescribeSessions)
+    ended_at: int = 0
+    end_source: str = ""  # TerminateSession | DescribeSessions
+    # Stream (the subscription function, one update per delivery)
+    stream_first: int = 0
+    stream_last: int = 0
+    stream_events: int = 0
+    stream_lines: int = 0
+    plain_text_events: int = 0  # the agent's end-of-session upload of a non-streamed session
+    forged_events: int = 0  # events in the stream that claimed another session id
+    # Transcript (S3 object created)
+    transcript_key: str = ""
+    transcript_size: int = 0
+    transcript_version: str = ""
+    transcript_versions: int = 0
+    transcript_at: int = 0
+    # What was raised
+    findings: frozenset[str] = field(default_factory=frozenset)
+    alerts: int = 0
+    first_seen: int = 0
+
+    @property
+    def known_start(self) -> bool:
+        return bool(self.started_at)
+
+    @property
+    def streamed(self) -> bool:
+        """Streamed JSON events arrived (plain-text events are the end-of-session upload, not streaming)."""
+        return self.stream_events > 0
+
+    @property
+    def is_shell(self) -> bool:
+        return self.known_start and self.document in SHELL_DOCUMENTS
+
+    @property
+    def writes_transcript(self) -> bool:
+        """Whether the agent uploads a transcript at the end: shells and command sessions, not tunnels."""
+        return self.known_start and self.document not in TUNNEL_DOCUMENTS
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> SessionRecord:
+        """From a plain item (`adapters.session_ledger` turns DynamoDB's typed values into str, int and sets)."""
+        values: dict[str, Any] = {}
+        for name in cls.__dataclass_fields__:
+            if name not in item:
+                continue
+            value = item[name]
+            if name == "findings":
+                values[name] = frozenset(str(v) for v in value)
+            elif isinstance(getattr(_DEFAULTS, name), int):
+                values[name] = int(value)
+            else:
+                values[name] = str(value)
+        return cls(**values)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `sessionguard sessions --json` record (and `.demo/sessions.jsonl`): plain, already masked."""
+        return {
+            "session_id": self.session_id,
+            "user": self.user_arn,
+            "identity_type": self.identity_type,
+            "target": self.target,
+            "document": self.document or ("SSM-SessionManagerRunShell" if self.known_start else ""),
+            "source_ip": self.source_ip,
+            "started_via": self.started_via,
+            "mfa": self.mfa,
+            "reason": self.reason,
+            "started_at": iso(self.started_at),
+            "ended_at": iso(self.ended_at),
+            "end_source": self.end_source,
+            "streamed": self.streamed,
+            "stream_events": self.stream_events,
+            "plain_text_events": self.plain_text_events,
+            "first_event": iso(self.stream_first),
+            "last_event": iso(self.stream_last),
+            "transcript": self.transcript_key,
+            "transcript_size": self.transcript_size,
+            "transcript_versions": self.transcript_versions,
+            "findings": sorted(self.findings),
+            "alerts": self.alerts,
+        }
+
+
+_DEFAULTS: Final = SessionRecord(session_id="")
+
+
+@dataclass(frozen=True, slots=True)
+class StreamDelivery:
+    """What one subscription delivery says about its session: written with one conditional update."""
+
+    session_id: str
+    batch_id: str  # a retried delivery carries the same id and is not counted twice
+    first_event: int  # epoch seconds of the earliest and latest log event timestamps
+    last_event: int
+    events: int  # streamed JSON events
+    lines: int  # sessionData lines in them (where the final transcript's unstreamed part begins)
+    plain_text_events: int = 0
+    forged_events: int = 0
+
+
+def stream_delivery(
+    session_id: str, batch_id: str, timestamps_ms: Sequence[int], events: Sequence[SessionEvent], forged: int
+) -> StreamDelivery | None:
+    """What one subscription delivery of a session's stream adds to the ledger, or None when it carried nothing
+    of the session (only unreadable records). `timestamps_ms` are the log events' CloudWatch timestamps."""
+    if not events and not forged:
+        return None
+    stamps = [t // 1000 for t in timestamps_ms if t > 0]
+    streamed = [e for e in events if not e.transcript]
+    return StreamDelivery(
+        session_id=session_id,
+        batch_id=batch_id,
+        first_event=min(stamps, default=0),
+        last_event=max(stamps, default=0),
+        events=len(streamed),
+        lines=sum(len(e.lines) for e in streamed),
+        plain_text_events=len(events) - len(streamed),
+        forged_events=forged,
+    )
+
+
+def iso(epoch: int) -> str:
+    """An epoch second as ISO-8601 UTC, "" for 0."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if epoch else ""
+
+
+def epoch_of(text: str) -> int:
+    """Epoch seconds of an ISO-8601 time (CloudTrail's `eventTime`, S3's `time`), 0 when it is not one."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return 0
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp())
+
+
+__all__ = [
+    "COMMAND_DOCUMENTS",
+    "SHELL_DOCUMENTS",
+    "TUNNEL_DOCUMENTS",
+    "SessionRecord",
+    "StreamDelivery",
+    "epoch_of",
+    "iso",
+    "stream_delivery",
+]

