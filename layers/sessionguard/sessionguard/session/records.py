@@ -37,6 +37,7 @@ __all__ = [
     "is_event_id",
     "json_type",
     "parse_session_event",
+    "plain_text_event",
     "read_input",
     "valid_event_time",
 ]
@@ -305,9 +306,13 @@ def _subscription_events(payload: Mapping[str, Any], source: str, where: str) ->
         reason = "subscription payload lacks owner, logGroup or logEvents of the right type"
         yield InputProblem(source, where or "payload", reason)
         return
+    # The agent uploads a session either as JSON events (streaming) or, streaming off, as plain text at the end:
+    # never both in one stream. A delivery of text only that holds the typescript's first or last line is that
+    # upload; other text is malformed.
+    plain_text_stream = _stream_name(payload.get("logStream")) if _is_plain_text_upload(log_events) else ""
     for index, record in enumerate(log_events):
         try:
-            yield _log_record(record, "id", owner, log_group)
+            yield _log_record(record, "id", owner, log_group, plain_text_stream)
         except MalformedEvent as problem:
             event_id = record.get("id") if isinstance(record, dict) else None
             yield InputProblem(source, f"{where}logEvents[{index}]" + _id_suffix(event_id), problem.reason)
@@ -425,20 +430,65 @@ def _log_events_output(records: list[Any], source: str, where: str) -> Iterator[
             yield InputProblem(source, f"{where}events[{index}]" + _id_suffix(event_id), problem.reason)
 
 
-def _log_record(record: object, id_key: str, account_id: str = "", log_group: str = "") -> SessionEvent:
-    """One CloudWatch Logs record whose `message` is a streamed session event."""
+def _log_record(
+    record: object, id_key: str, account_id: str = "", log_group: str = "", log_stream: str = ""
+) -> SessionEvent:
+    """One CloudWatch Logs record whose `message` is a streamed session event, or, in a subscription payload
+    (which names the log stream), part of the plain-text transcript of a session that was not streamed."""
     if not isinstance(record, dict):
         raise MalformedEvent(f"log event is a JSON {json_type(record)}, not an object")
     message = record.get("message")
     if not isinstance(message, str):
         raise MalformedEvent(_missing_or_wrong("message", message, "a string"))
     event_id = record.get(id_key)
-    return parse_session_event(
-        message,
-        event_id=event_id if isinstance(event_id, str) and is_event_id(event_id) else "",
+    event_id = event_id if isinstance(event_id, str) and is_event_id(event_id) else ""
+    if log_stream and not message.lstrip().startswith(("{", "[")):
+        return plain_text_event(message, log_stream, event_id=event_id, account_id=account_id, log_group=log_group)
+    return parse_session_event(message, event_id=event_id, account_id=account_id, log_group=log_group)
+
+
+def plain_text_event(
+    message: str, log_stream: str, *, event_id: str = "", account_id: str = "", log_group: str = ""
+) -> SessionEvent:
+    """A plain-text log event: with streaming off (always for AWS-StartInteractiveCommand and
+    AWS-StartNonInteractiveCommand sessions) the agent uploads the session's `script` typescript at the end, whole
+    lines packed into events of up to 200,000 bytes, `\r\n` made `\n`, escapes kept, no JSON, into the stream
+    named after the session (docs/session-format.md). Read as transcript lines of that session; the typescript's
+    own `Script started/done` lines are dropped as `_read_typescript` drops them."""
+    lines = message.split("\n")
+    event_time = ""
+    if lines and lines[0].startswith(_TYPESCRIPT_HEADER):
+        event_time = _typescript_time(lines.pop(0)[len(_TYPESCRIPT_HEADER) :])
+    if lines and lines[-1].rstrip("\r").startswith(_TYPESCRIPT_FOOTER):
+        lines.pop()
+    return SessionEvent(
+        session_id=log_stream,
+        lines=tuple(lines),
+        event_time=event_time,
+        event_id=event_id,
         account_id=account_id,
         log_group=log_group,
+        transcript=True,
     )
+
+
+def _stream_name(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _is_plain_text_upload(log_events: list[Any]) -> bool:
+    """Whether the log events are the agent's plain-text upload: every message text that is not JSON, and one
+    of them the typescript's start (`Script started on`, or a PowerShell transcript's header) or its end."""
+    marked = False
+    for record in log_events:
+        message = record.get("message") if isinstance(record, dict) else None
+        if not isinstance(message, str) or message.lstrip().startswith(("{", "[")):
+            return False
+        start = message.removeprefix("\ufeff")
+        last = message.rstrip("\r\n").rsplit("\n", 1)[-1]
+        marked = marked or start.startswith((_TYPESCRIPT_HEADER, _POWERSHELL_TRANSCRIPT_HEADER))
+        marked = marked or last.startswith(_TYPESCRIPT_FOOTER)
+    return marked
 
 
 def _read_typescript(text: str, source: str) -> SessionEvent:
