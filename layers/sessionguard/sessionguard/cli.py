@@ -1,6 +1,7 @@
 """`sessionguard`: scan exported or historical Session Manager logs, and inspect the rule pack.
 
     sessionguard scan [--transcript] [--min-severity LEVEL] [--rules PATH]... PATH...   (PATH "-" = stdin)
+        PATH may also be s3://bucket/prefix/ or logs://group[/stream-prefix] [--since AGE] [--jobs N] [--checkpoint F]
     sessionguard rules list [--rules PATH]...
     sessionguard rules test [PATH]...
     sessionguard replay-dlq --queue-url URL --function NAME [--max-messages N] [--dry-run]
@@ -22,10 +23,11 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from sessionguard.alerting.text import visible
+from sessionguard.archive.command import add_archive_arguments, is_archive_url, scan_archive_url
 from sessionguard.masking.masker import mask_secrets
 from sessionguard.playback.command import add_replay_parser, run_replay
 from sessionguard.rules import RuleError, RulePack
-from sessionguard.session.engine import CommandAlert, SessionEngine
+from sessionguard.session.engine import CommandAlert, SanitizedLine, SessionEngine
 from sessionguard.session.records import (
     InputProblem,
     MalformedEvent,
@@ -59,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-severity", type=_severity, default=Severity.LOW, metavar="LEVEL", help="info|low|medium|high|critical"
     )
     scan.add_argument("--rules", action="append", type=Path, default=[], metavar="PATH", help="extra rule file/dir")
+    add_archive_arguments(scan)
 
     rules = commands.add_parser("rules", help="list the rules or run their examples")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True)
@@ -88,9 +91,11 @@ def scan(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO
     pack = RulePack.load(args.rules)
     engine = SessionEngine(pack, min_severity=args.min_severity)
     problems = 0
-    alerts: list[CommandAlert] = []
-    metadata = _MaskedMetadata()
+    output = _ScanOutput(stdout, transcript=args.transcript)
     for path in args.paths:
+        if is_archive_url(path):  # s3://, logs://: read in place, unit by unit (docs/hunt.md)
+            problems += scan_archive_url(path, args, rules=pack, stats=engine.stats, write=output.write, stderr=stderr)
+            continue
         try:
             text = decode_input(_read(path, stdin), path)
         except OSError as error:
@@ -109,16 +114,28 @@ def scan(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO
             else:
                 events.append(item)
         for session_events in group_by_session(events).values():
-            results = [*engine.scan(session_events), *engine.finish()]
-            for result in results:
-                if isinstance(result, CommandAlert):
-                    alert = metadata.masked(result)
-                    alerts.append(alert)
-                    stdout.write(json_line(alert.to_json()))
-                elif args.transcript:
-                    stdout.write(json_line(result._replace(session_id=metadata.mask(result.session_id)).to_json()))
-    _summarize(engine, alerts, problems, stderr)
+            output.write([*engine.scan(session_events), *engine.finish()])
+    _summarize(engine, output.alerts, problems, stderr)
     return EXIT_BAD_INPUT if problems else EXIT_OK
+
+
+class _ScanOutput:
+    """The JSON Lines records of `scan`: alerts (metadata masked), and with --transcript every masked line."""
+
+    def __init__(self, stdout: TextIO, *, transcript: bool) -> None:
+        self.stdout, self.transcript = stdout, transcript
+        self.alerts: list[CommandAlert] = []
+        self.metadata = _MaskedMetadata()
+
+    def write(self, results: Sequence[CommandAlert | SanitizedLine]) -> None:
+        metadata = self.metadata
+        for result in results:
+            if isinstance(result, CommandAlert):
+                alert = metadata.masked(result)
+                self.alerts.append(alert)
+                self.stdout.write(json_line(alert.to_json()))
+            elif self.transcript:
+                self.stdout.write(json_line(result._replace(session_id=metadata.mask(result.session_id)).to_json()))
 
 
 def _complain(stderr: TextIO, source: str, problem: str) -> None:
