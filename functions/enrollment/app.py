@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sessionguard.adapters.fleet import Fleet, HostManagementSetting
 from sessionguard.custom_resource import answer_custom_resource
 from sessionguard.enrollment import contracts, steps
-from sessionguard.enrollment.decisions import EnrollmentSettings
+from sessionguard.enrollment.decisions import EnrollmentSettings, launch_event_problem
 from sessionguard.observability import logger, metrics, tracer
 
 
@@ -44,9 +44,15 @@ def settings() -> EnrollmentSettings:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @event_source(data_class=EventBridgeEvent)
 def on_instance_running(event: EventBridgeEvent, context: LambdaContext) -> dict[str, str]:
+    # The rule sends only running instances' state changes; anything else (a hand-sent or forged event, a test) is
+    # checked first: ignored with its reason, never an enrollment. The hourly sweep enrolls what this misses.
+    problem = launch_event_problem(event.raw_event)
+    if problem is not None:
+        logger.warning("Launch event ignored", extra={"reason": problem})
+        return {"InstanceId": "", "Result": "ignored", "Reason": problem}
     instance_id = str(event.detail["instance-id"])
     if event.detail.get("state") != "running":  # the rule filters on it; a hand-sent test event may not
-        return {"InstanceId": instance_id, "Result": "ignored"}
+        return {"InstanceId": instance_id, "Result": "ignored", "Reason": "the instance is not running"}
     result = steps.start_enrollment(
         fleet(),
         settings(),

@@ -693,6 +693,65 @@ def test_launch_event_for_an_instance_ec2_still_does_not_list_minutes_later_is_d
     assert world.executions() == []
 
 
+def _without(event: dict[str, Any], *path: str) -> dict[str, Any]:
+    changed = copy.deepcopy(event)
+    holder = changed
+    for key in path[:-1]:
+        holder = holder[key]
+    del holder[path[-1]]
+    return changed
+
+
+def _with(event: dict[str, Any], value: Any, *path: str) -> dict[str, Any]:
+    changed = copy.deepcopy(event)
+    holder = changed
+    for key in path[:-1]:
+        holder = holder[key]
+    holder[path[-1]] = value
+    return changed
+
+
+BAD_LAUNCH_EVENTS = {
+    "no instance-id": (
+        lambda e: _without(e, "detail", "instance-id"),
+        "detail.instance-id is missing or not an instance id",
+    ),
+    "no detail": (lambda e: _without(e, "detail"), "detail is missing or not an object"),
+    "null detail": (lambda e: _with(e, None, "detail"), "detail is missing or not an object"),
+    "garbage time": (lambda e: _with(e, "yesterday-ish", "time"), "time is not an RFC 3339 date and time"),
+    "wrong detail-type": (
+        lambda e: _with(e, "EC2 Spot Instance Interruption Warning", "detail-type"),
+        "not an EC2 Instance State-change Notification from aws.ec2",
+    ),
+    "instance-id a number": (
+        lambda e: _with(e, 7, "detail", "instance-id"),
+        "detail.instance-id is missing or not an instance id",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_LAUNCH_EVENTS))
+def test_a_malformed_launch_event_is_ignored_with_its_reason_logged_and_starts_nothing(
+    world: World, handlers: ModuleType, caplog: pytest.LogCaptureFixture, case: str
+) -> None:
+    instance_id = world.launch()
+    change, reason = BAD_LAUNCH_EVENTS[case]
+
+    result = handlers.on_instance_running(change(running_event(instance_id)), lambda_context())
+
+    assert result["Result"] == "ignored"
+    assert result["Reason"] == reason
+    assert reason in [getattr(record, "reason", None) for record in caplog.records]
+    assert world.executions() == []
+
+
+def test_a_launch_event_that_is_a_list_is_ignored(world: World, handlers: ModuleType) -> None:
+    result = handlers.on_instance_running([running_event(world.launch())], lambda_context())
+
+    assert result == {"InstanceId": "", "Result": "ignored", "Reason": "the event is a JSON array, not an object"}
+    assert world.executions() == []
+
+
 def test_launch_event_for_an_opted_out_instance_starts_nothing(world: World, handlers: ModuleType) -> None:
     instance_id = world.launch(**{ENROLL_TAG: "false"})
     assert handlers.on_instance_running(running_event(instance_id), lambda_context())["Result"] == "opted_out"

@@ -9,12 +9,15 @@ Lambda handlers that the enrollment state machine calls. See docs/enrollment.md.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Final
 
 from sessionguard.enrollment.contracts import ExecutionInput
+from sessionguard.session.records import json_type
 
 # Tags SessionGuard reads and writes on instances. Only `sessionguard:enroll` is set by people.
 ENROLL_TAG = "sessionguard:enroll"
@@ -222,6 +225,43 @@ def parse_tag_selector(text: str) -> TagSelector | None:
     if not sep or not key.strip():
         raise ValueError(f"tag selector must look like key=value, got {text!r}")
     return TagSelector(key.strip(), value.strip())
+
+
+# --- The launch event -----------------------------------------------------------------------------------------------
+
+# What EventBridge sends for an instance state change (events/ec2-instance-running.json); the rule matches only
+# these, but anyone who may PutEvents or invoke the function can send anything else.
+EC2_STATE_CHANGE: Final = "EC2 Instance State-change Notification"
+_INSTANCE_ID: Final = re.compile(r"i-(?:[0-9a-f]{8}|[0-9a-f]{17})")
+# EventBridge writes `time` as RFC 3339 UTC to the second; a longer value is not one.
+_EVENT_TIME_MAX: Final = 40
+
+
+def launch_event_problem(event: object) -> str | None:
+    """Why `event` is not an EC2 state-change event this function can act on, or None. The reason names the field,
+    never its value."""
+    if not isinstance(event, Mapping):
+        return f"the event is a JSON {json_type(event)}, not an object"
+    if event.get("detail-type") != EC2_STATE_CHANGE or event.get("source") != "aws.ec2":
+        return f"not an {EC2_STATE_CHANGE} from aws.ec2"
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        return "detail is missing or not an object"
+    instance_id = detail.get("instance-id")
+    if not isinstance(instance_id, str) or _INSTANCE_ID.fullmatch(instance_id) is None:
+        return "detail.instance-id is missing or not an instance id"
+    time = event.get("time")
+    if not isinstance(time, str) or len(time) > _EVENT_TIME_MAX or not _is_time(time):
+        return "time is not an RFC 3339 date and time"
+    return None
+
+
+def _is_time(text: str) -> bool:
+    try:
+        parse_time(text)
+    except ValueError:
+        return False
+    return True
 
 
 # --- Which instances, and under which execution name --------------------------------------------------------------
