@@ -6,10 +6,12 @@
     sessionguard rules test [PATH]...
     sessionguard replay-dlq --queue-url URL --function NAME [--max-messages N] [--dry-run]
     sessionguard replay SOURCE -o FILE [--session ID] [--format html|cast]   (docs/replay.md)
+    sessionguard sessions --table NAME [--since WHEN] [--user U] [--target T] [--with-findings] [--json]
 
 `scan` writes JSON Lines to stdout (alerts, and with --transcript the masked transcript lines) and a readable
-summary to stderr. Unreadable input is reported on stderr with its file and line, the rest is still scanned, and
-the exit status is then 2.
+summary to stderr. Gzipped input is read as its content; binary input is refused. Unreadable input is reported on
+stderr with its file and line, the rest is still scanned, and the exit status is then 2. Everything written is
+masked and printable: session text and metadata cannot act on the reader's terminal (docs/cli.md).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any, Final, TextIO
 
 from sessionguard.alerting.text import visible
 from sessionguard.archive.command import add_archive_arguments, is_archive_url, scan_archive_url
+from sessionguard.ledger.command import add_sessions_parser, run_sessions
 from sessionguard.masking.masker import mask_secrets
 from sessionguard.playback.command import add_replay_parser, run_replay
 from sessionguard.rules import RuleError, RulePack
@@ -78,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--max-messages", type=int, default=100, metavar="N", help="stop after N messages")
     replay.add_argument("--dry-run", action="store_true", help="rebuild every event; invoke and delete nothing")
     add_replay_parser(commands)
+    add_sessions_parser(commands)
     return parser
 
 
@@ -228,7 +232,7 @@ def replay_dlq(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     return EXIT_BAD_INPUT if stuck else EXIT_OK
 
 
-def main(
+def main(  # noqa: PLR0911 - one return per subcommand
     argv: Sequence[str] | None = None,
     *,
     stdin: TextIO | None = None,
@@ -244,6 +248,8 @@ def main(
             return replay_dlq(args, stdout, stderr)
         if args.command == "replay":
             return run_replay(args, stdin, stderr)
+        if args.command == "sessions":
+            return run_sessions(args, stdout, stderr)
         if args.rules_command == "list":
             return rules_list(args, stdout)
         return rules_test(args, stdout, stderr)
