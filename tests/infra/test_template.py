@@ -332,6 +332,8 @@ KEPT_WHEN_THE_STACK_GOES = {
     "TranscriptBucket",
     "AlertFailureQueue",
     "GuardrailFailureQueue",
+    "SessionLedgerFailureQueue",
+    "SessionLedgerTable",  # who started which session from where: an audit record, kept like the logs
 }
 
 
