@@ -5,8 +5,10 @@
    (demo.enrollment).
 3. Replay a recorded session into the session log group; the subscription filter delivers it to the alert
    function (demo.sessions).
-4. Read what reached people: SNS (through an SQS queue subscribed to the topic), Slack (the capture server), the
-   sanitized transcript (its log group); print a summary and write it under the output directory.
+4. The session ledger (demo.ledger): a command session whose transcript arrives as plain-text log events, and a
+   shell session that never streams, with their CloudTrail events; the reconciler finds the second.
+5. Read what reached people: SNS (through an SQS queue subscribed to the topic), Slack (the capture server), the
+   sanitized transcript (its log group), the ledger; print a summary and write it under the output directory.
 
 Everything the emulator cannot do is said on the console as an `emulator:` line, with what the demo does instead.
 """
@@ -44,6 +46,7 @@ from demo.enrollment import (
 )
 from demo.fakes import InMemoryInstanceInformation
 from demo.lambdas import DeployedFunction, LocalLambda, Prepare
+from demo.ledger import play_ledger, sessions_records, write_sessions
 from demo.sessions import RecordedSession, read_session, replay, subscription_payload
 from demo.template import ROOT
 
@@ -53,7 +56,7 @@ DEFAULT_OUTPUT = ROOT / ".demo"
 # profile is attached (up to ~25-30 minutes when it has backed off; docs/enrollment.md). The demo plays it early.
 REGISTRATION_AFTER_SECONDS = 100
 SANITIZED_SHOWN = 40  # transcript lines printed; all of them are written to sanitized.jsonl
-OUTPUT_FILES = ("sns.jsonl", "slack.jsonl", "sanitized.jsonl", "enrollment.json", "functions.log")
+OUTPUT_FILES = ("sns.jsonl", "slack.jsonl", "sanitized.jsonl", "enrollment.json", "functions.log", "sessions.jsonl")
 
 
 class DemoFailed(Exception):
@@ -124,7 +127,11 @@ def run_demo(options: DemoOptions) -> DemoResult:
         with _step("replaying the session"):
             _replay_and_deliver(session, deployment, emulator, runtime, console)
 
-        console.section(4, "What reached people")
+        console.section(4, "The session ledger: a command session and a session that never streams")
+        with _step("the session ledger"):
+            ledger = play_ledger(deployment, emulator, runtime, console)
+
+        console.section(5, "What reached people")
         with _step("reading what was delivered"):
             sns_messages = _drain(inbox)
             slack_posts = [request.json() for request in capture.slack_posts()]
@@ -132,6 +139,7 @@ def run_demo(options: DemoOptions) -> DemoResult:
             _show_deliveries(deployment, sns_messages, slack_posts, sanitized, console)
 
     files = _write_outputs(output, sns_messages, slack_posts, sanitized, enrollment)
+    write_sessions(files["sessions.jsonl"], sessions_records(ledger, sns_messages))
     console.line()
     console.done("written: " + ", ".join(_shown_path(path) for path in files.values()))
     problems = _problems(enrollment)

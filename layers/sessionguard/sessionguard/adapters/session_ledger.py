@@ -95,7 +95,8 @@ class SessionTable:
         (its start fields give command alerts their context)."""
         expression = (
             "SET first_seen = if_not_exists(first_seen, :now), expires_at = :exp, #open = if_not_exists(#open, :open),"
-            " stream_first = if_not_exists(stream_first, :first), stream_last = :last, last_batch = :batch"
+            " stream_first = if_not_exists(stream_first, :first), stream_last = :last, last_batch = :batch,"
+            " stream_user = if_not_exists(stream_user, :user), stream_target = if_not_exists(stream_target, :target)"
             " ADD stream_events :events, stream_lines :lines, plain_text_events :plain, forged_events :forged"
         )
         values = {
@@ -109,6 +110,8 @@ class SessionTable:
             ":lines": {"N": str(delivery.lines)},
             ":plain": {"N": str(delivery.plain_text_events)},
             ":forged": {"N": str(delivery.forged_events)},
+            ":user": {"S": delivery.user_arn[:512]},
+            ":target": {"S": delivery.instance_id[:128]},
         }
         try:
             item = self._update(

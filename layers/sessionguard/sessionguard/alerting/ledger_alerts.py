@@ -105,7 +105,7 @@ class LedgerSettings(DeliverySettings):
             "transcript_prefix": env.get("TRANSCRIPT_KEY_PREFIX", ""),
             "session_log_group": env.get("SESSION_LOG_GROUP", ""),
             "region": env.get("AWS_REGION", ""),
-            "account_id": env.get("AWS_ACCOUNT_ID", ""),
+            "account_id": env.get("ACCOUNT_ID", ""),
             "timings": LedgerTimings(
                 not_streamed_after=60 * int(env.get("NOT_STREAMED_AFTER_MINUTES") or "5"),
                 no_transcript_after=60 * int(env.get("NO_TRANSCRIPT_AFTER_MINUTES") or "15"),
@@ -251,8 +251,8 @@ class SessionLedgerInvocation:
         self._raise(record, due)
 
     def _scan_transcript(self, record: SessionRecord, obj: TranscriptObject) -> list[Due]:
-        if record.known_start and not record.writes_transcript:
-            return []
+        if record.plain_text_events or (record.known_start and not record.writes_transcript):
+            return []  # read from its plain-text upload already, or a tunnel (no transcript to scan)
         try:
             raw = self.outlets.read_transcript(obj.bucket, obj.key, obj.version_id, TRANSCRIPT_MAX_BYTES)
             text = decode_input(raw, obj.key)

@@ -58,6 +58,8 @@ class SessionRecord:
     stream_lines: int = 0
     plain_text_events: int = 0  # the agent's end-of-session upload of a non-streamed session
     forged_events: int = 0  # events in the stream that claimed another session id
+    stream_user: str = ""  # what the streamed events say (userIdentity.arn, target.id): any instance can write
+    stream_target: str = ""  # them, so they are shown only where no StartSession says
     # Transcript (S3 object created)
     transcript_key: str = ""
     transcript_size: int = 0
@@ -107,9 +109,9 @@ class SessionRecord:
         """The `sessionguard sessions --json` record (and `.demo/sessions.jsonl`): plain, already masked."""
         return {
             "session_id": self.session_id,
-            "user": self.user_arn,
+            "user": self.user_arn or self.stream_user,
             "identity_type": self.identity_type,
-            "target": self.target,
+            "target": self.target or self.stream_target,
             "document": self.document or ("SSM-SessionManagerRunShell" if self.known_start else ""),
             "source_ip": self.source_ip,
             "started_via": self.started_via,
@@ -146,6 +148,8 @@ class StreamDelivery:
     lines: int  # sessionData lines in them (where the final transcript's unstreamed part begins)
     plain_text_events: int = 0
     forged_events: int = 0
+    user_arn: str = ""  # as the first streamed event says
+    instance_id: str = ""
 
 
 def stream_delivery(
@@ -166,6 +170,8 @@ def stream_delivery(
         lines=sum(len(e.lines) for e in streamed),
         plain_text_events=len(events) - len(streamed),
         forged_events=forged,
+        user_arn=next((e.user_arn for e in streamed if e.user_arn), ""),
+        instance_id=next((e.instance_id for e in streamed if e.instance_id), ""),
     )
 
 
