@@ -29,6 +29,7 @@ FAILURE_QUEUES = {
     # queue: the role its function parks records with (Lambda's on-failure destination sends with it too)
     "AlertFailureQueue": "SessionAlertsFunctionRole",
     "GuardrailFailureQueue": "GuardrailAlertsFunctionRole",
+    "SessionLedgerFailureQueue": "SessionLedgerFunctionRole",
 }
 MESSAGE_READS = {
     "sqs:ReceiveMessage",
