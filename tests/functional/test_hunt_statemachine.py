@@ -11,6 +11,7 @@ and the other differences from AWS.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import re
 import time
@@ -24,6 +25,7 @@ from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from sessionguard.adapters.archive import S3Archive
 from sessionguard.archive.hunt import HuntInputError, HuntSettings, batch_id, hunt_input, run_batch
+from sessionguard.cli import main
 
 from tests.support import FakeLambdaContext, load_function
 
@@ -37,6 +39,16 @@ ROLE = "arn:aws:iam::123456789012:role/hunt"
 FUNCTIONS = {
     "HuntBatchFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:hunt-batch",
     "HuntSummaryFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:hunt-summary",
+}
+
+ACME_RULE: dict[str, Any] = {
+    "id": "ACME-001",
+    "title": "uptime asked",
+    "severity": "high",
+    "techniques": ["T1082"],
+    "description": "A custom rule shipped with the hunt.",
+    "match": {"segment": ["^uptime(\\s|$)"]},
+    "examples": {"match": ["uptime", "uptime -p"], "no_match": ["echo uptime", "man uptime"]},
 }
 
 
@@ -183,16 +195,7 @@ def test_a_batch_applies_the_date_range(buckets: Any) -> None:
 
 
 def test_extra_rules_from_the_results_bucket_are_used(buckets: Any) -> None:
-    rule = {
-        "id": "ACME-001",
-        "title": "uptime asked",
-        "severity": "high",
-        "techniques": ["T1082"],
-        "description": "A custom rule shipped with the hunt.",
-        "match": {"segment": ["^uptime(\\s|$)"]},
-        "examples": {"match": ["uptime", "uptime -p"], "no_match": ["echo uptime", "man uptime"]},
-    }
-    buckets.put_object(Bucket=RESULTS, Key="hunts/hunt-1/rules.yaml", Body=json.dumps({"rules": [rule]}).encode())
+    buckets.put_object(Bucket=RESULTS, Key="hunts/hunt-1/rules.yaml", Body=json.dumps({"rules": [ACME_RULE]}).encode())
 
     counts = run_batch(
         {"Items": listed_items(buckets), "BatchInput": settings() | {"RulesKey": "hunts/hunt-1/rules.yaml"}},
@@ -308,3 +311,43 @@ def test_a_hunt_whose_summary_fails_says_so(buckets: Any, lambdas_in_process: li
     assert messages[0]["body"].startswith(
         "Hunt hunt-2 under s3://transcripts-111122223333/sessions/ failed to summarize"
     )
+
+
+# --- sessionguard hunt ----------------------------------------------------------------------------------------------
+
+
+def test_sessionguard_hunt_uploads_the_rules_and_starts_one_execution(tmp_path: Path) -> None:
+    rules = tmp_path / "acme.yaml"
+    rules.write_text(json.dumps({"rules": [ACME_RULE]}))
+    with mock_aws():  # moto's plain Step Functions: the real definition is stored, not run
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=RESULTS)
+        sfn = boto3.client("stepfunctions")
+        machine = sfn.create_state_machine(name="hunt", definition=json.dumps(DEFINITION), roleArn=ROLE)[
+            "stateMachineArn"
+        ]
+        out, err = io.StringIO(), io.StringIO()
+        argv = ["hunt", "--state-machine", machine, "--bucket", BUCKET, "--results-bucket", RESULTS]
+        argv += ["--rules", str(rules), "--since", "2026-09-01", "--name", "new-rule-90d", "--max-concurrency", "10"]
+
+        status = main(argv, stdout=out, stderr=err)
+
+        assert status == 0, err.getvalue()
+        started = json.loads(out.getvalue())
+        assert started["results"] == f"s3://{RESULTS}/hunts/new-rule-90d/"
+        execution = sfn.describe_execution(executionArn=started["execution"])
+        assert execution["name"] == "new-rule-90d"
+        assert json.loads(execution["input"]) == {
+            "Prefix": "sessions/",
+            "MaxConcurrency": 10,
+            "BatchSize": 100,
+            "Settings": {
+                "Hunt": "new-rule-90d", "Bucket": BUCKET, "ResultsBucket": RESULTS, "ResultsPrefix": "hunts/",
+                "MinSeverity": "low", "RulesKey": "hunts/new-rule-90d/rules.yaml", "Since": "2026-09-01T00:00:00+00:00",
+                "Until": "",
+            },
+        }  # fmt: skip
+        uploaded = s3.get_object(Bucket=RESULTS, Key="hunts/new-rule-90d/rules.yaml")["Body"].read()
+        assert uploaded == rules.read_bytes()
+
+        assert main([*argv[:7], "--name", "../x"], stdout=io.StringIO(), stderr=io.StringIO()) == 1

@@ -6,6 +6,7 @@
     sessionguard rules test [PATH]...
     sessionguard replay-dlq --queue-url URL --function NAME [--max-messages N] [--dry-run]
     sessionguard replay SOURCE -o FILE [--session ID] [--format html|cast]   (docs/replay.md)
+    sessionguard hunt --stack NAME [--rules FILE] [--since AGE|DATE]   (docs/hunt.md)
     sessionguard sessions --table NAME [--since WHEN] [--user U] [--target T] [--with-findings] [--json]
 
 `scan` writes JSON Lines to stdout (alerts, and with --transcript the masked transcript lines) and a readable
@@ -25,7 +26,13 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from sessionguard.alerting.text import visible
-from sessionguard.archive.command import add_archive_arguments, is_archive_url, scan_archive_url
+from sessionguard.archive.command import (
+    add_archive_arguments,
+    add_hunt_parser,
+    is_archive_url,
+    run_hunt,
+    scan_archive_url,
+)
 from sessionguard.ledger.command import add_sessions_parser, run_sessions
 from sessionguard.masking.masker import mask_secrets
 from sessionguard.playback.command import add_replay_parser, run_replay
@@ -81,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--max-messages", type=int, default=100, metavar="N", help="stop after N messages")
     replay.add_argument("--dry-run", action="store_true", help="rebuild every event; invoke and delete nothing")
     add_replay_parser(commands)
+    add_hunt_parser(commands)
     add_sessions_parser(commands)
     return parser
 
@@ -248,6 +256,8 @@ def main(  # noqa: PLR0911 - one return per subcommand
             return replay_dlq(args, stdout, stderr)
         if args.command == "replay":
             return run_replay(args, stdin, stderr)
+        if args.command == "hunt":
+            return run_hunt(args, stdout, stderr)
         if args.command == "sessions":
             return run_sessions(args, stdout, stderr)
         if args.rules_command == "list":

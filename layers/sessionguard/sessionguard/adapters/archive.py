@@ -1,4 +1,5 @@
-"""Reading the session archives directly: transcripts in S3 and session log streams in CloudWatch Logs.
+"""Reading the session archives directly: transcripts in S3 and session log streams in CloudWatch Logs; and
+starting the organisation-wide hunt over them (`HuntLauncher`).
 
 Used by `sessionguard scan s3://… | logs://…`, `sessionguard replay` and the hunt's batch function. Objects are
 listed page by page and read as streams, chunk by chunk, into memory up to a size limit: nothing is copied to disk
@@ -7,6 +8,7 @@ and a listing of a million keys is never held whole.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,8 +18,10 @@ import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
 
 # An archive read is a batch job, not an alert path: longer reads, more retries (with adaptive client-side rate
 # limiting, so that many parallel readers back off together on throttling).
@@ -106,3 +110,25 @@ class LogsArchive:
         for page in paginator.paginate(**kwargs):
             for event in page.get("events", []):
                 yield ArchivedLogEvent(str(event.get("eventId", "")), int(event.get("timestamp", 0)), event["message"])
+
+
+class HuntLauncher:
+    """`sessionguard hunt`: the stack's outputs, the hunt's rules file into the results bucket, the execution."""
+
+    def __init__(self) -> None:
+        self._s3: S3Client = boto3.client("s3", config=ARCHIVE_CLIENT_CONFIG)
+        self._sfn: SFNClient = boto3.client("stepfunctions", config=ARCHIVE_CLIENT_CONFIG)
+        self._cloudformation: CloudFormationClient = boto3.client("cloudformation", config=ARCHIVE_CLIENT_CONFIG)
+
+    def stack_outputs(self, stack: str) -> dict[str, str]:
+        stacks = self._cloudformation.describe_stacks(StackName=stack)["Stacks"]
+        return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", []) if "OutputKey" in o}
+
+    def upload(self, bucket: str, key: str, data: bytes) -> None:
+        self._s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/yaml")
+
+    def start(self, state_machine_arn: str, name: str, execution_input: dict[str, Any]) -> str:
+        response = self._sfn.start_execution(
+            stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input)
+        )
+        return response["executionArn"]
