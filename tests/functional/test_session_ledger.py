@@ -150,7 +150,7 @@ def stack(monkeypatch: pytest.MonkeyPatch, http_recorder: HttpRecorder) -> Itera
             TRANSCRIPT_BUCKET=BUCKET,
             TRANSCRIPT_KEY_PREFIX="sessions",
             SESSION_LOG_GROUP=SESSION_GROUP,
-            AWS_ACCOUNT_ID="123456789012",
+            ACCOUNT_ID="123456789012",
             NOT_STREAMED_AFTER_MINUTES="5",
             NO_TRANSCRIPT_AFTER_MINUTES="15",
             SANITIZED_LOG_GROUP=SANITIZED_GROUP,
@@ -390,3 +390,35 @@ def test_describe_sessions_is_read_in_bounded_pages(app: ModuleType, stack: Stac
 
 def test_session_call_reads_the_resume_sample() -> None:
     assert session_call(sample("ledger-cloudtrail-resume-session.json")) is not None
+
+
+# --- notices of every session (SessionNotices) ------------------------------------------------------------------
+
+
+def notices(stack: Stack) -> list[dict[str, Any]]:
+    return [m for m in stack.sns_messages()
+            if m["MessageAttributes"].get("alert_type", {}).get("StringValue") == "session-notice"]  # fmt: skip
+
+
+def test_with_session_notices_every_start_and_end_is_announced(
+    app: ModuleType, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SESSION_NOTICES", "true")
+    ledger_alerts.default_outlets.cache_clear()
+    _, outlets = ledger_alerts.default_outlets()
+    outlets.wall_clock = lambda: float(stack.clock[0])
+    invoke(app, sample("cloudtrail-ssm-start-session-logged-shell.json"))
+    invoke(app, sample("ledger-cloudtrail-terminate-session.json"))
+    bodies = [m["Body"] for m in notices(stack)]
+    assert len(bodies) == 2
+    assert "session started" in bodies[0]
+    assert "session ended" in bodies[1]
+    assert "Source IP:   203.0.113.24" in bodies[0]
+    assert len(stack.slack_posts()) == 2
+
+
+def test_without_session_notices_a_session_start_is_not_announced(app: ModuleType, stack: Stack) -> None:
+    invoke(app, sample("cloudtrail-ssm-start-session-logged-shell.json"))
+    invoke(app, sample("ledger-cloudtrail-terminate-session.json"))
+    assert notices(stack) == []
+    assert stack.slack_posts() == []
