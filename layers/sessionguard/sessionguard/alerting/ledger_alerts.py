@@ -261,13 +261,11 @@ class SessionLedgerInvocation:
             return []
         events = [e for e in read_input(text, obj.key) if isinstance(e, SessionEvent)]
         lines = list(events[0].lines) if events else []
-        tail_commands = _commands(self.rules, record.session_id, lines[record.stream_lines :])
-        plan = plan_transcript_scan(record, lines, tail_commands)
-        if not plan.scan:
-            return []
-        part = SessionEvent(
+        # What nobody scanned yet: everything, or what follows the lines the stream delivered (their alerts were
+        # sent as they streamed). One engine pass; the plan decides whether it counts.
+        unstreamed = SessionEvent(
             session_id=record.session_id,
-            lines=tuple(lines[plan.start :]),
+            lines=tuple(lines[record.stream_lines if record.streamed else 0 :]),
             instance_id=record.target,
             user_arn=record.user_arn,
             region=self.settings.region,
@@ -276,10 +274,14 @@ class SessionLedgerInvocation:
             log_group=self.settings.session_log_group,
             transcript=True,
         )
-        self.report.transcript_lines_scanned += len(part.lines)
         engine = SessionEngine(self.rules, min_severity=self.settings.min_severity)
-        alerts = [o for o in [*engine.scan([part]), *engine.finish()] if isinstance(o, CommandAlert)]
-        self._send_command_alerts(record, alerts)
+        outputs = [*engine.scan([unstreamed]), *engine.finish()] if unstreamed.lines else []
+        commands = sum(1 for o in outputs if isinstance(o, SanitizedLine) and o.kind == "command")
+        plan = plan_transcript_scan(record, lines, commands)
+        if not plan.scan:
+            return []
+        self.report.transcript_lines_scanned += len(unstreamed.lines)
+        self._send_command_alerts(record, [o for o in outputs if isinstance(o, CommandAlert)])
         return [plan.finding] if plan.finding else []
 
     def _send_command_alerts(self, record: SessionRecord, alerts: list[CommandAlert]) -> None:
@@ -376,16 +378,6 @@ class SessionLedgerInvocation:
 
 def _started(call_name: str) -> str:
     return "resumed" if call_name == "ResumeSession" else "started"
-
-
-def _commands(rules: RulePack, session_id: str, lines: list[str]) -> int:
-    """Commands the terminal rebuild finds in `lines` (transcript text, escapes and all)."""
-    if not lines:
-        return 0
-    engine = SessionEngine(rules)
-    event = SessionEvent(session_id=session_id, lines=tuple(lines), transcript=True)
-    outputs = [*engine.scan([event]), *engine.finish()]
-    return sum(1 for o in outputs if isinstance(o, SanitizedLine) and o.kind == "command")
 
 
 def _with_transcript(record: SessionRecord, obj: TranscriptObject) -> SessionRecord:
