@@ -30,6 +30,7 @@ from typing import Any, TextIO
 import boto3
 from moto import __version__ as moto_version
 from sessionguard.adapters.fleet import Fleet
+from sessionguard.session.windows import is_windows_transcript
 
 from demo.capture import CaptureServer
 from demo.console import Console
@@ -398,13 +399,17 @@ def _show_deliveries(
         f"sanitized transcript: {_count(len(sanitized), 'line')} in {deployment.physical_id('SanitizedLogGroup')}"
     )
     stream = None
+    prompt = "$ "
     for line in sanitized[:SANITIZED_SHOWN]:
         if line["log_stream"] != stream:
             stream = line["log_stream"]
+            prompt = "$ "
             console.detail(f"stream {stream}")
         text = _one_line(str(line.get("text", "")))
+        if line.get("kind") == "output" and is_windows_transcript([text]):
+            prompt = "PS> "  # a Windows session: its transcript header came first
         console.line(
-            f"      {console.paint('$ ', 'dim')}{text}" if line.get("kind") == "command" else f"        {text}"
+            f"      {console.paint(prompt, 'dim')}{text}" if line.get("kind") == "command" else f"        {text}"
         )
     if len(sanitized) > SANITIZED_SHOWN:
         console.detail(f"... {len(sanitized) - SANITIZED_SHOWN} more lines in sanitized.jsonl")

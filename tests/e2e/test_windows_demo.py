@@ -4,6 +4,7 @@ written sanitized."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -17,7 +18,8 @@ WINDOWS_SESSION = Path(__file__).resolve().parents[2] / "events" / "windows-sess
 
 
 def test_a_windows_session_replayed_by_the_demo_raises_the_windows_alerts(tmp_path: Path) -> None:
-    result = run_demo(DemoOptions(session=WINDOWS_SESSION, output=tmp_path, color=False))
+    console = io.StringIO()
+    result = run_demo(DemoOptions(session=WINDOWS_SESSION, output=tmp_path, stream=console, color=False))
 
     alerts = [json.loads(m["Message"].partition("Alert JSON:\n")[2]) for m in result.sns_messages]
     rules = {alert["rule_id"] for alert in alerts}
@@ -25,3 +27,4 @@ def test_a_windows_session_replayed_by_the_demo_raises_the_windows_alerts(tmp_pa
     commands = [line["text"] for line in result.sanitized if line.get("kind") == "command"]
     assert "reg save HKLM\\SAM C:\\Windows\\Temp\\s.hiv" in commands
     assert result.slack_posts
+    assert "PS> reg save HKLM\\SAM" in console.getvalue()  # the console shows a PowerShell prompt
