@@ -5,6 +5,7 @@ the session that should raise it and not by a normal session."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -337,3 +338,14 @@ def test_every_finding_has_an_id_title_docs_and_examples() -> None:
 def test_the_loader_refuses_a_finding_with_a_wrong_condition() -> None:
     with pytest.raises(FindingsError):
         load_findings({"findings": [{"id": "SG-LG-001", "when": "no_transcript"}]})
+
+
+def test_the_ledger_package_is_pure() -> None:
+    # The ledger decides; its I/O is adapters.session_ledger. Importing every module must not load boto3.
+    modules = [
+        f"sessionguard.ledger.{name}" for name in ("calls", "model", "findings", "decisions", "listing", "command")
+    ]
+    loaded = "sorted({'boto3', 'botocore'} & set(sys.modules))"
+    code = f"import sys\nfor name in {modules!r}: __import__(name)\nprint({loaded})"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert result.stdout.strip() == "[]"
