@@ -437,3 +437,22 @@ def test_a_risky_command_in_the_streamed_part_is_not_alerted_again_from_the_tran
     rule_ids = [m["MessageAttributes"]["rule_id"]["StringValue"] for m in stack.sns_messages()]
     assert "SG-CRED-001" in rule_ids
     assert "SG-DLEX-001" not in rule_ids
+
+
+def test_sg_lg_004_events_in_a_stream_that_claim_another_session_are_reported(app: ModuleType, stack: Stack) -> None:
+    # Given a shell session whose stream receives an event naming another session (any instance can write into it)
+    start_shell(app, stack)
+    forged = {"eventVersion": "1.0", "eventTime": "2026-11-26T15:07:00Z", "awsRegion": REGION,
+              "target": {"id": "i-0fedcba9876543210"}, "userIdentity": {"arn": "arn:aws:sts::1:assumed-role/x/y"},
+              "runAsUser": "ssm-user", "sessionId": "someone.else-0f0e0d0c0b0a09080",
+              "sessionData": ["$ id"]}  # fmt: skip
+    payload = {"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": SESSION_GROUP,
+               "logStream": SHELL_SESSION, "subscriptionFilters": ["f"],
+               "logEvents": [{"id": "1", "timestamp": (START + 60) * 1000, "message": json.dumps(forged)}]}  # fmt: skip
+    load_function("session_alerts").lambda_handler(awslogs(payload), lambda_context())
+    assert record(stack)["findings"] == []
+    # When the reconciler runs
+    stack.at(START + 120)
+    summary = invoke(app, schedule())
+    # Then the session's stream is reported at once, without waiting for CloudTrail
+    assert summary["findings"] == {"SG-LG-004": 1}
