@@ -194,6 +194,16 @@ def test_a_batch_applies_the_date_range(buckets: Any) -> None:
     assert counts["skipped_by_date"] == 4
 
 
+def test_archived_transcripts_are_counted_not_read(buckets: Any) -> None:
+    items = listed_items(buckets)
+    items[0]["StorageClass"] = "GLACIER"  # as the ItemReader lists an object the lifecycle rule archived
+
+    counts = run_batch({"Items": items, "BatchInput": settings()}, S3Archive(buckets))
+
+    assert counts["archived"] == 1
+    assert counts["objects"] == 3
+
+
 def test_extra_rules_from_the_results_bucket_are_used(buckets: Any) -> None:
     buckets.put_object(Bucket=RESULTS, Key="hunts/hunt-1/rules.yaml", Body=json.dumps({"rules": [ACME_RULE]}).encode())
 

@@ -334,6 +334,7 @@ KEPT_WHEN_THE_STACK_GOES = {
     "GuardrailFailureQueue",
     "SessionLedgerFailureQueue",
     "SessionLedgerTable",  # who started which session from where: an audit record, kept like the logs
+    "HuntResultsBucket",  # retro-hunt findings (docs/hunt.md): evidence of an investigation, kept like the logs
 }
 
 

@@ -196,7 +196,7 @@ def test_cloudwatch_logs_may_use_the_key_for_the_stacks_own_log_groups_only(depl
     }
     groups = boto3.client("logs").describe_log_groups()["logGroups"]
     encrypted = {g["arn"].removesuffix(":*") for g in groups if g["logGroupName"] in named_key}
-    assert len(encrypted) == 4  # sessions, sanitized transcripts, functions, enrollment executions
+    assert len(encrypted) == 5  # sessions, sanitized transcripts, functions, enrollment and hunt executions
     assert allowed == encrypted
 
 

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 MAX_OBJECTS_PER_BATCH: Final = 1000
 HUNT_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,80}")
 _KEY: Final = re.compile(r"[^\x00-\x1f\x7f]{1,1024}")
+# Archived transcripts (TranscriptArchiveAfterDays) cannot be read before a restore; Glacier Instant Retrieval can.
+ARCHIVED_STORAGE_CLASSES: Final = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 _RULES_DIR: Final = Path("/tmp/sessionguard-hunt-rules")  # noqa: S108 - Lambda's only writable directory
 
 
@@ -147,6 +149,7 @@ def run_batch(event: Mapping[str, Any], archive: S3Archive) -> dict[str, Any]:
     settings = HuntSettings.from_input(batch_input)
     objects = _items(event)
     dates = {item["Key"]: item.get("LastModified") for item in event["Items"]}
+    archived = {item["Key"] for item in event["Items"] if item.get("StorageClass") in ARCHIVED_STORAGE_CLASSES}
     rules = load_rules(settings, archive)
     source = S3Source(settings.bucket, "", archive=archive)
     alerts: list[dict[str, Any]] = []
@@ -156,6 +159,9 @@ def run_batch(event: Mapping[str, Any], archive: S3Archive) -> dict[str, Any]:
     for key, size, etag in objects:
         if not _in_range(dates.get(key), settings):
             counts["skipped_by_date"] += 1
+            continue
+        if key in archived:
+            counts["archived"] += 1
             continue
         scan = scan_unit(source, Unit(f"s3://{settings.bucket}/{key}", size, etag), rules, settings.min_severity)
         counts["objects"] += 1
@@ -173,6 +179,7 @@ def run_batch(event: Mapping[str, Any], archive: S3Archive) -> dict[str, Any]:
         "batch": batch,
         "objects": counts["objects"],
         "skipped_by_date": counts["skipped_by_date"],
+        "archived": counts["archived"],
         "bytes": counts["bytes"],
         "sessions": counts["sessions"],
         "commands": counts["commands"],
@@ -185,6 +192,9 @@ def run_batch(event: Mapping[str, Any], archive: S3Archive) -> dict[str, Any]:
     archive.write_object(settings.results_bucket, f"{prefix}.alerts.jsonl", body, "application/x-ndjson")
     archive.write_object(settings.results_bucket, f"{prefix}.json", json.dumps(summary).encode(), "application/json")
     return {key: value for key, value in summary.items() if key != "unreadable"} | {"unreadable": len(failures)}
+
+
+_COUNTS: Final = ("objects", "skipped_by_date", "archived", "bytes", "sessions", "commands", "alerts")
 
 
 def summarize(event: Mapping[str, Any], archive: S3Archive) -> dict[str, Any]:
@@ -201,7 +211,7 @@ def summarize(event: Mapping[str, Any], archive: S3Archive) -> dict[str, Any]:
             continue
         batch = json.loads(archive.read_object(settings.results_bucket, item.key, 1024 * 1024))
         batches += 1
-        for name in ("objects", "skipped_by_date", "bytes", "sessions", "commands", "alerts"):
+        for name in _COUNTS:
             totals[name] += int(batch.get(name, 0))
         per_rule.update({str(rule): int(count) for rule, count in batch.get("alerts_per_rule", {}).items()})
         unreadable += batch.get("unreadable", [])
@@ -216,7 +226,7 @@ def summarize(event: Mapping[str, Any], archive: S3Archive) -> dict[str, Any]:
         "until": settings.until.isoformat() if settings.until else None,
         "min_severity": str(settings.min_severity),
         "batches": batches,
-        **{name: totals[name] for name in ("objects", "skipped_by_date", "bytes", "sessions", "commands", "alerts")},
+        **{name: totals[name] for name in _COUNTS},
         "alerts_per_rule": dict(per_rule.most_common()),
         "failures": {
             "unreadable_objects": len(unreadable),
