@@ -20,7 +20,7 @@ def _cases() -> list[object]:
 
 @pytest.mark.parametrize(("rule", "example", "should_match"), _cases())
 def test_rule_example(rule: Rule, example: str, should_match: bool) -> None:
-    matched = {match.rule.id: match.segment for match in PACK.match(example)}
+    matched = {match.rule.id: match.segment for match in PACK.match(example, platform=rule.platform)}
     if should_match:
         assert rule.id in matched, f"{rule.id} should match {example!r}"
     else:
