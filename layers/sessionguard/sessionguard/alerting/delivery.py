@@ -34,6 +34,7 @@ from sessionguard.adapters.slack import SlackWebhook, UrllibSlackWebhook
 from sessionguard.adapters.sns import AlertPublisher, SnsPublisher
 from sessionguard.alerting.formatting import SnsMessage
 from sessionguard.alerting.noise import DeliveredButNotRecorded, Ledger, NoiseStore, state_key
+from sessionguard.alerting.outlets import AlertOutlets
 from sessionguard.observability import logger, metrics
 from sessionguard.severity import Severity
 
@@ -104,6 +105,8 @@ class DeliveryOutlets:
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
+    # EventBridge, Security Hub and session termination (alerting.outlets), when the environment turns any on.
+    more: AlertOutlets | None = None
 
     @classmethod
     def from_settings(cls, settings: DeliverySettings, **own: Any) -> Self:
@@ -116,7 +119,7 @@ class DeliveryOutlets:
             ledger=DeliveryLedger(idempotency_persistence(settings.state_table)),
             slack=UrllibSlackWebhook(),
             slack_url=(lambda: read_slack_webhook_url(secret_arn)) if secret_arn else (lambda: ""),
-            **own,
+            **{"more": AlertOutlets.from_env(), **own},
         )
 
 
@@ -182,14 +185,20 @@ class Deliveries:
         slack_message: Callable[[A], Mapping[str, Any]],
     ) -> None:
         """Each (alert, delivery key) to every topic, then to Slack when `slack` (a webhook secret is configured).
-        Every SNS publish goes first: Slack retries must never delay them."""
+        Every SNS publish goes first: Slack retries must never delay them. The further outlets (`more`) respond
+        before the publish (so the alert says whether its session was terminated) and deliver after it."""
+        more = self.outlets.more
+        sent = []
         for alert, key in to_send:
-            message = sns_message(alert)
+            message = sns_message(alert) if more is None else more.respond(self, sns_message(alert), key)
+            sent.append((message, key))
             for topic_arn in topic_arns:
                 publish = partial(
                     self.outlets.publisher.publish, topic_arn, message.subject, message.body, message.attributes
                 )
                 self.once(state_key(key, "sns", topic_arn), publish, "sns")
+        if more is not None:
+            more.deliver(self, sent)
         if not to_send or not slack:
             return
         url = self._slack_url()
@@ -197,7 +206,8 @@ class Deliveries:
             if url is None or self.slack_down:
                 self.counts.failures["slack"] += 1  # not attempted: Slack already failed for good in this run
                 continue
-            body = json.dumps(slack_message(alert)).encode()
+            payload = slack_message(alert) if more is None else more.slack_note(slack_message(alert), key)
+            body = json.dumps(payload).encode()
             self.once(state_key(key, "slack"), partial(self._post_to_slack, url, body), "slack")
 
     def emit_metrics(self) -> None:
