@@ -145,14 +145,15 @@ MAX_DECODED: Final = 1 << 20  # a decoded script longer than this is read in par
 
 def command_name(word: str) -> str:
     """A command word as rules see it: lower-case, without its directory (`C:\\Windows\\System32\\cmd.exe`),
-    without .exe/.com, aliases expanded. A call operator's quoted path arrives here unquoted."""
+    without .exe/.com, aliases expanded (only for a bare name: `curl.exe` is curl, `curl` is Invoke-WebRequest). A
+    call operator's quoted path arrives here unquoted."""
     name = word.lower()
     cut = max(name.rfind("\\"), name.rfind("/"))
     if cut >= 0 and cut < len(name) - 1:
         name = name[cut + 1 :]
     if name.endswith(_EXECUTABLE_SUFFIXES):
-        name = name[:-4]
-    return ALIASES.get(name, name)
+        return name[:-4]  # a program file (`write.exe`, `curl.exe`), never an alias
+    return name if cut >= 0 else ALIASES.get(name, name)
 
 
 def powershell_option(word: str) -> str | None:
