@@ -15,9 +15,12 @@ token printed alone and sent as a header is measured too. The random parts are d
 generator, so the output is stable from run to run (gitleaks draws new ones on each run).
 
 The secret in each true positive is found with the rule's own regex from config/gitleaks.toml (its
-secretGroup, else the first non-empty group, else the whole match), filtered by its entropy and
+secretGroup, else the first non-empty unnamed group, else the whole match), filtered by its entropy and
 allow-lists as gitleaks does; a sample in which it finds none is written with the value handed to
 the template, or with no secret (and then counted as "unlocated" in SOURCE).
+
+The same command writes the masker's provider-token rules (LAYER_RULES), taken from the same
+commit's config/gitleaks.toml (see rules_for_layer), and gitleaks' licence beside them:
 
     python -m evaluation.gitleaks_samples /path/to/gitleaks-checkout-or-bare-git-dir
 """
@@ -41,6 +44,21 @@ from typing import Any
 import re2
 
 CORPUS = Path(__file__).parent / "corpus" / "gitleaks"
+LAYER_MASKING = Path(__file__).parents[1] / "layers" / "sessionguard" / "sessionguard" / "masking"
+LAYER_RULES = LAYER_MASKING / "gitleaks_rules.json"
+LAYER_LICENSE = LAYER_MASKING / "GITLEAKS_LICENSE"
+# gitleaks rules the masker does not take, and why (docs/masking.md says the same).
+LEFT_OUT: dict[str, str] = {
+    "generic-api-key": "secret-named assignments are SessionGuard's own context layer (fewer false positives on "
+    "session text, and a kind named after the name)",
+    "kubernetes-secret-yaml": "its regex spans up to 300 characters over several lines (kind: Secret … data:); "
+    "the masker works line by line and keeps the state itself",
+}
+# Keywords too common in session text for a prefilter, replaced by a longer literal the rule's regex needs
+# anyway (case-insensitively), so ordinary lines (`key`, `they`, `disk`) stay on the fast path.
+KEYWORD_OVERRIDES: dict[str, list[str]] = {
+    "jwt": [".ey"],  # ey…\.ey…: the payload's start follows a dot
+}
 RULES_DIR = "cmd/generate/config/rules"
 UPSTREAM = "https://github.com/gitleaks/gitleaks"
 
@@ -752,46 +770,75 @@ def shannon_entropy(text: str) -> float:
 
 
 @dataclass
+class TomlAllowlist:
+    """A gitleaks allow-list (what it looks at, OR/AND, regexes, stop words); paths never hold on a sample."""
+
+    target: str
+    all_required: bool
+    regexes: list[Any]
+    stop_words: list[str]
+
+    def allows(self, secret: str, match: str, line: str) -> bool:
+        text = {"match": match, "line": line}.get(self.target, secret)
+        results = []
+        if self.regexes:
+            results.append(any(regex.search(text) for regex in self.regexes))
+        if self.stop_words:
+            results.append(any(word in secret.lower() for word in self.stop_words))
+        return bool(results) and (all(results) if self.all_required else any(results))
+
+    @classmethod
+    def from_toml(cls, allowlist: dict[str, Any]) -> TomlAllowlist | None:
+        if allowlist.get("condition", "OR") == "AND" and allowlist.get("paths"):
+            return None  # needs a file path to hold
+        regexes = [compile_go(pattern) for pattern in allowlist.get("regexes", [])]
+        return cls(
+            allowlist.get("regexTarget", "secret"),
+            allowlist.get("condition", "OR") == "AND",
+            [regex for regex in regexes if regex is not None],
+            [word.lower() for word in allowlist.get("stopwords", [])],
+        )
+
+
+@dataclass
 class TomlRule:
     rule_id: str
     regex: Any
+    keywords: list[str]
     secret_group: int
     entropy: float
-    allow_regexes: list[Any]
-    stop_words: list[str]
+    allowlists: list[TomlAllowlist]
 
     @classmethod
-    def from_toml(cls, rule: dict[str, Any], global_regexes: list[Any]) -> TomlRule | None:
+    def from_toml(cls, rule: dict[str, Any], global_allowlist: TomlAllowlist | None) -> TomlRule | None:
         if "regex" not in rule:
             return None
-        allow_regexes = list(global_regexes)
-        stop_words: list[str] = []
-        for allowlist in rule.get("allowlists", []):
-            if allowlist.get("regexTarget", "secret") == "secret" and allowlist.get("condition", "OR") == "OR":
-                allow_regexes += [compile_go(pattern) for pattern in allowlist.get("regexes", [])]
-            stop_words += [word.lower() for word in allowlist.get("stopwords", [])]
+        allowlists = [TomlAllowlist.from_toml(allowlist) for allowlist in rule.get("allowlists", [])]
         return cls(
             rule["id"],
             compile_go(rule["regex"]),
+            [keyword.lower() for keyword in rule.get("keywords", [])],
             int(rule.get("secretGroup", 0)),
             float(rule.get("entropy", 0)),
-            [r for r in allow_regexes if r is not None],
-            stop_words,
+            [allowlist for allowlist in (global_allowlist, *allowlists) if allowlist is not None],
         )
 
     def secrets_in(self, text: str) -> list[str]:
         found: list[str] = []
+        named = set(self.regex.groupindex.values())
         for match in self.regex.finditer(text):
             groups = [match.group(0), *match.groups()]
             if self.secret_group and self.secret_group < len(groups):
                 secret = groups[self.secret_group] or ""
-            else:
-                secret = next((g for g in groups[1:] if g), groups[0])
+            else:  # named groups label parts of a token (jwt-base64's header fields): the token is the match
+                unnamed = [g for index, g in enumerate(groups) if index and index not in named]
+                secret = next((g for g in unnamed if g), groups[0])
             if not secret or (self.entropy and shannon_entropy(secret) <= self.entropy):
                 continue
-            if any(allow.search(secret) for allow in self.allow_regexes):
-                continue
-            if any(word in secret.lower() for word in self.stop_words):
+            line_start = text.rfind("\n", 0, match.start()) + 1
+            line_end = text.find("\n", match.end())
+            line = text[line_start : line_end if line_end >= 0 else len(text)]
+            if any(allowlist.allows(secret, match.group(0), line) for allowlist in self.allowlists):
                 continue
             found.append(secret)
         return found
@@ -810,10 +857,10 @@ def compile_go(pattern: str) -> Any:
 
 def load_toml_rules(config_text: str) -> dict[str, TomlRule]:
     config = tomllib.loads(config_text)
-    global_regexes = [compile_go(p) for p in config.get("allowlist", {}).get("regexes", [])]
+    global_allowlist = TomlAllowlist.from_toml(config.get("allowlist", {}))
     rules: dict[str, TomlRule] = {}
     for rule in config["rules"]:
-        parsed = TomlRule.from_toml(rule, [r for r in global_regexes if r is not None])
+        parsed = TomlRule.from_toml(rule, global_allowlist)
         if parsed:
             rules[parsed.rule_id] = parsed
     return rules
@@ -869,10 +916,29 @@ def extract(checkout: Checkout, seed: int = 20) -> tuple[list[dict[str, Any]], d
         for kind, samples in (("tp", result.true_positives), ("fp", result.false_positives)):
             for sample in samples:
                 record = sample_record(result.rule_id, kind, sample, toml_rule)
+                if kind == "fp":
+                    record["flagged_by"] = flagged_by(str(sample), result.rule_id, toml_rules)
                 if kind == "tp" and not record["secrets"]:
                     notes["unlocated"] += 1
                 records.append(record)
     return records, notes
+
+
+def flagged_by(text: str, own: str, toml_rules: dict[str, TomlRule]) -> list[str]:
+    """The gitleaks rules that find a secret in a sample (keywords, regex, entropy, allow-lists). A false
+    positive of one rule is often a true positive of a sibling (cloudflare-api-key's samples hold Cloudflare
+    global keys): gitleaks itself calls such a string a secret."""
+    lowered = text.lower()
+    return sorted(
+        rule.rule_id
+        for rule in toml_rules.values()
+        if rule.rule_id != own and any(keyword in lowered for keyword in rule.keywords) and rule.secrets_in(text)
+    )
+
+
+# kubernetes-secret-yaml's secret group holds the entry, `key: value` (or `key: |` and the value on the next
+# line); the value is the secret, the key is not.
+YAML_ENTRY_KEY = re.compile(r"^[\w.-]+:(?:[ \t]*(?:\||>[-+]?)\s+)?[ \t]*")
 
 
 def sample_record(rule_id: str, kind: str, sample: str, toml_rule: TomlRule | None) -> dict[str, Any]:
@@ -881,9 +947,87 @@ def sample_record(rule_id: str, kind: str, sample: str, toml_rule: TomlRule | No
     found: list[str] = []
     if kind == "tp":
         found = toml_rule.secrets_in(str(sample)) if toml_rule else []
+        if rule_id == "kubernetes-secret-yaml":
+            found = [YAML_ENTRY_KEY.sub("", secret).strip("'\"") for secret in found]
         if not found and planted:
             found = [planted]
     return {"rule": rule_id, "kind": kind, "line": str(sample), "secrets": found, "template": template}
+
+
+def re2_refuses(pattern: str) -> str:
+    """Why the masker could not use a pattern ("" when it can): it compiles ASCII patterns with google-re2 over
+    bytes in Latin-1 mode."""
+    if not pattern.isascii():
+        return "not ASCII"
+    options = re2.Options()
+    options.encoding = re2.Options.Encoding.LATIN1
+    try:
+        re2.compile(pattern.encode("ascii"), options)
+    except re2.error as error:
+        return f"RE2 refuses it: {error}"
+    return ""
+
+
+def rules_for_layer(config_text: str, commit: str) -> dict[str, Any]:
+    """The masker's provider-token rules: every gitleaks rule with a regex, as it stands in gitleaks.toml
+    (regex, secretGroup, keywords, entropy, allow-lists), less LEFT_OUT and any regex RE2 refuses (recorded
+    in left_out with the reason); allow-lists that need a file path to hold (condition AND with paths) can
+    never hold on session text and are dropped."""
+    config = tomllib.loads(config_text)
+    rules: list[dict[str, Any]] = []
+    left_out = dict(LEFT_OUT)
+    for rule in config["rules"]:
+        if "regex" not in rule or rule["id"] in LEFT_OUT:
+            continue
+        refused = re2_refuses(rule["regex"]) or next(
+            (
+                f"allow-list regex {pattern!r}: {reason}"
+                for allowlist in rule.get("allowlists", [])
+                for pattern in allowlist.get("regexes", [])
+                if (reason := re2_refuses(pattern))
+            ),
+            "",
+        )
+        if refused:
+            left_out[rule["id"]] = refused
+            continue
+        allowlists = []
+        for allowlist in rule.get("allowlists", []):
+            if allowlist.get("condition", "OR") == "AND" and allowlist.get("paths"):
+                continue
+            if not allowlist.get("regexes") and not allowlist.get("stopwords"):
+                continue  # paths only
+            allowlists.append(
+                {
+                    "target": allowlist.get("regexTarget", "secret"),
+                    "condition": allowlist.get("condition", "OR"),
+                    "regexes": allowlist.get("regexes", []),
+                    "stopwords": [word.lower() for word in allowlist.get("stopwords", [])],
+                }
+            )
+        rules.append(
+            {
+                "id": rule["id"],
+                "regex": rule["regex"],
+                "secret_group": int(rule.get("secretGroup", 0)),
+                "keywords": KEYWORD_OVERRIDES.get(rule["id"], [k.lower() for k in rule.get("keywords", [])]),
+                "entropy": float(rule.get("entropy", 0)),
+                "allowlists": allowlists,
+            }
+        )
+    allowlist = config.get("allowlist", {})
+    return {
+        "source": f"{UPSTREAM}/blob/{commit}/config/gitleaks.toml",
+        "commit": commit,
+        "licence": "MIT, see GITLEAKS_LICENSE",
+        "left_out": left_out,
+        "keyword_overrides": KEYWORD_OVERRIDES,
+        "global_allowlist": {
+            "regexes": allowlist.get("regexes", []),
+            "stopwords": [word.lower() for word in allowlist.get("stopwords", [])],
+        },
+        "rules": rules,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -898,6 +1042,10 @@ def main(argv: list[str] | None = None) -> int:
         for record in records:
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
     (CORPUS / "LICENSE").write_text(checkout.read("LICENSE"))
+    if LAYER_MASKING.is_dir():
+        layer_rules = rules_for_layer(checkout.read("config/gitleaks.toml"), checkout.commit())
+        LAYER_RULES.write_text(json.dumps(layer_rules, indent=1) + "\n")
+        LAYER_LICENSE.write_text(checkout.read("LICENSE"))
     tps = sum(r["kind"] == "tp" for r in records)
     summary = {
         "source": UPSTREAM,

@@ -3,17 +3,24 @@
 Each sample of evaluation/corpus/gitleaks/samples.jsonl (made by evaluation.gitleaks_samples) is
 placed in sessions the way the SSM Agent streams them, one session per placement:
 
-- typed:   `export NAME_KEY=<secret>` for a bare token, else the sample itself after the prompt (its
-           further lines after bash's continuation prompt `> `);
+- typed:   `export NAME_KEY=<secret>` for a bare token, else the sample itself after the prompt (a
+           further line after bash's continuation prompt `> ` if bash reads it as part of the
+           command still open, else after the prompt again: `bash -n` decides);
 - printed: `cat app.env`, then the sample as output lines;
 - header:  `curl -H "Authorization: Bearer <secret>" https://api.example.com/v1/me`, bare tokens only.
 
 All sessions go through `sessionguard scan --transcript` in-process, in one run. A true positive leaks
 when its secret appears anywhere in that session's output, or, for a secret longer than 16
 characters, any 12-character window of it does; a secret of several lines (a private key) is checked
-line by line, its BEGIN/END lines left out. A false positive (a string gitleaks says is no secret)
-printed as output is over-masked when its session's output holds any `[MASKED:` marker; so is a line
-of ordinary output (git SHAs, AMI ids, UUIDs, checksums, base64 images: `benign_lines`).
+line by line, its BEGIN/END lines left out. Markers are taken out of the output first: they name a
+kind, which may share a window with a token's public prefix (aws-amazon-bedrock-api-key-… and
+`bedrock-api-key-…`), and reveal nothing of the value.
+
+A false positive (a string gitleaks says is no secret) printed as output is over-masked when its
+session's output holds any `[MASKED:` marker. This is also counted without the false positives of one
+rule that another gitleaks rule calls a secret (the cloudflare rules' samples are each other's
+secrets). So is a line of ordinary output (git SHAs, AMI ids, UUIDs, checksums, base64 images:
+`benign_lines`).
 
     python -m evaluation.masking          # a table on stderr, the figures as JSON on stdout
 """
@@ -21,10 +28,14 @@ of ordinary output (git SHAs, AMI ids, UUIDs, checksums, base64 images: `benign_
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
 import json
 import random
+import re
+import string
+import subprocess
 import sys
 import time
 import uuid
@@ -44,6 +55,9 @@ MARKER = "[MASKED:"
 WINDOW = 12  # a secret longer than LONG leaks if any WINDOW characters of it are seen
 LONG = 16
 PLACEMENTS = ("typed", "printed", "header")
+# A marker names a kind and reveals nothing; taken out before windows are compared, so that a kind named like a
+# token's public prefix (aws-amazon-bedrock-api-key-… for `bedrock-api-key-…`) is not counted as its leak.
+MARKERS = re.compile(r"\[MASKED:[a-z0-9-]+\]")
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,7 @@ class Case:
     placement: str  # typed | printed | header | fp | benign
     lines: tuple[str, ...]
     secrets: tuple[str, ...]
+    flagged: bool = False  # a false positive that another gitleaks rule calls a secret
 
 
 def load_samples(path: Path = SAMPLES) -> list[dict[str, Any]]:
@@ -72,10 +87,27 @@ def is_bare(sample: dict[str, Any]) -> bool:
 
 
 def typed_lines(sample: dict[str, Any]) -> tuple[str, ...]:
+    """Each line after the prompt, or after bash's continuation prompt `> ` when bash reads it as part of
+    the command still open (an open quote, block, heredoc, a trailing backslash), as EVALUATION.md types
+    commands; `bash -n` decides."""
     if is_bare(sample):
         return (f"{PROMPT}export {variable_name(sample['rule'])}={sample['secrets'][0]}",)
-    first, *rest = sample["line"].split("\n")
-    return (PROMPT + first, *(CONTINUATION_PROMPT + line for line in rest))
+    lines = sample["line"].split("\n")
+    typed = [PROMPT + lines[0]]
+    for index in range(1, len(lines)):
+        still_open = command_is_open("\n".join(lines[:index]))
+        typed.append((CONTINUATION_PROMPT if still_open else PROMPT) + lines[index])
+    return tuple(typed)
+
+
+OPEN_COMMAND_ERRORS = ("unexpected EOF", "unexpected end of file", "delimited by end-of-file")
+
+
+@functools.cache
+def command_is_open(text: str) -> bool:
+    """Whether bash reads `text` as a command not yet complete (`bash -n`: parsed, never run)."""
+    result = subprocess.run(["bash", "-n", "-c", text], capture_output=True, text=True, check=False)  # noqa: S603, S607
+    return any(error in result.stderr for error in OPEN_COMMAND_ERRORS)
 
 
 def printed_lines(text: str) -> tuple[str, ...]:
@@ -88,7 +120,8 @@ def build_cases(samples: Iterable[dict[str, Any]], benign: Iterable[str] = ()) -
         rule, template, secrets = sample["rule"], sample["template"], tuple(sample["secrets"])
         base = f"gitleaks-{number}"
         if sample["kind"] == "fp":
-            cases.append(Case(f"{base}-fp", rule, template, "fp", printed_lines(sample["line"]), ()))
+            flagged = bool(sample.get("flagged_by"))
+            cases.append(Case(f"{base}-fp", rule, template, "fp", printed_lines(sample["line"]), (), flagged))
             continue
         if not secrets:  # gitleaks' regex finds nothing to look for in it: not countable
             continue
@@ -161,33 +194,48 @@ def rate(part: int, whole: int) -> dict[str, Any]:
 
 
 def benign_lines(seed: int = 7) -> list[str]:
-    """Ordinary output that must stay readable: ids, hashes, digests, encoded images."""
+    """Ordinary output that must stay readable: ids, hashes, digests, host and pod names, encoded images (one
+    case each; a case may hold several lines, as a base64 dump does). The last few are random ids that a
+    shape test cannot tell from a credential when printed alone (CloudFront request ids, S3 version ids):
+    they measure what masking bare tokens costs."""
     rng = random.Random(seed)  # noqa: S311 - sample data
-    lines: list[str] = []
+    cases: list[str] = []
+    alphabet = string.ascii_letters + string.digits
     for number in range(30):
         data = f"benign-{seed}-{number}".encode()
         sha1 = hashlib.sha1(data).hexdigest()  # noqa: S324 - shaped like a git SHA, not security
         md5 = hashlib.md5(data).hexdigest()  # noqa: S324 - a checksum, not security
         sha256 = hashlib.sha256(data).hexdigest()
         ident = uuid.UUID(int=rng.getrandbits(128), version=4)
-        image = rng.randbytes(rng.randint(60, 180))
-        lines += [
+        image = base64.b64encode(b"\x89PNG\r\n\x1a\n" + rng.randbytes(rng.randint(60, 400))).decode()
+        suffix = "".join(rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(10))
+        cases += [
             sha1,  # git rev-parse HEAD
             f"{sha1[:7]} Fix the retry of lost ledger writes",  # git log --oneline
             f"commit {sha1}",
             f"{sha256}  release-{number}.tar.gz",  # sha256sum
             f"{md5}  /etc/app/config-{number}.yml",
             f"sha256:{sha256}",  # docker image id
+            sha256[:12],  # docker ps -q
             f"ami-{sha1[:17]}",
             f"i-{sha1[-17:]}",
             str(ident),
             f"RequestId: {ident}",
-            "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n" + image).decode(),
+            f"1-{md5[:8]}-{sha1[:24]}",  # X-Ray trace id
+            "data:image/png;base64," + image,
+            "\n".join(image[i : i + 76] for i in range(0, len(image), 76)),  # base64 logo.png
             f"sha512-{base64.b64encode(hashlib.sha512(data).digest()).decode()}",  # npm integrity
             f"vol-{sha1[:17]}   gp3   100   available",
             f"/var/lib/docker/overlay2/{sha256}/merged",
+            f"ip-10-0-{number}-{number * 7 % 250}.eu-west-1.compute.internal",
+            f"nginx-deployment-{suffix}-{suffix[:5]}",  # kubectl get pods -o name, without pod/
+            f"111122223333.dkr.ecr.eu-west-1.amazonaws.com/app:v1.{number}.0",
+            f"2026-11-{number % 28 + 1:02d}T12:{number:02d}:01Z",
         ]
-    return lines
+    for _ in range(5):  # random ids printed alone: a credential's shape
+        cases.append("".join(rng.choice(alphabet) for _ in range(56)) + "==")  # CloudFront request id
+        cases.append("".join(rng.choice(alphabet + "._") for _ in range(32)))  # S3 object version id
+    return cases
 
 
 def evaluate(samples: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -202,14 +250,17 @@ def evaluate(samples: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     rule_leaks: Counter[str] = Counter()
     template_leaks: Counter[str] = Counter()
     bare_printed, bare_printed_leaks = 0, 0
+    unflagged_fp, unflagged_fp_masked = 0, 0
     leaked_examples: list[dict[str, str]] = []
     over_masked: list[str] = []
     for case in cases:
         text = output.get(case.session_id, "")
         if case.placement in {"fp", "benign"}:
             placed[case.placement] += 1
+            unflagged_fp += case.placement == "fp" and not case.flagged
             if MARKER in text:
                 leaks[case.placement] += 1
+                unflagged_fp_masked += case.placement == "fp" and not case.flagged
                 over_masked.append(f"{case.rule}: {case.lines[1:]}"[:200])
             continue
         placed[case.placement] += 1
@@ -217,7 +268,7 @@ def evaluate(samples: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         bare = case.template == "bare" or (len(case.lines) == 2 and case.lines[1].strip() == case.secrets[0])
         if case.placement == "printed" and bare:
             bare_printed += 1
-        if any(leaked(secret, text) for secret in case.secrets):
+        if any(leaked(secret, MARKERS.sub("\0", text)) for secret in case.secrets):
             leaks[case.placement] += 1
             rule_leaks[case.rule] += 1
             template_leaks[f"{case.placement}: {case.template}"] += 1
@@ -237,6 +288,7 @@ def evaluate(samples: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         "leaks_by_rule": dict(sorted(rule_leaks.items(), key=lambda item: (-item[1], item[0]))),
         "leaks_by_template": dict(sorted(template_leaks.items(), key=lambda item: (-item[1], item[0]))),
         "over_masking": rate(leaks["fp"], placed["fp"]),
+        "over_masking_unflagged": rate(unflagged_fp_masked, unflagged_fp),
         "benign_masked": rate(leaks["benign"], placed["benign"]),
         "over_masked_examples": over_masked[:50],
         "scan_seconds": round(seconds, 2),
@@ -251,7 +303,11 @@ def print_report(figures: dict[str, Any], out: Any = sys.stderr) -> None:
     bare = figures["bare_printed"]
     print(f"  {'bare token printed':<22} {bare['count']:>7} {bare['cases']:>7} {bare['percent']:>7}", file=out)
     print(f"  rules leaking at least once: {figures['rules_leaking']} of {figures['rules']}", file=out)
-    for label, key in (("gitleaks false positives masked", "over_masking"), ("benign output masked", "benign_masked")):
+    for label, key in (
+        ("gitleaks false positives masked", "over_masking"),
+        ("… of those no other gitleaks rule flags", "over_masking_unflagged"),
+        ("benign output masked", "benign_masked"),
+    ):
         figure = figures[key]
         print(f"  {label}: {figure['count']} of {figure['cases']} ({figure['percent']} %)", file=out)
     print("  leaks by rule (top 25):", file=out)

@@ -12,10 +12,10 @@ import pytest
 from sessionguard.masking.masker import MARKER_PREFIX, SecretMasker, mask_secrets
 
 PW = "Zq7vRm2Lx9"
-AKIA = "AKIA" + "IOSFODNN7EXAMPLE"
-ASIA = "ASIA" + "IOSFODNN7EXAMPLE"
-AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + "EXAMPLEKEY"
-SESSION_TOKEN = "IQoJb3JpZ2lu" + "X2VjEHUaCXVzLWVhc3QtMSJHMEUCIQD+abcdefghijklmnop"
+AKIA = "AKIA" + "Q3ZTRD5KQ7XWPL2N"
+ASIA = "ASIA" + "V6JMWQ2XR7KD4TPB"
+AWS_SECRET = "9dT2mQ+vXr4LkP8sWz1bNc7Y" + "hE3uJf6GaR5oIq0V"
+SESSION_TOKEN = "IQoJb3JpZ2lu" + "X2VjEHUaCXVzLWVhc3QtMSJHMEUCIQD+q7Lm2Rx9Vt4Kp8Wz"
 GH_TOKEN = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z5A"
 STRIPE = "sk_live_" + "51H8AbCdEfGhIjKlMnOpQr"
 PEM_BEGIN = "-----BEGIN RSA PRIVATE KEY-----"
@@ -118,11 +118,19 @@ def test_aws_secret_access_key_in_cli_output_is_masked(lines: list[str], secrets
         ["aws configure get aws_secret_access_key", "5730813a1b2c3d4e5f60718293a4b5c6d7e8f901"],  # hex: not a key
         ["aws configure get region", "us-east-1"],
         ["aws configure get aws_secret_access_key", "[ssm-user@ip-10-0-1-23 ~]$ ls -la"],  # not set: no output
-        ["cat notes.txt", AWS_SECRET.replace("/", "x")],  # a 40-character word without context
+        ["cat notes.txt", "Kubernetes-Production-Cluster-Runbook-v2"],  # words, not random: no credential
     ],
 )
 def test_bare_forty_character_words_need_context_and_shape(lines: list[str]) -> None:
     assert mask_event(lines) == lines
+
+
+def test_a_random_forty_character_word_alone_is_masked_by_its_shape() -> None:
+    """Without context, the AWS rule cannot name it; a token that random, alone on its line, is a credential."""
+    assert mask_event(["cat notes.txt", AWS_SECRET.replace("/", "x")]) == [
+        "cat notes.txt",
+        "[MASKED:high-entropy-token]",
+    ]
 
 
 # --- 2. private-key body lines behind a prefix or before a suffix ---------------------------------------

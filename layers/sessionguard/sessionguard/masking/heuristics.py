@@ -7,6 +7,9 @@ Pure functions on bytes; every regex is RE2 and every look-back is bounded, so h
 from __future__ import annotations
 
 import functools
+import itertools
+import math
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -31,16 +34,27 @@ _PLACEHOLDER: Final = Regex(
     r"\$[A-Za-z_][A-Za-z0-9_]*[;)]*"  # $VAR
     r"|\$[0-9@*#?]"  # $1 $@
     r"|\$\{[A-Za-z_][A-Za-z0-9_]*(?::?\?[^}]*|:?-)?\}[;)]*"  # ${VAR} ${VAR:?msg} ${VAR:-} (not ${VAR:-default})
+    r"|\$\{[A-Za-z_][A-Za-z0-9_]*:?[-=+]\$\{?[A-Za-z0-9_]+\}?\}"  # ${VAR:=$2}: the default is a variable too
+    r"|\$\{[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_*-]+|\[[^\]\n]*\])+\}"  # ${aws_db_instance.default.password}
+    r"|(?:var|local|module|data)\.[A-Za-z_][A-Za-z0-9_.-]*"  # Terraform references: var.db_password
+    r"|`[^`\n]*[ \t][^`\n]*`"  # `command args`, as $(command) below (a Go raw string `x` has no blank)
+    r"|\[[A-Z][A-Z0-9_ -]*\]"  # [PASSWORD], [IP] (help text)
+    r"|[A-Z0-9_]*(?:PASSWORD|PASSWD|TOKEN|SECRET|KEY|PASS|PWD)[A-Z0-9_]*"  # 'PASSWORD', ACCESS_TOKEN: a name
+    r"|ENC\[[A-Z0-9_]+,[^\]\n]*\]"  # a value sops encrypted: ENC[AES256_GCM,data:…]
+    r"|[A-Za-z_][A-Za-z0-9_.-]*(?:[ \t]*:|[ \t]+=)[ \t]*|<[A-Za-z][^<>\n]*"  # code cut at a quote: `"api_token = "`
+    r"|new[ \t]+[A-Z][A-Za-z0-9_.]*\(.*"  # a constructor call (JavaScript `credentials: new AWS.Creds({…})`)
     r"|\$\{\{[^}]*\}\}"  # ${{ secrets.X }} (GitHub Actions)
     r"|\$\([^()]*\)"  # $(command) - checked below for echo/printf, which would print a literal
     r"|%[A-Za-z_][A-Za-z0-9_]*%"  # %VAR% (cmd.exe)
     r"|<[^<>]*>"  # <password>
-    r"|\{\{[^{}]*\}\}|\{[A-Za-z_]*\}|%s|%\([A-Za-z_]+\)s"  # templates
+    r"|\{\{[^{}]*\}\}|\{[A-Za-z_]*\}|\{[A-Za-z0-9_]+\([^{}\n]*\)\}|%s|%\([A-Za-z_]+\)s"  # templates
     r"|\*+|[xX]{3,}|\.{3,}|#{3,}|-{3,}"  # ***, xxxx, ...
     r"|\((?:sensitive(?: value)?|known after apply)\)"  # terraform plan
-    r"|(?i:none|null|nil|true|false|undefined|redacted|\[redacted\]|\(none\)|<none>)"
+    r"|(?i:none|null|nil|true|false|undefined|redacted|\[redacted\]|\(none\)|<none>)|[0-9]"  # one digit: a flag
+    r"|(?i:foo|bar|baz|foobar)"  # stand-ins in examples (not changeit/changeme: defaults are real passwords)
 )
-_PLACEHOLDER_FIRST: Final = frozenset(b"$%<{*xX.#-nNtTfFuUrR[(")
+# What a placeholder can start with (a cheap test before the RE2 call): the symbols above and any letter.
+_PLACEHOLDER_FIRST: Final = frozenset(b"$%<{*.#-[(`0123456789" + bytes(range(65, 91)) + bytes(range(97, 123)))
 
 # classify_name: names whose last word says "not the secret itself" (PASSWORD_FILE, token_ttl, KeyId, ...).
 _NOT_SECRET_LAST_WORD: Final = frozenset(
@@ -52,13 +66,14 @@ _NOT_SECRET_LAST_WORD: Final = frozenset(
         "used", "changed", "updated", "created", "date", "time", "prevention", "rotation", "reset", "stdin",
         "fd", "env", "var", "ref", "source", "command", "cmd", "helper", "field", "prefix", "suffix",
         "method", "provider", "issuer", "audience", "scope", "scopes", "kind", "status", "state", "level",
-        "strength", "index", "limit", "retries", "interval", "period", "spec", "usage", "pair",
+        "strength", "index", "limit", "retries", "interval", "period", "spec", "usage", "pair", "variable",
     }
 )  # fmt: skip
 _NOT_SECRET_KEY_QUALIFIER: Final = frozenset(
     {"public", "partition", "sort", "primary", "foreign", "hash", "range", "cache", "row", "lookup", "hot",
      "group", "tag", "idempotency", "routing", "object", "parameter", "s3", "dedup", "map", "host",
-     "output", "input", "attribute", "kms"}  # CloudFormation OutputKey, CloudTrail AttributeKey, ECR kmsKey
+     "output", "input", "attribute", "kms",  # CloudFormation OutputKey, CloudTrail AttributeKey, ECR kmsKey
+     "bucket", "schema", "sequence", "natural", "idx", "index", "sorting", "ha"}  # database and object keys
 )  # fmt: skip
 _SECRET_KEY_WORDS: Final = frozenset(
     {"apikey", "secretkey", "privatekey", "accesskey", "signingkey", "masterkey", "encryptionkey",
@@ -66,6 +81,8 @@ _SECRET_KEY_WORDS: Final = frozenset(
      "hmackey", "webhookkey", "cryptkey", "accountkey", "storagekey", "adminkey", "servicekey", "sessionkey",
      "sharedkey", "psk"}
 )  # fmt: skip
+# A word before the last that says the rest is no credential: csrf_token, authenticity_token, publicToken.
+_NOT_SECRET_QUALIFIER: Final = frozenset({"csrf", "xsrf", "authenticity", "public", "pub"})
 _NOT_PASSWORD_WORDS: Final = frozenset({"bypass", "compass", "overpass", "underpass", "surpass", "passthrough"})
 PATHLIKE_PREFIXES: Final = (b"/", b"~/", b"./", b"../", b"file://", b"fileb://")
 
@@ -111,9 +128,13 @@ _NAME_KINDS: Final[tuple[tuple[str, Callable[[str, list[str]], bool]], ...]] = (
 @functools.lru_cache(maxsize=2048)
 def names_a_reference(raw: bytes) -> bool:
     """Helm charts' existingSecret (the name of a Kubernetes Secret) and adminPasswordKey (of a key in it): such a
-    name holds a reference, but only a value shaped like one (REFERENCE_VALUE) is left readable."""
+    name holds a reference, but only a value shaped like one (REFERENCE_VALUE) is left readable. So does an
+    ExternalSecret's secretKey (`secretKey: api-key`, the key's name in the Secret it writes)."""
     words = _name_words(raw.decode("latin-1").strip("-\"' ")[-64:]) or [""]
-    return words[0] == "existing" or (words[-1] == "key" and len(words) > 1 and words[-2] == "password")
+    return (
+        words[0] == "existing"
+        or (words[-1] == "key" and len(words) > 1 and words[-2] in ("password", "secret"))  # ExternalSecret secretKey
+    )
 
 
 # A Kubernetes-style reference name: lower-case words, each perhaps ending in digits, or numbers, joined by - . _,
@@ -134,6 +155,7 @@ def classify_name(raw: bytes, mode: str) -> str | None:
         compact in {"pwd", "oldpwd", "authorization", "proxyauthorization"}  # cwd; headers have their own rule
         or words[-1] in _NOT_SECRET_LAST_WORD
         or words[0] == "no"  # --no-password
+        or any(word in _NOT_SECRET_QUALIFIER for word in words[:-1])
         or compact == "secretsmanager"  # the AWS service: arn:aws:secretsmanager:..., secretsmanager:GetSecretValue
         or (compact == "auth" and mode == "r")  # "auth: ..." is log text (pam, sshd); docker's "auth" is quoted
     ):
@@ -242,4 +264,156 @@ def is_placeholder(value: bytes) -> bool:
     if not _PLACEHOLDER.fullmatch(value):
         return False
     # `$(echo hunter2)` prints a literal; any other command substitution only names where the secret lives.
-    return not (value.startswith(b"$(") and (b"echo" in value or b"printf" in value))
+    return not (value.startswith((b"$(", b"`")) and (b"echo" in value or b"printf" in value))
+
+
+# --- token-shaped values that are no secret, and tokens alone on a line ----------------------------------
+
+# Words that make a token-shaped value a stand-in (ghp_PUT_YOUR_TOKEN_HERE, xoxe.xoxp-1-AccessTokenHere).
+_PLACEHOLDER_WORDS: Final = frozenset({"your", "here", "example", "changeme", "placeholder", "redacted", "dummy"})
+_PLACEHOLDER_WORD_BYTES: Final = tuple(word.encode() for word in _PLACEHOLDER_WORDS)
+_PLACEHOLDER_WORDS_MAX: Final = 128  # longer values are not split into words (bounded work per value)
+_NOT_ALNUM: Final = bytes(c for c in range(256) if not (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122))
+_ASCENDING_RUN: Final = 16
+# The credentials AWS's documentation prints (key ids AKIAIOSFODNN7EXAMPLE, AKIAI44QH8DHBEXAMPLE, and their secret
+# keys): stand-ins wherever they stand, also as the value of AWS_ACCESS_KEY_ID=.
+_AWS_EXAMPLE: Final = Regex(
+    r"(?:AKIA|ASIA)[A-Z0-9]{9}EXAMPLE|wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY|je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"
+)
+
+
+def _has_ascending_run(text: bytes) -> bool:
+    """16 letters or digits in alphabet order (`abcdefghijklmnopqrstuvwxyz`): typed by a person writing an
+    example (`sk_abcdefghijklmnopqrstuvwxyz123`), never drawn at random. gitleaks' own true positives hold runs
+    of up to 14 (`klmnopqrstuvwx`), which stay masked."""
+    run = 1
+    for previous, current in itertools.pairwise(text):
+        run = run + 1 if current == previous + 1 else 1
+        if run >= _ASCENDING_RUN:
+            return True
+    return False
+
+
+def _is_blanked_out(value: bytes) -> bool:
+    """Already masked (`####`, `****`, `[Redacted]`) or shortened for display (`ops_eyJzaWdu...`)."""
+    return b"####" in value or b"****" in value or value.endswith(b"...") or b"[redacted]" in value.lower()
+
+
+def _is_mostly_one_character(value: bytes) -> bool:
+    """One character repeated throughout (`aaaa`, three or more), or `x`, `a` or `0` for at least half of it
+    (`ghp_xxxx…`, `glpat-XXXX-XXXX`, `00000…TUVWXYZ`)."""
+    body = value.translate(None, _NOT_ALNUM).lower()
+    return (len(body) >= 3 and len(set(body)) == 1) or (
+        len(body) >= 8 and max(map(body.count, b"xa0")) * 2 >= len(body)
+    )
+
+
+def is_placeholder_token(value: bytes, *, documented: bool = True) -> bool:
+    """A value shaped like a token that is a documented example or a stand-in, not a secret: AWS's own examples
+    (`AKIAIOSFODNN7EXAMPLE`, `wJalr…EXAMPLEKEY`), one blanked out or shortened (_is_blanked_out), mostly one
+    character (_is_mostly_one_character), a run of 16 in alphabet order; and with `documented` (a token
+    recognised by its shape, not a value named by its variable, where `MY_EXAMPLE_Pw9` and `example-only-Xq3`
+    are passwords) any value holding EXAMPLE or made of words that say so (`xoxp-1-PUT_YOUR_TOKEN_HERE`). A real
+    token is random: none of this happens to one."""
+    if _AWS_EXAMPLE.fullmatch(value) or _is_blanked_out(value) or _is_mostly_one_character(value):
+        return True
+    if _has_ascending_run(value.lower()):
+        return True
+    return documented and (b"EXAMPLE" in value or _has_placeholder_words(value))
+
+
+def _has_placeholder_words(value: bytes) -> bool:
+    """Made of words that say it stands in for a token (`PUT_YOUR_TOKEN_HERE`, `AccessTokenHere`). The words are
+    looked for as substrings first (C speed); only then is the value split into words."""
+    if len(value) > _PLACEHOLDER_WORDS_MAX:
+        return False
+    lowered = value.lower()
+    if not any(word in lowered for word in _PLACEHOLDER_WORD_BYTES):
+        return False
+    return any(word in _PLACEHOLDER_WORDS for word in _name_words(value.decode("latin-1")))
+
+
+def shannon_entropy(value: bytes) -> float:
+    """Bits per character (gitleaks' entropy floor, and _BARE_ENTROPY)."""
+    if not value:
+        return 0.0
+    size = len(value)
+    return -sum(count / size * math.log2(count / size) for count in Counter(value).values())
+
+
+# A token alone on a line (bare_credential): its characters, and the bounds of what is examined.
+BARE_CHARS: Final = r"[A-Za-z0-9+/=_.:~-]"
+_BARE_TOKEN: Final = Regex(rf"^[ \t]*(?P<v>{BARE_CHARS}{{16,512}})[ \t]*$")
+_BARE_MIN, _BARE_MAX = 16, 512
+_HEX_AND_DASH: Final = b"0123456789abcdefABCDEF-"
+_DIGITS: Final = b"0123456789"
+_LETTERS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_SEPARATORS: Final = b"-_.:"
+BASE64_WRAP: Final = frozenset({64, 76})  # `base64` and PEM line widths: a line of a longer dump
+# png, jpg, gif, zip, gzip, pdf, bmp in base64, and DER (certificates; a key's body lines are masked in their
+# BEGIN/END block)
+_FILE_MAGIC: Final = (b"iVBORw0KGgo", b"/9j/", b"R0lGOD", b"UEsDB", b"H4sI", b"JVBER", b"Qk0", b"MII")
+_DIGEST_PREFIXES: Final = (b"sha1", b"sha224", b"sha256", b"sha384", b"sha512", b"md5")
+_BARE_ENTROPY: Final = 3.3  # bits per character; random base36 of 16 characters has ~3.6, words ~2.8
+_LETTER_RUN_MAX: Final = 20
+
+
+def may_be_bare_token(data: bytes) -> bool:
+    """Cheap: whether data could be one token alone on its line (no blank inside, long enough)."""
+    return _BARE_MIN <= len(data) <= _BARE_MAX + 32 and b" " not in data.strip()
+
+
+def is_mixed_case(token: bytes) -> bool:
+    return token.lower() != token and token.upper() != token
+
+
+def bare_credential(data: bytes) -> tuple[int, int] | None:
+    """The span of a credential printed alone on its line, judged by its shape: random, and none of what
+    ordinary output prints alone (_is_ordinary_output)."""
+    match = _BARE_TOKEN.match(data)
+    if match is None:
+        return None
+    start, stop = match[1]
+    token = data[start:stop]
+    if _is_ordinary_output(token) or not _looks_random(token):
+        return None
+    return start, stop
+
+
+def _is_ordinary_output(token: bytes) -> bool:
+    """What ordinary output prints alone: hex (git SHAs, checksums, UUIDs, hex ids) and digits; paths, URLs and
+    `name=value`; a word before the first separator (`ami-0…`, `i-0…`, pod and host names) or after a dot
+    (domains, file extensions); digests (`sha256:…`, `sha512-…`); shortened values (`…`); a line of a base64
+    dump (mixed case and 64 or 76 wide, or a file's magic bytes)."""
+    if not token.translate(None, _HEX_AND_DASH) or not token.translate(None, _DIGITS + _SEPARATORS):
+        return True
+    if b"=" in token.rstrip(b"=") or b"://" in token or b"..." in token or token.startswith((b"/", b"./", b"~/")):
+        return True  # base64's padding only ends a token
+    if token.lower().startswith(_DIGEST_PREFIXES) or token.startswith(_FILE_MAGIC):
+        return True
+    if len(token) in BASE64_WRAP and is_mixed_case(token):
+        return True
+    if any(part.isalpha() and len(part) >= 3 for part in token.split(b".")[1:]):
+        return True  # a host or file name: 1111.dkr.ecr.eu-west-1.amazonaws.com/app:v1, build-7f3a.tar
+    head = token
+    for separator in _SEPARATORS:
+        head = head.split(bytes([separator]), 1)[0]
+    return len(head) < len(token) and head.isalpha()
+
+
+def _looks_random(token: bytes) -> bool:
+    """Letters and digits mixed, an entropy of 3.3 bits per character or more, no stand-in; a token of one
+    case also needs a digit in every ten characters and no run of more than 20 letters (words)."""
+    digits = len(token) - len(token.translate(None, _DIGITS))
+    letters = len(token) - len(token.translate(None, _LETTERS))
+    if not digits or not letters or is_placeholder_token(token) or shannon_entropy(token) < _BARE_ENTROPY:
+        return False
+    return is_mixed_case(token) or (digits * 10 >= len(token) and _longest_letter_run(token) <= _LETTER_RUN_MAX)
+
+
+def _longest_letter_run(token: bytes) -> int:
+    longest = run = 0
+    for byte in token:
+        run = run + 1 if 65 <= (byte | 32) - 32 <= 90 else 0
+        longest = max(longest, run)
+    return longest

@@ -1,4 +1,4 @@
-"""Every kind of secret a ``[MASKED:<kind>]`` marker can name."""
+"""Every kind of secret a ``[MASKED:<kind>]`` marker can name, besides gitleaks' rule ids (masker.KINDS holds both)."""
 
 from __future__ import annotations
 
@@ -56,6 +56,8 @@ KINDS: Final = frozenset(
         "basic-auth",
         "authorization-header",
         "bearer-token",
+        # a credential printed alone on a line, recognised by its shape (heuristics.bare_credential)
+        "high-entropy-token",
         # fail-closed fallback: the masker hit an internal error and replaced the whole line
         "unparsed-line",
     }

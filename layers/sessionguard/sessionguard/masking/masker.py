@@ -25,7 +25,12 @@ How it works, and why:
   itself and its separator and is judged before its value (which may run to the end of the line) is read
   (_apply_assignments), look-backs are bounded, and markers are cut out in one sweep.
 - A few secrets come on the line after the one that announces them (`aws configure get ...`, a psql/mysql
-  continuation prompt, YAML `- name: DB_PASSWORD` then `value: x`): the masker keeps that as per-session state.
+  continuation prompt, YAML `- name: DB_PASSWORD` then `value: x`, `<apiToken>` then the value) or under a YAML
+  `data:` (Kubernetes Secrets): the masker keeps that as per-session state.
+- Three layers: SessionGuard's own provider-token shapes (tokens.yaml), gitleaks' rule set (gitleaks.py: regexes,
+  keywords as triggers, entropy floors, allow-lists; a match gitleaks lets go also lets go of the same text found
+  by SessionGuard's shapes), then the context rules (rules.py); and a token alone on a line is judged by its
+  shape (heuristics.bare_credential).
 - Idempotent: markers of known kinds are recognised and never masked again or split; a value that contains a
   marker (even a forged one) has its other parts masked around it.
 """
@@ -39,26 +44,36 @@ from typing import Any, Final
 
 import re2
 
+from sessionguard.masking import gitleaks, kubernetes
+from sessionguard.masking.gitleaks import gitleaks_kinds, gitleaks_rules
 from sessionguard.masking.heuristics import (
+    BARE_CHARS,
+    BASE64_WRAP,
     MARKER_PREFIX_BYTES,
     PATHLIKE_PREFIXES,
     REFERENCE_VALUE,
     Place,
+    bare_credential,
     classify_name,
     in_flow_mapping,
     is_arn,
+    is_mixed_case,
     is_placeholder,
+    is_placeholder_token,
     is_text_not_value,
     looks_like_aws_secret,
+    may_be_bare_token,
     names_a_reference,
     no_value_here,
 )
-from sessionguard.masking.kinds import KINDS, MARKER_PREFIX
+from sessionguard.masking.kinds import KINDS as OWN_KINDS
+from sessionguard.masking.kinds import MARKER_PREFIX
 from sessionguard.masking.regex import Match, Regex, build_trigger_set
 from sessionguard.masking.rules import (
     CONTEXT_RULES,
     QUOTED,
     SQL_QUOTED,
+    SUBSTITUTION,
     Rule,
     looks_random,
     make_rule,
@@ -67,6 +82,8 @@ from sessionguard.masking.rules import (
 )
 from sessionguard.masking.tokens import token_rules
 
+# Every kind a marker can name: SessionGuard's own (kinds.py) and gitleaks' rule ids.
+KINDS: Final = OWN_KINDS | gitleaks_kinds()
 _MARKER_RE: Final = Regex(r"\[MASKED:(?:" + "|".join(sorted(KINDS)) + r")\]")
 
 # PEM private keys (RFC 7468; OpenSSH and PGP use the same armour): the BEGIN/END lines stay readable.
@@ -75,9 +92,10 @@ _PEM_END: Final = Regex(r"-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----")
 # A line inside a block: base64 (or an already masked body line), possibly behind a heredoc's "> " or YAML
 # indentation, or an armour header (Proc-Type:, DEK-Info:, Version:) or a blank line. Anything else ends the
 # block: a missing END line must not blank the rest of the session (it would also hide commands from review).
-# A trailing `$` is cat -A's end-of-line mark.
+# A trailing `$` is cat -A's end-of-line mark; a key written as string concatenation in code quotes each line
+# (`"MIIE…\n" +`).
 _PEM_BODY: Final = Regex(
-    r"^[ \t>]*(?P<v_v>[A-Za-z0-9+/=]+|\[MASKED:private-key\])(?:\\n|[ \t\"',$])*$"
+    r"^[ \t>]*[\"']?(?P<v_v>[A-Za-z0-9+/=]+|\[MASKED:private-key\])(?:\\n|[ \t\"',$+])*$"
     r"|^[ \t>]*(?:[A-Za-z][A-Za-z-]*:[ \t].*)?[ \t$]*$"
 )
 _PEM_BODY_GROUP: Final[int] = _PEM_BODY.groupindex["v_v"]
@@ -102,7 +120,7 @@ _SSM_SECURE: Final = b"SecureString"  # the rule's pattern: a literal, so `in` f
 # Values announced by the line before (_take_pending) are added through _add_span as if by this rule.
 _PENDING_RULE: Final = make_rule("secret", (), r"\z")
 # Special rules whose line announces a value on the next line -> what that line holds (see SecretMasker._pending).
-ANNOUNCES: Final = {"prints-value": "printed", "name-value": "value", "sql-next-line": "sql"}
+ANNOUNCES: Final = {"prints-value": "printed", "name-value": "value", "sql-next-line": "sql", "xml-open": "xml"}
 # Values of a secret-named assignment, matched where its separator ends.
 _ASSIGNED_WORD: Final = Regex(value_pattern())
 _ASSIGNED_REST: Final = Regex(rest_value_pattern())
@@ -114,6 +132,10 @@ _SSM_WINDOW: Final = 6
 # A name/value pair split over two lines (YAML `- name: DB_PASSWORD` / `value: x`, pretty-printed JSON):
 _NEXT_VALUE: Final = Regex(rf"^[ \t]*[\"']?value[\"']?[ \t]*:[ \t]*{rest_value_pattern()}")
 _NEXT_VALUE_GROUP: Final[int] = _NEXT_VALUE.groupindex["v_r"]
+# The value of an XML element on its own line, after its opening tag (maybe behind a heredoc's `> `).
+_NEXT_XML_VALUE: Final = Regex(r"^[ \t>]*(?P<v>[^\s<>]+)[ \t]*$")
+# A command substitution that is a whole shell value, followed only by shell operators (`$(cat f) && \`).
+_LEADING_SUBSTITUTION: Final = Regex(rf"({SUBSTITUTION})[ \t]*(?:&&|\|\||;|\||\\|$)")
 # The rest of a SQL statement at the client's continuation prompt: `postgres-# 'x';`, `    -> 'x';`.
 _NEXT_SQL: Final = Regex(rf"^[ \t]*(?:[A-Za-z0-9_]*[=-]#|->|>)?[ \t]*(?P<v_w>{SQL_QUOTED})")
 _NEXT_SQL_GROUP: Final[int] = _NEXT_SQL.groupindex["v_w"]
@@ -155,16 +177,33 @@ _Span = tuple[int, int, int, str]
 _Span3 = tuple[int, int, int]
 
 
-# Every rule in precedence order: provider-token shapes (tokens.yaml), then the context rules.
-RULES: Final = (*token_rules(), *CONTEXT_RULES)
+# Every rule in precedence order: SessionGuard's provider-token shapes (tokens.yaml), gitleaks' rules, then the
+# context rules.
+RULES: Final = (*token_rules(), *gitleaks_rules(), *CONTEXT_RULES)
+# Where gitleaks' rules start: the rules before are SessionGuard's own token shapes, which a gitleaks rule that
+# lets a match go overrides (SecretMasker._vetoed).
+_GITLEAKS_START: Final = next(index for index, rule in enumerate(RULES) if rule.special == gitleaks.SPECIAL)
+_GITLEAKS_END: Final = _GITLEAKS_START + len(gitleaks_rules())
+# A token alone on a line (heuristics.bare_credential) is named only if no rule named it.
+_BARE_PRIORITY: Final = len(RULES)
+# Spans found by the stateful handlers (key blocks, SecureString values) name the marker when they overlap.
+_STATEFUL_PRIORITY: Final = -1
+# Spans a gitleaks span over the same value gives way to (_prefer_sessionguard_spans): SessionGuard's token shapes,
+# its context rules but the generic secret-named assignment (whose value may be a token with `=` inside, as
+# `pscale_pw_x=y`, that gitleaks takes whole), and the stateful ones (key blocks, pending values).
+_PRECISE: Final = frozenset(
+    {_STATEFUL_PRIORITY}
+    | {index for index, rule in enumerate(RULES) if rule.special not in (gitleaks.SPECIAL, "assignment")}
+)
 _ALL_TRIGGERS: Final = tuple(sorted({t for rule in RULES for t in rule.triggers} | {_PEM_TRIGGER}))
 # One Set entry per rule (and a last one for private-key blocks): which rules can fire on a line. No match at
 # all is the fast path: the line is returned unchanged after this single call.
 RULE_TRIGGER_SET: Final = build_trigger_set([*(rule.triggers for rule in RULES), (_PEM_TRIGGER,)])
-# All triggers as one regex, to find where they are in a block of lines (mask_lines).
-ANY_TRIGGER_RE: Final = Regex("(?i)" + "|".join(re2.escape(t) for t in _ALL_TRIGGERS))
-# Spans found by the stateful handlers (key blocks, SecureString values) name the marker when they overlap.
-_STATEFUL_PRIORITY: Final = -1
+# All triggers as one regex, to find where they are in a block of lines (mask_lines), and a line that is one token
+# alone (which holds no trigger but may be a credential, see bare_credential).
+ANY_TRIGGER_RE: Final = Regex(
+    "(?i)" + "|".join(re2.escape(t) for t in _ALL_TRIGGERS) + rf"|(?m:^[ \t]*{BARE_CHARS}{{16,}}[ \t]*$)"
+)
 # Lines that hold a trigger but nothing to mask (`sudo yum update -y`, `journalctl -u nginx`) come back again and
 # again in sessions. For a masker with no state (no key block, prompt or SecureString pending), masking a line
 # depends on the line alone, so such a line, once found clean and leaving no state behind, is skipped the next
@@ -178,7 +217,18 @@ class SecretMasker:
     """Stateful per session: a PEM private-key block opened in one line (or event) stays masked, line by line,
     until its END line; other state (e.g. `aws configure` prompts answered on the next line) likewise."""
 
-    __slots__ = ("_counts", "_in_pem", "_pem_prefix", "_pem_shape", "_pending", "_secure_window", "_stateful")
+    __slots__ = (
+        "_after_dump",
+        "_counts",
+        "_in_pem",
+        "_pem_prefix",
+        "_pem_shape",
+        "_pending",
+        "_secure_window",
+        "_stateful",
+        "_vetoes",
+        "_yaml",
+    )
 
     def __init__(self) -> None:
         self._counts: dict[str, int] = {}
@@ -189,7 +239,12 @@ class SecretMasker:
         # printed alone), "value" (the value: of a name/value pair), "sql" (a SQL statement's password)
         self._pending: tuple[str, str] | None = None
         self._secure_window = 0  # lines left in which a SecureString's "Value" may appear
+        self._yaml = kubernetes.SecretData()  # a Kubernetes Secret's `data:` printed as YAML
+        self._after_dump = False  # the last token alone on a line was a line of a base64 dump (64 or 76 wide)
         self._stateful = False
+        # Spans of the current line that a gitleaks rule matched but let go (entropy, allow-list): SessionGuard's
+        # own token shapes over the same text let go too (AKIAIOSFODNN7EXAMPLE, Google's public browser keys).
+        self._vetoes: list[tuple[int, int]] = []
 
     @property
     def counts(self) -> Mapping[str, int]:
@@ -205,7 +260,7 @@ class SecretMasker:
         """One cleaned terminal line (command or output) -> the same line with every secret value masked."""
         data = line.encode("utf-8", "surrogatepass")
         selected = RULE_TRIGGER_SET.Match(data)
-        if not selected and not self._stateful:
+        if not selected and not self._stateful and not may_be_bare_token(data):
             return line
         return self._mask_candidate(line, data, selected)
 
@@ -263,7 +318,7 @@ class SecretMasker:
         if not self._stateful and _is_clean(data):
             return line
         selected = RULE_TRIGGER_SET.Match(data)
-        if not selected and not self._stateful:
+        if not selected and not self._stateful and not may_be_bare_token(data):
             return line
         return self._mask_found(line, data, selected)
 
@@ -284,14 +339,12 @@ class SecretMasker:
         if self._in_pem and self._continue_pem(data, spans):
             self._update_stateful()
             return spans
-        if self._pending is not None:
-            self._take_pending(data, spans)
-        if self._secure_window > 0:
-            self._secure_window -= 1
-            if self._find_secure_value(data, 0, spans):
-                self._secure_window = 0
+        self._continue_state(data, spans)
         if b"-----BEGIN" in data:
             self._open_pem(data, spans)
+        if may_be_bare_token(data):
+            self._mask_bare_token(data, spans)
+        self._vetoes.clear()
         for index in selected:
             if index >= len(RULES):
                 continue  # the private-key entry: handled above
@@ -302,11 +355,42 @@ class SecretMasker:
                 self._apply_special(rule, index, data, spans)
             else:
                 self._apply_rule(rule, index, data, spans)
+        if self._vetoes:
+            spans[:] = [span for span in spans if not self._vetoed(span)]
+        if len(spans) > 1:
+            _prefer_sessionguard_spans(spans)
         self._update_stateful()
         return spans
 
+    def _continue_state(self, data: bytes, spans: list[_Span]) -> None:
+        """What earlier lines left open: a value announced for this line, a YAML `data:` mapping, a SecureString."""
+        if self._pending is not None:
+            self._take_pending(data, spans)
+        if self._yaml.is_open:
+            spans.extend((start, stop, _STATEFUL_PRIORITY, "secret") for start, stop in self._yaml.line(data))
+        if self._secure_window > 0:
+            self._secure_window -= 1
+            if self._find_secure_value(data, 0, spans):
+                self._secure_window = 0
+
+    def _vetoed(self, span: _Span) -> bool:
+        """A span of SessionGuard's own token shapes, or of a token alone, over text a gitleaks rule let go."""
+        start, stop, priority, _kind = span
+        mine = 0 <= priority < _GITLEAKS_START or priority == _BARE_PRIORITY
+        return mine and any(v_start < stop and start < v_stop for v_start, v_stop in self._vetoes)
+
+    def _mask_bare_token(self, data: bytes, spans: list[_Span]) -> None:
+        """A credential printed alone on its line (bare_credential); the short last line of a base64 dump (a PGP
+        message, `base64 file`), right after its full-width lines, is not one."""
+        token = data.strip()
+        after_dump = self._after_dump
+        self._after_dump = len(token) in BASE64_WRAP and is_mixed_case(token)
+        bare = bare_credential(data)
+        if bare is not None and not after_dump:
+            spans.append((*bare, _BARE_PRIORITY, "high-entropy-token"))
+
     def _update_stateful(self) -> None:
-        self._stateful = self._in_pem or self._pending is not None or self._secure_window > 0
+        self._stateful = self._in_pem or self._pending is not None or self._secure_window > 0 or self._yaml.is_open
 
     def _take_pending(self, data: bytes, spans: list[_Span]) -> None:
         """The line after one that announced its value (see _pending): mask the value if the line has it."""
@@ -319,6 +403,12 @@ class SecretMasker:
                 start, stop = match[_NEXT_VALUE_GROUP]
                 mode = "q" if data[start] in b"\"'" else "r"
                 self._add_span(_PENDING_RULE, match, data, spans, kind=kind, mode=mode, span=(start, stop, 0))
+            return
+        if what == "xml":
+            match = _NEXT_XML_VALUE.match(data)
+            if match is not None:
+                start, stop = match[1]
+                self._add_span(_PENDING_RULE, match, data, spans, kind=kind, mode="p", span=(start, stop, 0))
             return
         if what == "sql":
             match = _NEXT_SQL.match(data)
@@ -343,7 +433,7 @@ class SecretMasker:
             self._in_pem = False
             before = data[: end[0][0]]
             offset = self._pem_prefix_length(before, whole=True)
-            body = before[offset:].strip(b" \t>")
+            body = before[offset:].strip(b" \t>\"'")
             if body:
                 start = before.index(body, offset)
                 spans.append((start, start + len(body), _STATEFUL_PRIORITY, "private-key"))
@@ -400,9 +490,9 @@ class SecretMasker:
             stop = end[0][0] if end is not None else len(data)
             inner = data[begin_end:stop]
             body = inner.strip()
-            # key material, not just the quote or `\n"` that closes an `echo '-----BEGIN ...'` or a JSON string,
-            # or the `$` that cat -A prints at the end of a line
-            if body.strip(b"'\",;()\\n$"):
+            # key material, not just the quote or `\n"` that closes an `echo '-----BEGIN ...'` or a JSON string
+            # (`\n" +` in code), or the `$` that cat -A prints at the end of a line
+            if body.strip(b"'\",;()\\n$+ \t"):
                 start = begin_end + inner.index(body)
                 spans.append((start, start + len(body), _STATEFUL_PRIORITY, "private-key"))
             if end is None:
@@ -477,7 +567,10 @@ class SecretMasker:
             # `AUTH=p@ss:w/rd`: an `=` assignment's value is one whole (`--auth=user:password` keeps its user)
             equals = not colon and (not rest or (b"=" in separator and b"=>" not in separator))
             whole = equals and data[name_start : name_start + 1] != b"-"
-            if self._add_span(rule, match, data, spans, kind=kind, mode=mode, span=span, whole=whole):
+            accepted = self._add_span(rule, match, data, spans, kind=kind, mode=mode, span=span, whole=whole)
+            # A word value that is a list (`a=1,password=x,…`) had all its items judged by _split_list: consumed
+            # even when its first value is let go, or every later item would start another walk (quadratic).
+            if accepted or (mode == "w" and (data.find(b",", start, stop) >= 0 or data.find(b"&", start, stop) >= 0)):
                 pos = max(pos, stop)
 
     def _apply_htpasswd(self, rule: Rule, index: int, data: bytes, spans: list[_Span]) -> None:
@@ -498,7 +591,9 @@ class SecretMasker:
 
     def _apply_special(self, rule: Rule, index: int, data: bytes, spans: list[_Span]) -> None:
         special = rule.special
-        if special == "assignment":
+        if special == gitleaks.SPECIAL:
+            self._apply_gitleaks(rule, index, data, spans)
+        elif special == "assignment":
             self._apply_assignments(rule, index, data, spans)
         elif special == "htpasswd":
             self._apply_htpasswd(rule, index, data, spans)
@@ -507,8 +602,40 @@ class SecretMasker:
                 self._secure_window = _SSM_WINDOW
         elif special in ANNOUNCES:
             self._apply_announcement(rule, data)
+        elif special == kubernetes.OPENS:
+            match = rule.regex.match(data)
+            if match is not None:
+                start, stop = match[1]
+                self._yaml.open(start, string_data=data[start:stop] == b"stringData")
+        elif special == kubernetes.API_VERSION:
+            match = rule.regex.match(data)
+            if match is not None:
+                self._yaml.api_version(data[match[1][0] : match[1][1]])
         else:
             self._apply_aws_prompt(rule, index, data, spans)
+
+    def _apply_gitleaks(self, rule: Rule, index: int, data: bytes, spans: list[_Span]) -> None:
+        """A gitleaks rule: its secret is masked if it passes the rule's entropy floor and allow-lists and is no
+        stand-in (heuristics.is_placeholder_token); else its span is a veto (see _vetoed)."""
+        check = rule.gitleaks
+        if check is None:
+            return
+        search = rule.regex.search
+        pos = 0
+        size = len(data)
+        while pos <= size:
+            match = search(data, pos)
+            if match is None:
+                return
+            pos = max(match[0][1], pos + 1)
+            start, stop = check.secret_span(match)
+            if start >= stop:
+                continue
+            secret = data[start:stop]
+            if check.accepts(secret, data[match[0][0] : match[0][1]], data) and not is_placeholder_token(secret):
+                spans.append((start, stop, index, rule.kind))
+            else:
+                self._vetoes.append((start, stop))
 
     def _apply_announcement(self, rule: Rule, data: bytes) -> None:
         """A line whose value comes on the next line (see ANNOUNCES): remember what to look for there."""
@@ -599,6 +726,10 @@ class SecretMasker:
             start, stop = start + 1, stop - 1  # quoted: mask the inside, keep the quotes
         elif mode == "r":
             stop = start + len(data[start:stop].rstrip(b" \t,;"))
+            if data[start : start + 1] in (b"$", b"`"):  # `NAME = $(cat /run/secrets/x) && \`: the command only
+                leading = _LEADING_SUBSTITUTION.match(data[start:stop])
+                if leading is not None:
+                    stop = start + leading[1][1]
         elif mode == "w":
             stop = self._split_list(data, start, stop, priority, spans)
         elif mode == "d" and not looks_random(data[start:stop]):
@@ -609,6 +740,7 @@ class SecretMasker:
         if (
             start >= stop
             or (mode != "v" and is_placeholder(value))
+            or is_placeholder_token(value, documented=mode == "v")
             or (rule.accept is not None and not rule.accept(rule, match, data, value))
             or (kind == "key" and value.startswith(PATHLIKE_PREFIXES))  # --private-key /path/key.pem: a file
             or (mode != "v" and is_arn(value, 0))  # an ARN names a secret (Secrets Manager, KMS)
@@ -690,6 +822,25 @@ class SecretMasker:
         return b"".join(out).decode("utf-8", "surrogatepass")
 
 
+def _prefer_sessionguard_spans(spans: list[_Span]) -> None:
+    """A gitleaks span over a value that a precise SessionGuard rule (_PRECISE) also found gives way: those take the
+    value exactly, where gitleaks' match may take its surroundings too (curl-auth-user takes `user:password`,
+    basic-auth only the password; slack-webhook-url takes the whole URL, slack-webhook only the path), and they
+    name the marker as docs/masking.md says. Otherwise the spans merge, named after gitleaks' rule (it comes
+    before the context rules), which also wins over a token alone on its line (only its shape named that)."""
+    own = [(start, stop) for start, stop, priority, _kind in spans if priority in _PRECISE]
+    if len(own) == len(spans) or not own:
+        return
+    spans[:] = [
+        span
+        for span in spans
+        if not (
+            _GITLEAKS_START <= span[2] < _GITLEAKS_END
+            and any(start < span[1] and span[0] < stop for start, stop in own)
+        )
+    ]
+
+
 def _is_clean(data: bytes) -> bool:
     """A line known to need no masking from a masker without state (see CLEAN_LINES). A long line is never
     kept, so it is not hashed to look for it."""
@@ -698,8 +849,10 @@ def _is_clean(data: bytes) -> bool:
 
 def _remember_clean(data: bytes) -> None:
     """Remember a line that needed no masking and left the masker without state (see CLEAN_LINES)."""
-    if b"-----BEGIN" in data:
-        return  # opening a key block counts it even when nothing is left to mask on this line
+    if b"-----BEGIN" in data or b"apiVersion:" in data or may_be_bare_token(data):
+        # A key block's BEGIN counts even with nothing left to mask; an apiVersion line says what a later `data:`
+        # holds; a token alone is judged with the line before it (_mask_bare_token).
+        return
     if len(CLEAN_LINES) >= _CLEAN_LINES_SIZE:
         CLEAN_LINES.clear()
     CLEAN_LINES.add(data)

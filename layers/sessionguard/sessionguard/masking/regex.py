@@ -32,13 +32,14 @@ class Regex:
     which together cost more than most searches here. A match is the binding's own list of spans (Match).
     tests/unit/test_masking_speed_paths.py pins this private binding against ``re2.compile``."""
 
-    __slots__ = ("_match", "groupindex", "pattern")
+    __slots__ = ("_match", "groupindex", "groups", "pattern")
 
     def __init__(self, pattern: str) -> None:
         compiled = re2.compile(pattern.encode("ascii"), LATIN1)  # the wrapper checks the pattern compiled
         self.pattern = pattern
         self._match = compiled._regexp.Match  # keeps the compiled RE2 object alive
         self.groupindex: dict[str, int] = {name.decode(): index for name, index in compiled.groupindex.items()}
+        self.groups: int = compiled.groups  # how many capture groups, named or not
 
     # RE2 rejects (no match, and an error logged) a pos past endpos or an endpos past the end: callers never
     # pass one. RE2 still sees the whole text, so ^ and \b before pos behave as in the wrapper.
@@ -58,6 +59,44 @@ class Regex:
     def fullmatch(self, data: bytes) -> bool:
         """Whether all of data matches."""
         return bool(self._match(_ANCHOR_BOTH, data, 0, len(data))[0][0] >= 0)
+
+
+class LazyRegex:
+    """A Regex compiled on its first use. gitleaks' ~220 patterns take ~0.2 s to compile, which a Lambda cold start
+    or a `sessionguard scan` would pay up front; most never meet a line holding their keywords. Every pattern is
+    compiled once by the test suite (tests/unit/test_masking_gitleaks.py), so a bad one cannot hide here."""
+
+    __slots__ = ("_compiled", "pattern")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._compiled: Regex | None = None
+
+    @property
+    def compiled(self) -> Regex:
+        if self._compiled is None:
+            self._compiled = Regex(self.pattern)
+        return self._compiled
+
+    @property
+    def groupindex(self) -> dict[str, int]:
+        return self.compiled.groupindex
+
+    @property
+    def groups(self) -> int:
+        return self.compiled.groups
+
+    def search(self, data: bytes, pos: int = 0) -> Match | None:
+        return self.compiled.search(data, pos)
+
+    def search_within(self, data: bytes, pos: int, endpos: int) -> Match | None:
+        return self.compiled.search_within(data, pos, endpos)
+
+    def match(self, data: bytes, pos: int = 0) -> Match | None:
+        return self.compiled.match(data, pos)
+
+    def fullmatch(self, data: bytes) -> bool:
+        return self.compiled.fullmatch(data)
 
 
 def build_trigger_set(trigger_groups: Sequence[Sequence[str]]) -> Any:

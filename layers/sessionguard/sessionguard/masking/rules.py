@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from sessionguard.masking.heuristics import is_placeholder
-from sessionguard.masking.regex import Match, Regex
+from sessionguard.masking.regex import LazyRegex, Match, Regex
+
+if TYPE_CHECKING:
+    from sessionguard.masking.gitleaks import GitleaksCheck
 
 # --- value fragments --------------------------------------------------------------------------------------
 # Capture groups whose name starts with "v" hold a value; the part after the last "_" says how to treat it:
@@ -33,19 +36,19 @@ SQL_QUOTED = r"'(?:[^'\\\n]|\\.|'')*'|\"(?:[^\"\\\n]|\\.|\"\")*\""  # SQL double
 _WORD_CHAR = r"(?:[^\s'\";|&]|&[^\s'\";|&])"
 
 
-# A command substitution is one value even with spaces inside: `$(cat /run/secrets/db)` stays (placeholder),
-# `$(echo hunter2)` is masked whole.
-_SUBSTITUTION = r"\$\([^()\n]*\)"
+# A command substitution is one value even with spaces inside: `$(cat /run/secrets/db)` and `\`etcdctl get x\``
+# stay (placeholders), `$(echo hunter2)` is masked whole.
+SUBSTITUTION = r"\$\([^()\n]*\)|`[^`\n]*`"
 
 
 def value_pattern(tag: str = "v") -> str:
-    return rf"(?P<{tag}_w>{QUOTED}|{_SUBSTITUTION}|{_WORD_CHAR}+)"
+    return rf"(?P<{tag}_w>{QUOTED}|{SUBSTITUTION}|{_WORD_CHAR}+)"
 
 
 def option_value_pattern(tag: str = "v", *, dash: bool = False) -> str:
     """A space-separated option argument: not the next option. With `dash`, a word that starts with `-` is also
     taken (group mode d), to be kept only if it looks random (`-p -Zq7vRm2Lx9`, not `--password -h db`)."""
-    word = rf"(?P<{tag}_w>{QUOTED}|{_SUBSTITUTION}|[^\s'\";|&-]{_WORD_CHAR}*)"
+    word = rf"(?P<{tag}_w>{QUOTED}|{SUBSTITUTION}|[^\s'\";|&-]{_WORD_CHAR}*)"
     return rf"{word}|(?P<{tag}_d>-[^\s'\";|&-]{_WORD_CHAR}{{5,}})" if dash else word  # 6+ after -: looks_random
 
 
@@ -66,6 +69,8 @@ _SAME_COMMAND = rf"(?:(?:[^;&|\n]|{QUOTED})*?\s)??"
 _NAME_KEYWORDS = r"(?i:pass|pw|secret|token|cred|key|auth)"
 _NAME = rf"(?P<n>[A-Za-z0-9_.-]*{_NAME_KEYWORDS}[A-Za-z0-9_.-]*)"
 _NAME_TRIGGERS = ("pass", "pw", "secret", "token", "cred", "key", "auth")
+# A declared type between a name and its `=` (Go `var apiToken string = "x"`, Kotlin `val apiToken: String = "x"`).
+_TYPE_WORD = r"(?:[ \t]*:?[ \t]+(?:string|String|str|&str|\[\]byte|CharSequence|SecureString))?"
 # What `echo X |` / `printf '%s\n' X |` feeds into a command's standard input.
 _ECHO = (
     r"\b(?:echo(?:[ \t]+-[neE]+)*|printf(?:[ \t]+'%s\\n'|[ \t]+\"%s\\n\")?|yes)[ \t]+"
@@ -90,17 +95,19 @@ _USER_PASSWORD = (
 class Rule:
     kind: str
     triggers: tuple[str, ...]
-    regex: Regex
+    regex: Regex | LazyRegex
     value_groups: tuple[tuple[int, str], ...]
     name_group: int
     accept: Callable[[Rule, Match, bytes, bytes], bool] | None  # (rule, match, line, value): keep the value?
     user_split: bool  # `user:password` values (chpasswd): keep the user readable
-    # "" or a handler of its own: "assignment", "htpasswd", "aws-prompt", "secure-string", masker.ANNOUNCES's keys
+    # "" or a handler of its own: "assignment", "htpasswd", "aws-prompt", "secure-string", "yaml-data",
+    # "yaml-api-version", "gitleaks" (gitleaks.py's rules), masker.ANNOUNCES's keys
     special: str
     dotted_name: bool  # the name is `profile.x.aws_secret_access_key`: classify its last part
     # Cheap necessary conditions checked with `in` before the RE2 search (each inner tuple: one of these
     # bytes must occur): a line that merely mentions `sudo` costs no RE2 call for the `echo X | sudo -S` rule.
     requires: tuple[tuple[bytes, ...], ...]
+    gitleaks: GitleaksCheck | None = None  # a gitleaks rule (special "gitleaks"): its secret group and checks
 
 
 def make_rule(
@@ -129,7 +136,9 @@ def _is_user_password(rule: Rule, match: Match, data: bytes, value: bytes) -> bo
         if start >= 0:
             user = data[start:end]
             break
-    if is_placeholder(user + b":" + value):  # `--user <user:password>` in help text, `-u ${X:?msg}`
+    if is_placeholder(user + b":" + value) or is_placeholder(value):  # `--user <user:password>`, `-u ${X:?msg}`
+        return False
+    if value.lower() in _NAMES_NOT_VALUES:  # `curl -u username:password` (help text)
         return False
     return not (value.startswith(b"//") or (value.isdigit() and (user.isdigit() or not user)))
 
@@ -152,11 +161,19 @@ def _is_option_name(rule: Rule, match: Match, data: bytes, value: bytes) -> bool
     return not (name[1:2].islower() and name[2:3].isupper() and any(48 <= c <= 57 for c in name[2:]))
 
 
+# A password that only names what goes there, in help text and examples: `curl -u user:token`.
+_NAMES_NOT_VALUES: Final = frozenset({b"password", b"passwd", b"pass", b"pwd", b"token", b"secret", b"apikey"})
+
 # Values that only say where a passphrase is (openssl-passphrase-options(1) and tools that copy it): exactly
 # `stdin`, `fd:<digits>`, `env:<NAME>` with an environment-variable name, `file:<path>` with a `/` or `.` in the
 # path. Anything else (`stdinPw77`, `file:abc123`, `env:s3cret`) is a value.
 _PASS_SOURCE: Final = Regex(r"stdin|fd:[0-9]+|env:[A-Z_][A-Z0-9_]*|file:[^\s/.]*[/.]\S*")
 _NAME_KEYWORD_BYTES: Final = tuple(keyword.encode() for keyword in _NAME_TRIGGERS)
+
+
+def _not_a_sentence_end(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:
+    """`password combination.` ends a sentence: a word of letters and a full stop is prose, not a password."""
+    return not (value.endswith(b".") and value[:-1].isalpha())
 
 
 def _is_not_a_port(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:
@@ -443,6 +460,7 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
         ("password",),
         r"(?:\bmachine[ \t]+\S+(?:[ \t]+login[ \t]+\S+)?[ \t]+|^[ \t]*)password[ \t]+(?P<v_w>[^\s'\"]+)[ \t]*$",
         requires=((b"password",),),
+        accept=_not_a_sentence_end,
     ),
     # vault login TOKEN; vault's "Key  Value" table (`token   hvs....`, also legacy s. tokens).
     make_rule(
@@ -481,13 +499,40 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
         ("setenv", "set -"),
         rf"(?:\bsetenv|\bset(?:[ \t]+--?[A-Za-z]+)+)[ \t]+(?P<n>[A-Za-z0-9_]+)[ \t]+{value_pattern()}",
     ),
-    # PHP (wp-config.php): define('DB_PASSWORD', 'x');
+    # A name and its value as two quoted arguments: PHP define('DB_PASSWORD', 'x'), Java
+    # System.setProperty("DB_PASSWORD", "x"), defaults of getenv / os.environ.get / GetEnvOrDefault("api_token", "x").
     make_rule(
         "secret",
-        ("define",),
-        rf"(?i)\bdefine[ \t]*\([ \t]*['\"](?P<n>[A-Za-z0-9_.-]+)['\"][ \t]*,[ \t]*(?P<v_w>{QUOTED})",
-        requires=((b"(",),),
+        _NAME_TRIGGERS,
+        rf"[(,][ \t]*['\"](?P<n>[A-Za-z0-9_.-]+)['\"][ \t]*,[ \t]*(?P<v_w>{QUOTED})",
+        requires=((b",",),),
     ),
+    # argparse: add_argument("--hf_token", type=str, default="x")
+    make_rule(
+        "secret",
+        _NAME_TRIGGERS,
+        rf"\badd_argument\([ \t]*['\"](?P<n>--?[A-Za-z0-9_.-]+)['\"][^)\n]*?\bdefault[ \t]*=[ \t]*(?P<v_w>{QUOTED})",
+        requires=((b"default",),),
+    ),
+    # XML/HTML name/value attributes: <add key="Password" value="x" />, <entry name="apiToken" value="x"/>
+    make_rule(
+        "secret",
+        _NAME_TRIGGERS,
+        rf"\b(?:name|key)[ \t]*=[ \t]*['\"](?P<n>[A-Za-z0-9_.:-]+)['\"][ \t]+value[ \t]*=[ \t]*(?P<v_w>{QUOTED})",
+        requires=((b"value",),),
+    ),
+    # An XML element whose value sits on its own line (<apiToken> / value / </apiToken>): see _take_pending.
+    make_rule(
+        "secret",
+        _NAME_TRIGGERS,
+        r"^[ \t>]*<(?P<n>[A-Za-z0-9_.:-]+)(?:[ \t][^<>\n]*)?>[ \t]*$",
+        special="xml-open",
+        requires=((b">",),),
+    ),
+    # Kubernetes Secrets: the values under `data:` (base64) and `stringData:`, see _continue_yaml_data; and the
+    # apiVersion that says whether a `data:` is a core Secret's (v1) or a custom resource's.
+    make_rule("secret", ("data:",), r"^[ \t]*(data|stringData):[ \t]*$", special="yaml-data"),
+    make_rule("secret", ("apiversion:",), r"^[ \t]*apiVersion:[ \t]*[\"']?([^\s\"']*)", special="yaml-api-version"),
     # CloudFormation CLI shorthand: --parameters ParameterKey=DBPassword,ParameterValue=X
     make_rule(
         "secret",
@@ -501,10 +546,13 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
     # from the name (password, token, aws-secret-access-key, ...). Two phases (see _apply_assignments): this
     # finds a name and its separator (group "r" when the value is the rest of the line), then the value.
     # A subscript may come between the name and its separator: `passwords[0]=x`, `os.environ['API_TOKEN']='x'`.
+    # Operators: = := ::= :::= ?= ??= .= += => and `name: ` (YAML), `:` (JSON); a declared type may come before
+    # the operator (_TYPE_WORD).
     make_rule(
         "secret",
         _NAME_TRIGGERS,
-        rf"{_NAME}(?:\[[0-9]*\])?[\"']?\]?(?:(?P<r>[ \t]*(?::|=>)[ \t]+|[ \t]+:?=[ \t]*)|(?P<c>:)|=)",
+        rf"{_NAME}(?:\[[0-9]*\])?[\"']?\]?{_TYPE_WORD}"
+        r"(?:(?P<r>[ \t]*(?::|=>)[ \t]+|[ \t]*(?::{1,3}|\?\??|\.|\+)=[ \t]*|[ \t]+=[ \t]*)|(?P<c>:)|=)",
         requires=((b"=", b":"),),
         special="assignment",
     ),

@@ -8,6 +8,8 @@ pattern RE2 rejects or one without its value group fails the import, never silen
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -35,8 +37,19 @@ def _has_digit_and_letter(rule: Rule, match: Match, data: bytes, value: bytes) -
     return any(48 <= c <= 57 for c in body) and any(65 <= (c | 32) - 32 <= 90 for c in body)
 
 
+def _is_base64_private_key(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:
+    """The base64 starts with a private key's PEM armour (`-----BEGIN … PRIVATE KEY-----`), not a certificate's."""
+    head = value[:88]  # a multiple of 4: decodes without padding to the armour line and more
+    try:
+        decoded = base64.b64decode(head[: len(head) - len(head) % 4], validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return b"PRIVATE KEY" in decoded.split(b"\n", 1)[0]
+
+
 ACCEPT_HOOKS: Final[Mapping[str, Callable[[Rule, Match, bytes, bytes], bool]]] = {
     "digit-and-letter": _has_digit_and_letter,
+    "base64-private-key": _is_base64_private_key,
 }
 
 

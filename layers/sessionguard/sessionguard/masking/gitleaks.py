@@ -1,0 +1,128 @@
+"""Provider-token rules from gitleaks' rule set (MIT): gitleaks_rules.json, generated from gitleaks' config.
+
+Each rule is gitleaks' own: an RE2 regex whose secret group is the value to mask (its secretGroup, else the first
+unnamed group that took part, else the whole match), keywords that must occur in the line (they feed the masker's
+trigger Set, so a rule costs nothing on a line without them), a Shannon-entropy floor for the value, and
+allow-lists (values that are not secrets: gitleaks' global ones such as `${VAR}`, `{{ x }}`, `aaaa…`, and each
+rule's own, such as `.+EXAMPLE$` for AWS key ids). The file names the gitleaks commit it was made from;
+`python -m evaluation.gitleaks_samples <gitleaks checkout>` remakes it from a newer one (docs/masking.md,
+"Updating gitleaks' rules"). gitleaks' licence is GITLEAKS_LICENSE, beside it, and ships with the layer.
+
+The regexes are compiled on first use (regex.LazyRegex: most rules never meet their keywords, and compiling all
+costs ~0.2 s); the generator keeps only rules that compile under RE2 in the masker's Latin-1 byte mode (see the
+file's `left_out`), and tests/unit/test_masking_gitleaks.py compiles every one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+
+from sessionguard.masking.heuristics import shannon_entropy
+from sessionguard.masking.regex import LazyRegex, Match, Regex
+from sessionguard.masking.rules import Rule
+
+RULES_FILE: Final = Path(__file__).with_name("gitleaks_rules.json")
+SPECIAL: Final = "gitleaks"  # Rule.special of these rules: the masker's _apply_gitleaks handles them
+
+
+@dataclass(frozen=True, slots=True)
+class Allowlist:
+    """One gitleaks allow-list: a value is let go when its regexes (on the secret, the match or the line) or its
+    stop words (in the secret) say so; with condition AND, every part that is set must say so."""
+
+    target: str  # "secret", "match" or "line"
+    all_required: bool
+    regex: Regex | None  # the allow-list's regexes as one alternation: one search, not one per regex
+    stopwords: tuple[bytes, ...]
+
+    def allows(self, secret: bytes, match: bytes, line: bytes) -> bool:
+        text = match if self.target == "match" else line if self.target == "line" else secret
+        verdicts: list[bool] = []
+        if self.regex is not None:
+            verdicts.append(self.regex.search(text) is not None)
+        if self.stopwords:
+            lowered = secret.lower()
+            verdicts.append(any(word in lowered for word in self.stopwords))
+        return bool(verdicts) and (all(verdicts) if self.all_required else any(verdicts))
+
+
+@dataclass(frozen=True, slots=True)
+class GitleaksCheck:
+    """What a match of a gitleaks rule must pass to be masked, and which group is the secret."""
+
+    secret_group: int
+    entropy: float
+    allowlists: tuple[Allowlist, ...]
+    regex: LazyRegex  # the rule's own, for its groups
+
+    def secret_span(self, match: Match) -> tuple[int, int]:
+        """gitleaks' secretGroup, else the first unnamed group that took part, else the whole match. (gitleaks
+        takes the first non-empty group of any kind; named groups there only label parts of a token, as
+        jwt-base64's header fields, and the whole token is what must not leak.)"""
+        if self.secret_group and self.secret_group < len(match):
+            return match[self.secret_group]
+        for group in _unnamed_groups(self.regex.compiled):
+            start, stop = match[group]
+            if stop > start:
+                return start, stop
+        return match[0]
+
+    def accepts(self, secret: bytes, match: bytes, line: bytes) -> bool:
+        if self.entropy and shannon_entropy(secret) <= self.entropy:
+            return False
+        return not any(allowlist.allows(secret, match, line) for allowlist in self.allowlists)
+
+
+@cache
+def _unnamed_groups(regex: Regex) -> tuple[int, ...]:
+    """The capture groups without a name, in order."""
+    named = set(regex.groupindex.values())
+    return tuple(group for group in range(1, regex.groups + 1) if group not in named)
+
+
+def _allowlist(raw: dict[str, Any]) -> Allowlist:
+    patterns = raw.get("regexes", [])
+    return Allowlist(
+        target=str(raw.get("target", "secret")),
+        all_required=raw.get("condition", "OR") == "AND",
+        # each pattern in its own group, so that its inline flags ((?i)) and anchors stay its own
+        regex=Regex("|".join(f"(?:{pattern})" for pattern in patterns)) if patterns else None,
+        stopwords=tuple(str(word).encode() for word in raw.get("stopwords", [])),
+    )
+
+
+@cache
+def gitleaks_data(path: Path = RULES_FILE) -> dict[str, Any]:
+    """The file as generated: source, commit, licence, left_out, global_allowlist, rules."""
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+@cache
+def gitleaks_rules() -> tuple[Rule, ...]:
+    """One masker rule per gitleaks rule, in the file's order; kind = gitleaks' rule id."""
+    data = gitleaks_data()
+    global_allowlist = _allowlist(data["global_allowlist"])
+    rules: list[Rule] = []
+    for raw in data["rules"]:
+        regex = LazyRegex(raw["regex"])
+        check = GitleaksCheck(
+            secret_group=int(raw["secret_group"]),
+            entropy=float(raw["entropy"]),
+            allowlists=(global_allowlist, *(_allowlist(allowlist) for allowlist in raw["allowlists"])),
+            regex=regex,
+        )
+        keywords = tuple(str(keyword).lower() for keyword in raw["keywords"])
+        rules.append(Rule(raw["id"], keywords, regex, (), 0, None, False, SPECIAL, False, (), check))
+    return tuple(rules)
+
+
+def gitleaks_kinds() -> frozenset[str]:
+    return frozenset(rule.kind for rule in gitleaks_rules())
+
+
+__all__ = ["RULES_FILE", "SPECIAL", "Allowlist", "GitleaksCheck", "gitleaks_data", "gitleaks_kinds", "gitleaks_rules"]
