@@ -46,6 +46,13 @@ from demo.enrollment import (
     state_change_event,
 )
 from demo.fakes import InMemoryInstanceInformation
+from demo.integrations import (
+    INTEGRATION_PARAMETERS,
+    read_integrations,
+    show_integrations,
+    subscribe_integrations,
+    write_integrations,
+)
 from demo.lambdas import DeployedFunction, LocalLambda, Prepare
 from demo.ledger import play_ledger, sessions_records, write_sessions
 from demo.sessions import RecordedSession, read_session, replay, subscription_payload
@@ -119,6 +126,7 @@ def run_demo(options: DemoOptions) -> DemoResult:
             deployment, runtime = _deploy(options.stack_name, capture, inventory, log, console)
             stack.callback(runtime.close)
             inbox = _subscribe_inbox(deployment)
+            event_inbox = subscribe_integrations()
 
         console.section(2, "Enroll a new instance")
         with _step("enrollment"):
@@ -138,9 +146,12 @@ def run_demo(options: DemoOptions) -> DemoResult:
             slack_posts = [request.json() for request in capture.slack_posts()]
             sanitized = _sanitized_transcript(deployment.physical_id("SanitizedLogGroup"))
             _show_deliveries(deployment, sns_messages, slack_posts, sanitized, console)
+            integrations = read_integrations(event_inbox)
+            show_integrations(integrations, console)
 
     files = _write_outputs(output, sns_messages, slack_posts, sanitized, enrollment)
     write_sessions(files["sessions.jsonl"], sessions_records(ledger, sns_messages))
+    files.update(write_integrations(output, integrations))
     console.line()
     console.done("written: " + ", ".join(_shown_path(path) for path in files.values()))
     problems = _problems(enrollment)
@@ -163,10 +174,10 @@ def _deploy(
         SecretString=json.dumps({"url": capture.slack_webhook_url}),
     )["ARN"]
     console.done(f"Slack webhook URL (the capture server) in Secrets Manager: {secret_arn.rsplit(':', 1)[-1]}")
-    deployment = deploy_stack(stack_name, {"SlackWebhookSecretArn": secret_arn})
+    deployment = deploy_stack(stack_name, {"SlackWebhookSecretArn": secret_arn, **INTEGRATION_PARAMETERS})
     console.done(
         f"sam deploy, offline: template translated ({len(deployment.template['Resources'])} resources), "
-        f"{deployment.code_uploads} code zips uploaded, SlackWebhookSecretArn set"
+        f"{deployment.code_uploads} code zips uploaded, SlackWebhookSecretArn set, SecurityHubFindings on"
     )
     console.done(
         f"stack {stack_name} {deployment.status}: {len(deployment.resources)} resources created by the emulator's "

@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 # Typed in events/session-risky.jsonl: a database password on the command line and an AWS secret access key.
 RISKY_SECRETS = ("Hunter2-Prod!", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY")
 OUTPUT_FILES = {"sns.jsonl", "slack.jsonl", "sanitized.jsonl", "enrollment.json", "functions.log", "sessions.jsonl"}
+OUTPUT_FILES |= {"eventbridge.jsonl", "securityhub.jsonl"}  # the alert outlets (demo/integrations.py)
 # The session ledger step (demo/ledger.py): a command session read from its plain-text upload, a shell that never
 # streams.
 COMMAND_SESSION = "jane.roe-0c1d2e3f4a5b6c7d8"
@@ -183,3 +184,16 @@ def test_a_missing_session_file_fails_before_anything_starts(
     assert "make demo failed: reading the session" in error
     assert str(missing) in error
     assert not (tmp_path / "out").exists()
+
+
+def test_every_alert_sns_carried_is_also_an_event_and_a_finding(demo: DemoRun) -> None:
+    # The same alerts through the further outlets (docs/integrations.md): one event and one finding per alert.
+    alert_ids = sorted(record["rule_id"] for record in alert_records(demo) if record.get("rule_id"))
+    events = demo.lines("eventbridge.jsonl")
+    findings = demo.lines("securityhub.jsonl")
+    assert sorted(event["detail"]["rule_id"] for event in events) == alert_ids
+    assert sorted(finding["ProductFields"]["sessionguard/RuleId"] for finding in findings) == alert_ids
+    assert {event["source"] for event in events} == {"sessionguard"}
+    assert len({finding["Id"] for finding in findings}) == len(findings)
+    assert "EventBridge bus sessionguard-demo-bus: " in demo.console
+    assert "Security Hub: " in demo.console
