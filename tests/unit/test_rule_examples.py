@@ -20,7 +20,9 @@ def _cases() -> list[object]:
 
 @pytest.mark.parametrize(("rule", "example", "should_match"), _cases())
 def test_rule_example(rule: Rule, example: str, should_match: bool) -> None:
-    matched = {match.rule.id: match.segment for match in PACK.match(example, platform=rule.platform)}
+    # A session rule's examples are its later command, as if what it waits for had matched earlier.
+    earlier = rule.after
+    matched = {match.rule.id: match.segment for match in PACK.match(example, platform=rule.platform, earlier=earlier)}
     if should_match:
         assert rule.id in matched, f"{rule.id} should match {example!r}"
     else:

@@ -252,7 +252,7 @@ def reference_scan(pack: RulePack, command: str, platform: str = "linux") -> set
     normalized = normalize_powershell(command) if platform == "windows" else normalize_command(command)
     fired = set()
     for rule in pack.rules:
-        if rule.platform != platform:
+        if rule.platform != platform or rule.after:  # session rules need an earlier command, which is not here
             continue
         for patterns, texts in (
             (rule.segment, normalized.segments),

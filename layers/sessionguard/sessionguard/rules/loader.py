@@ -21,6 +21,7 @@ from sessionguard.severity import Severity
 
 RULE_KEYS = frozenset(
     {"id", "title", "severity", "techniques", "description", "tags", "match", "exceptions", "examples", "platform"}
+    | {"after"}
 )
 REQUIRED_RULE_KEYS = ("id", "title", "severity", "techniques", "description", "match", "examples")
 ALLOW_KEYS = frozenset({"rule", "user", "instance_id", "command", "expires", "reason"})
@@ -125,6 +126,7 @@ def _parse_rule(item: object, index: int, source: str) -> Rule:
     if not segment and not whole:
         raise RuleError(f"{where}: match needs at least one pattern under `segment:` or `whole:`")
     exceptions = _strings(item.get("exceptions", []), f"{where}: exceptions")
+    after = _rule_ids(item.get("after", []), f"{where}: after")
     for kind, patterns in (("match.segment", segment), ("match.whole", whole), ("exceptions", exceptions)):
         for pattern in patterns:
             compile_pattern(pattern, f"{where}: {kind}")
@@ -149,6 +151,7 @@ def _parse_rule(item: object, index: int, source: str) -> Rule:
         tags=tags,
         examples_match=examples_match,
         examples_no_match=examples_no_match,
+        after=after,
         source=source,
         platform=platform,
     )
@@ -196,6 +199,14 @@ def _reject_unknown(mapping: Mapping[Any, Any], allowed: frozenset[str], where: 
     unknown = sorted(str(key) for key in mapping if key not in allowed)
     if unknown:
         raise RuleError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _rule_ids(value: object, where: str) -> tuple[str, ...]:
+    ids = _strings(value, where)
+    for rule_id in ids:
+        if not _RULE_ID.fullmatch(rule_id):
+            raise RuleError(f"{where}: {rule_id!r} is not a rule id")
+    return ids
 
 
 def _text(value: object, where: str) -> str:

@@ -32,6 +32,9 @@ class Rule:
     tags: tuple[str, ...] = ()
     examples_match: tuple[str, ...] = ()
     examples_no_match: tuple[str, ...] = ()
+    # Session rule: the rule counts only when each of these rules matched an earlier command of the same session
+    # (download into /tmp, then run from it). Its patterns and examples are about the later command alone.
+    after: tuple[str, ...] = ()
     source: str = field(default="", compare=False)
     # The sessions it judges: "linux" (a Unix shell's commands, normalized as bash) or "windows" (a PowerShell
     # transcript's inputs, normalized as PowerShell and cmd; docs/windows.md).

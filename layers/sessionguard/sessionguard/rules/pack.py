@@ -10,7 +10,7 @@ which never bails out for being slow; they get memory headroom above RE2's defau
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -139,6 +139,12 @@ class RulePack:
                 )
             seen[rule.id] = rule
         ids = list(seen)
+        for rule in self.rules:
+            for prerequisite in rule.after:
+                if prerequisite not in seen or prerequisite == rule.id:
+                    raise RuleError(f"{rule.source}: rule {rule.id!r}: after: {prerequisite!r} is not another rule")
+        # The rules a session rule waits for: the only ids a session needs to remember (see SessionEngine).
+        self.prerequisites: frozenset[str] = frozenset(p for rule in self.rules for p in rule.after)
         for entry in self.allow:
             if not any(compile_glob(entry.rule).fullmatch(rule_id) for rule_id in ids):
                 raise RuleError(f"{entry.source}: allow entry for rule {entry.rule!r}: matches no rule")
@@ -171,9 +177,11 @@ class RulePack:
         instance_id: str = "",
         now: datetime | None = None,
         platform: str = "linux",
+        earlier: Collection[str] = (),
     ) -> list[RuleMatch]:
         """Rules of the session's platform matching the command (rebuilt, unmasked, possibly multi-line), after
-        exceptions and allow-list.
+        exceptions and allow-list. A session rule (Rule.after) matches only when every rule it waits for is in
+        `earlier`, the ids that matched earlier commands of the session (the engine keeps them).
 
         At most one RuleMatch per rule, most severe first (pack order within a severity).
         """
@@ -193,6 +201,8 @@ class RulePack:
                 )
             )
         matches = [RuleMatch(self.rules[index], text) for index, text in hits]
+        if self.prerequisites:
+            matches = [match for match in matches if all(rule_id in earlier for rule_id in match.rule.after)]
         matches.sort(key=lambda match: -match.rule.severity)
         return matches
 

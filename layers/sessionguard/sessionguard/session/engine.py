@@ -144,6 +144,9 @@ class _Session:
     # matched, which the previous delivery already alerted on (see `flush_pending`). The next command the session
     # completes is that command, and does not alert on them again.
     carried_rules: frozenset[str] | None = None
+    # Prerequisites of session rules (RulePack.prerequisites) that matched a command of this session: at most one
+    # entry per such rule, so the state stays bounded however long the session runs.
+    fired: set[str] = field(default_factory=set)
 
 
 def _choose_platform(session: _Session, events: Sequence[SessionEvent]) -> None:
@@ -215,6 +218,18 @@ class SessionEngine:
                     session.masker.mask_lines(texts)
                 session.counted = dict(session.masker.counts)
                 session.seen_command = session.seen_command or bool(commands)
+                if commands and self.rules.prerequisites:
+                    # What earlier deliveries did counts for session rules: remember their prerequisites.
+                    last = session_events[-1]
+                    for _, item, _ in commands:
+                        matches = self.rules.match(
+                            item.text,
+                            user_arn=last.user_arn,
+                            instance_id=last.instance_id,
+                            platform=session.platform or "linux",
+                            earlier=session.fired,
+                        )
+                        self._remember(session, matches)
                 pending = session.rebuilder.pending_command()
                 if pending is not None:
                     last = session_events[-1]
@@ -319,10 +334,14 @@ class SessionEngine:
                     out += _sanitized_lines(session_id, "output", masked[at:start], event_time)
                 command_lines = masked[start:stop]
                 out += _sanitized_lines(session_id, "command", command_lines, event_time, incomplete)
-                matches = self.rules.match(item.text, user_arn=event.user_arn, instance_id=event.instance_id)
+                matches = self.rules.match(
+                    item.text, user_arn=event.user_arn, instance_id=event.instance_id, earlier=session.fired
+                )
                 carried, session.carried_rules = session.carried_rules, None
                 if carried:
                     matches = [match for match in matches if match.rule.id not in carried]
+                if matches and self.rules.prerequisites:
+                    self._remember(session, matches)
                 if matches:
                     out += self._alerts(event, matches, "\n".join(command_lines))
                 at = stop
@@ -357,6 +376,11 @@ class SessionEngine:
             if count > seen:
                 self.stats.secrets_masked[kind] += count - seen
         session.counted = dict(counts)
+
+    def _remember(self, session: _Session, matches: list[RuleMatch]) -> None:
+        """Session rules wait for rules that matched an earlier command (RulePack.match's `earlier`): remember the
+        prerequisites this command matched, for the commands that follow."""
+        session.fired.update(match.rule.id for match in matches if match.rule.id in self.rules.prerequisites)
 
     def _alerts(self, event: SessionEvent, matches: list[RuleMatch], masked_command: str) -> list[CommandAlert]:
         out: list[CommandAlert] = []
