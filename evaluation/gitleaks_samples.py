@@ -53,6 +53,9 @@ LEFT_OUT: dict[str, str] = {
     "session text, and a kind named after the name)",
     "kubernetes-secret-yaml": "its regex spans up to 300 characters over several lines (kind: Secret … data:); "
     "the masker works line by line and keeps the state itself",
+    "curl-auth-user": "SessionGuard's basic-auth rules mask the password of -u/--user and keep the user readable",
+    "curl-auth-header": "SessionGuard's authorization-header rule masks any Authorization header, curl's or not",
+    "hashicorp-tf-password": "a password-named assignment: SessionGuard's context layer masks it by its name",
 }
 # Keywords too common in session text for a prefilter, replaced by a longer literal the rule's regex needs
 # anyway (case-insensitively), so ordinary lines (`key`, `they`, `disk`) stay on the fast path.

@@ -142,7 +142,7 @@ def test_vault_tokens_are_masked_in_context() -> None:
     check(f"token                {legacy}", f"token                {m('vault-token')}")
     check(
         f"curl -H 'X-Vault-Token: {legacy}' $VAULT_ADDR",
-        f"curl -H 'X-Vault-Token: {m('curl-auth-header')}' $VAULT_ADDR",
+        f"curl -H 'X-Vault-Token: {m('vault-service-token')}' $VAULT_ADDR",
     )
 
 

@@ -7,7 +7,6 @@ Pure functions on bytes; every regex is RE2 and every look-back is bounded, so h
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 from collections import Counter
 from collections.abc import Callable
@@ -272,9 +271,16 @@ def is_placeholder(value: bytes) -> bool:
 # Words that make a token-shaped value a stand-in (ghp_PUT_YOUR_TOKEN_HERE, xoxe.xoxp-1-AccessTokenHere).
 _PLACEHOLDER_WORDS: Final = frozenset({"your", "here", "example", "changeme", "placeholder", "redacted", "dummy"})
 _PLACEHOLDER_WORD_BYTES: Final = tuple(word.encode() for word in _PLACEHOLDER_WORDS)
+# Something at least one of the tests below needs (klmnop: every run of 16 letters in order holds it).
+_STAND_IN_HINT: Final = Regex(
+    r"EXAMPLE|####|\*\*\*\*|\.\.\.$|(?i:\[redacted\]|klmnop|" + "|".join(sorted(_PLACEHOLDER_WORDS)) + ")"
+)
 _PLACEHOLDER_WORDS_MAX: Final = 128  # longer values are not split into words (bounded work per value)
 _NOT_ALNUM: Final = bytes(c for c in range(256) if not (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122))
 _ASCENDING_RUN: Final = 16
+_ASCENDING_RUNS: Final = tuple(
+    bytes(range(97 + start, 97 + start + _ASCENDING_RUN)) for start in range(26 - _ASCENDING_RUN + 1)
+)
 # The credentials AWS's documentation prints (key ids AKIAIOSFODNN7EXAMPLE, AKIAI44QH8DHBEXAMPLE, and their secret
 # keys): stand-ins wherever they stand, also as the value of AWS_ACCESS_KEY_ID=.
 _AWS_EXAMPLE: Final = Regex(
@@ -283,15 +289,11 @@ _AWS_EXAMPLE: Final = Regex(
 
 
 def _has_ascending_run(text: bytes) -> bool:
-    """16 letters or digits in alphabet order (`abcdefghijklmnopqrstuvwxyz`): typed by a person writing an
-    example (`sk_abcdefghijklmnopqrstuvwxyz123`), never drawn at random. gitleaks' own true positives hold runs
-    of up to 14 (`klmnopqrstuvwx`), which stay masked."""
-    run = 1
-    for previous, current in itertools.pairwise(text):
-        run = run + 1 if current == previous + 1 else 1
-        if run >= _ASCENDING_RUN:
-            return True
-    return False
+    """16 letters in alphabet order (`abcdefghijklmnop…`; digits are only ten): typed by a person writing an example
+    (`sk_abcdefghijklmnopqrstuvwxyz123`), never drawn at random. gitleaks' own true positives hold runs of up to
+    14 (`klmnopqrstuvwx`), which stay masked. Eleven substring tests, no loop in Python."""
+    lowered = text.lower()
+    return any(run in lowered for run in _ASCENDING_RUNS)
 
 
 def _is_blanked_out(value: bytes) -> bool:
@@ -315,9 +317,11 @@ def is_placeholder_token(value: bytes, *, documented: bool = True) -> bool:
     recognised by its shape, not a value named by its variable, where `MY_EXAMPLE_Pw9` and `example-only-Xq3`
     are passwords) any value holding EXAMPLE or made of words that say so (`xoxp-1-PUT_YOUR_TOKEN_HERE`). A real
     token is random: none of this happens to one."""
-    if _AWS_EXAMPLE.fullmatch(value) or _is_blanked_out(value) or _is_mostly_one_character(value):
+    if _is_mostly_one_character(value):
         return True
-    if _has_ascending_run(value.lower()):
+    if _STAND_IN_HINT.search(value) is None:  # one RE2 call rules out the rest, for most values
+        return False
+    if _AWS_EXAMPLE.fullmatch(value) or _is_blanked_out(value) or _has_ascending_run(value):
         return True
     return documented and (b"EXAMPLE" in value or _has_placeholder_words(value))
 

@@ -84,10 +84,14 @@ _SUDO_STDIN = r"(?:-[A-Za-z]*S[A-Za-z]*\b|--stdin\b)"
 # `user:password` of curl -u, httpie -a, ...: quoted or one word. The user may hold a marker (`-u [MASKED:...]:`,
 # a token as the user), whose own colon is not the separator, or a second pass would split the marker.
 _USER_IN_MARKER = r"\[MASKED:[a-z-]+\]"
+# Also the user and the password quoted apart (`"user":"password"`, `user:'password'`), and a token as the user with
+# no password (`-u "sk_live_…:"`, Stripe's and others' API keys): then the user is the secret.
 _USER_PASSWORD = (
     rf"(?:'(?P<u1>(?:{_USER_IN_MARKER}|[^':\s\[])*):(?P<v_sq>[^'\n]+)'"
     rf"|\"(?P<u2>(?:{_USER_IN_MARKER}|[^\":\s\[])*):(?P<v_dq>[^\"\n]+)\""
-    rf"|(?P<u3>(?:{_USER_IN_MARKER}|[^\s:'\"\[])*):(?P<v_w>[^\s'\"]+))"
+    rf"|\"(?P<u4>[^\"\n]*)\":(?P<v4_w>\"[^\"\n]+\"|'[^'\n]+')"
+    rf"|(?P<u3>(?:{_USER_IN_MARKER}|[^\s:'\"\[])*):(?P<v_w>[^\s'\"]+|'[^'\n]+'|\"[^\"\n]+\")"
+    r"|(?P<q>['\"])(?P<vt_p>[^\s:'\"]{8,}):['\"]|(?P<vu_p>[^\s:'\"\[]{8,}):(?:[ \t]|$))"
 )
 
 
@@ -131,7 +135,7 @@ def _is_user_password(rule: Rule, match: Match, data: bytes, value: bytes) -> bo
     """`-u user:password`, but not `docker run -u 1000:1000` (uid:gid) nor `redis-cli -u redis://...` (a URL,
     masked by the url-password rule)."""
     user = b""
-    for name in ("u1", "u2", "u3"):  # one per quoting alternative; the first that took part
+    for name in ("u1", "u2", "u3", "u4"):  # one per quoting alternative; the first that took part
         start, end = match[rule.regex.groupindex[name]]
         if start >= 0:
             user = data[start:end]
