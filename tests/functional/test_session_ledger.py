@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -456,3 +457,44 @@ def test_sg_lg_004_events_in_a_stream_that_claim_another_session_are_reported(ap
     summary = invoke(app, schedule())
     # Then the session's stream is reported at once, without waiting for CloudTrail
     assert summary["findings"] == {"SG-LG-004": 1}
+
+
+# --- what a session costs in AWS calls (docs/ledger.md, "Cost per session") -------------------------------------
+
+
+def test_a_normal_streamed_session_costs_the_calls_docs_ledger_md_says(
+    app: ModuleType, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: Counter[str] = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        calls[f"{model.service_model.service_name}:{model.name}"] += 1
+
+    counting = boto3.session.Session()
+    counting.events.register("before-call", count)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", counting)  # every client made from here on counts its calls
+    ledger_alerts.default_outlets.cache_clear()
+    _, outlets = ledger_alerts.default_outlets()  # built again, with the counting session's clients
+    outlets.directory = SsmSessionDirectory(stack.ssm)  # type: ignore[arg-type]
+    outlets.wall_clock = lambda: float(stack.clock[0])
+    # Given a 10-minute shell session: StartSession, 20 subscription deliveries, exit, its transcript
+    start_shell(app, stack)
+    for batch in range(20):
+        stream(stack, lines=5 if batch == 19 else 0, batch=f"b-{batch}")
+    for minute in (5, 10):
+        stack.at(START + minute * 60)
+        invoke(app, schedule())
+    stack.ssm.end(SHELL_SESSION, START + 600)
+    invoke(app, put_transcript(stack, SHELL_SESSION, SHELL_TRANSCRIPT))
+    stack.at(START + 900)
+    invoke(app, schedule())
+    # Then (the test's own PutObject aside) it cost what the docs say, and no alert went out
+    calls.pop("s3:PutObject")
+    assert calls == {
+        "dynamodb:UpdateItem": 1 + 20 + 1 + 2,  # start, deliveries, transcript, close + let go
+        "dynamodb:Query": 3,  # one page of the open index per run
+        "dynamodb:GetItem": 3,  # the session, read by each of the three runs
+        "s3:GetObject": 1,
+    }
+    assert len(stack.ssm.requests) == 6  # DescribeSessions Active and History per run, shared by all sessions
+    assert stack.sns_messages() == []
