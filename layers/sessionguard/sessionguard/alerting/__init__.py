@@ -4,6 +4,8 @@
 alert and `guardrail_messages` those of a guardrail alert; `noise` decides which alerts reach people; `delivery`
 sends each once through the delivery ledger and counts the outcome (`http` reads the webhook's answers);
 `log_events` cuts the sanitized transcript into PutLogEvents calls; `session_alerts` and `guardrail_alerts` are the
-two alert functions' invocations; `parking` is what they park in the failure queue and `replay` re-drives it. The
+two alert functions' invocations, `ledger_alerts` the session ledger function's (`ledger_stream` is the subscription
+function's part of the ledger, `ledger_messages` its messages); `parking` is what they park in the failure queue
+and `replay` re-drives it. The
 AWS and HTTP calls themselves live in `sessionguard.adapters`.
 """
