@@ -275,6 +275,15 @@ def test_sg_lg_004_a_stream_whose_start_arrives_within_the_grace_is_not() -> Non
     assert finding_ids(streamed(), T0 + 1200) == []
 
 
+def test_sg_lg_004_a_transcript_object_no_session_explains_is_found_too() -> None:
+    stray = SessionRecord(session_id="ghost-0a1b2c3d4e5f60718", transcript_key="sessions/ghost-0a1b2c3d4e5f60718.log",
+                          transcript_at=T0, first_seen=T0)  # fmt: skip
+    assert finding_ids(stray, T0 + 1200) == [LOG_WITHOUT_SESSION]
+    assert finding_ids(replace(stray, started_at=T0 - 5, document="SSM-SessionManagerRunShell"), T0 + 1200) == [
+        NOT_STREAMED
+    ]
+
+
 def test_sg_lg_004_events_claiming_another_session_are_found_at_once() -> None:
     assert finding_ids(streamed(forged_events=2), T0 + 10) == [LOG_WITHOUT_SESSION]
 

@@ -62,9 +62,13 @@ def due_findings(record: SessionRecord, now: int, timings: LedgerTimings) -> lis
     if record.forged_events:
         forged = f"{record.forged_events} event(s) in this session's log stream claim another session id"
         due.append(Due(LOG_WITHOUT_SESSION, forged))
-    elif record.stream_first and not record.known_start and now - record.stream_first >= timings.start_grace:
-        waited = (now - record.stream_first) // 60
-        due.append(Due(LOG_WITHOUT_SESSION, f"log stream written {waited} min ago; no StartSession names it"))
+    elif not record.known_start and (written := record.stream_first or record.transcript_at):
+        # A stream, or a transcript object with no stream either, that no StartSession explains.
+        what = "log stream" if record.stream_first else "transcript object"
+        if now - written >= timings.start_grace:
+            due.append(
+                Due(LOG_WITHOUT_SESSION, f"{what} written {(now - written) // 60} min ago; no StartSession names it")
+            )
     return [d for d in due if d.finding_id not in record.findings]
 
 
