@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.data_classes import (
     event_source,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from sessionguard.adapters.events import EventBridgeBus
 from sessionguard.adapters.fleet import Fleet, HostManagementSetting
 from sessionguard.custom_resource import answer_custom_resource
 from sessionguard.enrollment import contracts, steps
@@ -32,6 +33,11 @@ from sessionguard.observability import logger, metrics, tracer
 @cache
 def fleet() -> Fleet:
     return Fleet.connect()
+
+
+@cache
+def event_bus() -> EventBridgeBus:
+    return EventBridgeBus()
 
 
 @cache
@@ -129,7 +135,7 @@ def mark_enrolled(event: contracts.MarkEnrolledInput, context: LambdaContext) ->
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def report_failure(event: contracts.ReportFailureInput, context: LambdaContext) -> contracts.ReportFailureOutput:
-    return steps.report_failure(fleet(), settings(), event)
+    return steps.report_failure(fleet(), settings(), event, events=event_bus())
 
 
 # --- Optional Default Host Management Configuration ---------------------------------------------------------------

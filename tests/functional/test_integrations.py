@@ -29,10 +29,13 @@ from sessionguard.alerting import guardrail_alerts, session_alerts
 from sessionguard.alerting.delivery import Deliveries, DeliveryFailed, DeliveryOutlets
 from sessionguard.alerting.formatting import SnsMessage
 from sessionguard.alerting.outlets import AlertOutlets, OutletSettings, asff_finding, never_terminated
+from sessionguard.enrollment import steps
+from sessionguard.enrollment.contracts import ReportFailureInput, StepFailure
 
 from tests.conftest import HttpRecorder
 from tests.functional import make_alert_fixtures as fixtures
 from tests.functional import test_guardrail_alerts as guardrail_tests
+from tests.functional.test_enrollment_aws import World, world  # noqa: F401 - the fixture is used by name
 from tests.functional.test_session_alerts import (  # noqa: F401 - the fixtures are used by name
     RISKY_DELIVERED,
     SECRETS,
@@ -71,15 +74,13 @@ class Outlets:
         return client.get_findings()["Findings"]  # type: ignore[no-any-return]
 
 
-def route_bus_to_queue(alert_stack: AlertStack, bus: str) -> str:
+def route_bus_to_queue(sqs: Any, bus: str) -> str:
     """A rule on `bus` for every SessionGuard event, targeting an SQS queue: the queue URL."""
     events = boto3.client("events", region_name=REGION)
     if bus != "default":
         events.create_event_bus(Name=bus)
-    queue_url = alert_stack.sqs.create_queue(QueueName=f"{bus}-subscriber")["QueueUrl"]
-    queue_arn = alert_stack.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    queue_url = sqs.create_queue(QueueName=f"{bus}-subscriber")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(
         Name="sessionguard-to-queue", EventBusName=bus, EventPattern=json.dumps({"source": ["sessionguard"]})
     )
@@ -93,7 +94,7 @@ def outlets(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Outlets:  # noqa: 
     monkeypatch.setenv("SECURITY_HUB_PRODUCT_ARN", PRODUCT_ARN)
     monkeypatch.setenv("ALERT_LOG_GROUP", SANITIZED_GROUP)
     boto3.client("securityhub", region_name=REGION).enable_security_hub()
-    return Outlets(stack, route_bus_to_queue(stack, BUS))
+    return Outlets(stack, route_bus_to_queue(stack.sqs, BUS))
 
 
 def more_outlets(record_sleeps: list[float] | None = None) -> AlertOutlets:
@@ -252,7 +253,7 @@ def test_guardrail_alerts_go_on_the_default_bus_as_guardrail_findings(
             STACK_ROLE_ARNS="arn:aws:iam::111122223333:role/sessionguard-PreferencesFunctionRole-8H7G6F5E4D3C",
             ALERT_EVENT_BUS="default",
         )
-        queue_url = route_bus_to_queue(stack, "default")
+        queue_url = route_bus_to_queue(stack.sqs, "default")
         try:
             summary = guardrail_app.lambda_handler(
                 guardrail_tests.event("ssm-start-ssh-session"), guardrail_tests.lambda_context()
@@ -557,3 +558,45 @@ def test_the_never_terminate_list_matches_users_roles_and_their_sessions(
     user: str, patterns: list[str], listed: bool
 ) -> None:
     assert never_terminated(user, patterns) is listed
+
+
+# --- enrollment failures ------------------------------------------------------------------------------------------
+
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:sessionguard-enrollment:i-0abc-20261126T150000Z"
+
+
+def report_failure(enrolment: World, bus: Any) -> None:
+    instance_id = enrolment.launch()
+    failure: StepFailure = {"Reason": "registration_timeout", "Detail": "not registered after 2700 s"}
+    request: ReportFailureInput = {"InstanceId": instance_id, "Failure": failure, "ExecutionId": EXECUTION}
+    steps.report_failure(enrolment.fleet, enrolment.with_settings(alert_event_bus=BUS), request, events=bus)
+
+
+def test_an_enrollment_failure_is_alerted_and_put_on_the_bus_as_an_enrollment_failure(
+    world: World,  # noqa: F811
+) -> None:
+    queue_url = route_bus_to_queue(world.sqs, BUS)
+    report_failure(world, EventBridgeBus(boto3.client("events", region_name=REGION)))
+
+    [alert] = world.alerts()
+    [message] = world.sqs.receive_message(QueueUrl=queue_url).get("Messages", [])
+    sent = json.loads(message["Body"])
+    assert sent["detail-type"] == "Enrollment Failure"
+    jsonschema.validate(sent["detail"], SCHEMA)
+    detail = sent["detail"]
+    assert detail["kind"] == "enrollment-failure"
+    assert detail["rule_id"] == "enrollment/registration_timeout"
+    assert detail["instance_id"] == alert["instance_id"]
+    assert detail["summary"] == "not registered after 2700 s"
+    assert (detail["account_id"], detail["region"]) == ("123456789012", "us-east-1")
+
+
+def test_a_bus_that_refuses_the_enrollment_event_does_not_fail_the_step_once_the_alert_is_out(
+    world: World,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("time.sleep", lambda _seconds: None)  # the outlet's pauses between attempts
+    bus = FlakyBus(["ThrottlingException"] * 3)
+    report_failure(world, bus)  # no exception: a failed step would publish the alert again
+    assert bus.calls == 3
+    assert len(world.alerts()) == 1

@@ -149,3 +149,11 @@ def test_no_saved_query_shows_text_from_the_unmasked_session_group(template: dic
         if query["LogGroupNames"] == [{"Ref": "SessionLogGroup"}]:
             assert "sessionData" not in query["QueryString"]
             assert "fields" not in query["QueryString"].split()  # only stats of ids and times
+
+
+def test_the_enrollment_failure_step_may_put_events_on_the_same_bus_only(template: dict[str, Any]) -> None:
+    granted = statements(template, "EnrollReportFailureFunction")["PutEnrollmentFailureEvents"]
+    assert granted["Action"] == "events:PutEvents"
+    assert granted["Resource"] == statements(template, "SessionAlertsFunction")["PutAlertEvents"]["Resource"]
+    variables = template["Resources"]["EnrollReportFailureFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["ALERT_EVENT_BUS"] == {"Ref": "AlertEventBusName"}

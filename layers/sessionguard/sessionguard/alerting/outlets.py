@@ -25,7 +25,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
@@ -365,6 +365,42 @@ def termination_refusal(record: Mapping[str, Any], settings: OutletSettings) -> 
     return None
 
 
+def put_alert_event(
+    bus: EventBus, bus_name: str, record: Mapping[str, Any], key: str, sleep: Callable[[float], None]
+) -> None:
+    """Put one alert's event; an entry refused for a passing reason is put again after a pause, up to
+    EVENT_ATTEMPTS. OutletRefused when EventBridge still refuses it."""
+    detail = json.dumps(event_detail(record, key), ensure_ascii=False)
+    code = ""
+    for attempt in range(1, EVENT_ATTEMPTS + 1):
+        code = bus.put_event(bus_name, EVENT_SOURCE, detail_type(record), detail, [])
+        if not code:
+            return
+        if code not in PASSING_ERRORS or attempt == EVENT_ATTEMPTS:
+            break
+        sleep(RETRY_DELAY_SECONDS * attempt)
+    raise OutletRefused(f"EventBridge refused the event ({code})")
+
+
+def enrollment_failure_record(notice: Mapping[str, str], account_id: str, region: str) -> dict[str, Any]:
+    """An enrollment failure notice (`enrollment.decisions.failure_notice`'s message) as an alert record, for the
+    `Enrollment Failure` event. Its fields are instance ids, fixed reasons and the step's bounded detail."""
+    reason = notice.get("reason", "")
+    return {
+        "type": "enrollment-failure",
+        "rule_id": f"enrollment/{reason}"[:128],
+        "title": f"Enrollment failed: {reason}"[:512],
+        "severity": notice.get("severity", "medium"),
+        "techniques": [],
+        "instance_id": notice.get("instance_id", ""),
+        "detail": notice.get("detail", ""),
+        "execution": notice.get("execution", ""),
+        "account_id": account_id,
+        "region": region,
+        "source": EVENT_SOURCE,
+    }
+
+
 def alert_line(record: Mapping[str, Any], key: str) -> tuple[str, str] | None:
     """A command alert as (its session's sanitized stream, one JSON line): the fields the saved queries read;
     None for other kinds. The stream is named as the transcript's (`session_alerts.log_stream_name`): the session
@@ -493,16 +529,7 @@ class AlertOutlets:
                 deliveries.once(batch_key, import_batch, "securityhub")
 
     def _put_event(self, deliveries: Deliveries, record: Mapping[str, Any], key: str) -> None:
-        detail = json.dumps(event_detail(record, key), ensure_ascii=False)
-        code = ""
-        for attempt in range(1, EVENT_ATTEMPTS + 1):
-            code = self.bus.put_event(self.settings.event_bus, EVENT_SOURCE, detail_type(record), detail, [])
-            if not code:
-                return
-            if code not in PASSING_ERRORS or attempt == EVENT_ATTEMPTS:
-                break
-            deliveries.outlets.sleep(RETRY_DELAY_SECONDS * attempt)
-        raise OutletRefused(f"EventBridge refused the event ({code})")
+        put_alert_event(self.bus, self.settings.event_bus, record, key, deliveries.outlets.sleep)
 
     def _write_alert_line(self, deliveries: Deliveries, stream: str, line: str) -> None:
         now_ms = int(deliveries.outlets.wall_clock() * 1000)
@@ -554,7 +581,9 @@ __all__ = [
     "OutletSettings",
     "alert_document",
     "asff_finding",
+    "enrollment_failure_record",
     "event_detail",
     "never_terminated",
+    "put_alert_event",
     "termination_refusal",
 ]

@@ -189,6 +189,7 @@ class EnrollmentSettings:
     instance_profile_arn: str = ""
     logging_policy_arn: str = ""
     alert_topic_arn: str = ""
+    alert_event_bus: str = ""  # where enrollment failures are also put as events (docs/integrations.md); "": none
     existing_role_mode: ExistingRoleMode = ExistingRoleMode.REPORT
     tag_selector: TagSelector | None = None
     default_max_wait_seconds: int = DEFAULT_MAX_WAIT_SECONDS
@@ -200,6 +201,7 @@ class EnrollmentSettings:
             instance_profile_arn=env.get("INSTANCE_PROFILE_ARN", ""),
             logging_policy_arn=env.get("LOGGING_POLICY_ARN", ""),
             alert_topic_arn=env.get("ALERT_TOPIC_ARN", ""),
+            alert_event_bus=env.get("ALERT_EVENT_BUS", "").strip(),
             existing_role_mode=ExistingRoleMode(env.get("EXISTING_ROLE_MODE", "report").strip().lower()),
             tag_selector=parse_tag_selector(env.get("ENROLL_TAG_SELECTOR", "")),
             default_max_wait_seconds=int(env.get("MAX_WAIT_SECONDS", str(DEFAULT_MAX_WAIT_SECONDS))),

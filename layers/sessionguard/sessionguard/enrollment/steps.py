@@ -13,14 +13,18 @@ Also here: the Default Host Management Configuration custom resource, answered t
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 
+from sessionguard.adapters.aws import error_code
+from sessionguard.adapters.events import EventBus
 from sessionguard.adapters.fleet import Fleet, HostManagementSetting, HostManagementState
+from sessionguard.alerting.outlets import enrollment_failure_record, put_alert_event
 from sessionguard.custom_resource import CustomResourceOutcome, CustomResourceProgress
 from sessionguard.enrollment import decisions
 from sessionguard.enrollment.contracts import (
@@ -338,8 +342,11 @@ def failure_from(failure: StepFailure) -> Failure:
     return classify_step_error(str(failure.get("Error", "")), str(failure.get("Cause", "")))
 
 
-def report_failure(fleet: Fleet, settings: EnrollmentSettings, request: ReportFailureInput) -> ReportFailureOutput:
+def report_failure(
+    fleet: Fleet, settings: EnrollmentSettings, request: ReportFailureInput, events: EventBus | None = None
+) -> ReportFailureOutput:
     """Alert, tag and count a failed enrollment; an instance that stopped or vanished meanwhile is only counted.
+    With `settings.alert_event_bus`, the alert is also put on that bus (`Enrollment Failure`).
 
     Outcome: abandoned, noncompliant or failed (the state machine then fails the execution).
     """
@@ -357,9 +364,10 @@ def report_failure(fleet: Fleet, settings: EnrollmentSettings, request: ReportFa
         return {"Outcome": str(outcome), "Reason": str(reported.reason)}
     # The alert first: it is what people act on, and a tag that cannot be written must not hold it back. Nor may
     # it fail the step once the alert is out: the state machine's retry would publish the alert again.
-    message_id = fleet.publish_failure_notice(
-        settings.alert_topic_arn, failure_notice(instance_id, reported, request["ExecutionId"])
-    )
+    notice = failure_notice(instance_id, reported, request["ExecutionId"])
+    message_id = fleet.publish_failure_notice(settings.alert_topic_arn, notice)
+    if events is not None and settings.alert_event_bus:
+        put_failure_event(events, settings.alert_event_bus, notice.message)
     try:
         fleet.tag_instance(instance_id, report_tags(reported.reason))
     except EnrollmentError as error:
@@ -369,6 +377,21 @@ def report_failure(fleet: Fleet, settings: EnrollmentSettings, request: ReportFa
     metrics.add_metric(name="EnrollmentFailures", unit=MetricUnit.Count, value=1)
     logger.warning("Enrollment reported", extra={**log_fields, "message_id": message_id})
     return {"Outcome": str(outcome), "Reason": str(reported.reason)}
+
+
+def put_failure_event(events: EventBus, bus_name: str, notice: Mapping[str, str]) -> None:
+    """The failure notice as an `Enrollment Failure` event, its id stable per execution (a consumer de-duplicates
+    a step retry on `alert_id`). A bus that still refuses it after the outlet's own retries is logged and counted
+    (`EnrollmentEventFailures`), never raised: the alert is out already, and a failed step would publish it again."""
+    execution = notice.get("execution", "")
+    parts = execution.split(":")
+    account_id, region = (parts[4], parts[3]) if len(parts) > 5 and parts[0] == "arn" else ("", "")
+    record = enrollment_failure_record(notice, account_id, region)
+    try:
+        put_alert_event(events, bus_name, record, f"enrollment#{execution}", time.sleep)
+    except Exception as error:
+        metrics.add_metric(name="EnrollmentEventFailures", unit=MetricUnit.Count, value=1)
+        logger.error("Enrollment failure event not put", extra={"error": error_code(error)})
 
 
 # --- Default Host Management Configuration (Custom::SessionGuardDefaultHostManagement) ---------------------------
