@@ -493,7 +493,7 @@ def test_a_normal_streamed_session_costs_the_calls_docs_ledger_md_says(
     assert calls == {
         "dynamodb:UpdateItem": 1 + 20 + 1 + 2,  # start, deliveries, transcript, close + let go
         "dynamodb:Query": 3,  # one page of the open index per run
-        "dynamodb:GetItem": 3,  # the session, read by each of the three runs
+        "dynamodb:BatchGetItem": 3,  # the open sessions, read by each of the three runs (100 per call)
         "s3:GetObject": 1,
     }
     assert len(stack.ssm.requests) == 6  # DescribeSessions Active and History per run, shared by all sessions

@@ -58,7 +58,7 @@ def test_the_ledger_function_may_do_what_it_needs_and_no_more(cfn_template: dict
     by_sid = statements_by_sid(role_policy(cfn_template, "SessionLedgerFunctionRole"))
     ledger = {"Fn::GetAtt": ["SessionLedgerTable", "Arn"]}
     assert (by_sid["RecordSessionsInLedger"]["Action"], by_sid["RecordSessionsInLedger"]["Resource"]) == (
-        ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+        ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"],
         ledger,
     )
     assert by_sid["ReadOpenSessions"]["Action"] == "dynamodb:Query"

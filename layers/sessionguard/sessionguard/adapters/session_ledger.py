@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 OPEN_INDEX: Final = "Open"
 OPEN: Final = "open"
 DESCRIBE_PAGE: Final = 200  # DescribeSessions' MaxResults ceiling
+BATCH_GET_MAX: Final = 100  # BatchGetItem's keys per call
 _deserializer: Final = TypeDeserializer()
 
 
@@ -201,13 +202,27 @@ class SessionTable:
             "ExpressionAttributeValues": {":open": {"S": OPEN}},
         }
         while len(records) < limit:
-            page = self._client.query(**request, Limit=limit - len(records))
-            # The index projects keys only: read each item whole (few items: the open ones).
-            records += [r for r in (self.get(str(i["session_id"]["S"])) for i in page.get("Items", [])) if r]
+            page = self._client.query(**request, Limit=min(limit - len(records), BATCH_GET_MAX))
+            # The index projects keys only (so the subscription function's updates never write to it): read the
+            # items whole, up to 100 per BatchGetItem call.
+            records += self._items([str(item["session_id"]["S"]) for item in page.get("Items", [])])
             if "LastEvaluatedKey" not in page:
                 break
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return records
+
+    def _items(self, session_ids: list[str]) -> list[SessionRecord]:
+        keys: list[Any] = [{"session_id": {"S": session_id}} for session_id in session_ids]
+        found: list[SessionRecord] = []
+        while keys:
+            answer: dict[str, Any] = dict(
+                self._client.batch_get_item(RequestItems={self.table_name: {"Keys": keys, "ConsistentRead": True}})
+            )
+            found += [_record(item) for item in answer.get("Responses", {}).get(self.table_name, [])]
+            # Keys DynamoDB did not get to (throughput) are asked again; a failing call fails the run.
+            keys = list(answer.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", []))
+        order = {session_id: index for index, session_id in enumerate(session_ids)}
+        return sorted(found, key=lambda record: order.get(record.session_id, 0))
 
     def all_sessions(self, limit: int) -> Iterator[SessionRecord]:
         """Every session in the table (for `sessionguard sessions`), at most `limit`."""
