@@ -425,14 +425,14 @@ def alert_line(record: Mapping[str, Any], key: str) -> tuple[str, str] | None:
 
 def with_response(message: SnsMessage, note: str) -> SnsMessage:
     """The SNS message with the response said twice: a readable line before `Alert JSON:` and `response` in it."""
-    head, mark, tail = message.body.partition(JSON_MARK)
     document = alert_document(message)
-    if not mark or document is None:
+    if document is None:
         return message
     document["response"] = {"termination": note}
-    body = f"{head.rstrip(chr(10))}\n\nSession: {note}\n{JSON_MARK}{json.dumps(document, indent=2, ensure_ascii=False)}"
-    del tail
-    return replace(message, body=body)
+    readable = message.body.partition(JSON_MARK)[0].rstrip("\n")
+    alert_json = json.dumps(document, indent=2, ensure_ascii=False)
+    # A few hundred bytes more: the body was bounded with room to spare under SNS's 256 KB (formatting).
+    return replace(message, body=f"{readable}\n\nSession: {note}\n{JSON_MARK}{alert_json}")
 
 
 # --- the outlets -------------------------------------------------------------------------------------------------
