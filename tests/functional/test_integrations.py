@@ -29,6 +29,7 @@ from sessionguard.alerting import guardrail_alerts, session_alerts
 from sessionguard.alerting.delivery import Deliveries, DeliveryFailed, DeliveryOutlets
 from sessionguard.alerting.formatting import SnsMessage
 from sessionguard.alerting.outlets import AlertOutlets, OutletSettings, asff_finding, never_terminated
+from sessionguard.alerting.replay import redrive_failure_queue
 from sessionguard.enrollment import steps
 from sessionguard.enrollment.contracts import ReportFailureInput, StepFailure
 
@@ -197,6 +198,41 @@ def test_a_failing_bus_is_retried_then_fails_the_invocation_after_sns_and_the_re
     assert rule_ids(outlets.events()) == RISKY_DELIVERED
     assert stack.sns_rule_ids() == RISKY_DELIVERED  # nothing sent twice
     assert summary["delivered"] == {"eventbridge": 4}  # the findings went out the first time
+
+
+@dataclass
+class InProcessInvoker:
+    """Lambda's async Invoke, for the replay: the function's handler, in this process."""
+
+    app: ModuleType
+
+    def invoke(self, function_name: str, payload: bytes) -> int:
+        invoke(self.app, json.loads(payload))
+        return 202
+
+
+def test_a_bus_down_through_every_retry_is_parked_and_the_replay_puts_each_event_once(
+    app: ModuleType,  # noqa: F811
+    stack: Stack,  # noqa: F811
+    outlets: Outlets,
+) -> None:
+    more = more_outlets(outlets.sleeps)
+    more.bus = FlakyBus(["AccessDeniedException"] * 3 * len(RISKY_DELIVERED))
+    for _ in range(3):  # the invocation and Lambda's two retries
+        with pytest.raises(DeliveryFailed, match=r"eventbridge x4"):
+            invoke(app, event("alerts-risky-session.json"))
+    # Lambda's on-failure destination parks the event with its error (the failure queue, as for Slack).
+    stack.sqs.send_message(
+        QueueUrl=stack.failure_queue_url, MessageBody=json.dumps(event("alerts-lambda-on-failure.json"))
+    )
+    assert outlets.events() == []
+
+    report = redrive_failure_queue(stack.failure_queue_url, "fn", max_messages=5, invoker=InProcessInvoker(app))
+
+    assert report.count("replayed") == 1
+    assert rule_ids(outlets.events()) == RISKY_DELIVERED  # each once, now that the bus takes them
+    assert stack.sns_rule_ids() == RISKY_DELIVERED  # nothing else sent again
+    assert len(outlets.findings()) == len(RISKY_DELIVERED)
 
 
 def test_an_event_refused_for_good_is_not_retried_in_the_invocation(
