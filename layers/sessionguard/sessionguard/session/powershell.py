@@ -41,6 +41,7 @@ Dialect = Literal["powershell", "cmd"]
 _RECURSION_FACTOR: Final = 2
 _RECURSION_FLOOR: Final = 64 * 1024
 _MAX_DEPTH: Final = 8
+_MAX_FOLDED: Final = 4096
 _SEPARATORS: Final = frozenset({";", "\n", "|", "&&", "||"})
 _OPENERS: Final = frozenset({"(", "$(", "@(", "{", "@{"})
 _CLOSERS: Final = frozenset({")", "}"})
@@ -357,10 +358,14 @@ def _folded(token: Token, out: list[Token]) -> Token:
     """The token to append after `out`, with what it folds into taken off `out`."""
     if token.kind == "word" and "[char]" in token.text.lower():
         token = _chars(token)
-    if out and token.glued and token.kind in {"word", "string"} and out[-1].kind in {"word", "string"}:
+    # Folding stops at _MAX_FOLDED characters: each fold copies the text so far, and `'a'+'a'+...` a megabyte long
+    # would make that quadratic. Names and payloads built this way are short; the rest stays as separate pieces.
+    glued = out and token.glued and token.kind in {"word", "string"} and out[-1].kind in {"word", "string"}
+    if glued and len(out[-1].text) < _MAX_FOLDED:
         previous = out.pop()
         return Token(previous.kind, previous.text + token.text, previous.glued, previous.raw)
-    if token.kind == "string" and len(out) >= 2 and out[-1].text == "+" and out[-2].kind == "string":
+    concatenated = token.kind == "string" and len(out) >= 2 and out[-1].text == "+" and out[-2].kind == "string"
+    if concatenated and len(out[-2].text) < _MAX_FOLDED:
         out.pop()
         previous = out.pop()
         return Token("string", previous.text + token.text, previous.glued)
