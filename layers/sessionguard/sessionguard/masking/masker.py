@@ -27,10 +27,8 @@ How it works, and why:
 - A few secrets come on the line after the one that announces them (`aws configure get ...`, a psql/mysql
   continuation prompt, YAML `- name: DB_PASSWORD` then `value: x`, `<apiToken>` then the value) or under a YAML
   `data:` (Kubernetes Secrets): the masker keeps that as per-session state.
-- Three layers: SessionGuard's own provider-token shapes (tokens.yaml), gitleaks' rule set (gitleaks.py: regexes,
-  keywords as triggers, entropy floors, allow-lists; a match gitleaks lets go also lets go of the same text found
-  by SessionGuard's shapes), then the context rules (rules.py); and a token alone on a line is judged by its
-  shape (heuristics.bare_credential).
+- Layers: SessionGuard's token shapes (tokens.yaml), gitleaks' rules (gitleaks.py), the context rules (rules.py);
+  a token alone on a line is judged by its shape (heuristics.bare_credential).
 - Idempotent: markers of known kinds are recognised and never masked again or split; a value that contains a
   marker (even a forged one) has its other parts masked around it.
 """
@@ -239,7 +237,7 @@ class SecretMasker:
         # printed alone), "value" (the value: of a name/value pair), "sql" (a SQL statement's password)
         self._pending: tuple[str, str] | None = None
         self._secure_window = 0  # lines left in which a SecureString's "Value" may appear
-        self._yaml = kubernetes.SecretData()  # a Kubernetes Secret's `data:` printed as YAML
+        self._yaml: kubernetes.SecretData | None = None  # made when YAML's `data:` or `apiVersion:` is first seen
         self._after_dump = False  # the last token alone on a line was a line of a base64 dump (64 or 76 wide)
         self._stateful = False
         # Spans of the current line that a gitleaks rule matched but let go (entropy, allow-list): SessionGuard's
@@ -366,7 +364,7 @@ class SecretMasker:
         """What earlier lines left open: a value announced for this line, a YAML `data:` mapping, a SecureString."""
         if self._pending is not None:
             self._take_pending(data, spans)
-        if self._yaml.is_open:
+        if self._yaml is not None and self._yaml.is_open:
             spans.extend((start, stop, _STATEFUL_PRIORITY, "secret") for start, stop in self._yaml.line(data))
         if self._secure_window > 0:
             self._secure_window -= 1
@@ -390,7 +388,8 @@ class SecretMasker:
             spans.append((*bare, _BARE_PRIORITY, "high-entropy-token"))
 
     def _update_stateful(self) -> None:
-        self._stateful = self._in_pem or self._pending is not None or self._secure_window > 0 or self._yaml.is_open
+        in_yaml = self._yaml is not None and self._yaml.is_open
+        self._stateful = self._in_pem or self._pending is not None or self._secure_window > 0 or in_yaml
 
     def _take_pending(self, data: bytes, spans: list[_Span]) -> None:
         """The line after one that announced its value (see _pending): mask the value if the line has it."""
@@ -606,13 +605,18 @@ class SecretMasker:
             match = rule.regex.match(data)
             if match is not None:
                 start, stop = match[1]
-                self._yaml.open(start, string_data=data[start:stop] == b"stringData")
+                self._kubernetes().open(start, string_data=data[start:stop] == b"stringData")
         elif special == kubernetes.API_VERSION:
             match = rule.regex.match(data)
             if match is not None:
-                self._yaml.api_version(data[match[1][0] : match[1][1]])
+                self._kubernetes().api_version(data[match[1][0] : match[1][1]])
         else:
             self._apply_aws_prompt(rule, index, data, spans)
+
+    def _kubernetes(self) -> kubernetes.SecretData:
+        if self._yaml is None:
+            self._yaml = kubernetes.SecretData()
+        return self._yaml
 
     def _apply_gitleaks(self, rule: Rule, index: int, data: bytes, spans: list[_Span]) -> None:
         """A gitleaks rule: its secret is masked if it passes the rule's entropy floor and allow-lists and is no
@@ -636,6 +640,8 @@ class SecretMasker:
                 spans.append((start, stop, index, rule.kind))
             else:
                 self._vetoes.append((start, stop))
+            if pos >= size:  # the match ran to the end of the line: no search left to do
+                return
 
     def _apply_announcement(self, rule: Rule, data: bytes) -> None:
         """A line whose value comes on the next line (see ANNOUNCES): remember what to look for there."""
