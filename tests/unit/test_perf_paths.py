@@ -266,7 +266,7 @@ def test_engine_output_is_the_same_whatever_the_rebuilder_path() -> None:
         ("command", "b'"),
         ("output", "done"),
     ]
-    assert [type(item).__name__ for item in got].index("Alert") == 1  # right after its command's line
+    assert [type(item).__name__ for item in got].index("CommandAlert") == 1  # right after its command's line
 
 
 @SETTINGS

@@ -140,6 +140,9 @@ class _Session:
     last_event: SessionEvent | None = None
     counted: dict[str, int] = field(default_factory=dict)  # the masker's counts already added to the stats
     seen_command: bool = False  # a command of this session was rebuilt (or primed): its context is known
+    # The lines of the session's first event with lines were checked for the rest of a private key (see
+    # _mask_orphans). Once per session, so that how events are batched cannot change what is masked.
+    key_tail_checked: bool = False
     # Set by `prime` when a command was pending at the end of the primed events: the rules its incomplete text
     # matched, which the previous delivery already alerted on (see `flush_pending`). The next command the session
     # completes is that command, and does not alert on them again.
@@ -237,7 +240,10 @@ class SessionEngine:
                     session.carried_rules = frozenset(
                         match.rule.id
                         for match in self.rules.match(
-                            pending.text, user_arn=last.user_arn, instance_id=last.instance_id
+                            pending.text,
+                            user_arn=last.user_arn,
+                            instance_id=last.instance_id,
+                            platform=session.platform or "linux",
                         )
                         if match.rule.severity >= self.min_severity
                     )
@@ -318,7 +324,11 @@ class SessionEngine:
         if masker.total != total:
             self._count_masked(masker, session)
         if not session.seen_command:
-            self._mask_orphans(masked, commands[0][0] - commands[0][2] if commands else len(masked))
+            head = commands[0][0] - commands[0][2] if commands else len(masked)
+            # The key-tail run is looked for in the first event that has lines, once per session.
+            first_event = 0 if session.key_tail_checked else next(end for end in ends if end)
+            session.key_tail_checked = True
+            self._mask_orphans(masked, head, min(head, first_event))
             session.seen_command = bool(commands)
         out: list[CommandAlert | SanitizedLine] = []
         at = 0  # lines of `masked` already given out
@@ -335,7 +345,11 @@ class SessionEngine:
                 command_lines = masked[start:stop]
                 out += _sanitized_lines(session_id, "command", command_lines, event_time, incomplete)
                 matches = self.rules.match(
-                    item.text, user_arn=event.user_arn, instance_id=event.instance_id, earlier=session.fired
+                    item.text,
+                    user_arn=event.user_arn,
+                    instance_id=event.instance_id,
+                    platform=session.platform or "linux",
+                    earlier=session.fired,
                 )
                 carried, session.carried_rules = session.carried_rules, None
                 if carried:
@@ -351,12 +365,13 @@ class SessionEngine:
                 at = end
         return out
 
-    def _mask_orphans(self, masked: list[str], head: int) -> None:
-        """The fail-closed masking of lines before a session's first known command (see _ORPHAN_CONTINUATION)."""
+    def _mask_orphans(self, masked: list[str], head: int, key_tail_head: int) -> None:
+        """The fail-closed masking of lines before a session's first known command (see _ORPHAN_CONTINUATION);
+        the rest of a key split across deliveries is looked for in the first `key_tail_head` lines."""
         run = 0
-        while run < head and _BASE64_LINE.fullmatch(masked[run]):
+        while run < key_tail_head and _BASE64_LINE.fullmatch(masked[run]):
             run += 1
-        ends_a_key = run < len(masked) and _KEY_END_LINE.match(masked[run]) is not None
+        ends_a_key = run < key_tail_head and _KEY_END_LINE.match(masked[run]) is not None
         if ends_a_key or any(len(line) >= 40 and _KEY_BODY_LINE.fullmatch(line) for line in masked[:run]):
             masked[:run] = [_ORPHAN_KEY_LINE] * run
             self.stats.secrets_masked["private-key"] += run
