@@ -35,7 +35,8 @@ RISKY_INSTANCE = "i-0fedcba9876543210"
 BROKEN_SESSION = "carol.ops-0d9e8f7a6b5c4d3e2"
 
 # Secrets typed in the risky session; no delivery path may ever show them.
-SECRETS = ("S3cr3t-Db-Passw0rd", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+# Not AWS's documented example key, which the masker leaves readable as a stand-in (docs/masking.md).
+SECRETS = ("S3cr3t-Db-Passw0rd", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY")
 # Slack markup typed in a command: must arrive escaped, never as a mention or a disguised link.
 INJECTION = "<!channel> <https://evil.example/login|Re-authenticate here> & @here ``` done"
 

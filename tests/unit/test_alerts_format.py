@@ -271,8 +271,12 @@ def test_slack_shows_the_time_as_code_so_it_cannot_render_markup() -> None:
     assert when == "*When*\n`*URGENT* _call_ :rotating_light:`"
 
 
+# A key id of real shape: AWS's documented AKIAIOSFODNN7EXAMPLE is a stand-in the masker leaves readable.
+LEAKED_KEY_ID = "AKIAQ3ZTRD5KQ7XWPL2N"
+
+
 def test_a_secret_in_metadata_is_masked_before_it_reaches_slack() -> None:
-    leaked = "AKIAIOSFODNN7EXAMPLE"
+    leaked = LEAKED_KEY_ID
     alert = replace(ALERT, user=f"arn:aws:sts::111122223333:assumed-role/Ops/{leaked}", instance_id=leaked)
     assert leaked not in json.dumps(build_slack_message(alert, CONTEXT))
     assert leaked not in build_sns_message(alert, CONTEXT).body
@@ -315,7 +319,7 @@ def test_sns_command_is_cut_and_flagged_when_huge() -> None:
 
 
 def test_every_metadata_field_is_cleaned_and_bounded_in_the_sns_record() -> None:
-    hostile = "AKIAIOSFODNN7EXAMPLE \x1b[2J\u202e\ud800" + "x" * 100_000
+    hostile = f"{LEAKED_KEY_ID} \x1b[2J\u202e\ud800" + "x" * 100_000
     alert = replace(
         ALERT,
         user=hostile,
@@ -331,7 +335,7 @@ def test_every_metadata_field_is_cleaned_and_bounded_in_the_sns_record() -> None
     for name in ("user", "instance_id", "session_id", "event_time", "account_id", "region", "event_id"):
         value = record[name]
         assert len(value) <= METADATA_MAX, name
-        assert "AKIAIOSFODNN7EXAMPLE" not in value, name
+        assert LEAKED_KEY_ID not in value, name
         assert visible(value) == value, name
     assert len(record["log_group"]) <= METADATA_MAX
     assert len(record["log_stream"]) <= METADATA_MAX
