@@ -4,8 +4,7 @@ no alert carries it).
 
 As in test_masking_properties.py, the text around the secret is random and free of the characters that could make
 the secret legitimately part of something else, and generated secrets contain a digit so they are values, not
-placeholders. Kinds still waiting for the masker's Windows rules (see docs/windows.md, "Masking") are marked
-xfail(strict=True): when the masker learns them, the test passes and the marker must go.
+placeholders.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ ALNUM = string.ascii_letters + string.digits
 BASE64 = ALNUM + "+/"
 PROMPT = "PS C:\\Windows\\system32> "
 HEADER = ("\ufeff**********************", "Windows PowerShell transcript start", "**********************")
-WAITS_FOR_MASKER = pytest.mark.xfail(strict=True, reason="masking's Windows rules (requests-windows.md)")
 
 filler = st.text(
     alphabet=st.one_of(
@@ -70,8 +68,6 @@ CONTEXTS = {
     "aws-configure-set": Context("aws configure set aws_secret_access_key {s}", aws_secret()),
     "aws-powershell": Context("Set-AWSCredential -AccessKey AKIAZZZZ7Q3R5T6Y8U2W -SecretKey {s}", aws_secret()),
     "wmic-password": Context("wmic /node:web02 /user:admin /password:{s} process list", password_like()),
-}
-PENDING = {
     "secure-string-single-quoted": Context("$p = ConvertTo-SecureString '{s}' -AsPlainText -Force", password_like()),
     "secure-string-double-quoted": Context('ConvertTo-SecureString "{s}" -AsPlainText -Force', password_like()),
     "secure-string-string-parameter": Context(
@@ -144,12 +140,6 @@ def test_windows_secret_anywhere_split_across_events_never_appears(name: str) ->
     check_never_leaks(CONTEXTS[name])
 
 
-@WAITS_FOR_MASKER
-@pytest.mark.parametrize("name", sorted(PENDING))
-def test_windows_secret_the_masker_does_not_know_yet_never_appears(name: str) -> None:
-    check_never_leaks(PENDING[name])
-
-
 @SETTINGS
 @given(secret=password_like(), cuts=st.lists(st.integers(0, 12), max_size=4))
 def test_ssm_parameter_decrypted_in_a_formatted_list_never_appears(secret: str, cuts: list[int]) -> None:
@@ -173,7 +163,6 @@ def test_secrets_manager_value_in_a_formatted_list_never_appears(secret: str, cu
     assert secret not in engine_output(split(lines, cuts))
 
 
-@WAITS_FOR_MASKER
 @pytest.mark.parametrize(
     "command",
     [
@@ -192,7 +181,6 @@ def test_a_secret_printed_alone_after_the_command_that_reveals_it_never_appears(
     run()
 
 
-@WAITS_FOR_MASKER
 @given(secret=password_like())
 @SETTINGS
 def test_a_secret_registry_value_printed_by_reg_query_never_appears(secret: str) -> None:

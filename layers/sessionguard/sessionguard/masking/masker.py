@@ -79,6 +79,7 @@ from sessionguard.masking.rules import (
     value_pattern,
 )
 from sessionguard.masking.tokens import token_rules
+from sessionguard.masking.windows import WINDOWS_RULES
 
 # Every kind a marker can name: SessionGuard's own (kinds.py) and gitleaks' rule ids.
 KINDS: Final = OWN_KINDS | gitleaks_kinds()
@@ -175,9 +176,8 @@ _Span = tuple[int, int, int, str]
 _Span3 = tuple[int, int, int]
 
 
-# Every rule in precedence order: SessionGuard's provider-token shapes (tokens.yaml), gitleaks' rules, then the
-# context rules.
-RULES: Final = (*token_rules(), *gitleaks_rules(), *CONTEXT_RULES)
+# Every rule in precedence order: own token shapes (tokens.yaml), gitleaks', Windows' (windows.py), context rules.
+RULES: Final = (*token_rules(), *gitleaks_rules(), *WINDOWS_RULES, *CONTEXT_RULES)
 # Where gitleaks' rules start: the rules before are SessionGuard's own token shapes, which a gitleaks rule that
 # lets a match go overrides (SecretMasker._vetoed).
 _GITLEAKS_START: Final = next(index for index, rule in enumerate(RULES) if rule.special == gitleaks.SPECIAL)
