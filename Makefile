@@ -64,7 +64,7 @@ test: lint lint-iac build unit ## Everything CI runs
 bench: $(STAMP) ## Engine throughput against the JSON floor; last line is JSON
 	$(BIN)/python benchmarks/bench_engine.py
 
-eval: $(STAMP) ## Detection (and masking) on the public corpora in evaluation/; last line is JSON
+eval: $(STAMP) ## Detection (Linux, Windows) and masking on the public corpora in evaluation/; last line is JSON
 	$(BIN)/python -m evaluation
 
 demo: $(STAMP) ## The whole pipeline on the embedded AWS emulator
