@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sessionguard.masking import gitleaks
-from sessionguard.masking.heuristics import is_placeholder_token
+from sessionguard.masking.heuristics import BARE_ENTROPY, is_placeholder_token, shannon_entropy
 from sessionguard.masking.masker import KINDS, MARKER_PREFIX, SecretMasker, mask_secrets
 
 from tests.unit.test_masking_properties import feed
@@ -154,6 +154,10 @@ def test_at_most_a_tenth_of_gitleaks_false_positives_are_masked() -> None:
         "api_token: {{ .Values.apiToken }}",
         'const privateaiToken = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";',
         "xoxe.xoxp-1-SlackAppConfigurationAccessTokenHere",
+        "xoxp-1-PASTEYOURTOKENHERE",  # placeholder words run together in one case
+        "echo xoxb-1-YOURBOTTOKEN",
+        '"token": "xoxp-' + "572370529330-" * 3 + "#" * 20 + '"',  # blanked out after the ids
+        "xoxb-42-teapot",  # shorter than any Slack token
         "fn::secret: ops_eyJzaWduSW5B..[Redacted]",
         "db-password: ENC[AES256_GCM,data:O+5l4g==,iv:c/dS4BCB,tag:KkQfh6Oy,type:str]",
         "curl -u username:password https://api.example.com",
@@ -163,6 +167,20 @@ def test_at_most_a_tenth_of_gitleaks_false_positives_are_masked() -> None:
 )
 def test_stand_ins_and_references_stay_readable(line: str) -> None:
     assert mask_secrets(line) == line
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "xoxb-2837461950-6650193847-Qw7LmPc2RnF9dKs0Where",  # a short word in a random token is no stand-in
+        "xoxp-1-Qw7LmPc2RnF9dKs0JhU4eTg6",  # short ids, a random secret: still Slack's shape
+        "xoxp-2837461950-6650193847-Qw7LmPc2RnF9dKs0#",  # one `#` after a token blanks nothing out
+    ],
+)
+def test_slack_tokens_near_a_stand_in_are_still_masked(token: str) -> None:
+    masked = mask_secrets(f"echo {token}")
+    assert MARKER_PREFIX in masked
+    assert "Qw7LmPc2RnF9" not in masked
 
 
 @pytest.mark.parametrize(
@@ -402,6 +420,7 @@ def test_a_random_token_alone_on_a_line_split_across_events_never_appears(
     *, token: str, indent: str, before: list[str], after: list[str], cuts: list[int], per_line: bool
 ) -> None:
     assume(not is_placeholder_token(token.encode()) and len(token) not in (64, 76))
+    assume(shannon_entropy(token.encode()) >= BARE_ENTROPY)  # drawn at random; `0000…1111Aa0` is not
     assume(all(token not in text for text in [*before, *after]))
     out = feed([*before, indent + token, *after], cuts, per_line)
     assert all(token not in text for text in out), out

@@ -271,6 +271,7 @@ def is_placeholder(value: bytes) -> bool:
 # Words that make a token-shaped value a stand-in (ghp_PUT_YOUR_TOKEN_HERE, xoxe.xoxp-1-AccessTokenHere).
 _PLACEHOLDER_WORDS: Final = frozenset({"your", "here", "example", "changeme", "placeholder", "redacted", "dummy"})
 _PLACEHOLDER_WORD_BYTES: Final = tuple(word.encode() for word in _PLACEHOLDER_WORDS)
+_RUN_TOGETHER_MIN: Final = 8  # `RANDOMSTRINGHERE`: placeholder words run together in one case
 _PLACEHOLDER_WORDS_MAX: Final = 128  # longer values are not split into words (bounded work per value)
 _NOT_ALNUM: Final = bytes(c for c in range(256) if not (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122))
 _ASCENDING_RUN: Final = 16
@@ -350,12 +351,20 @@ def _has_placeholder_words(value: bytes) -> bool:
     lowered = value.lower()
     if not any(word in lowered for word in _PLACEHOLDER_WORD_BYTES):
         return False
-    return any(word in _PLACEHOLDER_WORDS for word in _name_words(value.decode("latin-1")))
+    return any(_is_placeholder_word(word) for word in _name_words(value.decode("latin-1")))
+
+
+def _is_placeholder_word(word: str) -> bool:
+    """`here`, `your`, …; or a word of one case run together with them (`RANDOMSTRINGHERE`, `YOURAPIKEY`): eight
+    letters or more with no digit are a phrase, not a random token's part."""
+    return word in _PLACEHOLDER_WORDS or (
+        len(word) >= _RUN_TOGETHER_MIN and word.isalpha() and (word.endswith("here") or word.startswith("your"))
+    )
 
 
 @functools.lru_cache(maxsize=1024)
 def shannon_entropy(value: bytes) -> float:
-    """Bits per character (gitleaks' entropy floor, and _BARE_ENTROPY); a token seen again costs a lookup."""
+    """Bits per character (gitleaks' entropy floor, and BARE_ENTROPY); a token seen again costs a lookup."""
     if not value:
         return 0.0
     size = len(value)
@@ -375,7 +384,7 @@ BASE64_WRAP: Final = frozenset({64, 76})  # `base64` and PEM line widths: a line
 # BEGIN/END block)
 _FILE_MAGIC: Final = (b"iVBORw0KGgo", b"/9j/", b"R0lGOD", b"UEsDB", b"H4sI", b"JVBER", b"Qk0", b"MII")
 _DIGEST_PREFIXES: Final = (b"sha1", b"sha224", b"sha256", b"sha384", b"sha512", b"md5")
-_BARE_ENTROPY: Final = 3.3  # bits per character; random base36 of 16 characters has ~3.6, words ~2.8
+BARE_ENTROPY: Final = 3.3  # bits per character; random base36 of 16 characters has ~3.6, words ~2.8
 _LETTER_RUN_MAX: Final = 20
 
 
@@ -427,7 +436,7 @@ def _looks_random(token: bytes) -> bool:
     case also needs a digit in every ten characters and no run of more than 20 letters (words)."""
     digits = len(token) - len(token.translate(None, _DIGITS))
     letters = len(token) - len(token.translate(None, _LETTERS))
-    if not digits or not letters or is_placeholder_token(token) or shannon_entropy(token) < _BARE_ENTROPY:
+    if not digits or not letters or is_placeholder_token(token) or shannon_entropy(token) < BARE_ENTROPY:
         return False
     return is_mixed_case(token) or (digits * 10 >= len(token) and _longest_letter_run(token) <= _LETTER_RUN_MAX)
 
