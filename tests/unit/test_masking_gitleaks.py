@@ -158,6 +158,8 @@ def test_at_most_a_tenth_of_gitleaks_false_positives_are_masked() -> None:
         "echo xoxb-1-YOURBOTTOKEN",
         '"token": "xoxp-' + "572370529330-" * 3 + "#" * 20 + '"',  # blanked out after the ids
         "xoxb-42-teapot",  # shorter than any Slack token
+        '<add key="ClearTextPassword" value="hal+9ooo_da!sY" />',  # NuGet's documented example, in an allow-list
+        "export DB_PASSWORD='33f!!lloppa'",  # the same examples under any name
         "fn::secret: ops_eyJzaWduSW5B..[Redacted]",
         "db-password: ENC[AES256_GCM,data:O+5l4g==,iv:c/dS4BCB,tag:KkQfh6Oy,type:str]",
         "curl -u username:password https://api.example.com",
@@ -167,6 +169,15 @@ def test_at_most_a_tenth_of_gitleaks_false_positives_are_masked() -> None:
 )
 def test_stand_ins_and_references_stay_readable(line: str) -> None:
     assert mask_secrets(line) == line
+
+
+def test_only_values_an_allow_list_names_one_by_one_are_examples_everywhere() -> None:
+    """vault-service-token's allow-list is a pattern (`s\\.[A-Za-z]{24}`): it lets that rule's match go, not the
+    value of a secret-named variable."""
+    assert b"33f!!lloppa" in gitleaks.listed_examples()
+    assert not any(example.startswith(b"s.") for example in gitleaks.listed_examples())
+    masked = mask_secrets("export VAULT_TOKEN=s." + "QwLmPcRnFdKsJhUeTgAbXyZw")
+    assert "QwLmPcRnFdKs" not in masked
 
 
 @pytest.mark.parametrize(

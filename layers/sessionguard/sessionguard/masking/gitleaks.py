@@ -121,8 +121,53 @@ def gitleaks_rules() -> tuple[Rule, ...]:
     return tuple(rules)
 
 
+_REGEX_SYNTAX: Final = frozenset(".^$*+?()[]{}|")
+
+
+def _literal(pattern: str) -> str | None:
+    """The text an allow-list regex matches when it is one literal value (`hal\\+9ooo_da!sY`), else None."""
+    text, escaped = [], False
+    for char in pattern:
+        if escaped:
+            if char.isalnum():  # \S, \d: a class, not a literal
+                return None
+            text.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in _REGEX_SYNTAX:
+            return None
+        else:
+            text.append(char)
+    return "".join(text) if text and not escaped else None
+
+
+@cache
+def listed_examples() -> frozenset[bytes]:
+    """Values a rule's allow-list names one by one (nuget-config-password's `33f!!lloppa`, gcp-api-key's keys
+    from Google's documentation): examples gitleaks' maintainers judged to be no secret, wherever they stand,
+    as AWS's documented keys are (heuristics.is_placeholder_token). Allow-lists that are patterns
+    (vault-service-token's `s\\.[A-Za-z]{24}`) only veto their own rule's match."""
+    return frozenset(
+        literal.encode("latin-1")
+        for raw in gitleaks_data()["rules"]
+        for allowlist in raw["allowlists"]
+        for pattern in allowlist.get("regexes", [])
+        if (literal := _literal(pattern)) is not None
+    )
+
+
 def gitleaks_kinds() -> frozenset[str]:
     return frozenset(rule.kind for rule in gitleaks_rules())
 
 
-__all__ = ["RULES_FILE", "SPECIAL", "Allowlist", "GitleaksCheck", "gitleaks_data", "gitleaks_kinds", "gitleaks_rules"]
+__all__ = [
+    "RULES_FILE",
+    "SPECIAL",
+    "Allowlist",
+    "GitleaksCheck",
+    "gitleaks_data",
+    "gitleaks_kinds",
+    "gitleaks_rules",
+    "listed_examples",
+]

@@ -519,8 +519,7 @@ class SecretMasker:
         search = rule.regex.search
         group_r = rule.regex.groupindex["r"]
         group_c = rule.regex.groupindex["c"]
-        pos = 0
-        size = len(data)
+        pos, size = 0, len(data)
         content = -1  # where the line's text starts after indentation, list dashes, quotes (computed when needed)
         # Quotes before the current name, counted from one name to the next (names come in order): linear.
         quotes_at = singles = doubles = 0
@@ -747,6 +746,7 @@ class SecretMasker:
             start >= stop
             or (mode != "v" and is_placeholder(value))
             or is_placeholder_token(value, documented=mode == "v")
+            or value in gitleaks.listed_examples()  # `33f!!lloppa`: an example a gitleaks allow-list names
             or (rule.accept is not None and not rule.accept(rule, match, data, value))
             or (kind == "key" and value.startswith(PATHLIKE_PREFIXES))  # --private-key /path/key.pem: a file
             or (mode != "v" and is_arn(value, 0))  # an ARN names a secret (Secrets Manager, KMS)
