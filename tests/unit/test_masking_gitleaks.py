@@ -307,6 +307,15 @@ def test_a_private_key_written_as_string_concatenation_is_masked_on_every_line()
     assert out == [lines[0], f'      "{m("private-key")}\\n" +', f'      "{m("private-key")}\\n" +', lines[3]]
 
 
+def test_a_word_between_private_key_armour_lines_is_no_key_but_a_key_line_is() -> None:
+    """gitleaks' private-key rule wants 64 characters between BEGIN and END; a lower-case word is no key material."""
+    begin, end = "-----BEGIN PRIVATE KEY-----", "-----END PRIVATE KEY-----"
+    assert SecretMasker().mask_lines([begin, "anything", end]) == [begin, "anything", end]
+    body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7" + "Qw7LmPc2RnF9"
+    masked = SecretMasker().mask_lines([begin, body, "qwertyuiopasdfgh", end])  # 16 letters: a key's line
+    assert masked == [begin, m("private-key"), m("private-key"), end]
+
+
 def test_a_private_key_in_base64_is_masked_and_a_certificate_is_not() -> None:
     key = "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpNSUlFb3dJQkFBS0NBUUVBbjYvTzhsaStTWDRt"
     certificate = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUR4RENDQXF5Z0F3SUJBZ0lVV3pqUDl5RUk0"

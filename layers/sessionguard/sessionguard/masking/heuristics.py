@@ -388,6 +388,17 @@ BARE_ENTROPY: Final = 3.3  # bits per character; random base36 of 16 characters 
 _LETTER_RUN_MAX: Final = 20
 
 
+_KEY_WORD_MIN: Final = 8
+
+
+def is_word_not_key_material(body: bytes) -> bool:
+    """A short line of lower-case letters alone inside a BEGIN/END block (`anything`): a word someone typed, not
+    the base64 of a key (gitleaks' private-key rule wants 64 characters between the armour lines). A key's short
+    last line is 8 to 15 lower-case letters in fewer than one key of a thousand, and would then show 11 bytes
+    of its encoding at most."""
+    return _KEY_WORD_MIN <= len(body) < _BARE_MIN and body.isalpha() and body.islower()
+
+
 def may_be_bare_token(data: bytes) -> bool:
     """Cheap: whether data could be one token alone on its line (no blank inside, long enough)."""
     return _BARE_MIN <= len(data) <= _BARE_MAX + 32 and b" " not in data.strip()

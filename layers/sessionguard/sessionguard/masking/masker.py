@@ -42,7 +42,7 @@ from typing import Any, Final
 
 import re2
 
-from sessionguard.masking import gitleaks, kubernetes
+from sessionguard.masking import gitleaks, heuristics, kubernetes
 from sessionguard.masking.gitleaks import gitleaks_kinds, gitleaks_rules
 from sessionguard.masking.heuristics import (
     BARE_CHARS,
@@ -438,7 +438,7 @@ class SecretMasker:
                 spans.append((start, start + len(body), _STATEFUL_PRIORITY, "private-key"))
             return False
         span = self._pem_body(data)
-        if span is None:
+        if span is None or (span[0] >= 0 and heuristics.is_word_not_key_material(data[span[0] : span[1]])):
             self._in_pem = False  # not key material: the block was never closed; judge this line normally
             return False
         if span[0] >= 0:
