@@ -17,6 +17,7 @@ from functools import cache
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from sessionguard.masking.heuristics import is_placeholder_token
 from sessionguard.rules import RulePack
 from sessionguard.session.engine import SessionEngine
 from sessionguard.session.records import SessionEvent
@@ -43,8 +44,14 @@ def password_like() -> st.SearchStrategy[str]:
 
 
 def looks_like_a_value(text: str) -> bool:
-    """Varied enough that the masker does not keep it readable as a placeholder (`a00001230`, `0000...`)."""
-    return len(set(text)) >= 6 and sum(char.isalpha() for char in text) >= 3 and "000" not in text
+    """Varied enough that the masker does not keep it readable as a stand-in (`a00001230`, `a0010AB.0`: one
+    character for half of it; docs/masking.md "Deliberately not masked")."""
+    return (
+        len(set(text)) >= 6
+        and sum(char.isalpha() for char in text) >= 3
+        and "000" not in text
+        and not is_placeholder_token(text.encode(), documented=False)
+    )
 
 
 def aws_secret() -> st.SearchStrategy[str]:
