@@ -309,6 +309,33 @@ def allowed_webhook(url: str) -> bool:
     return parts.scheme == "http" and parts.hostname in {"127.0.0.1", "localhost", "::1"}
 
 
+class _Summarized(Protocol):
+    def summary(self) -> dict[str, Any]: ...
+
+
+class Invocation(Protocol):
+    """One invocation of a function that delivers alerts: what `complete_invocation` drives."""
+
+    @property
+    def report(self) -> _Summarized: ...
+    @property
+    def deliveries(self) -> Deliveries: ...
+    def process(self, event: Any) -> None: ...
+    def record_metrics(self) -> None: ...
+
+
+def complete_invocation(run: Invocation, event: Any, done: str) -> dict[str, Any]:
+    """Process the event; whatever happens, record the metrics and log the summary under `done`. Raises
+    DeliveryFailed after every delivery was tried when one failed, so Lambda retries; else the summary."""
+    try:
+        run.process(event)
+    finally:
+        run.record_metrics()
+        logger.info(done, extra=run.report.summary())
+    run.deliveries.raise_if_any_failed()
+    return run.report.summary()
+
+
 __all__ = [
     "DEFAULT_BUDGET_SECONDS",
     "RESERVED_SECONDS",
@@ -317,8 +344,10 @@ __all__ = [
     "DeliveryFailed",
     "DeliveryOutlets",
     "DeliverySettings",
+    "Invocation",
     "SlackDeliveryError",
     "allowed_webhook",
+    "complete_invocation",
     "emit_dimensioned",
     "post_with_retries",
 ]

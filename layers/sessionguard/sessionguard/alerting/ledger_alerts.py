@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sessionguard.adapters.session_ledger import SessionTable, SsmSessionDirectory, read_transcript
-from sessionguard.alerting.delivery import Deliveries, DeliveryOutlets, DeliverySettings, emit_dimensioned
+from sessionguard.alerting.delivery import (
+    Deliveries,
+    DeliveryOutlets,
+    DeliverySettings,
+    complete_invocation,
+    emit_dimensioned,
+)
 from sessionguard.alerting.formatting import AlertContext, SnsMessage, build_slack_message, build_sns_message
 from sessionguard.alerting.ledger_messages import (
     ledger_slack_message,
@@ -182,13 +188,7 @@ def handle_ledger_event(
     if settings is None or outlets is None:
         settings, outlets = default_outlets()
     run = SessionLedgerInvocation(settings, outlets, rules or default_rules(), context)
-    try:
-        run.process(event)
-    finally:
-        run.record_metrics()
-        logger.info("Session ledger event processed", extra=run.report.summary())
-    run.deliveries.raise_if_any_failed()
-    return run.report.summary()
+    return complete_invocation(run, event, "Session ledger event processed")
 
 
 class SessionLedgerInvocation:

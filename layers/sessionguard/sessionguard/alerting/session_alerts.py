@@ -57,6 +57,7 @@ from sessionguard.alerting.delivery import (
     Deliveries,
     DeliveryOutlets,
     DeliverySettings,
+    complete_invocation,
     emit_dimensioned,
 )
 from sessionguard.alerting.formatting import (
@@ -269,13 +270,7 @@ def handle_subscription_event(
     if settings is None or outlets is None:
         settings, outlets = default_outlets()
     run = _SessionAlertsInvocation(settings, outlets, rules or default_rules(), context)
-    try:
-        run.process(event)
-    finally:
-        run.record_metrics()
-        logger.info("Subscription batch processed", extra=run.report.summary())
-    run.deliveries.raise_if_any_failed()
-    return run.report.summary()
+    return complete_invocation(run, event, "Subscription batch processed")
 
 
 class _SessionAlertsInvocation:
