@@ -88,10 +88,16 @@ class Alerts:
 
 def scan(cases: Sequence[Case]) -> list[Alerts]:
     """Runs the sessionguard CLI once, in this process, over all cases' sessions; alerts per case."""
+    return scan_sessions(session_events(cases), [session_id(index) for index in range(len(cases))])
+
+
+def scan_sessions(events: Iterable[dict[str, Any]], session_ids: Sequence[str]) -> list[Alerts]:
+    """`sessionguard scan --min-severity info` run once, in this process, over the streamed events; the alerts of
+    each session in `session_ids`, in that order."""
     with tempfile.TemporaryDirectory() as folder:
         stream = Path(folder) / "sessions.jsonl"
         with stream.open("w", encoding="utf-8") as out:
-            for event in session_events(cases):
+            for event in events:
                 out.write(json.dumps(event, ensure_ascii=False) + "\n")
         stdout, stderr = io.StringIO(), io.StringIO()
         status = cli.main(["scan", "--min-severity", "info", str(stream)], stdout=stdout, stderr=stderr)
@@ -102,7 +108,7 @@ def scan(cases: Sequence[Case]) -> list[Alerts]:
         record = json.loads(line)
         if record.get("type") == "alert":
             by_session[record["session_id"]].raised.append((record["rule_id"], record["severity"]))
-    return [by_session[session_id(index)] for index in range(len(cases))]
+    return [by_session[session] for session in session_ids]
 
 
 @dataclass

@@ -11,18 +11,14 @@ alert, "medium+" when one is medium or above; a benign case with an alert at med
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import tempfile
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sessionguard import cli
 from sessionguard.session.powershell_syntax import input_is_complete
 
-from evaluation.detection import Alerts, Case, Report, load_cases, render
+from evaluation.detection import Alerts, Case, Report, load_cases, render, scan_sessions
 
 CORPUS = Path(__file__).parent / "corpus" / "windows"
 PROMPT = "PS C:\\Windows\\system32> "
@@ -81,19 +77,7 @@ def session_id(index: int) -> str:
 
 def scan(cases: Sequence[Case]) -> list[Alerts]:
     """The sessionguard CLI run once, in this process, over every case's session; alerts per case."""
-    with tempfile.TemporaryDirectory() as folder:
-        stream = Path(folder) / "windows-sessions.jsonl"
-        stream.write_text("".join(json.dumps(event) + "\n" for event in session_events(cases)), encoding="utf-8")
-        stdout, stderr = io.StringIO(), io.StringIO()
-        status = cli.main(["scan", "--min-severity", "info", str(stream)], stdout=stdout, stderr=stderr)
-    if status != 0:
-        raise RuntimeError(f"sessionguard scan exited {status}: {stderr.getvalue()[:2000]}")
-    raised: dict[str, Alerts] = defaultdict(Alerts)
-    for line in stdout.getvalue().splitlines():
-        record = json.loads(line)
-        if record.get("type") == "alert":
-            raised[record["session_id"]].raised.append((record["rule_id"], record["severity"]))
-    return [raised[session_id(index)] for index in range(len(cases))]
+    return scan_sessions(session_events(cases), [session_id(index) for index in range(len(cases))])
 
 
 def evaluate(cases: Sequence[Case]) -> Report:
