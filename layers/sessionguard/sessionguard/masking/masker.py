@@ -38,7 +38,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
 
 import re2
 
@@ -78,6 +78,7 @@ from sessionguard.masking.rules import (
     rest_value_pattern,
     value_pattern,
 )
+from sessionguard.masking.spans import Span, Span3, cut_out_markers, merge_spans
 from sessionguard.masking.tokens import token_rules
 from sessionguard.masking.windows import WINDOWS_RULES
 
@@ -169,11 +170,6 @@ def _prefix_shape(prefix: bytes) -> bytes:
 @functools.lru_cache(maxsize=64)
 def _marker(kind: str) -> bytes:
     return f"{MARKER_PREFIX}{kind}]".encode()
-
-
-# A span to replace: (start, end, rule index for precedence, kind); and one before its kind is known.
-_Span = tuple[int, int, int, str]
-_Span3 = tuple[int, int, int]
 
 
 # Every rule in precedence order: own token shapes (tokens.yaml), gitleaks', Windows' (windows.py), context rules.
@@ -332,8 +328,8 @@ class SecretMasker:
             self._counts["unparsed-line"] = self._counts.get("unparsed-line", 0) + 1
             return f"{MARKER_PREFIX}unparsed-line]"
 
-    def _collect(self, data: bytes, selected: Sequence[int]) -> list[_Span]:
-        spans: list[_Span] = []
+    def _collect(self, data: bytes, selected: Sequence[int]) -> list[Span]:
+        spans: list[Span] = []
         if self._in_pem and self._continue_pem(data, spans):
             self._update_stateful()
             return spans
@@ -360,7 +356,7 @@ class SecretMasker:
         self._update_stateful()
         return spans
 
-    def _continue_state(self, data: bytes, spans: list[_Span]) -> None:
+    def _continue_state(self, data: bytes, spans: list[Span]) -> None:
         """What earlier lines left open: a value announced for this line, a YAML `data:` mapping, a SecureString."""
         if self._pending is not None:
             self._take_pending(data, spans)
@@ -371,13 +367,13 @@ class SecretMasker:
             if self._find_secure_value(data, 0, spans):
                 self._secure_window = 0
 
-    def _vetoed(self, span: _Span) -> bool:
+    def _vetoed(self, span: Span) -> bool:
         """A span of SessionGuard's own token shapes, or of a token alone, over text a gitleaks rule let go."""
         start, stop, priority, _kind = span
         mine = 0 <= priority < _GITLEAKS_START or priority == _BARE_PRIORITY
         return mine and any(v_start < stop and start < v_stop for v_start, v_stop in self._vetoes)
 
-    def _mask_bare_token(self, data: bytes, spans: list[_Span]) -> None:
+    def _mask_bare_token(self, data: bytes, spans: list[Span]) -> None:
         """A credential printed alone on its line (bare_credential); the short last line of a base64 dump (a PGP
         message, `base64 file`), right after its full-width lines, is not one."""
         token = data.strip()
@@ -391,7 +387,7 @@ class SecretMasker:
         in_yaml = self._yaml is not None and self._yaml.is_open
         self._stateful = self._in_pem or self._pending is not None or self._secure_window > 0 or in_yaml
 
-    def _take_pending(self, data: bytes, spans: list[_Span]) -> None:
+    def _take_pending(self, data: bytes, spans: list[Span]) -> None:
         """The line after one that announced its value (see _pending): mask the value if the line has it."""
         if self._pending is None:
             return
@@ -425,7 +421,7 @@ class SecretMasker:
         start = data.index(token)
         spans.append((start, start + len(token), 0, kind))
 
-    def _continue_pem(self, data: bytes, spans: list[_Span]) -> bool:
+    def _continue_pem(self, data: bytes, spans: list[Span]) -> bool:
         """Inside a private-key block. True when the line was a body line and needs nothing else."""
         end = _PEM_END.search(data)
         if end is not None:
@@ -477,7 +473,7 @@ class SecretMasker:
             return len(data)
         return 0
 
-    def _open_pem(self, data: bytes, spans: list[_Span]) -> None:
+    def _open_pem(self, data: bytes, spans: list[Span]) -> None:
         pos = 0
         while True:
             begin = _PEM_BEGIN.search(data, pos)
@@ -504,14 +500,14 @@ class SecretMasker:
                 return
             pos = end[0][1]
 
-    def _find_secure_value(self, data: bytes, pos: int, spans: list[_Span]) -> bool:
+    def _find_secure_value(self, data: bytes, pos: int, spans: list[Span]) -> bool:
         found = False
         while (match := SSM_VALUE_RULE.regex.search(data, pos)) is not None:
             found |= self._add_value(SSM_VALUE_RULE, _STATEFUL_PRIORITY, match, data, spans)
             pos = max(match[0][1], pos + 1)
         return found
 
-    def _apply_assignments(self, rule: Rule, index: int, data: bytes, spans: list[_Span]) -> None:
+    def _apply_assignments(self, rule: Rule, index: int, data: bytes, spans: list[Span]) -> None:
         """NAME=value in two phases. A match of the first ends at the separator, so when the name is not a
         secret's (KEY_ID=, auth: in a log line) the search goes on right there and the value, which may hold
         the next assignment, is still seen. A value is consumed only once accepted (or found to be prose), which
@@ -571,7 +567,7 @@ class SecretMasker:
             if accepted or (mode == "w" and (data.find(b",", start, stop) >= 0 or data.find(b"&", start, stop) >= 0)):
                 pos = max(pos, stop)
 
-    def _apply_htpasswd(self, rule: Rule, index: int, data: bytes, spans: list[_Span]) -> None:
+    def _apply_htpasswd(self, rule: Rule, index: int, data: bytes, spans: list[Span]) -> None:
         """The password's position depends on the options: the second argument with -n, else the third."""
         pos = 0
         flags = rule.regex.groupindex["f"]
@@ -587,7 +583,7 @@ class SecretMasker:
                 mode = "q" if data[start] in b"\"'" else "w"
                 self._add_span(rule, match, data, spans, kind=rule.kind, mode=mode, span=(start, stop, index))
 
-    def _apply_special(self, rule: Rule, index: int, data: bytes, spans: list[_Span]) -> None:
+    def _apply_special(self, rule: Rule, index: int, data: bytes, spans: list[Span]) -> None:
         special = rule.special
         if special == gitleaks.SPECIAL:
             self._apply_gitleaks(rule, index, data, spans)
@@ -617,7 +613,7 @@ class SecretMasker:
             self._yaml = kubernetes.SecretData()
         return self._yaml
 
-    def _apply_gitleaks(self, rule: Rule, index: int, data: bytes, spans: list[_Span]) -> None:
+    def _apply_gitleaks(self, rule: Rule, index: int, data: bytes, spans: list[Span]) -> None:
         """A gitleaks rule: its secret is masked if it passes the rule's entropy floor and allow-lists and is no
         stand-in (heuristics.is_placeholder_token); else its span is a veto (see _vetoed)."""
         check = rule.gitleaks
@@ -656,7 +652,7 @@ class SecretMasker:
         if kind is not None:
             self._pending = (ANNOUNCES[rule.special], kind)
 
-    def _apply_aws_prompt(self, rule: Rule, index: int, data: bytes, spans: list[_Span]) -> None:
+    def _apply_aws_prompt(self, rule: Rule, index: int, data: bytes, spans: list[Span]) -> None:
         """`aws configure`: the answer is on this line, or (prompt flushed before Enter) on the next one."""
         match = rule.regex.search(data)
         if match is None:
@@ -671,7 +667,7 @@ class SecretMasker:
         elif not is_placeholder(data[start:stop]):
             spans.append((start, stop, index, kind))
 
-    def _apply_rule(self, rule: Rule, index: int, data: bytes, spans: list[_Span]) -> None:
+    def _apply_rule(self, rule: Rule, index: int, data: bytes, spans: list[Span]) -> None:
         search = rule.regex.search
         pos = 0
         size = len(data)
@@ -690,7 +686,7 @@ class SecretMasker:
                     if mode == "d" and match[group][0] > match[0][0] + 1:
                         pos = match[group][0] - 1
 
-    def _add_value(self, rule: Rule, priority: int, match: Match, data: bytes, spans: list[_Span]) -> bool:
+    def _add_value(self, rule: Rule, priority: int, match: Match, data: bytes, spans: list[Span]) -> bool:
         """Turn one match into the span of its value, unless the name is not a secret's."""
         start = stop = -1
         mode = "v"
@@ -717,11 +713,11 @@ class SecretMasker:
         rule: Rule,
         match: Match,
         data: bytes,
-        spans: list[_Span],
+        spans: list[Span],
         *,
         kind: str,
         mode: str,
-        span: _Span3,
+        span: Span3,
         whole: bool = False,
     ) -> bool:
         """Add the span to mask for a value at data[start:stop] (mode: see the value fragments), unless it is a
@@ -765,7 +761,7 @@ class SecretMasker:
             name = name.rsplit(b".", 1)[-1]
         return names_a_reference(name) and REFERENCE_VALUE.fullmatch(value)
 
-    def _split_list(self, data: bytes, start: int, stop: int, priority: int, spans: list[_Span]) -> int:
+    def _split_list(self, data: bytes, start: int, stop: int, priority: int, spans: list[Span]) -> int:
         """A word value that is really a list (`a=1,password=x`, `?token=x&page=2`): mask the secret-named
         items after the first one here, and return where the first value ends."""
         if data.find(b",", start, stop) < 0 and data.find(b"&", start, stop) < 0:
@@ -793,7 +789,7 @@ class SecretMasker:
             pos = nxt
         return first_stop
 
-    def _replace(self, data: bytes, spans: list[_Span]) -> str:
+    def _replace(self, data: bytes, spans: list[Span]) -> str:
         if len(spans) == 1 and MARKER_PREFIX_BYTES not in data:  # the usual case, as the sweep below would do it
             start, stop, _priority, kind = spans[0]
             if data[start:stop].strip():
@@ -801,17 +797,8 @@ class SecretMasker:
                 if kind != "private-key":
                     self._counts[kind] = self._counts.get(kind, 0) + 1
             return data.decode("utf-8", "surrogatepass")
-        spans.sort()
-        merged: list[list[Any]] = []
-        for start, stop, priority, kind in spans:
-            if merged and start < merged[-1][1]:
-                last = merged[-1]
-                last[1] = max(last[1], stop)
-                if priority < last[2]:
-                    last[2], last[3] = priority, kind
-            else:
-                merged.append([start, stop, priority, kind])
-        pieces = _cut_out_markers(data, merged) if MARKER_PREFIX_BYTES in data else merged
+        merged = merge_spans(spans)
+        pieces = cut_out_markers(data, merged, _MARKER_RE) if MARKER_PREFIX_BYTES in data else merged
         out: list[bytes] = []
         pos = 0
         for start, stop, _priority, kind in pieces:
@@ -828,7 +815,7 @@ class SecretMasker:
         return b"".join(out).decode("utf-8", "surrogatepass")
 
 
-def _prefer_sessionguard_spans(spans: list[_Span]) -> None:
+def _prefer_sessionguard_spans(spans: list[Span]) -> None:
     """A gitleaks span over a value that a precise SessionGuard rule (_PRECISE) also found gives way: those take the
     value exactly, where gitleaks' match may take its surroundings too (curl-auth-user takes `user:password`,
     basic-auth only the password; slack-webhook-url takes the whole URL, slack-webhook only the path), and they
@@ -862,34 +849,6 @@ def _remember_clean(data: bytes) -> None:
     if len(CLEAN_LINES) >= _CLEAN_LINES_SIZE:
         CLEAN_LINES.clear()
     CLEAN_LINES.add(data)
-
-
-def _cut_out_markers(data: bytes, merged: list[list[Any]]) -> list[list[Any]]:
-    """Existing markers inside a span stay as they are; only the text around them is masked. Spans and markers
-    are both sorted and disjoint among themselves, so one sweep over the two lists does it."""
-    markers: list[tuple[int, int]] = []
-    pos = 0
-    while (marker := _MARKER_RE.search(data, pos)) is not None:
-        markers.append(marker[0])
-        pos = marker[0][1]  # a marker is never empty, so this moves on
-    if not markers:
-        return merged
-    pieces: list[list[Any]] = []
-    first = 0  # markers before this index end before the current span starts
-    for start, stop, priority, kind in merged:
-        while first < len(markers) and markers[first][1] <= start:
-            first += 1
-        cursor = start
-        index = first
-        while index < len(markers) and markers[index][0] < stop:
-            m_start, m_stop = markers[index]
-            if m_start > cursor:
-                pieces.append([cursor, m_start, priority, kind])
-            cursor = max(cursor, m_stop)
-            index += 1
-        if cursor < stop:
-            pieces.append([cursor, stop, priority, kind])
-    return pieces
 
 
 def mask_secrets(text: str) -> str:
