@@ -1,7 +1,7 @@
 """`sessionguard`: scan exported or historical Session Manager logs, and inspect the rule pack.
 
-    sessionguard scan [--transcript] [--min-severity LEVEL] [--rules PATH]... PATH...   (PATH "-" = stdin)
-        PATH may also be s3://bucket/prefix/ or logs://group[/stream-prefix] [--since AGE] [--jobs N] [--checkpoint F]
+    sessionguard scan [--transcript] [--min-severity LEVEL] [--rules PATH]... [--jobs N] PATH...   (PATH "-" = stdin)
+        PATH may also be s3://bucket/prefix/ or logs://group[/stream-prefix] [--since AGE] [--checkpoint F]
     sessionguard rules list [--rules PATH]...
     sessionguard rules test [PATH]...
     sessionguard replay-dlq --queue-url URL --function NAME [--max-messages N] [--dry-run]
@@ -12,18 +12,19 @@
 `scan` writes JSON Lines to stdout (alerts, and with --transcript the masked transcript lines) and a readable
 summary to stderr. Gzipped input is read as its content; binary input is refused. Unreadable input is reported on
 stderr with its file and line, the rest is still scanned, and the exit status is then 2. Everything written is
-masked and printable: session text and metadata cannot act on the reader's terminal (docs/cli.md).
+masked and printable: session text and metadata cannot act on the reader's terminal (docs/cli.md). Files run on
+--jobs worker processes (default: one per available CPU), a session never split between them, and the output is
+the same bytes whatever --jobs is (archive/parallel.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import TextIO
 
 from sessionguard.alerting.text import visible
 from sessionguard.archive.command import (
@@ -33,19 +34,11 @@ from sessionguard.archive.command import (
     run_hunt,
     scan_archive_url,
 )
+from sessionguard.archive.parallel import LocalScan, ScanRenderer, ScanSettings, local_jobs, scan_files
 from sessionguard.ledger.command import add_sessions_parser, run_sessions
-from sessionguard.masking.masker import mask_secrets
 from sessionguard.playback.command import add_replay_parser, run_replay
 from sessionguard.rules import RuleError, RulePack
-from sessionguard.session.engine import CommandAlert, SanitizedLine, SessionEngine
-from sessionguard.session.records import (
-    InputProblem,
-    MalformedEvent,
-    SessionEvent,
-    decode_input,
-    group_by_session,
-    read_input,
-)
+from sessionguard.session.engine import CommandAlert, SanitizedLine
 from sessionguard.severity import Severity
 
 EXIT_OK = 0
@@ -93,111 +86,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _read(path: str, stdin: TextIO) -> bytes:
-    if path == "-":
-        return stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
-    return Path(path).read_bytes()
-
-
 def scan(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
-    pack = RulePack.load(args.rules)
-    engine = SessionEngine(pack, min_severity=args.min_severity)
-    problems = 0
-    output = _ScanOutput(stdout, transcript=args.transcript)
-    for path in args.paths:
-        if is_archive_url(path):  # s3://, logs://: read in place, unit by unit (docs/hunt.md)
-            problems += scan_archive_url(path, args, rules=pack, stats=engine.stats, write=output.write, stderr=stderr)
-            continue
-        try:
-            text = decode_input(_read(path, stdin), path)
-        except OSError as error:
-            _complain(stderr, path, f"cannot read: {error.strerror or error}")
-            problems += 1
-            continue
-        except MalformedEvent as problem:
-            _complain(stderr, path, problem.reason)
-            problems += 1
-            continue
-        events: list[SessionEvent] = []
-        for item in read_input(text, path):
-            if isinstance(item, InputProblem):
-                _complain(stderr, item.source, f"{item.location}: {item.reason}")
-                problems += 1
-            else:
-                events.append(item)
-        for session_events in group_by_session(events).values():
-            output.write([*engine.scan(session_events), *engine.finish()])
-    _summarize(engine, output.alerts, problems, stderr)
-    return EXIT_BAD_INPUT if problems else EXIT_OK
+    """Files and standard input first, on every core (archive/parallel.py), then each archive URL in turn."""
+    settings = ScanSettings(tuple(args.rules), args.min_severity, args.transcript)
+    files = [path for path in args.paths if not is_archive_url(path)]
+    urls = [path for path in args.paths if is_archive_url(path)]
+    jobs = local_jobs(args.jobs)
+    total = scan_files(files, settings, jobs=jobs, stdin=stdin, stdout=stdout, stderr=stderr) if files else LocalScan()
+    if urls:  # s3://, logs://: read in place, unit by unit, on threads (docs/hunt.md)
+        pack = RulePack.load(args.rules)
+        renderer = ScanRenderer(transcript=args.transcript)
+
+        def write(results: Sequence[CommandAlert | SanitizedLine]) -> None:
+            output = renderer.render(results)
+            stdout.write(output.text)
+            total.alerts.extend(output.alerts)
+
+        for url in urls:
+            total.problems += scan_archive_url(url, args, rules=pack, stats=total.stats, write=write, stderr=stderr)
+    _summarize(total, stderr)
+    return EXIT_BAD_INPUT if total.problems else EXIT_OK
 
 
-class _ScanOutput:
-    """The JSON Lines records of `scan`: alerts (metadata masked), and with --transcript every masked line."""
-
-    def __init__(self, stdout: TextIO, *, transcript: bool) -> None:
-        self.stdout, self.transcript = stdout, transcript
-        self.alerts: list[CommandAlert] = []
-        self.metadata = _MaskedMetadata()
-
-    def write(self, results: Sequence[CommandAlert | SanitizedLine]) -> None:
-        metadata = self.metadata
-        for result in results:
-            if isinstance(result, CommandAlert):
-                alert = metadata.masked(result)
-                self.alerts.append(alert)
-                self.stdout.write(json_line(alert.to_json()))
-            elif self.transcript:
-                self.stdout.write(json_line(result._replace(session_id=metadata.mask(result.session_id)).to_json()))
-
-
-def _complain(stderr: TextIO, source: str, problem: str) -> None:
-    """One input problem on standard error; a file name can be as hostile as the data (an S3 key)."""
-    print(f"sessionguard: {visible(source)}: {problem}", file=stderr)
-
-
-class _MaskedMetadata:
-    """Session-derived metadata (session id, instance id, user ARN) through the masker before it is written: the
-    engine masks commands and transcript lines, but an id or an ARN can carry a secret too. Each distinct value is
-    masked once (a transcript repeats its session id on every line)."""
-
-    def __init__(self) -> None:
-        self._masked: dict[str, str] = {}
-
-    def mask(self, value: str) -> str:
-        masked = self._masked.get(value)
-        if masked is None:
-            masked = self._masked[value] = mask_secrets(value)
-        return masked
-
-    def masked(self, alert: CommandAlert) -> CommandAlert:
-        return alert._replace(
-            session_id=self.mask(alert.session_id), instance_id=self.mask(alert.instance_id), user=self.mask(alert.user)
-        )
-
-
-def json_line(record: dict[str, Any]) -> str:
-    """One JSON Lines record that a terminal cannot act on and that splits into lines only at its end: json
-    escapes C0 controls itself, and every other character that is not printable (C1 controls, bidi overrides,
-    U+2028, U+0085, lone surrogates) is written as a \\u escape. JSON readers get the same value back."""
-    text = json.dumps(record, ensure_ascii=False)
-    if not text.isprintable():
-        text = _NOT_ASCII.sub(_json_escape, text)
-    return text + "\n"
-
-
-_NOT_ASCII: Final = re.compile(r"[^\x20-\x7e]")
-
-
-def _json_escape(match: re.Match[str]) -> str:
-    char = match.group()
-    if char.isprintable():
-        return char
-    units = char.encode("utf-16-be", "surrogatepass")
-    return "".join(f"\\u{int.from_bytes(units[i : i + 2]):04x}" for i in range(0, len(units), 2))
-
-
-def _summarize(engine: SessionEngine, alerts: list[CommandAlert], problems: int, stderr: TextIO) -> None:
-    stats = engine.stats
+def _summarize(total: LocalScan, stderr: TextIO) -> None:
+    stats, alerts, problems = total.stats, total.alerts, total.problems
     masked = sum(stats.secrets_masked.values())
     print(
         f"sessionguard: {stats.events} events, {stats.commands} commands, {len(alerts)} alerts, "

@@ -25,7 +25,11 @@ def add_archive_arguments(scan: argparse.ArgumentParser) -> None:
     archive.add_argument("--since", metavar="AGE|DATE", help="only objects or streams since then: 30d, 12h, 2026-11-01")
     archive.add_argument("--until", metavar="AGE|DATE", help="only S3 objects last modified before then")
     archive.add_argument(
-        "--jobs", type=int, default=default_jobs(), metavar="N", help="objects or streams read at once"
+        "--jobs",
+        type=_positive,
+        metavar="N",
+        help="files: worker processes (default: the available CPUs); archives: objects or streams read at once "
+        f"(default {default_jobs()})",
     )
     archive.add_argument("--checkpoint", type=Path, metavar="FILE", help="resume from, and record progress in, FILE")
     archive.add_argument(
@@ -34,6 +38,16 @@ def add_archive_arguments(scan: argparse.ArgumentParser) -> None:
         default=None,
         help="a progress line on stderr (default: when stderr is a terminal)",
     )
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
+    return number
 
 
 def scan_archive_url(
@@ -56,7 +70,12 @@ def scan_archive_url(
     try:
         progress = Progress.on(stderr, args.progress)
         for scan in scan_archive(
-            source, rules, min_severity=args.min_severity, jobs=args.jobs, checkpoint=checkpoint, progress=progress
+            source,
+            rules,
+            min_severity=args.min_severity,
+            jobs=args.jobs or default_jobs(),
+            checkpoint=checkpoint,
+            progress=progress,
         ):
             write(scan.results)
             merge_stats(stats, scan.stats)
