@@ -57,6 +57,10 @@ LEFT_OUT: dict[str, str] = {
     "curl-auth-header": "SessionGuard's authorization-header rule masks any Authorization header, curl's or not",
     "hashicorp-tf-password": "a password-named assignment: SessionGuard's context layer masks it by its name",
 }
+# Left-out rules whose allow-lists the masker still reads: generic-api-key's say which secret-like names hold no
+# secret (keyVaultToStoreSecrets, io.jsonwebtoken:artifact) and which values are examples (its stop words), and
+# SessionGuard's secret-named assignments stand in for that rule (masking/gitleaks.py, context_allowlists).
+CONTEXT_ALLOWLISTS: frozenset[str] = frozenset({"generic-api-key"})
 # Keywords too common in session text for a prefilter, replaced by a longer literal the rule's regex needs
 # anyway (case-insensitively), so ordinary lines (`key`, `they`, `disk`) stay on the fast path.
 KEYWORD_OVERRIDES: dict[str, list[str]] = {
@@ -974,8 +978,7 @@ def re2_refuses(pattern: str) -> str:
 def rules_for_layer(config_text: str, commit: str) -> dict[str, Any]:
     """The masker's provider-token rules: every gitleaks rule with a regex, as it stands in gitleaks.toml
     (regex, secretGroup, keywords, entropy, allow-lists), less LEFT_OUT and any regex RE2 refuses (recorded
-    in left_out with the reason); allow-lists that need a file path to hold (condition AND with paths) can
-    never hold on session text and are dropped."""
+    in left_out with the reason); and the allow-lists of the left-out rules in CONTEXT_ALLOWLISTS."""
     config = tomllib.loads(config_text)
     rules: list[dict[str, Any]] = []
     left_out = dict(LEFT_OUT)
@@ -994,20 +997,7 @@ def rules_for_layer(config_text: str, commit: str) -> dict[str, Any]:
         if refused:
             left_out[rule["id"]] = refused
             continue
-        allowlists = []
-        for allowlist in rule.get("allowlists", []):
-            if allowlist.get("condition", "OR") == "AND" and allowlist.get("paths"):
-                continue
-            if not allowlist.get("regexes") and not allowlist.get("stopwords"):
-                continue  # paths only
-            allowlists.append(
-                {
-                    "target": allowlist.get("regexTarget", "secret"),
-                    "condition": allowlist.get("condition", "OR"),
-                    "regexes": allowlist.get("regexes", []),
-                    "stopwords": [word.lower() for word in allowlist.get("stopwords", [])],
-                }
-            )
+        allowlists = layer_allowlists(rule)
         rules.append(
             {
                 "id": rule["id"],
@@ -1030,7 +1020,30 @@ def rules_for_layer(config_text: str, commit: str) -> dict[str, Any]:
             "stopwords": [word.lower() for word in allowlist.get("stopwords", [])],
         },
         "rules": rules,
+        "context_allowlists": {
+            rule["id"]: layer_allowlists(rule) for rule in config["rules"] if rule["id"] in CONTEXT_ALLOWLISTS
+        },
     }
+
+
+def layer_allowlists(rule: dict[str, Any]) -> list[dict[str, Any]]:
+    """A rule's allow-lists as the masker reads them; those that need a file path to hold (condition AND with
+    paths, or paths only) can never hold on session text and are dropped."""
+    allowlists = []
+    for allowlist in rule.get("allowlists", []):
+        if allowlist.get("condition", "OR") == "AND" and allowlist.get("paths"):
+            continue
+        if not allowlist.get("regexes") and not allowlist.get("stopwords"):
+            continue  # paths only
+        allowlists.append(
+            {
+                "target": allowlist.get("regexTarget", "secret"),
+                "condition": allowlist.get("condition", "OR"),
+                "regexes": allowlist.get("regexes", []),
+                "stopwords": [word.lower() for word in allowlist.get("stopwords", [])],
+            }
+        )
+    return allowlists
 
 
 def main(argv: list[str] | None = None) -> int:

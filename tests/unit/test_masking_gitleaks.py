@@ -25,6 +25,7 @@ ROOT = Path(__file__).parents[2]
 SAMPLES = ROOT / "evaluation" / "corpus" / "gitleaks" / "samples.jsonl"
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MARKERS = re.compile(r"\[MASKED:[a-z0-9-]+\]")
+SECRET = "Qw7LmPc2RnF9dKs0JhU4"  # a random value, for syntaxes that hold one
 
 
 def m(kind: str) -> str:
@@ -180,6 +181,44 @@ def test_only_values_an_allow_list_names_one_by_one_are_examples_everywhere() ->
     assert "QwLmPcRnFdKs" not in masked
 
 
+# What gitleaks' generic-api-key (the rule SessionGuard's secret-named assignments stand in for) says is no secret
+# by its name (its allow-list of names, on the match), and the values it names one by one (a stop word that is a
+# whole token); and a value a provider's rule recognises but finds below its entropy floor.
+@pytest.mark.parametrize(
+    "line",
+    [
+        "  keyVaultToStoreSecrets: cmp2-qat-1208358310",  # names an Azure Key Vault
+        'notes            = "Maven - io.jsonwebtoken:jjwt-jackson-0.11.2"',  # a Maven coordinate
+        "implementation 'io.jsonwebtoken:jjwt-api:0.11.5'",
+        ',apiKey:"6fe4476ee5a1832882e326b506d14126",',  # generic-api-key's stop word, a whole token
+        'token: "014df517-39d1-4453-b7b3-9930c563627c"',  # the global allow-list's stop word
+        '   API_KEY="glc_111111111111111111111111111111111111111111="',  # below grafana-cloud's entropy floor
+    ],
+)
+def test_what_gitleaks_calls_no_secret_stays_readable_under_a_secret_name(line: str) -> None:
+    assert mask_secrets(line) == line
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"AUTHORIZATION_TOKEN={SECRET}",  # `author` is an allowed name; the token after it is not
+        f"export TURKEY_PASSWORD={SECRET}",  # so is `turkey`, which holds `key`, but not the password
+        f"keyVaultToken: {SECRET}",  # keyVaultToStoreSecrets and key_vault_name are allowed, not this
+        f"capital_secret={SECRET}",
+        f"api_key=capital{SECRET}",  # an allowed name inside the value says nothing of the name
+        f"csrf_token=Zk2pXw9QaL7m session_token={SECRET}",  # the allowed name is the first one only
+        f'jsonwebtoken: "{SECRET}"',  # a secret named jsonwebtoken; only `io.jsonwebtoken:artifact` is Maven's
+        f'API_KEY="glc_{SECRET}{SECRET}"',  # grafana-cloud's shape above its entropy floor
+        f"DB_PASSWORD=6fe4476ee5a1832882e326b506d14126{SECRET}",  # holds the stop word, is not it
+    ],
+)
+def test_secrets_beside_what_gitleaks_allows_are_still_masked(line: str) -> None:
+    masked = mask_secrets(line)
+    assert SECRET not in masked, masked
+    assert MARKER_PREFIX in masked
+
+
 @pytest.mark.parametrize(
     "token",
     [
@@ -210,8 +249,6 @@ def test_values_named_by_their_variable_are_masked_even_when_they_look_like_exam
 
 
 # --- assignments in any syntax --------------------------------------------------------------------------
-
-SECRET = "Qw7LmPc2RnF9dKs0JhU4"
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from sessionguard.masking.heuristics import shannon_entropy
 from sessionguard.masking.regex import LazyRegex, Match, Regex
-from sessionguard.masking.rules import Rule
+from sessionguard.masking.rules import SECRET_NAME_WORD, Rule
 
 RULES_FILE: Final = Path(__file__).with_name("gitleaks_rules.json")
 SPECIAL: Final = "gitleaks"  # Rule.special of these rules: the masker's _apply_gitleaks handles them
@@ -71,8 +71,12 @@ class GitleaksCheck:
                 return start, stop
         return match[0]
 
+    def too_plain(self, secret: bytes) -> bool:
+        """At or below the rule's Shannon-entropy floor: the provider's shape, but no random token of it."""
+        return bool(self.entropy) and shannon_entropy(secret) <= self.entropy
+
     def accepts(self, secret: bytes, match: bytes, line: bytes) -> bool:
-        if self.entropy and shannon_entropy(secret) <= self.entropy:
+        if self.too_plain(secret):
             return False
         return not any(allowlist.allows(secret, match, line) for allowlist in self.allowlists)
 
@@ -144,17 +148,76 @@ def _literal(pattern: str) -> str | None:
 
 @cache
 def listed_examples() -> frozenset[bytes]:
-    """Values a rule's allow-list names one by one (nuget-config-password's `33f!!lloppa`, gcp-api-key's keys
-    from Google's documentation): examples gitleaks' maintainers judged to be no secret, wherever they stand,
-    as AWS's documented keys are (heuristics.is_placeholder_token). Allow-lists that are patterns
-    (vault-service-token's `s\\.[A-Za-z]{24}`) only veto their own rule's match."""
-    return frozenset(
-        literal.encode("latin-1")
-        for raw in gitleaks_data()["rules"]
-        for allowlist in raw["allowlists"]
-        for pattern in allowlist.get("regexes", [])
-        if (literal := _literal(pattern)) is not None
-    )
+    """Values an allow-list names one by one: a rule's literal regex (nuget-config-password's `33f!!lloppa`,
+    gcp-api-key's keys from Google's documentation) or a stop word that is a whole token (generic-api-key's
+    `6fe4476e…`, the global allow-list's UUID `014df517-…`; its words, such as `admin` or `task`, are not
+    values). Examples gitleaks' maintainers judged to be no secret, wherever they stand, as AWS's documented
+    keys are (heuristics.is_placeholder_token). Allow-lists that are patterns (vault-service-token's
+    `s\\.[A-Za-z]{24}`) only veto their own rule's match."""
+    data = gitleaks_data()
+    allowlists = [
+        data["global_allowlist"],
+        *(allowlist for raw in data["rules"] for allowlist in raw["allowlists"]),
+        *(allowlist for allowlists in data.get("context_allowlists", {}).values() for allowlist in allowlists),
+    ]
+    literals = (_literal(pattern) for allowlist in allowlists for pattern in allowlist.get("regexes", []))
+    stopwords = (word for allowlist in allowlists for word in allowlist.get("stopwords", []) if _is_token(word))
+    return frozenset(value.encode("latin-1") for value in (*literals, *stopwords) if value is not None)
+
+
+_TOKEN_MIN: Final = 16
+
+
+def _is_token(word: str) -> bool:
+    """A stop word that is a whole value (16 characters or more, letters and digits), not a word."""
+    return len(word) >= _TOKEN_MIN and any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+
+
+# How far around a secret-like name generic-api-key's allowed names are looked for: the longest
+# (`io.jsonwebtoken : artifact`, `X-MS-Exchange-Organization-Auth`) fits; bounded, so long lines stay linear.
+_NAME_WINDOW: Final = 64
+
+
+@cache
+def _allowed_names() -> Regex | None:
+    """generic-api-key's allow-list on the match: names that hold no secret although they hold a secret's word
+    (`keyVaultToStoreSecrets`, `io.jsonwebtoken:jjwt-api`, `csrf_token`, `key_alias`, `author`)."""
+    patterns = [
+        pattern
+        for allowlist in gitleaks_data().get("context_allowlists", {}).get("generic-api-key", [])
+        if allowlist["target"] == "match"
+        for pattern in allowlist["regexes"]
+    ]
+    return Regex("|".join(f"(?:{pattern})" for pattern in patterns)) if patterns else None
+
+
+def name_holds_no_secret(data: bytes, name_start: int, name_end: int) -> bool:
+    """Whether gitleaks' generic-api-key, the rule SessionGuard's secret-named assignments stand in for, allows the
+    name at data[name_start:name_end]: every secret word in it (pass, token, key, …) lies inside a name its
+    allow-list names. `AUTHORIZATION_TOKEN` holds the allowed `author`, but its `TOKEN` is outside it; an allowed
+    name in the value (`api_key=capital…`) says nothing of the name."""
+    allowed = _allowed_names()
+    if allowed is None:
+        return False
+    window_end = min(len(data), name_end + _NAME_WINDOW)
+    covered: list[tuple[int, int]] = []
+    pos = max(0, name_start - _NAME_WINDOW)
+    while pos < name_end and (hit := allowed.search_within(data, pos, window_end)) is not None:
+        start, stop = hit[0]
+        if start >= name_end:
+            break
+        if stop > name_start:
+            covered.append((start, stop))
+        pos = max(stop, start + 1)
+    if not covered:
+        return False
+    pos = name_start
+    while (word := SECRET_NAME_WORD.search_within(data, pos, name_end)) is not None:
+        start, stop = word[0]
+        if not any(low <= start and stop <= high for low, high in covered):
+            return False
+        pos = stop
+    return True
 
 
 def gitleaks_kinds() -> frozenset[str]:
@@ -170,4 +233,5 @@ __all__ = [
     "gitleaks_kinds",
     "gitleaks_rules",
     "listed_examples",
+    "name_holds_no_secret",
 ]

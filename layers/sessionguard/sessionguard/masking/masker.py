@@ -236,9 +236,10 @@ class SecretMasker:
         self._yaml: kubernetes.SecretData | None = None  # made when YAML's `data:` or `apiVersion:` is first seen
         self._after_dump = False  # the last token alone on a line was a line of a base64 dump (64 or 76 wide)
         self._stateful = False
-        # Spans of the current line that a gitleaks rule matched but let go (entropy, allow-list): SessionGuard's
-        # own token shapes over the same text let go too (AKIAIOSFODNN7EXAMPLE, Google's public browser keys).
-        self._vetoes: list[tuple[int, int]] = []
+        # Spans of the current line that a gitleaks rule matched but let go (entropy, allow-list), and whether for
+        # its entropy floor: SessionGuard's own token shapes over the same text let go too (AKIAIOSFODNN7EXAMPLE,
+        # Google's public browser keys), and so does a context value that is that very text and too plain.
+        self._vetoes: list[tuple[int, int, bool]] = []
 
     @property
     def counts(self) -> Mapping[str, int]:
@@ -368,10 +369,14 @@ class SecretMasker:
                 self._secure_window = 0
 
     def _vetoed(self, span: Span) -> bool:
-        """A span of SessionGuard's own token shapes, or of a token alone, over text a gitleaks rule let go."""
+        """A span of SessionGuard's own token shapes, or of a token alone, over text a gitleaks rule let go; or a
+        context value that is exactly the secret a gitleaks rule found below its entropy floor (`API_KEY="glc_111…"`:
+        the provider's shape, not a provider's random token). An allow-list that is a pattern does not let such a
+        value go (vault-service-token's `s.` and 24 letters is still a token under `VAULT_TOKEN=`)."""
         start, stop, priority, _kind = span
-        mine = 0 <= priority < _GITLEAKS_START or priority == _BARE_PRIORITY
-        return mine and any(v_start < stop and start < v_stop for v_start, v_stop in self._vetoes)
+        if 0 <= priority < _GITLEAKS_START or priority == _BARE_PRIORITY:
+            return any(v_start < stop and start < v_stop for v_start, v_stop, _plain in self._vetoes)
+        return priority >= _GITLEAKS_END and (start, stop, True) in self._vetoes
 
     def _mask_bare_token(self, data: bytes, spans: list[Span]) -> None:
         """A credential printed alone on its line (bare_credential); the short last line of a base64 dump (a PGP
@@ -634,7 +639,7 @@ class SecretMasker:
             if check.accepts(secret, data[match[0][0] : match[0][1]], data) and not is_placeholder_token(secret):
                 spans.append((start, stop, index, rule.kind))
             else:
-                self._vetoes.append((start, stop))
+                self._vetoes.append((start, stop, check.too_plain(secret)))
             if pos >= size:  # the match ran to the end of the line: no search left to do
                 return
 
@@ -746,20 +751,23 @@ class SecretMasker:
             or (rule.accept is not None and not rule.accept(rule, match, data, value))
             or (kind == "key" and value.startswith(PATHLIKE_PREFIXES))  # --private-key /path/key.pem: a file
             or (mode != "v" and is_arn(value, 0))  # an ARN names a secret (Secrets Manager, KMS)
-            or (mode != "v" and rule.name_group and self._names_reference(rule, match, data, value))
+            or (mode != "v" and rule.name_group and self._names_no_secret(rule, match, data, value))
         ):
             return False
         spans.append((start, stop, priority, kind))
         return True
 
     @staticmethod
-    def _names_reference(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:
-        """An existingSecret / adminPasswordKey whose value is a reference name (see names_a_reference)."""
+    def _names_no_secret(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:
+        """An existingSecret / adminPasswordKey whose value is a reference name (see names_a_reference), or a name
+        gitleaks' generic-api-key allows (`keyVaultToStoreSecrets`: gitleaks.name_holds_no_secret)."""
         name_start, name_end = match[rule.name_group]
         name = data[name_start:name_end]
         if rule.dotted_name:
             name = name.rsplit(b".", 1)[-1]
-        return names_a_reference(name) and REFERENCE_VALUE.fullmatch(value)
+        if names_a_reference(name) and REFERENCE_VALUE.fullmatch(value):
+            return True
+        return gitleaks.name_holds_no_secret(data, name_start, name_end)
 
     def _split_list(self, data: bytes, start: int, stop: int, priority: int, spans: list[Span]) -> int:
         """A word value that is really a list (`a=1,password=x`, `?token=x&page=2`): mask the secret-named
