@@ -1245,20 +1245,55 @@ def test_the_short_last_line_of_a_private_key_split_across_deliveries_is_masked_
     assert all(line not in text for line in body)
 
 
-def test_overlapping_deliveries_write_each_transcript_line_once(app: ModuleType, stack: Stack) -> None:
+def test_overlapping_deliveries_with_alerts_write_each_transcript_line_once(app: ModuleType, stack: Stack) -> None:
+    commands = [f"echo {n}" if n != 3 else RISKY_LINE.removeprefix("sh-4.2$ ") for n in range(6)]
     (whole,) = stream_session(
-        stack, [[(f"2026-11-26T17:00:{n:02d}Z", [f"sh-4.2$ echo {n}", str(n)]) for n in range(6)]]
+        stack, [[(f"2026-11-26T17:00:{n:02d}Z", [f"sh-4.2$ {commands[n]}", str(n)]) for n in range(6)]]
     )
     events = decode(whole)["logEvents"]
     first, second = decode(whole), decode(whole)
-    first["logEvents"], second["logEvents"] = events[:4], events[2:]
+    first["logEvents"], second["logEvents"] = events[:4], events[2:]  # both hold the alerting command
 
     invoke(app, awslogs(first))
     invoke(app, awslogs(second))
     invoke(app, whole)
 
     texts = [line["text"] for line in stack.transcript(SPLIT_SESSION)]
-    assert texts == [text for n in range(6) for text in (f"echo {n}", str(n))]
+    assert texts == [text for n in range(6) for text in (commands[n], str(n))]
+    assert stack.sns_rule_ids() == ["SG-TEST-001"]
+
+
+def test_a_quiet_delivery_retried_after_its_transcript_write_failed_writes_each_line_once(
+    app: ModuleType, stack: Stack
+) -> None:
+    (payload,) = stream_session(
+        stack, [[(f"2026-11-26T17:00:{n:02d}Z", [f"sh-4.2$ echo {n}", str(n)]) for n in range(3)]]
+    )
+    _, outlets = session_alerts.default_outlets()
+    real = outlets.transcripts
+    outlets.transcripts = FailingOnceSink(real)
+
+    with pytest.raises(DeliveryFailed, match="transcript x1"):
+        invoke(app, payload)
+    summary = invoke(app, payload)  # Lambda's retry
+
+    texts = [line["text"] for line in stack.transcript(SPLIT_SESSION)]
+    assert texts == [text for n in range(3) for text in (f"echo {n}", str(n))]
+    assert summary["delivered"] == {"transcript": 1}
+
+
+@dataclass
+class FailingOnceSink:
+    """A transcript sink whose first PutLogEvents fails (throttled) before writing anything."""
+
+    inner: Any
+    failed: bool = False
+
+    def put(self, log_group: str, log_stream: str, events: Sequence[LogEvent]) -> PutResult:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("ThrottlingException")
+        return self.inner.put(log_group, log_stream, events)  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize(

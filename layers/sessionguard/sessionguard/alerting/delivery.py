@@ -169,6 +169,16 @@ class Deliveries:
         else:
             self.counts.suppressed["retry"] += 1
 
+    def now(self, action: Callable[[], object], channel: str) -> None:
+        """Run `action` without the delivery ledger (no earlier attempt can have run it); count the outcome under
+        `channel` as `once` does."""
+        try:
+            action()
+        except Exception as error:  # counted, logged by code, raised as DeliveryFailed at the end
+            self.failed(channel, error)
+            return
+        self.counts.delivered[channel] += 1
+
     def failed(self, channel: str, error: Exception) -> None:
         """Count and log a failure by its code (or Slack's fixed reason); the invocation fails at the end."""
         self.counts.failures[channel] += 1

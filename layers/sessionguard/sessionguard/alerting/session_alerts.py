@@ -304,23 +304,46 @@ class _SessionAlertsInvocation:
         forged = len(claims)
         self.session = record_delivery(self.outlets.sessions, meta, records, readable, forged=forged, batch_id=batch_id)
         self._note_invalid_event_times([event for _, event in readable], meta)
-        history = self._preceding_events(meta, records) if readable and _needs_warm_up(readable[0][1]) else []
-        written = self._already_written(meta, readable)
-        engine = self._warmed_up_engine(history)
-        try:
-            outputs = self._scan(engine, readable, written)
-        except Exception:
-            engine = self._warmed_up_engine(history)
-            outputs = self._scan_one_by_one(engine, meta, records, readable, written)
+        warm_up = bool(readable) and _needs_warm_up(readable[0][1])
+        history = self._preceding_events(meta, records) if warm_up else []
+        engine, outputs = self._scan_batch(history, meta, records, readable, set())
         self.report.stats = engine.stats
+        alerts = [o for o in outputs if isinstance(o, CommandAlert)]
+        plan = self._transcript_plan([o for o in outputs if isinstance(o, SanitizedLine)])
+        # Whether an earlier attempt at these log events can have written some of their lines: decided from the
+        # payload alone, so that every attempt at it decides the same (docs/alerts.md, "Each line once").
+        careful = bool(alerts or self.set_aside or warm_up or sum(len(batches) for _, _, batches in plan) > 1)
+        written = self._already_written(meta, readable) if careful else set()
+        if written:  # a retry or an overlap: the batch again, keeping only the lines not written yet
+            _, outputs = self._scan_batch(history, meta, records, readable, written, set_aside=False)
+            plan = self._transcript_plan([o for o in outputs if isinstance(o, SanitizedLine)])
         context = AlertContext(str(meta.get("logGroup", "")), str(meta.get("logStream", "")), self.settings.region)
-        self._deliver([o for o in outputs if isinstance(o, CommandAlert)], claims, context, batch_id)
+        self._deliver(alerts, claims, context, batch_id)
         if not self._park_set_aside(meta, batch_id) or self._time_is_short():
             self._defer(raw_event, "time ran out after the alerts; a replay parks and writes the rest")
             return
-        lines = [o for o in outputs if isinstance(o, SanitizedLine)]
-        if self._write_transcripts(lines, batch_id):
+        if self._write_transcripts(plan, batch_id, careful=careful) and careful:
             self._mark_written(meta, [event for _, event in readable if event.event_id not in written])
+
+    def _scan_batch(
+        self,
+        history: list[SessionEvent],
+        meta: Mapping[str, Any],
+        records: list[Any],
+        readable: list[tuple[int, SessionEvent]],
+        written: set[str],
+        *,
+        set_aside: bool = True,
+    ) -> tuple[SessionEngine, list[CommandAlert | SanitizedLine]]:
+        """The batch in one pass of an engine warmed up with `history`; when the engine fails on it, again one
+        event at a time on a fresh engine, setting aside the events it fails on (unless `set_aside` is False: a
+        second pass over a batch whose first pass set them aside already)."""
+        engine = self._warmed_up_engine(history)
+        try:
+            return engine, self._scan(engine, readable, written)
+        except Exception:
+            engine = self._warmed_up_engine(history)
+            return engine, self._scan_one_by_one(engine, meta, records, readable, written, set_aside=set_aside)
 
     def _read(
         self, meta: Mapping[str, Any], records: list[Any]
@@ -370,6 +393,8 @@ class _SessionAlertsInvocation:
         records: list[Any],
         readable: list[tuple[int, SessionEvent]],
         written: set[str],
+        *,
+        set_aside: bool = True,
     ) -> list[CommandAlert | SanitizedLine]:
         """The batch again on a fresh engine, one event at a time: one bad event must not stop the batch."""
         outputs: list[CommandAlert | SanitizedLine] = []
@@ -377,8 +402,9 @@ class _SessionAlertsInvocation:
             try:
                 outputs += self._unwritten(engine.scan_event(event), event.event_id in written)
             except Exception as error:
-                reason = f"the engine failed on this event ({type(error).__name__})"
-                self._set_aside(meta, index, records[index], reason)
+                if set_aside:
+                    reason = f"the engine failed on this event ({type(error).__name__})"
+                    self._set_aside(meta, index, records[index], reason)
         last_done = bool(readable) and readable[-1][1].event_id in written
         return outputs + self._unwritten(engine.flush_pending(), last_done)
 
@@ -622,23 +648,40 @@ class _SessionAlertsInvocation:
 
     # --- 6: the sanitized transcript ---
 
-    def _write_transcripts(self, lines: list[SanitizedLine], batch_id: str) -> bool:
-        """Write the lines; whether every write succeeded (or was done already) in the time there was."""
-        failures = self.report.failures["transcript"]
+    def _transcript_plan(self, lines: list[SanitizedLine]) -> list[tuple[str, str, list[list[LogEvent]]]]:
+        """(session id, sanitized stream, PutLogEvents batches) per session of `lines`, in order."""
         by_session: dict[str, list[SanitizedLine]] = {}
         for line in lines:
             by_session.setdefault(line.session_id, []).append(line)
         now_ms = int(self.outlets.wall_clock() * 1000)
         max_age_ms = _max_age_ms(self.settings.sanitized_retention_days)
-        for session_id, session_lines in by_session.items():
-            stream = log_stream_name(session_id)
-            events = sanitized_log_events(session_lines, now_ms, max_age_ms=max_age_ms)
-            for index, batch in enumerate(log_event_batches(events)):
+        return [
+            (
+                session_id,
+                log_stream_name(session_id),
+                log_event_batches(sanitized_log_events(session_lines, now_ms, max_age_ms=max_age_ms)),
+            )
+            for session_id, session_lines in by_session.items()
+        ]
+
+    def _write_transcripts(
+        self, plan: list[tuple[str, str, list[list[LogEvent]]]], batch_id: str, *, careful: bool
+    ) -> bool:
+        """Write the batches; whether every write succeeded (or was done already) in the time there was. A
+        `careful` delivery (one an earlier attempt may have written part of) writes each batch once per key
+        through the delivery ledger; the others, one PutLogEvents call that no earlier attempt can have made,
+        write it directly."""
+        failures = self.report.failures["transcript"]
+        for session_id, stream, batches in plan:
+            for index, batch in enumerate(batches):
                 if self._time_is_short():
                     self._defer(self.raw_event, "time ran out writing the sanitized transcript; a replay finishes it")
                     return False
-                key = state_key("transcript", batch_id, session_id, str(index))
-                self.deliveries.once(key, partial(self._put_lines, stream, batch), "transcript")
+                write = partial(self._put_lines, stream, batch)
+                if careful:
+                    self.deliveries.once(state_key("transcript", batch_id, session_id, str(index)), write, "transcript")
+                else:
+                    self.deliveries.now(write, "transcript")
         return self.report.failures["transcript"] == failures
 
     def _put_lines(self, stream: str, batch: list[LogEvent]) -> None:
