@@ -158,9 +158,12 @@ def test_a_session_across_two_files_is_one_analysis(tmp_path: Path, pools: list[
     assert "unparsed-line" not in stdout
 
 
+@pytest.mark.parametrize("start", ["fork", "spawn"])
 def test_an_invalid_rule_file_fails_the_same_way_with_a_pool(
-    corpus: list[str], pools: list[int], tmp_path: Path
+    corpus: list[str], pools: list[int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start: str
 ) -> None:
+    """Forked workers share the pack this process loads; spawned ones load their own and report its error."""
+    monkeypatch.setattr(parallel, "START_METHODS", (start,))
     rules = tmp_path / "broken.yaml"
     rules.write_text("rules:\n  - id: SG-X\n")
 

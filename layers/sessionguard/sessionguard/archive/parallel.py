@@ -365,8 +365,11 @@ def _runs(weights: Sequence[int], count: int) -> list[range]:
 
 
 def process_pool(jobs: int, settings: ScanSettings) -> ProcessPoolExecutor:
-    """`jobs` workers, each with its rule pack loaded once."""
-    return ProcessPoolExecutor(jobs, mp_context=_start_context(), initializer=_start_worker, initargs=(settings,))
+    """`jobs` workers, each with a rule pack it loads once; forked workers share this process's instead (loaded here
+    and copied on write: one load in all, and a broken rule file fails here, before anything is read)."""
+    context = _start_context()
+    pack = RulePack.load(settings.rules) if context.get_start_method() == "fork" else None
+    return ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(settings, pack))
 
 
 def _start_context() -> multiprocessing.context.BaseContext:
@@ -379,18 +382,20 @@ def _start_context() -> multiprocessing.context.BaseContext:
 
 
 class _Worker:
-    """A worker's rule pack and renderer, built once, from the settings alone: nothing is inherited from the
-    process that started it, so every start method works. A broken rule file is kept as its message and raised by
-    `_rules_loaded` (raised by the initializer, it would break the pool without saying why)."""
+    """A worker's rule pack and renderer, built once by the pool's initializer. Only a forked worker is given the
+    pack (fork passes the initializer's arguments by memory); any other builds it from the settings, which is all it
+    needs. A broken rule file is kept as its message and raised by the tasks (raised by the initializer, it would
+    break the pool without saying why)."""
 
-    def __init__(self, settings: ScanSettings) -> None:
+    def __init__(self, settings: ScanSettings, pack: RulePack | None) -> None:
         self.settings = settings
-        self.pack: RulePack | None = None
+        self.pack = pack
         self.error = ""
-        try:
-            self.pack = RulePack.load(settings.rules)
-        except RuleError as error:
-            self.error = str(error)
+        if pack is None:
+            try:
+                self.pack = RulePack.load(settings.rules)
+            except RuleError as error:
+                self.error = str(error)
         self.renderer = ScanRenderer(transcript=settings.transcript)
 
     def engine(self) -> SessionEngine:
@@ -403,9 +408,9 @@ _worker: _Worker | None = None
 _new_tuple: Final = tuple.__new__
 
 
-def _start_worker(settings: ScanSettings) -> None:
+def _start_worker(settings: ScanSettings, pack: RulePack | None) -> None:
     global _worker  # noqa: PLW0603 - the one state of a worker process, set once by the pool's initializer
-    _worker = _Worker(settings)
+    _worker = _Worker(settings, pack)
 
 
 def _this_worker() -> _Worker:
