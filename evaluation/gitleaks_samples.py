@@ -815,6 +815,7 @@ class TomlRule:
     secret_group: int
     entropy: float
     allowlists: list[TomlAllowlist]
+    needs_path: bool  # a path condition too (nuget.config, *.php, *.tf): gitleaks reports it only in such files
 
     @classmethod
     def from_toml(cls, rule: dict[str, Any], global_allowlist: TomlAllowlist | None) -> TomlRule | None:
@@ -828,6 +829,7 @@ class TomlRule:
             int(rule.get("secretGroup", 0)),
             float(rule.get("entropy", 0)),
             [allowlist for allowlist in (global_allowlist, *allowlists) if allowlist is not None],
+            "path" in rule,
         )
 
     def secrets_in(self, text: str) -> list[str]:
@@ -925,6 +927,7 @@ def extract(checkout: Checkout, seed: int = 20) -> tuple[list[dict[str, Any]], d
                 record = sample_record(result.rule_id, kind, sample, toml_rule)
                 if kind == "fp":
                     record["flagged_by"] = flagged_by(str(sample), result.rule_id, toml_rules)
+                    record["path_only"] = path_only(str(sample), toml_rule)
                 if kind == "tp" and not record["secrets"]:
                     notes["unlocated"] += 1
                 records.append(record)
@@ -941,6 +944,14 @@ def flagged_by(text: str, own: str, toml_rules: dict[str, TomlRule]) -> list[str
         for rule in toml_rules.values()
         if rule.rule_id != own and any(keyword in lowered for keyword in rule.keywords) and rule.secrets_in(text)
     )
+
+
+def path_only(text: str, rule: TomlRule | None) -> bool:
+    """A false positive for its file name alone: its own rule, which also wants a path (freemius' `*.php`,
+    nuget.config, hashicorp-tf-password's `*.tf`), finds a secret in the text. Session text has no file name, so
+    gitleaks would call the same text a secret there (freemius' false positive `foo.html` is its true positive's
+    text)."""
+    return rule is not None and rule.needs_path and bool(rule.secrets_in(text))
 
 
 # kubernetes-secret-yaml's secret group holds the entry, `key: value` (or `key: |` and the value on the next

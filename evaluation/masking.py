@@ -19,8 +19,10 @@ kind, which may share a window with a token's public prefix (aws-amazon-bedrock-
 A false positive (a string gitleaks says is no secret) printed as output is over-masked when its
 session's output holds any `[MASKED:` marker. This is also counted without the false positives of one
 rule that another gitleaks rule calls a secret (the cloudflare rules' samples are each other's
-secrets). So is a line of ordinary output (git SHAs, AMI ids, UUIDs, checksums, base64 images:
-`benign_lines`).
+secrets). Each over-masked one is given its reason (`over_masking_reasons`): another gitleaks rule
+calls it a secret; its own rule does, and it is a false positive only for its file name (a path
+condition, which session text cannot meet); or gitleaks finds no secret in it at all. So is a line of
+ordinary output (git SHAs, AMI ids, UUIDs, checksums, base64 images: `benign_lines`).
 
     python -m evaluation.masking          # a table on stderr, the figures as JSON on stdout
 """
@@ -71,6 +73,7 @@ class Case:
     lines: tuple[str, ...]
     secrets: tuple[str, ...]
     flagged: bool = False  # a false positive that another gitleaks rule calls a secret
+    path_only: bool = False  # a false positive only for its file name: its own rule finds a secret in the text
 
 
 def load_samples(path: Path = SAMPLES) -> list[dict[str, Any]]:
@@ -120,8 +123,9 @@ def build_cases(samples: Iterable[dict[str, Any]], benign: Iterable[str] = ()) -
         rule, template, secrets = sample["rule"], sample["template"], tuple(sample["secrets"])
         base = f"gitleaks-{number}"
         if sample["kind"] == "fp":
-            flagged = bool(sample.get("flagged_by"))
-            cases.append(Case(f"{base}-fp", rule, template, "fp", printed_lines(sample["line"]), (), flagged))
+            flagged, path_only = bool(sample.get("flagged_by")), bool(sample.get("path_only"))
+            lines = printed_lines(sample["line"])
+            cases.append(Case(f"{base}-fp", rule, template, "fp", lines, (), flagged, path_only))
             continue
         if not secrets:  # gitleaks' regex finds nothing to look for in it: not countable
             continue
@@ -189,6 +193,18 @@ def leaked(secret: str, output: str) -> bool:
     return False
 
 
+# Why an over-masked false positive may be a secret after all, as gitleaks' own rules judge its text.
+OVER_MASKING_REASONS = (
+    "another gitleaks rule calls it a secret",
+    "its own rule does, but for the file name",
+    "gitleaks finds no secret in it",
+)
+
+
+def over_masking_reason(case: Case) -> str:
+    return OVER_MASKING_REASONS[0 if case.flagged else 1 if case.path_only else 2]
+
+
 def rate(part: int, whole: int) -> dict[str, Any]:
     return {"cases": whole, "count": part, "percent": round(100 * part / whole, 2) if whole else 0.0}
 
@@ -253,6 +269,7 @@ def evaluate(samples: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     unflagged_fp, unflagged_fp_masked = 0, 0
     leaked_examples: list[dict[str, str]] = []
     over_masked: list[str] = []
+    reasons: Counter[str] = Counter()
     for case in cases:
         text = output.get(case.session_id, "")
         if case.placement in {"fp", "benign"}:
@@ -261,6 +278,8 @@ def evaluate(samples: list[dict[str, Any]] | None = None) -> dict[str, Any]:
             if MARKER in text:
                 leaks[case.placement] += 1
                 unflagged_fp_masked += case.placement == "fp" and not case.flagged
+                if case.placement == "fp":
+                    reasons[over_masking_reason(case)] += 1
                 over_masked.append(f"{case.rule}: {case.lines[1:]}"[:200])
             continue
         placed[case.placement] += 1
@@ -289,6 +308,7 @@ def evaluate(samples: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         "leaks_by_template": dict(sorted(template_leaks.items(), key=lambda item: (-item[1], item[0]))),
         "over_masking": rate(leaks["fp"], placed["fp"]),
         "over_masking_unflagged": rate(unflagged_fp_masked, unflagged_fp),
+        "over_masking_reasons": {reason: reasons[reason] for reason in OVER_MASKING_REASONS},
         "benign_masked": rate(leaks["benign"], placed["benign"]),
         "over_masked_examples": over_masked[:50],
         "scan_seconds": round(seconds, 2),
@@ -310,6 +330,9 @@ def print_report(figures: dict[str, Any], out: Any = sys.stderr) -> None:
     ):
         figure = figures[key]
         print(f"  {label}: {figure['count']} of {figure['cases']} ({figure['percent']} %)", file=out)
+        if key == "over_masking":
+            for reason, count in figures["over_masking_reasons"].items():
+                print(f"    {count:>5}  {reason}", file=out)
     print("  leaks by rule (top 25):", file=out)
     for rule, count in list(figures["leaks_by_rule"].items())[:25]:
         print(f"    {count:>5}  {rule}", file=out)

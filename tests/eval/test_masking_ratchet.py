@@ -64,3 +64,22 @@ def test_over_masking_does_not_rise(figures: dict[str, Any]) -> None:
 )
 def test_a_leak_is_the_value_or_a_12_character_window_of_it(secret: str, output: str, leaks: bool) -> None:
     assert masking.leaked(secret, output) is leaks
+
+
+def test_every_over_masked_false_positive_has_one_reason(figures: dict[str, Any]) -> None:
+    reasons = figures["over_masking_reasons"]
+    assert list(reasons) == list(masking.OVER_MASKING_REASONS)
+    assert sum(reasons.values()) == figures["over_masking"]["count"]
+    assert (
+        reasons[masking.OVER_MASKING_REASONS[0]]
+        == figures["over_masking"]["count"] - figures["over_masking_unflagged"]["count"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("flagged", "path_only", "reason"),
+    [(True, True, 0), (True, False, 0), (False, True, 1), (False, False, 2)],
+)
+def test_a_false_positive_another_rule_flags_counts_as_that_first(flagged: bool, path_only: bool, reason: int) -> None:
+    case = masking.Case("s", "rule", "literal", "fp", ("x",), (), flagged, path_only)
+    assert masking.over_masking_reason(case) == masking.OVER_MASKING_REASONS[reason]
