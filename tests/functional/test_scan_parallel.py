@@ -84,9 +84,9 @@ def pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     started: list[int] = []
     real: Callable[..., Any] = parallel.process_pool
 
-    def counted(jobs: int, settings: parallel.ScanSettings) -> Any:
+    def counted(jobs: int, *args: Any) -> Any:
         started.append(jobs)
-        return real(jobs, settings)
+        return real(jobs, *args)
 
     monkeypatch.setattr(parallel, "process_pool", counted)
     return started
@@ -99,7 +99,7 @@ def test_jobs_2_writes_the_same_bytes_as_jobs_1(corpus: list[str], pools: list[i
 
     parallel_run = scan("--jobs", "2", *options, *corpus)
 
-    assert pools == [2]
+    assert pools == [2, 2]  # one to parse, one to scan
     assert parallel_run == serial
     status, stdout, stderr = serial
     assert status == 2
@@ -126,7 +126,7 @@ def test_a_pool_started_by_spawn_writes_the_same_bytes(
     monkeypatch.setattr(parallel, "START_METHODS", ("spawn",))
 
     assert scan("--jobs", "3", "--transcript", *corpus) == serial
-    assert pools == [3]
+    assert pools == [3, 3]
 
 
 def _split_command_files(tmp_path: Path) -> list[str]:
@@ -174,7 +174,7 @@ def test_an_invalid_rule_file_fails_the_same_way_with_a_pool(
 
 
 def test_a_small_input_is_scanned_without_a_pool(monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_pool(jobs: int, settings: parallel.ScanSettings) -> Iterator[None]:
+    def no_pool(jobs: int, *args: Any) -> Iterator[None]:
         raise AssertionError("a pool was started")
 
     monkeypatch.setattr(parallel, "process_pool", no_pool)

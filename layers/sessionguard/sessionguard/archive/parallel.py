@@ -23,6 +23,7 @@ import marshal
 import multiprocessing
 import os
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -45,8 +46,9 @@ PIECE_CHARS: Final = 1 << 20
 POOL_MIN_CHARS: Final = 4 << 20
 # Parse tasks and scan batches per worker: enough that a worker finishing early finds more work.
 TASKS_PER_JOB: Final = 8
-# How workers are started, in order of preference: fork inherits the imported modules (the cheapest start), and is
-# used only while this process has no other thread; the workers need nothing inherited (see _Worker).
+# How workers are started, in order of preference: fork inherits the imported modules and the rule pack (the
+# cheapest start), and is used only on Linux while this process has no other thread (macOS's system libraries are
+# not fork-safe); the workers need nothing inherited (see _Worker).
 START_METHODS: tuple[str, ...] = ("fork", "forkserver", "spawn")
 
 
@@ -301,14 +303,23 @@ def _scan_here(
 def _scan_in_pool(
     inputs: list[Piece | InputProblem], settings: ScanSettings, jobs: int, stdout: TextIO, stderr: TextIO
 ) -> LocalScan:
+    """Parse on one pool of workers and scan on a second. While the first parses, this process loads the rule pack,
+    which the second's workers, forked after, share: the ~0.2 s load is then not one more step before the parsing
+    starts (spawned workers cannot share it: each loads its own)."""
     scan = LocalScan()
     pieces = [item for item in inputs if isinstance(item, Piece)]
-    with process_pool(jobs, settings) as pool:
-        rules_loaded = pool.submit(_rules_loaded)
+    forking = _start_context().get_start_method() == "fork"
+    with process_pool(jobs) as readers:
         sizes = [len(piece.text) for piece in pieces]
-        parsed = chain.from_iterable(_in_order(pool, _read_task, pieces, sizes, jobs * TASKS_PER_JOB))
+        parsing = _submit_runs(readers, _read_task, pieces, sizes, jobs * TASKS_PER_JOB)
+        try:
+            pack = RulePack.load(settings.rules) if forking else None
+        except RuleError:
+            readers.shutdown(cancel_futures=True)
+            raise
         problems: list[InputProblem] = []
         sessions: dict[str, list[bytes]] = {}
+        parsed = chain.from_iterable(future.result() for future in parsing)
         for item in inputs:
             if isinstance(item, InputProblem):
                 problems.append(item)
@@ -317,33 +328,35 @@ def _scan_in_pool(
             problems += piece_problems
             for session_id, blob in piece_sessions.items():
                 sessions.setdefault(session_id, []).append(blob)
-        inputs.clear()  # the text is parsed: only the events are needed now
-        pieces.clear()
+    inputs.clear()  # the text is parsed: only the events are needed now
+    pieces.clear()
+    with process_pool(jobs, settings, pack) as scanners:
+        rules_loaded = scanners.submit(_rules_loaded)
+        blobs = list(sessions.values())
+        weights = [sum(map(len, session)) for session in blobs]
+        scanning = _submit_runs(scanners, _scan_task, blobs, weights, jobs * TASKS_PER_JOB)
         rules_loaded.result()  # a broken rule file: RuleError here, before anything is written, as without a pool
         scan.problems = len(problems)
         for problem in problems:
             report_problem(stderr, problem)
-        blobs = list(sessions.values())
-        weights = [sum(map(len, session)) for session in blobs]
-        for output in _in_order(pool, _scan_task, blobs, weights, jobs * TASKS_PER_JOB):
+        for future in scanning:
+            output = future.result()
             stdout.write(output.text)
             scan.alerts += output.alerts
             merge_stats(scan.stats, output.stats)
     return scan
 
 
-def _in_order[T, R](
+def _submit_runs[T, R](
     pool: ProcessPoolExecutor, task: Callable[[list[T]], R], items: list[T], weights: list[int], count: int
-) -> Iterator[R]:
+) -> list[Future[R]]:
     """`task` over consecutive runs of `items` of about equal weight, the heaviest submitted first (a large session
-    started last would leave the other workers idle at the end), the results given back in the runs' order."""
+    started last would leave the other workers idle at the end); the futures in the runs' order."""
     runs = _runs(weights, count)
-    futures: list[Future[R] | None] = [None] * len(runs)
+    futures: dict[int, Future[R]] = {}
     for index in sorted(range(len(runs)), key=lambda run: -sum(weights[i] for i in runs[run])):
         futures[index] = pool.submit(task, [items[i] for i in runs[index]])
-    for future in futures:
-        assert future is not None  # noqa: S101 - every run was submitted above
-        yield future.result()
+    return [futures[index] for index in range(len(runs))]
 
 
 def _runs(weights: Sequence[int], count: int) -> list[range]:
@@ -364,19 +377,22 @@ def _runs(weights: Sequence[int], count: int) -> list[range]:
 # --- the workers -----------------------------------------------------------------------------------------------
 
 
-def process_pool(jobs: int, settings: ScanSettings) -> ProcessPoolExecutor:
-    """`jobs` workers, each with a rule pack it loads once; forked workers share this process's instead (loaded here
-    and copied on write: one load in all, and a broken rule file fails here, before anything is read)."""
+def process_pool(jobs: int, settings: ScanSettings | None = None, pack: RulePack | None = None) -> ProcessPoolExecutor:
+    """`jobs` workers; with `settings`, scan workers, each with a rule pack: forked, they share `pack` (copied on
+    write: no load at all), else each loads its own once."""
     context = _start_context()
-    pack = RulePack.load(settings.rules) if context.get_start_method() == "fork" else None
-    return ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(settings, pack))
+    if settings is None:
+        return ProcessPoolExecutor(jobs, mp_context=context)
+    shared = pack if context.get_start_method() == "fork" else None
+    return ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(settings, shared))
 
 
 def _start_context() -> multiprocessing.context.BaseContext:
     available = multiprocessing.get_all_start_methods()
     for method in START_METHODS:
         # fork copies only the thread that calls it: a lock another thread held would stay locked in the child.
-        if method in available and (method != "fork" or threading.active_count() == 1):
+        forkable = sys.platform == "linux" and threading.active_count() == 1
+        if method in available and (method != "fork" or forkable):
             return multiprocessing.get_context(method)
     return multiprocessing.get_context()
 
