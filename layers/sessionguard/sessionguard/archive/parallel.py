@@ -1,16 +1,17 @@
-"""`sessionguard scan` of files and standard input on every core (docs/cli.md, "Every core").
+"""`sessionguard scan` of files and standard input on every core (docs/cli.md, "Every core: --jobs").
 
-The engine is pure Python, so threads would take turns on one core: the work goes to worker processes, each of which
-loads the rule pack once (`process_pool`'s initializer). Three steps:
+The engine is pure Python, so threads would take turns on one core: the work goes to worker processes. Three steps:
 
 1. Read, in this process: each input's bytes, decoded as `decode_input` decodes them (gzip, binary refused, the size
    cap). A JSON Lines input is cut at line ends into pieces of about PIECE_CHARS; any other form is one piece.
-2. Parse, in the workers: each piece into session events and problems. The events come back grouped by session,
-   one marshal blob per session and piece (a tenth of what pickling the named tuples costs).
-3. Scan, in the workers: whole sessions, in order of first appearance over all inputs, each with all its events in
-   input order, wherever they were read; a session is never split between workers, so its terminal, masking and
-   session-rule state runs across all its events, and a worker holds one batch of sessions at a time. Each batch's
-   JSON Lines are written by the worker (metadata masked), and this process writes them in session order.
+2. Parse, on a first pool of workers: each piece into session events and problems. The events come back grouped by
+   session, one marshal blob per session and piece (a tenth of what pickling the named tuples costs). Meanwhile
+   this process loads the rule pack.
+3. Scan, on a second pool, whose workers share that rule pack (forked) or load their own once (spawned): whole
+   sessions, in order of first appearance over all inputs, each with all its events in input order, wherever they
+   were read. A session is never split between workers, so its terminal, masking and session-rule state runs
+   across all its events, and a worker holds one batch of whole sessions at a time. Each batch's JSON Lines are
+   written by the worker (metadata masked), and this process writes them in session order.
 
 So the output is the same bytes whatever --jobs is: `--jobs 1`, and inputs too small to pay for starting workers,
 run the same functions here, with no pool. Only this process holds every session's events until they are scanned.
@@ -41,9 +42,9 @@ from sessionguard.session.records import InputProblem, MalformedEvent, SessionEv
 from sessionguard.severity import Severity
 
 # A JSON Lines input is parsed in pieces of about this many characters (a worker's share of a large export).
-PIECE_CHARS: Final = 1 << 20
-# Below this many characters in all, starting workers (a fresh rule pack each, ~0.3 s) costs more than it saves.
-POOL_MIN_CHARS: Final = 4 << 20
+PIECE_CHARS = 1 << 20  # not Final: the tests make it small, to read small files in several pieces
+# Below this many characters in all, starting workers costs more than it saves (tests/functional set it to 0).
+POOL_MIN_CHARS = 4 << 20
 # Parse tasks and scan batches per worker: enough that a worker finishing early finds more work.
 TASKS_PER_JOB: Final = 8
 # How workers are started, in order of preference: fork inherits the imported modules and the rule pack (the
