@@ -191,3 +191,19 @@ def test_jobs_defaults_to_the_available_cpus() -> None:
     assert parallel.local_jobs(args.jobs) == parallel.available_cpus() >= 1
     with pytest.raises(SystemExit):
         build_parser().parse_args(["scan", "--jobs", "0", "x.jsonl"])
+
+
+def test_json_lines_are_cut_into_pieces_at_line_ends_and_other_forms_are_not(corpus: list[str]) -> None:
+    text = Path(corpus[0]).read_text()
+    pieces = parallel.split_input(parallel.Piece(corpus[0], text), 600)
+
+    assert len(pieces) > 3
+    assert "".join(piece.text for piece in pieces) == text
+    assert all(piece.text.endswith("\n") for piece in pieces)
+    assert [piece.first_line for piece in pieces] == [
+        1 + sum(piece.text.count("\n") for piece in pieces[:index]) for index in range(len(pieces))
+    ]
+    pretty = (EVENTS / "get-log-events.json").read_text()
+    assert parallel.split_input(parallel.Piece("x.json", pretty), 100) == [parallel.Piece("x.json", pretty)]
+    one_document = "[\n" + ",\n".join(_lines("session-risky.jsonl")) + "\n]\n"  # no line is an object by itself
+    assert len(parallel.split_input(parallel.Piece("x.json", one_document), 100)) == 1

@@ -210,14 +210,19 @@ def split_input(whole: Piece, size: int) -> list[Piece]:
 
 def _json_lines(text: str) -> bool:
     """Whether read_input reads `text` line by line: when its first line is a JSON object by itself and more
-    follows, the whole text is not one JSON document, and one of its first lines is an object (read_input's test)."""
-    first, _, rest = text.partition("\n")
-    if not rest.strip():
+    follows, the whole text is not one JSON document, and one of its first lines is an object (read_input's test).
+    Nothing is copied but the first line, and a first line longer than a piece is not looked at: such an input is
+    read whole, by one worker, rather than parsed here too."""
+    end = text.find("\n", 0, PIECE_CHARS)
+    if end < 0 or _NOT_BLANK.search(text, end + 1) is None:
         return False
     try:
-        return isinstance(json.loads(first), dict)
+        return isinstance(json.loads(text[:end]), dict)
     except (ValueError, RecursionError):
         return False
+
+
+_NOT_BLANK: Final = re.compile(r"\S")
 
 
 # A piece of JSON Lines is read by read_input after a first line that is a JSON object: that makes read_input read
