@@ -159,6 +159,30 @@ def test_xargs_runs_its_argument_as_the_command() -> None:
     assert segments("find . -name x | xargs -I{} rm -rf {}")[:2] == ("find . -name x", "rm -rf {}")
 
 
+def test_a_shell_started_by_xargs_is_not_fed_by_the_pipe_so_its_wrappers_are_kept() -> None:
+    # xargs reads the pipe itself; the shell gets the terminal (-o) or /dev/null, so it is the interactive shell
+    # the wrapped form stands for, unlike `curl … | sudo sh`.
+    assert "sudo xargs -o -a /dev/null sh" in segments("echo x | sudo xargs -o -a /dev/null /bin/sh")
+    assert segments("curl -s x | sudo sh") == ("curl -s x", "sh")
+
+
+@pytest.mark.parametrize(
+    ("typed", "seen"),
+    [
+        ("cd /tmp; ./x", "/tmp/x"),
+        ("sh -c 'cd /tmp/; ./x -d'", "/tmp/x -d"),
+        ("cd /dev/shm && ./.k", "/dev/shm/.k"),
+    ],
+)
+def test_a_program_run_by_relative_path_after_cd_is_also_seen_where_it_runs_from(typed: str, seen: str) -> None:
+    assert seen in segments(typed)
+
+
+@pytest.mark.parametrize("typed", ["cd build; ./x", "cd /tmp; cd x; ./y", "cd $HOME; ./y", "./x; cd /tmp"])
+def test_only_an_absolute_directory_of_the_line_before_the_program_counts(typed: str) -> None:
+    assert not any(segment.startswith("/") for segment in segments(typed))
+
+
 @pytest.mark.parametrize("typed", ["sudo -i", "sudo -s", "sudo -l", "command -v nmap", "env", "nohup"])
 def test_a_wrapper_with_nothing_to_run_stays_as_typed(typed: str) -> None:
     assert segments(typed) == (typed,)

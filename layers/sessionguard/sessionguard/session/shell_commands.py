@@ -99,7 +99,8 @@ _WRAPPERS: dict[str, _WrapperSpec] = {
     "watch": _WrapperSpec("nd", frozenset({"interval", "differences"})),
 }
 _REPARSED_WRAPPERS = frozenset({"eval", "watch"})
-_SPECIAL_COMMANDS |= _WRAPPERS.keys()
+# `cd` leaves the fast path so that the directory it goes to is remembered for `./x` later in the line.
+_SPECIAL_COMMANDS |= _WRAPPERS.keys() | {"cd"}
 
 
 class Sub:
@@ -157,11 +158,13 @@ class Frame:
 class Context:
     """State shared by the line and every command string re-parsed from it."""
 
-    __slots__ = ("budget", "inner", "queue", "seen", "segments", "substitution_budget", "variables")
+    __slots__ = ("budget", "directory", "inner", "queue", "seen", "segments", "substitution_budget", "variables")
 
     def __init__(self, budget: int) -> None:
         # Variables assigned by earlier commands of the line (`a=cu; b=rl; $a$b …`), to spell command names.
         self.variables: dict[str, str] = {}
+        # The absolute directory an earlier `cd` of the line went to (`cd /tmp; ./x` runs /tmp/x), else "".
+        self.directory = ""
         self.segments: list[str] = []
         self.seen: set[str] = set()
         self.inner: list[str] = []
@@ -336,9 +339,18 @@ def emit_command(  # noqa: PLR0912, PLR0915 -- the steps below are in the order 
     ctx.add_segment(segment)
     if keep_path_too:
         ctx.add_segment(" ".join(texts[index] for index in kept))
+        if ctx.directory and command_text.startswith("./"):
+            # `cd /tmp; ./x`: the program that runs is /tmp/x, and rules about where programs run from see that.
+            ctx.add_segment(" ".join([ctx.directory + command_text[1:], *segment_words[1:]]))
+    if name == "cd" and len(segment_words) == 2:
+        target = segment_words[1].rstrip("/")
+        ctx.directory = target if target.startswith("/") and "$" not in target else ""
     # A shell fed by a pipe (`curl … | sudo sh`) runs what it reads, which other rules judge; it is not the
-    # interactive shell the wrapped form stands for.
-    piped_shell = name in _SHELLS and bool(out) and out[-1] in ("|", "|&")
+    # interactive shell the wrapped form stands for. Under xargs it is not fed by the pipe: xargs reads the pipe
+    # and starts the shell with the terminal (`-o`) or /dev/null as its input.
+    piped_shell = (
+        name in _SHELLS and bool(out) and out[-1] in ("|", "|&") and "xargs" not in texts[first_wrapper:command_index]
+    )
     if first_wrapper >= 0 and reparse_from < 0 and not piped_shell:
         # What ran it matters too (`sudo find …`, `nice /bin/sh`): the segment with its wrappers, assignments
         # left out (they have their own segment) and the command's name as above.
