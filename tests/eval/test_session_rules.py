@@ -24,6 +24,11 @@ def rule_ids(*lines: str) -> set[str]:
         (("echo f0VMRgIB | base64 -d > /tmp/r", "sh /tmp/r"), {"SG-SEQ-003"}),
         (("cp /bin/bash /tmp/.b", "chmod u+s /tmp/.b"), {"SG-SEQ-004"}),
         (("echo 'bob ALL=(ALL) NOPASSWD: ALL' >> /etc/sudoers", "sudo -l"), {"SG-SEQ-005"}),
+        # a shell or a process started inside an interpreter or file browser opened as root
+        (("sudo hping3", "/bin/sh"), {"SG-PRIV-035"}),
+        (("sudo jshell", 'Runtime.getRuntime().exec("/usr/bin/id");'), {"SG-PRIV-035"}),
+        # a reverse shell typed line by line into a JavaScript console: the process first, then the socket
+        (("jjs", "var p=new ProcessBuilder('/bin/sh', '-i').start();", "var s=new Socket(host,port);"), {"SG-RSH-016"}),
     ],
 )
 def test_a_session_rule_fires_after_its_prerequisite(lines: tuple[str, ...], session_rules: set[str]) -> None:
@@ -49,6 +54,18 @@ def test_a_session_rule_fires_after_its_prerequisite(lines: tuple[str, ...], ses
 )
 def test_without_the_earlier_command_no_session_rule_fires(lines: tuple[str, ...]) -> None:
     assert not {rule_id for rule_id in rule_ids(*lines) if rule_id.startswith("SG-SEQ-")}
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ("hping3", "/bin/sh"),  # the interpreter was not opened as root
+        ("sudo python3 /opt/app/manage.py migrate", "sh"),  # a script run as root, not an interactive interpreter
+        ("jjs", "var s=new Socket(host,port);"),  # a socket with no process started before it
+    ],
+)
+def test_interpreter_session_rules_wait_for_their_own_prerequisite(lines: tuple[str, ...]) -> None:
+    assert not {"SG-PRIV-035", "SG-RSH-016"} & rule_ids(*lines)
 
 
 def test_sessions_do_not_share_what_they_did() -> None:
