@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from evaluation.curation import BENIGN_DUAL_USE, PAYLOADS_LEFT_OUT, SIGMA_WRITTEN
+from evaluation.curation import BENIGN_DUAL_USE, PAYLOADS_LEFT_OUT, RISKY_NOT_RISKY_WHEN_TYPED, SIGMA_WRITTEN
 from evaluation.typist import command_groups
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -503,8 +503,11 @@ def scenario_cases(path: Path) -> list[Case]:
 # --- writing -------------------------------------------------------------------------------------------------------
 
 
-def _dual_use(case_id: str) -> str:
-    for reason, entries in BENIGN_DUAL_USE.items():
+def dual_use(case_id: str, *, risky: bool) -> str:
+    """The curation's reason for counting a case neither as benign nor as risky, or "" (evaluation/curation.py):
+    an offensive example in a benign source, or a risky source's case that is not risky when typed."""
+    listed = RISKY_NOT_RISKY_WHEN_TYPED if risky else BENIGN_DUAL_USE
+    for reason, entries in listed.items():
         if any(case_id == entry or (entry.endswith("/") and case_id.startswith(entry)) for entry in entries):
             return reason
     return ""
@@ -514,8 +517,7 @@ def write_cases(folder: Path, cases: Iterable[Case]) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     unique: dict[str, Case] = {}
     for case in cases:
-        if not case.risky:
-            case.dual_use = _dual_use(case.id)
+        case.dual_use = dual_use(case.id, risky=case.risky)
         unique.setdefault(case.id, case)
     path = folder / "cases.jsonl"
     with path.open("w", encoding="utf-8") as out:

@@ -285,3 +285,22 @@ BENIGN_DUAL_USE: dict[str, list[str]] = {
     "a whole disk overwritten": ["cheat/shred/11"],
     "SUID file hunt": ["cheat/find/17"],
 }
+
+# Risky-source cases that are not risky when typed, with the reason for each class. They stay in the corpus but
+# count neither as caught nor as missed; `make eval` lists them with the benign sources' dual-use examples. Kept
+# few: every other case of a risky source must be caught by a rule.
+_SHELLS_STARTED_BY_NAME = (
+    "ash", "bash", "csh", "dash", "elvish", "fish", "posh", "pwsh", "rc", "sash", "tcsh", "yash", "zsh", "screen", "sg",
+)  # fmt: skip
+_SHELL_TYPED_INSIDE = ("ncdu", "ranger", "hping3", "tclsh")
+RISKY_NOT_RISKY_WHEN_TYPED: dict[str, list[str]] = {
+    "a shell started by name by an unprivileged user (GTFOBins shell, unprivileged): the person already has a shell "
+    "of the same account, and a second one (another shell, screen, sg to their own group) gives nothing new": [
+        f"gtfobins/{name}/shell/1/unprivileged" for name in _SHELLS_STARTED_BY_NAME
+    ],
+    "an interactive program opened by an unprivileged user whose GTFOBins shell is a key or a line typed inside it "
+    "(ncdu's b, ranger's S, a shell named at hping3's or tclsh's prompt): it opens that user's own shell, and "
+    "nothing on the command line differs from ordinary use": [
+        f"gtfobins/{name}/shell/1/unprivileged" for name in _SHELL_TYPED_INSIDE
+    ],
+}

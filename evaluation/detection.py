@@ -2,7 +2,8 @@
 real `sessionguard scan --min-severity info`, alerts counted per case.
 
 Recall: a risky case counts as caught when its session has any alert (any severity), and "medium+" when one of them
-is medium or above. Noise: a benign case with an alert at medium or above. Rates are per case.
+is medium or above. Noise: a benign case with an alert at medium or above. Rates are per case. Cases the curation
+marks `dual_use` (evaluation/curation.py) count neither as risky nor as benign, whatever their source.
 """
 
 from __future__ import annotations
@@ -170,7 +171,9 @@ class Report:
 def evaluate(cases: Sequence[Case]) -> Report:
     report = Report()
     for case, alerts in zip(cases, scan(cases), strict=True):
-        if case.risky:
+        if case.dual_use:
+            report.dual_use.append((case, alerts))
+        elif case.risky:
             report.overall.add(alerts)
             report.by_source[case.source].add(alerts)
             for technique in case.techniques:
@@ -180,8 +183,6 @@ def evaluate(cases: Sequence[Case]) -> Report:
                 report.by_context[case.context].add(alerts)
             if not alerts.any:
                 report.missed.append(case)
-        elif case.dual_use:
-            report.dual_use.append((case, alerts))
         else:
             report.benign += 1
             report.benign_by_source[case.source] += 1
@@ -214,10 +215,15 @@ def render(report: Report, *, show_missed: int = 0) -> list[str]:
     lines += [
         f"  {case.id}  [{','.join(sorted(rules))}]  {' ⏎ '.join(case.lines)[:150]}" for case, rules in report.noisy
     ]
-    alerted = sum(alerts.medium for _, alerts in report.dual_use)
-    lines.append(
-        f"dual-use examples in benign sources (neither noise nor risky): {alerted}/{len(report.dual_use)} medium+"
-    )
+    for risky in (False, True):
+        listed = [alerts for case, alerts in report.dual_use if case.risky == risky]
+        if risky and not listed:
+            continue
+        what = "risky-source cases not risky when typed" if risky else "dual-use examples in benign sources"
+        lines.append(
+            f"{what} (neither noise nor risky): {sum(alerts.any for alerts in listed)}/{len(listed)} any, "
+            f"{sum(alerts.medium for alerts in listed)} medium+"
+        )
     if show_missed:
         lines.append(f"missed risky cases (first {show_missed} of {len(report.missed)}):")
         lines += [f"  {case.id}  {' ⏎ '.join(case.lines)[:150]}" for case in report.missed[:show_missed]]
