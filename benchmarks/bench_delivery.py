@@ -22,10 +22,13 @@ import gzip
 import io
 import json
 import os
+import statistics
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
+from datetime import UTC, datetime
 from typing import Any, Final
 
 REGION: Final = "us-east-1"
@@ -41,17 +44,19 @@ QUIET_COMMANDS: Final = [
     ("systemctl status amazon-ssm-agent", ["   Active: active (running)"]),
     ("uptime", [" 12:00:03 up 3 days,  2:01,  1 user,  load average: 0.00, 0.01, 0.05"]),
 ]
+TIMED_DELIVERIES: Final = 30
 ALERTING_COMMAND: Final = ("cat /etc/shadow", ["root:*:19000:0:99999:7:::"])  # one HIGH rule (credential access)
 
 
-def session_payload(session_id: str, first_second: int, commands: list[tuple[str, list[str]]]) -> dict[str, Any]:
-    """One subscription delivery as Lambda receives it: one log event per command, each opening at a prompt."""
+def session_payload(session_id: str, start: int, commands: list[tuple[str, list[str]]]) -> dict[str, Any]:
+    """One subscription delivery as Lambda receives it: one log event per command, a second apart from `start`
+    (seconds since the epoch), each opening at a prompt."""
     log_events = []
     for offset, (command, output) in enumerate(commands):
-        second = first_second + offset
+        second = start + offset
         event = {
             "eventVersion": "1.0",
-            "eventTime": f"2026-11-26T12:{second // 60:02d}:{second % 60:02d}Z",
+            "eventTime": datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "awsRegion": REGION,
             "target": {"id": "i-0a1b2c3d4e5f60718"},
             "userIdentity": {"arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/PlatformAdmin/jane.roe"},
@@ -59,7 +64,7 @@ def session_payload(session_id: str, first_second: int, commands: list[tuple[str
             "sessionId": session_id,
             "sessionData": [PROMPT + command, *output],
         }
-        timestamp = 1_795_694_400_000 + second * 1000  # 2026-11-26T12:00:00Z + second
+        timestamp = second * 1000
         event_id = f"{timestamp:013d}{offset:043d}"
         log_events.append({"id": event_id, "timestamp": timestamp, "message": json.dumps(event)})
     payload = {
@@ -175,24 +180,32 @@ def _stack_in() -> Iterator[tuple[Counter[str], Any]]:
 
 
 def delivery_calls() -> dict[str, Any]:
-    """AWS calls of a quiet and of an alerting 4-event delivery in steady state (see the module docstring)."""
+    """AWS calls of a quiet and of an alerting 4-event delivery in steady state (see the module docstring), and the
+    median time of a quiet one in-process against moto (the function's own work plus moto's, no network)."""
     results: dict[str, Any] = {}
     with _stack() as (calls, session_alerts):
-        from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent  # noqa: PLC0415
 
         def deliver(payload: dict[str, Any]) -> Counter[str]:
             calls.clear()
             with redirect_stdout(io.StringIO()):  # the function's EMF metrics
-                summary = session_alerts.handle_subscription_event(CloudWatchLogsEvent(payload), _Context())
+                summary = session_alerts.handle_subscription_event(payload, _Context())
             assert not summary["failures"], summary  # noqa: S101 - a figure of a failed delivery means nothing
             return Counter(calls)
 
         quiet_session = "jane.roe-0a1b2c3d4e5f60718"
-        deliver(session_payload(quiet_session, 0, QUIET_COMMANDS))
-        quiet = deliver(session_payload(quiet_session, 10, QUIET_COMMANDS))
+        start = int(time.time()) - 60  # the agent uploads as the session goes: its events are seconds old
+        deliver(session_payload(quiet_session, start, QUIET_COMMANDS))
+        quiet = deliver(session_payload(quiet_session, start + 10, QUIET_COMMANDS))
         alert_session = "jane.roe-0f1e2d3c4b5a69788"
-        deliver(session_payload(alert_session, 0, QUIET_COMMANDS))
-        alerting = deliver(session_payload(alert_session, 10, [*QUIET_COMMANDS[:3], ALERTING_COMMAND]))
+        deliver(session_payload(alert_session, start, QUIET_COMMANDS))
+        alerting = deliver(session_payload(alert_session, start + 10, [*QUIET_COMMANDS[:3], ALERTING_COMMAND]))
+        timings = []
+        for number in range(TIMED_DELIVERIES):
+            payload = session_payload(quiet_session, start + 20 + 4 * number, QUIET_COMMANDS)
+            began = time.perf_counter()
+            deliver(payload)
+            timings.append(time.perf_counter() - began)
+    results["quiet_delivery_ms_against_moto"] = round(statistics.median(timings) * 1000, 2)
     results["quiet_delivery_aws_calls"] = sum(quiet.values())
     results["alert_delivery_aws_calls"] = sum(alerting.values())
     results["quiet_delivery_calls_by_api"] = dict(sorted(quiet.items()))

@@ -45,11 +45,12 @@ def test_a_quiet_delivery_writes_its_transcript_in_one_call_beside_the_session_l
 
 def test_a_delivery_raising_one_alert_costs_no_more_calls_than_measured(costs: dict[str, Any]) -> None:
     assert costs["alert_delivery_calls_by_api"] == {
-        "cloudwatch-logs.PutLogEvents": 2,  # the transcript, the alert line
+        "cloudwatch-logs.PutLogEvents": 1,  # the transcript, with the alert line in the same call
         "dynamodb.BatchGetItem": 1,  # transcript marks read
         "dynamodb.BatchWriteItem": 1,  # transcript marks written
-        "dynamodb.PutItem": 4,  # delivery ledger: in progress, per channel and transcript batch
-        "dynamodb.UpdateItem": 7,  # ledger stream record, window, cap, delivery ledger completed x4
+        "dynamodb.PutItem": 3,  # delivery ledger in progress: SNS, EventBridge, the transcript batch
+        "dynamodb.UpdateItem": 6,  # session ledger stream record, window, cap, delivery ledger completed x3
         "eventbridge.PutEvents": 1,
         "sns.Publish": 1,
     }
+    assert costs["alert_delivery_aws_calls"] == 14

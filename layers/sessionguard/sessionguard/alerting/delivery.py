@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sessionguard.adapters.aws import error_code
-from sessionguard.adapters.dynamodb import DeliveryLedger, DynamoNoiseStore, idempotency_persistence
+from sessionguard.adapters.dynamodb import DeliveryLedger, DynamoNoiseStore
 from sessionguard.adapters.secrets import read_slack_webhook_url
 from sessionguard.adapters.slack import SlackWebhook, UrllibSlackWebhook
 from sessionguard.adapters.sns import AlertPublisher, SnsPublisher
@@ -116,7 +116,7 @@ class DeliveryOutlets:
         return cls(
             publisher=SnsPublisher(),
             noise=DynamoNoiseStore(settings.state_table),
-            ledger=DeliveryLedger(idempotency_persistence(settings.state_table)),
+            ledger=DeliveryLedger.on_table(settings.state_table),
             slack=UrllibSlackWebhook(),
             slack_url=(lambda: read_slack_webhook_url(secret_arn)) if secret_arn else (lambda: ""),
             **{"more": AlertOutlets.from_env(), **own},
@@ -193,10 +193,13 @@ class Deliveries:
         slack: bool,
         sns_message: Callable[[A], SnsMessage],
         slack_message: Callable[[A], Mapping[str, Any]],
+        held_alert_lines: list[tuple[str, str]] | None = None,
     ) -> None:
         """Each (alert, delivery key) to every topic, then to Slack when `slack` (a webhook secret is configured).
         Every SNS publish goes first: Slack retries must never delay them. The further outlets (`more`) respond
-        before the publish (so the alert says whether its session was terminated) and deliver after it."""
+        before the publish (so the alert says whether its session was terminated) and deliver after it; alert
+        lines are appended to `held_alert_lines` instead of written, when given (the caller writes them with its
+        transcript)."""
         more = self.outlets.more
         sent = []
         for alert, key in to_send:
@@ -208,7 +211,7 @@ class Deliveries:
                 )
                 self.once(state_key(key, "sns", topic_arn), publish, "sns")
         if more is not None:
-            more.deliver(self, sent)
+            more.deliver(self, sent, held_alert_lines=held_alert_lines)
         if not to_send or not slack:
             return
         url = self._slack_url()

@@ -103,7 +103,6 @@ from sessionguard.session.terminal import begins_at_a_prompt
 from sessionguard.severity import Severity
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # PutLogEvents accepts events from the last 14 days (and not older than the group's retention) to 2 hours ahead;
@@ -258,15 +257,16 @@ class BatchReport:
 
 
 def handle_subscription_event(
-    event: CloudWatchLogsEvent,
+    event: object,
     context: LambdaContext | None = None,
     *,
     settings: AlertSettings | None = None,
     outlets: Outlets | None = None,
     rules: RulePack | None = None,
 ) -> dict[str, Any]:
-    """Process one subscription delivery; the summary counts. Raises DeliveryFailed after doing everything it
-    could when some delivery failed (see the module docstring)."""
+    """Process one subscription delivery (the event as Lambda passes it, or a Powertools `CloudWatchLogsEvent`
+    wrapping it); the summary counts. Raises DeliveryFailed after doing everything it could when some delivery
+    failed (see the module docstring)."""
     if settings is None or outlets is None:
         settings, outlets = default_outlets()
     run = _SessionAlertsInvocation(settings, outlets, rules or default_rules(), context)
@@ -287,11 +287,16 @@ class _SessionAlertsInvocation:
         self.set_aside: list[tuple[int, Any, str]] = []  # (index, log event, reason): parked after the alerts
         self.raw_event: object = None
         self.session: SessionRecord | None = None  # the ledger's record of the delivery's session
+        # Alert lines (alerting.outlets) go to the sanitized group: held here and written in the transcript's own
+        # PutLogEvents call, when they go to the same group (template.yaml sets both to it).
+        more = outlets.more
+        same_group = more is not None and more.settings.alert_log_group == settings.sanitized_log_group
+        self.alert_lines: list[tuple[str, str]] | None = [] if same_group else None
 
     # --- 1-3: decode, read, scan ---
 
-    def process(self, event: CloudWatchLogsEvent) -> None:
-        raw_event: object = event.raw_event
+    def process(self, event: object) -> None:
+        raw_event: object = getattr(event, "raw_event", event)
         self.raw_event = raw_event
         payload = self._decode(raw_event)
         if payload is None or payload.get("messageType") == "CONTROL_MESSAGE":
@@ -309,16 +314,19 @@ class _SessionAlertsInvocation:
         engine, outputs = self._scan_batch(history, meta, records, readable, set())
         self.report.stats = engine.stats
         alerts = [o for o in outputs if isinstance(o, CommandAlert)]
-        plan = self._transcript_plan([o for o in outputs if isinstance(o, SanitizedLine)])
+        lines = [o for o in outputs if isinstance(o, SanitizedLine)]
+        plan = self._transcript_plan(lines)
         # Whether an earlier attempt at these log events can have written some of their lines: decided from the
         # payload alone, so that every attempt at it decides the same (docs/alerts.md, "Each line once").
         careful = bool(alerts or self.set_aside or warm_up or sum(len(batches) for _, _, batches in plan) > 1)
         written = self._already_written(meta, readable) if careful else set()
         if written:  # a retry or an overlap: the batch again, keeping only the lines not written yet
             _, outputs = self._scan_batch(history, meta, records, readable, written, set_aside=False)
-            plan = self._transcript_plan([o for o in outputs if isinstance(o, SanitizedLine)])
+            lines = [o for o in outputs if isinstance(o, SanitizedLine)]
         context = AlertContext(str(meta.get("logGroup", "")), str(meta.get("logStream", "")), self.settings.region)
         self._deliver(alerts, claims, context, batch_id)
+        if written or self.alert_lines:
+            plan = self._transcript_plan(lines, self.alert_lines or [])
         if not self._park_set_aside(meta, batch_id) or self._time_is_short():
             self._defer(raw_event, "time ran out after the alerts; a replay parks and writes the rest")
             return
@@ -644,24 +652,30 @@ class _SessionAlertsInvocation:
             slack=bool(self.settings.slack_secret_arn),
             sns_message=lambda alert: sns_with_context(alert, context, self.session),
             slack_message=lambda alert: slack_with_context(alert, context, self.session),
+            held_alert_lines=self.alert_lines,
         )
 
     # --- 6: the sanitized transcript ---
 
-    def _transcript_plan(self, lines: list[SanitizedLine]) -> list[tuple[str, str, list[list[LogEvent]]]]:
-        """(session id, sanitized stream, PutLogEvents batches) per session of `lines`, in order."""
+    def _transcript_plan(
+        self, lines: list[SanitizedLine], alert_lines: Sequence[tuple[str, str]] = ()
+    ) -> list[tuple[str, str, list[list[LogEvent]]]]:
+        """(session id, sanitized stream, PutLogEvents batches) per session, in order: the session's masked lines,
+        and the alert lines (stream, JSON line) for its stream, stamped now."""
+        now_ms = int(self.outlets.wall_clock() * 1000)
+        max_age_ms = _max_age_ms(self.settings.sanitized_retention_days)
         by_session: dict[str, list[SanitizedLine]] = {}
         for line in lines:
             by_session.setdefault(line.session_id, []).append(line)
-        now_ms = int(self.outlets.wall_clock() * 1000)
-        max_age_ms = _max_age_ms(self.settings.sanitized_retention_days)
+        events: dict[str, tuple[str, list[LogEvent]]] = {}  # stream -> (session id, its events)
+        for session_id, session_lines in by_session.items():
+            stream = log_stream_name(session_id)
+            events[stream] = (session_id, sanitized_log_events(session_lines, now_ms, max_age_ms=max_age_ms))
+        for stream, alert_json in alert_lines:
+            events.setdefault(stream, (stream, []))[1].append(LogEvent(now_ms, alert_json))
         return [
-            (
-                session_id,
-                log_stream_name(session_id),
-                log_event_batches(sanitized_log_events(session_lines, now_ms, max_age_ms=max_age_ms)),
-            )
-            for session_id, session_lines in by_session.items()
+            (session_id, stream, log_event_batches(sorted(stream_events, key=lambda e: e.timestamp)))
+            for stream, (session_id, stream_events) in events.items()
         ]
 
     def _write_transcripts(
