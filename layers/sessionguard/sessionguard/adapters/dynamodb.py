@@ -5,6 +5,7 @@ delivery ledger (`DeliveryLedger`, Powertools Idempotency records), both keyed b
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any, Final
 
 import boto3
@@ -17,7 +18,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
 from botocore.exceptions import ClientError
 
-from sessionguard.adapters.aws import CLIENT_CONFIG, error_code
+from sessionguard.adapters.aws import CLIENT_CONFIG, LazyClient, error_code
 from sessionguard.alerting.noise import STATE_RETENTION_SECONDS, DeliveredButNotRecorded
 
 if TYPE_CHECKING:
@@ -32,9 +33,12 @@ class DynamoNoiseStore:
     expired items lazily (up to days later), so each condition also treats `expiration < now` as absent.
     """
 
+    _client: LazyClient[DynamoDBClient] = LazyClient("dynamodb")
+
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
-        self._client: DynamoDBClient = client or boto3.client("dynamodb", config=CLIENT_CONFIG)
+        if client is not None:
+            vars(self)["_client"] = client
 
     def _conditional_update(self, key: str, update: str, condition: str, values: dict[str, Any]) -> bool:
         # DynamoDB refuses attribute names an expression does not use, so pass only those it does.
@@ -116,9 +120,12 @@ class DynamoTranscriptMarks:
     after its lines with BatchWriteItem: two calls per delivery, where one conditional write per event would cost
     one call per event. The caller's keys are opaque (hashed, never session text)."""
 
+    _client: LazyClient[DynamoDBClient] = LazyClient("dynamodb")
+
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
-        self._client: DynamoDBClient = client or boto3.client("dynamodb", config=CLIENT_CONFIG)
+        if client is not None:
+            vars(self)["_client"] = client
 
     def written(self, keys: Sequence[str], now: int) -> set[str]:
         found: set[str] = set()
@@ -186,16 +193,35 @@ class DeliveryLedger:
 
     KEY_PREFIX: Final = "sessionguard-delivery"
 
-    def __init__(self, persistence: BasePersistenceLayer, *, expires_after_seconds: int = STATE_RETENTION_SECONDS):
+    def __init__(
+        self,
+        persistence: BasePersistenceLayer | Callable[[], BasePersistenceLayer],
+        *,
+        expires_after_seconds: int = STATE_RETENTION_SECONDS,
+    ):
+        """`persistence`, or what makes it on the first delivery (a quiet delivery never makes one: its DynamoDB
+        client is not made at a cold start)."""
         self.config = IdempotencyConfig(
             event_key_jmespath="key",
             raise_on_no_idempotency_key=True,
             expires_after_seconds=expires_after_seconds,
         )
-        self._persistence = persistence
-        self._run = idempotent_function(
+        self._make_persistence = persistence if callable(persistence) else lambda: persistence
+
+    @classmethod
+    def on_table(cls, table_name: str) -> DeliveryLedger:
+        """The ledger in the alert state table, its persistence made on first use."""
+        return cls(partial(idempotency_persistence, table_name))
+
+    @cached_property
+    def _persistence(self) -> BasePersistenceLayer:
+        return self._make_persistence()
+
+    @cached_property
+    def _run(self) -> Callable[..., Any]:
+        return idempotent_function(  # type: ignore[no-any-return]
             data_keyword_argument="delivery",
-            persistence_store=persistence,
+            persistence_store=self._persistence,
             config=self.config,
             key_prefix=self.KEY_PREFIX,
         )(_run_delivery)

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-import boto3
-
-from sessionguard.adapters.aws import CLIENT_CONFIG
+from sessionguard.adapters.aws import LazyClient
 from sessionguard.alerting.text import utf8_safe
 
 if TYPE_CHECKING:
@@ -23,8 +21,11 @@ class EventBus(Protocol):
 
 
 class EventBridgeBus:
+    _client: LazyClient[EventBridgeClient] = LazyClient("events")
+
     def __init__(self, client: EventBridgeClient | None = None) -> None:
-        self._client: EventBridgeClient = client or boto3.client("events", config=CLIENT_CONFIG)
+        if client is not None:
+            vars(self)["_client"] = client
 
     def put_event(self, bus_name: str, source: str, detail_type: str, detail: str, resources: list[str]) -> str:
         entry: PutEventsRequestEntryTypeDef = {

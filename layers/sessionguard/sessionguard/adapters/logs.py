@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 import boto3
 from botocore.exceptions import ClientError
 
-from sessionguard.adapters.aws import CLIENT_CONFIG, HISTORY_CLIENT_CONFIG, error_code
+from sessionguard.adapters.aws import CLIENT_CONFIG, HISTORY_CLIENT_CONFIG, LazyClient, error_code
 from sessionguard.alerting.log_events import LogEvent
 from sessionguard.alerting.text import utf8_safe
 
@@ -37,8 +37,11 @@ class TranscriptSink(Protocol):
 class CloudWatchTranscriptSink:
     """Writes one batch (see log_event_batches) to a stream, creating the stream on first use."""
 
+    _client: LazyClient[CloudWatchLogsClient] = LazyClient("logs")
+
     def __init__(self, client: CloudWatchLogsClient | None = None) -> None:
-        self._client: CloudWatchLogsClient = client or boto3.client("logs", config=CLIENT_CONFIG)
+        if client is not None:
+            vars(self)["_client"] = client
 
     def put(self, log_group: str, log_stream: str, events: Sequence[LogEvent]) -> PutResult:
         if not events:
@@ -107,8 +110,11 @@ GET_LOG_EVENTS_MAX_LIMIT: Final = 10_000
 class CloudWatchSessionHistory:
     """The latest events of a session's log stream before a delivery (GetLogEvents, newest first)."""
 
+    _client: LazyClient[CloudWatchLogsClient] = LazyClient("logs", HISTORY_CLIENT_CONFIG)
+
     def __init__(self, client: CloudWatchLogsClient | None = None) -> None:
-        self._client: CloudWatchLogsClient = client or boto3.client("logs", config=HISTORY_CLIENT_CONFIG)
+        if client is not None:
+            vars(self)["_client"] = client
 
     def preceding(self, log_group: str, log_stream: str, until_ms: int, limit: int) -> list[StoredEvent]:
         kwargs: dict[str, Any] = {

@@ -6,9 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-import boto3
-
-from sessionguard.adapters.aws import CLIENT_CONFIG
+from sessionguard.adapters.aws import LazyClient
 
 
 class FindingsImporter(Protocol):
@@ -20,9 +18,12 @@ class FindingsImporter(Protocol):
 
 
 class SecurityHubImporter:
+    # boto3-stubs has no securityhub package in this project's pins: the client is untyped.
+    _client: LazyClient[Any] = LazyClient("securityhub")
+
     def __init__(self, client: Any = None) -> None:
-        # boto3-stubs has no securityhub package in this project's pins: the client is untyped.
-        self._client: Any = client or boto3.client("securityhub", config=CLIENT_CONFIG)
+        if client is not None:
+            vars(self)["_client"] = client
 
     def import_findings(self, findings: Sequence[dict[str, Any]]) -> dict[str, str]:
         response = self._client.batch_import_findings(Findings=list(findings))

@@ -16,7 +16,7 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from sessionguard.adapters.aws import CLIENT_CONFIG, error_code
+from sessionguard.adapters.aws import CLIENT_CONFIG, LazyClient, error_code
 from sessionguard.ledger.calls import SessionCall, TranscriptObject
 from sessionguard.ledger.model import SessionRecord, StreamDelivery
 
@@ -44,9 +44,12 @@ def _record(item: Mapping[str, Any]) -> SessionRecord:
 class SessionTable:
     """The ledger table. Every write is one UpdateItem; the stream's is conditional on the delivery's batch id."""
 
+    _client: LazyClient[DynamoDBClient] = LazyClient("dynamodb")
+
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
-        self._client: DynamoDBClient = client or boto3.client("dynamodb", config=CLIENT_CONFIG)
+        if client is not None:
+            vars(self)["_client"] = client
 
     def _update(self, session_id: str, expression: str, values: dict[str, Any], **extra: Any) -> dict[str, Any]:
         answer = self._client.update_item(

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-import boto3
-
-from sessionguard.adapters.aws import CLIENT_CONFIG
+from sessionguard.adapters.aws import LazyClient
 from sessionguard.alerting.text import utf8_safe
 
 if TYPE_CHECKING:
@@ -18,8 +16,11 @@ class AlertPublisher(Protocol):
 
 
 class SnsPublisher:
+    _client: LazyClient[SNSClient] = LazyClient("sns")
+
     def __init__(self, client: SNSClient | None = None) -> None:
-        self._client: SNSClient = client or boto3.client("sns", config=CLIENT_CONFIG)
+        if client is not None:
+            vars(self)["_client"] = client
 
     def publish(self, topic_arn: str, subject: str, message: str, attributes: dict[str, dict[str, str]]) -> str:
         """Publish one alert; its SNS message id."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 import boto3
 
-from sessionguard.adapters.aws import CLIENT_CONFIG
+from sessionguard.adapters.aws import CLIENT_CONFIG, LazyClient
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -35,9 +35,12 @@ class FailureQueueRefused(RuntimeError):
 
 
 class SqsFailureQueue:
+    _client: LazyClient[SQSClient] = LazyClient("sqs")
+
     def __init__(self, queue_url: str, client: SQSClient | None = None) -> None:
         self.queue_url = queue_url
-        self._client: SQSClient = client or boto3.client("sqs", config=CLIENT_CONFIG)
+        if client is not None:
+            vars(self)["_client"] = client
 
     def send(self, body: str) -> str:
         """Park one record; its SQS message id."""

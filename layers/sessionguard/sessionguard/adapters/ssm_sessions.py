@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-import boto3
-
-from sessionguard.adapters.aws import CLIENT_CONFIG
+from sessionguard.adapters.aws import LazyClient
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -19,8 +17,11 @@ class SessionTerminator(Protocol):
 
 
 class SsmSessionTerminator:
+    _client: LazyClient[SSMClient] = LazyClient("ssm")
+
     def __init__(self, client: SSMClient | None = None) -> None:
-        self._client: SSMClient = client or boto3.client("ssm", config=CLIENT_CONFIG)
+        if client is not None:
+            vars(self)["_client"] = client
 
     def terminate(self, session_id: str) -> None:
         # Terminating a session that has ended already succeeds (Session Manager answers with its id).

@@ -1,0 +1,75 @@
+"""What the session alert function's cold start does not do (docs/performance.md, "Starting a function"): import
+Powertools' event classes, make boto3 clients for outlets a quiet delivery never uses, patch libraries it does not
+call out with. Behaviour, not timing: each fails when the work comes back, whatever the machine's speed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import boto3
+import pytest
+from sessionguard.alerting import session_alerts
+
+from tests.support import REPO, fresh_powertools
+
+ENVIRONMENT = {
+    "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:sessionguard-alerts",
+    "ALERT_STATE_TABLE": "sessionguard-alert-state",
+    "SANITIZED_LOG_GROUP": "/aws/ssm/sessionguard/sanitized",
+    "FAILURE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/sessionguard-alert-failures",
+    "SESSION_LEDGER_TABLE": "sessionguard-session-ledger",
+    "ALERT_EVENT_BUS": "default",
+    "ALERT_LOG_GROUP": "/aws/ssm/sessionguard/sanitized",
+}
+
+
+def test_the_handler_module_imports_no_powertools_event_classes() -> None:
+    script = (
+        "import sys\n"
+        f"sys.path[:0] = [{str(REPO / 'functions' / 'session_alerts')!r}, {str(REPO / 'layers' / 'sessionguard')!r}]\n"
+        "import app\n"
+        "print(sorted(m for m in sys.modules if m.startswith('aws_lambda_powertools.utilities.data_classes')))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert completed.stdout.strip() == "[]"
+
+
+def test_building_the_outlets_makes_no_boto3_client_until_one_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    made: list[str] = []
+    real = boto3.client
+
+    def recording_client(service: str, *args: Any, **kwargs: Any) -> Any:
+        made.append(service)
+        return real(service, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(boto3, "client", recording_client)
+    for _ in fresh_powertools(session_alerts.default_outlets):
+        _, outlets = session_alerts.default_outlets()
+        assert made == []
+
+        assert outlets.transcripts._client is outlets.transcripts._client  # type: ignore[attr-defined]
+        assert made == ["logs"]  # made on first use, once
+
+
+def test_the_tracer_patches_only_what_the_functions_call_out_with() -> None:
+    script = (
+        "import sys\n"
+        f"sys.path[:0] = [{str(REPO / 'layers' / 'sessionguard')!r}]\n"
+        "from sessionguard.observability import tracer\n"
+        "import aws_xray_sdk.core.patcher as patcher\n"
+        "print(tracer.disabled, sorted(patcher._PATCHED_MODULES))\n"
+    )
+    lambda_like = {
+        "LAMBDA_TASK_ROOT": "/tmp",
+        "AWS_LAMBDA_FUNCTION_NAME": "f",
+        "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+    }
+    environment = {k: v for k, v in __import__("os").environ.items() if k != "POWERTOOLS_TRACE_DISABLED"}
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env={**environment, **lambda_like}
+    )
+    assert completed.stdout.strip() == "False ['botocore', 'httplib']"
