@@ -14,6 +14,10 @@ secret-like prefixes, chains), are pushed through the whole engine; the slowest 
 their ratio shows whether growth is linear (about 2.0) or worse, as does the steepest 2 MiB / 1 MiB ratio of any
 shape (the slowest shape is not always the one that grows fastest).
 
+Then what users pay for besides the engine (issue #18), each from its own module: the AWS calls of a quiet and of an
+alerting delivery (bench_delivery.py), the alert function's cold start against a bare `import boto3`
+(bench_init.py), and `sessionguard scan --jobs N` against `--jobs 1` (bench_scan.py). `--engine-only` skips them.
+
 The last line printed is one JSON object.
 """
 
@@ -226,11 +230,31 @@ def stage_breakdown(lines: list[str], pack: RulePack) -> dict[str, float]:
     return breakdown
 
 
+def costs_beyond_the_engine(repeat: int) -> dict[str, Any]:
+    """The delivery, cold start and parallel scan figures (see the module docstring); the calls per API go to
+    stderr, the totals into the JSON line."""
+    from bench_delivery import delivery_calls  # noqa: PLC0415 - siblings, imported only when asked for
+    from bench_init import init_times  # noqa: PLC0415
+    from bench_scan import measure_scan_speedup  # noqa: PLC0415
+
+    calls = delivery_calls()
+    for kind in ("quiet", "alert"):
+        print(f"{kind} delivery AWS calls: {calls[f'{kind}_delivery_calls_by_api']}", file=sys.stderr)
+    figures: dict[str, Any] = {
+        "quiet_delivery_aws_calls": calls["quiet_delivery_aws_calls"],
+        "alert_delivery_aws_calls": calls["alert_delivery_aws_calls"],
+    }
+    figures |= init_times(repeat)
+    figures |= measure_scan_speedup()
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--stages", action="store_true", help="also print where an engine run spends its time")
+    parser.add_argument("--engine-only", action="store_true", help="skip the delivery, cold start and scan figures")
     args = parser.parse_args(argv)
 
     pack = RulePack.load()
@@ -271,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         "hostile_growth_steepest": round(growth[steepest], 2),
         "hostile_growth_steepest_shape": steepest,
     }
+    if not args.engine_only:
+        result |= costs_beyond_the_engine(args.repeat)
     print(json.dumps(result))
     return 0
 
