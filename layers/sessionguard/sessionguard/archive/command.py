@@ -12,6 +12,7 @@ from typing import TextIO
 
 from sessionguard.alerting.text import visible
 from sessionguard.archive.hunt import HUNT_NAME, HuntInputError, hunt_input
+from sessionguard.archive.parallel import report_problem
 from sessionguard.archive.scanning import Checkpoint, Progress, default_jobs, merge_stats, scan_archive
 from sessionguard.archive.sources import ArchiveError, is_archive_url, open_archive
 from sessionguard.rules import RulePack
@@ -82,7 +83,7 @@ def scan_archive_url(
             for problem in scan.problems:
                 if progress.stream is not None:
                     stderr.write("\r\x1b[K")
-                print(f"sessionguard: {visible(problem.source)}: {problem.location}: {problem.reason}", file=stderr)
+                report_problem(stderr, problem)
             problems += len(scan.problems)
     finally:
         checkpoint.close()

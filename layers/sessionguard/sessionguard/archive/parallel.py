@@ -70,10 +70,6 @@ class ScanOutput:
     alerts: list[CommandAlert] = field(default_factory=list)
     stats: EngineStats = field(default_factory=EngineStats)
 
-    def add(self, more: ScanOutput) -> None:
-        self.text += more.text
-        self.alerts += more.alerts
-
 
 def available_cpus() -> int:
     """The CPUs this process may run on (its affinity mask, not the machine's count)."""
@@ -145,10 +141,13 @@ def scan_sessions(
     engine: SessionEngine, sessions: Iterable[Sequence[SessionEvent]], renderer: ScanRenderer
 ) -> ScanOutput:
     """Each session scanned whole (its pending commands flushed at its end), and its records rendered."""
-    output = ScanOutput()
+    texts: list[str] = []
+    alerts: list[CommandAlert] = []
     for events in sessions:
-        output.add(renderer.render([*engine.scan(events), *engine.finish()]))
-    return output
+        output = renderer.render([*engine.scan(events), *engine.finish()])
+        texts.append(output.text)
+        alerts += output.alerts
+    return ScanOutput("".join(texts), alerts)
 
 
 # --- reading ---------------------------------------------------------------------------------------------------
@@ -260,7 +259,8 @@ def read_piece(piece: Piece) -> PieceEvents:
 
 @dataclass
 class LocalScan:
-    """The files' output, as written, and what the summary needs."""
+    """What the summary needs of a scan: the alerts written (metadata masked), the engine's counts, the number of
+    problems reported."""
 
     alerts: list[CommandAlert] = field(default_factory=list)
     stats: EngineStats = field(default_factory=EngineStats)
