@@ -243,6 +243,7 @@ def costs_beyond_the_engine(repeat: int) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "quiet_delivery_aws_calls": calls["quiet_delivery_aws_calls"],
         "alert_delivery_aws_calls": calls["alert_delivery_aws_calls"],
+        "quiet_delivery_own_ms": calls["quiet_delivery_own_ms"],
     }
     figures |= init_times(repeat)
     figures |= measure_scan_speedup()
