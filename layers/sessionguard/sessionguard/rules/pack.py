@@ -17,7 +17,16 @@ from typing import Any
 
 import re2
 
-from sessionguard.rules.loader import PLATFORMS, compile_glob, compile_pattern, iter_rule_files, load_file
+from sessionguard.rules import prebuilt
+from sessionguard.rules.loader import (
+    PLATFORMS,
+    check_anchors,
+    compile_glob,
+    compile_pattern,
+    iter_rule_files,
+    load_file,
+    rule_files,
+)
 from sessionguard.rules.model import AllowEntry, Rule, RuleError, RuleMatch
 from sessionguard.session.powershell import normalize_powershell
 from sessionguard.session.shell import NormalizedCommand, normalize_command
@@ -31,27 +40,43 @@ _PREFILTER_MAX_LENGTH = 4096
 
 
 class _PatternSet:
-    """One RE2 Set plus, for each of its patterns, the rule it belongs to and whether it is an exception."""
+    """One RE2 Set plus, for each of its patterns, the rule it belongs to and whether it is an exception.
 
-    def __init__(self, entries: Iterable[tuple[int, bool, str]]) -> None:
+    Patterns are parsed when added (a pattern RE2 rejects fails here, naming its rule) but the set is compiled on
+    its first search: compiling is most of a cold start's rule-pack cost, and a Linux fleet never searches the
+    Windows sets, nor a command that no rule may match the exact ones.
+    """
+
+    def __init__(self, entries: Iterable[tuple[int, bool, str]], rules: Sequence[Rule]) -> None:
         options = re2.Options()
         options.max_mem = _SET_MAX_MEM
         self._set = re2.Set.SearchSet(options)
         self.owners: list[tuple[int, bool]] = []
         for rule_index, is_exception, pattern in entries:
-            self._set.Add(pattern)
+            try:
+                self._set.Add(pattern)
+            except re2.error:
+                rule = rules[rule_index]
+                compile_pattern(pattern, f"{rule.source}: rule {rule.id!r}")  # raises RuleError with RE2's reason
+                raise
             self.owners.append((rule_index, is_exception))
-        if self.owners:
+        self._compiled = False
+
+    def _match(self, text: str) -> list[int] | None:
+        if not self._compiled:
             self._set.Compile()
+            self._compiled = True
+        hits: list[int] | None = self._set.Match(text)
+        return hits
 
     def search(self, text: str) -> bool:
-        return bool(self.owners) and bool(self._set.Match(text))
+        return bool(self.owners) and bool(self._match(text))
 
     def scan(self, text: str, fired: dict[int, str]) -> None:
         """Record in `fired` each rule that matches `text` and is not excepted on it (first text wins)."""
         if not self.owners:
             return
-        hits = self._set.Match(text)
+        hits = self._match(text)
         if not hits:
             return
         matched: set[int] = set()
@@ -92,7 +117,7 @@ _NORMALIZERS = {"linux": normalize_command, "windows": normalize_powershell}
 
 
 class _PlatformSets:
-    """The compiled pattern sets of one platform's rules (indices are into the pack's rules)."""
+    """The pattern sets of one platform's rules (indices are into the pack's rules), each compiled on first use."""
 
     def __init__(self, rules: Sequence[Rule], platform: str) -> None:
         segment: list[tuple[int, bool, str]] = []
@@ -100,29 +125,32 @@ class _PlatformSets:
         for index, rule in enumerate(rules):
             if rule.platform != platform:
                 continue
-            for pattern in rule.segment:
-                compile_pattern(pattern, f"{rule.source}: rule {rule.id!r}")  # RuleError for hand-built rules
-                segment.append((index, False, pattern))
-            for pattern in rule.whole:
-                compile_pattern(pattern, f"{rule.source}: rule {rule.id!r}")
-                whole.append((index, False, pattern))
-            for pattern in rule.exceptions:
-                compile_pattern(pattern, f"{rule.source}: rule {rule.id!r}")
-                if rule.segment:
-                    segment.append((index, True, pattern))
-                if rule.whole:
-                    whole.append((index, True, pattern))
-        self.segment_set = _PatternSet(segment)
-        self.whole_set = _PatternSet(whole)
-        # A one-command line is its own whole: scan it once with every pattern (exceptions apply per text,
-        # so this gives the same answer as scanning it with each set).
-        self.single_set = _PatternSet(segment + whole)
+            for pattern in rule.segment + rule.whole + rule.exceptions:
+                check_anchors(pattern, f"{rule.source}: rule {rule.id!r}")
+            segment += ((index, False, pattern) for pattern in rule.segment)
+            whole += ((index, False, pattern) for pattern in rule.whole)
+            if rule.segment:
+                segment += ((index, True, pattern) for pattern in rule.exceptions)
+            if rule.whole:
+                whole += ((index, True, pattern) for pattern in rule.exceptions)
+        self._rules = rules
+        self._segment, self._whole = segment, whole
+        # Every pattern is parsed here, so a rule RE2 rejects fails the pack's construction, hand-built or loaded.
+        self.segment_set = _PatternSet(segment, rules)
+        self.whole_set = _PatternSet(whole, rules)
         # Most commands match nothing. One scan of all texts joined by newlines, with every pattern in
         # multi-line mode (^ and $ also at line breaks; the loader forbids \A and \z), finds a superset of
         # what the per-text scans would: when it finds nothing, they are skipped.
         self.prefilter = _PatternSet(
-            (index, False, f"(?m:{pattern})") for index, is_exception, pattern in segment + whole if not is_exception
+            ((index, False, f"(?m:{pattern})") for index, is_exception, pattern in segment + whole if not is_exception),
+            rules,
         )
+
+    @functools.cached_property
+    def single_set(self) -> _PatternSet:
+        """A one-command line is its own whole: scan it once with every pattern (exceptions apply per text, so
+        this gives the same answer as scanning it with each set)."""
+        return _PatternSet(self._segment + self._whole, self._rules)
 
 
 class RulePack:
@@ -161,8 +189,14 @@ class RulePack:
         """Load the default pack (unless told not to) and the given rule files or directories of *.yaml."""
         rules: list[Rule] = []
         allow: list[AllowEntry] = []
-        files = list(iter_rule_files([DEFAULT_RULES_DIR])) if include_default else []
-        files += iter_rule_files(paths)
+        files = list(iter_rule_files(paths))
+        if include_default:
+            default_files = rule_files(DEFAULT_RULES_DIR)
+            default = prebuilt.load(default_files, DEFAULT_RULES_DIR / prebuilt.PREBUILT_NAME)
+            if default is None:  # no prebuilt JSON, or a stale one: the YAML itself
+                files = default_files + files
+            else:
+                rules, allow = default
         for path in files:
             file_rules, file_allow = load_file(path)
             rules += file_rules
