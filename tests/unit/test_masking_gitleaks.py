@@ -519,6 +519,25 @@ def test_a_secret_named_assignment_with_any_operator_never_appears(
 
 @SETTINGS
 @given(
+    allowed=st.sampled_from(["keyVaultToStoreSecrets", "key_vault_name", "UserSecretsId", "author", "capital", "turkey"]),
+    joint=st.sampled_from(["", "_", ".", "-"]),
+    word=st.sampled_from(["Password", "token", "SECRET", "ApiKey", "credentials", "passwd"]),
+    operator=st.sampled_from(OPERATORS),
+    quote=st.sampled_from(['"', "'", ""]),
+    secret=_mixed_token(12),
+)
+def test_a_secret_word_beside_a_name_gitleaks_allows_is_still_a_secret(
+    *, allowed: str, joint: str, word: str, operator: str, quote: str, secret: str
+) -> None:
+    """gitleaks' generic-api-key allows names such as keyVaultToStoreSecrets and csrf_token; a name that adds a
+    secret word outside the allowed one (`keyVaultToStoreSecrets_token`, `author.Password`) still holds a secret."""
+    assume(not is_placeholder_token(secret.encode(), documented=False))
+    line = f"{allowed}{joint}{word}{operator}{quote}{secret}{quote}"
+    assert secret not in mask_secrets(line)
+
+
+@SETTINGS
+@given(
     name=names,
     secret=_mixed_token(12),
     call=st.sampled_from(
