@@ -519,7 +519,9 @@ def test_a_secret_named_assignment_with_any_operator_never_appears(
 
 @SETTINGS
 @given(
-    allowed=st.sampled_from(["keyVaultToStoreSecrets", "key_vault_name", "UserSecretsId", "author", "capital", "turkey"]),
+    allowed=st.sampled_from(
+        ["keyVaultToStoreSecrets", "key_vault_name", "UserSecretsId", "author", "capital", "turkey"]
+    ),
     joint=st.sampled_from(["", "_", ".", "-"]),
     word=st.sampled_from(["Password", "token", "SECRET", "ApiKey", "credentials", "passwd"]),
     operator=st.sampled_from(OPERATORS),
