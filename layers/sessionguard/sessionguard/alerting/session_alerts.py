@@ -15,8 +15,12 @@ Order of work per invocation (docs/alerts.md explains the why):
    every topic for all of them, then Slack (retried with backoff within the time left; never before SNS is done).
 5. Park what was set aside, several log events per message and several messages per SendMessageBatch call: a
    flood of junk records costs a few calls, and comes after the alerts, never before them.
-6. Write the masked lines to the sanitized log group, one stream per session, only for log events not written
-   already (marked by event id in the alert state table): a retried or overlapping delivery writes each line once.
+6. Write the masked lines to the sanitized log group, one stream per session, with the alert lines of step 4 in
+   the same call. A quiet delivery (it opens at a prompt, raises no alert, sets nothing aside and fits one
+   PutLogEvents call) writes them directly: no earlier attempt at it can have written any. Any other delivery
+   writes only the lines of log events not written already (marked by event id in the alert state table), each
+   batch once through the delivery ledger: a retried or overlapping delivery writes each line once
+   (docs/performance.md, "What a delivery costs").
    Before 5 and 6, and between their calls, the time left is checked: with less than FINISH_RESERVE_SECONDS left,
    the whole invocation is parked for a replay (which repeats nothing already done) instead of timing out.
 7. Metrics (EMF), always. If any delivery, write or parking failed, raise `DeliveryFailed` so Lambda retries the
