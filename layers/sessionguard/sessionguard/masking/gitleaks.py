@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from sessionguard.masking.heuristics import shannon_entropy
 from sessionguard.masking.regex import LazyRegex, Match, Regex
-from sessionguard.masking.rules import SECRET_NAME_WORD, Rule
+from sessionguard.masking.rules import SECRET_NAME_WORD, SECRET_NAME_WORDS, Rule
 
 RULES_FILE: Final = Path(__file__).with_name("gitleaks_rules.json")
 SPECIAL: Final = "gitleaks"  # Rule.special of these rules: the masker's _apply_gitleaks handles them
@@ -179,16 +179,20 @@ _NAME_WINDOW: Final = 64
 
 
 @cache
-def _allowed_names() -> Regex | None:
+def _allowed_names() -> tuple[Regex | None, tuple[bytes, ...]]:
     """generic-api-key's allow-list on the match: names that hold no secret although they hold a secret's word
-    (`keyVaultToStoreSecrets`, `io.jsonwebtoken:jjwt-api`, `csrf_token`, `key_alias`, `author`)."""
+    (`keyVaultToStoreSecrets`, `io.jsonwebtoken:jjwt-api`, `csrf_token`, `key_alias`, `author`); and the secret
+    words that none of its patterns even spells (`pass`, `pw`): a name holding one is never allowed, with no
+    RE2 call (most secret names are passwords')."""
     patterns = [
         pattern
         for allowlist in gitleaks_data().get("context_allowlists", {}).get("generic-api-key", [])
         if allowlist["target"] == "match"
         for pattern in allowlist["regexes"]
     ]
-    return Regex("|".join(f"(?:{pattern})" for pattern in patterns)) if patterns else None
+    spelled = " ".join(patterns).lower()
+    never = tuple(word.encode() for word in SECRET_NAME_WORDS if word not in spelled)
+    return (Regex("|".join(f"(?:{pattern})" for pattern in patterns)) if patterns else None), never
 
 
 def name_holds_no_secret(data: bytes, name_start: int, name_end: int) -> bool:
@@ -196,9 +200,13 @@ def name_holds_no_secret(data: bytes, name_start: int, name_end: int) -> bool:
     name at data[name_start:name_end]: every secret word in it (pass, token, key, …) lies inside a name its
     allow-list names. `AUTHORIZATION_TOKEN` holds the allowed `author`, but its `TOKEN` is outside it; an allowed
     name in the value (`api_key=capital…`) says nothing of the name."""
-    allowed = _allowed_names()
+    allowed, never = _allowed_names()
     if allowed is None:
         return False
+    name = data[name_start:name_end].lower()
+    for unspelled in never:
+        if unspelled in name:
+            return False
     window_end = min(len(data), name_end + _NAME_WINDOW)
     covered: list[tuple[int, int]] = []
     pos = max(0, name_start - _NAME_WINDOW)

@@ -71,6 +71,7 @@ _NAME = rf"(?P<n>[A-Za-z0-9_.-]*{_NAME_KEYWORDS}[A-Za-z0-9_.-]*)"
 _NAME_TRIGGERS = ("pass", "pw", "secret", "token", "cred", "key", "auth")
 # One of those words in a name (gitleaks.name_holds_no_secret: is each one inside a name gitleaks allows?).
 SECRET_NAME_WORD: Final = Regex(_NAME_KEYWORDS)
+SECRET_NAME_WORDS: Final = _NAME_TRIGGERS
 # A declared type between a name and its `=` (Go `var apiToken string = "x"`, Kotlin `val apiToken: String = "x"`).
 _TYPE_WORD = r"(?:[ \t]*:?[ \t]+(?:string|String|str|&str|\[\]byte|CharSequence|SecureString))?"
 # What `echo X |` / `printf '%s\n' X |` feeds into a command's standard input.
