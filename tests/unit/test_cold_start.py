@@ -1,5 +1,5 @@
 """What the session alert function's cold start does not do (docs/performance.md, "Starting a function"): import
-Powertools' event classes, make boto3 clients for outlets a quiet delivery never uses, patch libraries it does not
+modules a quiet delivery does not use, make boto3 clients for outlets it never calls, patch libraries it does not
 call out with. Behaviour, not timing: each fails when the work comes back, whatever the machine's speed."""
 
 from __future__ import annotations
@@ -25,12 +25,21 @@ ENVIRONMENT = {
 }
 
 
-def test_the_handler_module_imports_no_powertools_event_classes() -> None:
+# Modules the session alert handler's import must not load: a quiet delivery needs none of them.
+NOT_AT_IMPORT = (
+    "aws_lambda_powertools.utilities.data_classes",  # the handler reads the event itself
+    "aws_lambda_powertools.utilities.idempotency",  # the delivery ledger, on its first delivery
+    "aws_lambda_powertools.utilities.parameters",  # the Slack webhook's secret, on the first Slack delivery
+    "sessionguard.guardrails.catalog",  # the guardrail function's, reached through ledger.calls before
+)
+
+
+def test_the_handler_module_imports_nothing_a_quiet_delivery_does_not_use() -> None:
     script = (
         "import sys\n"
         f"sys.path[:0] = [{str(REPO / 'functions' / 'session_alerts')!r}, {str(REPO / 'layers' / 'sessionguard')!r}]\n"
         "import app\n"
-        "print(sorted(m for m in sys.modules if m.startswith('aws_lambda_powertools.utilities.data_classes')))\n"
+        f"print(sorted(m for m in sys.modules if m.startswith({NOT_AT_IMPORT!r})))\n"
     )
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert completed.stdout.strip() == "[]"

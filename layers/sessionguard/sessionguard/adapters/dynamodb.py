@@ -9,19 +9,17 @@ from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any, Final
 
 import boto3
-from aws_lambda_powertools.utilities.idempotency import (
-    BasePersistenceLayer,
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
 from botocore.exceptions import ClientError
 
 from sessionguard.adapters.aws import CLIENT_CONFIG, LazyClient, error_code
 from sessionguard.alerting.noise import STATE_RETENTION_SECONDS, DeliveredButNotRecorded
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import (
+        BasePersistenceLayer,
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+    )
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -169,6 +167,10 @@ class DynamoTranscriptMarks:
 
 def idempotency_persistence(table_name: str, client: DynamoDBClient | None = None) -> DynamoDBPersistenceLayer:
     """Powertools Idempotency records in the same table (its defaults: key `id`, TTL attribute `expiration`)."""
+    # Powertools Idempotency is imported when a ledger is first used, not with the module: a quiet delivery of the
+    # session alert function never uses it (docs/performance.md, "Starting a function").
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer  # noqa: PLC0415
+
     return DynamoDBPersistenceLayer(
         table_name=table_name,
         boto3_client=client or boto3.client("dynamodb", config=CLIENT_CONFIG),
@@ -199,14 +201,21 @@ class DeliveryLedger:
         *,
         expires_after_seconds: int = STATE_RETENTION_SECONDS,
     ):
-        """`persistence`, or what makes it on the first delivery (a quiet delivery never makes one: its DynamoDB
-        client is not made at a cold start)."""
-        self.config = IdempotencyConfig(
+        """`persistence`, or what makes it on the first delivery (a quiet delivery never makes one: neither
+        Powertools Idempotency nor a DynamoDB client is loaded at a cold start)."""
+        self._expires_after_seconds = expires_after_seconds
+        self._make_persistence = persistence if callable(persistence) else lambda: persistence
+        self._context: LambdaContext | None = None
+
+    @cached_property
+    def config(self) -> IdempotencyConfig:
+        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig  # noqa: PLC0415 - see above
+
+        return IdempotencyConfig(
             event_key_jmespath="key",
             raise_on_no_idempotency_key=True,
-            expires_after_seconds=expires_after_seconds,
+            expires_after_seconds=self._expires_after_seconds,
         )
-        self._make_persistence = persistence if callable(persistence) else lambda: persistence
 
     @classmethod
     def on_table(cls, table_name: str) -> DeliveryLedger:
@@ -219,6 +228,8 @@ class DeliveryLedger:
 
     @cached_property
     def _run(self) -> Callable[..., Any]:
+        from aws_lambda_powertools.utilities.idempotency import idempotent_function  # noqa: PLC0415 - see above
+
         return idempotent_function(  # type: ignore[no-any-return]
             data_keyword_argument="delivery",
             persistence_store=self._persistence,
@@ -227,9 +238,16 @@ class DeliveryLedger:
         )(_run_delivery)
 
     def register_lambda_context(self, context: LambdaContext) -> None:
-        self.config.register_lambda_context(context)
+        """The invocation's context, registered with the Idempotency config before the next delivery."""
+        self._context = context
 
     def once(self, key: str, action: Callable[[], object]) -> bool:
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (  # noqa: PLC0415 - see above
+            IdempotencyPersistenceLayerError,
+        )
+
+        if self._context is not None:
+            self.config.register_lambda_context(self._context)
         ran: list[bool] = []
         succeeded: list[bool] = []
 

@@ -17,13 +17,16 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from sessionguard.adapters.aws import CLIENT_CONFIG, LazyClient, error_code
-from sessionguard.ledger.calls import SessionCall, TranscriptObject
 from sessionguard.ledger.model import SessionRecord, StreamDelivery
 
+# ledger.calls in annotations only: importing it loads the guardrail catalog, which the session alert function's
+# cold start does not need (docs/performance.md, "Starting a function").
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_ssm import SSMClient
+
+    from sessionguard.ledger.calls import SessionCall, TranscriptObject
 
 OPEN_INDEX: Final = "Open"
 OPEN: Final = "open"
