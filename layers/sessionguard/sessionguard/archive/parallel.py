@@ -366,7 +366,7 @@ def _submit_runs[T, R](
 
 
 def _runs(weights: Sequence[int], count: int) -> list[range]:
-    """Consecutive index ranges of about sum(weights) / count each (a heavy item is a run by itself)."""
+    """Consecutive index ranges of about sum(weights) / count each (an item heavier than that ends its run)."""
     target = max(1, sum(weights) // max(1, count))
     runs: list[range] = []
     start = total = 0
