@@ -1245,7 +1245,12 @@ def test_the_short_last_line_of_a_private_key_split_across_deliveries_is_masked_
     assert all(line not in text for line in body)
 
 
-def test_overlapping_deliveries_with_alerts_write_each_transcript_line_once(app: ModuleType, stack: Stack) -> None:
+@pytest.mark.parametrize("alert_lines", [False, True], ids=["without-alert-lines", "with-alert-lines"])
+def test_overlapping_deliveries_with_alerts_write_each_transcript_line_once(
+    app: ModuleType, stack: Stack, monkeypatch: pytest.MonkeyPatch, alert_lines: bool
+) -> None:
+    if alert_lines:  # the template's setting: alert lines go with the transcript, in its PutLogEvents call
+        monkeypatch.setenv("ALERT_LOG_GROUP", SANITIZED_GROUP)
     commands = [f"echo {n}" if n != 3 else RISKY_LINE.removeprefix("sh-4.2$ ") for n in range(6)]
     (whole,) = stream_session(
         stack, [[(f"2026-11-26T17:00:{n:02d}Z", [f"sh-4.2$ {commands[n]}", str(n)]) for n in range(6)]]
@@ -1258,9 +1263,11 @@ def test_overlapping_deliveries_with_alerts_write_each_transcript_line_once(app:
     invoke(app, awslogs(second))
     invoke(app, whole)
 
-    texts = [line["text"] for line in stack.transcript(SPLIT_SESSION)]
+    transcript = stack.transcript(SPLIT_SESSION)
+    texts = [line["text"] for line in transcript if line["kind"] != "alert"]
     assert texts == [text for n in range(6) for text in (commands[n], str(n))]
     assert stack.sns_rule_ids() == ["SG-TEST-001"]
+    assert [line["rule_id"] for line in transcript if line["kind"] == "alert"] == ["SG-TEST-001"] * alert_lines
 
 
 def test_a_quiet_delivery_retried_after_its_transcript_write_failed_writes_each_line_once(

@@ -193,13 +193,13 @@ class Deliveries:
         slack: bool,
         sns_message: Callable[[A], SnsMessage],
         slack_message: Callable[[A], Mapping[str, Any]],
-        held_alert_lines: list[tuple[str, str]] | None = None,
+        held_alert_lines: list[tuple[str, str, str]] | None = None,
     ) -> None:
         """Each (alert, delivery key) to every topic, then to Slack when `slack` (a webhook secret is configured).
         Every SNS publish goes first: Slack retries must never delay them. The further outlets (`more`) respond
         before the publish (so the alert says whether its session was terminated) and deliver after it; alert
-        lines are appended to `held_alert_lines` instead of written, when given (the caller writes them with its
-        transcript)."""
+        lines are appended to `held_alert_lines` as (delivery key, stream, line) instead of written, when given (the
+        caller writes them with its transcript)."""
         more = self.outlets.more
         sent = []
         for alert, key in to_send:

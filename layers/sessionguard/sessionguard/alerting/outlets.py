@@ -513,11 +513,12 @@ class AlertOutlets:
         deliveries: Deliveries,
         messages: Sequence[tuple[SnsMessage, str]],
         *,
-        held_alert_lines: list[tuple[str, str]] | None = None,
+        held_alert_lines: list[tuple[str, str, str]] | None = None,
     ) -> None:
         """Each alert on the bus, once per key; its alert line, once per key or, when `held_alert_lines` is given,
-        appended to it as (stream, line) for the caller to write with the session's transcript (one PutLogEvents
-        call for both); then the findings, in batches of at most 100, once per batch."""
+        appended to it as (key, stream, line) for the caller to write with the session's transcript (one
+        PutLogEvents call for both, once per key through the caller's transcript marks); then the findings, in
+        batches of at most 100, once per batch."""
         records = [(record, key) for message, key in messages if (record := alert_document(message)) is not None]
         if self.settings.event_bus:
             for record, key in records:
@@ -527,7 +528,7 @@ class AlertOutlets:
             for record, key in records:
                 line = alert_line(record, key)
                 if line is not None and held_alert_lines is not None:
-                    held_alert_lines.append(line)
+                    held_alert_lines.append((key, *line))
                 elif line is not None:
                     write = partial(self._write_alert_line, deliveries, *line)
                     deliveries.once(state_key(key, "alert-line"), write, "alert-line")

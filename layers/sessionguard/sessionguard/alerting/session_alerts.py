@@ -295,7 +295,7 @@ class _SessionAlertsInvocation:
         # PutLogEvents call, when they go to the same group (template.yaml sets both to it).
         more = outlets.more
         same_group = more is not None and more.settings.alert_log_group == settings.sanitized_log_group
-        self.alert_lines: list[tuple[str, str]] | None = [] if same_group else None
+        self.alert_lines: list[tuple[str, str, str]] | None = [] if same_group else None  # (key, stream, line)
 
     # --- 1-3: decode, read, scan ---
 
@@ -323,19 +323,26 @@ class _SessionAlertsInvocation:
         # Whether an earlier attempt at these log events can have written some of their lines: decided from the
         # payload alone, so that every attempt at it decides the same (docs/alerts.md, "Each line once").
         careful = bool(alerts or self.set_aside or warm_up or sum(len(batches) for _, _, batches in plan) > 1)
-        written = self._already_written(meta, readable) if careful else set()
-        if written:  # a retry or an overlap: the batch again, keeping only the lines not written yet
-            _, outputs = self._scan_batch(history, meta, records, readable, written, set_aside=False)
-            lines = [o for o in outputs if isinstance(o, SanitizedLine)]
         context = AlertContext(str(meta.get("logGroup", "")), str(meta.get("logStream", "")), self.settings.region)
         self._deliver(alerts, claims, context, batch_id)
-        if written or self.alert_lines:
-            plan = self._transcript_plan(lines, self.alert_lines or [])
+        held = self.alert_lines or []
+        written: set[str] = set()
+        if careful:
+            # One read for both: the events whose lines an earlier delivery wrote, and the alert lines it wrote.
+            event_ids = [event.event_id for _, event in readable if event.event_id]
+            found = self._already_written(meta, event_ids + [_alert_line_id(key) for key, _, _ in held])
+            written = {event_id for event_id in event_ids if event_id in found}
+            held = [line for line in held if _alert_line_id(line[0]) not in found]
+            if written:  # a retry or an overlap: the batch again, keeping only the lines not written yet
+                _, outputs = self._scan_batch(history, meta, records, readable, written, set_aside=False)
+                lines = [o for o in outputs if isinstance(o, SanitizedLine)]
+            plan = self._transcript_plan(lines, [(stream, line) for _, stream, line in held])
         if not self._park_set_aside(meta, batch_id) or self._time_is_short():
             self._defer(raw_event, "time ran out after the alerts; a replay parks and writes the rest")
             return
         if self._write_transcripts(plan, batch_id, careful=careful) and careful:
-            self._mark_written(meta, [event for _, event in readable if event.event_id not in written])
+            unwritten = [event.event_id for _, event in readable if event.event_id not in written]
+            self._mark_written(meta, unwritten + [_alert_line_id(key) for key, _, _ in held])
 
     def _scan_batch(
         self,
@@ -433,10 +440,11 @@ class _SessionAlertsInvocation:
 
     # --- 6: which log events the transcript holds already ---
 
-    def _already_written(self, meta: Mapping[str, Any], readable: list[tuple[int, SessionEvent]]) -> set[str]:
-        """Event ids of this delivery whose lines an earlier (overlapping or retried) delivery wrote; none when the
-        marks cannot be read (logged by error code and counted: a line may then be written twice, never lost)."""
-        keys = {event.event_id: _mark_key(meta, event.event_id) for _, event in readable if event.event_id}
+    def _already_written(self, meta: Mapping[str, Any], ids: list[str]) -> set[str]:
+        """Which of `ids` (event ids, `_alert_line_id`s) an earlier (overlapping or retried) delivery wrote to the
+        transcript; none when the marks cannot be read (logged by error code and counted: a line may then be written
+        twice, never lost)."""
+        keys = {mark_id: _mark_key(meta, mark_id) for mark_id in ids if mark_id}
         if not keys:
             return set()
         try:
@@ -445,10 +453,10 @@ class _SessionAlertsInvocation:
             self.report.marks_failures += 1
             logger.warning("Transcript marks unreadable; writing every line", extra={"error": error_code(error)})
             return set()
-        return {event_id for event_id, key in keys.items() if key in found}
+        return {mark_id for mark_id, key in keys.items() if key in found}
 
-    def _mark_written(self, meta: Mapping[str, Any], events: list[SessionEvent]) -> None:
-        keys = [_mark_key(meta, event.event_id) for event in events if event.event_id]
+    def _mark_written(self, meta: Mapping[str, Any], ids: list[str]) -> None:
+        keys = [_mark_key(meta, mark_id) for mark_id in ids if mark_id]
         if not keys:
             return
         try:
@@ -861,10 +869,16 @@ def claims_another_session_alert(log_stream: str, claims: list[SessionEvent]) ->
     )
 
 
-def _mark_key(meta: Mapping[str, Any], event_id: str) -> str:
-    """The transcript mark of one log event: hashed, so the state table holds no stream names."""
-    identity = "\x00".join([str(meta.get("logGroup", "")), str(meta.get("logStream", "")), event_id])
+def _mark_key(meta: Mapping[str, Any], mark_id: str) -> str:
+    """The transcript mark of one log event (its id) or alert line (`_alert_line_id`): hashed, so the state table
+    holds no stream names."""
+    identity = "\x00".join([str(meta.get("logGroup", "")), str(meta.get("logStream", "")), mark_id])
     return "sessionguard-transcript#" + hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _alert_line_id(delivery_key: str) -> str:
+    """What marks an alert's line in the transcript: its delivery key, apart from every log event id (digits)."""
+    return "alert-line\x00" + delivery_key
 
 
 def _batch_id(meta: Mapping[str, Any], records: list[Any]) -> str:
