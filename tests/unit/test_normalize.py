@@ -190,7 +190,12 @@ def test_a_wrapper_with_nothing_to_run_stays_as_typed(typed: str) -> None:
 
 def test_leading_assignments_become_a_segment_of_their_own() -> None:
     assert segments("HISTFILE=/dev/null bash") == ("bash", "HISTFILE=/dev/null")
-    assert segments("sudo LD_PRELOAD=/tmp/x.so find") == ("find", "sudo find", "LD_PRELOAD=/tmp/x.so")
+    assert segments("sudo LD_PRELOAD=/tmp/x.so find") == (
+        "find",
+        "sudo find",
+        "LD_PRELOAD=/tmp/x.so",
+        "sudo LD_PRELOAD=/tmp/x.so",  # what sudo hands the program, for rules about privileged escapes
+    )
     assert segments("HISTFILE=/dev/null") == ("HISTFILE=/dev/null",)
 
 

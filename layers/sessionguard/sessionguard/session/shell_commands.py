@@ -356,7 +356,12 @@ def emit_command(  # noqa: PLR0912, PLR0915 -- the steps below are in the order 
         # left out (they have their own segment) and the command's name as above.
         ctx.add_segment(_wrapped_segment(texts, first_wrapper, command_index, name, assignments))
     if assignments:
-        ctx.add_segment(" ".join(texts[index] for index in assignments))
+        assigned = " ".join(texts[index] for index in assignments)
+        ctx.add_segment(assigned)
+        if 0 <= first_wrapper < assignments[0] and reparse_from < 0:
+            # `sudo LESSOPEN='/bin/sh …' less`: the variable reaches a program that sudo runs as root, which rules
+            # about privileged escapes need to see.
+            ctx.add_segment(f"{_basename(texts[first_wrapper])} {assigned}")
     if name in _INTERPRETERS:
         _queue_code_commands(segment_words, ctx)
     if 0 <= reparse_from < count:
