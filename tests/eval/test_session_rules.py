@@ -29,6 +29,9 @@ def rule_ids(*lines: str) -> set[str]:
         (("sudo jshell", 'Runtime.getRuntime().exec("/usr/bin/id");'), {"SG-PRIV-035"}),
         # a reverse shell typed line by line into a JavaScript console: the process first, then the socket
         (("jjs", "var p=new ProcessBuilder('/bin/sh', '-i').start();", "var s=new Socket(host,port);"), {"SG-RSH-016"}),
+        # a shell planted in a file a program reads, then the program run through sudo or from a local copy
+        (("""echo '{"scripts":{"x":"/bin/sh"}}' >composer.json""", "sudo composer run-script x"), {"SG-PRIV-042"}),
+        (("ln -s /bin/sh git-x", "./git --exec-path=. x"), {"SG-PRIV-042"}),
     ],
 )
 def test_a_session_rule_fires_after_its_prerequisite(lines: tuple[str, ...], session_rules: set[str]) -> None:
@@ -62,10 +65,12 @@ def test_without_the_earlier_command_no_session_rule_fires(lines: tuple[str, ...
         ("hping3", "/bin/sh"),  # the interpreter was not opened as root
         ("sudo python3 /opt/app/manage.py migrate", "sh"),  # a script run as root, not an interactive interpreter
         ("jjs", "var s=new Socket(host,port);"),  # a socket with no process started before it
+        ("echo '#!/bin/bash' > deploy.sh", "sudo ./deploy.sh"),  # a script's first line is not a planted shell
+        ("sudo composer run-script x",),
     ],
 )
-def test_interpreter_session_rules_wait_for_their_own_prerequisite(lines: tuple[str, ...]) -> None:
-    assert not {"SG-PRIV-035", "SG-RSH-016"} & rule_ids(*lines)
+def test_interpreter_and_planted_shell_session_rules_wait_for_their_own_prerequisite(lines: tuple[str, ...]) -> None:
+    assert not {"SG-PRIV-035", "SG-RSH-016", "SG-PRIV-042"} & rule_ids(*lines)
 
 
 def test_sessions_do_not_share_what_they_did() -> None:
