@@ -403,7 +403,7 @@ def enrollment_failure_record(notice: Mapping[str, str], account_id: str, region
 
 def alert_line(record: Mapping[str, Any], key: str) -> tuple[str, str] | None:
     """A command alert as (its session's sanitized stream, one JSON line): the fields the saved queries read;
-    None for other kinds. The stream is named as the transcript's (`session_alerts.log_stream_name`): the session
+    None for other kinds. The stream is named as the transcript's (`transcript.log_stream_name`): the session
     id, masked already in the record, without the characters stream names refuse."""
     if record.get("type") != "alert" or not _text(record, "session_id"):
         return None

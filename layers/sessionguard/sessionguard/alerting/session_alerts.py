@@ -67,7 +67,6 @@ from sessionguard.alerting.delivery import (
 from sessionguard.alerting.formatting import (
     AlertContext,
     cap_summary_alert,
-    clean_metadata,
     invocation_summary_alert,
 )
 from sessionguard.alerting.ledger_stream import (
@@ -77,17 +76,24 @@ from sessionguard.alerting.ledger_stream import (
     slack_with_context,
     sns_with_context,
 )
-from sessionguard.alerting.log_events import LOG_EVENT_MAX_BYTES, LogEvent, log_event_batches
+from sessionguard.alerting.log_events import LogEvent, log_event_batches
 from sessionguard.alerting.noise import (
     STATE_RETENTION_SECONDS,
     Decision,
     NoiseControl,
     alert_keys,
-    event_epoch,
     state_key,
 )
 from sessionguard.alerting.parking import invocation_body, log_event_entry, log_events_bodies, send_batches
 from sessionguard.alerting.text import visible
+from sessionguard.alerting.transcript import (
+    TranscriptLinesRejected,
+    alert_line_id,
+    log_stream_name,
+    mark_key,
+    sanitized_log_events,
+    stamp_age_limit_ms,
+)
 from sessionguard.ledger.model import SessionRecord
 from sessionguard.masking.masker import mask_secrets
 from sessionguard.observability import logger, metrics
@@ -109,12 +115,6 @@ from sessionguard.severity import Severity
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-# PutLogEvents accepts events from the last 14 days (and not older than the group's retention) to 2 hours ahead;
-# lines outside (a replay of an old failure, a skewed agent clock) are stamped with the current time and keep
-# their own time in the message. An hour (five minutes ahead) of margin for the time the write takes.
-LOG_MAX_AGE_MS: Final = 14 * 24 * 3600 * 1000 - 3600 * 1000
-LOG_MAX_AHEAD_MS: Final = 2 * 3600 * 1000 - 300 * 1000
-_DAY_MS: Final = 24 * 3600 * 1000
 # Warm-up: at most this many of the stream's preceding events, and this many bytes of them (the newest kept). The
 # agent uploads about once a second, so this is the last 20 seconds or more of the session: enough for a command
 # or a key split by a delivery boundary, bounded so that warming up costs one small GetLogEvents call.
@@ -328,21 +328,36 @@ class _SessionAlertsInvocation:
         held = self.alert_lines or []
         written: set[str] = set()
         if careful:
-            # One read for both: the events whose lines an earlier delivery wrote, and the alert lines it wrote.
-            event_ids = [event.event_id for _, event in readable if event.event_id]
-            found = self._already_written(meta, event_ids + [_alert_line_id(key) for key, _, _ in held])
-            written = {event_id for event_id in event_ids if event_id in found}
-            held = [line for line in held if _alert_line_id(line[0]) not in found]
-            if written:  # a retry or an overlap: the batch again, keeping only the lines not written yet
-                _, outputs = self._scan_batch(history, meta, records, readable, written, set_aside=False)
-                lines = [o for o in outputs if isinstance(o, SanitizedLine)]
+            lines, held, written = self._not_written_yet(meta, records, readable, history, lines=lines, held=held)
             plan = self._transcript_plan(lines, [(stream, line) for _, stream, line in held])
         if not self._park_set_aside(meta, batch_id) or self._time_is_short():
             self._defer(raw_event, "time ran out after the alerts; a replay parks and writes the rest")
             return
         if self._write_transcripts(plan, batch_id, careful=careful) and careful:
             unwritten = [event.event_id for _, event in readable if event.event_id not in written]
-            self._mark_written(meta, unwritten + [_alert_line_id(key) for key, _, _ in held])
+            self._mark_written(meta, unwritten + [alert_line_id(key) for key, _, _ in held])
+
+    def _not_written_yet(
+        self,
+        meta: Mapping[str, Any],
+        records: list[Any],
+        readable: list[tuple[int, SessionEvent]],
+        history: list[SessionEvent],
+        *,
+        lines: list[SanitizedLine],
+        held: list[tuple[str, str, str]],
+    ) -> tuple[list[SanitizedLine], list[tuple[str, str, str]], set[str]]:
+        """The lines and held alert lines no earlier (retried or overlapping) delivery wrote, and the ids of the
+        events it wrote: one read of the transcript marks for both kinds. When some events were written, the batch
+        is scanned again without their lines (CPU only)."""
+        event_ids = [event.event_id for _, event in readable if event.event_id]
+        found = self._already_written(meta, event_ids + [alert_line_id(key) for key, _, _ in held])
+        written = {event_id for event_id in event_ids if event_id in found}
+        held = [line for line in held if alert_line_id(line[0]) not in found]
+        if written:
+            _, outputs = self._scan_batch(history, meta, records, readable, written, set_aside=False)
+            lines = [o for o in outputs if isinstance(o, SanitizedLine)]
+        return lines, held, written
 
     def _scan_batch(
         self,
@@ -441,10 +456,10 @@ class _SessionAlertsInvocation:
     # --- 6: which log events the transcript holds already ---
 
     def _already_written(self, meta: Mapping[str, Any], ids: list[str]) -> set[str]:
-        """Which of `ids` (event ids, `_alert_line_id`s) an earlier (overlapping or retried) delivery wrote to the
+        """Which of `ids` (event ids, `alert_line_id`s) an earlier (overlapping or retried) delivery wrote to the
         transcript; none when the marks cannot be read (logged by error code and counted: a line may then be written
         twice, never lost)."""
-        keys = {mark_id: _mark_key(meta, mark_id) for mark_id in ids if mark_id}
+        keys = {mark_id: mark_key(meta, mark_id) for mark_id in ids if mark_id}
         if not keys:
             return set()
         try:
@@ -456,7 +471,7 @@ class _SessionAlertsInvocation:
         return {mark_id for mark_id, key in keys.items() if key in found}
 
     def _mark_written(self, meta: Mapping[str, Any], ids: list[str]) -> None:
-        keys = [_mark_key(meta, mark_id) for mark_id in ids if mark_id]
+        keys = [mark_key(meta, mark_id) for mark_id in ids if mark_id]
         if not keys:
             return
         try:
@@ -675,7 +690,7 @@ class _SessionAlertsInvocation:
         """(session id, sanitized stream, PutLogEvents batches) per session, in order: the session's masked lines,
         and the alert lines (stream, JSON line) for its stream, stamped now."""
         now_ms = int(self.outlets.wall_clock() * 1000)
-        max_age_ms = _max_age_ms(self.settings.sanitized_retention_days)
+        max_age_ms = stamp_age_limit_ms(self.settings.sanitized_retention_days)
         by_session: dict[str, list[SanitizedLine]] = {}
         for line in lines:
             by_session.setdefault(line.session_id, []).append(line)
@@ -769,75 +784,6 @@ class _SessionAlertsInvocation:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
-# --- the sanitized log group -----------------------------------------------------------------------------------
-
-
-def log_stream_name(session_id: str) -> str:
-    """The session id, as in the session log group, masked (a stream name can carry a secret: anyone who may write
-    to the group names streams); `:` and `*` (not allowed in stream names) become `_`."""
-    return mask_secrets(visible(session_id)).replace(":", "_").replace("*", "_")[:512] or "unknown-session"
-
-
-class TranscriptLinesRejected(RuntimeError):
-    """CloudWatch Logs refused sanitized lines even stamped with the current time; the message is counts only."""
-
-
-def sanitized_log_events(
-    lines: Iterable[SanitizedLine], now_ms: int, *, max_age_ms: int = LOG_MAX_AGE_MS
-) -> list[LogEvent]:
-    """One JSON log event per masked line — `{"kind", "text", "event_time"}`, which Logs Insights reads as fields —
-    in order; a line too long for one event is split into parts (`"part": "2/3"`), and a line of a command still
-    incomplete when its delivery ended says so (`"incomplete": true`). Lines timed more than `max_age_ms` ago or
-    too far ahead are stamped `now_ms`."""
-    events: list[LogEvent] = []
-    times: dict[str, str] = {}  # event time -> cleaned: a batch has a few distinct times
-    for line in lines:
-        stamp = _timestamp_ms(line.event_time, now_ms, max_age_ms)
-        event_time = times.get(line.event_time)
-        if event_time is None:
-            event_time = times[line.event_time] = clean_metadata(line.event_time)
-        text = visible(line.text)
-        parts = _split_for_json(text)
-        for number, part in enumerate(parts, start=1):
-            record: dict[str, Any] = {"kind": line.kind, "text": part, "event_time": event_time}
-            if len(parts) > 1:
-                record["part"] = f"{number}/{len(parts)}"
-            if line.incomplete:
-                record["incomplete"] = True
-            events.append(LogEvent(stamp, json.dumps(record, ensure_ascii=False)))
-    # PutLogEvents wants each call sorted by time; the sort is stable, so a session's order holds within a second.
-    return sorted(events, key=lambda e: e.timestamp)
-
-
-# JSON overhead of a record besides its text: keys, kind, event time, part number.
-_RECORD_OVERHEAD: Final = 512
-# json.dumps(ensure_ascii=False) writes one character as at most 6 bytes (\u001f); UTF-8 needs at most 4.
-_MAX_BYTES_PER_CHAR: Final = 6
-
-
-def _split_for_json(text: str) -> list[str]:
-    budget = LOG_EVENT_MAX_BYTES - _RECORD_OVERHEAD
-    if len(json.dumps(text, ensure_ascii=False).encode()) <= budget:
-        return [text]
-    size = budget // _MAX_BYTES_PER_CHAR
-    return [text[i : i + size] for i in range(0, len(text), size)]
-
-
-def _timestamp_ms(event_time: str, now_ms: int, max_age_ms: int = LOG_MAX_AGE_MS) -> int:
-    stamp = event_epoch(event_time, now_ms // 1000) * 1000
-    if stamp < now_ms - max_age_ms or stamp > now_ms + LOG_MAX_AHEAD_MS:
-        return now_ms
-    return stamp
-
-
-def _max_age_ms(retention_days: int) -> int:
-    """How old a line may be stamped: CloudWatch's 14 days, or less than the group's retention when known (an
-    event older than the retention is refused as expired)."""
-    if retention_days <= 0:
-        return LOG_MAX_AGE_MS
-    return min(LOG_MAX_AGE_MS, retention_days * _DAY_MS - 3600 * 1000)
-
-
 # --- failure-queue records -------------------------------------------------------------------------------------
 
 
@@ -867,18 +813,6 @@ def claims_another_session_alert(log_stream: str, claims: list[SessionEvent]) ->
         region=first.region,
         log_group=first.log_group,
     )
-
-
-def _mark_key(meta: Mapping[str, Any], mark_id: str) -> str:
-    """The transcript mark of one log event (its id) or alert line (`_alert_line_id`): hashed, so the state table
-    holds no stream names."""
-    identity = "\x00".join([str(meta.get("logGroup", "")), str(meta.get("logStream", "")), mark_id])
-    return "sessionguard-transcript#" + hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _alert_line_id(delivery_key: str) -> str:
-    """What marks an alert's line in the transcript: its delivery key, apart from every log event id (digits)."""
-    return "alert-line\x00" + delivery_key
 
 
 def _batch_id(meta: Mapping[str, Any], records: list[Any]) -> str:
