@@ -7,7 +7,9 @@ are, so each session's events are interleaved with others', written as F JSON Li
 lines, so sessions continue from one file into the next. Each run is the whole scan path in this process,
 `sessionguard scan --jobs J FILE...` through the CLI's entry point: reading, parsing, grouping by session, the rule
 pack loaded (by this process with --jobs 1, by each worker otherwise, pool start included), scanning and writing the
-alerts. --jobs 1 and --jobs N alternate, best of R each; both outputs must be the same bytes.
+alerts. --jobs 1 and --jobs N alternate, best of R each; both outputs must be the same bytes. With other work on
+the machine the wall times say little (Linux shares the CPU between sessions, not processes: more workers get no
+more of it), so the CPU times are reported too, and a speedup modelled from them.
 
 The last line printed is one JSON object; `measure_scan_speedup()` returns it for `make bench` (bench_engine.py).
 """
@@ -17,10 +19,12 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from sessionguard.archive.parallel import available_cpus
 from sessionguard.cli import main as sessionguard
@@ -50,16 +54,30 @@ def write_corpus(folder: Path, sessions: int, files: int) -> list[Path]:
     return paths
 
 
-def timed_scan(paths: list[Path], jobs: int) -> tuple[float, str]:
-    """Wall time of one `sessionguard scan --jobs JOBS` over the paths, and what it wrote (standard output, then
-    standard error)."""
+class Run(NamedTuple):
+    wall: float
+    cpu_here: float  # this process's CPU seconds (the CLI's own work, its pools' threads)
+    cpu_workers: float  # its worker processes' CPU seconds
+    output: str  # standard output, then standard error
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_scan(paths: list[Path], jobs: int) -> Run:
+    """One `sessionguard scan --jobs JOBS` over the paths: its wall and CPU times, and what it wrote."""
     out, err = io.StringIO(), io.StringIO()
+    here, workers = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     status = sessionguard(["scan", "--jobs", str(jobs), *map(str, paths)], stdout=out, stderr=err)
-    seconds = time.perf_counter() - start
+    wall = time.perf_counter() - start
     if status != 0:
         raise RuntimeError(f"sessionguard scan exited {status}: {err.getvalue()[:2000]}")
-    return seconds, out.getvalue() + err.getvalue()
+    # The workers have exited by now (the pools are shut down), so their time is in RUSAGE_CHILDREN.
+    here, workers = _cpu(resource.RUSAGE_SELF) - here, _cpu(resource.RUSAGE_CHILDREN) - workers
+    return Run(wall, here, workers, out.getvalue() + err.getvalue())
 
 
 def measure_scan_speedup(
@@ -71,19 +89,29 @@ def measure_scan_speedup(
     with tempfile.TemporaryDirectory() as directory:
         paths = write_corpus(Path(directory), sessions, files)
         corpus_bytes = sum(path.stat().st_size for path in paths)
-        serial, parallel = float("inf"), float("inf")
+        serial: list[Run] = []
+        parallel: list[Run] = []
         for _ in range(repeat):
-            one, serial_output = timed_scan(paths, 1)
-            many, parallel_output = timed_scan(paths, jobs)
-            if parallel_output != serial_output:
+            serial.append(timed_scan(paths, 1))
+            parallel.append(timed_scan(paths, jobs))
+            if parallel[-1].output != serial[-1].output:
                 raise RuntimeError(f"scan --jobs {jobs} wrote other bytes than --jobs 1")
-            serial, parallel = min(serial, one), min(parallel, many)
+    one = min(serial, key=lambda run: run.wall)
+    many = min(parallel, key=lambda run: run.wall)
+    serial_cpu = min(run.cpu_here for run in serial)
+    parallel_here = min(run.cpu_here for run in parallel)
+    parallel_workers = min(run.cpu_workers for run in parallel)
     return {
-        "scan_parallel_speedup": round(serial / parallel, 2),
+        "scan_parallel_speedup": round(one.wall / many.wall, 2),
         "scan_jobs": jobs,
         "cores": cores,
-        "scan_jobs_1_s": round(serial, 3),
-        "scan_jobs_n_s": round(parallel, 3),
+        "scan_jobs_1_s": round(one.wall, 3),
+        "scan_jobs_n_s": round(many.wall, 3),
+        # Load-independent: what --jobs N costs in CPU over --jobs 1, and the speedup N free cores would give if
+        # the workers shared their CPU time evenly and all of the CLI's own time were serial (it is not all: it
+        # loads the rule pack while the first workers parse), an estimate for a machine others are loading.
+        "scan_cpu_overhead": round((parallel_here + parallel_workers) / serial_cpu, 2),
+        "scan_cpu_model_speedup": round(serial_cpu / (parallel_here + parallel_workers / jobs), 2),
         "scan_corpus_mib": round(corpus_bytes / (1 << 20), 1),
         "scan_files": files,
         "scan_sessions": sessions,
