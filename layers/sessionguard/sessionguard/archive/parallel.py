@@ -4,14 +4,16 @@ The engine is pure Python, so threads would take turns on one core: the work goe
 
 1. Read, in this process: each input's bytes, decoded as `decode_input` decodes them (gzip, binary refused, the size
    cap). A JSON Lines input is cut at line ends into pieces of about PIECE_CHARS; any other form is one piece.
-2. Parse, on a first pool of workers: each piece into session events and problems. The events come back grouped by
-   session, one marshal blob per session and piece (a tenth of what pickling the named tuples costs). Meanwhile
-   this process loads the rule pack.
-3. Scan, on a second pool, whose workers share that rule pack (forked) or load their own once (spawned): whole
-   sessions, in order of first appearance over all inputs, each with all its events in input order, wherever they
-   were read. A session is never split between workers, so its terminal, masking and session-rule state runs
-   across all its events, and a worker holds one batch of whole sessions at a time. Each batch's JSON Lines are
-   written by the worker (metadata masked), and this process writes them in session order.
+2. Parse, on the workers: each piece into session events and problems. The events come back grouped by session,
+   one marshal blob per session and piece (about a fifth of what pickling the named tuples costs).
+3. Scan, on the same workers: whole sessions, in order of first appearance over all inputs, each with all its
+   events in input order, wherever they were read. A session is never split between workers, so its terminal,
+   masking and session-rule state runs across all its events, and a worker holds one batch of whole sessions at a
+   time. Each batch's JSON Lines are written by the worker (metadata masked), and this process writes them in
+   session order.
+
+Forked workers share the rule pack this process loads (copied on write: no load of their own); spawned ones load
+their own, once, in the pool's initializer.
 
 So the output is the same bytes whatever --jobs is: `--jobs 1`, and inputs too small to pay for starting workers,
 run the same functions here, with no pool. Only this process holds every session's events until they are scanned.
@@ -43,7 +45,8 @@ from sessionguard.severity import Severity
 
 # A JSON Lines input is parsed in pieces of about this many characters (a worker's share of a large export).
 PIECE_CHARS = 1 << 20  # not Final: the tests make it small, to read small files in several pieces
-# Below this many characters in all, starting workers costs more than it saves (tests/functional set it to 0).
+# Below this many characters in all (~0.4 s of scanning), starting workers (~0.1 s forked, ~0.5 s spawned) costs
+# more than it saves (tests/functional set it to 0).
 POOL_MIN_CHARS = 4 << 20
 # Parse tasks and scan batches per worker: enough that a worker finishing early finds more work.
 TASKS_PER_JOB: Final = 8
@@ -309,20 +312,13 @@ def _scan_here(
 def _scan_in_pool(
     inputs: list[Piece | InputProblem], settings: ScanSettings, jobs: int, stdout: TextIO, stderr: TextIO
 ) -> LocalScan:
-    """Parse on one pool of workers and scan on a second. While the first parses, this process loads the rule pack,
-    which the second's workers, forked after, share: the ~0.2 s load is then not one more step before the parsing
-    starts (spawned workers cannot share it: each loads its own)."""
+    """Parse the pieces, then scan the sessions, on one pool of workers."""
     scan = LocalScan()
     pieces = [item for item in inputs if isinstance(item, Piece)]
-    forking = _start_context().get_start_method() == "fork"
-    with process_pool(jobs) as readers:
+    with process_pool(jobs, settings) as pool:
+        rules_loaded = pool.submit(_rules_loaded)
         sizes = [len(piece.text) for piece in pieces]
-        parsing = _submit_runs(readers, _read_task, pieces, sizes, jobs * TASKS_PER_JOB)
-        try:
-            pack = RulePack.load(settings.rules) if forking else None
-        except RuleError:
-            readers.shutdown(cancel_futures=True)
-            raise
+        parsing = _submit_runs(pool, _read_task, pieces, sizes, jobs * TASKS_PER_JOB)
         problems: list[InputProblem] = []
         sessions: dict[str, list[bytes]] = {}
         parsed = chain.from_iterable(future.result() for future in parsing)
@@ -334,18 +330,15 @@ def _scan_in_pool(
             problems += piece_problems
             for session_id, blob in piece_sessions.items():
                 sessions.setdefault(session_id, []).append(blob)
-    inputs.clear()  # the text is parsed: only the events are needed now
-    pieces.clear()
-    with process_pool(jobs, settings, pack) as scanners:
-        rules_loaded = scanners.submit(_rules_loaded)
-        blobs = list(sessions.values())
-        weights = [sum(map(len, session)) for session in blobs]
-        scanning = _submit_runs(scanners, _scan_task, blobs, weights, jobs * TASKS_PER_JOB)
+        inputs.clear()  # the text is parsed: only the events are needed now
+        pieces.clear()
         rules_loaded.result()  # a broken rule file: RuleError here, before anything is written, as without a pool
         scan.problems = len(problems)
         for problem in problems:
             report_problem(stderr, problem)
-        for future in scanning:
+        blobs = list(sessions.values())
+        weights = [sum(map(len, session)) for session in blobs]
+        for future in _submit_runs(pool, _scan_task, blobs, weights, jobs * TASKS_PER_JOB):
             output = future.result()
             stdout.write(output.text)
             scan.alerts += output.alerts
@@ -383,14 +376,12 @@ def _runs(weights: Sequence[int], count: int) -> list[range]:
 # --- the workers -----------------------------------------------------------------------------------------------
 
 
-def process_pool(jobs: int, settings: ScanSettings | None = None, pack: RulePack | None = None) -> ProcessPoolExecutor:
-    """`jobs` workers; with `settings`, scan workers, each with a rule pack: forked, they share `pack` (copied on
-    write: no load at all), else each loads its own once."""
+def process_pool(jobs: int, settings: ScanSettings) -> ProcessPoolExecutor:
+    """`jobs` workers, each with a rule pack: forked, they share the one loaded here (copied on write; a broken rule
+    file fails here, before anything is written), else each loads its own, once."""
     context = _start_context()
-    if settings is None:
-        return ProcessPoolExecutor(jobs, mp_context=context)
-    shared = pack if context.get_start_method() == "fork" else None
-    return ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(settings, shared))
+    pack = RulePack.load(settings.rules) if context.get_start_method() == "fork" else None
+    return ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(settings, pack))
 
 
 def _start_context() -> multiprocessing.context.BaseContext:
