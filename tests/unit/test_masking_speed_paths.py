@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from sessionguard.masking import heuristics, masker, regex, rules
 from sessionguard.masking.masker import SecretMasker
 from sessionguard.masking.regex import LATIN1, Regex
+from sessionguard.masking.spans import Overlaps
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -142,3 +143,14 @@ def test_mask_lines_gives_what_mask_gives_line_by_line(lines: list[str], cuts: l
 def test_mask_lines_on_odd_text(lines: list[str]) -> None:
     masker = SecretMasker()
     assert (masker.mask_lines(lines), dict(masker.counts)) == _one_by_one(lines)
+
+
+_span = st.tuples(st.integers(0, 60), st.integers(1, 20)).map(lambda pair: (pair[0], pair[0] + pair[1]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(spans=st.lists(_span, max_size=12), probe=_span)
+def test_overlaps_answers_as_testing_each_span_would(spans: list[tuple[int, int]], probe: tuple[int, int]) -> None:
+    """The binary search that keeps veto and precedence checks linear on hostile lines gives the pairwise answer."""
+    start, stop = probe
+    assert Overlaps(spans).overlap(start, stop) == any(s < stop and start < e for s, e in spans)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -173,9 +173,10 @@ def _is_token(word: str) -> bool:
     return len(word) >= _TOKEN_MIN and any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
 
 
-# How far around a secret-like name generic-api-key's allowed names are looked for: the longest
-# (`io.jsonwebtoken : artifact`, `X-MS-Exchange-Organization-Auth`) fits; bounded, so long lines stay linear.
-_NAME_WINDOW: Final = 64
+# How far past a secret-like name generic-api-key's allowed names are looked for: they are identifiers, which the
+# name holds whole, but for what follows two of them (`io.jsonwebtoken : a`, `x-api:jar:`). A small bound keeps
+# dense hostile lines of names cheap.
+_NAME_WINDOW: Final = 8
 
 
 @cache
@@ -200,27 +201,32 @@ def name_holds_no_secret(data: bytes, name_start: int, name_end: int) -> bool:
     name at data[name_start:name_end]: every secret word in it (pass, token, key, …) lies inside a name its
     allow-list names. `AUTHORIZATION_TOKEN` holds the allowed `author`, but its `TOKEN` is outside it; an allowed
     name in the value (`api_key=capital…`) says nothing of the name."""
-    allowed, never = _allowed_names()
-    if allowed is None:
-        return False
     name = data[name_start:name_end].lower()
-    for unspelled in never:
+    for unspelled in _allowed_names()[1]:
         if unspelled in name:
             return False
-    window_end = min(len(data), name_end + _NAME_WINDOW)
+    return _allows(data[name_start : name_end + _NAME_WINDOW], name_end - name_start)
+
+
+@lru_cache(maxsize=1024)
+def _allows(window: bytes, name_size: int) -> bool:
+    """name_holds_no_secret for a name (window[:name_size]) and what follows it; names come back again and again
+    in a session (and on a hostile line), so the verdict is kept."""
+    allowed = _allowed_names()[0]
+    if allowed is None:
+        return False
     covered: list[tuple[int, int]] = []
-    pos = max(0, name_start - _NAME_WINDOW)
-    while pos < name_end and (hit := allowed.search_within(data, pos, window_end)) is not None:
+    pos = 0
+    while pos < name_size and (hit := allowed.search(window, pos)) is not None:
         start, stop = hit[0]
-        if start >= name_end:
+        if start >= name_size:
             break
-        if stop > name_start:
-            covered.append((start, stop))
+        covered.append((start, stop))
         pos = max(stop, start + 1)
     if not covered:
         return False
-    pos = name_start
-    while (word := SECRET_NAME_WORD.search_within(data, pos, name_end)) is not None:
+    pos = 0
+    while (word := SECRET_NAME_WORD.search_within(window, pos, name_size)) is not None:
         start, stop = word[0]
         if not any(low <= start and stop <= high for low, high in covered):
             return False

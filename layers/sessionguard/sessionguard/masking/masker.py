@@ -78,7 +78,7 @@ from sessionguard.masking.rules import (
     rest_value_pattern,
     value_pattern,
 )
-from sessionguard.masking.spans import Span, Span3, cut_out_markers, merge_spans
+from sessionguard.masking.spans import Overlaps, Span, Span3, cut_out_markers, merge_spans
 from sessionguard.masking.tokens import token_rules
 from sessionguard.masking.windows import WINDOWS_RULES
 
@@ -351,7 +351,7 @@ class SecretMasker:
             else:
                 self._apply_rule(rule, index, data, spans)
         if self._vetoes:
-            spans[:] = [span for span in spans if not self._vetoed(span)]
+            self._drop_vetoed(spans)
         if len(spans) > 1:
             _prefer_sessionguard_spans(spans)
         self._update_stateful()
@@ -368,15 +368,21 @@ class SecretMasker:
             if self._find_secure_value(data, 0, spans):
                 self._secure_window = 0
 
-    def _vetoed(self, span: Span) -> bool:
-        """A span of SessionGuard's own token shapes, or of a token alone, over text a gitleaks rule let go; or a
-        context value that is exactly the secret a gitleaks rule found below its entropy floor (`API_KEY="glc_111…"`:
+    def _drop_vetoed(self, spans: list[Span]) -> None:
+        """Drop a span of SessionGuard's own token shapes, or of a token alone, over text a gitleaks rule let go; and
+        a context value that is exactly the secret a gitleaks rule found below its entropy floor (`API_KEY="glc_1…"`:
         the provider's shape, not a provider's random token). An allow-list that is a pattern does not let such a
         value go (vault-service-token's `s.` and 24 letters is still a token under `VAULT_TOKEN=`)."""
-        start, stop, priority, _kind = span
-        if 0 <= priority < _GITLEAKS_START or priority == _BARE_PRIORITY:
-            return any(v_start < stop and start < v_stop for v_start, v_stop, _plain in self._vetoes)
-        return priority >= _GITLEAKS_END and (start, stop, True) in self._vetoes
+        vetoed = Overlaps((start, stop) for start, stop, _plain in self._vetoes)
+        plain = {(start, stop) for start, stop, too_plain in self._vetoes if too_plain}
+        spans[:] = [
+            span
+            for span in spans
+            if not (
+                ((0 <= span[2] < _GITLEAKS_START or span[2] == _BARE_PRIORITY) and vetoed.overlap(span[0], span[1]))
+                or (_GITLEAKS_END <= span[2] < _BARE_PRIORITY and (span[0], span[1]) in plain)
+            )
+        ]
 
     def _mask_bare_token(self, data: bytes, spans: list[Span]) -> None:
         """A credential printed alone on its line (bare_credential); the short last line of a base64 dump (a PGP
@@ -832,13 +838,9 @@ def _prefer_sessionguard_spans(spans: list[Span]) -> None:
     own = [(start, stop) for start, stop, priority, _kind in spans if priority in _PRECISE]
     if len(own) == len(spans) or not own:
         return
+    precise = Overlaps(own)
     spans[:] = [
-        span
-        for span in spans
-        if not (
-            _GITLEAKS_START <= span[2] < _GITLEAKS_END
-            and any(start < span[1] and span[0] < stop for start, stop in own)
-        )
+        span for span in spans if not (_GITLEAKS_START <= span[2] < _GITLEAKS_END and precise.overlap(span[0], span[1]))
     ]
 
 
