@@ -10,6 +10,7 @@ which never bails out for being slow; they get memory headroom above RE2's defau
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,11 +62,14 @@ class _PatternSet:
                 raise
             self.owners.append((rule_index, is_exception))
         self._compiled = False
+        self._compiling = threading.Lock()  # the archive scan reads on threads; RE2 refuses a second Compile
 
     def _match(self, text: str) -> list[int] | None:
         if not self._compiled:
-            self._set.Compile()
-            self._compiled = True
+            with self._compiling:
+                if not self._compiled:
+                    self._set.Compile()
+                    self._compiled = True
         hits: list[int] | None = self._set.Match(text)
         return hits
 
