@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from evaluation import detection
+from evaluation import build_corpus, detection
 
 RATCHET = Path(__file__).parents[2] / "evaluation" / "ratchet.json"
 
@@ -29,6 +29,15 @@ def test_the_corpus_has_the_size_the_ratchet_was_measured_on(figures: dict[str, 
     # A smaller corpus could raise a rate without any detection changing.
     assert figures["risky_cases"] >= ratchet["risky_cases"]
     assert figures["benign_cases"] >= ratchet["benign_cases"]
+
+
+def test_the_committed_corpus_carries_exactly_the_curations_dual_use_reasons() -> None:
+    # The cases.jsonl files are built data; the lists in evaluation/curation.py are what a reviewer reads. They must
+    # agree, or a case could be set aside (or counted) without its reason being written down.
+    disagreeing = [
+        case.id for case in detection.load_cases() if case.dual_use != build_corpus.dual_use(case.id, risky=case.risky)
+    ]
+    assert not disagreeing
 
 
 def test_few_risky_cases_are_set_aside_as_not_risky_when_typed() -> None:
