@@ -720,3 +720,38 @@ def test_dense_hostile_line_is_masked_and_stays_idempotent(unit: str) -> None:
 def test_every_marker_kind_is_declared() -> None:
     assert all(kind == kind.lower() and " " not in kind for kind in KINDS)
     assert {"mysql-password", "private-key", "unparsed-line"} <= KINDS
+
+
+# Azure names its storage, Cosmos DB and Service Bus keys PrimaryKey; a database's primary key names a column.
+_AZURE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"export AZURE_STORAGE_PRIMARY_KEY={_AZURE_KEY}",
+        f'COSMOS_PRIMARY_KEY="{_AZURE_KEY}"',
+        f"  primaryKey: {_AZURE_KEY}",
+        f'{{"primaryKey": "{_AZURE_KEY}", "keyName": "key1"}}',
+        "az storage account keys list → PRIMARY_KEY=Xk29fLq0Zb7Yw3Nv8Rt5Ms1Pa6Qe4Hc2Jd9Uf0",
+    ],
+)
+def test_a_key_shaped_value_under_a_primary_key_name_is_masked(line: str) -> None:
+    masked = mask_secrets(line)
+    assert "[MASKED:key]" in masked
+    assert _AZURE_KEY[:12] not in masked
+    assert "Xk29fLq0Zb7Y" not in masked
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["primary_key: id", 'primaryKey: "userId"', "PRIMARY_KEY=order_id", "primary_key = tenant_id_2024"],
+)
+def test_a_column_under_a_primary_key_name_stays_readable(line: str) -> None:
+    assert mask_secrets(line) == line
+
+
+def test_gitleaks_false_positive_under_a_primary_key_name_stays_readable() -> None:
+    """generic-api-key's own false-positive sample: `=` inside the value, so not base64 key material."""
+    line = "primaryKey=7GoqA4sTGPfG=0rj6r5Uv3L1DcRKPy"
+    assert mask_secrets(line) == line

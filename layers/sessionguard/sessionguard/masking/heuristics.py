@@ -69,7 +69,7 @@ _NOT_SECRET_LAST_WORD: Final = frozenset(
     }
 )  # fmt: skip
 _NOT_SECRET_KEY_QUALIFIER: Final = frozenset(
-    {"public", "partition", "sort", "primary", "foreign", "hash", "range", "cache", "row", "lookup", "hot",
+    {"public", "partition", "sort", "foreign", "hash", "range", "cache", "row", "lookup", "hot",
      "group", "tag", "idempotency", "routing", "object", "parameter", "s3", "dedup", "map", "host",
      "output", "input", "attribute", "kms",  # CloudFormation OutputKey, CloudTrail AttributeKey, ECR kmsKey
      "bucket", "schema", "sequence", "natural", "idx", "index", "sorting", "ha"}  # database and object keys
@@ -84,6 +84,10 @@ _SECRET_KEY_WORDS: Final = frozenset(
 _NOT_SECRET_QUALIFIER: Final = frozenset({"csrf", "xsrf", "authenticity", "public", "pub"})
 _NOT_PASSWORD_WORDS: Final = frozenset({"bypass", "compass", "overpass", "underpass", "surpass", "passthrough"})
 PATHLIKE_PREFIXES: Final = (b"/", b"~/", b"./", b"../", b"file://", b"fileb://")
+
+
+_KEY_MATERIAL_MIN: Final = 20
+_KEY_MATERIAL: Final = Regex(r"[A-Za-z0-9+/_-]+={0,2}")
 
 
 def _name_words(name: str) -> list[str]:
@@ -134,6 +138,19 @@ def names_a_reference(raw: bytes) -> bool:
         words[0] == "existing"
         or (words[-1] == "key" and len(words) > 1 and words[-2] in ("password", "secret"))  # ExternalSecret secretKey
     )
+
+
+@functools.lru_cache(maxsize=2048)
+def names_a_column_key(raw: bytes) -> bool:
+    """A database's primary key names a column (`primary_key: id`), but Azure names its storage, Cosmos DB and
+    Service Bus keys PrimaryKey too: under such a name only a value shaped like key material is masked."""
+    words = _name_words(raw.decode("latin-1").strip("-\"' ")[-64:]) or [""]
+    return len(words) > 1 and words[-1] == "key" and words[-2] == "primary"
+
+
+def looks_like_key_material(value: bytes) -> bool:
+    """Random base64 of 20 characters or more, `=` only as its padding (a column name or identifier is not)."""
+    return len(value) >= _KEY_MATERIAL_MIN and _KEY_MATERIAL.fullmatch(value) and _looks_random(value)
 
 
 # A Kubernetes-style reference name: lower-case words, each perhaps ending in digits, or numbers, joined by - . _,

@@ -60,7 +60,9 @@ from sessionguard.masking.heuristics import (
     is_placeholder_token,
     is_text_not_value,
     looks_like_aws_secret,
+    looks_like_key_material,
     may_be_bare_token,
+    names_a_column_key,
     names_a_reference,
     no_value_here,
 )
@@ -765,7 +767,8 @@ class SecretMasker:
 
     @staticmethod
     def _names_no_secret(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:
-        """An existingSecret / adminPasswordKey whose value is a reference name (see names_a_reference), or a name
+        """An existingSecret / adminPasswordKey whose value is a reference name (see names_a_reference), a primary
+        key whose value is a column's name (names_a_column_key), or a name
         gitleaks' generic-api-key allows (`keyVaultToStoreSecrets`: gitleaks.name_holds_no_secret)."""
         name_start, name_end = match[rule.name_group]
         name = data[name_start:name_end]
@@ -773,6 +776,8 @@ class SecretMasker:
             name = name.rsplit(b".", 1)[-1]
         if names_a_reference(name) and REFERENCE_VALUE.fullmatch(value):
             return True
+        if names_a_column_key(name):  # gitleaks allows primary_key whatever its value: Azure's keys are named so
+            return not looks_like_key_material(value)
         return gitleaks.name_holds_no_secret(data, name_start, name_end)
 
     def _split_list(self, data: bytes, start: int, stop: int, priority: int, spans: list[Span]) -> int:
