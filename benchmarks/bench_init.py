@@ -5,7 +5,7 @@
 - `boto3_import_ms`: `import boto3` in a fresh interpreter, what any Python function that calls AWS pays.
 - `handler_init_ms`: in a fresh interpreter, what a cold start of the session alert function does before the first
   delivery's own work: import functions/session_alerts/app.py (Powertools, the X-Ray SDK, the layer), load the rule
-  pack, build the outlets from the environment (template.yaml's variables), make the two boto3 clients a quiet
+  pack and match a first command with it, build the outlets from the environment (template.yaml's variables), make the two boto3 clients a quiet
   delivery calls with (CloudWatch Logs, DynamoDB) and mask a first line.
 
 Both run as in the function: with `python -S` (no site-packages) on a path that holds only what the layer ships
@@ -42,7 +42,8 @@ start = time.perf_counter()
 import app
 from sessionguard.alerting import session_alerts
 from sessionguard.masking.masker import mask_secrets
-session_alerts.default_rules()
+# The rule pack compiles a pattern set on its first search: a first command, so that the compile counts.
+session_alerts.default_rules().match("ls -la /var/log")
 _, outlets = session_alerts.default_outlets()
 # The clients a quiet delivery calls with are made during it (adapters.aws.LazyClient): made here, so that they count.
 outlets.transcripts._client, outlets.sessions._client
