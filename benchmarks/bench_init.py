@@ -5,8 +5,8 @@
 - `boto3_import_ms`: `import boto3` in a fresh interpreter, what any Python function that calls AWS pays.
 - `handler_init_ms`: in a fresh interpreter, what a cold start of the session alert function does before the first
   delivery's own work: import functions/session_alerts/app.py (Powertools, the X-Ray SDK, the layer), load the rule
-  pack and match a first command with it, build the outlets from the environment (template.yaml's variables), make the two boto3 clients a quiet
-  delivery calls with (CloudWatch Logs, DynamoDB) and mask a first line.
+  pack and match a first command with it, build the outlets from the environment (template.yaml's variables), make
+  the two boto3 clients a quiet delivery calls with (CloudWatch Logs, DynamoDB) and mask a first line.
 
 Both run as in the function: with `python -S` (no site-packages) on a path that holds only what the layer ships
 (the distributions layers/sessionguard/requirements.txt pins, linked from this environment: not the test tools,
