@@ -107,6 +107,12 @@ def _name_words(name: str) -> list[str]:
     return words
 
 
+def _words_of_name(raw: bytes) -> list[str]:
+    """The words of a variable, key or option name as written (quotes and leading dashes off; its last 64
+    characters, which hold the words that decide), at least one."""
+    return _name_words(raw.decode("latin-1").strip("-\"' ")[-64:]) or [""]
+
+
 def _is_password_word(word: str) -> bool:
     return word in {"pass", "pwd", "pw", "creds"} or (word.endswith("pass") and word not in _NOT_PASSWORD_WORDS)
 
@@ -133,7 +139,7 @@ def names_a_reference(raw: bytes) -> bool:
     """Helm charts' existingSecret (the name of a Kubernetes Secret) and adminPasswordKey (of a key in it): such a
     name holds a reference, but only a value shaped like one (REFERENCE_VALUE) is left readable. So does an
     ExternalSecret's secretKey (`secretKey: api-key`, the key's name in the Secret it writes)."""
-    words = _name_words(raw.decode("latin-1").strip("-\"' ")[-64:]) or [""]
+    words = _words_of_name(raw)
     return (
         words[0] == "existing"
         or (words[-1] == "key" and len(words) > 1 and words[-2] in ("password", "secret"))  # ExternalSecret secretKey
@@ -144,7 +150,7 @@ def names_a_reference(raw: bytes) -> bool:
 def names_a_column_key(raw: bytes) -> bool:
     """A database's primary key names a column (`primary_key: id`), but Azure names its storage, Cosmos DB and
     Service Bus keys PrimaryKey too: under such a name only a value shaped like key material is masked."""
-    words = _name_words(raw.decode("latin-1").strip("-\"' ")[-64:]) or [""]
+    words = _words_of_name(raw)
     return len(words) > 1 and words[-1] == "key" and words[-2] == "primary"
 
 
@@ -164,7 +170,7 @@ def classify_name(raw: bytes, mode: str) -> str | None:
     """The kind of secret a variable, key or option name holds, or None when it holds none."""
     name = raw.decode("latin-1").strip("-\"' ")
     compact = name.lower().replace("_", "").replace("-", "").replace(".", "")
-    words = _name_words(name[-64:]) or [""]
+    words = _words_of_name(raw)
     if compact == "secretid" and not raw.startswith(b"-"):
         return "secret"  # Vault AppRole secret_id=...; AWS's --secret-id only names a secret
     if (
