@@ -91,3 +91,15 @@ def test_a_new_pack_searched_from_many_threads_at_once_compiles_each_set_once() 
         with ThreadPoolExecutor(max_workers=len(commands)) as pool:
             counts = list(pool.map(match, commands))
         assert counts == [len(RulePack.load().match(command)) for command in commands]
+
+
+def test_warm_compiles_one_platforms_sets_before_any_search() -> None:
+    """What `scan --jobs` does before forking its workers, so that they inherit compiled sets."""
+    pack = RulePack.load()
+    linux, windows = pack._platforms["linux"], pack._platforms["windows"]
+    sets = (linux.prefilter, linux.single_set, linux.segment_set, linux.whole_set)
+    assert not any(pattern_set._compiled for pattern_set in sets)
+    pack.warm("linux")
+    assert all(pattern_set._compiled for pattern_set in sets)
+    assert not windows.prefilter._compiled
+    assert pack.match("cat /etc/shadow") == RulePack.load().match("cat /etc/shadow")

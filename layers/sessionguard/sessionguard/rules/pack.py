@@ -64,12 +64,16 @@ class _PatternSet:
         self._compiled = False
         self._compiling = threading.Lock()  # the archive scan reads on threads; RE2 refuses a second Compile
 
-    def _match(self, text: str) -> list[int] | None:
+    def compile(self) -> None:
+        """Compile the set now if no search has yet (once, whatever the threads)."""
         if not self._compiled:
             with self._compiling:
                 if not self._compiled:
                     self._set.Compile()
                     self._compiled = True
+
+    def _match(self, text: str) -> list[int] | None:
+        self.compile()
         hits: list[int] | None = self._set.Match(text)
         return hits
 
@@ -150,6 +154,10 @@ class _PlatformSets:
             rules,
         )
 
+    def compile(self) -> None:
+        for pattern_set in (self.prefilter, self.single_set, self.segment_set, self.whole_set):
+            pattern_set.compile()
+
     @functools.cached_property
     def single_set(self) -> _PatternSet:
         """A one-command line is its own whole: scan it once with every pattern (exceptions apply per text, so
@@ -206,6 +214,11 @@ class RulePack:
             rules += file_rules
             allow += file_allow
         return cls(rules, allow)
+
+    def warm(self, platform: str = "linux") -> None:
+        """Compile a platform's pattern sets now rather than at their first search: before forking workers, which
+        then inherit them compiled instead of each compiling its own."""
+        self._platforms[platform].compile()
 
     def match(
         self,
