@@ -16,13 +16,15 @@ line by line, its BEGIN/END lines left out. Markers are taken out of the output 
 kind, which may share a window with a token's public prefix (aws-amazon-bedrock-api-key-… and
 `bedrock-api-key-…`), and reveal nothing of the value.
 
-A false positive (a string gitleaks says is no secret) printed as output is over-masked when its
-session's output holds any `[MASKED:` marker. This is also counted without the false positives of one
-rule that another gitleaks rule calls a secret (the cloudflare rules' samples are each other's
-secrets). Each over-masked one is given its reason (`over_masking_reasons`): another gitleaks rule
-calls it a secret; its own rule does, and it is a false positive only for its file name (a path
-condition, which session text cannot meet); or gitleaks finds no secret in it at all. So is a line of
-ordinary output (git SHAs, AMI ids, UUIDs, checksums, base64 images: `benign_lines`).
+A negative sample is a string the source says is no secret: a false positive of one gitleaks rule that
+no other gitleaks rule calls a secret (the cloudflare rules' false positives are each other's keys, so
+gitleaks, run with all its rules, reports them). Printed as output, it is over-masked when its
+session's output holds any `[MASKED:` marker (`over_masking`). The same count over all of gitleaks'
+false positives is `over_masking_all_samples`, and each over-masked one is given its reason
+(`over_masking_reasons`): another gitleaks rule calls it a secret; its own rule does, and it is a
+false positive only for its file name (a path condition, which session text cannot meet; these stay
+negatives); or gitleaks finds no secret in it at all. So is a line of ordinary output (git SHAs, AMI
+ids, UUIDs, checksums, base64 images: `benign_lines`).
 
     python -m evaluation.masking          # a table on stderr, the figures as JSON on stdout
 """
@@ -266,7 +268,7 @@ def evaluate(samples: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     rule_leaks: Counter[str] = Counter()
     template_leaks: Counter[str] = Counter()
     bare_printed, bare_printed_leaks = 0, 0
-    unflagged_fp, unflagged_fp_masked = 0, 0
+    negatives, negatives_masked = 0, 0  # false positives no gitleaks rule calls a secret
     leaked_examples: list[dict[str, str]] = []
     over_masked: list[str] = []
     reasons: Counter[str] = Counter()
@@ -274,10 +276,10 @@ def evaluate(samples: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         text = output.get(case.session_id, "")
         if case.placement in {"fp", "benign"}:
             placed[case.placement] += 1
-            unflagged_fp += case.placement == "fp" and not case.flagged
+            negatives += case.placement == "fp" and not case.flagged
             if MARKER in text:
                 leaks[case.placement] += 1
-                unflagged_fp_masked += case.placement == "fp" and not case.flagged
+                negatives_masked += case.placement == "fp" and not case.flagged
                 if case.placement == "fp":
                     reasons[over_masking_reason(case)] += 1
                 over_masked.append(f"{case.rule}: {case.lines[1:]}"[:200])
@@ -306,8 +308,8 @@ def evaluate(samples: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         "rules_leaking": len(rule_leaks),
         "leaks_by_rule": dict(sorted(rule_leaks.items(), key=lambda item: (-item[1], item[0]))),
         "leaks_by_template": dict(sorted(template_leaks.items(), key=lambda item: (-item[1], item[0]))),
-        "over_masking": rate(leaks["fp"], placed["fp"]),
-        "over_masking_unflagged": rate(unflagged_fp_masked, unflagged_fp),
+        "over_masking": rate(negatives_masked, negatives),
+        "over_masking_all_samples": rate(leaks["fp"], placed["fp"]),
         "over_masking_reasons": {reason: reasons[reason] for reason in OVER_MASKING_REASONS},
         "benign_masked": rate(leaks["benign"], placed["benign"]),
         "over_masked_examples": over_masked[:50],
@@ -324,13 +326,13 @@ def print_report(figures: dict[str, Any], out: Any = sys.stderr) -> None:
     print(f"  {'bare token printed':<22} {bare['count']:>7} {bare['cases']:>7} {bare['percent']:>7}", file=out)
     print(f"  rules leaking at least once: {figures['rules_leaking']} of {figures['rules']}", file=out)
     for label, key in (
-        ("gitleaks false positives masked", "over_masking"),
-        ("… of those no other gitleaks rule flags", "over_masking_unflagged"),
+        ("negatives masked (false positives no gitleaks rule flags)", "over_masking"),
+        ("all gitleaks false positives masked", "over_masking_all_samples"),
         ("benign output masked", "benign_masked"),
     ):
         figure = figures[key]
         print(f"  {label}: {figure['count']} of {figure['cases']} ({figure['percent']} %)", file=out)
-        if key == "over_masking":
+        if key == "over_masking_all_samples":
             for reason, count in figures["over_masking_reasons"].items():
                 print(f"    {count:>5}  {reason}", file=out)
     print("  leaks by rule (top 25):", file=out)
