@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sessionguard.alerting.transcript import sanitized_log_events
 from sessionguard.ledger.calls import session_call, session_id_of_key, started_via, transcript_object
 from sessionguard.ledger.decisions import (
     LedgerTimings,
@@ -31,7 +34,16 @@ from sessionguard.ledger.findings import (
     findings,
     load_findings,
 )
-from sessionguard.ledger.model import SessionRecord, stream_delivery
+from sessionguard.ledger.model import (
+    DELIVERY_RECORD_FILTER,
+    DELIVERY_RECORD_KIND,
+    SessionRecord,
+    StreamDelivery,
+    delivery_record,
+    parse_delivery_record,
+    stream_delivery,
+)
+from sessionguard.session.engine import SanitizedLine
 from sessionguard.session.records import SessionEvent, events_from_subscription
 
 REPO = Path(__file__).resolve().parents[2]
@@ -199,6 +211,122 @@ def test_a_delivery_counts_streamed_events_and_lines_apart_from_plain_text() -> 
     assert (delivery.first_event, delivery.last_event) == (1_795_700_001, 1_795_700_002)
     assert (delivery.events, delivery.lines, delivery.plain_text_events) == (1, 2, 1)
     assert stream_delivery("s-1", "b-2", [], [], 0) is None
+
+
+# --- Stream: the delivery record, written in the transcript and read back by the ledger function -----------------
+
+DELIVERY = StreamDelivery(
+    session_id="jane.roe-0131a888507e892b1",
+    batch_id="0f3c9a1b2d4e5f60718293a4b5c6d7e8",
+    first_event=1_795_700_001,
+    last_event=1_795_700_009,
+    events=3,
+    lines=11,
+    plain_text_events=1,
+    forged_events=2,
+    user_arn="arn:aws:sts::111122223333:assumed-role/Admin/jane.roe",
+    instance_id="i-0fedcba9876543210",
+)
+
+
+def test_a_delivery_record_reads_back_as_the_same_delivery() -> None:
+    record = delivery_record(DELIVERY)
+    assert record["kind"] == DELIVERY_RECORD_KIND
+    assert parse_delivery_record(json.dumps(record)) == DELIVERY
+    assert parse_delivery_record(json.dumps(record, ensure_ascii=False, indent=2)) == DELIVERY
+    assert f'$.kind = "{DELIVERY_RECORD_KIND}"' in DELIVERY_RECORD_FILTER
+
+
+def test_a_delivery_record_masks_and_bounds_what_any_writer_of_the_session_group_chose() -> None:
+    # The stream name, userIdentity.arn and target.id come from events any instance with the logging policy writes.
+    secret, password = "AKIA2E0A8F3B244C9986", "hunter2xyz"
+    hostile = replace(
+        DELIVERY,
+        session_id=f"s-{secret}",
+        user_arn=f"arn:aws:iam::111122223333:user/x password={password}\n" + "u" * 2000,
+        instance_id="i-0\x1b[2J" + "9" * 500,
+    )
+    message = json.dumps(delivery_record(hostile))
+    assert secret not in message
+    assert password not in message
+    parsed = parse_delivery_record(message)
+    assert parsed is not None
+    assert len(parsed.user_arn) <= 512
+    assert len(parsed.instance_id) <= 128
+    assert parsed.session_id == "s-[MASKED:aws-access-key-id]"
+    assert "\x1b" not in parsed.instance_id
+    assert (parsed.lines, parsed.forged_events) == (DELIVERY.lines, DELIVERY.forged_events)
+
+
+def test_a_typed_line_shaped_like_a_delivery_record_is_not_read_as_one() -> None:
+    # What a user types lands inside a sanitized line's "text", never as its top-level "kind".
+    typed = json.dumps(delivery_record(DELIVERY))
+    lines = [
+        SanitizedLine("jane.roe-0131a888507e892b1", "command", f"echo '{typed}'", "2026-11-26T10:00:00Z"),
+        SanitizedLine("jane.roe-0131a888507e892b1", "output", typed, "2026-11-26T10:00:00Z"),
+    ]
+    events = sanitized_log_events(lines, 1_795_700_000_000)
+    assert events
+    assert [parse_delivery_record(event.message) for event in events] == [None] * len(events)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"kind": "command"},
+        {"kind": "Delivery"},
+        {"v": 2},
+        {"v": True},
+        {"events": -1},
+        {"lines": True},
+        {"lines": 1.5},
+        {"lines": "11"},
+        {"first_event": 2**60},
+        {"session_id": ""},
+        {"session_id": None},
+        {"batch": ""},
+        {"batch": "b" * 129},
+        {"user_arn": ["arn"]},
+        {"instance_id": "i" * 129},
+    ],
+)
+def test_a_record_with_a_field_out_of_shape_is_not_a_delivery(change: dict[str, Any]) -> None:
+    assert parse_delivery_record(json.dumps({**delivery_record(DELIVERY), **change})) is None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "",
+        "delivery",
+        '"delivery"',
+        '["delivery"]',
+        '{"kind": "delivery"}',
+        '{"kind": "delivery", "v": 1',
+        '{"kind": "delivery", "v": 1, "x": ' + "[" * 3000 + "]" * 3000 + "}",
+        json.dumps({**delivery_record(DELIVERY), "pad": "x" * 9000}),
+        "\ud800" + json.dumps(delivery_record(DELIVERY)),
+    ],
+)
+def test_hostile_or_oversized_messages_are_not_deliveries(message: str) -> None:
+    assert parse_delivery_record(message) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=6),
+        max_leaves=20,
+    ),
+    st.sampled_from(["kind", "session_id", "batch", "lines", "events", "v", "user_arn"]),
+)
+def test_reading_any_json_never_raises(value: object, key: str) -> None:
+    # Also with most of a real record around the drawn value, so the checks past "kind" are reached.
+    assert parse_delivery_record(json.dumps(value)) is None or isinstance(value, dict)
+    mixed = {**delivery_record(DELIVERY), key: value}
+    parsed = parse_delivery_record(json.dumps(mixed))
+    assert parsed is None or parsed.session_id
 
 
 # --- SG-LG-001 session not streamed -----------------------------------------------------------------------------

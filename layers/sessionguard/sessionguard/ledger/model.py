@@ -6,11 +6,13 @@ any order (a stream can be delivered before CloudTrail's StartSession reaches Ev
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from sessionguard.alerting.formatting import clean_metadata
 from sessionguard.session.records import SessionEvent
 
 # The preferences document is a Standard_Stream shell: the agent streams it. A StartSession without a document
@@ -175,6 +177,90 @@ def stream_delivery(
     )
 
 
+# --- The delivery record: a delivery's StreamDelivery as one JSON log event in the sanitized transcript ----------
+#
+# The subscription function writes it in the same PutLogEvents call as the delivery's sanitized lines, in the
+# session's stream of the sanitized group (`alerting.transcript.log_stream_name`); the ledger function reads the
+# records back with FilterLogEvents and DELIVERY_RECORD_FILTER. Why it can be trusted there: only the alert
+# functions write to the sanitized group, and what a user types only ever lands inside a line's "text" value
+# (`{"kind": "command" | "output" | "alert", "text": ..., "event_time": ...}`), never as a top-level key: a typed
+# line shaped like a delivery record stays a string inside "text" and is not read as one.
+
+DELIVERY_RECORD_KIND: Final = "delivery"
+DELIVERY_RECORD_VERSION: Final = 1
+# CloudWatch Logs' JSON filter pattern that selects delivery records (and nothing a transcript line can produce).
+DELIVERY_RECORD_FILTER: Final = '{ $.kind = "delivery" }'
+# A record written by `delivery_record` is well under 8 KiB (three strings of at most 512 characters, each at most
+# 4 bytes in UTF-8, escaped at most 6); anything longer is not one and is not parsed.
+DELIVERY_RECORD_MAX_CHARS: Final = 8192
+_TEXT_LIMITS: Final = {"session_id": 512, "batch": 128, "user_arn": 512, "instance_id": 128}  # 512: a stream name
+_NUMBER_MAX: Final = 2**53  # exact in JSON readers that use doubles
+_COUNTS: Final = ("events", "lines", "plain_text_events", "forged_events")
+
+
+def delivery_record(delivery: StreamDelivery) -> dict[str, Any]:
+    """The JSON object of a delivery's record. The user ARN and instance id come from events anyone with the
+    instance logging policy can write, and the session id is a stream name anyone may choose: masked, printable and
+    bounded like every metadata the transcript carries (`formatting.clean_metadata`)."""
+    return {
+        "kind": DELIVERY_RECORD_KIND,
+        "v": DELIVERY_RECORD_VERSION,
+        "session_id": clean_metadata(delivery.session_id, _TEXT_LIMITS["session_id"]),
+        "batch": delivery.batch_id[: _TEXT_LIMITS["batch"]],
+        "first_event": delivery.first_event,
+        "last_event": delivery.last_event,
+        "events": delivery.events,
+        "lines": delivery.lines,
+        "plain_text_events": delivery.plain_text_events,
+        "forged_events": delivery.forged_events,
+        "user_arn": clean_metadata(delivery.user_arn, _TEXT_LIMITS["user_arn"]),
+        "instance_id": clean_metadata(delivery.instance_id, _TEXT_LIMITS["instance_id"]),
+    }
+
+
+def parse_delivery_record(message: str) -> StreamDelivery | None:
+    """The delivery a sanitized log event's message records, or None for anything else (a transcript or alert
+    line, a record of another version, a malformed or oversized message). Never raises."""
+    value = _record_object(message)
+    if value is None:
+        return None
+    texts = {name: value.get(name) for name in _TEXT_LIMITS}
+    numbers = {name: _number(value.get(name)) for name in ("first_event", "last_event", *_COUNTS)}
+    if any(not isinstance(text, str) or len(text) > _TEXT_LIMITS[name] for name, text in texts.items()):
+        return None
+    if not texts["session_id"] or not texts["batch"] or None in numbers.values():
+        return None
+    counts = {name: int(number or 0) for name, number in numbers.items()}
+    return StreamDelivery(
+        session_id=str(texts["session_id"]),
+        batch_id=str(texts["batch"]),
+        user_arn=str(texts["user_arn"]),
+        instance_id=str(texts["instance_id"]),
+        **counts,
+    )
+
+
+def _record_object(message: object) -> dict[str, Any] | None:
+    """The message's JSON object when it is a delivery record of this version (cheap checks first: most messages
+    read back are records, but a hostile or foreign one must cost little)."""
+    if not isinstance(message, str) or len(message) > DELIVERY_RECORD_MAX_CHARS or '"delivery"' not in message:
+        return None
+    try:
+        value = json.loads(message)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict) or value.get("kind") != DELIVERY_RECORD_KIND:
+        return None
+    return value if _number(value.get("v")) == DELIVERY_RECORD_VERSION else None
+
+
+def _number(value: object) -> int | None:
+    """A non-negative JSON integer within _NUMBER_MAX, else None (bool is not a number here)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _NUMBER_MAX:
+        return None
+    return value
+
+
 def iso(epoch: int) -> str:
     """An epoch second as ISO-8601 UTC, "" for 0."""
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if epoch else ""
@@ -193,11 +279,15 @@ def epoch_of(text: str) -> int:
 
 __all__ = [
     "COMMAND_DOCUMENTS",
+    "DELIVERY_RECORD_FILTER",
+    "DELIVERY_RECORD_KIND",
     "SHELL_DOCUMENTS",
     "TUNNEL_DOCUMENTS",
     "SessionRecord",
     "StreamDelivery",
+    "delivery_record",
     "epoch_of",
     "iso",
+    "parse_delivery_record",
     "stream_delivery",
 ]
