@@ -21,7 +21,7 @@ import re2
 from sessionguard.rules import prebuilt
 from sessionguard.rules.loader import (
     PLATFORMS,
-    check_anchors,
+    check_pattern,
     compile_glob,
     compile_pattern,
     iter_rule_files,
@@ -43,33 +43,31 @@ _PREFILTER_MAX_LENGTH = 4096
 class _PatternSet:
     """One RE2 Set plus, for each of its patterns, the rule it belongs to and whether it is an exception.
 
-    Patterns are parsed when added (a pattern RE2 rejects fails here, naming its rule) but the set is compiled on
-    its first search: compiling is most of a cold start's rule-pack cost, and a Linux fleet never searches the
-    Windows sets, nor a command that no rule may match the exact ones.
+    The set is built and compiled on its first search: parsing and compiling its patterns is most of a cold start's
+    rule-pack cost, and a Linux fleet never searches the Windows sets, nor a command that no rule may match the
+    exact ones. Every pattern was parsed before (RulePack checks them, or the loader did), so this cannot fail
+    on a rule.
     """
 
-    def __init__(self, entries: Iterable[tuple[int, bool, str]], rules: Sequence[Rule]) -> None:
-        options = re2.Options()
-        options.max_mem = _SET_MAX_MEM
-        self._set = re2.Set.SearchSet(options)
-        self.owners: list[tuple[int, bool]] = []
-        for rule_index, is_exception, pattern in entries:
-            try:
-                self._set.Add(pattern)
-            except re2.error:
-                rule = rules[rule_index]
-                compile_pattern(pattern, f"{rule.source}: rule {rule.id!r}")  # raises RuleError with RE2's reason
-                raise
-            self.owners.append((rule_index, is_exception))
+    def __init__(self, entries: Iterable[tuple[int, bool, str]]) -> None:
+        self._entries = list(entries)
+        self.owners: list[tuple[int, bool]] = [(rule, is_exception) for rule, is_exception, _ in self._entries]
+        self._set: Any = None
         self._compiled = False
         self._compiling = threading.Lock()  # the archive scan reads on threads; RE2 refuses a second Compile
 
     def compile(self) -> None:
-        """Compile the set now if no search has yet (once, whatever the threads)."""
+        """Build and compile the set now if no search has yet (once, whatever the threads)."""
         if not self._compiled:
             with self._compiling:
                 if not self._compiled:
-                    self._set.Compile()
+                    options = re2.Options()
+                    options.max_mem = _SET_MAX_MEM
+                    pattern_set = re2.Set.SearchSet(options)
+                    for _, _, pattern in self._entries:
+                        pattern_set.Add(pattern)
+                    pattern_set.Compile()
+                    self._set = pattern_set
                     self._compiled = True
 
     def _match(self, text: str) -> list[int] | None:
@@ -133,25 +131,20 @@ class _PlatformSets:
         for index, rule in enumerate(rules):
             if rule.platform != platform:
                 continue
-            for pattern in rule.segment + rule.whole + rule.exceptions:
-                check_anchors(pattern, f"{rule.source}: rule {rule.id!r}")
             segment += ((index, False, pattern) for pattern in rule.segment)
             whole += ((index, False, pattern) for pattern in rule.whole)
             if rule.segment:
                 segment += ((index, True, pattern) for pattern in rule.exceptions)
             if rule.whole:
                 whole += ((index, True, pattern) for pattern in rule.exceptions)
-        self._rules = rules
         self._segment, self._whole = segment, whole
-        # Every pattern is parsed here, so a rule RE2 rejects fails the pack's construction, hand-built or loaded.
-        self.segment_set = _PatternSet(segment, rules)
-        self.whole_set = _PatternSet(whole, rules)
+        self.segment_set = _PatternSet(segment)
+        self.whole_set = _PatternSet(whole)
         # Most commands match nothing. One scan of all texts joined by newlines, with every pattern in
         # multi-line mode (^ and $ also at line breaks; the loader forbids \A and \z), finds a superset of
         # what the per-text scans would: when it finds nothing, they are skipped.
         self.prefilter = _PatternSet(
-            ((index, False, f"(?m:{pattern})") for index, is_exception, pattern in segment + whole if not is_exception),
-            rules,
+            (index, False, f"(?m:{pattern})") for index, is_exception, pattern in segment + whole if not is_exception
         )
 
     def compile(self) -> None:
@@ -162,13 +155,18 @@ class _PlatformSets:
     def single_set(self) -> _PatternSet:
         """A one-command line is its own whole: scan it once with every pattern (exceptions apply per text, so
         this gives the same answer as scanning it with each set)."""
-        return _PatternSet(self._segment + self._whole, self._rules)
+        return _PatternSet(self._segment + self._whole)
 
 
 class RulePack:
     """Rules and allow-list entries, compiled for matching. Build with RulePack.load() or from Rule objects."""
 
-    def __init__(self, rules: Sequence[Rule] = (), allow: Sequence[AllowEntry] = ()) -> None:
+    def __init__(
+        self, rules: Sequence[Rule] = (), allow: Sequence[AllowEntry] = (), *, patterns_checked: bool = False
+    ) -> None:
+        """`patterns_checked`: every pattern of `rules` was parsed by RE2 already (the loader checks each pattern of
+        a rule file, and the prebuilt pack was written from checked files); otherwise each is parsed here, so that
+        a pattern RE2 rejects fails the pack's construction, not its first search."""
         self.rules: tuple[Rule, ...] = tuple(rules)
         self.allow: tuple[AllowEntry, ...] = tuple(allow)
         seen: dict[str, Rule] = {}
@@ -193,6 +191,9 @@ class RulePack:
         for rule in self.rules:
             if rule.platform not in PLATFORMS:
                 raise RuleError(f"{rule.source}: rule {rule.id!r}: platform must be one of {', '.join(PLATFORMS)}")
+            if not patterns_checked:
+                for pattern in rule.segment + rule.whole + rule.exceptions:
+                    check_pattern(pattern, f"{rule.source}: rule {rule.id!r}")
         self._platforms = {platform: _PlatformSets(self.rules, platform) for platform in PLATFORMS}
         self._cached_hits = functools.lru_cache(maxsize=_CACHE_SIZE)(self._hits)
 
@@ -213,7 +214,7 @@ class RulePack:
             file_rules, file_allow = load_file(path)
             rules += file_rules
             allow += file_allow
-        return cls(rules, allow)
+        return cls(rules, allow, patterns_checked=True)
 
     def warm(self, platform: str = "linux") -> None:
         """Compile a platform's pattern sets now rather than at their first search: before forking workers, which

@@ -59,9 +59,9 @@ def load(files: Sequence[Path], prebuilt: Path) -> tuple[list[Rule], list[AllowE
         head = document["head"]
         if head["format"] != _FORMAT or head["yaml_sha256"] != file_digests(files):
             return None
-        directory = files[0].parent if files else prebuilt.parent
-        rules = [_rule(row, directory) for row in document["rows"] if row["kind"] == "rule"]
-        allow = [_allow(row, directory) for row in document["rows"] if row["kind"] == "allow"]
+        sources = {path.name: str(path) for path in files}  # each file's path, made once, not once per rule
+        rules = [_rule(row, sources) for row in document["rows"] if row["kind"] == "rule"]
+        allow = [_allow(row, sources) for row in document["rows"] if row["kind"] == "allow"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return rules, allow
@@ -80,16 +80,16 @@ def _allow_row(entry: AllowEntry) -> dict[str, Any]:
     return row
 
 
-def _rule(row: dict[str, Any], directory: Path) -> Rule:
+def _rule(row: dict[str, Any], sources: dict[str, str]) -> Rule:
     fields: dict[str, Any] = {
         key: tuple(value) if isinstance(value, list) else value for key, value in row.items() if key != "kind"
     }
-    fields.update(severity=Severity.parse(row["severity"]), source=str(directory / row["source"]))
+    fields.update(severity=Severity.parse(row["severity"]), source=sources[row["source"]])
     return Rule(**fields)
 
 
-def _allow(row: dict[str, Any], directory: Path) -> AllowEntry:
+def _allow(row: dict[str, Any], sources: dict[str, str]) -> AllowEntry:
     fields: dict[str, Any] = {key: value for key, value in row.items() if key != "kind"}
     expires = row["expires"]
-    fields.update(expires=date.fromisoformat(expires) if expires else None, source=str(directory / row["source"]))
+    fields.update(expires=date.fromisoformat(expires) if expires else None, source=sources[row["source"]])
     return AllowEntry(**fields)
