@@ -13,7 +13,13 @@ Both run as in the function: with `python -S` (no site-packages) on a path that 
 nor packages such as awscrt or requests that botocore and the X-Ray SDK would import when present), the layer's
 source and the function's directory. The environment looks like Lambda's to Powertools (LAMBDA_TASK_ROOT set,
 tracing on), so the Tracer patches what it patches in the deployed function. Each figure is the best of `--repeat`
-runs, taken alternately in the same run.
+runs, taken alternately in the same run, after one run of each that is not counted.
+
+Both read compiled bytecode, from a cache of their own (PYTHONPYCACHEPREFIX) that the uncounted runs write: otherwise a
+module edited since its `__pycache__` was written is compiled again in every run where the environment forbids
+writing bytecode (PYTHONDONTWRITEBYTECODE, as on this project's shared machines: ~80 ms of the handler's figure
+once), and the figure would depend on which files were edited last. A layer built by `sam build` ships no bytecode
+at all, and /opt is read-only in Lambda: there every module is compiled at every cold start (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -105,16 +111,27 @@ def link_layer_packages(directory: Path) -> None:
 
 def init_times(repeat: int = 5) -> dict[str, float]:
     """Best of `repeat` fresh-interpreter runs of each, alternated (see the module docstring)."""
-    with tempfile.TemporaryDirectory() as task_root, tempfile.TemporaryDirectory() as packages:
+    with (
+        tempfile.TemporaryDirectory() as task_root,
+        tempfile.TemporaryDirectory() as packages,
+        tempfile.TemporaryDirectory() as bytecode,
+    ):
         link_layer_packages(Path(packages))
         path = [str(REPO / "functions" / "session_alerts"), str(REPO / "layers" / "sessionguard"), packages]
-        base = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "POWERTOOLS_"))}
+        base = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("AWS_", "POWERTOOLS_")) and key != "PYTHONDONTWRITEBYTECODE"
+        }
         environment = {
             **base,
             **LAMBDA_ENVIRONMENT,
             "LAMBDA_TASK_ROOT": task_root,
             "PYTHONPATH": os.pathsep.join(path),
+            "PYTHONPYCACHEPREFIX": bytecode,
         }
+        _fresh_ms(BOTO3_IMPORT, environment)  # uncounted: they write the bytecode cache
+        _fresh_ms(HANDLER_INIT, environment)
         boto3_runs, handler_runs = [], []
         for _ in range(repeat):
             boto3_runs.append(_fresh_ms(BOTO3_IMPORT, environment))
