@@ -2,8 +2,9 @@
 
 The corpus mixes what a security engineer feeds `scan`: streamed events of several sessions interleaved, one session
 continued in a second (gzipped) file, malformed records, a typescript, a Windows session, a binary file and a missing
-one, secrets typed and in metadata. The piece size is made small so that each JSON Lines file is read in several
-pieces, as a large export is, and the pool is really used (a spy counts it).
+one, secrets typed and in metadata. The chunk size is made small so that each JSON Lines file is read in several
+chunks (byte ranges of a plain file, runs of lines of a gzipped one), as a large export is, sessions are cut between
+workers and sent from one to the other, and the pool is really used (a spy counts it).
 """
 
 from __future__ import annotations
@@ -11,13 +12,17 @@ from __future__ import annotations
 import gzip
 import io
 import json
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sessionguard.archive import parallel
-from sessionguard.cli import build_parser, main
+from sessionguard.archive import chunks, parallel
+from sessionguard.archive.parallel import ScanSettings, WorkerPool
+from sessionguard.cli import EXIT_INCOMPLETE, build_parser, main
+from sessionguard.rules import RulePack
+from sessionguard.severity import Severity
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SECRETS = ("Hunter2-Prod!", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY", "ghp_qsR6RZ24lPoQj3oPUlieI2nVsbBi1RMar1jf")
@@ -78,17 +83,17 @@ def corpus(tmp_path: Path) -> list[str]:
 
 @pytest.fixture
 def pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Small pieces (each JSON Lines file read in several), and the size of every process pool the scan starts."""
+    """Small chunks (each JSON Lines file read in several), and the size of every pool of workers the scan starts."""
     monkeypatch.setattr(parallel, "PIECE_CHARS", 600)
     monkeypatch.setattr(parallel, "POOL_MIN_CHARS", 0)
     started: list[int] = []
-    real: Callable[..., Any] = parallel.process_pool
 
-    def counted(jobs: int, *args: Any) -> Any:
-        started.append(jobs)
-        return real(jobs, *args)
+    class CountedPool(WorkerPool):
+        def __init__(self, size: int, *args: Any) -> None:
+            started.append(size)
+            super().__init__(size, *args)
 
-    monkeypatch.setattr(parallel, "process_pool", counted)
+    monkeypatch.setattr(parallel, "WorkerPool", CountedPool)
     return started
 
 
@@ -174,10 +179,10 @@ def test_an_invalid_rule_file_fails_the_same_way_with_a_pool(
 
 
 def test_a_small_input_is_scanned_without_a_pool(monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_pool(jobs: int, *args: Any) -> Iterator[None]:
+    def no_pool(size: int, *args: Any) -> Iterator[None]:
         raise AssertionError("a pool was started")
 
-    monkeypatch.setattr(parallel, "process_pool", no_pool)
+    monkeypatch.setattr(parallel, "WorkerPool", no_pool)
 
     status, stdout, _ = scan("--jobs", "4", str(EVENTS / "session-risky.jsonl"))
 
@@ -193,17 +198,77 @@ def test_jobs_defaults_to_the_available_cpus() -> None:
         build_parser().parse_args(["scan", "--jobs", "0", "x.jsonl"])
 
 
-def test_json_lines_are_cut_into_pieces_at_line_ends_and_other_forms_are_not(corpus: list[str]) -> None:
-    text = Path(corpus[0]).read_text()
-    pieces = parallel.split_input(parallel.Piece(corpus[0], text), 600)
+def test_json_lines_are_cut_into_chunks_at_line_ends_and_other_forms_are_not(corpus: list[str]) -> None:
+    path = Path(corpus[0])
+    data = path.read_bytes()
+    ranges = chunks.plan_inputs([str(path)], io.StringIO(), 600)  # a plain file: byte ranges its worker reads
+    text = chunks.split_text(chunks.Chunk(corpus[0], data.decode()), 600)  # read here (gzip, stdin): text runs
 
-    assert len(pieces) > 3
-    assert "".join(piece.text for piece in pieces) == text
-    assert all(piece.text.endswith("\n") for piece in pieces)
-    assert [piece.first_line for piece in pieces] == [
-        1 + sum(piece.text.count("\n") for piece in pieces[:index]) for index in range(len(pieces))
+    for cut in (ranges, text):
+        assert len(cut) > 3
+        assert all(isinstance(chunk, chunks.Chunk) and chunk.lines for chunk in cut)
+        assert [chunk.part for chunk in cut if isinstance(chunk, chunks.Chunk)] == list(range(len(cut)))
+    assert [data[c.start : c.end] for c in ranges if isinstance(c, chunks.Chunk)] == [
+        c.text.encode() for c in text if c.text is not None
     ]
+    assert all(c.text is not None and c.text.endswith("\n") for c in text)
+    assert "".join(c.text or "" for c in text) == data.decode()
     pretty = (EVENTS / "get-log-events.json").read_text()
-    assert parallel.split_input(parallel.Piece("x.json", pretty), 100) == [parallel.Piece("x.json", pretty)]
+    assert chunks.split_text(chunks.Chunk("x.json", pretty), 100) == [chunks.Chunk("x.json", pretty)]
     one_document = "[\n" + ",\n".join(_lines("session-risky.jsonl")) + "\n]\n"  # no line is an object by itself
-    assert len(parallel.split_input(parallel.Piece("x.json", one_document), 100)) == 1
+    assert len(chunks.split_text(chunks.Chunk("x.json", one_document), 100)) == 1
+
+
+def test_the_same_file_twice_counts_its_lines_from_1_each_time(corpus: list[str], pools: list[int]) -> None:
+    serial = scan("--jobs", "1", corpus[0], corpus[0])
+
+    assert scan("--jobs", "2", corpus[0], corpus[0]) == serial
+    assert serial[2].count(f"{corpus[0]}: line 12: record is not JSON") == 2
+
+
+def test_sessions_are_shared_out_evenly_and_mostly_where_they_were_read() -> None:
+    def session(order: int, *held: tuple[int, int]) -> parallel._Session:
+        return parallel._Session(order, f"s{order}", [chunk for chunk, _ in held], [weight for _, weight in held])
+
+    # Chunks 0-1 were read by worker 0, chunk 2 by worker 1: worker 0 holds far more.
+    sessions = [session(0, (0, 50)), session(1, (0, 30), (2, 10)), session(2, (1, 40)), session(3, (1, 5), (2, 25))]
+
+    owned = parallel._share_out(sessions, [0, 0, 1], 2)
+
+    # s3 is mostly worker 1's; of worker 0's, s1 moves (worker 1 holds a part of it already): 90 against 70, and
+    # moving s0 or s2 as well would widen the gap.
+    assert [[s.session_id for s in mine] for mine in owned] == [["s0", "s2"], ["s1", "s3"]]
+
+
+@pytest.mark.parametrize("failure", ["raise", "exit"])
+def test_a_worker_that_fails_or_dies_is_reported_and_nothing_hangs(
+    corpus: list[str], pools: list[int], monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    """The workers are forked, so they inherit the sabotaged reader: one chunk makes its worker fail."""
+    real = chunks.read_chunk
+
+    def sabotaged(chunk: chunks.Chunk) -> chunks.ChunkEvents:
+        if chunk.source == corpus[3]:  # the gzipped export
+            if failure == "exit":
+                os._exit(9)
+            raise KeyError(SECRETS[0])  # its message is not reported: exceptions can quote the data
+        return real(chunk)
+
+    monkeypatch.setattr(parallel, "read_chunk", sabotaged)
+    monkeypatch.setattr(parallel, "START_METHODS", ("fork",))
+
+    status, _, stderr = scan("--jobs", "2", *corpus)
+
+    assert status == EXIT_INCOMPLETE
+    expected = "stopped unexpectedly (exit status 9)" if failure == "exit" else "failed: KeyError at test_scan_parallel"
+    assert f"sessionguard: a scan worker {expected}" in stderr
+    assert "the output is incomplete" in stderr
+    assert SECRETS[0] not in stderr
+
+
+def test_a_pool_with_nothing_to_scan_stops_cleanly() -> None:
+    settings = ScanSettings((), Severity.LOW, False)
+    with WorkerPool(2, settings, RulePack.load()) as pool:
+        assert pool.parse([]) == []
+        assert list(pool.scan([[], []], [])) == []
+    assert pool.alerts.count == 0

@@ -11,7 +11,8 @@
 
 `scan` writes JSON Lines to stdout (alerts, and with --transcript the masked transcript lines) and a readable
 summary to stderr. Gzipped input is read as its content; binary input is refused. Unreadable input is reported on
-stderr with its file and line, the rest is still scanned, and the exit status is then 2. Everything written is
+stderr with its file and line, the rest is still scanned, and the exit status is then 2 (3: a worker process
+failed, and the output is incomplete). Everything written is
 masked and printable: session text and metadata cannot act on the reader's terminal (docs/cli.md). Files run on
 --jobs worker processes (default: one per available CPU), a session never split between them, and the output is
 the same bytes whatever --jobs is (archive/parallel.py).
@@ -34,7 +35,8 @@ from sessionguard.archive.command import (
     run_hunt,
     scan_archive_url,
 )
-from sessionguard.archive.parallel import LocalScan, ScanRenderer, ScanSettings, local_jobs, scan_files
+from sessionguard.archive.parallel import LocalScan, ScanSettings, ScanWorkerError, local_jobs, scan_files
+from sessionguard.archive.rendering import ScanRenderer
 from sessionguard.ledger.command import add_sessions_parser, run_sessions
 from sessionguard.playback.command import add_replay_parser, run_replay
 from sessionguard.rules import RuleError, RulePack
@@ -44,6 +46,7 @@ from sessionguard.severity import Severity
 EXIT_OK = 0
 EXIT_USAGE = 1
 EXIT_BAD_INPUT = 2
+EXIT_INCOMPLETE = 3
 
 
 def _severity(value: str) -> Severity:
@@ -100,7 +103,7 @@ def scan(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO
         def write(results: Sequence[CommandAlert | SanitizedLine]) -> None:
             output = renderer.render(results)
             stdout.write(output.text)
-            total.alerts.extend(output.alerts)
+            total.alerts.add(output.alerts)
 
         for url in urls:
             total.problems += scan_archive_url(url, args, rules=pack, stats=total.stats, write=write, stderr=stderr)
@@ -112,17 +115,17 @@ def _summarize(total: LocalScan, stderr: TextIO) -> None:
     stats, alerts, problems = total.stats, total.alerts, total.problems
     masked = sum(stats.secrets_masked.values())
     print(
-        f"sessionguard: {stats.events} events, {stats.commands} commands, {len(alerts)} alerts, "
+        f"sessionguard: {stats.events} events, {stats.commands} commands, {alerts.count} alerts, "
         f"{masked} secrets masked, {problems} unreadable records",
         file=stderr,
     )
-    for alert in sorted(alerts, key=lambda a: -a.severity)[:20]:
+    for alert in alerts.top:  # the most severe first, each severity in the order written
         # Shown as the Slack message shows them: an escape sequence or a bidi override in a session id or a
         # command must not act on the reader's terminal.
         first_line = visible(alert.command.split("\n", 1)[0][:100])
         print(f"  {alert.severity!s:>8}  {alert.rule_id}  {visible(alert.session_id)}  {first_line}", file=stderr)
-    if len(alerts) > 20:
-        print(f"  … and {len(alerts) - 20} more", file=stderr)
+    if alerts.count > len(alerts.top):
+        print(f"  … and {alerts.count - len(alerts.top)} more", file=stderr)
 
 
 def rules_list(args: argparse.Namespace, stdout: TextIO) -> int:
@@ -178,3 +181,6 @@ def main(  # noqa: PLR0911 - one return per subcommand
     except RuleError as error:
         print(f"sessionguard: {error}", file=stderr)
         return EXIT_USAGE
+    except ScanWorkerError as error:
+        print(f"sessionguard: {error}; the output is incomplete", file=stderr)
+        return EXIT_INCOMPLETE

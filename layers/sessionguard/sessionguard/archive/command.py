@@ -12,7 +12,7 @@ from typing import TextIO
 
 from sessionguard.alerting.text import visible
 from sessionguard.archive.hunt import HUNT_NAME, HuntInputError, hunt_input
-from sessionguard.archive.parallel import report_problem
+from sessionguard.archive.rendering import report_problem
 from sessionguard.archive.scanning import Checkpoint, Progress, default_jobs, merge_stats, scan_archive
 from sessionguard.archive.sources import ArchiveError, is_archive_url, open_archive
 from sessionguard.rules import RulePack

@@ -1,55 +1,60 @@
 """`sessionguard scan` of files and standard input on every core (docs/cli.md, "Every core: --jobs").
 
-The engine is pure Python, so threads would take turns on one core: the work goes to worker processes. Three steps:
+The engine is pure Python, so threads would take turns on one core: the work goes to worker processes, each with a
+pipe of its own, so that this process says which worker does what. It only plans and writes; the events stay in
+the worker that parsed them. Three steps:
 
-1. Read, in this process: each input's bytes, decoded as `decode_input` decodes them (gzip, binary refused, the size
-   cap). A JSON Lines input is cut at line ends into pieces of about PIECE_CHARS; any other form is one piece.
-2. Parse, on the workers: each piece into session events and problems. The events come back grouped by session,
-   one marshal blob per session and piece (about a fifth of what pickling the named tuples costs).
-3. Scan, on the same workers: whole sessions, in order of first appearance over all inputs, each with all its
-   events in input order, wherever they were read. A session is never split between workers, so its terminal,
-   masking and session-rule state runs across all its events, and a worker holds one batch of whole sessions at a
-   time. Each batch's JSON Lines are written by the worker (metadata masked), and this process writes them in
-   session order.
+1. Parse. The inputs are chunks (archive/chunks.py): a worker reads its own byte range of a large JSON Lines file,
+   parses it and keeps the events, and answers with the chunk's problems and the sessions it held (ids and sizes,
+   no events). Each worker starts at its own part of the inputs and goes on through it, taking chunks from the end
+   of another's part when its own is done: a worker's chunks are mostly consecutive, so most sessions (which run
+   for a while, interleaved with others) are read by one worker whole.
+2. Plan, here, once every chunk is parsed (a session may go on in the last file): each session goes to the worker
+   holding most of its events; sessions move from the busiest worker to the least busy until their shares are
+   even. A session's events read by other workers are sent to it through this process (marshal blobs): those of
+   the sessions cut where one worker's chunks meet another's, and of those moved.
+3. Scan. Each worker scans its sessions whole, each with all its events in input order, in output order, and
+   sends back their JSON Lines (metadata masked) in batches; this process writes them in the order of each
+   session's first event over the inputs, as `--jobs 1` does. A session is never split between workers, so its
+   terminal, masking and session-rule state runs across all its events.
 
 Forked workers share the rule pack this process loads (copied on write: no load of their own); spawned ones load
-their own, once, in the pool's initializer.
-
-So the output is the same bytes whatever --jobs is: `--jobs 1`, and inputs too small to pay for starting workers,
-run the same functions here, with no pool. Only this process holds every session's events until they are scanned.
+their own. A worker that fails or dies is reported (ScanWorkerError), never waited for. `--jobs 1`, and inputs too
+small to pay for starting workers, run the same functions here with no worker: the output is the same bytes.
 """
 
 from __future__ import annotations
 
-import json
+import gc
 import marshal
 import multiprocessing
 import os
-import re
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+import traceback
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, Final, NamedTuple, TextIO
+from typing import Any, Final, NamedTuple, TextIO, cast
 
-from sessionguard.alerting.text import visible
+from sessionguard.archive.chunks import Chunk, Located, plan_inputs, read_chunk
+from sessionguard.archive.rendering import AlertTally, ScanRenderer, report_problem
 from sessionguard.archive.scanning import merge_stats
-from sessionguard.masking.masker import mask_secrets
-from sessionguard.rules import RuleError, RulePack
-from sessionguard.session.engine import CommandAlert, EngineStats, SanitizedLine, SessionEngine, _cyclic_gc_paused
-from sessionguard.session.records import InputProblem, MalformedEvent, SessionEvent, decode_input, read_input
+from sessionguard.rules import RulePack
+from sessionguard.session.engine import EngineStats, SessionEngine, _cyclic_gc_paused
+from sessionguard.session.records import InputProblem, SessionEvent
 from sessionguard.severity import Severity
 
-# A JSON Lines input is parsed in pieces of about this many characters (a worker's share of a large export).
-PIECE_CHARS = 1 << 20  # not Final: the tests make it small, to read small files in several pieces
-# Below this many characters in all (~0.4 s of scanning), starting workers (~0.1 s forked, ~0.5 s spawned) costs
+# A large JSON Lines input is parsed in chunks of about this many bytes (a worker's share of a large export).
+PIECE_CHARS = 1 << 20  # not Final: the tests make it small, to read small files in several chunks
+# Below this many bytes in all (~0.4 s of scanning), starting workers (~0.05 s forked, ~0.5 s spawned) costs
 # more than it saves (tests/functional set it to 0).
 POOL_MIN_CHARS = 4 << 20
-# Parse tasks and scan batches per worker: enough that a worker finishing early finds more work.
-TASKS_PER_JOB: Final = 8
+# A worker sends its sessions' JSON Lines back when it holds this many characters of them, or this many sessions.
+_BATCH_CHARS: Final = 256 * 1024
+_BATCH_SESSIONS: Final = 256
 # How workers are started, in order of preference: fork inherits the imported modules and the rule pack (the
 # cheapest start), and is used only on Linux while this process has no other thread (macOS's system libraries are
 # not fork-safe); the workers need nothing inherited (see _Worker).
@@ -64,14 +69,18 @@ class ScanSettings(NamedTuple):
     transcript: bool
 
 
-@dataclass
-class ScanOutput:
-    """What scanning some sessions gave: their JSON Lines, their alerts (metadata masked), and the engine's counts
-    (a worker's engine's, for the batch)."""
+class ScanWorkerError(RuntimeError):
+    """A worker process failed or died: the scan is incomplete. The message names the failure, never the data."""
 
-    text: str = ""
-    alerts: list[CommandAlert] = field(default_factory=list)
+
+@dataclass
+class LocalScan:
+    """What the summary needs of a scan: the alerts written (counted, the most severe kept), the engine's counts,
+    the number of problems reported."""
+
+    alerts: AlertTally = field(default_factory=AlertTally)
     stats: EngineStats = field(default_factory=EngineStats)
+    problems: int = 0
 
 
 def available_cpus() -> int:
@@ -84,318 +93,338 @@ def local_jobs(jobs: int | None) -> int:
     return jobs if jobs is not None else available_cpus()
 
 
-# --- rendering -------------------------------------------------------------------------------------------------
-
-
-class ScanRenderer:
-    """The JSON Lines records of `scan`: alerts with their metadata masked, and with --transcript every masked line.
-    The engine masks commands and transcript lines, but a session id, an instance id or a user ARN can carry a
-    secret too; each distinct value goes through the masker once (a transcript repeats its session id per line)."""
-
-    def __init__(self, *, transcript: bool) -> None:
-        self.transcript = transcript
-        self._masked: dict[str, str] = {}
-
-    def mask(self, value: str) -> str:
-        masked = self._masked.get(value)
-        if masked is None:
-            masked = self._masked[value] = mask_secrets(value)
-        return masked
-
-    def render(self, results: Iterable[CommandAlert | SanitizedLine]) -> ScanOutput:
-        output = ScanOutput()
-        lines: list[str] = []
-        mask = self.mask
-        for result in results:
-            if isinstance(result, CommandAlert):
-                alert = result._replace(
-                    session_id=mask(result.session_id), instance_id=mask(result.instance_id), user=mask(result.user)
-                )
-                output.alerts.append(alert)
-                lines.append(json_line(alert.to_json()))
-            elif self.transcript:
-                lines.append(json_line(result._replace(session_id=mask(result.session_id)).to_json()))
-        output.text = "".join(lines)
-        return output
-
-
-def json_line(record: dict[str, Any]) -> str:
-    """One JSON Lines record that a terminal cannot act on and that splits into lines only at its end: json
-    escapes C0 controls itself, and every other character that is not printable (C1 controls, bidi overrides,
-    U+2028, U+0085, lone surrogates) is written as a \\u escape. JSON readers get the same value back."""
-    text = json.dumps(record, ensure_ascii=False)
-    if not text.isprintable():
-        text = _NOT_ASCII.sub(_json_escape, text)
-    return text + "\n"
-
-
-_NOT_ASCII: Final = re.compile(r"[^\x20-\x7e]")
-
-
-def _json_escape(match: re.Match[str]) -> str:
-    char = match.group()
-    if char.isprintable():
-        return char
-    units = char.encode("utf-16-be", "surrogatepass")
-    return "".join(f"\\u{int.from_bytes(units[i : i + 2]):04x}" for i in range(0, len(units), 2))
-
-
-def scan_sessions(
-    engine: SessionEngine, sessions: Iterable[Sequence[SessionEvent]], renderer: ScanRenderer
-) -> ScanOutput:
-    """Each session scanned whole (its pending commands flushed at its end), and its records rendered."""
-    texts: list[str] = []
-    alerts: list[CommandAlert] = []
-    with _cyclic_gc_paused():  # as the engine pauses it, and also while the sessions' events are made (_scan_task)
-        for events in sessions:
-            output = renderer.render([*engine.scan(events), *engine.finish()])
-            texts.append(output.text)
-            alerts += output.alerts
-    return ScanOutput("".join(texts), alerts)
-
-
-# --- reading ---------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Piece:
-    """An input, or a run of whole lines of a JSON Lines input, read by itself."""
-
-    source: str
-    text: str
-    first_line: int = 0  # 0: the whole input (read_input's own form detection); n: lines from line n of JSON Lines
-
-
-class PieceEvents(NamedTuple):
-    problems: list[InputProblem]
-    sessions: dict[str, list[SessionEvent]]  # events per session id, in order of first appearance
-
-
-def read_inputs(paths: Sequence[str], stdin: TextIO, piece_chars: int = 0) -> list[Piece | InputProblem]:
-    """Every input in order, whole or (with `piece_chars`) JSON Lines split into pieces; an input that cannot be
-    read or decoded is one problem in its place."""
-    inputs: list[Piece | InputProblem] = []
-    for path in paths:
-        try:
-            whole = Piece(path, decode_input(_read(path, stdin), path))
-        except OSError as error:
-            inputs.append(InputProblem(path, "", f"cannot read: {error.strerror or error}"))
-        except MalformedEvent as problem:
-            inputs.append(InputProblem(path, "", problem.reason))
-        else:
-            inputs += split_input(whole, piece_chars) if piece_chars else [whole]
-    return inputs
-
-
-def _read(path: str, stdin: TextIO) -> bytes:
-    if path == "-":
-        return stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
-    return Path(path).read_bytes()
-
-
-def split_input(whole: Piece, size: int) -> list[Piece]:
-    """A JSON Lines input in runs of whole lines of about `size` characters; any other input whole."""
-    source, text = whole.source, whole.text
-    body = text.removeprefix("\ufeff")  # read_input drops a byte-order mark at the start of the input only
-    if len(body) <= size or not _json_lines(body):
-        return [whole]
-    pieces: list[Piece] = []
-    start, line = 0, 1
-    while start < len(body):
-        end = body.find("\n", start + size)
-        end = len(body) if end < 0 else end + 1
-        piece = body[start:end]
-        pieces.append(Piece(source, piece, line))
-        line += piece.count("\n")
-        start = end
-    return pieces
-
-
-def _json_lines(text: str) -> bool:
-    """Whether read_input reads `text` line by line: when its first line is a JSON object by itself and more
-    follows, the whole text is not one JSON document, and one of its first lines is an object (read_input's test).
-    Nothing is copied but the first line, and a first line longer than a piece is not looked at: such an input is
-    read whole, by one worker, rather than parsed here too."""
-    end = text.find("\n", 0, PIECE_CHARS)
-    if end < 0 or _NOT_BLANK.search(text, end + 1) is None:
-        return False
-    try:
-        return isinstance(json.loads(text[:end]), dict)
-    except (ValueError, RecursionError):
-        return False
-
-
-_NOT_BLANK: Final = re.compile(r"\S")
-
-
-# A piece of JSON Lines is read by read_input after a first line that is a JSON object: that makes read_input read
-# the piece line by line, as it reads the whole input (a run of lines cut from JSON Lines could otherwise read as one
-# document: `[`, an event, `]`). The object is no session event, so it is always exactly one problem, dropped here.
-_LINE_BY_LINE: Final = "{}\n"
-_LINE_NUMBER: Final = re.compile(r"line ([0-9]+)")
-
-
-def read_piece(piece: Piece) -> PieceEvents:
-    """A piece's events, grouped by session, and its problems, located in the whole input."""
-    shift: int | None = None
-    if not piece.first_line:
-        items: Iterator[SessionEvent | InputProblem] = read_input(piece.text, piece.source)
-    else:
-        items = read_input(_LINE_BY_LINE + piece.text, piece.source)
-        marker = next(items)
-        if not isinstance(marker, InputProblem) or marker.location != "line 1":
-            raise AssertionError("read_input no longer reads JSON Lines line by line")  # a test says where
-        shift = piece.first_line - 2  # the piece's second line (its first own line) is line `first_line`
-    with _cyclic_gc_paused():  # the events make no reference cycles; the collector's passes over them cost ~20 %
-        return _grouped(items, shift)
-
-
-def _grouped(items: Iterator[SessionEvent | InputProblem], shift: int | None) -> PieceEvents:
-    """Events grouped by session and problems, their line numbers moved by `shift` (None: as they are)."""
-    result = PieceEvents([], {})
-    for item in items:
-        if isinstance(item, InputProblem):
-            if shift is not None:
-                where = _LINE_NUMBER.sub(lambda number: f"line {int(number[1]) + shift}", item.location, count=1)
-                result.problems.append(InputProblem(item.source, where, item.reason))
-            else:
-                result.problems.append(item)
-        else:
-            result.sessions.setdefault(item.session_id, []).append(item)
-    return result
-
-
-# --- the scan --------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class LocalScan:
-    """What the summary needs of a scan: the alerts written (metadata masked), the engine's counts, the number of
-    problems reported."""
-
-    alerts: list[CommandAlert] = field(default_factory=list)
-    stats: EngineStats = field(default_factory=EngineStats)
-    problems: int = 0
-
-
 def scan_files(
     paths: Sequence[str], settings: ScanSettings, *, jobs: int, stdin: TextIO, stdout: TextIO, stderr: TextIO
 ) -> LocalScan:
     """Scan files (and "-", standard input) on `jobs` workers: JSON Lines on stdout, each problem on stderr."""
-    inputs = read_inputs(paths, stdin, PIECE_CHARS if jobs > 1 else 0)
-    if jobs > 1 and sum(len(item.text) for item in inputs if isinstance(item, Piece)) >= POOL_MIN_CHARS:
-        return _scan_in_pool(inputs, settings, jobs, stdout, stderr)
-    return _scan_here(inputs, RulePack.load(settings.rules), settings, stdout, stderr)
-
-
-def report_problem(stderr: TextIO, problem: InputProblem) -> None:
-    """One input problem on standard error; a file name can be as hostile as the data (an S3 key)."""
-    where = f"{problem.location}: " if problem.location else ""
-    print(f"sessionguard: {visible(problem.source)}: {where}{problem.reason}", file=stderr)
+    inputs = plan_inputs(paths, stdin, PIECE_CHARS if jobs > 1 else 0)
+    pack = RulePack.load(settings.rules)  # a broken rule file fails here, before anything is written
+    chunks = [item for item in inputs if isinstance(item, Chunk)]
+    if jobs > 1 and chunks and sum(chunk.size for chunk in chunks) >= POOL_MIN_CHARS:
+        return _scan_in_pool(inputs, pack, settings, jobs=jobs, stdout=stdout, stderr=stderr)
+    return _scan_here(inputs, pack, settings, stdout, stderr)
 
 
 def _scan_here(
-    inputs: list[Piece | InputProblem], pack: RulePack, settings: ScanSettings, stdout: TextIO, stderr: TextIO
+    inputs: list[Chunk | InputProblem], pack: RulePack, settings: ScanSettings, stdout: TextIO, stderr: TextIO
 ) -> LocalScan:
-    """The scan in this process: no pool, the reference the pool's output must equal."""
+    """The scan in this process: no worker, the reference the workers' output must equal."""
     scan = LocalScan()
+    located = Located()
     sessions: dict[str, list[SessionEvent]] = {}
     for item in inputs:
-        part = PieceEvents([item], {}) if isinstance(item, InputProblem) else read_piece(item)
-        scan.problems += len(part.problems)
-        for problem in part.problems:
+        if isinstance(item, InputProblem):
+            problems = [item]
+        else:
+            with _cyclic_gc_paused():  # the events make no reference cycles; the collector's passes cost ~20 %
+                read = read_chunk(item)
+            problems = located.problems(item, read.problems, read.lines)
+            for session_id, events in read.sessions.items():
+                sessions.setdefault(session_id, []).extend(events)
+        scan.problems += len(problems)
+        for problem in problems:
             report_problem(stderr, problem)
-        for session_id, events in part.sessions.items():
-            sessions.setdefault(session_id, []).extend(events)
-    engine = SessionEngine(pack, min_severity=settings.min_severity)
-    renderer = ScanRenderer(transcript=settings.transcript)
-    for events in sessions.values():
-        output = scan_sessions(engine, [events], renderer)
-        stdout.write(output.text)
-        scan.alerts += output.alerts
-    scan.stats = engine.stats
+    scanner = _Scanner(pack, settings)
+    for order, events in enumerate(sessions.values()):
+        stdout.write(scanner.scan(events, order))
+    scan.alerts, scan.stats = scanner.alerts, scanner.engine.stats
     return scan
+
+
+class _Scanner:
+    """One engine and renderer scanning whole sessions one after the other, and the tally of their alerts."""
+
+    def __init__(self, pack: RulePack, settings: ScanSettings) -> None:
+        self.engine = SessionEngine(pack, min_severity=settings.min_severity)
+        self.renderer = ScanRenderer(transcript=settings.transcript)
+        self.alerts = AlertTally()
+
+    def scan(self, events: Iterable[SessionEvent], order: int) -> str:
+        """A session's JSON Lines, its pending commands flushed at its end; `order`: its place in the output."""
+        with _cyclic_gc_paused():  # as the engine pauses it
+            output = self.renderer.render([*self.engine.scan(events), *self.engine.finish()])
+        if output.alerts:
+            self.alerts.add(output.alerts, order)
+        return output.text
+
+
+# --- this process: the plan --------------------------------------------------------------------------------------
+
+
+class _Parsed(NamedTuple):
+    """What a worker answers for a chunk it parsed (the events stay with it)."""
+
+    worker: int
+    problems: list[InputProblem]
+    lines: int
+    sessions: list[str]  # the ids of the sessions it held, in order of first appearance
+    weights: list[int]  # per session: about the work of scanning its events there
+
+
+@dataclass
+class _Session:
+    order: int  # place in the output: the order of first events over the inputs
+    session_id: str
+    chunks: list[int] = field(default_factory=list)  # the chunks holding its events, in input order
+    weights: list[int] = field(default_factory=list)  # its weight in each
+    owner: int = 0
 
 
 def _scan_in_pool(
-    inputs: list[Piece | InputProblem], settings: ScanSettings, jobs: int, stdout: TextIO, stderr: TextIO
+    inputs: list[Chunk | InputProblem],
+    pack: RulePack,
+    settings: ScanSettings,
+    *,
+    jobs: int,
+    stdout: TextIO,
+    stderr: TextIO,
 ) -> LocalScan:
-    """Parse the pieces, then scan the sessions, on one pool of workers."""
     scan = LocalScan()
-    pieces = [item for item in inputs if isinstance(item, Piece)]
-    with process_pool(jobs, settings) as pool:
-        rules_loaded = pool.submit(_rules_loaded)
-        sizes = [len(piece.text) for piece in pieces]
-        parsing = _submit_runs(pool, _read_task, pieces, sizes, jobs * TASKS_PER_JOB)
-        problems: list[InputProblem] = []
-        sessions: dict[str, list[bytes]] = {}
-        parsed = chain.from_iterable(future.result() for future in parsing)
+    chunks = [item for item in inputs if isinstance(item, Chunk)]
+    with WorkerPool(min(jobs, len(chunks)), settings, pack) as pool:
+        parsed = pool.parse(chunks)
+        located = Located()
+        sessions: dict[str, _Session] = {}
+        parsed_chunks = iter(enumerate(zip(chunks, parsed, strict=True)))
         for item in inputs:
             if isinstance(item, InputProblem):
-                problems.append(item)
-                continue
-            piece_problems, piece_sessions = next(parsed)
-            problems += piece_problems
-            for session_id, blob in piece_sessions.items():
-                sessions.setdefault(session_id, []).append(blob)
-        inputs.clear()  # the text is parsed: only the events are needed now
-        pieces.clear()
-        rules_loaded.result()  # a broken rule file: RuleError here, before anything is written, as without a pool
-        scan.problems = len(problems)
-        for problem in problems:
-            report_problem(stderr, problem)
-        blobs = list(sessions.values())
-        weights = [sum(map(len, session)) for session in blobs]
-        for future in _submit_runs(pool, _scan_task, blobs, weights, jobs * TASKS_PER_JOB):
-            output = future.result()
-            stdout.write(output.text)
-            scan.alerts += output.alerts
-            merge_stats(scan.stats, output.stats)
+                problems = [item]
+            else:
+                index, (chunk, answer) = next(parsed_chunks)
+                problems = located.problems(chunk, answer.problems, answer.lines)
+                for session_id, weight in zip(answer.sessions, answer.weights, strict=True):
+                    session = sessions.get(session_id) or sessions.setdefault(
+                        session_id, _Session(len(sessions), session_id)
+                    )
+                    session.chunks.append(index)
+                    session.weights.append(weight)
+            scan.problems += len(problems)
+            for problem in problems:
+                report_problem(stderr, problem)
+        owned = _share_out(list(sessions.values()), [answer.worker for answer in parsed], pool.size)
+        for text in pool.scan(owned, [answer.worker for answer in parsed]):
+            stdout.write(text)
+        scan.alerts, scan.stats = pool.alerts, pool.stats
     return scan
 
 
-def _submit_runs[T, R](
-    pool: ProcessPoolExecutor, task: Callable[[list[T]], R], items: list[T], weights: list[int], count: int
-) -> list[Future[R]]:
-    """`task` over consecutive runs of `items` of about equal weight, the heaviest submitted first (a large session
-    started last would leave the other workers idle at the end); the futures in the runs' order."""
-    runs = _runs(weights, count)
-    futures: dict[int, Future[R]] = {}
-    for index in sorted(range(len(runs)), key=lambda run: -sum(weights[i] for i in runs[run])):
-        futures[index] = pool.submit(task, [items[i] for i in runs[index]])
-    return [futures[index] for index in range(len(runs))]
+def _share_out(sessions: list[_Session], worker_of: list[int], workers: int) -> list[list[_Session]]:
+    """Each worker's sessions, in output order: each session to the worker holding most of it, then sessions moved
+    from the busiest worker to the least busy while that evens their work out, those already partly held by the
+    least busy first (less to send)."""
+    load = [0] * workers
+    for session in sessions:
+        held = [0] * workers
+        for chunk, weight in zip(session.chunks, session.weights, strict=True):
+            held[worker_of[chunk]] += weight
+        session.owner = held.index(max(held))
+        load[session.owner] += sum(held)
+    for _ in range(workers * workers):
+        busiest, idlest = load.index(max(load)), load.index(min(load))
+        gap = load[busiest] - load[idlest]
+        if gap <= sum(load) // (100 * workers):  # within 1 % of a worker's share
+            break
+        moved = False
+        by_share = sorted(
+            (s for s in sessions if s.owner == busiest), key=lambda s: _held(s, worker_of, idlest), reverse=True
+        )
+        for session in by_share:
+            weight = sum(session.weights)
+            if weight < gap:  # moving it narrows the gap
+                session.owner, moved = idlest, True
+                load[busiest] -= weight
+                load[idlest] += weight
+                gap -= 2 * weight
+            if gap <= 0:
+                break
+        if not moved:
+            break
+    owned: list[list[_Session]] = [[] for _ in range(workers)]
+    for session in sessions:
+        owned[session.owner].append(session)
+    return owned
 
 
-def _runs(weights: Sequence[int], count: int) -> list[range]:
-    """Consecutive index ranges of about sum(weights) / count each (an item heavier than that ends its run)."""
-    target = max(1, sum(weights) // max(1, count))
-    runs: list[range] = []
-    start = total = 0
-    for index, weight in enumerate(weights):
-        total += weight
-        if total >= target:
-            runs.append(range(start, index + 1))
-            start, total = index + 1, 0
-    if start < len(weights):
-        runs.append(range(start, len(weights)))
-    return runs
+def _held(session: _Session, worker_of: list[int], worker: int) -> int:
+    """How much of a session a worker read."""
+    return sum(weight for c, weight in zip(session.chunks, session.weights, strict=True) if worker_of[c] == worker)
 
 
-# --- the workers -----------------------------------------------------------------------------------------------
+# --- this process: the workers -----------------------------------------------------------------------------------
 
 
-def process_pool(jobs: int, settings: ScanSettings) -> ProcessPoolExecutor:
-    """`jobs` workers, each with a rule pack: forked, they share the one loaded here (copied on write; a broken rule
-    file fails here, before anything is written), else each loads its own, once."""
-    context = _start_context()
-    pack = None
-    if context.get_start_method() == "fork":
-        pack = RulePack.load(settings.rules)
-        pack.warm("linux")  # the workers inherit compiled sets instead of each compiling its own (~0.1 s)
-    return ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(settings, pack))
+class WorkerPool:
+    """`size` worker processes, one pipe each. This process sends a worker a message only when the worker waits
+    for one (so neither ever blocks on a full pipe while the other does), and reads answers as they come."""
+
+    def __init__(self, size: int, settings: ScanSettings, pack: RulePack) -> None:
+        self.size = max(1, size)
+        self.settings, self.pack = settings, pack
+        self.alerts = AlertTally()
+        self.stats = EngineStats()
+        self._connections: list[Connection] = []
+        self._processes: list[multiprocessing.process.BaseProcess] = []
+
+    def __enter__(self) -> WorkerPool:
+        context = _start_context()
+        forked = context.get_start_method() == "fork"
+        if forked:
+            self.pack.warm("linux")  # the workers inherit compiled sets instead of each compiling its own (~0.1 s)
+            gc.freeze()  # the objects inherited stay untouched by the workers' collector: their pages stay shared
+        try:
+            for _ in range(self.size):
+                here, there = context.Pipe()
+                process = context.Process(
+                    target=_work, args=(there, self.settings, self.pack if forked else None), daemon=True
+                )
+                process.start()
+                there.close()  # only the worker holds its end: its death reads as the end of the pipe here
+                self._connections.append(here)
+                self._processes.append(process)
+        finally:
+            if forked:
+                gc.unfreeze()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for connection, process in zip(self._connections, self._processes, strict=True):
+            if exc[0] is None:
+                connection.send(("stop",))  # every worker waits for a message by now
+            else:  # the scan stopped (a worker failed, ^C): the others' work is not wanted
+                process.kill()
+            connection.close()
+        for process in self._processes:
+            process.join()
+
+    def _send(self, worker: int, *message: Any) -> None:
+        self._connections[worker].send(message)
+
+    def _receive(self) -> tuple[int, tuple[Any, ...]]:
+        worker = self._connections.index(cast(Connection, wait(self._connections)[0]))
+        connection = self._connections[worker]
+        try:
+            message: tuple[Any, ...] = connection.recv()
+        except EOFError:
+            self._processes[worker].join(timeout=5)
+            status = self._processes[worker].exitcode
+            raise ScanWorkerError(f"a scan worker stopped unexpectedly (exit status {status})") from None
+        if message[0] == "failed":
+            raise ScanWorkerError(f"a scan worker failed: {message[1]}")
+        return worker, message
+
+    def parse(self, chunks: list[Chunk]) -> list[_Parsed]:
+        """Every chunk parsed; each worker starts at its own stretch of chunks, then helps the others from their
+        ends."""
+        stretches = _stretches([chunk.size or 1 for chunk in chunks], self.size)
+        parsed: list[_Parsed | None] = [None] * len(chunks)
+
+        def give(worker: int) -> None:
+            own = stretches[worker]
+            if own:
+                index = own.pop(0)
+            else:
+                longest = max(stretches, key=len)
+                if not longest:
+                    return
+                index = longest.pop()
+            self._send(worker, "parse", index, chunks[index])
+
+        for worker in range(self.size):
+            give(worker)
+        for _ in chunks:
+            worker, (_, index, *answer) = self._receive()
+            parsed[index] = _Parsed(worker, *answer)
+            give(worker)
+        return [answer for answer in parsed if answer is not None]
+
+    def scan(self, owned: list[list[_Session]], worker_of: list[int]) -> Iterator[str]:
+        """Each worker's sessions scanned by it, their JSON Lines given in output order as they come. The events
+        a worker did not read itself are first asked of the workers that did."""
+        handover = _Handover(owned, worker_of)
+        for holder, items in enumerate(handover.wanted):
+            if items:
+                self._send(holder, "export", [(chunk, session_id) for chunk, session_id, _ in items])
+        for worker in range(self.size):
+            self._start_scan(worker, handover, owned[worker])
+        texts: dict[int, str] = {}  # by place in the output, until the texts before are written
+        written = done = 0
+        returned = [0] * self.size  # per worker: how many of its sessions' texts came back
+        while done < self.size:
+            worker, message = self._receive()
+            if message[0] == "exported":
+                for ready in handover.exported(worker, message[1]):
+                    self._start_scan(ready, handover, owned[ready])
+            elif message[0] == "scanned":
+                for text in message[1]:
+                    texts[owned[worker][returned[worker]].order] = text
+                    returned[worker] += 1
+                while written in texts:
+                    yield texts.pop(written)
+                    written += 1
+            else:
+                _, stats, alerts = message
+                merge_stats(self.stats, stats)
+                self.alerts.merge(alerts)
+                done += 1
+
+    def _start_scan(self, worker: int, handover: _Handover, sessions: list[_Session]) -> None:
+        imports = handover.take(worker)
+        if imports is not None:
+            self._send(worker, "scan", imports, [(s.order, s.session_id, s.chunks) for s in sessions])
 
 
-def _start_context() -> multiprocessing.context.BaseContext:
+class _Handover:
+    """The events of sessions that a worker scans but other workers read: asked of each holder once, then sent to
+    the worker with its sessions, once every holder has answered and it has answered its own request."""
+
+    def __init__(self, owned: list[list[_Session]], worker_of: list[int]) -> None:
+        workers = len(owned)
+        self.wanted: list[list[tuple[int, str, int]]] = [[] for _ in range(workers)]  # per holder: chunk, id, to
+        for owner, sessions in enumerate(owned):
+            for session in sessions:
+                for chunk in session.chunks:
+                    if worker_of[chunk] != owner:
+                        self.wanted[worker_of[chunk]].append((chunk, session.session_id, owner))
+        self._imports: list[list[tuple[int, str, bytes]]] = [[] for _ in range(workers)]
+        self._owed = [0] * workers  # per worker: the holders it waits for
+        for items in self.wanted:
+            for owner in {owner for _, _, owner in items}:
+                self._owed[owner] += 1
+        self._exporting = [bool(items) for items in self.wanted]
+        self._started = [False] * workers
+
+    def exported(self, holder: int, blobs: list[bytes]) -> list[int]:
+        """A holder's answer, its events sent on to their workers; the workers that may start now."""
+        self._exporting[holder] = False
+        owners: set[int] = set()
+        for (chunk, session_id, owner), blob in zip(self.wanted[holder], blobs, strict=True):
+            self._imports[owner].append((chunk, session_id, blob))
+            owners.add(owner)
+        for owner in owners:
+            self._owed[owner] -= 1
+        return [holder, *owners]
+
+    def take(self, worker: int) -> list[tuple[int, str, bytes]] | None:
+        """The events to send a worker with its sessions, once; None while it cannot start (or has started)."""
+        if self._owed[worker] or self._exporting[worker] or self._started[worker]:
+            return None
+        self._started[worker] = True
+        imports, self._imports[worker] = self._imports[worker], []
+        return imports
+
+
+def _stretches(sizes: list[int], workers: int) -> list[list[int]]:
+    """The chunk indices cut into `workers` consecutive stretches of about equal size."""
+    total = sum(sizes)
+    stretches: list[list[int]] = [[] for _ in range(workers)]
+    before = 0
+    for index, size in enumerate(sizes):
+        stretches[min(workers - 1, before * workers // max(1, total))].append(index)
+        before += size
+    return stretches
+
+
+def _start_context() -> Any:  # a multiprocessing context (the stubs' BaseContext has no Process)
     available = multiprocessing.get_all_start_methods()
     for method in START_METHODS:
         # fork copies only the thread that calls it: a lock another thread held would stay locked in the child.
@@ -405,70 +434,66 @@ def _start_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context()
 
 
-class _Worker:
-    """A worker's rule pack and renderer, built once by the pool's initializer. Only a forked worker is given the
-    pack (fork passes the initializer's arguments by memory); any other builds it from the settings, which is all it
-    needs. A broken rule file is kept as its message and raised by the tasks (raised by the initializer, it would
-    break the pool without saying why)."""
-
-    def __init__(self, settings: ScanSettings, pack: RulePack | None) -> None:
-        self.settings = settings
-        self.pack = pack
-        self.error = ""
-        if pack is None:
-            try:
-                self.pack = RulePack.load(settings.rules)
-            except RuleError as error:
-                self.error = str(error)
-        self.renderer = ScanRenderer(transcript=settings.transcript)
-
-    def engine(self) -> SessionEngine:
-        if self.pack is None:
-            raise RuleError(self.error)
-        return SessionEngine(self.pack, min_severity=self.settings.min_severity)
+# --- a worker process --------------------------------------------------------------------------------------------
 
 
-_worker: _Worker | None = None
 _new_tuple: Final = tuple.__new__
 
 
-def _start_worker(settings: ScanSettings, pack: RulePack | None) -> None:
-    global _worker  # noqa: PLW0603 - the one state of a worker process, set once by the pool's initializer
-    _worker = _Worker(settings, pack)
+class _Worker:
+    """A worker's state: its scanner (built with the pack inherited when forked, else loaded here, once) and the
+    events of the chunks it parsed, per chunk and session, until they are scanned or sent to another worker."""
+
+    def __init__(self, settings: ScanSettings, pack: RulePack | None) -> None:
+        self.scanner = _Scanner(pack or RulePack.load(settings.rules), settings)
+        self.chunks: dict[int, dict[str, list[SessionEvent]]] = {}
+
+    def parse(self, index: int, chunk: Chunk) -> tuple[Any, ...]:
+        with _cyclic_gc_paused():
+            events = read_chunk(chunk)
+        self.chunks[index] = events.sessions
+        weights = [sum(len(event.lines) for event in session) + len(session) for session in events.sessions.values()]
+        return "parsed", index, events.problems, events.lines, list(events.sessions), weights
+
+    def export(self, items: list[tuple[int, str]]) -> tuple[Any, ...]:
+        """The events asked for, as marshal blobs of plain tuples (they leave this worker)."""
+        return "exported", [marshal.dumps([tuple(e) for e in self.chunks[c].pop(s)]) for c, s in items]
+
+    def scan(self, connection: Connection, imports: list[tuple[int, str, bytes]], plan: list[Any]) -> None:
+        for chunk, session_id, blob in imports:
+            events: list[tuple[Any, ...]] = marshal.loads(blob)  # noqa: S302 - made by a worker of this pool
+            self.chunks.setdefault(chunk, {})[session_id] = [_new_tuple(SessionEvent, fields) for fields in events]
+        texts: list[str] = []
+        size = 0
+        for order, session_id, chunks in plan:
+            text = self.scanner.scan(chain.from_iterable(self.chunks[c].pop(session_id) for c in chunks), order)
+            texts.append(text)
+            size += len(text)
+            if size >= _BATCH_CHARS or len(texts) >= _BATCH_SESSIONS:
+                connection.send(("scanned", texts))
+                texts, size = [], 0
+        connection.send(("scanned", texts))
+        connection.send(("done", self.scanner.engine.stats, self.scanner.alerts))
 
 
-def _this_worker() -> _Worker:
-    if _worker is None:
-        raise RuntimeError("not a scan worker")
-    return _worker
-
-
-def _rules_loaded() -> None:
-    _this_worker().engine()
-
-
-def _read_task(pieces: list[Piece]) -> list[tuple[list[InputProblem], dict[str, bytes]]]:
-    """Each piece's problems, and its events per session as one marshal blob (plain tuples of str and bool)."""
-    return [
-        (
-            part.problems,
-            {session: marshal.dumps([tuple(event) for event in events]) for session, events in part.sessions.items()},
-        )
-        for part in map(read_piece, pieces)
-    ]
-
-
-def _unmarshal(blob: bytes) -> list[tuple[Any, ...]]:
-    """A blob of `_read_task`'s, made by a worker of this pool (marshal is no format for data from elsewhere)."""
-    events: list[tuple[Any, ...]] = marshal.loads(blob)  # noqa: S302 - see above
-    return events
-
-
-def _scan_task(sessions: list[list[bytes]]) -> ScanOutput:
-    """Whole sessions, each from the blobs of the pieces that held its events, in input order."""
-    worker = _this_worker()
-    engine = worker.engine()
-    events = ([_new_tuple(SessionEvent, fields) for blob in blobs for fields in _unmarshal(blob)] for blobs in sessions)
-    output = scan_sessions(engine, events, worker.renderer)
-    output.stats = engine.stats
-    return output
+def _work(connection: Connection, settings: ScanSettings, pack: RulePack | None) -> None:
+    """A worker's life: messages from the scanning process until it says stop. A failure is sent back by
+    its type and place in the code (never its message, which could quote the data), and ends the worker."""
+    try:
+        worker = _Worker(settings, pack)
+        while True:
+            try:
+                message = connection.recv()
+            except EOFError:
+                return
+            if message[0] == "stop":
+                return
+            if message[0] == "parse":
+                connection.send(worker.parse(*message[1:]))
+            elif message[0] == "export":
+                connection.send(worker.export(*message[1:]))
+            else:
+                worker.scan(connection, *message[1:])
+    except Exception as error:
+        place = traceback.extract_tb(error.__traceback__)[-1]
+        connection.send(("failed", f"{type(error).__name__} at {Path(place.filename).name}:{place.lineno}"))

@@ -23,6 +23,7 @@ from pathlib import PurePath
 from typing import Any, Final, NamedTuple
 
 __all__ = [
+    "BINARY_SNIFF_BYTES",
     "EVENT_TIME_MAX",
     "MAX_DECOMPRESSED_BYTES",
     "MAX_FILE_BYTES",
@@ -39,6 +40,8 @@ __all__ = [
     "parse_session_event",
     "plain_text_event",
     "read_input",
+    "read_json_lines",
+    "refuse_binary",
     "valid_event_time",
 ]
 
@@ -51,7 +54,7 @@ MAX_DECOMPRESSED_BYTES: Final = 8 * 1024 * 1024
 # A file given to `sessionguard scan`: an export can be large, but not a thousand times its compressed size.
 MAX_FILE_BYTES: Final = 1024 * 1024 * 1024
 GZIP_MAGIC: Final = b"\x1f\x8b"
-_BINARY_SNIFF_BYTES: Final = 8192
+BINARY_SNIFF_BYTES: Final = 8192
 _BINARY_CONTROL_SHARE: Final = 0.3
 # C0 controls but those a terminal transcript holds (tab, newline, form feed, carriage return, BS, BEL, ESC).
 _CONTROL_BYTES: Final = bytes(sorted(set(range(0x20)) - set(b"\t\n\f\r\b\a\x1b"))) + b"\x7f"
@@ -272,9 +275,14 @@ def decode_input(data: bytes, source: str, limit: int = MAX_FILE_BYTES) -> str:
     UTF-8). Raises MalformedEvent, whose reason names the file's problem without quoting it."""
     if data.startswith(GZIP_MAGIC):
         data = inflate(data, "the file", limit)
-    if _looks_binary(data[:_BINARY_SNIFF_BYTES]):
-        raise MalformedEvent("binary data (NUL or mostly control bytes), not a session log; not scanned")
+    refuse_binary(data)
     return data.decode("utf-8", errors="replace")
+
+
+def refuse_binary(data: bytes) -> None:
+    """MalformedEvent when the (decompressed) data is binary by its first 8 KiB; `data` may be just those."""
+    if _looks_binary(data[:BINARY_SNIFF_BYTES]):
+        raise MalformedEvent("binary data (NUL or mostly control bytes), not a session log; not scanned")
 
 
 def _looks_binary(head: bytes) -> bool:
@@ -361,7 +369,14 @@ def read_input(text: str, source: str) -> Iterator[SessionEvent | InputProblem]:
         else:
             yield from _from_document(document, source, "" if "\n" in text.strip() else "line 1 ")
             return
-    for number, line in enumerate(text.split("\n"), start=1):
+    yield from read_json_lines(text, source)
+
+
+def read_json_lines(text: str, source: str, first_line: int = 1) -> Iterator[SessionEvent | InputProblem]:
+    """Session events of JSON Lines, one record per line (blank lines skipped), each problem located by its line
+    number, the first line being `first_line`: how `read_input` reads JSON Lines, and how `sessionguard scan` reads
+    a run of lines cut from a large JSON Lines input (where a run could read as one document: `[`, an event, `]`)."""
+    for number, line in enumerate(text.split("\n"), start=first_line):
         if not line.strip():
             continue
         where = f"line {number}"
