@@ -25,21 +25,89 @@ _ANCHOR_START: Final = re2._re2.RE2.Anchor.ANCHOR_START
 _ANCHOR_BOTH: Final = re2._re2.RE2.Anchor.ANCHOR_BOTH
 
 
+def _group_layout(pattern: str) -> tuple[dict[str, int], int]:
+    """The named capture groups (name -> number) and how many capture groups there are, read from the text of a
+    pattern RE2 has parsed: an unescaped `(` outside a character class and outside `\\Q…\\E` opens a group, which
+    captures unless a `?` follows, and is named when `?P<name>` or `?<name>` follows."""
+    names: dict[str, int] = {}
+    groups = 0
+    index, size = 0, len(pattern)
+    while index < size:
+        char = pattern[index]
+        if pattern.startswith("\\Q", index):
+            end = pattern.find("\\E", index + 2)
+            index = size if end < 0 else end + 2
+            continue
+        if char == "\\":
+            index += 2
+            continue
+        if char == "[":
+            index = _class_end(pattern, index)
+            continue
+        if char == "(":
+            if not pattern.startswith("?", index + 1):
+                groups += 1
+            elif pattern.startswith(("?P<", "?<"), index + 1):
+                groups += 1
+                start = pattern.index("<", index) + 1
+                names[pattern[start : pattern.index(">", start)]] = groups
+        index += 1
+    return names, groups
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """Where the character class opened at `start` ends (just past its `]`): a `]` first in it (after an optional
+    `^`) is a member, as are escaped characters and POSIX classes (`[:alpha:]`)."""
+    index = start + 1
+    if pattern.startswith("^", index):
+        index += 1
+    if pattern.startswith("]", index):
+        index += 1
+    while index < len(pattern) and pattern[index] != "]":
+        if pattern[index] == "\\":
+            index += 2
+        elif pattern.startswith("[:", index) and ":]" in pattern[index + 2 :]:
+            index = pattern.index(":]", index + 2) + 2
+        else:
+            index += 1
+    return index + 1
+
+
 class Regex:
     """An RE2 pattern over bytes, called through google-re2's pybind binding (``_re2.RE2.Match``) instead of its
     ``re``-like wrapper. The wrapper's search() runs a generator and builds a match object per call, and each
     span()/group() of that object asks C++ for the group count again (a group name: a new dict of all names),
     which together cost more than most searches here. A match is the binding's own list of spans (Match).
-    tests/unit/test_masking_speed_paths.py pins this private binding against ``re2.compile``."""
+    tests/unit/test_masking_speed_paths.py pins this private binding against ``re2.compile``.
+
+    Compiled on its first search: the masker's ~120 patterns cost ~15 ms to compile, which a Lambda cold start
+    would pay before its first line although most lines reach a handful of them. RE2 parses the pattern here (a
+    fraction of compiling it), so one it rejects still fails where it is made; its groups are read from the
+    pattern's text (`_group_layout`) and checked against RE2's when it is compiled."""
 
     __slots__ = ("_match", "groupindex", "groups", "pattern")
 
     def __init__(self, pattern: str) -> None:
-        compiled = re2.compile(pattern.encode("ascii"), LATIN1)  # the wrapper checks the pattern compiled
+        # A Set's Add only parses; -1 is a pattern RE2 rejects, which fails here as compiling it would.
+        if re2._re2.Set(_UNANCHORED, LATIN1).Add(pattern.encode("ascii")) < 0:
+            re2.compile(pattern.encode("ascii"), LATIN1)  # raises re2.error with RE2's reason
         self.pattern = pattern
+        self.groupindex, self.groups = _group_layout(pattern)
+        self._match: Any = self._compile_and_match  # the binding's Match once compiled
+
+    def compile(self) -> None:
+        """Compile now (the first search does otherwise)."""
+        if self._match == self._compile_and_match:
+            self._compile_and_match(_UNANCHORED, b"", 0, 0)
+
+    def _compile_and_match(self, anchor: Any, data: bytes, pos: int, endpos: int) -> Match:
+        compiled = re2.compile(self.pattern.encode("ascii"), LATIN1)  # the wrapper checks the pattern compiled
+        groupindex = {name.decode(): index for name, index in compiled.groupindex.items()}
+        if (groupindex, compiled.groups) != (self.groupindex, self.groups):  # a pattern _group_layout misread
+            raise re2.error(f"capture groups of {self.pattern!r} misread: {self.groupindex} but RE2 has {groupindex}")
         self._match = compiled._regexp.Match  # keeps the compiled RE2 object alive
-        self.groupindex: dict[str, int] = {name.decode(): index for name, index in compiled.groupindex.items()}
-        self.groups: int = compiled.groups  # how many capture groups, named or not
+        spans: Match = self._match(anchor, data, pos, endpos)
+        return spans
 
     # RE2 rejects (no match, and an error logged) a pos past endpos or an endpos past the end: callers never
     # pass one. RE2 still sees the whole text, so ^ and \b before pos behave as in the wrapper.
