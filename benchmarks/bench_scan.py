@@ -6,10 +6,11 @@ The corpus is bench_engine's generated Session Manager streams (seeded): N sessi
 are, so each session's events are interleaved with others', written as F JSON Lines exports cut at arbitrary
 lines, so sessions continue from one file into the next. Each run is the whole scan path in this process,
 `sessionguard scan --jobs J FILE...` through the CLI's entry point: reading, parsing, grouping by session, the rule
-pack loaded (by this process with --jobs 1, by each worker otherwise, pool start included), scanning and writing the
-alerts. --jobs 1 and --jobs N alternate, best of R each; both outputs must be the same bytes. With other work on
-the machine the wall times say little (Linux shares the CPU between sessions, not processes: more workers get no
-more of it), so the CPU times are reported too, and a speedup modelled from them.
+pack loaded and its Linux patterns compiled (by this process in both cases: with --jobs N before the workers are
+forked), the workers started and ended, scanning and writing the alerts. --jobs 1 and --jobs N alternate, best of R
+each; both outputs must be the same bytes. With other work on the machine the wall times say little (Linux shares
+the CPU between sessions, not processes: more workers get no more of it), so the CPU times are reported too, a
+speedup modelled from them, and the spread: the ratio of each round's pair of runs.
 
 The last line printed is one JSON object; `measure_scan_speedup()` returns it for `make bench` (bench_engine.py).
 """
@@ -82,7 +83,7 @@ def timed_scan(paths: list[Path], jobs: int) -> Run:
 
 def measure_scan_speedup(
     sessions: int = 2000, files: int = 8, repeat: int = 3, jobs: int | None = None
-) -> dict[str, float | int]:
+) -> dict[str, float | int | list[float]]:
     """`scan --jobs 1` against `scan --jobs N` (N: the available CPUs unless given) on the bench corpus."""
     cores = available_cpus()
     jobs = jobs or cores
@@ -112,6 +113,10 @@ def measure_scan_speedup(
         # loads the rule pack while the first workers parse), an estimate for a machine others are loading.
         "scan_cpu_overhead": round((parallel_here + parallel_workers) / serial_cpu, 2),
         "scan_cpu_model_speedup": round(serial_cpu / (parallel_here + parallel_workers / jobs), 2),
+        # Each round's --jobs 1 over --jobs N, lowest first: how much the machine moved the figure above.
+        "scan_round_speedups": sorted(
+            round(one.wall / many.wall, 2) for one, many in zip(serial, parallel, strict=True)
+        ),
         "scan_corpus_mib": round(corpus_bytes / (1 << 20), 1),
         "scan_files": files,
         "scan_sessions": sessions,

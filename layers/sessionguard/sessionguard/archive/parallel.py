@@ -36,6 +36,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from multiprocessing.connection import Connection, wait
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Final, NamedTuple, TextIO, cast
 
@@ -264,6 +265,7 @@ class WorkerPool:
         self.stats = EngineStats()
         self._connections: list[Connection] = []
         self._processes: list[multiprocessing.process.BaseProcess] = []
+        self._scanned: set[int] = set()  # the workers done with their sessions (and ended)
 
     def __enter__(self) -> WorkerPool:
         context = _start_context()
@@ -287,11 +289,11 @@ class WorkerPool:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for connection, process in zip(self._connections, self._processes, strict=True):
-            if exc[0] is None:
-                connection.send(("stop",))  # every worker waits for a message by now
-            else:  # the scan stopped (a worker failed, ^C): the others' work is not wanted
+        for worker, (connection, process) in enumerate(zip(self._connections, self._processes, strict=True)):
+            if exc[0] is not None:  # the scan stopped (a worker failed, ^C): the others' work is not wanted
                 process.kill()
+            elif worker not in self._scanned:
+                connection.send(("stop",))  # it waits for a message; a worker that scanned has ended by itself
             connection.close()
         for process in self._processes:
             process.join()
@@ -300,8 +302,9 @@ class WorkerPool:
         self._connections[worker].send(message)
 
     def _receive(self) -> tuple[int, tuple[Any, ...]]:
-        worker = self._connections.index(cast(Connection, wait(self._connections)[0]))
-        connection = self._connections[worker]
+        working = [connection for worker, connection in enumerate(self._connections) if worker not in self._scanned]
+        connection = cast(Connection, wait(working)[0])
+        worker = self._connections.index(connection)
         try:
             message: tuple[Any, ...] = connection.recv()
         except EOFError:
@@ -365,6 +368,7 @@ class WorkerPool:
                 _, stats, alerts = message
                 merge_stats(self.stats, stats)
                 self.alerts.merge(alerts)
+                self._scanned.add(worker)
                 done += 1
 
     def _start_scan(self, worker: int, handover: _Handover, sessions: list[_Session]) -> None:
@@ -438,6 +442,7 @@ def _start_context() -> Any:  # a multiprocessing context (the stubs' BaseContex
 
 
 _new_tuple: Final = tuple.__new__
+_lines: Final = attrgetter("lines")
 
 
 class _Worker:
@@ -452,7 +457,7 @@ class _Worker:
         with _cyclic_gc_paused():
             events = read_chunk(chunk)
         self.chunks[index] = events.sessions
-        weights = [sum(len(event.lines) for event in session) + len(session) for session in events.sessions.values()]
+        weights = [len(session) + sum(map(len, map(_lines, session))) for session in events.sessions.values()]
         return "parsed", index, events.problems, events.lines, list(events.sessions), weights
 
     def export(self, items: list[tuple[int, str]]) -> tuple[Any, ...]:
@@ -477,7 +482,8 @@ class _Worker:
 
 
 def _work(connection: Connection, settings: ScanSettings, pack: RulePack | None) -> None:
-    """A worker's life: messages from the scanning process until it says stop. A failure is sent back by
+    """A worker's life: messages from the scanning process until its sessions are scanned (its last task: ending
+    then lets the system free its memory while the others finish) or it is told to stop. A failure is sent back by
     its type and place in the code (never its message, which could quote the data), and ends the worker."""
     try:
         worker = _Worker(settings, pack)
@@ -494,6 +500,7 @@ def _work(connection: Connection, settings: ScanSettings, pack: RulePack | None)
                 connection.send(worker.export(*message[1:]))
             else:
                 worker.scan(connection, *message[1:])
+                return
     except Exception as error:
         place = traceback.extract_tb(error.__traceback__)[-1]
         connection.send(("failed", f"{type(error).__name__} at {Path(place.filename).name}:{place.lineno}"))
