@@ -100,8 +100,13 @@ class AlertTally:
         group = self.next_group if group is None else group
         self.next_group = max(self.next_group, group + 1)
         self.count += len(alerts)
-        ranked = (((-alert.severity, group, index), alert) for index, alert in enumerate(alerts))
-        self._top = heapq.nsmallest(TOP_ALERTS, [*self._top, *ranked], key=_rank)
+        # Groups come in output order, so once the list is full an alert enters it only by being more severe.
+        least = -self._top[-1][0][0] if len(self._top) == TOP_ALERTS and group >= self._top[-1][0][1] else -1
+        ranked = [
+            ((-alert.severity, group, index), alert) for index, alert in enumerate(alerts) if alert.severity > least
+        ]
+        if ranked:
+            self._top = heapq.nsmallest(TOP_ALERTS, [*self._top, *ranked], key=_rank)
 
     def merge(self, other: AlertTally) -> None:
         self.count += other.count
