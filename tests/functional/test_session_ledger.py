@@ -1,7 +1,8 @@
 """The session ledger end to end: real-format EventBridge events (events/ledger-*.json and the CloudTrail samples)
 through the ledger function's handler, the subscription function's plain-text path, moto behind DynamoDB, SNS, S3,
-SQS and Secrets Manager, the loopback recorder as the Slack webhook, and a DescribeSessions fake shaped like boto3's
-(moto 5 does not implement describe_sessions) behind the real adapter.
+SQS, Secrets Manager and CloudWatch Logs (the sanitized group, where the delivery records are written with
+PutLogEvents and read back with FilterLogEvents), the loopback recorder as the Slack webhook, and a DescribeSessions
+fake shaped like boto3's (moto 5 does not implement describe_sessions) behind the real adapter.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
+from sessionguard.adapters.delivery_records import DeliveryRecords
 from sessionguard.adapters.session_ledger import SessionTable, SsmSessionDirectory
 from sessionguard.alerting import ledger_alerts, session_alerts
+from sessionguard.alerting.transcript import log_stream_name
 from sessionguard.ledger.calls import session_call
-from sessionguard.ledger.model import StreamDelivery
+from sessionguard.ledger.model import StreamDelivery, delivery_record
 
 from tests.conftest import HttpRecorder
 from tests.support import AlertStack, FakeLambdaContext, fresh_powertools, load_function
@@ -92,6 +96,7 @@ class FakeSsm:
 class Stack(AlertStack):
     ssm: FakeSsm
     clock: list[int]
+    slept: list[float]  # what the ledger function waited (for records to become searchable)
 
     def at(self, epoch: int) -> None:
         self.clock[0] = epoch
@@ -144,7 +149,7 @@ def stack(monkeypatch: pytest.MonkeyPatch, http_recorder: HttpRecorder) -> Itera
         sqs = boto3.client("sqs", region_name=REGION)
         failure_queue_url = sqs.create_queue(QueueName="sessionguard-alert-failures")["QueueUrl"]
         boto3.client("logs", region_name=REGION).create_log_group(logGroupName=SANITIZED_GROUP)
-        stack = Stack.create(http_recorder, ssm=FakeSsm(), clock=[START])
+        stack = Stack.create(http_recorder, ssm=FakeSsm(), clock=[START], slept=[])
         stack.set_environment(
             monkeypatch,
             SESSION_LEDGER_TABLE=TABLE,
@@ -160,11 +165,20 @@ def stack(monkeypatch: pytest.MonkeyPatch, http_recorder: HttpRecorder) -> Itera
         _, outlets = ledger_alerts.default_outlets()
         outlets.directory = SsmSessionDirectory(stack.ssm, max_pages=3)  # type: ignore[arg-type]
         outlets.wall_clock = lambda: float(stack.clock[0])
+        outlets.sleep = stack.slept.append
         yield stack
 
 
 def invoke(app: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
     return app.lambda_handler(event, lambda_context())  # type: ignore[no-any-return]
+
+
+def subscribe(stack: Stack, payload: dict[str, Any]) -> dict[str, Any]:
+    """One subscription delivery through the session alerts function, on the test's clock (it stamps the delivery
+    record it writes in the sanitized group at its own now)."""
+    function = load_function("session_alerts")
+    session_alerts.default_outlets()[1].wall_clock = lambda: float(stack.clock[0])
+    return function.lambda_handler(awslogs(payload), lambda_context())  # type: ignore[no-any-return]
 
 
 def sample(name: str) -> dict[str, Any]:
@@ -181,8 +195,27 @@ def start_shell(app: ModuleType, stack: Stack) -> None:
     invoke(app, start)
 
 
-def stream(stack: Stack, lines: int, batch: str = "b-1") -> None:
-    """What the subscription function writes for one delivery of the shell session's stream."""
+def stream(
+    stack: Stack, lines: int, batch: str = "b-1", session_id: str = SHELL_SESSION, at: int = START + 30, **more: Any
+) -> None:
+    """What the subscription function writes for one delivery of a session's stream: its delivery record, in the
+    session's stream of the sanitized group, stamped at its write."""
+    delivery = StreamDelivery(session_id, batch, START + 1, at, events=3, lines=lines, **more)
+    put_messages(session_id, [json.dumps(delivery_record(delivery))], at)
+
+
+def put_messages(session_id: str, messages: list[str], at: int = START + 30) -> None:
+    # A session of its own: the cost test counts the ledger function's calls, not the subscription's writes.
+    logs = boto3.session.Session().client("logs", region_name=REGION)
+    name = log_stream_name(session_id)
+    if not logs.describe_log_streams(logGroupName=SANITIZED_GROUP, logStreamNamePrefix=name)["logStreams"]:
+        logs.create_log_stream(logGroupName=SANITIZED_GROUP, logStreamName=name)
+    events = [{"timestamp": at * 1000, "message": message} for message in messages]
+    logs.put_log_events(logGroupName=SANITIZED_GROUP, logStreamName=name, logEvents=events)
+
+
+def legacy_stream(stack: Stack, lines: int, batch: str = "b-0") -> None:
+    """What the subscription function wrote for one delivery before the delivery records: one conditional update."""
     delivery = StreamDelivery(SHELL_SESSION, batch, START + 1, START + 30, events=3, lines=lines)
     assert stack.table().record_stream(delivery, START + 30, START + 86400) is not None
 
@@ -318,10 +351,21 @@ def test_sg_lg_003_a_session_whose_transcript_arrived_is_not_reported_and_is_let
 
 
 def test_sg_lg_004_a_stream_no_session_started_is_reported_after_the_grace(app: ModuleType, stack: Stack) -> None:
+    # Given delivery records in a stream no StartSession (and no ledger item) explains
+    stream(stack, lines=4, session_id="ghost-0a1b2c3d4e5f60718")
+    stack.at(START + 600)
+    # When the reconciler runs, its sweep of the sanitized group finds the stream and opens it in the ledger
+    assert invoke(app, schedule())["findings"] == {}  # CloudTrail may still be on its way
+    assert record(stack, "ghost-0a1b2c3d4e5f60718")["findings"] == []
+    stack.at(START + 1300)
+    # Then once the grace has passed, it is reported with what its records say
+    assert invoke(app, schedule())["findings"] == {"SG-LG-004": 1}
+    assert record(stack, "ghost-0a1b2c3d4e5f60718")["first_event"] == "2026-11-26T15:06:15Z"
+
+
+def test_sg_lg_004_a_stream_the_legacy_update_recorded_is_still_reported(app: ModuleType, stack: Stack) -> None:
     ghost = StreamDelivery("ghost-0a1b2c3d4e5f60718", "b-1", START, START + 5, events=2, lines=4)
     stack.table().record_stream(ghost, START + 5, START + 86400)
-    stack.at(START + 600)
-    assert invoke(app, schedule())["findings"] == {}  # CloudTrail may still be on its way
     stack.at(START + 1300)
     assert invoke(app, schedule())["findings"] == {"SG-LG-004": 1}
 
@@ -362,8 +406,7 @@ def test_a_command_sessions_plain_text_upload_is_scanned_and_its_risky_command_r
     app: ModuleType, stack: Stack
 ) -> None:
     invoke(app, sample("ledger-cloudtrail-start-interactive-bash.json"))
-    subscription = load_function("session_alerts")
-    summary = subscription.lambda_handler(awslogs(sample("ledger-subscription-plain-text.json")), lambda_context())
+    summary = subscribe(stack, sample("ledger-subscription-plain-text.json"))
     assert summary["malformed"] == 0
     messages = stack.sns_messages()
     assert [m["MessageAttributes"]["rule_id"]["StringValue"] for m in messages] == ["SG-DLEX-001"]
@@ -372,11 +415,11 @@ def test_a_command_sessions_plain_text_upload_is_scanned_and_its_risky_command_r
     assert "Started via: cli" in body
     assert "hunter2" not in body
     assert any("SG-DLEX-001" in json.dumps(post) for post in stack.slack_posts())
-    row = record(stack, COMMAND_SESSION)
-    assert (row["plain_text_events"], row["streamed"]) == (1, False)
-    # its S3 transcript (the same typescript) is not scanned a second time
+    # its S3 transcript (the same typescript) is not scanned a second time: the delivery's record says it was read
     summary = invoke(app, put_transcript(stack, COMMAND_SESSION, COMMAND_TRANSCRIPT))
     assert summary["transcript_lines_scanned"] == 0
+    row = record(stack, COMMAND_SESSION)
+    assert (row["plain_text_events"], row["streamed"]) == (1, False)
 
 
 def test_describe_sessions_is_read_in_bounded_pages(app: ModuleType, stack: Stack) -> None:
@@ -450,7 +493,8 @@ def test_sg_lg_004_events_in_a_stream_that_claim_another_session_are_reported(ap
     payload = {"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": SESSION_GROUP,
                "logStream": SHELL_SESSION, "subscriptionFilters": ["f"],
                "logEvents": [{"id": "1", "timestamp": (START + 60) * 1000, "message": json.dumps(forged)}]}  # fmt: skip
-    load_function("session_alerts").lambda_handler(awslogs(payload), lambda_context())
+    stack.at(START + 61)
+    subscribe(stack, payload)
     assert record(stack)["findings"] == []
     # When the reconciler runs
     stack.at(START + 120)
@@ -477,11 +521,13 @@ def test_a_normal_streamed_session_costs_the_calls_docs_ledger_md_says(
     _, outlets = ledger_alerts.default_outlets()  # built again, with the counting session's clients
     outlets.directory = SsmSessionDirectory(stack.ssm)  # type: ignore[arg-type]
     outlets.wall_clock = lambda: float(stack.clock[0])
-    # Given a 10-minute shell session: StartSession, 20 subscription deliveries, exit, its transcript
+    # Given a 10-minute shell session: StartSession, 20 subscription deliveries (each writes its delivery record
+    # in its transcript write: the test's own writes below, not counted), exit, its transcript
     start_shell(app, stack)
-    for batch in range(20):
-        stream(stack, lines=5 if batch == 19 else 0, batch=f"b-{batch}")
     for minute in (5, 10):
+        for batch in range(10):
+            last = minute == 10 and batch == 9
+            stream(stack, lines=5 if last else 0, batch=f"b-{minute}-{batch}", at=START + minute * 60 - 30)
         stack.at(START + minute * 60)
         invoke(app, schedule())
     stack.ssm.end(SHELL_SESSION, START + 600)
@@ -491,10 +537,164 @@ def test_a_normal_streamed_session_costs_the_calls_docs_ledger_md_says(
     # Then (the test's own PutObject aside) it cost what the docs say, and no alert went out
     calls.pop("s3:PutObject")
     assert calls == {
-        "dynamodb:UpdateItem": 1 + 20 + 1 + 2,  # start, deliveries, transcript, close + let go
+        # start, transcript, close + let go; the records' totals when a run finds more (two runs of three); each
+        # run's sweep checkpoint. No delivery makes a ledger call of its own.
+        "dynamodb:UpdateItem": 1 + 1 + 2 + 2 + 3,
         "dynamodb:Query": 3,  # one page of the open index per run
         "dynamodb:BatchGetItem": 3,  # the open sessions, read by each of the three runs (100 per call)
+        "dynamodb:GetItem": 3,  # each run's sweep checkpoint
+        # each run: one sweep page of the whole group and one page of the open sessions' streams (100 a call);
+        # the transcript: one page of its stream
+        "logs:FilterLogEvents": 3 + 3 + 1,
         "s3:GetObject": 1,
     }
+    assert record(stack)["stream_events"] == 60
     assert len(stack.ssm.requests) == 6  # DescribeSessions Active and History per run, shared by all sessions
     assert stack.sns_messages() == []
+
+
+# --- the delivery records: read back exactly, or not decided on ------------------------------------------------
+
+
+def test_a_record_written_twice_counts_once_and_what_is_not_a_record_counts_not_at_all(
+    app: ModuleType, stack: Stack
+) -> None:
+    # Given a streamed session: a delivery retried after its transcript write (the same batch's record twice), a
+    # typed line shaped like a record, and messages that are not records
+    start_shell(app, stack)
+    stream(stack, lines=2, batch="b-1")
+    stream(stack, lines=2, batch="b-1")
+    fake = json.dumps(delivery_record(StreamDelivery(SHELL_SESSION, "b-typed", START, START, events=9, lines=90)))
+    line = {"kind": "output", "text": fake, "event_time": "2026-11-26T15:06:20Z"}
+    almost = {**delivery_record(StreamDelivery(SHELL_SESSION, "b-x", START, START, events=1, lines=1)), "lines": "7"}
+    put_messages(SHELL_SESSION, [json.dumps(line), "not json", json.dumps(almost), "{" * 5000, fake[:-1]])
+    # When its transcript arrives
+    summary = invoke(app, put_transcript(stack, SHELL_SESSION, SHELL_TRANSCRIPT))
+    # Then the stream counts 2 lines, once: SG-LG-002 from the third line on
+    assert summary["findings"] == {"SG-LG-002": 1}
+    assert summary["transcript_lines_scanned"] == 3
+    row = record(stack)
+    assert (row["stream_events"], row["streamed"]) == (3, True)
+
+
+def test_a_session_that_spans_the_upgrade_counts_its_legacy_updates_and_its_records(
+    app: ModuleType, stack: Stack
+) -> None:
+    # Given a session whose first deliveries were counted by the previous version's update, the rest as records
+    start_shell(app, stack)
+    legacy_stream(stack, lines=2)
+    stream(stack, lines=3, batch="b-1")
+    # When its transcript arrives (5 lines in all: everything streamed)
+    summary = invoke(app, put_transcript(stack, SHELL_SESSION, SHELL_TRANSCRIPT))
+    # Then nothing is past the stream, and the item keeps both parts
+    assert summary["findings"] == {}
+    assert summary["transcript_lines_scanned"] == 0
+    assert record(stack)["stream_events"] == 6
+    stack.at(START + 600)
+    assert invoke(app, schedule())["findings"] == {}
+    assert record(stack)["stream_events"] == 6  # read again, set again: not added twice
+
+
+def test_records_that_become_searchable_late_are_waited_for_before_sg_lg_002(app: ModuleType, stack: Stack) -> None:
+    # Given a session whose last delivery's record is not searchable yet when its transcript arrives
+    start_shell(app, stack)
+    stream(stack, lines=2, batch="b-1")
+    waited: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waited.append(seconds)
+        stream(stack, lines=3, batch="b-2")  # meanwhile, the record became searchable
+
+    ledger_alerts.default_outlets()[1].sleep = sleep
+    event = put_transcript(stack, SHELL_SESSION, SHELL_TRANSCRIPT)
+    stack.at(START + 1486)  # 16 seconds after the object was written (the event's time)
+    # When it is read
+    summary = invoke(app, event)
+    # Then the ledger waited, read the records again, and found everything streamed
+    assert waited == [14.0]
+    assert summary["findings"] == {}
+    assert summary["transcript_lines_scanned"] == 0
+
+
+class FailingLogs:
+    """FilterLogEvents refused, as boto3 raises it."""
+
+    def __init__(self, code: str = "AccessDeniedException") -> None:
+        self.code = code
+
+    def filter_log_events(self, **_: Any) -> dict[str, Any]:
+        raise ClientError({"Error": {"Code": self.code, "Message": "no"}}, "FilterLogEvents")
+
+
+def test_records_that_cannot_be_read_raise_no_finding_and_are_read_next_run(
+    app: ModuleType, stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a shell session that never streamed, and a sanitized group the ledger cannot read for now
+    _, outlets = ledger_alerts.default_outlets()
+    readable = outlets.records
+    outlets.records = DeliveryRecords(SANITIZED_GROUP, FailingLogs())  # type: ignore[arg-type]
+    start_shell(app, stack)
+    stack.at(START + 301)
+    # When the reconciler runs
+    summary = invoke(app, schedule())
+    # Then nothing is decided on it (SG-LG-001 would be a guess), and the failure is logged by its code
+    assert (summary["findings"], summary["records_unread"]) == ({}, 1)
+    assert [r.error for r in caplog.records if r.message == "Delivery record sweep incomplete"] == [  # type: ignore[attr-defined]
+        "AccessDeniedException"
+    ]
+    # and the next run, reading again, raises it
+    outlets.records = readable
+    stack.at(START + 600)
+    assert invoke(app, schedule())["findings"] == {"SG-LG-001": 1}
+
+
+def test_a_transcript_whose_records_cannot_be_read_fails_before_anything_is_written(
+    app: ModuleType, stack: Stack
+) -> None:
+    _, outlets = ledger_alerts.default_outlets()
+    outlets.records = DeliveryRecords(SANITIZED_GROUP, FailingLogs("ThrottlingException"))  # type: ignore[arg-type]
+    start_shell(app, stack)
+    with pytest.raises(ledger_alerts.DeliveryRecordsUnread):
+        invoke(app, put_transcript(stack, SHELL_SESSION, SHELL_TRANSCRIPT))
+    assert record(stack)["transcript"] == ""  # so Lambda's retry records and scans it
+
+
+class PagedLogs:
+    """moto's FilterLogEvents, at most `limit` events a page (the service pages at 10,000 events or 1 MB), each
+    request kept."""
+
+    def __init__(self, limit: int) -> None:
+        self.client = boto3.client("logs", region_name=REGION)
+        self.limit = limit
+        self.requests: list[dict[str, Any]] = []
+
+    def filter_log_events(self, **request: Any) -> Any:
+        self.requests.append(request)
+        assert len(request.get("logStreamNames", [])) <= 100
+        return self.client.filter_log_events(**request, limit=self.limit)
+
+
+def test_more_than_100_open_sessions_are_read_100_streams_a_call_and_page_by_page(
+    app: ModuleType, stack: Stack
+) -> None:
+    # Given 150 sessions streaming (2 records each) that no StartSession explains yet, and a page of 40 events
+    logs = PagedLogs(limit=40)
+    ledger_alerts.default_outlets()[1].records = DeliveryRecords(SANITIZED_GROUP, logs)  # type: ignore[arg-type]
+    ids = [f"ghost-{n:017x}" for n in range(150)]
+    for session_id in ids:
+        stream(stack, lines=1, batch="b-1", session_id=session_id)
+        stream(stack, lines=1, batch="b-2", session_id=session_id)
+    # When the reconciler runs twice (the first sweep opens them, the second reads their streams)
+    stack.at(START + 60)
+    invoke(app, schedule())
+    sweep_pages = len(logs.requests)
+    logs.requests.clear()
+    stack.at(START + 120)
+    summary = invoke(app, schedule())
+    # Then the sweep read 300 records in pages of 40, and the streams were read 100 names a call, every page
+    assert sweep_pages == 8
+    named = [r for r in logs.requests if "logStreamNames" in r]
+    assert sorted(len(r["logStreamNames"]) for r in named if "nextToken" not in r) == [50, 100]
+    assert len(named) == 5 + 3  # 200 records in pages of 40, and 100 in 3
+    assert summary["records_unread"] == 0
+    assert all(record(stack, session_id)["stream_events"] == 6 for session_id in ids)

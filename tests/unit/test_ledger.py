@@ -17,12 +17,16 @@ from hypothesis import strategies as st
 from sessionguard.alerting.transcript import sanitized_log_events
 from sessionguard.ledger.calls import session_call, session_id_of_key, started_via, transcript_object
 from sessionguard.ledger.decisions import (
+    SWEEP_OVERLAP_SECONDS,
+    SWEEP_WINDOW_MAX_SECONDS,
     LedgerTimings,
     closed_by_describe,
     due_findings,
+    opens_for_records,
     overwrite_finding,
     plan_transcript_scan,
     still_open,
+    sweep_window,
 )
 from sessionguard.ledger.findings import (
     LOG_WITHOUT_SESSION,
@@ -39,9 +43,11 @@ from sessionguard.ledger.model import (
     DELIVERY_RECORD_KIND,
     SessionRecord,
     StreamDelivery,
+    StreamTotals,
     delivery_record,
     parse_delivery_record,
     stream_delivery,
+    stream_totals,
 )
 from sessionguard.session.engine import SanitizedLine
 from sessionguard.session.records import SessionEvent, events_from_subscription
@@ -327,6 +333,55 @@ def test_reading_any_json_never_raises(value: object, key: str) -> None:
     mixed = {**delivery_record(DELIVERY), key: value}
     parsed = parse_delivery_record(json.dumps(mixed))
     assert parsed is None or parsed.session_id
+
+
+def test_a_streams_totals_count_each_batch_once_and_span_its_deliveries() -> None:
+    first = replace(DELIVERY, batch_id="b-1", first_event=100, last_event=110, lines=2, user_arn="arn:first")
+    late = replace(DELIVERY, batch_id="b-2", first_event=90, last_event=95, lines=3, user_arn="arn:late")
+    totals = stream_totals([first, late, first])  # b-1 delivered twice
+    assert (totals.batches, totals.lines, totals.events) == (2, 5, 6)
+    assert (totals.first_event, totals.last_event) == (90, 110)
+    assert totals.user_arn == "arn:late"  # the earliest delivery's
+    assert stream_totals([]) == StreamTotals()
+
+
+def test_an_item_of_the_previous_version_adds_its_legacy_counts_to_the_records_totals() -> None:
+    item = {"session_id": "s-1", "stream_first": 50, "stream_last": 60, "stream_events": 2, "stream_lines": 4,
+            "stream_user": "arn:legacy", "rec_batches": 1, "rec_first_event": 70, "rec_last_event": 80, "rec_events": 3,
+            "rec_lines": 5, "rec_forged_events": 1, "rec_user_arn": "arn:records"}  # fmt: skip
+    record = SessionRecord.from_item(item)
+    assert (record.stream_events, record.stream_lines, record.forged_events) == (5, 9, 1)
+    assert (record.stream_first, record.stream_last, record.stream_user) == (50, 80, "arn:legacy")
+    # a later read of the records replaces their part, never the legacy one
+    again = record.with_stream(StreamTotals(batches=2, first_event=70, last_event=90, events=4, lines=7))
+    assert (again.stream_events, again.stream_lines, again.stream_last, again.forged_events) == (6, 11, 90, 0)
+    assert again.stream_records.batches == 2
+
+
+def test_the_sweep_reads_again_behind_its_checkpoint_and_catches_up_by_windows() -> None:
+    now = 1_795_700_000_000
+    assert sweep_window(0, now) == (now - SWEEP_WINDOW_MAX_SECONDS * 1000, now)
+    assert sweep_window(now - 300_000, now) == (now - 300_000 - SWEEP_OVERLAP_SECONDS * 1000, now)
+    behind = now - 2 * SWEEP_WINDOW_MAX_SECONDS * 1000
+    start, end = sweep_window(behind, now)
+    assert end - start == SWEEP_WINDOW_MAX_SECONDS * 1000
+    assert end < now
+
+
+@pytest.mark.parametrize(
+    ("state", "ingested_ms", "opens"),
+    [
+        (None, 1_000_000, True),  # a stream no item knows: SG-LG-004's case
+        ((True, 0), 1_000_000, False),  # open already
+        ((False, 2_000), 1_000_000, False),  # let go after a read that counted it
+        ((False, 1_030), 1_000_000, True),  # ingested within a minute of that read: maybe not in it
+        ((False, 500), 1_000_000, True),  # ingested after the last read
+    ],
+)
+def test_records_open_a_session_no_item_knows_or_one_let_go_before_them(
+    state: tuple[bool, int] | None, ingested_ms: int, opens: bool
+) -> None:
+    assert opens_for_records(state, ingested_ms) is opens
 
 
 # --- SG-LG-001 session not streamed -----------------------------------------------------------------------------

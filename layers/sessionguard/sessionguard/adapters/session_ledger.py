@@ -17,7 +17,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from sessionguard.adapters.aws import CLIENT_CONFIG, LazyClient, error_code
-from sessionguard.ledger.model import SessionRecord, StreamDelivery
+from sessionguard.ledger.model import RECORD_TOTALS_PREFIX, SessionRecord, StreamDelivery, StreamTotals
 
 # ledger.calls in annotations only: importing it loads the guardrail catalog, which the session alert function's
 # cold start does not need (docs/performance.md, "Starting a function").
@@ -32,6 +32,9 @@ OPEN_INDEX: Final = "Open"
 OPEN: Final = "open"
 DESCRIBE_PAGE: Final = 200  # DescribeSessions' MaxResults ceiling
 BATCH_GET_MAX: Final = 100  # BatchGetItem's keys per call
+# The item that holds the reconciler's sweep checkpoint: a ':' never appears in a stream name (CloudWatch Logs
+# refuses it), so no session the sweep finds can take this key.
+SWEEP_KEY: Final = "sessionguard:delivery-record-sweep"
 _deserializer: Final = TypeDeserializer()
 
 
@@ -133,6 +136,73 @@ class SessionTable:
                 return None
             raise
         return _record(item)
+
+    def record_totals(self, session_id: str, totals: StreamTotals, now: int) -> bool:
+        """SET the totals of the session's delivery records (`rec_*`; the legacy `stream_*` counts stay as they
+        are). Idempotent: the totals are recomputed from all the records each time. Never lowers them: a read that
+        saw fewer batches than the item holds (a concurrent, later read wrote first) leaves the item alone (False).
+        Only on an existing item: the ledger never creates one from a read."""
+        values = {f":{name}": _typed(value) for name, value in totals.to_item().items()}
+        sets = ", ".join(f"{name} = :{name}" for name in totals.to_item())
+        try:
+            self._update(
+                session_id,
+                f"SET {sets}, records_read_at = :now, records_seen = if_not_exists(records_seen, :now)",
+                {**values, ":now": {"N": str(now)}},
+                ConditionExpression=(
+                    f"attribute_exists(session_id) AND (attribute_not_exists({RECORD_TOTALS_PREFIX}batches)"
+                    f" OR {RECORD_TOTALS_PREFIX}batches <= :{RECORD_TOTALS_PREFIX}batches)"
+                ),
+                ReturnValues="NONE",
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def open_for_records(self, session_ids: list[str], now: int, expires_at: int) -> None:
+        """Into the Open index, so the reconciler reads their records: streams the sweep found that no item knows
+        (created here, as the subscription's update did before) or whose session was let go before these records
+        came."""
+        for session_id in session_ids:
+            self._update(
+                session_id,
+                "SET first_seen = if_not_exists(first_seen, :now), expires_at = if_not_exists(expires_at, :exp),"
+                " #open = :open, records_seen = if_not_exists(records_seen, :now)",
+                {":now": {"N": str(now)}, ":exp": {"N": str(expires_at)}, ":open": {"S": OPEN}},
+                ExpressionAttributeNames={"#open": "open"},
+                ReturnValues="NONE",
+            )
+
+    def open_states(self, session_ids: list[str]) -> dict[str, tuple[bool, int]]:
+        """Session id -> (in the Open index, `records_read_at`) of those that have an item; 100 per BatchGetItem."""
+        states: dict[str, tuple[bool, int]] = {}
+        for start in range(0, len(session_ids), BATCH_GET_MAX):
+            keys: list[Any] = [{"session_id": {"S": sid}} for sid in session_ids[start : start + BATCH_GET_MAX]]
+            while keys:
+                request: Any = {
+                    "Keys": keys,
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "session_id, #open, records_read_at",
+                    "ExpressionAttributeNames": {"#open": "open"},
+                }
+                answer: dict[str, Any] = dict(self._client.batch_get_item(RequestItems={self.table_name: request}))
+                for item in answer.get("Responses", {}).get(self.table_name, []):
+                    plain = _plain(item)
+                    states[str(plain["session_id"])] = ("open" in plain, int(plain.get("records_read_at", 0)))
+                keys = list(answer.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", []))
+        return states
+
+    def sweep_checkpoint(self) -> int:
+        """Where the last complete sweep of delivery records ended (epoch ms), 0 before the first."""
+        item = self._client.get_item(
+            TableName=self.table_name, Key={"session_id": {"S": SWEEP_KEY}}, ConsistentRead=True
+        ).get("Item")
+        return int(_plain(item).get("swept_to", 0)) if item else 0
+
+    def set_sweep_checkpoint(self, swept_to_ms: int) -> None:
+        self._update(SWEEP_KEY, "SET swept_to = :to", {":to": {"N": str(swept_to_ms)}}, ReturnValues="NONE")
 
     def record_transcript(self, obj: TranscriptObject, now: int, expires_at: int) -> SessionRecord | None:
         """The object's key, size and version; the session as it was before (None when this version is already
@@ -237,6 +307,8 @@ class SessionTable:
         while seen < limit:
             page = self._client.scan(**request)
             for item in page.get("Items", [])[: limit - seen]:
+                if item["session_id"].get("S") == SWEEP_KEY:
+                    continue
                 seen += 1
                 yield _record(item)
             if "LastEvaluatedKey" not in page:
@@ -276,6 +348,10 @@ class SsmSessionDirectory:
             end = session.get("EndDate")
             ends[str(session.get("SessionId", ""))] = int(end.timestamp()) if isinstance(end, datetime) else 0
         return ends
+
+
+def _typed(value: int | str) -> dict[str, str]:
+    return {"N": str(value)} if isinstance(value, int) else {"S": value}
 
 
 def read_transcript(bucket: str, key: str, version_id: str, max_bytes: int, client: S3Client | None = None) -> bytes:

@@ -9,6 +9,13 @@ and the alerts of a scanned transcript out through the same delivery path as eve
 - The schedule: the reconciler reads the open sessions (a sparse index), closes those DescribeSessions says ended,
   raises SG-LG-001, -003 and -004 when due, and lets go of the sessions nothing more can come for.
 
+What a session's stream delivered is read back from the delivery records the subscription function writes in the
+sanitized transcript (`adapters.delivery_records`): for a transcript, its session's records before deciding; for
+the reconciler, those of the open sessions whose stream exists, and one sweep of the whole group since the last
+one, which finds streams no session explains. A session whose records could not be read is decided on no finding
+in that run (the next run reads them again); a transcript whose records could not be read fails the invocation
+before anything is written, so Lambda retries it.
+
 Each finding is delivered once per session (its delivery key is the finding and the session id), and recorded on
 the session's item. Nothing from a session reaches logs or metrics but ids, counts and fixed phrases.
 """
@@ -16,6 +23,7 @@ the session's item. Nothing from a session reaches logs or metrics but ids, coun
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -24,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from sessionguard.adapters.delivery_records import DeliveryRecords, PageBudget, StreamReads, Sweep
 from sessionguard.adapters.session_ledger import SessionTable, SsmSessionDirectory, read_transcript
 from sessionguard.alerting.delivery import (
     Deliveries,
@@ -42,18 +51,22 @@ from sessionguard.alerting.ledger_messages import (
 )
 from sessionguard.alerting.noise import alert_keys, state_key
 from sessionguard.alerting.session_alerts import default_rules
+from sessionguard.alerting.transcript import log_stream_name
 from sessionguard.ledger.calls import SessionCall, TranscriptObject, session_call, transcript_object
 from sessionguard.ledger.decisions import (
     Due,
     LedgerTimings,
+    TranscriptPlan,
     closed_by_describe,
     due_findings,
+    opens_for_records,
     overwrite_finding,
     plan_transcript_scan,
     still_open,
+    sweep_window,
 )
-from sessionguard.ledger.findings import LedgerAlert, findings
-from sessionguard.ledger.model import SessionRecord
+from sessionguard.ledger.findings import STREAMING_STOPPED, LedgerAlert, findings
+from sessionguard.ledger.model import SessionRecord, StreamTotals, stream_totals
 from sessionguard.observability import logger, metrics
 from sessionguard.rules.pack import RulePack
 from sessionguard.session.engine import CommandAlert, SanitizedLine, SessionEngine
@@ -67,6 +80,13 @@ if TYPE_CHECKING:
 LEDGER_RETENTION_SECONDS: Final = 90 * 24 * 3600  # default TTL of a ledger item
 TRANSCRIPT_MAX_BYTES: Final = 8 * 1024 * 1024  # the part of a transcript object read and scanned
 OPEN_SESSIONS_PER_RUN: Final = 500
+# FilterLogEvents calls a reconciler run may make (the sweep and the open sessions' reads together; a page holds up
+# to 10,000 records or 1 MB, about 3,000 delivery records) and a transcript's read of its one stream.
+RECORD_PAGES_PER_RUN: Final = 200
+RECORD_PAGES_PER_TRANSCRIPT: Final = 50
+# A record becomes searchable seconds after its write, and a session's last delivery and its transcript object
+# arrive about together: before SG-LG-002 is raised on a transcript younger than this, its records are read again.
+RECORD_SETTLE_SECONDS: Final = 30
 
 
 class SessionLedgerStore(Protocol):
@@ -80,6 +100,24 @@ class SessionLedgerStore(Protocol):
     def settle(self, session_id: str) -> None: ...
     def get(self, session_id: str) -> SessionRecord | None: ...
     def open_sessions(self, limit: int) -> list[SessionRecord]: ...
+    def record_totals(self, session_id: str, totals: StreamTotals, now: int) -> bool: ...
+    def open_for_records(self, session_ids: list[str], now: int, expires_at: int) -> None: ...
+    def open_states(self, session_ids: list[str]) -> dict[str, tuple[bool, int]]: ...
+    def sweep_checkpoint(self) -> int: ...
+    def set_sweep_checkpoint(self, swept_to_ms: int) -> None: ...
+
+
+class DeliveryRecordReader(Protocol):
+    """The delivery records in the sanitized group (`adapters.delivery_records.DeliveryRecords`, on moto in tests)."""
+
+    calls: int
+
+    def read(self, session_ids: list[str], budget: PageBudget) -> StreamReads: ...
+    def sweep(self, start_ms: int, end_ms: int, budget: PageBudget) -> Sweep: ...
+
+
+class DeliveryRecordsUnread(RuntimeError):
+    """A transcript's session records could not be read: the invocation fails before writing, so Lambda retries."""
 
 
 class SessionDirectory(Protocol):
@@ -97,6 +135,7 @@ class LedgerSettings(DeliverySettings):
     transcript_bucket: str
     transcript_prefix: str
     session_log_group: str
+    sanitized_log_group: str  # where the delivery records are ("": none read, legacy counts only)
     region: str
     account_id: str
     timings: LedgerTimings
@@ -110,6 +149,7 @@ class LedgerSettings(DeliverySettings):
             "transcript_bucket": env["TRANSCRIPT_BUCKET"],
             "transcript_prefix": env.get("TRANSCRIPT_KEY_PREFIX", ""),
             "session_log_group": env.get("SESSION_LOG_GROUP", ""),
+            "sanitized_log_group": env.get("SANITIZED_LOG_GROUP", ""),
             "region": env.get("AWS_REGION", ""),
             "account_id": env.get("ACCOUNT_ID", ""),
             "timings": LedgerTimings(
@@ -123,11 +163,13 @@ class LedgerSettings(DeliverySettings):
 
 @dataclass(kw_only=True)
 class LedgerOutlets(DeliveryOutlets):
-    """The shared delivery outlets, the ledger table, DescribeSessions and the transcript reader."""
+    """The shared delivery outlets, the ledger table, DescribeSessions, the transcript and delivery record readers."""
 
     table: SessionLedgerStore
     directory: SessionDirectory
     read_transcript: Callable[[str, str, str, int], bytes]
+    records: DeliveryRecordReader | None = None
+    sleep: Callable[[float], None] = time.sleep
 
 
 @cache
@@ -139,6 +181,7 @@ def default_outlets() -> tuple[LedgerSettings, LedgerOutlets]:
         table=SessionTable(settings.ledger_table),
         directory=SsmSessionDirectory(),
         read_transcript=read_transcript,
+        records=DeliveryRecords(settings.sanitized_log_group) if settings.sanitized_log_group else None,
     )
     return settings, outlets
 
@@ -153,6 +196,8 @@ class LedgerReport:
     command_alerts: int = 0
     closed: int = 0
     settled: int = 0
+    records_unread: int = 0  # sessions left undecided this run: their delivery records could not be read
+    record_reads: int = 0  # FilterLogEvents calls
     notices: int = 0
     transcript_lines_scanned: int = 0
     suppressed: Counter[str] = field(default_factory=Counter)
@@ -167,6 +212,8 @@ class LedgerReport:
             "command_alerts": self.command_alerts,
             "closed": self.closed,
             "settled": self.settled,
+            "records_unread": self.records_unread,
+            "record_reads": self.record_reads,
             "notices": self.notices,
             "transcript_lines_scanned": self.transcript_lines_scanned,
             "suppressed": dict(self.suppressed),
@@ -235,11 +282,12 @@ class SessionLedgerInvocation:
     # --- Transcript ---
 
     def record_transcript(self, obj: TranscriptObject) -> None:
+        read = self._records_of(obj.session_id)  # before any write: a failed read is retried whole by Lambda
         before = self.outlets.table.record_transcript(obj, self.now, self.expires_at)
         self.report.session_ids = 1
         if before is None:
             return  # this version is recorded already: a repeated notification
-        record = _with_transcript(before, obj)
+        record = _with_transcript(self._with_records(before, read), obj)
         due: list[Due] = []
         overwritten = overwrite_finding(before, obj.version_id)
         if overwritten is not None:
@@ -261,6 +309,23 @@ class SessionLedgerInvocation:
             return []
         events = [e for e in read_input(text, obj.key) if isinstance(e, SessionEvent)]
         lines = list(events[0].lines) if events else []
+        event_time = events[0].event_time if events else ""
+        plan, unstreamed, outputs = self._plan_scan(record, lines, event_time)
+        wait = min(RECORD_SETTLE_SECONDS, max(0, RECORD_SETTLE_SECONDS - (self.now - (obj.event_time or self.now))))
+        if plan.finding is not None and plan.finding.finding_id == STREAMING_STOPPED and wait:
+            # The session's last deliveries may not be searchable yet: wait them out once, and count again.
+            self.outlets.sleep(float(wait))
+            record = self._with_records(record, self._records_of(record.session_id))
+            plan, unstreamed, outputs = self._plan_scan(record, lines, event_time)
+        if not plan.scan:
+            return []
+        self.report.transcript_lines_scanned += len(unstreamed.lines)
+        self._send_command_alerts(record, [o for o in outputs if isinstance(o, CommandAlert)])
+        return [plan.finding] if plan.finding else []
+
+    def _plan_scan(
+        self, record: SessionRecord, lines: list[str], event_time: str
+    ) -> tuple[TranscriptPlan, SessionEvent, list[Any]]:
         # What nobody scanned yet: everything, or what follows the lines the stream delivered (their alerts were
         # sent as they streamed). One engine pass; the plan decides whether it counts.
         unstreamed = SessionEvent(
@@ -269,7 +334,7 @@ class SessionLedgerInvocation:
             instance_id=record.target,
             user_arn=record.user_arn,
             region=self.settings.region,
-            event_time=events[0].event_time if events else "",
+            event_time=event_time,
             account_id=self.settings.account_id,
             log_group=self.settings.session_log_group,
             transcript=True,
@@ -277,12 +342,29 @@ class SessionLedgerInvocation:
         engine = SessionEngine(self.rules, min_severity=self.settings.min_severity)
         outputs = [*engine.scan([unstreamed]), *engine.finish()] if unstreamed.lines else []
         commands = sum(1 for o in outputs if isinstance(o, SanitizedLine) and o.kind == "command")
-        plan = plan_transcript_scan(record, lines, commands)
-        if not plan.scan:
-            return []
-        self.report.transcript_lines_scanned += len(unstreamed.lines)
-        self._send_command_alerts(record, [o for o in outputs if isinstance(o, CommandAlert)])
-        return [plan.finding] if plan.finding else []
+        return plan_transcript_scan(record, lines, commands), unstreamed, outputs
+
+    # --- the stream, from its delivery records ---
+
+    def _records_of(self, session_id: str) -> StreamTotals | None:
+        """The totals of one session's delivery records (None when none are read: no sanitized group set).
+        Raises DeliveryRecordsUnread when they could not be read."""
+        reader = self.outlets.records
+        if reader is None:
+            return None
+        reads = reader.read([session_id], PageBudget(RECORD_PAGES_PER_TRANSCRIPT))
+        self.report.record_reads = reader.calls
+        if session_id in reads.unread:
+            raise DeliveryRecordsUnread("delivery records not read")
+        return stream_totals(reads.records.get(session_id, []))
+
+    def _with_records(self, record: SessionRecord, read: StreamTotals | None) -> SessionRecord:
+        """The record with its stream = legacy counts + the records just read, which are stored when they add to
+        what the item holds. A read that saw fewer batches than the item (a concurrent read was later) is not used."""
+        if read is None or read.batches < record.stream_records.batches or read == record.stream_records:
+            return record
+        self.outlets.table.record_totals(record.session_id, read, self.now)
+        return replace(record.with_stream(read), records_seen=record.records_seen or self.now, records_read_at=self.now)
 
     def _send_command_alerts(self, record: SessionRecord, alerts: list[CommandAlert]) -> None:
         if not alerts:
@@ -304,6 +386,10 @@ class SessionLedgerInvocation:
     def reconcile(self) -> None:
         table, now = self.outlets.table, self.now
         records = table.open_sessions(OPEN_SESSIONS_PER_RUN)
+        budget = PageBudget(RECORD_PAGES_PER_RUN)
+        streams = {log_stream_name(r.session_id): r.session_id for r in records}
+        swept = self._sweep(streams, budget)
+        reads = self._read_open(records, swept, budget)
         self.report.session_ids = len(records)
         if not records:
             return
@@ -311,7 +397,10 @@ class SessionLedgerInvocation:
         oldest = min((r.started_at or r.first_seen or now) for r in records)
         history = self.outlets.directory.history_ends(oldest - 60)
         for stored in records:
-            record = stored
+            record = self._stream_as_read(stored, reads, swept)
+            if record is None:
+                self.report.records_unread += 1
+                continue  # no decision on a stream that could not be read: the next run reads it again
             ended_at = closed_by_describe(record, active, history, now)
             if ended_at:
                 table.close(record.session_id, ended_at)
@@ -325,6 +414,49 @@ class SessionLedgerInvocation:
             if not still_open(_with_findings(record, raised), now, self.settings.timings):
                 table.settle(record.session_id)
                 self.report.settled += 1
+
+    def _sweep(self, open_streams: Mapping[str, str], budget: PageBudget) -> Sweep | None:
+        """One sweep of the sanitized group since the last complete one: streams no item knows, or whose session
+        was let go before these records, go into the Open index (read from the next run on; SG-LG-004 waits 20
+        minutes anyway). None without a sanitized group; `Sweep.complete` only when it read up to now."""
+        reader = self.outlets.records
+        if reader is None:
+            return None
+        table = self.outlets.table
+        now_ms = self.now * 1000
+        start, end = sweep_window(table.sweep_checkpoint(), now_ms)
+        sweep = reader.sweep(start, end, budget)
+        self.report.record_reads = reader.calls
+        others = [name for name in sweep.streams if name not in open_streams]
+        if others:
+            states = table.open_states(others)
+            opening = [name for name in others if opens_for_records(states.get(name), sweep.streams[name])]
+            table.open_for_records(opening, self.now, self.expires_at)
+        if sweep.complete:
+            table.set_sweep_checkpoint(end)
+        return Sweep(sweep.streams, sweep.complete and end == now_ms)
+
+    def _read_open(self, records: list[SessionRecord], swept: Sweep | None, budget: PageBudget) -> StreamReads:
+        """The delivery records of the open sessions whose stream exists (seen before, or by this run's sweep)."""
+        reader = self.outlets.records
+        if reader is None or not records:
+            return StreamReads()
+        found = swept.streams if swept is not None else {}
+        wanted = [r.session_id for r in records if r.stream_seen or log_stream_name(r.session_id) in found]
+        reads = reader.read(wanted, budget) if wanted else StreamReads()
+        self.report.record_reads = reader.calls
+        return reads
+
+    def _stream_as_read(self, record: SessionRecord, reads: StreamReads, swept: Sweep | None) -> SessionRecord | None:
+        """The record with its stream as this run read it; None when the run cannot tell (its records could not be
+        read, or a stream never seen may have begun after what the sweep could read)."""
+        if swept is None:
+            return record  # no sanitized group: the legacy counts are all there is
+        if record.session_id in reads.unread:
+            return None
+        if record.session_id in reads.records:
+            return self._with_records(record, stream_totals(reads.records[record.session_id]))
+        return record if swept.complete else None
 
     # --- delivering ---
 

@@ -28,6 +28,16 @@ START_GRACE_SECONDS: Final = 20 * 60
 QUIET_SECONDS: Final = 60 * 60
 # The ledger stops checking a session this long after it was first seen, whatever is still missing.
 CHECK_HORIZON_SECONDS: Final = 2 * 24 * 3600
+# The reconciler's sweep of the sanitized group for delivery records (streams no session explains): it reads
+# again this far before where the last complete sweep ended (a record can become searchable a little after its
+# timestamp, and the subscription stamps it at its write), and at most this long a window per run (the first run,
+# with no checkpoint, reads that far back: records exist only since the version that writes them; a sweep that
+# fell behind catches up by windows, and until it reaches the present no session is called never-streamed).
+SWEEP_OVERLAP_SECONDS: Final = 15 * 60
+SWEEP_WINDOW_MAX_SECONDS: Final = 6 * 3600
+# A delivery record ingested this close before the read that last counted its session (or after it) may not have
+# been in that read: a session let go since is looked at again.
+RECORD_READ_MARGIN_SECONDS: Final = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,16 +145,37 @@ def still_open(record: SessionRecord, now: int, timings: LedgerTimings) -> bool:
     return record.writes_transcript and not record.transcript_key and NO_TRANSCRIPT not in record.findings
 
 
+def sweep_window(checkpoint_ms: int, now_ms: int) -> tuple[int, int]:
+    """The [start, end] (epoch ms, event timestamps) the next sweep reads, from the last complete one's end."""
+    start = checkpoint_ms - SWEEP_OVERLAP_SECONDS * 1000 if checkpoint_ms else now_ms - SWEEP_WINDOW_MAX_SECONDS * 1000
+    return start, min(now_ms, start + SWEEP_WINDOW_MAX_SECONDS * 1000)
+
+
+def opens_for_records(state: tuple[bool, int] | None, newest_ingested_ms: int) -> bool:
+    """Whether delivery records the sweep found put their session (back) in the Open index: `state` is (in the
+    index, when its records were last read) of its item, None when there is none (a stream no session explains,
+    SG-LG-004's case); a session let go is opened again only for records its last read may not have counted."""
+    if state is None:
+        return True
+    is_open, read_at = state
+    return not is_open and newest_ingested_ms // 1000 > read_at - RECORD_READ_MARGIN_SECONDS
+
+
 __all__ = [
     "CHECK_HORIZON_SECONDS",
     "QUIET_SECONDS",
+    "RECORD_READ_MARGIN_SECONDS",
     "START_GRACE_SECONDS",
+    "SWEEP_OVERLAP_SECONDS",
+    "SWEEP_WINDOW_MAX_SECONDS",
     "Due",
     "LedgerTimings",
     "TranscriptPlan",
     "closed_by_describe",
     "due_findings",
+    "opens_for_records",
     "overwrite_finding",
     "plan_transcript_scan",
     "still_open",
+    "sweep_window",
 ]

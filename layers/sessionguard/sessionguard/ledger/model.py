@@ -7,8 +7,8 @@ any order (a stream can be delivered before CloudTrail's StartSession reaches Ev
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -32,6 +32,56 @@ TUNNEL_DOCUMENTS: Final = frozenset(
 )
 
 
+# The item attributes of the delivery records' totals: `rec_events`, `rec_lines`, ... (the legacy counts keep
+# their names: `stream_events`, `stream_lines`, ...).
+RECORD_TOTALS_PREFIX: Final = "rec_"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamTotals:
+    """What a session's stream delivered in all: the sum of its deliveries, each batch once."""
+
+    batches: int = 0
+    first_event: int = 0  # 0 = unknown
+    last_event: int = 0
+    events: int = 0
+    lines: int = 0
+    plain_text_events: int = 0
+    forged_events: int = 0
+    user_arn: str = ""  # as its earliest delivery says
+    instance_id: str = ""
+
+    def plus(self, other: StreamTotals) -> StreamTotals:
+        """Two parts of one stream (the legacy counts and the records): counts added, first and last widened,
+        user and instance from the part that has them (the legacy part first: it began earlier)."""
+        firsts = [t for t in (self.first_event, other.first_event) if t]
+        return StreamTotals(
+            batches=self.batches + other.batches,
+            first_event=min(firsts, default=0),
+            last_event=max(self.last_event, other.last_event),
+            events=self.events + other.events,
+            lines=self.lines + other.lines,
+            plain_text_events=self.plain_text_events + other.plain_text_events,
+            forged_events=self.forged_events + other.forged_events,
+            user_arn=self.user_arn or other.user_arn,
+            instance_id=self.instance_id or other.instance_id,
+        )
+
+    def to_item(self, prefix: str = RECORD_TOTALS_PREFIX) -> dict[str, int | str]:
+        return {f"{prefix}{name}": getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any], prefix: str = RECORD_TOTALS_PREFIX) -> StreamTotals:
+        values: dict[str, Any] = {}
+        for name, default in ((n, getattr(_NO_TOTALS, n)) for n in cls.__dataclass_fields__):
+            value = item.get(f"{prefix}{name}", default)
+            values[name] = int(value) if isinstance(default, int) else str(value)
+        return cls(**values)
+
+
+_NO_TOTALS: Final = StreamTotals()
+
+
 @dataclass(frozen=True, slots=True)
 class SessionRecord:
     """What the ledger knows about one session. Times are epoch seconds (0 = unknown)."""
@@ -53,7 +103,8 @@ class SessionRecord:
     # End (TerminateSession, or the reconciler from DescribeSessions)
     ended_at: int = 0
     end_source: str = ""  # TerminateSession | DescribeSessions
-    # Stream (the subscription function, one update per delivery)
+    # Stream: the sum of the legacy counts (ADDed by the subscription function per delivery, before the delivery
+    # records) and of the delivery records the ledger function read back (`legacy_stream` keeps the first part).
     stream_first: int = 0
     stream_last: int = 0
     stream_events: int = 0
@@ -62,6 +113,10 @@ class SessionRecord:
     forged_events: int = 0  # events in the stream that claimed another session id
     stream_user: str = ""  # what the streamed events say (userIdentity.arn, target.id): any instance can write
     stream_target: str = ""  # them, so they are shown only where no StartSession says
+    records_seen: int = 0  # when the ledger first saw delivery records of the session's stream (0: none yet)
+    records_read_at: int = 0  # when it last read them all
+    legacy_stream: StreamTotals = _NO_TOTALS
+    stream_records: StreamTotals = _NO_TOTALS  # the second part: the totals of its delivery records
     # Transcript (S3 object created)
     transcript_key: str = ""
     transcript_size: int = 0
@@ -83,6 +138,18 @@ class SessionRecord:
         return self.stream_events > 0
 
     @property
+    def stream_seen(self) -> bool:
+        """Whether anything says the session's stream exists: delivery records seen, or legacy counts."""
+        evidence = (
+            self.records_seen,
+            self.stream_first,
+            self.stream_events,
+            self.plain_text_events,
+            self.forged_events,
+        )
+        return any(evidence)
+
+    @property
     def is_shell(self) -> bool:
         return self.known_start and self.document in SHELL_DOCUMENTS
 
@@ -96,7 +163,7 @@ class SessionRecord:
         """From a plain item (`adapters.session_ledger` turns DynamoDB's typed values into str, int and sets)."""
         values: dict[str, Any] = {}
         for name in cls.__dataclass_fields__:
-            if name not in item:
+            if name not in item or name in {"legacy_stream", "stream_records"}:
                 continue
             value = item[name]
             if name == "findings":
@@ -105,7 +172,20 @@ class SessionRecord:
                 values[name] = int(value)
             else:
                 values[name] = str(value)
-        return cls(**values)
+        record = cls(**values)
+        legacy = record.stream_totals()
+        read = StreamTotals.from_item(item, RECORD_TOTALS_PREFIX)
+        return replace(record, legacy_stream=legacy).with_stream(read)
+
+    def stream_totals(self) -> StreamTotals:
+        """The record's stream fields as totals."""
+        return StreamTotals(**{total: getattr(self, name) for total, name in _STREAM_FIELDS.items()})
+
+    def with_stream(self, read: StreamTotals) -> SessionRecord:
+        """The record with its stream fields = the legacy counts + `read` (the totals of its delivery records)."""
+        total = self.legacy_stream.plus(read)
+        fields = {name: getattr(total, part) for part, name in _STREAM_FIELDS.items()}
+        return replace(self, stream_records=read, **fields)
 
     def to_json(self) -> dict[str, Any]:
         """The `sessionguard sessions --json` record (and `.demo/sessions.jsonl`): plain, already masked."""
@@ -136,6 +216,17 @@ class SessionRecord:
 
 
 _DEFAULTS: Final = SessionRecord(session_id="")
+# StreamTotals' fields -> the SessionRecord fields that hold them.
+_STREAM_FIELDS: Final = {
+    "first_event": "stream_first",
+    "last_event": "stream_last",
+    "events": "stream_events",
+    "lines": "stream_lines",
+    "plain_text_events": "plain_text_events",
+    "forged_events": "forged_events",
+    "user_arn": "stream_user",
+    "instance_id": "stream_target",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +243,31 @@ class StreamDelivery:
     forged_events: int = 0
     user_arn: str = ""  # as the first streamed event says
     instance_id: str = ""
+
+
+def stream_totals(deliveries: Iterable[StreamDelivery]) -> StreamTotals:
+    """The totals of a stream's delivery records, in the order they were read. A batch id counted once: the same
+    payload delivered twice (a Lambda retry after the transcript write) writes the same record twice. Exact when
+    `deliveries` are all the stream's records, so the ledger SETs the result (never ADDs): reading again is
+    harmless."""
+    counted: dict[str, StreamDelivery] = {}
+    for delivery in deliveries:
+        counted.setdefault(delivery.batch_id, delivery)
+    if not counted:
+        return _NO_TOTALS
+    kept = list(counted.values())
+    earliest = min(kept, key=lambda d: d.first_event or _NUMBER_MAX)  # the first of the earliest, ties in order
+    return StreamTotals(
+        batches=len(kept),
+        first_event=min((d.first_event for d in kept if d.first_event), default=0),
+        last_event=max(d.last_event for d in kept),
+        events=sum(d.events for d in kept),
+        lines=sum(d.lines for d in kept),
+        plain_text_events=sum(d.plain_text_events for d in kept),
+        forged_events=sum(d.forged_events for d in kept),
+        user_arn=earliest.user_arn or next((d.user_arn for d in kept if d.user_arn), ""),
+        instance_id=earliest.instance_id or next((d.instance_id for d in kept if d.instance_id), ""),
+    )
 
 
 def stream_delivery(
@@ -281,13 +397,16 @@ __all__ = [
     "COMMAND_DOCUMENTS",
     "DELIVERY_RECORD_FILTER",
     "DELIVERY_RECORD_KIND",
+    "RECORD_TOTALS_PREFIX",
     "SHELL_DOCUMENTS",
     "TUNNEL_DOCUMENTS",
     "SessionRecord",
     "StreamDelivery",
+    "StreamTotals",
     "delivery_record",
     "epoch_of",
     "iso",
     "parse_delivery_record",
     "stream_delivery",
+    "stream_totals",
 ]
