@@ -4,8 +4,10 @@ call out with. Behaviour, not timing: each fails when the work comes back, whate
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -77,8 +79,38 @@ def test_the_tracer_patches_only_what_the_functions_call_out_with() -> None:
         "AWS_LAMBDA_FUNCTION_NAME": "f",
         "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
     }
-    environment = {k: v for k, v in __import__("os").environ.items() if k != "POWERTOOLS_TRACE_DISABLED"}
+    environment = {k: v for k, v in os.environ.items() if k != "POWERTOOLS_TRACE_DISABLED"}
     completed = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, env={**environment, **lambda_like}
     )
     assert completed.stdout.strip() == "False ['botocore', 'httplib']"
+
+
+def test_the_import_does_what_a_cold_start_does_before_a_snapshot_only_under_snapstart(tmp_path: Path) -> None:
+    """With AWS_LAMBDA_INITIALIZATION_TYPE=snap-start (Lambda SnapStart), the import compiles the Linux rule sets,
+    makes the transcript client and registers a reseed of `random` for after each restore; otherwise none of it."""
+    (tmp_path / "snapshot_restore_py.py").write_text(
+        "AFTER_RESTORE = []\ndef register_after_restore(hook):\n    AFTER_RESTORE.append(hook.__name__)\n"
+    )
+    script = (
+        "import sys\n"
+        f"sys.path[:0] = [{str(REPO / 'functions' / 'session_alerts')!r}, {str(REPO / 'layers' / 'sessionguard')!r},"
+        f" {str(tmp_path)!r}]\n"
+        "import app, snapshot_restore_py\n"
+        "from sessionguard.alerting import session_alerts\n"
+        "rules = session_alerts.default_rules.cache_info().currsize and session_alerts.default_rules()\n"
+        "outlets = session_alerts.default_outlets.cache_info().currsize and session_alerts.default_outlets()[1]\n"
+        "print(bool(rules) and rules._platforms['linux'].prefilter._compiled,\n"
+        "      bool(rules) and rules._platforms['windows'].prefilter._compiled,\n"
+        "      bool(outlets) and '_client' in vars(outlets.transcripts), snapshot_restore_py.AFTER_RESTORE)\n"
+    )
+    environment = {**os.environ, **ENVIRONMENT, "AWS_DEFAULT_REGION": "us-east-1"}
+    environment |= {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+    def run(initialization_type: str) -> str:
+        env = {**environment, "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type}
+        completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env)
+        return completed.stdout.strip()
+
+    assert run("snap-start") == "True False True ['seed']"
+    assert run("on-demand") == "False False False []"  # nothing loaded, compiled or made

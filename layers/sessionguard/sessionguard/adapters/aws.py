@@ -51,3 +51,12 @@ class LazyClient[C]:
         client = boto3.client(self.service, config=self.config)  # type: ignore[call-overload]
         vars(instance)[self.name] = client
         return client
+
+
+def make_clients(holder: object) -> None:
+    """Make now every client `holder`'s LazyClient attributes would make on first use (under Lambda SnapStart, the
+    function makes them before its snapshot, so that restored environments start with them)."""
+    for cls in type(holder).__mro__:
+        for name, attribute in vars(cls).items():
+            if isinstance(attribute, LazyClient):
+                getattr(holder, name)
