@@ -15,11 +15,11 @@ source and the function's directory. The environment looks like Lambda's to Powe
 tracing on), so the Tracer patches what it patches in the deployed function. Each figure is the best of `--repeat`
 runs, taken alternately in the same run, after one run of each that is not counted.
 
-Both read compiled bytecode, from a cache of their own (PYTHONPYCACHEPREFIX) that the uncounted runs write: otherwise a
-module edited since its `__pycache__` was written is compiled again in every run where the environment forbids
-writing bytecode (PYTHONDONTWRITEBYTECODE, as on this project's shared machines: ~80 ms of the handler's figure
-once), and the figure would depend on which files were edited last. A layer built by `sam build` ships no bytecode
-at all, and /opt is read-only in Lambda: there every module is compiled at every cold start (docs/performance.md).
+Both read compiled bytecode, as the function does (the layer ships it: layers/sessionguard/Makefile), from a cache of
+their own (PYTHONPYCACHEPREFIX) that the uncounted runs write: otherwise a module edited since its `__pycache__` was
+written is compiled again in every run where the environment forbids writing bytecode (PYTHONDONTWRITEBYTECODE, as
+on this project's shared machines: ~80 ms of the handler's figure once), and the figure would depend on which files
+were edited last.
 """
 
 from __future__ import annotations
