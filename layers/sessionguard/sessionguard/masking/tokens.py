@@ -4,30 +4,33 @@ A shape is recognised by the value alone (`ghp_` + 36 base62, `AKIA` + 16), so i
 words, RE2 pattern and the examples it must and must not mask are one YAML entry each. What a pattern cannot say is
 a named hook in `ACCEPT_HOOKS`. Loading is strict, as for detection rules: an unknown key, an unknown kind, a
 pattern RE2 rejects or one without its value group fails the import, never silently weakens masking.
+
+The file is read through tokens.json beside it, the same document as JSON with the SHA-256 of the YAML it was
+made from: a cold start then neither imports PyYAML nor parses YAML (~10-15 ms before the first line is masked).
+When the digest differs (tokens.yaml edited, the JSON not remade), the YAML itself is read, so a stale JSON makes
+loading slower, never different. `python -m sessionguard.masking.tokens` remakes it; a test keeps it fresh.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
-import yaml
-
 from sessionguard.masking.kinds import KINDS
 from sessionguard.masking.regex import Match
 from sessionguard.masking.rules import Rule, make_rule
 
 TOKENS_FILE: Final = Path(__file__).with_name("tokens.yaml")
+PREBUILT_SUFFIX: Final = ".json"  # tokens.json beside tokens.yaml
 _KEYS: Final = frozenset({"kind", "source", "triggers", "requires", "regex", "accept", "examples"})
 _EXAMPLE_KEYS: Final = frozenset({"mask", "keep"})
-# libyaml's parser when PyYAML has it (the layer's wheel does): the same documents, read in a third of the time of
-# the pure-Python one, which a cold start would pay before its first line is masked.
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class TokenShapeError(ValueError):
@@ -118,7 +121,7 @@ def _shape(entry: object, index: int) -> TokenShape:
 @cache
 def token_shapes(path: Path = TOKENS_FILE) -> tuple[TokenShape, ...]:
     """Every shape of the file, in its order (which is the masker's precedence)."""
-    document = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)  # noqa: S506 - a safe loader
+    document = _document(path)
     if not isinstance(document, list) or not document:
         raise TokenShapeError(f"{path.name}: expected a list of token shapes")
     return tuple(_shape(entry, index) for index, entry in enumerate(document))
@@ -128,4 +131,44 @@ def token_rules() -> tuple[Rule, ...]:
     return tuple(shape.rule for shape in token_shapes())
 
 
-__all__ = ["ACCEPT_HOOKS", "TOKENS_FILE", "TokenShape", "TokenShapeError", "token_rules", "token_shapes"]
+def _document(path: Path) -> Any:
+    """The YAML document of `path`, from its prebuilt JSON when that was made from these very bytes."""
+    source = path.read_bytes()
+    try:
+        prebuilt = json.loads(path.with_suffix(PREBUILT_SUFFIX).read_text(encoding="utf-8"))
+        if prebuilt["yaml_sha256"] == hashlib.sha256(source).hexdigest():
+            return prebuilt["document"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return _parse_yaml(source.decode("utf-8"))
+
+
+def _parse_yaml(text: str) -> Any:
+    import yaml  # noqa: PLC0415 - only when tokens.json is missing or stale
+
+    # libyaml's parser when PyYAML has it (the layer's wheel does): the same documents in a third of the time.
+    loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+
+
+def write_prebuilt(path: Path = TOKENS_FILE) -> Path:
+    """(Re)write the JSON of `path` (tokens.json for tokens.yaml); returns its path."""
+    source = path.read_bytes()
+    prebuilt = {"yaml_sha256": hashlib.sha256(source).hexdigest(), "document": _parse_yaml(source.decode("utf-8"))}
+    target = path.with_suffix(PREBUILT_SUFFIX)
+    target.write_text(json.dumps(prebuilt, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return target
+
+
+__all__ = [
+    "ACCEPT_HOOKS",
+    "TOKENS_FILE",
+    "TokenShape",
+    "TokenShapeError",
+    "token_rules",
+    "token_shapes",
+    "write_prebuilt",
+]
+
+if __name__ == "__main__":
+    print(write_prebuilt())

@@ -7,17 +7,20 @@ fails loading instead of falling back to a backtracking engine.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import re2
-import yaml
 
 from sessionguard.rules.model import AllowEntry, Rule, RuleError
 from sessionguard.severity import Severity
+
+if TYPE_CHECKING:
+    import yaml
 
 RULE_KEYS = frozenset(
     {"id", "title", "severity", "techniques", "description", "tags", "match", "exceptions", "examples", "platform"}
@@ -55,8 +58,10 @@ def load_file(path: Path) -> tuple[list[Rule], list[AllowEntry]]:
 
 
 def parse_document(text: str, source: str) -> tuple[list[Rule], list[AllowEntry]]:
+    import yaml  # noqa: PLC0415 - the default pack loads from its prebuilt JSON: a cold start imports no PyYAML
+
     try:
-        document = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 -- _StrictLoader is a SafeLoader
+        document = yaml.load(text, Loader=_strict_loader())  # noqa: S506 -- a SafeLoader
     except yaml.YAMLError as error:
         raise RuleError(f"{source}: not valid YAML: {error}") from error
     if not isinstance(document, dict):
@@ -238,26 +243,29 @@ def _strings(value: object, where: str, *, minimum: int = 0) -> tuple[str, ...]:
     return tuple(value)
 
 
-# libyaml's parser loads the default pack several times faster (Lambda cold starts); same safe constructor.
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+@functools.cache
+def _strict_loader() -> type[yaml.SafeLoader]:
+    """A SafeLoader that refuses duplicate keys: PyYAML keeps the last one, silently dropping e.g. a `match:`. It is
+    libyaml's parser when PyYAML has it, several times faster; same safe constructor."""
+    import yaml  # noqa: PLC0415 - see parse_document
 
+    safe_loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-class _StrictLoader(_SafeLoader):  # type: ignore[misc,valid-type]
-    """SafeLoader that refuses duplicate keys: PyYAML keeps the last one, silently dropping e.g. a `match:`."""
+    class StrictLoader(safe_loader):  # type: ignore[misc,valid-type]
+        pass
 
+    def construct_mapping(loader: StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        mapping: dict[Any, Any] = loader.construct_mapping(node, deep=deep)
+        return mapping
 
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    mapping: dict[Any, Any] = loader.construct_mapping(node, deep=deep)
-    return mapping
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    return StrictLoader
 
 
 def iter_rule_files(paths: Sequence[Path]) -> Iterator[Path]:
