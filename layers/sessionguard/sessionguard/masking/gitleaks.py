@@ -36,7 +36,7 @@ class Allowlist:
 
     target: str  # "secret", "match" or "line"
     all_required: bool
-    regex: Regex | None  # the allow-list's regexes as one alternation: one search, not one per regex
+    regex: LazyRegex | None  # the allow-list's regexes as one alternation: one search, not one per regex
     stopwords: tuple[bytes, ...]
 
     def allows(self, secret: bytes, match: bytes, line: bytes) -> bool:
@@ -93,8 +93,9 @@ def _allowlist(raw: dict[str, Any]) -> Allowlist:
     return Allowlist(
         target=str(raw.get("target", "secret")),
         all_required=raw.get("condition", "OR") == "AND",
-        # each pattern in its own group, so that its inline flags ((?i)) and anchors stay its own
-        regex=Regex("|".join(f"(?:{pattern})" for pattern in patterns)) if patterns else None,
+        # each pattern in its own group, so that its inline flags ((?i)) and anchors stay its own; compiled when a
+        # match of its rule is first judged, as the rule's own regex is
+        regex=LazyRegex("|".join(f"(?:{pattern})" for pattern in patterns)) if patterns else None,
         stopwords=tuple(str(word).encode() for word in raw.get("stopwords", [])),
     )
 
