@@ -25,10 +25,12 @@ small to pay for starting workers, run the same functions here with no worker: t
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import marshal
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -485,6 +487,7 @@ def _work(connection: Connection, settings: ScanSettings, pack: RulePack | None)
     """A worker's life: messages from the scanning process until its sessions are scanned (its last task: ending
     then lets the system free its memory while the others finish) or it is told to stop. A failure is sent back by
     its type and place in the code (never its message, which could quote the data), and ends the worker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C reaches the whole process group: the scanning process stops us
     try:
         worker = _Worker(settings, pack)
         while True:
@@ -503,4 +506,5 @@ def _work(connection: Connection, settings: ScanSettings, pack: RulePack | None)
                 return
     except Exception as error:
         place = traceback.extract_tb(error.__traceback__)[-1]
-        connection.send(("failed", f"{type(error).__name__} at {Path(place.filename).name}:{place.lineno}"))
+        with contextlib.suppress(OSError):  # the scanning process may be gone (then so is the pipe)
+            connection.send(("failed", f"{type(error).__name__} at {Path(place.filename).name}:{place.lineno}"))
