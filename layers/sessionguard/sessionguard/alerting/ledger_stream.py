@@ -1,68 +1,94 @@
-"""The subscription function's part of the session ledger (docs/ledger.md): one conditional update per delivery
-records the stream's first and last event time and its counts, and returns the session's start, whose context
-(source IP, how it was started, MFA, masked reason) the delivery's command alerts then carry.
-
-The ledger is a second record, never in the alerts' way: when the table cannot be written the failure is logged by
-its error code and counted, and the alerts go out without the context.
+"""The subscription function's part of the session ledger (docs/ledger.md): every delivery's stream record (first
+and last event time, its counts, its batch id) travels in its transcript write, as one JSON log event after its
+lines in the same PutLogEvents call (`ledger.model.delivery_record`; the ledger function reads it back), so a
+delivery costs no ledger call of its own. A delivery that raises alerts claims them on the session's ledger item
+(`alerting.claims`, `adapters.dynamodb.SessionClaims`), and that one write returns the session's start, whose
+context (source IP, how it was started, MFA, masked reason) its alerts carry.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
-from sessionguard.adapters.aws import error_code
-from sessionguard.adapters.session_ledger import SessionTable
+from sessionguard.adapters.dynamodb import SessionClaims
 from sessionguard.alerting.formatting import AlertContext, SnsMessage, build_slack_message, build_sns_message
 from sessionguard.alerting.ledger_messages import slack_with_session_context, with_session_context
-from sessionguard.ledger.model import SessionRecord, StreamDelivery, stream_delivery
-from sessionguard.observability import logger
+from sessionguard.alerting.log_events import LOG_BATCH_MAX_BYTES, LOG_BATCH_MAX_EVENTS, LOG_EVENT_OVERHEAD, LogEvent
+from sessionguard.ledger.model import (
+    DELIVERY_RECORD_KIND,
+    SessionRecord,
+    StreamDelivery,
+    delivery_record,
+    stream_delivery,
+)
 from sessionguard.session.engine import CommandAlert
 from sessionguard.session.records import SessionEvent
 
-LEDGER_RETENTION_SECONDS: Final = 90 * 24 * 3600
+LEDGER_RETENTION_SECONDS: Final = 90 * 24 * 3600  # a new ledger item's expiry (the ledger function sets its own)
+# A record is stamped at its write time, or within 23 hours of the earliest line of its call (PutLogEvents takes
+# the events of one call within 24 hours): the ledger's sweep reads records by event time.
+_RECORD_SPAN_MS: Final = 23 * 3600 * 1000
+# How a record's log event begins (`json.dumps` keeps the record's key order): transcript and alert lines begin
+# with their own kind.
+_RECORD_START: Final = f'{{"kind": "{DELIVERY_RECORD_KIND}"'
 
 
-class StreamLedger(Protocol):
-    """`adapters.session_ledger.SessionTable.record_stream`."""
-
-    def record_stream(self, delivery: StreamDelivery, now: int, expires_at: int) -> SessionRecord | None: ...
-
-
-def ledger_from_env(env: Mapping[str, str] | None = None) -> StreamLedger | None:
-    """The ledger table when the template names one (SESSION_LEDGER_TABLE), else None."""
+def claims_from_env(env: Mapping[str, str] | None = None) -> SessionClaims:
+    """Where the sessions' alert claims live: the ledger table when the template names one (SESSION_LEDGER_TABLE),
+    so that the claim returns the session's start; else the alert state table."""
     env = os.environ if env is None else env
-    table = env.get("SESSION_LEDGER_TABLE", "")
-    return SessionTable(table) if table else None
+    ledger = env.get("SESSION_LEDGER_TABLE", "")
+    if ledger:
+        return SessionClaims.on_ledger(ledger, LEDGER_RETENTION_SECONDS)
+    return SessionClaims.on_state_table(env["ALERT_STATE_TABLE"])
 
 
-def record_delivery(
-    ledger: StreamLedger | None,
+def delivery_of(
     meta: Mapping[str, Any],
     records: Sequence[Any],
     readable: Sequence[tuple[int, SessionEvent]],
     *,
     forged: int,
     batch_id: str,
-    retention_seconds: int = LEDGER_RETENTION_SECONDS,
-) -> SessionRecord | None:
-    """Record one delivery of a session's stream; the session as the ledger now has it, or None (no ledger, a
-    retried delivery, nothing of the session in it, or the write failed)."""
+) -> StreamDelivery | None:
+    """What one delivery adds to its session's ledger record, or None (no stream name, nothing of the session)."""
     stream = meta.get("logStream")
-    if ledger is None or not isinstance(stream, str) or not stream:
+    if not isinstance(stream, str) or not stream:
         return None
     stamps = [_timestamp(records[index]) for index, _ in readable]
-    delivery = stream_delivery(stream, batch_id, stamps, [event for _, event in readable], forged)
-    if delivery is None:
+    return stream_delivery(stream, batch_id, stamps, [event for _, event in readable], forged)
+
+
+def with_delivery_record(batches: list[list[LogEvent]], delivery: StreamDelivery, now_ms: int) -> list[list[LogEvent]]:
+    """The session stream's PutLogEvents batches with the delivery's record in the last call (a new one when the
+    last is full): stamped now, or 23 hours after the earliest line of that call when its lines are older."""
+    message = json.dumps(delivery_record(delivery), ensure_ascii=False)
+    last = batches[-1] if batches else []
+    size = sum(event.size for event in last)
+    if (
+        not last
+        or len(last) >= LOG_BATCH_MAX_EVENTS
+        or size + len(message.encode()) + LOG_EVENT_OVERHEAD > LOG_BATCH_MAX_BYTES
+    ):
+        return [*batches, [LogEvent(now_ms, message)]]
+    earliest = min(event.timestamp for event in last)
+    record = LogEvent(min(now_ms, earliest + _RECORD_SPAN_MS), message)
+    return [*batches[:-1], sorted([*last, record], key=lambda event: event.timestamp)]
+
+
+def is_delivery_record(message: str) -> bool:
+    """Whether a sanitized log event is a delivery's record (not a line), as this module writes them."""
+    return message.startswith(_RECORD_START)
+
+
+def session_record(item: Mapping[str, Any], session_id: str) -> SessionRecord | None:
+    """The ledger's record of the session from its item as the claim returned it (None when the item is empty)."""
+    if not item:
         return None
-    now = int(time.time())
-    try:
-        return ledger.record_stream(delivery, now, now + retention_seconds)
-    except Exception as error:  # the ledger must never stop the alerts
-        logger.warning("Session ledger not updated", extra={"error": error_code(error)})
-        return None
+    return SessionRecord.from_item({**item, "session_id": session_id})
 
 
 def sns_with_context(alert: CommandAlert, context: AlertContext, session: SessionRecord | None) -> SnsMessage:
@@ -81,4 +107,12 @@ def _timestamp(record: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-__all__ = ["StreamLedger", "ledger_from_env", "record_delivery", "slack_with_context", "sns_with_context"]
+__all__ = [
+    "claims_from_env",
+    "delivery_of",
+    "is_delivery_record",
+    "session_record",
+    "slack_with_context",
+    "sns_with_context",
+    "with_delivery_record",
+]

@@ -480,7 +480,10 @@ class AlertOutlets:
             failures = deliveries.counts.failures["termination"]
             before = deliveries.counts.delivered["termination"]
             deliveries.once(
-                state_key("terminate", session_id), partial(self.terminator.terminate, session_id), "termination"
+                state_key("terminate", session_id),
+                partial(self.terminator.terminate, session_id),
+                "termination",
+                durable=True,  # at most once per session, whatever delivery raised the alert
             )
             if deliveries.counts.failures["termination"] > failures:
                 note = "not terminated: TerminateSession failed; the invocation is retried"

@@ -10,22 +10,23 @@ Order of work per invocation (docs/alerts.md explains the why):
    prompt or a private key can span deliveries, and each delivery is its own invocation), then run it over the
    good events; it masks every line and alert. A command still pending at the end is scanned and written as it
    is (marked incomplete); the next delivery, warmed up with it, completes it.
-4. Noise control (noise.py) on the alerts at or above the configured severity, at most INVOCATION_ALERT_CAP of
-   them and a summary per delivery, and one finding per stream for events claiming another session; then SNS to
-   every topic for all of them, then Slack (retried with backoff within the time left; never before SNS is done).
+4. Claim the alerts at or above the configured severity in one conditional write on the session's item, which
+   also takes their windows and the session's cap and returns the session's start for their context
+   (claims.py): at most INVOCATION_ALERT_CAP of them and a summary per delivery, and one finding per stream for
+   events claiming another session; then SNS to every topic for all of them, then EventBridge, then Slack
+   (retried with backoff within the time left; never before SNS is done).
 5. Park what was set aside, several log events per message and several messages per SendMessageBatch call: a
    flood of junk records costs a few calls, and comes after the alerts, never before them.
-6. Write the masked lines to the sanitized log group, one stream per session, with the alert lines of step 4 in
-   the same call. A quiet delivery (it opens at a prompt, raises no alert, sets nothing aside and fits one
-   PutLogEvents call) writes them directly: no earlier attempt at it can have written any. Any other delivery
-   writes only the lines of log events not written already (marked by event id in the alert state table), each
-   batch once through the delivery ledger: a retried or overlapping delivery writes each line once
-   (docs/performance.md, "What a delivery costs").
+6. Write the masked lines to the sanitized log group, one stream per session, with the alert lines of step 4
+   and the delivery's record for the session ledger (ledger_stream.py) in the same call. A quiet delivery (it
+   opens at a prompt, raises no alert, sets nothing aside and fits one PutLogEvents call) writes them directly:
+   no earlier attempt at it can have written any. Any other delivery writes each batch unless what its batch
+   recorded says an earlier attempt wrote it (docs/performance.md, "What a delivery costs").
    Before 5 and 6, and between their calls, the time left is checked: with less than FINISH_RESERVE_SECONDS left,
    the whole invocation is parked for a replay (which repeats nothing already done) instead of timing out.
-7. Metrics (EMF), always. If any delivery, write or parking failed, raise `DeliveryFailed` so Lambda retries the
-   invocation (and finally hands it to the on-failure destination): deliveries that already succeeded are not
-   repeated, because each one runs once per key through the delivery ledger (Powertools Idempotency).
+7. Metrics (EMF), always. If any delivery, write or parking failed, record on the session's item what went out
+   (one write, on this path only) and raise `DeliveryFailed` so Lambda retries the invocation (and finally hands
+   it to the on-failure destination): the retry repeats only what failed.
 
 Raw session text never reaches logs, metrics or exceptions: only ids, counts, reasons and AWS error codes. The
 failure queue is the one place raw log events are written — it is encrypted with the session key and holds
@@ -35,10 +36,10 @@ nothing the session log group does not already hold (see docs/alerts.md, "Nothin
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
+import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, partial
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -46,18 +47,34 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sessionguard.adapters.aws import error_code
-from sessionguard.adapters.dynamodb import DynamoTranscriptMarks
+from sessionguard.adapters.dynamodb import PreviousDeliveryRecords
 from sessionguard.adapters.logs import (
     CloudWatchSessionHistory,
+    CloudWatchTranscriptSearch,
     CloudWatchTranscriptSink,
     NoSessionHistory,
     PutResult,
     SessionHistory,
     StoredEvent,
+    TranscriptSearch,
     TranscriptSink,
 )
 from sessionguard.adapters.sqs import SQS_MAX_MESSAGE_BYTES, FailureQueue, SqsFailureQueue
+from sessionguard.alerting.claims import (
+    CLAIM_PREFIX,
+    Candidate,
+    ClaimState,
+    ClaimWrite,
+    DeliveredElsewhere,
+    DoneSet,
+    Lease,
+    LegacyRecords,
+    claim_write,
+    decide,
+    digest,
+)
 from sessionguard.alerting.delivery import (
+    DEFAULT_BUDGET_SECONDS,
     Deliveries,
     DeliveryOutlets,
     DeliverySettings,
@@ -70,31 +87,25 @@ from sessionguard.alerting.formatting import (
     invocation_summary_alert,
 )
 from sessionguard.alerting.ledger_stream import (
-    StreamLedger,
-    ledger_from_env,
-    record_delivery,
+    claims_from_env,
+    delivery_of,
+    is_delivery_record,
+    session_record,
     slack_with_context,
     sns_with_context,
+    with_delivery_record,
 )
 from sessionguard.alerting.log_events import LogEvent, log_event_batches
-from sessionguard.alerting.noise import (
-    STATE_RETENTION_SECONDS,
-    Decision,
-    NoiseControl,
-    alert_keys,
-    state_key,
-)
+from sessionguard.alerting.noise import Decision, alert_keys, event_epoch, state_key
 from sessionguard.alerting.parking import invocation_body, log_event_entry, log_events_bodies, send_batches
 from sessionguard.alerting.text import visible
 from sessionguard.alerting.transcript import (
     TranscriptLinesRejected,
-    alert_line_id,
     log_stream_name,
-    mark_key,
     sanitized_log_events,
     stamp_age_limit_ms,
 )
-from sessionguard.ledger.model import SessionRecord
+from sessionguard.ledger.model import SessionRecord, StreamDelivery, parse_delivery_record
 from sessionguard.masking.masker import mask_secrets
 from sessionguard.observability import logger, metrics
 from sessionguard.rules import RulePack
@@ -126,6 +137,13 @@ INVOCATION_ALERT_CAP: Final = 50
 # With less time left than this before parking or writing, the invocation parks itself for a replay: one SQS
 # message, which takes well under a second, where timing out would make Lambda retry everything from the start.
 FINISH_RESERVE_SECONDS: Final = 3.0
+# A claim that meets a concurrent one is written again against what the failed write returned, a few times.
+CLAIM_ATTEMPTS: Final = 4
+# A delivery whose events are older than this may be a retry of one the previous version began: Lambda retries a
+# failed asynchronous invocation one minute after it failed, then two (its developer guide, "How Lambda handles
+# errors and retries with asynchronous invocation"); 5 seconds for the agent's clock. Its deliveries are checked
+# against that version's records (docs/alerts.md, "Retries").
+LATE_DELIVERY_MS: Final = 55_000
 CLAIMS_ANOTHER_SESSION: Final = "event claims another session than its log stream"
 CLAIMS_RULE_ID: Final = "sessionguard-claims-another-session"
 # The first few parked records are logged one by one, the rest counted in one line: a flood of junk records must
@@ -172,19 +190,27 @@ class Outlets(DeliveryOutlets):
 
     transcripts: TranscriptSink
     failures: FailureQueue
-    marks: TranscriptMarks
+    claims: ClaimStore
+    search: TranscriptSearch  # finds a delivery's record in the sanitized group (a retry's rare path)
+    previous: LegacyRecords | None = None  # the delivery records the previous version wrote
     history: SessionHistory = field(default_factory=NoSessionHistory)
-    sessions: StreamLedger | None = None  # the session ledger (docs/ledger.md), when the stack has one
 
 
-class TranscriptMarks(Protocol):
-    """Which session log events (opaque keys, see `_mark_key`) are in the sanitized transcript already."""
+class ClaimStore(Protocol):
+    """`adapters.dynamodb.SessionClaims`: the item that holds a session's alert claims (`claims`)."""
 
-    def written(self, keys: Sequence[str], now: int) -> set[str]:
-        """The keys marked and not expired at `now`."""
+    @property
+    def is_ledger(self) -> bool:
+        """Whether the item is the session ledger's record (its start gives alerts their context)."""
         ...
 
-    def mark(self, keys: Sequence[str], expires_at: int) -> None: ...
+    def claim(self, session_id: str, write: ClaimWrite, now: int) -> tuple[bool, dict[str, Any]]: ...
+
+    def read(self, session_id: str, batch: str) -> dict[str, Any]: ...
+
+    def record(
+        self, session_id: str, batch: str, delivered: Collection[str], released: Mapping[str, tuple[str, str]], now: int
+    ) -> None: ...
 
 
 @cache
@@ -201,9 +227,10 @@ def default_outlets() -> tuple[AlertSettings, Outlets]:
         settings,
         transcripts=CloudWatchTranscriptSink(),
         failures=SqsFailureQueue(settings.failure_queue_url),
-        marks=DynamoTranscriptMarks(settings.state_table),
+        claims=claims_from_env(),
+        search=CloudWatchTranscriptSearch(),
+        previous=PreviousDeliveryRecords(settings.state_table, time.time),
         history=CloudWatchSessionHistory(),
-        sessions=ledger_from_env(),
     )
     return settings, outlets
 
@@ -228,8 +255,8 @@ class BatchReport:
     warm_up_failures: int = 0
     invalid_event_times: int = 0
     claims_another_session: int = 0  # events naming another session than their log stream (parked)
-    lines_already_written: int = 0  # lines of log events an earlier delivery wrote (not written again)
-    marks_failures: int = 0  # transcript marks that could not be read or written (logged by error code)
+    lines_already_written: int = 0  # lines an earlier attempt at the batch wrote (not written again)
+    record_failures: int = 0  # what a batch did could not be read or recorded (logged by error code)
     deferred: bool = False  # time ran short: the invocation was parked for a replay to finish
     stats: EngineStats = field(default_factory=EngineStats)
 
@@ -252,7 +279,7 @@ class BatchReport:
             "invalid_event_times": self.invalid_event_times,
             "claims_another_session": self.claims_another_session,
             "lines_already_written": self.lines_already_written,
-            "marks_failures": self.marks_failures,
+            "record_failures": self.record_failures,
             "deferred": self.deferred,
         }
 
@@ -286,11 +313,15 @@ class _SessionAlertsInvocation:
         self.rules = rules
         self.context = context
         self.report = BatchReport()
-        self.noise = NoiseControl(outlets.noise, settings.window_seconds, settings.cap_per_session, outlets.wall_clock)
-        self.deliveries = Deliveries(outlets, self.report, context)
+        # What this attempt at the batch knows is done (from its claims) and what it ran: each delivery once.
+        self.done = DoneSet()
+        self.deliveries = Deliveries(outlets, self.report, context, ledger=self.done)
         self.set_aside: list[tuple[int, Any, str]] = []  # (index, log event, reason): parked after the alerts
         self.raw_event: object = None
         self.session: SessionRecord | None = None  # the ledger's record of the delivery's session
+        self.leases: dict[str, Lease] = {}  # delivery key -> the lease this attempt holds on it
+        self.completed: bool | None = None  # whether the batch's record is in the transcript (None: not looked)
+        self.oldest_ms = 0  # the delivery's oldest log event timestamp
         # Alert lines (alerting.outlets) go to the sanitized group: held here and written in the transcript's own
         # PutLogEvents call, when they go to the same group (template.yaml sets both to it).
         more = outlets.more
@@ -310,54 +341,253 @@ class _SessionAlertsInvocation:
         batch_id = _batch_id(meta, records)
         self.report.log_events = len(records)
         readable, claims = self._read(meta, records)
-        forged = len(claims)
-        self.session = record_delivery(self.outlets.sessions, meta, records, readable, forged=forged, batch_id=batch_id)
+        delivery = delivery_of(meta, records, readable, forged=len(claims), batch_id=batch_id)
         self._note_invalid_event_times([event for _, event in readable], meta)
         warm_up = bool(readable) and _needs_warm_up(readable[0][1])
         history = self._preceding_events(meta, records) if warm_up else []
-        engine, outputs = self._scan_batch(history, meta, records, readable, set())
+        engine, outputs = self._scan_batch(history, meta, records, readable)
         self.report.stats = engine.stats
         alerts = [o for o in outputs if isinstance(o, CommandAlert)]
         lines = [o for o in outputs if isinstance(o, SanitizedLine)]
-        plan = self._transcript_plan(lines)
-        # Whether an earlier attempt at these log events can have written some of their lines: decided from the
-        # payload alone, so that every attempt at it decides the same (docs/alerts.md, "Each line once").
+        plan = self._transcript_plan(lines, delivery)
+        # Whether an earlier attempt at these log events can have done part of what this one does: decided from
+        # the payload alone, so that every attempt at it decides the same (docs/alerts.md, "Each line once").
         careful = bool(alerts or self.set_aside or warm_up or sum(len(batches) for _, _, batches in plan) > 1)
-        context = AlertContext(str(meta.get("logGroup", "")), str(meta.get("logStream", "")), self.settings.region)
-        self._deliver(alerts, claims, context, batch_id)
-        held = self.alert_lines or []
-        written: set[str] = set()
-        if careful:
-            lines, held, written = self._not_written_yet(meta, records, readable, history, lines=lines, held=held)
-            plan = self._transcript_plan(lines, [(stream, line) for _, stream, line in held])
-        if not self._park_set_aside(meta, batch_id) or self._time_is_short():
-            self._defer(raw_event, "time ran out after the alerts; a replay parks and writes the rest")
+        session_id = str(meta.get("logStream") or "")
+        if careful and not self._settle_with_earlier_attempts(alerts, claims, meta, records, batch_id):
+            if self.completed:
+                self.report.lines_already_written += len(lines)
             return
-        if self._write_transcripts(plan, batch_id, careful=careful) and careful:
-            unwritten = [event.event_id for _, event in readable if event.event_id not in written]
-            self._mark_written(meta, unwritten + [alert_line_id(key) for key, _, _ in held])
+        try:
+            held = self.alert_lines or []
+            if held:
+                plan = self._transcript_plan(lines, delivery, [(stream, line) for _, stream, line in held])
+            if not self._park_set_aside(meta, batch_id) or self._time_is_short():
+                self._defer(raw_event, "time ran out after the alerts; a replay parks and writes the rest")
+                return
+            self._write_transcripts(plan, batch_id, careful=careful)
+        finally:
+            if careful and (self.report.failures or self.report.deferred):
+                self._record_progress(session_id, batch_id)
 
-    def _not_written_yet(
+    # --- 4: claims, and what earlier attempts at the batch did ---
+
+    def _settle_with_earlier_attempts(
         self,
+        alerts: list[CommandAlert],
+        claims: list[SessionEvent],
         meta: Mapping[str, Any],
         records: list[Any],
-        readable: list[tuple[int, SessionEvent]],
-        history: list[SessionEvent],
-        *,
-        lines: list[SanitizedLine],
-        held: list[tuple[str, str, str]],
-    ) -> tuple[list[SanitizedLine], list[tuple[str, str, str]], set[str]]:
-        """The lines and held alert lines no earlier (retried or overlapping) delivery wrote, and the ids of the
-        events it wrote: one read of the transcript marks for both kinds. When some events were written, the batch
-        is scanned again without their lines (CPU only)."""
-        event_ids = [event.event_id for _, event in readable if event.event_id]
-        found = self._already_written(meta, event_ids + [alert_line_id(key) for key, _, _ in held])
-        written = {event_id for event_id in event_ids if event_id in found}
-        held = [line for line in held if alert_line_id(line[0]) not in found]
-        if written:
-            _, outputs = self._scan_batch(history, meta, records, readable, written, set_aside=False)
-            lines = [o for o in outputs if isinstance(o, SanitizedLine)]
-        return lines, held, written
+        batch_id: str,
+    ) -> bool:
+        """Claim and deliver the alerts (or, without any, read what the batch recorded); False when the invocation
+        stops here: the claim could not be made (a failure, retried), an attempt that may still be running holds it
+        (a failure: the retry finds it done or run out), or the batch was delivered whole already."""
+        if self._late(records):
+            self.done.legacy = self.outlets.previous
+        session_id = str(meta.get("logStream") or "")
+        if alerts or claims:
+            return self._claim_and_deliver(alerts, claims, meta, batch_id)
+        try:
+            item = self.outlets.claims.read(session_id, digest(batch_id))
+        except Exception as error:  # a line may be written twice then, never lost
+            self.report.record_failures += 1
+            logger.warning(
+                "What the batch recorded is unreadable; writing every line", extra={"error": error_code(error)}
+            )
+            return True
+        self.done.done |= ClaimState.of(item).done.get(digest(batch_id), frozenset())
+        return True
+
+    def _late(self, records: list[Any]) -> bool:
+        """Whether the delivery's events are old enough for it to be a retry (LATE_DELIVERY_MS)."""
+        now_ms = int(self.outlets.wall_clock() * 1000)
+        stamps = [r["timestamp"] for r in records if isinstance(r, dict) and type(r.get("timestamp")) is int]
+        self.oldest_ms = min(stamps, default=now_ms)
+        return self.oldest_ms < now_ms - LATE_DELIVERY_MS
+
+    def _claim_and_deliver(
+        self, alerts: list[CommandAlert], claims: list[SessionEvent], meta: Mapping[str, Any], batch_id: str
+    ) -> bool:
+        session_id = str(meta.get("logStream") or "")
+        context = AlertContext(str(meta.get("logGroup", "")), session_id, self.settings.region)
+        finding = None
+        if claims:
+            # Once per stream (its claim stays on the session's item): forged events cannot multiply alerts.
+            key = state_key(CLAIMS_RULE_ID, context.log_group, context.log_stream)
+            finding = (claims_another_session_alert(context.log_stream, claims), key)
+            self.report.alerts[(str(finding[0].severity), finding[0].rule_id)] += 1
+        keys = alert_keys(alerts)
+        claimed = self._claim(alerts, keys, finding, session_id, batch_id)
+        if claimed is None:
+            return False
+        decisions, to_send, others = claimed
+        for alert, decision in zip(alerts, decisions, strict=True):
+            self.report.alerts[(str(alert.severity), alert.rule_id)] += 1
+            if decision is Decision.DUPLICATE:
+                self.report.suppressed["window"] += 1
+            elif decision in (Decision.SUMMARY, Decision.OVER_CAP):
+                self.report.suppressed["cap"] += 1
+        if others:
+            self.report.suppressed["retry"] += sum(1 for _, key in to_send if key in others)
+        self.deliveries.send_alerts(
+            [(alert, key) for alert, key in to_send if key not in others],
+            topic_arns=self.settings.topic_arns,
+            slack=bool(self.settings.slack_secret_arn),
+            sns_message=lambda alert: sns_with_context(alert, context, self.session),
+            slack_message=lambda alert: slack_with_context(alert, context, self.session),
+            held_alert_lines=self.alert_lines,
+        )
+        return True
+
+    def _claim(
+        self,
+        alerts: list[CommandAlert],
+        keys: list[str],
+        finding: tuple[CommandAlert, str] | None,
+        session_id: str,
+        batch_id: str,
+    ) -> tuple[list[Decision], list[tuple[CommandAlert, str]], set[str]] | None:
+        """The decisions, what they send and which of it another delivery claimed, after the one write that claims
+        it (or, when that met claims made since, after one more against what it returned); None when the
+        invocation stops here (see `_settle_with_earlier_attempts`)."""
+        candidates = [Candidate(key, self._window(alert)) for alert, key in zip(alerts, keys, strict=True)]
+        cap = self.settings.cap_per_session
+        state: ClaimState | None = None  # the first write is optimistic: decided as if the session had no claims
+        for _ in range(CLAIM_ATTEMPTS):
+            decisions = decide(candidates, state or ClaimState(), cap)
+            to_send, sent = self._to_send(alerts, keys, decisions, finding, batch_id)
+            try:
+                leases, others = self._leases(to_send, state, batch_id, session_id)
+            except DeliveredElsewhere as error:
+                self.deliveries.failed("noise-state", error)
+                logger.warning("Alerts held by an attempt that may still be running; retried later")
+                return None
+            if self.completed:
+                self.report.suppressed["retry"] += len(to_send)
+                logger.info("The batch was delivered whole already; nothing to do")
+                return None
+            write = claim_write(candidates, decisions, leases, state, cap=cap, sent=sent)
+            made = state is not None and write.empty
+            if not made:
+                try:
+                    made, item = self.outlets.claims.claim(session_id, write, int(self.outlets.wall_clock()))
+                except Exception as error:  # nothing went out: the retry claims again
+                    self.deliveries.failed("noise-state", error)
+                    return None
+                state = ClaimState.of(item)
+                if self.outlets.claims.is_ledger:
+                    self.session = session_record(item, session_id)
+            if made and state is not None:
+                self.leases = leases
+                self.done.done |= state.done.get(digest(batch_id), frozenset())
+                return decisions, to_send, others
+        self.deliveries.failed("noise-state", DeliveredElsewhere("the claim met concurrent claims every time"))
+        return None
+
+    def _window(self, alert: CommandAlert) -> str | None:
+        """The digest of the alert's window: its rule in one fixed bucket of its event time (`noise` explains why
+        buckets of event time); None when windows are off."""
+        if self.settings.window_seconds <= 0:
+            return None
+        bucket = event_epoch(alert.event_time, int(self.outlets.wall_clock())) // self.settings.window_seconds
+        return digest(f"{alert.rule_id}\x00{bucket}")
+
+    def _to_send(
+        self,
+        alerts: list[CommandAlert],
+        keys: list[str],
+        decisions: list[Decision],
+        finding: tuple[CommandAlert, str] | None,
+        batch_id: str,
+    ) -> tuple[list[tuple[CommandAlert, str]], set[str]]:
+        """(alert, delivery key) of what the decisions send — the alerts, a session's cap summary, at most
+        INVOCATION_ALERT_CAP of them and a summary of the rest, the finding about other sessions' events first —
+        and the keys of the alerts behind them."""
+        chosen: list[tuple[str, tuple[CommandAlert, str]]] = []  # (the alert's key, what is sent for it)
+        for alert, key, decision in zip(alerts, keys, decisions, strict=True):
+            if decision is Decision.DELIVER:
+                chosen.append((key, (alert, key)))
+            elif decision is Decision.SUMMARY:
+                summary = cap_summary_alert(alert, self.settings.cap_per_session)
+                chosen.append((key, (summary, state_key("summary", alert.session_id))))
+        to_send = [sent for _, sent in chosen[:INVOCATION_ALERT_CAP]]
+        if len(chosen) > INVOCATION_ALERT_CAP:
+            held_back = len(chosen) - INVOCATION_ALERT_CAP
+            first = chosen[INVOCATION_ALERT_CAP][1][0]
+            to_send.append(
+                (
+                    invocation_summary_alert(first, INVOCATION_ALERT_CAP, held_back),
+                    state_key("delivery-summary", batch_id),
+                )
+            )
+            self.report.suppressed["invocation-cap"] = held_back
+        sent = {key for key, _ in chosen[:INVOCATION_ALERT_CAP]}
+        return ([finding, *to_send] if finding is not None else to_send), sent
+
+    def _leases(
+        self, to_send: list[tuple[CommandAlert, str]], state: ClaimState | None, batch_id: str, session_id: str
+    ) -> tuple[dict[str, Lease], set[str]]:
+        """The leases to take (delivery key -> lease) and the keys another delivery claimed (not this one's to
+        send). A key this batch claimed before is taken again when that attempt ended (it released its lease
+        after recording what it did) or stopped (its lease ran out and its record is not in the transcript).
+        DeliveredElsewhere when an attempt that may still be running holds one; `completed` set when the batch's
+        record is in the transcript (the batch was delivered whole)."""
+        now_ms = int(self.outlets.wall_clock() * 1000)
+        budget_ms = (
+            self.context.get_remaining_time_in_millis() if self.context is not None else DEFAULT_BUDGET_SECONDS * 1000
+        )
+        fresh = Lease(batch_id, now_ms, now_ms + int(budget_ms))
+        leases: dict[str, Lease] = {}
+        others: set[str] = set()
+        for _, key in to_send:
+            held = state.claims.get(digest(key)) if state is not None else None
+            lease = Lease.parse(held) if held is not None else None
+            if held is None:
+                leases[key] = fresh
+            elif lease is None or lease.batch != batch_id:
+                others.add(key)  # another delivery raised it (an overlapping payload) and sends it
+            elif lease.until_ms == 0:
+                leases[key] = fresh
+            elif self._batch_completed(session_id, lease):
+                self.completed = True
+                return {}, others
+            elif lease.live(now_ms):
+                raise DeliveredElsewhere("an attempt that may still be running holds the alert")
+            else:
+                leases[key] = fresh
+        return leases, others
+
+    def _batch_completed(self, session_id: str, lease: Lease) -> bool:
+        """Whether the batch's delivery record is in its session's transcript stream (the transcript write, the
+        last of a delivery, carries it): one FilterLogEvents, on this rare path only, at most once per invocation."""
+        if self.completed is None:
+            stream = log_stream_name(session_id)
+            # The record is stamped when it is written, or 23 hours after the oldest line of its call.
+            since = min(lease.claimed_ms, self.oldest_ms) - 24 * 3600 * 1000
+            group = self.settings.sanitized_log_group
+            messages = self.outlets.search.messages_naming(group, stream, lease.batch, since)
+            self.completed = any(
+                (record := parse_delivery_record(message)) is not None and record.batch_id == lease.batch
+                for message in messages
+            )
+        return self.completed
+
+    def _record_progress(self, session_id: str, batch_id: str) -> None:
+        """On a failure path only: record on the session's item what this attempt delivered, and release its
+        leases, so that the retry repeats only the rest, at once. When this fails too, the retry waits for the
+        leases to run out and delivers again what the transcript does not show done (docs/alerts.md)."""
+        released = {
+            CLAIM_PREFIX + digest(key): (lease.encode(), Lease(lease.batch, lease.claimed_ms, 0).encode())
+            for key, lease in self.leases.items()
+        }
+        try:
+            self.outlets.claims.record(
+                session_id, digest(batch_id), self.done.ran, released, int(self.outlets.wall_clock())
+            )
+        except Exception as error:
+            self.report.record_failures += 1
+            logger.warning("What the batch delivered could not be recorded", extra={"error": error_code(error)})
 
     def _scan_batch(
         self,
@@ -365,19 +595,15 @@ class _SessionAlertsInvocation:
         meta: Mapping[str, Any],
         records: list[Any],
         readable: list[tuple[int, SessionEvent]],
-        written: set[str],
-        *,
-        set_aside: bool = True,
     ) -> tuple[SessionEngine, list[CommandAlert | SanitizedLine]]:
         """The batch in one pass of an engine warmed up with `history`; when the engine fails on it, again one
-        event at a time on a fresh engine, setting aside the events it fails on (unless `set_aside` is False: a
-        second pass over a batch whose first pass set them aside already)."""
+        event at a time on a fresh engine, setting aside the events it fails on."""
         engine = self._warmed_up_engine(history)
         try:
-            return engine, self._scan(engine, readable, written)
+            return engine, self._scan(engine, readable)
         except Exception:
             engine = self._warmed_up_engine(history)
-            return engine, self._scan_one_by_one(engine, meta, records, readable, written, set_aside=set_aside)
+            return engine, self._scan_one_by_one(engine, meta, records, readable)
 
     def _read(
         self, meta: Mapping[str, Any], records: list[Any]
@@ -406,19 +632,11 @@ class _SessionAlertsInvocation:
         return readable, claims
 
     def _scan(
-        self, engine: SessionEngine, readable: list[tuple[int, SessionEvent]], written: set[str]
+        self, engine: SessionEngine, readable: list[tuple[int, SessionEvent]]
     ) -> list[CommandAlert | SanitizedLine]:
-        """One log stream is one session: the batch in one engine pass, or one per run of events whose lines are
-        (or are not) in the transcript already; the lines of those are dropped, their alerts kept (the delivery
-        ledger knows which were sent). A command still pending at the end is given out as it is now (the next
-        delivery completes it), never held back unscanned."""
-        if not written:
-            return [*engine.scan(event for _, event in readable), *engine.flush_pending()]
-        outputs: list[CommandAlert | SanitizedLine] = []
-        for done, run in itertools.groupby(readable, key=lambda item: item[1].event_id in written):
-            outputs += self._unwritten(engine.scan(event for _, event in run), done)
-        last_done = bool(readable) and readable[-1][1].event_id in written
-        return outputs + self._unwritten(engine.flush_pending(), last_done)
+        """One log stream is one session: the batch in one engine pass. A command still pending at the end is given
+        out as it is now (the next delivery completes it), never held back unscanned."""
+        return [*engine.scan(event for _, event in readable), *engine.flush_pending()]
 
     def _scan_one_by_one(
         self,
@@ -426,59 +644,16 @@ class _SessionAlertsInvocation:
         meta: Mapping[str, Any],
         records: list[Any],
         readable: list[tuple[int, SessionEvent]],
-        written: set[str],
-        *,
-        set_aside: bool = True,
     ) -> list[CommandAlert | SanitizedLine]:
         """The batch again on a fresh engine, one event at a time: one bad event must not stop the batch."""
         outputs: list[CommandAlert | SanitizedLine] = []
         for index, event in readable:
             try:
-                outputs += self._unwritten(engine.scan_event(event), event.event_id in written)
+                outputs += engine.scan_event(event)
             except Exception as error:
-                if set_aside:
-                    reason = f"the engine failed on this event ({type(error).__name__})"
-                    self._set_aside(meta, index, records[index], reason)
-        last_done = bool(readable) and readable[-1][1].event_id in written
-        return outputs + self._unwritten(engine.flush_pending(), last_done)
-
-    def _unwritten(
-        self, outputs: Iterable[CommandAlert | SanitizedLine], written: bool
-    ) -> list[CommandAlert | SanitizedLine]:
-        """`outputs` of events whose lines are in the transcript (`written`) already: their alerts only."""
-        produced = list(outputs)
-        if not written:
-            return produced
-        alerts: list[CommandAlert | SanitizedLine] = [output for output in produced if isinstance(output, CommandAlert)]
-        self.report.lines_already_written += len(produced) - len(alerts)
-        return alerts
-
-    # --- 6: which log events the transcript holds already ---
-
-    def _already_written(self, meta: Mapping[str, Any], ids: list[str]) -> set[str]:
-        """Which of `ids` (event ids, `alert_line_id`s) an earlier (overlapping or retried) delivery wrote to the
-        transcript; none when the marks cannot be read (logged by error code and counted: a line may then be written
-        twice, never lost)."""
-        keys = {mark_id: mark_key(meta, mark_id) for mark_id in ids if mark_id}
-        if not keys:
-            return set()
-        try:
-            found = self.outlets.marks.written(list(keys.values()), int(self.outlets.wall_clock()))
-        except Exception as error:
-            self.report.marks_failures += 1
-            logger.warning("Transcript marks unreadable; writing every line", extra={"error": error_code(error)})
-            return set()
-        return {mark_id for mark_id, key in keys.items() if key in found}
-
-    def _mark_written(self, meta: Mapping[str, Any], ids: list[str]) -> None:
-        keys = [mark_key(meta, mark_id) for mark_id in ids if mark_id]
-        if not keys:
-            return
-        try:
-            self.outlets.marks.mark(keys, int(self.outlets.wall_clock()) + STATE_RETENTION_SECONDS)
-        except Exception as error:  # the lines are written; only a later overlapping delivery could repeat them
-            self.report.marks_failures += 1
-            logger.warning("Transcript marks not written", extra={"error": error_code(error)})
+                reason = f"the engine failed on this event ({type(error).__name__})"
+                self._set_aside(meta, index, records[index], reason)
+        return outputs + list(engine.flush_pending())
 
     # --- the time left ---
 
@@ -641,54 +816,17 @@ class _SessionAlertsInvocation:
             self.deliveries.once(key, partial(self.outlets.failures.send_batch, batch), "failure-queue")
         return True
 
-    # --- 4: alerts ---
-
-    def _deliver(
-        self, alerts: list[CommandAlert], claims: list[SessionEvent], context: AlertContext, batch_id: str
-    ) -> None:
-        to_send: list[tuple[CommandAlert, str]] = []
-        for alert, key in zip(alerts, alert_keys(alerts), strict=True):
-            self.report.alerts[(str(alert.severity), alert.rule_id)] += 1
-            try:
-                decision = self.noise.decide(alert, key)
-            except Exception as error:  # counted and raised at the end; other alerts go on
-                self.deliveries.failed("noise-state", error)
-                continue
-            if decision is Decision.DELIVER:
-                to_send.append((alert, key))
-            elif decision is Decision.SUMMARY:
-                to_send.append(
-                    (cap_summary_alert(alert, self.settings.cap_per_session), state_key("summary", alert.session_id))
-                )
-                self.report.suppressed["cap"] += 1
-            else:
-                self.report.suppressed["window" if decision is Decision.DUPLICATE else "cap"] += 1
-        if len(to_send) > INVOCATION_ALERT_CAP:
-            held_back = len(to_send) - INVOCATION_ALERT_CAP
-            summary = invocation_summary_alert(to_send[INVOCATION_ALERT_CAP][0], INVOCATION_ALERT_CAP, held_back)
-            to_send = [*to_send[:INVOCATION_ALERT_CAP], (summary, state_key("delivery-summary", batch_id))]
-            self.report.suppressed["invocation-cap"] += held_back
-        if claims:
-            # Once per stream (the ledger remembers the key): forged events cannot multiply alerts.
-            finding = claims_another_session_alert(context.log_stream, claims)
-            self.report.alerts[(str(finding.severity), finding.rule_id)] += 1
-            to_send.insert(0, (finding, state_key(CLAIMS_RULE_ID, context.log_group, context.log_stream)))
-        self.deliveries.send_alerts(
-            to_send,
-            topic_arns=self.settings.topic_arns,
-            slack=bool(self.settings.slack_secret_arn),
-            sns_message=lambda alert: sns_with_context(alert, context, self.session),
-            slack_message=lambda alert: slack_with_context(alert, context, self.session),
-            held_alert_lines=self.alert_lines,
-        )
-
     # --- 6: the sanitized transcript ---
 
     def _transcript_plan(
-        self, lines: list[SanitizedLine], alert_lines: Sequence[tuple[str, str]] = ()
+        self,
+        lines: list[SanitizedLine],
+        delivery: StreamDelivery | None,
+        alert_lines: Sequence[tuple[str, str]] = (),
     ) -> list[tuple[str, str, list[list[LogEvent]]]]:
         """(session id, sanitized stream, PutLogEvents batches) per session, in order: the session's masked lines,
-        and the alert lines (stream, JSON line) for its stream, stamped now."""
+        the alert lines (stream, JSON line) for its stream, stamped now, and the delivery's record for the session
+        ledger last, in the last call (written even when the delivery has no line)."""
         now_ms = int(self.outlets.wall_clock() * 1000)
         max_age_ms = stamp_age_limit_ms(self.settings.sanitized_retention_days)
         by_session: dict[str, list[SanitizedLine]] = {}
@@ -700,10 +838,15 @@ class _SessionAlertsInvocation:
             events[stream] = (session_id, sanitized_log_events(session_lines, now_ms, max_age_ms=max_age_ms))
         for stream, alert_json in alert_lines:
             events.setdefault(stream, (stream, []))[1].append(LogEvent(now_ms, alert_json))
-        return [
-            (session_id, stream, log_event_batches(sorted(stream_events, key=lambda e: e.timestamp)))
-            for stream, (session_id, stream_events) in events.items()
-        ]
+        if delivery is not None:
+            events.setdefault(log_stream_name(delivery.session_id), (delivery.session_id, []))
+        plan = []
+        for stream, (session_id, stream_events) in events.items():
+            batches = log_event_batches(sorted(stream_events, key=lambda e: e.timestamp))
+            if delivery is not None and session_id == delivery.session_id:
+                batches = with_delivery_record(batches, delivery, now_ms)
+            plan.append((session_id, stream, batches))
+        return plan
 
     def _write_transcripts(
         self, plan: list[tuple[str, str, list[list[LogEvent]]]], batch_id: str, *, careful: bool
@@ -720,7 +863,10 @@ class _SessionAlertsInvocation:
                     return False
                 write = partial(self._put_lines, stream, batch)
                 if careful:
-                    self.deliveries.once(state_key("transcript", batch_id, session_id, str(index)), write, "transcript")
+                    key = state_key("transcript", batch_id, session_id, str(index))
+                    if digest(key) in self.done.done:
+                        self.report.lines_already_written += len(batch)
+                    self.deliveries.once(key, write, "transcript")
                 else:
                     self.deliveries.now(write, "transcript")
         return self.report.failures["transcript"] == failures
@@ -732,14 +878,15 @@ class _SessionAlertsInvocation:
         and finally parks it in the failure queue, so no line is dropped silently."""
         group = self.settings.sanitized_log_group
         result = self.outlets.transcripts.put(group, stream, batch)
-        self.report.lines_written += result.accepted
+        self.report.lines_written += _lines(batch) - _lines(result.rejected_events)
         if not result.rejected:
             return
         now_ms = int(self.outlets.wall_clock() * 1000)
         again = [LogEvent(now_ms, event.message) for event in result.rejected_events]
         retried = self.outlets.transcripts.put(group, stream, again) if again else PutResult(0, result.rejected)
-        self.report.lines_written += retried.accepted
-        self.report.lines_restamped += retried.accepted
+        restamped = _lines(again) - _lines(retried.rejected_events)
+        self.report.lines_written += restamped
+        self.report.lines_restamped += restamped
         logger.warning(
             "Sanitized lines refused for their time, written again stamped now",
             extra={"refused": result.rejected, "restamped": retried.accepted},
@@ -815,6 +962,11 @@ def claims_another_session_alert(log_stream: str, claims: list[SessionEvent]) ->
     )
 
 
+def _lines(events: Iterable[LogEvent]) -> int:
+    """How many of `events` are transcript or alert lines (not the delivery's record)."""
+    return sum(1 for event in events if not is_delivery_record(event.message))
+
+
 def _batch_id(meta: Mapping[str, Any], records: list[Any]) -> str:
     """Identity of a delivery: the same payload (a retry, a replay) gives the same id."""
     ids = [r.get("id") if isinstance(r, dict) else None for r in records]
@@ -832,9 +984,9 @@ __all__ = [
     "INVOCATION_ALERT_CAP",
     "AlertSettings",
     "BatchReport",
+    "ClaimStore",
     "Outlets",
     "TranscriptLinesRejected",
-    "TranscriptMarks",
     "claims_another_session_alert",
     "default_outlets",
     "default_rules",

@@ -1,0 +1,387 @@
+"""Claims, leases and what a failed attempt records (sessionguard.alerting.claims; docs/alerts.md, "Retries"): the
+subscription function end to end against moto, as in test_session_alerts.py, whose stack and helpers these use.
+
+Payloads here are stamped now (the agent streams as the session goes), so that they are not taken for a late retry
+of the previous version, unless a test means them to be.
+"""
+
+# ruff: noqa: F811 - the fixtures of test_session_alerts.py are imported, and used by name as parameters
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from sessionguard.adapters.dynamodb import DeliveryLedger, SessionClaims
+from sessionguard.adapters.logs import PutResult
+from sessionguard.alerting import session_alerts
+from sessionguard.alerting.claims import (
+    Candidate,
+    ClaimState,
+    Lease,
+    claim_write,
+    decide,
+    digest,
+)
+from sessionguard.alerting.delivery import DeliveryFailed
+from sessionguard.alerting.log_events import LogEvent
+from sessionguard.alerting.noise import Decision, state_key
+from sessionguard.ledger.model import parse_delivery_record
+
+from tests.functional import make_alert_fixtures as fixtures
+from tests.functional.test_session_alerts import (  # noqa: F401 - the fixtures are used by name
+    REGION,
+    RISKY_LINE,
+    CountingClaims,
+    FailingOnceSink,
+    Stack,
+    app,
+    clean_powertools,
+    decode,
+    invoke,
+    stack,
+)
+from tests.support import ALERT_STATE_TABLE
+
+SESSION = "jane.roe-0a1b2c3d4e5f60718"
+SHADOW = "sh-4.2$ cat /etc/shadow"
+
+
+def now_text(offset: float = 0.0) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + offset))
+
+
+def payload(lines_per_event: Sequence[list[str]], session: str = SESSION, offset: float = 0.0) -> dict[str, Any]:
+    """One delivery of the session's events, a second apart, stamped `offset` seconds from now."""
+    records = []
+    for n, lines in enumerate(lines_per_event):
+        when = now_text(offset - len(lines_per_event) + n)
+        records.append((when, json.dumps(fixtures.session_event(session, when, lines, instance="i-0aaa", user="jane"))))
+    return fixtures.data_message(session, records)
+
+
+@dataclass
+class CrashingSink:
+    """A transcript sink that crashes the invocation (as a timeout or an out-of-memory kill does: nothing after it
+    runs) at its next write, then writes normally."""
+
+    inner: Any
+    crashes: int = 1
+
+    def put(self, log_group: str, log_stream: str, events: Sequence[LogEvent]) -> PutResult:
+        if self.crashes:
+            self.crashes -= 1
+            raise Crashed
+        return self.inner.put(log_group, log_stream, events)  # type: ignore[no-any-return]
+
+
+class Crashed(BaseException):
+    """The invocation died (not an exception the function catches)."""
+
+
+@pytest.fixture
+def later() -> Iterator[list[float]]:
+    """Move the function's wall clock forward by appending seconds (its leases run on it)."""
+    _, outlets = session_alerts.default_outlets()
+    shifts: list[float] = []
+    real = outlets.wall_clock
+    outlets.wall_clock = lambda: real() + sum(shifts)
+    yield shifts
+    outlets.wall_clock = real
+
+
+# --- the quiet path ---------------------------------------------------------------------------------------------
+
+
+def test_a_quiet_delivery_writes_its_ledger_record_in_its_transcript_call(app: ModuleType, stack: Stack) -> None:
+    quiet = payload([["sh-4.2$ ls", "a b"], ["sh-4.2$ df -h", "/dev/x 8G"], ["sh-4.2$ uptime"]])
+
+    summary = invoke(app, quiet)
+
+    assert summary["delivered"] == {"transcript": 1}
+    assert summary["lines_written"] == 5  # the record is not a line
+    (message,) = [json.dumps(r) for r in stack.delivery_records(SESSION)]
+    record = parse_delivery_record(message)
+    assert record is not None
+    assert (record.session_id, record.events, record.lines) == (SESSION, 3, 5)
+    events = stack.sanitized_events(SESSION)
+    assert events[-1]["kind"] == "delivery"  # last of its call
+
+
+# --- the alert path -----------------------------------------------------------------------------------------------
+
+
+def test_an_alert_is_claimed_with_its_window_and_cap_in_one_write(app: ModuleType, stack: Stack) -> None:
+    invoke(app, payload([[SHADOW, "root:*:19000"]]))
+
+    item = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=ALERT_STATE_TABLE, Key={"id": {"S": state_key("session", SESSION)}}
+    )["Item"]
+    names = sorted(name.rsplit("_", 1)[0] for name in item)
+    assert names == ["alert", "alerts", "expiration", "id", "window"]
+    lease = Lease.parse(next(v["S"] for k, v in item.items() if k.startswith("alert_")))
+    assert lease is not None
+    assert lease.until_ms > lease.claimed_ms  # held until the invocation's time runs out
+    assert stack.sns_rule_ids() == ["SG-TEST-004"]
+
+
+def test_the_window_holds_across_deliveries_and_costs_no_second_write(app: ModuleType, stack: Stack) -> None:
+    _, outlets = session_alerts.default_outlets()
+    claims = CountingClaims(outlets.claims)
+    outlets.claims = claims
+
+    invoke(app, payload([[SHADOW]], offset=-5))
+    summary = invoke(app, payload([[SHADOW + " "]]))  # the same rule, minutes later in the same window
+
+    assert stack.sns_rule_ids() == ["SG-TEST-004"]
+    assert summary["suppressed"] == {"window": 1}
+    # The second delivery's optimistic claim fails on the window; what it returned decides: nothing to write.
+    assert claims.calls == ["claim", "claim"]
+
+
+def test_a_duplicate_payload_sends_nothing_and_writes_no_line_twice_once_its_lease_ran_out(
+    app: ModuleType, stack: Stack, later: list[float]
+) -> None:
+    delivery = payload([["sh-4.2$ echo hi", "hi"], [RISKY_LINE]])
+    invoke(app, delivery)
+    later.append(300)  # CloudWatch Logs or Lambda's queue delivers it again, minutes later
+
+    summary = invoke(app, delivery)
+
+    assert stack.sns_rule_ids() == ["SG-TEST-001"]
+    assert len(stack.slack_posts()) == 1
+    assert [line["text"] for line in stack.transcript(SESSION) if line["kind"] != "alert"] == [
+        "echo hi",
+        "hi",
+        RISKY_LINE.removeprefix("sh-4.2$ "),
+    ]
+    assert summary["delivered"] == {}
+    assert summary["suppressed"] == {"retry": 1}
+
+
+def test_a_crash_between_the_publish_and_the_transcript_write_is_delivered_again_after_the_lease(
+    app: ModuleType, stack: Stack, later: list[float]
+) -> None:
+    _, outlets = session_alerts.default_outlets()
+    outlets.transcripts = CrashingSink(outlets.transcripts)
+    delivery = payload([[RISKY_LINE]])
+
+    with pytest.raises(Crashed):
+        invoke(app, delivery)
+    assert stack.sns_rule_ids() == ["SG-TEST-001"]
+
+    # A retry while the crashed attempt's lease still runs cannot tell it from one still delivering: it waits
+    # for Lambda's next retry.
+    with pytest.raises(DeliveryFailed, match="noise-state"):
+        invoke(app, delivery)
+    assert stack.sns_rule_ids() == ["SG-TEST-001"]
+
+    later.append(120)  # Lambda's next retry, after the lease (the invocation's time) ran out
+    summary = invoke(app, delivery)
+
+    # Nothing is lost; what the crashed attempt sent goes out again (docs/alerts.md, "Delivery is at least once").
+    assert stack.sns_rule_ids() == ["SG-TEST-001", "SG-TEST-001"]
+    assert [line["text"] for line in stack.transcript(SESSION) if line["kind"] != "alert"] == [
+        RISKY_LINE.removeprefix("sh-4.2$ ")
+    ]
+    assert len(stack.delivery_records(SESSION)) == 1
+    assert summary["failures"] == {}
+
+
+def test_a_failed_transcript_write_records_what_went_out_and_the_retry_writes_only_the_transcript(
+    app: ModuleType, stack: Stack
+) -> None:
+    _, outlets = session_alerts.default_outlets()
+    outlets.transcripts = FailingOnceSink(outlets.transcripts)
+    claims = CountingClaims(outlets.claims)
+    outlets.claims = claims
+    delivery = payload([[RISKY_LINE], [SHADOW]])
+
+    with pytest.raises(DeliveryFailed, match="transcript x1"):
+        invoke(app, delivery)
+    assert claims.calls == ["claim", "record"]  # the record is written on the failure path only
+
+    summary = invoke(app, delivery)  # Lambda's retry, a minute later; its lease was released
+
+    assert stack.sns_rule_ids() == ["SG-TEST-001", "SG-TEST-004"]
+    assert len(stack.slack_posts()) == 2
+    assert summary["delivered"] == {"transcript": 1}
+    assert summary["suppressed"] == {"retry": 6}  # two alerts: two topics and Slack each
+    assert len(stack.delivery_records(SESSION)) == 1
+    assert claims.calls == ["claim", "record", "claim", "claim"]  # optimistic claim, then against what it found
+
+
+def test_a_session_over_its_cap_sends_one_summary_whatever_the_deliveries(
+    app: ModuleType, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALERT_CAP_PER_SESSION", "1")
+
+    invoke(app, payload([[RISKY_LINE]], offset=-3))
+    invoke(app, payload([[SHADOW], ["sh-4.2$ mysql -u root -pS3cr3t-Db-Passw0rd"]], offset=-1))
+    summary = invoke(app, payload([["sh-4.2$ export AWS_SECRET_ACCESS_KEY=x"]]))
+
+    assert stack.sns_rule_ids() == ["SG-TEST-001", "sessionguard-alert-cap"]
+    assert summary["suppressed"] == {"cap": 1}
+
+
+# --- a retry that spans a deployment ------------------------------------------------------------------------------
+
+
+def previous_version_delivered(stack: Stack, keys: Sequence[str]) -> None:
+    """What the previous version left when it delivered `keys` and its invocation failed afterwards: Powertools
+    Idempotency records, COMPLETED, in the alert state table."""
+    ledger = DeliveryLedger.on_table(ALERT_STATE_TABLE)
+    for key in keys:
+        assert ledger.once(key, lambda: None)
+
+
+def test_the_previous_versions_record_ids_are_what_powertools_wrote(stack: Stack) -> None:
+    previous_version_delivered(stack, ["alert#1#SG-TEST-001#0#sns#arn:x"])
+
+    items = boto3.client("dynamodb", region_name=REGION).scan(TableName=ALERT_STATE_TABLE)["Items"]
+    assert [item["id"]["S"] for item in items] == [DeliveryLedger.record_id("alert#1#SG-TEST-001#0#sns#arn:x")]
+
+
+def test_a_retry_spanning_a_deployment_sends_only_what_the_previous_version_did_not(
+    app: ModuleType, stack: Stack
+) -> None:
+    delivery = payload([[RISKY_LINE]], offset=-70)  # a minute old: Lambda's first retry of a failed attempt
+    event_id = decode(delivery)["logEvents"][0]["id"]
+    key = state_key("alert", event_id, "SG-TEST-001", "0")  # noise.alert_keys: the same in both versions
+    # The previous version published to both topics, then Slack failed: its retry runs the new version.
+    topics = (stack.topic_arn, stack.extra_topic_arn)
+    previous_version_delivered(stack, [state_key(key, "sns", topic) for topic in topics])
+
+    summary = invoke(app, delivery)
+
+    assert stack.sns_rule_ids() == []
+    assert len(stack.slack_posts()) == 1
+    assert summary["delivered"] == {"slack": 1, "transcript": 1}
+    assert summary["suppressed"] == {"retry": 2}
+
+
+def test_a_retry_spanning_a_deployment_waits_while_the_previous_version_may_still_deliver(
+    app: ModuleType, stack: Stack
+) -> None:
+    delivery = payload([[RISKY_LINE]], offset=-70)
+    _, outlets = session_alerts.default_outlets()
+    assert outlets.previous is not None
+    outlets.previous = StillInProgress()
+
+    with pytest.raises(DeliveryFailed, match="sns"):
+        invoke(app, delivery)
+    assert stack.sns_rule_ids() == []
+
+
+class StillInProgress:
+    """The previous version's INPROGRESS records, not yet expired."""
+
+    def delivered(self, key: str) -> bool:
+        raise session_alerts.DeliveredElsewhere("the previous version may still be delivering this key")
+
+
+# --- decisions and writes, without AWS ---------------------------------------------------------------------------
+
+
+def test_the_optimistic_write_rests_on_absent_attributes_and_room_under_the_cap() -> None:
+    candidates = [Candidate("a", "w1"), Candidate("b", "w1"), Candidate("c", "w2")]
+    decisions = decide(candidates, ClaimState(), cap=20)
+    assert decisions == [Decision.DELIVER, Decision.DUPLICATE, Decision.DELIVER]
+    leases = {"a": Lease("batch", 1, 2), "c": Lease("batch", 1, 2)}
+
+    write = claim_write(candidates, decisions, leases, None, cap=20, sent={"a", "c"})
+
+    assert write.admit == {digest("a"), digest("c")}
+    assert write.admitted_at_most == 18
+    assert write.absent == {f"alert_{digest('a')}", f"alert_{digest('c')}", "window_w1", "window_w2"}
+    assert write.sets["window_w1"] == digest("a")
+
+
+def test_decisions_against_the_item_follow_its_claims_windows_and_cap() -> None:
+    state = ClaimState(
+        claims={digest("old"): Lease("b0", 1, 0).encode()},
+        windows={"w1": digest("other")},
+        admitted=frozenset({digest("x"), digest("y")}),
+    )
+    candidates = [Candidate("old", "w1"), Candidate("new", "w1"), Candidate("more", "w2"), Candidate("last", "w3")]
+
+    decisions = decide(candidates, state, cap=3)
+
+    # Claimed before: delivered (what is left of it); its window taken by another: a duplicate; then the cap.
+    assert decisions == [Decision.DELIVER, Decision.DUPLICATE, Decision.DELIVER, Decision.SUMMARY]
+    write = claim_write(candidates, decisions, {"more": Lease("b1", 5, 9)}, state, cap=3, sent={"more", "last"})
+    assert write.admitted_at_most == 2  # room for one more, as seen
+    assert write.sets["alert_summary"] == digest("last")
+    assert "window_w1" not in write.absent  # a taken window stays taken: no condition needed
+
+
+def test_the_claim_of_a_whole_delivery_fits_dynamodbs_expression_limit() -> None:
+    """53 keys (INVOCATION_ALERT_CAP alerts, both summaries, the finding), each with its window: the update and
+    the condition stay within 4 KB each."""
+    sent = [f"alert#{n:056d}#SG-TEST-{n:03d}#0" for n in range(53)]
+    candidates = [Candidate(key, digest(key)) for key in sent]
+    leases = {key: Lease("f" * 32, 1_796_000_000_000, 1_796_000_060_000) for key in sent}
+    write = claim_write(candidates, decide(candidates, ClaimState(), cap=100), leases, None, cap=100, sent=set(sent))
+    client = RecordingClient()
+
+    SessionClaims.on_ledger("t", 86_400).__class__(
+        "t", key_attribute="session_id", expiry_attribute="expires_at", retention_seconds=1, client=client
+    ).claim(SESSION, write, 1)
+
+    (request,) = client.requests
+    assert len(request["UpdateExpression"]) < 4096
+    assert len(request["ConditionExpression"]) < 4096
+
+
+class RecordingClient:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    def update_item(self, **request: Any) -> dict[str, Any]:
+        self.requests.append(request)
+        return {"Attributes": {}}
+
+
+# --- the session ledger's item ----------------------------------------------------------------------------------
+
+
+def test_with_the_session_ledger_the_claim_returns_the_sessions_start_for_the_alerts_context(
+    app: ModuleType, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(
+        TableName="sessionguard-session-ledger",
+        AttributeDefinitions=[{"AttributeName": "session_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "session_id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    monkeypatch.setenv("SESSION_LEDGER_TABLE", "sessionguard-session-ledger")
+    started = int(time.time()) - 600
+    dynamodb.put_item(  # what the ledger function recorded from CloudTrail's StartSession
+        TableName="sessionguard-session-ledger",
+        Item={
+            "session_id": {"S": SESSION},
+            "started_at": {"N": str(started)},
+            "source_ip": {"S": "203.0.113.24"},
+            "started_via": {"S": "cli"},
+            "mfa": {"S": "true"},
+            "expires_at": {"N": str(started + 86_400)},
+        },
+    )
+
+    invoke(app, payload([[RISKY_LINE]]))
+
+    (message,) = stack.sns_messages()
+    assert "Source IP:   203.0.113.24" in message["Body"]
+    item = dynamodb.get_item(TableName="sessionguard-session-ledger", Key={"session_id": {"S": SESSION}})["Item"]
+    assert item["expires_at"] == {"N": str(started + 86_400)}  # the ledger's own expiry is kept
+    assert any(name.startswith("alert_") for name in item)
+    # The alert state table holds nothing for the session: the claim lives on the ledger's item.
+    assert "Item" not in dynamodb.get_item(
+        TableName=ALERT_STATE_TABLE, Key={"id": {"S": state_key("session", SESSION)}}
+    )
