@@ -33,6 +33,7 @@ from sessionguard.adapters.secrets import read_slack_webhook_url
 from sessionguard.adapters.slack import SlackWebhook, UrllibSlackWebhook
 from sessionguard.adapters.sns import AlertPublisher, SnsPublisher
 from sessionguard.alerting.formatting import SnsMessage
+from sessionguard.alerting.http import HttpResult
 from sessionguard.alerting.noise import DeliveredButNotRecorded, Ledger, NoiseStore, state_key
 from sessionguard.alerting.outlets import AlertOutlets
 from sessionguard.observability import logger, metrics
@@ -117,10 +118,23 @@ class DeliveryOutlets:
             publisher=SnsPublisher(),
             noise=DynamoNoiseStore(settings.state_table),
             ledger=DeliveryLedger.on_table(settings.state_table),
-            slack=UrllibSlackWebhook(),
+            slack=SlackOnFirstPost(),
             slack_url=(lambda: read_slack_webhook_url(secret_arn)) if secret_arn else (lambda: ""),
             **{"more": AlertOutlets.from_env(), **own},
         )
+
+
+class SlackOnFirstPost:
+    """`UrllibSlackWebhook`, made on the first post: its opener loads the system's CA store (~20 ms), which a
+    container that never posts to Slack (Slack off, or only quiet deliveries) should not pay at its cold start."""
+
+    def __init__(self) -> None:
+        self._webhook: SlackWebhook | None = None
+
+    def post(self, url: str, body: bytes, timeout: float) -> HttpResult:
+        if self._webhook is None:
+            self._webhook = UrllibSlackWebhook()
+        return self._webhook.post(url, body, timeout)
 
 
 class DeliveryCounts(Protocol):
@@ -371,6 +385,7 @@ __all__ = [
     "DeliverySettings",
     "Invocation",
     "SlackDeliveryError",
+    "SlackOnFirstPost",
     "allowed_webhook",
     "complete_invocation",
     "emit_dimensioned",

@@ -459,9 +459,9 @@ class _SessionAlertsInvocation:
             to_send, sent = self._to_send(alerts, keys, decisions, finding, batch_id)
             try:
                 leases, others = self._leases(to_send, state, batch_id, session_id)
-            except DeliveredElsewhere as error:
+            except Exception as error:  # held by an attempt that may still run, or its record unreadable: later
                 self.deliveries.failed("noise-state", error)
-                logger.warning("Alerts held by an attempt that may still be running; retried later")
+                logger.warning("Alerts claimed by an earlier attempt whose end is not known yet; retried later")
                 return None
             if self.completed:
                 self.report.suppressed["retry"] += len(to_send)
