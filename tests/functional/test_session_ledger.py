@@ -537,15 +537,16 @@ def test_a_normal_streamed_session_costs_the_calls_docs_ledger_md_says(
     # Then (the test's own PutObject aside) it cost what the docs say, and no alert went out
     calls.pop("s3:PutObject")
     assert calls == {
-        # start, transcript, close + let go; the records' totals when a run finds more (two runs of three); each
-        # run's sweep checkpoint. No delivery makes a ledger call of its own.
+        # start, transcript, close + let go; the records' totals (the first run, and the transcript's read: the
+        # second run saw new records of a session still active and streamed, and left them for later); each run's
+        # sweep checkpoint. No delivery makes a ledger call of its own.
         "dynamodb:UpdateItem": 1 + 1 + 2 + 2 + 3,
         "dynamodb:Query": 3,  # one page of the open index per run
         "dynamodb:BatchGetItem": 3,  # the open sessions, read by each of the three runs (100 per call)
         "dynamodb:GetItem": 3,  # each run's sweep checkpoint
-        # each run: one sweep page of the whole group and one page of the open sessions' streams (100 a call);
-        # the transcript: one page of its stream
-        "logs:FilterLogEvents": 3 + 3 + 1,
+        # each run: one sweep page of the whole group; the first and the last (the session no longer active) one
+        # page of the open sessions' streams that need reading (100 a call); the transcript: one page of its stream
+        "logs:FilterLogEvents": 3 + 2 + 1,
         "s3:GetObject": 1,
     }
     assert record(stack)["stream_events"] == 60
@@ -698,3 +699,33 @@ def test_more_than_100_open_sessions_are_read_100_streams_a_call_and_page_by_pag
     assert len(named) == 5 + 3  # 200 records in pages of 40, and 100 in 3
     assert summary["records_unread"] == 0
     assert all(record(stack, session_id)["stream_events"] == 6 for session_id in ids)
+
+
+def test_sg_lg_004_a_record_of_forged_events_is_reported_at_the_next_run(app: ModuleType, stack: Stack) -> None:
+    start_shell(app, stack)
+    stream(stack, lines=2, batch="b-1")
+    stack.at(START + 60)
+    assert invoke(app, schedule())["findings"] == {}
+    stream(stack, lines=1, batch="b-2", at=START + 90, forged_events=1)
+    stack.at(START + 120)
+    assert invoke(app, schedule())["findings"] == {"SG-LG-004": 1}
+    assert record(stack)["stream_events"] == 6
+
+
+def test_records_written_after_a_session_was_let_go_open_it_again(app: ModuleType, stack: Stack) -> None:
+    # Given a session that ended, whose transcript arrived, and which the reconciler let go
+    start_shell(app, stack)
+    stream(stack, lines=5, batch="b-1")
+    invoke(app, sample("ledger-cloudtrail-terminate-session.json"))
+    invoke(app, put_transcript(stack, SHELL_SESSION, SHELL_TRANSCRIPT))
+    stack.at(START + 7200)
+    assert invoke(app, schedule())["settled"] == 1
+    # When events claiming another session are written into its stream afterwards
+    stream(stack, lines=0, batch="b-late", at=START + 7300, forged_events=2)
+    stack.at(START + 7400)
+    assert invoke(app, schedule())["findings"] == {}  # the sweep puts it back in the Open index
+    # Then the next run reads them and reports them; a run after that leaves it alone
+    stack.at(START + 7700)
+    assert invoke(app, schedule())["findings"] == {"SG-LG-004": 1}
+    stack.at(START + 8000)
+    assert invoke(app, schedule())["sessions"] == 0

@@ -19,9 +19,12 @@ from sessionguard.ledger.calls import session_call, session_id_of_key, started_v
 from sessionguard.ledger.decisions import (
     SWEEP_OVERLAP_SECONDS,
     SWEEP_WINDOW_MAX_SECONDS,
+    SWEEP_WINDOW_MIN_SECONDS,
     LedgerTimings,
     closed_by_describe,
     due_findings,
+    needs_records_read,
+    next_sweep_window,
     opens_for_records,
     overwrite_finding,
     plan_transcript_scan,
@@ -366,6 +369,34 @@ def test_the_sweep_reads_again_behind_its_checkpoint_and_catches_up_by_windows()
     start, end = sweep_window(behind, now)
     assert end - start == SWEEP_WINDOW_MAX_SECONDS * 1000
     assert end < now
+    # a window the run could not finish is halved (not below a minute), one read whole doubles
+    assert sweep_window(behind, now, 600) == (start, start + 600_000)
+    assert next_sweep_window(600, complete=False) == 300
+    assert next_sweep_window(SWEEP_WINDOW_MIN_SECONDS, complete=False) == SWEEP_WINDOW_MIN_SECONDS
+    assert next_sweep_window(600, complete=True) == 1200
+    assert next_sweep_window(SWEEP_WINDOW_MAX_SECONDS, complete=True) == SWEEP_WINDOW_MAX_SECONDS
+
+
+READ = SessionRecord("s-1", started_at=100, records_seen=100, records_read_at=200, stream_events=4)
+
+
+@pytest.mark.parametrize(
+    ("record", "new", "forged", "active", "reads"),
+    [
+        (SessionRecord("s-1", started_at=100), False, False, True, False),  # no stream seen: nothing to read
+        (SessionRecord("s-1", started_at=100), True, False, True, True),  # the sweep just found its stream
+        (replace(READ, records_read_at=0), False, False, True, True),  # seen, never read (e.g. legacy counts)
+        (READ, False, False, False, False),  # nothing new since its last read
+        (READ, True, False, True, False),  # new records of a running, streamed session: later
+        (READ, True, True, True, True),  # one of them carries forged events: SG-LG-004
+        (READ, True, False, False, True),  # no longer active: its last event time may end it
+        (replace(READ, stream_events=0, plain_text_events=1), True, False, True, True),  # not streamed yet
+    ],
+)
+def test_the_reconciler_reads_a_sessions_records_when_a_decision_may_change_with_them(
+    record: SessionRecord, new: bool, forged: bool, active: bool, reads: bool
+) -> None:
+    assert needs_records_read(record, new, forged, active) is reads
 
 
 @pytest.mark.parametrize(

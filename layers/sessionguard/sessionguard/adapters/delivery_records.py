@@ -57,9 +57,11 @@ class StreamReads:
 @dataclass
 class Sweep:
     """The streams that hold delivery records in a window: stream name -> the latest ingestion time (ms) of those
-    records. `complete` when the window was read to its end."""
+    records; `forged`, the streams among them with a record of events that claimed another session id. `complete`
+    when the window was read to its end."""
 
     streams: dict[str, int] = field(default_factory=dict)
+    forged: set[str] = field(default_factory=set)
     complete: bool = False
 
 
@@ -123,9 +125,12 @@ class DeliveryRecords:
     def sweep(self, start_ms: int, end_ms: int, budget: PageBudget) -> Sweep:
         """The streams with delivery records stamped in [start_ms, end_ms] anywhere in the group."""
         sweep = Sweep()
+        request: dict[str, Any] = {"startTime": start_ms, "endTime": end_ms}
         try:
-            for name, ingested in self._swept(start_ms, end_ms, budget):
+            for name, record, ingested in self._events(request, budget):
                 sweep.streams[name] = max(sweep.streams.get(name, 0), ingested)
+                if record.forged_events:
+                    sweep.forged.add(name)
         except _BudgetSpent:
             logger.warning("Delivery record sweep incomplete", extra={"error": "PageBudgetSpent"})
             return sweep
@@ -134,11 +139,6 @@ class DeliveryRecords:
             return sweep
         sweep.complete = True
         return sweep
-
-    def _swept(self, start_ms: int, end_ms: int, budget: PageBudget) -> Iterator[tuple[str, int]]:
-        request: dict[str, Any] = {"startTime": start_ms, "endTime": end_ms}
-        for name, _record, ingested in self._events(request, budget):
-            yield name, ingested
 
     def _pages(self, request: dict[str, Any], budget: PageBudget) -> Iterator[tuple[str, StreamDelivery]]:
         for name, record, _ in self._events(request, budget):

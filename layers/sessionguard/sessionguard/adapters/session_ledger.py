@@ -194,15 +194,23 @@ class SessionTable:
                 keys = list(answer.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", []))
         return states
 
-    def sweep_checkpoint(self) -> int:
-        """Where the last complete sweep of delivery records ended (epoch ms), 0 before the first."""
+    def sweep_checkpoint(self) -> tuple[int, int]:
+        """Where the last complete sweep of delivery records ended (epoch ms, 0 before the first) and the window
+        the next one reads (seconds, 0 before the first)."""
         item = self._client.get_item(
             TableName=self.table_name, Key={"session_id": {"S": SWEEP_KEY}}, ConsistentRead=True
         ).get("Item")
-        return int(_plain(item).get("swept_to", 0)) if item else 0
+        plain = _plain(item) if item else {}
+        return int(plain.get("swept_to", 0)), int(plain.get("window", 0))
 
-    def set_sweep_checkpoint(self, swept_to_ms: int) -> None:
-        self._update(SWEEP_KEY, "SET swept_to = :to", {":to": {"N": str(swept_to_ms)}}, ReturnValues="NONE")
+    def set_sweep_checkpoint(self, swept_to_ms: int, window_s: int) -> None:
+        self._update(
+            SWEEP_KEY,
+            "SET swept_to = :to, #window = :window",
+            {":to": {"N": str(swept_to_ms)}, ":window": {"N": str(window_s)}},
+            ExpressionAttributeNames={"#window": "window"},
+            ReturnValues="NONE",
+        )
 
     def record_transcript(self, obj: TranscriptObject, now: int, expires_at: int) -> SessionRecord | None:
         """The object's key, size and version; the session as it was before (None when this version is already

@@ -54,11 +54,14 @@ from sessionguard.alerting.session_alerts import default_rules
 from sessionguard.alerting.transcript import log_stream_name
 from sessionguard.ledger.calls import SessionCall, TranscriptObject, session_call, transcript_object
 from sessionguard.ledger.decisions import (
+    SWEEP_WINDOW_MAX_SECONDS,
     Due,
     LedgerTimings,
     TranscriptPlan,
     closed_by_describe,
     due_findings,
+    needs_records_read,
+    next_sweep_window,
     opens_for_records,
     overwrite_finding,
     plan_transcript_scan,
@@ -80,9 +83,10 @@ if TYPE_CHECKING:
 LEDGER_RETENTION_SECONDS: Final = 90 * 24 * 3600  # default TTL of a ledger item
 TRANSCRIPT_MAX_BYTES: Final = 8 * 1024 * 1024  # the part of a transcript object read and scanned
 OPEN_SESSIONS_PER_RUN: Final = 500
-# FilterLogEvents calls a reconciler run may make (the sweep and the open sessions' reads together; a page holds up
-# to 10,000 records or 1 MB, about 3,000 delivery records) and a transcript's read of its one stream.
-RECORD_PAGES_PER_RUN: Final = 200
+# FilterLogEvents calls a reconciler run may make for its sweep and for the open sessions' reads, and a transcript
+# for its one stream (a page holds up to 10,000 events or 1 MB: about 2,000 delivery records).
+SWEEP_PAGES_PER_RUN: Final = 120
+READ_PAGES_PER_RUN: Final = 80
 RECORD_PAGES_PER_TRANSCRIPT: Final = 50
 # A record becomes searchable seconds after its write, and a session's last delivery and its transcript object
 # arrive about together: before SG-LG-002 is raised on a transcript younger than this, its records are read again.
@@ -103,8 +107,8 @@ class SessionLedgerStore(Protocol):
     def record_totals(self, session_id: str, totals: StreamTotals, now: int) -> bool: ...
     def open_for_records(self, session_ids: list[str], now: int, expires_at: int) -> None: ...
     def open_states(self, session_ids: list[str]) -> dict[str, tuple[bool, int]]: ...
-    def sweep_checkpoint(self) -> int: ...
-    def set_sweep_checkpoint(self, swept_to_ms: int) -> None: ...
+    def sweep_checkpoint(self) -> tuple[int, int]: ...
+    def set_sweep_checkpoint(self, swept_to_ms: int, window_s: int) -> None: ...
 
 
 class DeliveryRecordReader(Protocol):
@@ -249,6 +253,7 @@ class SessionLedgerInvocation:
         self.rules = rules
         self.report = LedgerReport()
         self.deliveries = Deliveries(outlets, self.report, context)
+        self.record_calls_before = outlets.records.calls if outlets.records is not None else 0
 
     @property
     def now(self) -> int:
@@ -353,7 +358,7 @@ class SessionLedgerInvocation:
         if reader is None:
             return None
         reads = reader.read([session_id], PageBudget(RECORD_PAGES_PER_TRANSCRIPT))
-        self.report.record_reads = reader.calls
+        self.report.record_reads = reader.calls - self.record_calls_before
         if session_id in reads.unread:
             raise DeliveryRecordsUnread("delivery records not read")
         return stream_totals(reads.records.get(session_id, []))
@@ -386,16 +391,15 @@ class SessionLedgerInvocation:
     def reconcile(self) -> None:
         table, now = self.outlets.table, self.now
         records = table.open_sessions(OPEN_SESSIONS_PER_RUN)
-        budget = PageBudget(RECORD_PAGES_PER_RUN)
         streams = {log_stream_name(r.session_id): r.session_id for r in records}
-        swept = self._sweep(streams, budget)
-        reads = self._read_open(records, swept, budget)
+        swept = self._sweep(streams)
         self.report.session_ids = len(records)
         if not records:
             return
         active = self.outlets.directory.active_ids()
         oldest = min((r.started_at or r.first_seen or now) for r in records)
         history = self.outlets.directory.history_ends(oldest - 60)
+        reads = self._read_open(records, swept, active)
         for stored in records:
             record = self._stream_as_read(stored, reads, swept)
             if record is None:
@@ -415,7 +419,7 @@ class SessionLedgerInvocation:
                 table.settle(record.session_id)
                 self.report.settled += 1
 
-    def _sweep(self, open_streams: Mapping[str, str], budget: PageBudget) -> Sweep | None:
+    def _sweep(self, open_streams: Mapping[str, str]) -> Sweep | None:
         """One sweep of the sanitized group since the last complete one: streams no item knows, or whose session
         was let go before these records, go into the Open index (read from the next run on; SG-LG-004 waits 20
         minutes anyway). None without a sanitized group; `Sweep.complete` only when it read up to now."""
@@ -424,27 +428,32 @@ class SessionLedgerInvocation:
             return None
         table = self.outlets.table
         now_ms = self.now * 1000
-        start, end = sweep_window(table.sweep_checkpoint(), now_ms)
-        sweep = reader.sweep(start, end, budget)
-        self.report.record_reads = reader.calls
+        checkpoint, window = table.sweep_checkpoint()
+        start, end = sweep_window(checkpoint, now_ms, window or SWEEP_WINDOW_MAX_SECONDS)
+        sweep = reader.sweep(start, end, PageBudget(SWEEP_PAGES_PER_RUN))
+        self.report.record_reads = reader.calls - self.record_calls_before
         others = [name for name in sweep.streams if name not in open_streams]
         if others:
             states = table.open_states(others)
             opening = [name for name in others if opens_for_records(states.get(name), sweep.streams[name])]
             table.open_for_records(opening, self.now, self.expires_at)
-        if sweep.complete:
-            table.set_sweep_checkpoint(end)
-        return Sweep(sweep.streams, sweep.complete and end == now_ms)
+        next_window = next_sweep_window((end - start) // 1000, sweep.complete)
+        table.set_sweep_checkpoint(end if sweep.complete else checkpoint, next_window)
+        return Sweep(sweep.streams, sweep.forged, sweep.complete and end == now_ms)
 
-    def _read_open(self, records: list[SessionRecord], swept: Sweep | None, budget: PageBudget) -> StreamReads:
-        """The delivery records of the open sessions whose stream exists (seen before, or by this run's sweep)."""
+    def _read_open(self, records: list[SessionRecord], swept: Sweep | None, active: set[str]) -> StreamReads:
+        """All the delivery records of the open sessions that need them read this run (`needs_records_read`)."""
         reader = self.outlets.records
-        if reader is None or not records:
+        if reader is None or swept is None:
             return StreamReads()
-        found = swept.streams if swept is not None else {}
-        wanted = [r.session_id for r in records if r.stream_seen or log_stream_name(r.session_id) in found]
-        reads = reader.read(wanted, budget) if wanted else StreamReads()
-        self.report.record_reads = reader.calls
+        wanted = []
+        for record in records:
+            name = log_stream_name(record.session_id)
+            new, forged = name in swept.streams, name in swept.forged
+            if needs_records_read(record, new, forged, record.session_id in active):
+                wanted.append(record.session_id)
+        reads = reader.read(wanted, PageBudget(READ_PAGES_PER_RUN)) if wanted else StreamReads()
+        self.report.record_reads = reader.calls - self.record_calls_before
         return reads
 
     def _stream_as_read(self, record: SessionRecord, reads: StreamReads, swept: Sweep | None) -> SessionRecord | None:

@@ -28,13 +28,15 @@ START_GRACE_SECONDS: Final = 20 * 60
 QUIET_SECONDS: Final = 60 * 60
 # The ledger stops checking a session this long after it was first seen, whatever is still missing.
 CHECK_HORIZON_SECONDS: Final = 2 * 24 * 3600
-# The reconciler's sweep of the sanitized group for delivery records (streams no session explains): it reads
-# again this far before where the last complete sweep ended (a record can become searchable a little after its
-# timestamp, and the subscription stamps it at its write), and at most this long a window per run (the first run,
-# with no checkpoint, reads that far back: records exist only since the version that writes them; a sweep that
-# fell behind catches up by windows, and until it reaches the present no session is called never-streamed).
-SWEEP_OVERLAP_SECONDS: Final = 15 * 60
+# The reconciler's sweep of the sanitized group for delivery records (streams no session explains, sessions with
+# new records): it reads again this far before where the last complete sweep ended (the subscription stamps a record
+# at its write, and a record becomes searchable seconds later), and a window of at most this long a run. The first
+# run, with no checkpoint, reads one window back: records exist only since the version that writes them. A window
+# the run's page budget cannot finish is halved for the next run (down to a minute), and grows again once read;
+# until the sweep reaches the present, no session is called never-streamed.
+SWEEP_OVERLAP_SECONDS: Final = 2 * 60
 SWEEP_WINDOW_MAX_SECONDS: Final = 6 * 3600
+SWEEP_WINDOW_MIN_SECONDS: Final = 60
 # A delivery record ingested this close before the read that last counted its session (or after it) may not have
 # been in that read: a session let go since is looked at again.
 RECORD_READ_MARGIN_SECONDS: Final = 60
@@ -145,10 +147,31 @@ def still_open(record: SessionRecord, now: int, timings: LedgerTimings) -> bool:
     return record.writes_transcript and not record.transcript_key and NO_TRANSCRIPT not in record.findings
 
 
-def sweep_window(checkpoint_ms: int, now_ms: int) -> tuple[int, int]:
-    """The [start, end] (epoch ms, event timestamps) the next sweep reads, from the last complete one's end."""
-    start = checkpoint_ms - SWEEP_OVERLAP_SECONDS * 1000 if checkpoint_ms else now_ms - SWEEP_WINDOW_MAX_SECONDS * 1000
-    return start, min(now_ms, start + SWEEP_WINDOW_MAX_SECONDS * 1000)
+def sweep_window(checkpoint_ms: int, now_ms: int, window_s: int = SWEEP_WINDOW_MAX_SECONDS) -> tuple[int, int]:
+    """The [start, end] (epoch ms, event timestamps) the next sweep reads, from the last complete one's end, at most
+    `window_s` long (the last run's window, shortened after a sweep the page budget could not finish)."""
+    window_ms = max(SWEEP_WINDOW_MIN_SECONDS, min(window_s, SWEEP_WINDOW_MAX_SECONDS)) * 1000
+    start = checkpoint_ms - SWEEP_OVERLAP_SECONDS * 1000 if checkpoint_ms else now_ms - window_ms
+    return start, min(now_ms, start + window_ms)
+
+
+def next_sweep_window(window_s: int, complete: bool) -> int:
+    """The next run's window: half after a sweep left unfinished, double after one read to its end."""
+    window = window_s * 2 if complete else window_s // 2
+    return max(SWEEP_WINDOW_MIN_SECONDS, min(window, SWEEP_WINDOW_MAX_SECONDS))
+
+
+def needs_records_read(record: SessionRecord, new_records: bool, forged_seen: bool, active: bool) -> bool:
+    """Whether the reconciler reads all of a session's delivery records this run (the transcript reads them anyway).
+    Only when a decision may change with them: its stream was never read; or new records came (the sweep saw them)
+    and they may carry forged events (SG-LG-004), the first streamed event (SG-LG-001), or the last event time of a
+    session DescribeSessions no longer lists as active (the quiet-hour end). A running session's counts are those of
+    its last read until then."""
+    if not record.stream_seen and not new_records:
+        return False
+    if not record.records_read_at:
+        return True
+    return new_records and (forged_seen or not record.streamed or not active)
 
 
 def opens_for_records(state: tuple[bool, int] | None, newest_ingested_ms: int) -> bool:
@@ -168,11 +191,14 @@ __all__ = [
     "START_GRACE_SECONDS",
     "SWEEP_OVERLAP_SECONDS",
     "SWEEP_WINDOW_MAX_SECONDS",
+    "SWEEP_WINDOW_MIN_SECONDS",
     "Due",
     "LedgerTimings",
     "TranscriptPlan",
     "closed_by_describe",
     "due_findings",
+    "needs_records_read",
+    "next_sweep_window",
     "opens_for_records",
     "overwrite_finding",
     "plan_transcript_scan",
