@@ -6,7 +6,9 @@
 - `handler_init_ms`: in a fresh interpreter, what a cold start of the session alert function does before the first
   delivery's own work: import functions/session_alerts/app.py (Powertools, the X-Ray SDK, the layer), load the rule
   pack and match a first command with it, build the outlets from the environment (template.yaml's variables), make
-  the two boto3 clients a quiet delivery calls with (CloudWatch Logs, DynamoDB) and mask a first line.
+  the one boto3 client a quiet delivery calls with (CloudWatch Logs: since 4b4db85 a quiet delivery is one
+  PutLogEvents call, its session-ledger record inside it; the DynamoDB client it made before is made only by a
+  delivery that alerts) and mask a first line.
 
 Both run as in the function: with `python -S` (no site-packages) on a path that holds only what the layer ships
 (the distributions layers/sessionguard/requirements.txt pins, linked from this environment: not the test tools,
@@ -51,8 +53,8 @@ from sessionguard.masking.masker import mask_secrets
 # The rule pack compiles a pattern set on its first search: a first command, so that the compile counts.
 session_alerts.default_rules().match("ls -la /var/log")
 _, outlets = session_alerts.default_outlets()
-# The clients a quiet delivery calls with are made during it (adapters.aws.LazyClient): made here, so that they count.
-outlets.transcripts._client, outlets.sessions._client
+# The client a quiet delivery calls with is made during it (adapters.aws.LazyClient): made here, so that it counts.
+outlets.transcripts._client
 mask_secrets("sh-4.2$ ls -la")
 print((time.perf_counter() - start) * 1000)
 """

@@ -64,6 +64,7 @@ def test_building_the_outlets_makes_no_boto3_client_until_one_is_used(monkeypatc
 
         assert outlets.transcripts._client is outlets.transcripts._client  # type: ignore[attr-defined]
         assert made == ["logs"]  # made on first use, once
+        assert outlets.slack._webhook is None  # type: ignore[attr-defined]  # nor the Slack opener (its CA store)
 
 
 def test_the_tracer_patches_only_what_the_functions_call_out_with() -> None:
