@@ -11,8 +11,11 @@ the SDK's retries: moto answers each at once), registered on the boto3 session i
 
 Each figure is a 4-event delivery in steady state: the second of two deliveries of one session (the first pays for
 what a session pays once, such as creating its transcript stream), each opening at a prompt as the agent's uploads
-do. `quiet_delivery_aws_calls` counts one whose commands raise no alert; `alert_delivery_aws_calls` one whose
-commands raise exactly one alert that reaches people.
+do. `quiet_delivery_aws_calls` counts one whose commands raise no alert (its transcript write, which carries the
+session ledger's record of the delivery); `alert_delivery_aws_calls` one whose commands raise exactly one alert
+that reaches people (the claim on the session's ledger item, the publish, the event, the transcript write). The
+alert delivery's events are 47-50 seconds old: fresh enough not to be taken for a retry of the previous version,
+which reads that version's records (docs/alerts.md, "Retries").
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Delivering alerts once and counting the outcome: what the command alert function (`session_alerts`) and the
 guardrail alert function (`guardrail_alerts`) share, so that both retry, count, log and fail the same way.
 
-- `Deliveries` runs every delivery once per key through the delivery ledger (Powertools Idempotency), so a retried
-  invocation repeats only what failed; it counts each outcome in the function's report (delivered, suppressed as
-  a retry, failed) and sends alerts to every SNS topic first, then to Slack.
+- `Deliveries` runs every delivery once per key through a ledger (the guardrail and session ledger functions:
+  the delivery ledger, Powertools Idempotency; the subscription function: what its alerts' claims say,
+  `claims.DoneSet`), so a retried invocation repeats only what failed; it counts each outcome in the function's
+  report (delivered, suppressed as a retry, failed) and sends alerts to every SNS topic first, then to Slack.
 - `post_with_retries` is the Slack webhook POST with backoff inside the function's time budget.
 - `emit_dimensioned` writes one EMF count with its own dimensions; both functions use the same metric names.
 - `DeliverySettings` and `DeliveryOutlets` hold the settings and outlets both functions have; each function's

@@ -3,9 +3,9 @@ the optional termination of the session an alert came from (docs/integrations.md
 
 Every alert kind (command alert, guardrail alert, ledger finding) reaches `Deliveries.send_alerts` as an SNS
 message whose body ends with `Alert JSON:` and the masked, bounded alert record; the outlets read that record, so
-they see exactly what subscribers see and nothing unmasked. Each delivery runs once per key through the delivery
-ledger, as an SNS publish does: a retried invocation repeats only what failed, and what still fails is counted,
-fails the invocation (Lambda retries it twice) and is finally parked in the failure queue.
+they see exactly what subscribers see and nothing unmasked. Each delivery runs once per key through the function's
+ledger (`delivery.Deliveries`), as an SNS publish does: a retried invocation repeats only what failed, and what
+still fails is counted, fails the invocation (Lambda retries it twice) and is finally parked in the failure queue.
 
 - EventBridge: one PutEvents call per alert (source `sessionguard`, detail-type by kind, detail as in
   `docs/schemas/alert-event.v1.json`); an entry EventBridge refuses for a passing reason (throttling, an internal
