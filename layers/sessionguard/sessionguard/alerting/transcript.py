@@ -1,12 +1,11 @@
 """The sanitized transcript's log events: one JSON event per masked line, stamped so that PutLogEvents takes it,
-in a stream named after the session and masked; and the marks that say which log events (and alert lines) a
-delivery wrote already. What `session_alerts` writes (docs/alerts.md, "Sanitized transcripts")."""
+in a stream named after the session and masked. What `session_alerts` writes (docs/alerts.md, "Sanitized
+transcripts")."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any, Final
 
 from sessionguard.alerting.formatting import clean_metadata
@@ -90,25 +89,11 @@ def stamp_age_limit_ms(retention_days: int) -> int:
     return min(LOG_MAX_AGE_MS, retention_days * _DAY_MS - 3600 * 1000)
 
 
-def mark_key(meta: Mapping[str, Any], mark_id: str) -> str:
-    """The transcript mark of one log event (its id) or alert line (`alert_line_id`): hashed, so the state table
-    holds no stream names."""
-    identity = "\x00".join([str(meta.get("logGroup", "")), str(meta.get("logStream", "")), mark_id])
-    return "sessionguard-transcript#" + hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def alert_line_id(delivery_key: str) -> str:
-    """What marks an alert's line in the transcript: its delivery key, apart from every log event id (digits)."""
-    return "alert-line\x00" + delivery_key
-
-
 __all__ = [
     "LOG_MAX_AGE_MS",
     "LOG_MAX_AHEAD_MS",
     "TranscriptLinesRejected",
-    "alert_line_id",
     "log_stream_name",
-    "mark_key",
     "sanitized_log_events",
     "stamp_age_limit_ms",
 ]
