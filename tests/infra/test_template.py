@@ -416,9 +416,17 @@ def test_every_reserved_concurrency_can_be_turned_off_for_small_accounts(cfn_tem
 
 
 def test_the_layer_is_built_by_sam_for_python313_arm64() -> None:
+    """By layers/sessionguard/Makefile (sam build's makefile method), which installs arm64 wheels for Python 3.13
+    and compiles them (tests/infra/test_layer_dependencies.py checks the built layer)."""
     layer = sam_template()["Resources"]["SessionGuardLayer"]
-    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    makefile = (ROOT / "layers" / "sessionguard" / "Makefile").read_text(encoding="utf-8")
+    assert "build-SessionGuardLayer:" in makefile
+    assert "--python-version 3.13" in makefile
+    assert "aarch64" in makefile
+    assert "--invalidation-mode unchecked-hash" in makefile
 
 
 def test_outputs_name_what_operators_need(cfn_template: dict[str, Any]) -> None:

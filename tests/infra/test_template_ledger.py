@@ -75,13 +75,24 @@ def test_the_ledger_function_may_do_what_it_needs_and_no_more(cfn_template: dict
         assert never not in every_action
 
 
-def test_the_subscription_function_only_updates_the_ledger(cfn_template: dict[str, Any]) -> None:
+def test_the_subscription_function_claims_alerts_on_the_ledger_and_reads_only_its_delivery_records(
+    cfn_template: dict[str, Any],
+) -> None:
+    """Its stream record travels in the transcript write (docs/ledger.md): on the ledger it only claims alerts
+    (UpdateItem) and reads what a failed attempt sent (GetItem); it finds its own delivery records on a retry's
+    rare path, in the sanitized group only."""
     by_sid = statements_by_sid(role_policy(cfn_template, "SessionAlertsFunctionRole"))
-    statement = by_sid["RecordSessionStreamsInLedger"]
+    statement = by_sid["ClaimAlertsOnSessionLedger"]
     assert (statement["Action"], statement["Resource"]) == (
-        "dynamodb:UpdateItem",
+        ["dynamodb:UpdateItem", "dynamodb:GetItem"],
         {"Fn::GetAtt": ["SessionLedgerTable", "Arn"]},
     )
+    find = by_sid["FindDeliveryRecordsInTranscripts"]
+    assert find["Action"] == "logs:FilterLogEvents"
+    assert all("${SanitizedLogGroup}" in resource["Fn::Sub"] for resource in find["Resource"])
+    every_action = json.dumps([s.get("Action") for s in by_sid.values()])
+    for never in ("dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem", "dynamodb:Query"):
+        assert never not in every_action
     variables = cfn_template["Resources"]["SessionAlertsFunction"]["Properties"]["Environment"]["Variables"]
     assert variables["SESSION_LEDGER_TABLE"] == {"Ref": "SessionLedgerTable"}
 
