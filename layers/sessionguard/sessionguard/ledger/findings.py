@@ -9,7 +9,6 @@ from functools import cache
 from importlib import resources
 from typing import Any, Final
 
-import yaml
 
 from sessionguard.ledger.model import SessionRecord
 from sessionguard.severity import Severity
@@ -51,6 +50,8 @@ class Finding:
 @cache
 def findings() -> dict[str, Finding]:
     """The findings by id, in file order."""
+    import yaml  # noqa: PLC0415 - only when a ledger finding is first needed: a cold start imports no PyYAML
+
     text = resources.files("sessionguard.ledger").joinpath("findings.yaml").read_text(encoding="utf-8")
     return load_findings(yaml.safe_load(text))
 
