@@ -9,7 +9,6 @@ from functools import cache
 from importlib import resources
 from typing import Any, Final
 
-
 from sessionguard.ledger.model import SessionRecord
 from sessionguard.severity import Severity
 
