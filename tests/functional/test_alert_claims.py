@@ -123,7 +123,7 @@ def test_an_alert_is_claimed_with_its_window_and_cap_in_one_write(app: ModuleTyp
         TableName=ALERT_STATE_TABLE, Key={"id": {"S": state_key("session", SESSION)}}
     )["Item"]
     names = sorted(name.rsplit("_", 1)[0] for name in item)
-    assert names == ["alert", "alerts", "expiration", "id", "window"]
+    assert names == ["alert", "cap", "expiration", "id", "window"]
     lease = Lease.parse(next(v["S"] for k, v in item.items() if k.startswith("alert_")))
     assert lease is not None
     assert lease.until_ms > lease.claimed_ms  # held until the invocation's time runs out
@@ -316,7 +316,7 @@ def test_decisions_against_the_item_follow_its_claims_windows_and_cap() -> None:
     assert decisions == [Decision.DELIVER, Decision.DUPLICATE, Decision.DELIVER, Decision.SUMMARY]
     write = claim_write(candidates, decisions, {"more": Lease("b1", 5, 9)}, state, cap=3, sent={"more", "last"})
     assert write.admitted_at_most == 2  # room for one more, as seen
-    assert write.sets["alert_summary"] == digest("last")
+    assert write.sets["cap_summary"] == digest("last")
     assert "window_w1" not in write.absent  # a taken window stays taken: no condition needed
 
 

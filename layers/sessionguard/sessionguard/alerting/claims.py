@@ -10,7 +10,7 @@ nested map path needs its parent to exist, which one expression cannot both crea
   ms>:<until ms>`: the batch that claimed it, when, and until when the claimant may still be delivering it (its
   invocation's time left; 0 once that attempt recorded what it did and ended);
 - `window_<w>`: the alert key that holds window w (a rule in a session in one bucket of event time);
-- `alerts_admitted`: the alert keys the session's cap let through; `alert_summary`: the one that went over it;
+- `cap_admitted`: the alert keys the session's cap let through; `cap_summary`: the one that went over it;
 - `delivered_<b>`: what batch b delivered (digests of delivery keys), written only when one of its deliveries
   failed, so that the retry repeats only the rest.
 
@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 CLAIM_PREFIX: Final = "alert_"
 WINDOW_PREFIX: Final = "window_"
 DONE_PREFIX: Final = "delivered_"
-ADMITTED: Final = "alerts_admitted"
-SUMMARY: Final = "alert_summary"
+ADMITTED: Final = "cap_admitted"
+SUMMARY: Final = "cap_summary"
 _DIGEST_CHARS: Final = 24  # 96 bits: no two keys of one session collide
 
 
@@ -159,7 +159,7 @@ class ClaimWrite:
     admit: set[str] = field(default_factory=set)
     absent: set[str] = field(default_factory=set)
     equal: dict[str, str] = field(default_factory=dict)
-    admitted_at_most: int | None = None  # size(alerts_admitted) <= this (or absent)
+    admitted_at_most: int | None = None  # size(cap_admitted) <= this (or absent)
 
     @property
     def empty(self) -> bool:
