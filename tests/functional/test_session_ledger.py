@@ -22,7 +22,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
-from sessionguard.adapters.delivery_records import DeliveryRecords
+from sessionguard.adapters.delivery_records import DeliveryRecords, PageBudget
 from sessionguard.adapters.session_ledger import SessionTable, SsmSessionDirectory
 from sessionguard.alerting import ledger_alerts, session_alerts
 from sessionguard.alerting.transcript import log_stream_name
@@ -214,10 +214,24 @@ def put_messages(session_id: str, messages: list[str], at: int = START + 30) -> 
     logs.put_log_events(logGroupName=SANITIZED_GROUP, logStreamName=name, logEvents=events)
 
 
-def legacy_stream(stack: Stack, lines: int, batch: str = "b-0") -> None:
-    """What the subscription function wrote for one delivery before the delivery records: one conditional update."""
-    delivery = StreamDelivery(SHELL_SESSION, batch, START + 1, START + 30, events=3, lines=lines)
-    assert stack.table().record_stream(delivery, START + 30, START + 86400) is not None
+def legacy_stream(stack: Stack, lines: int, session_id: str = SHELL_SESSION) -> None:
+    """What the subscription function wrote for one delivery before the delivery records: one conditional update
+    that ADDed the delivery's counts to the session's item (and put it in the Open index)."""
+    boto3.client("dynamodb", region_name=REGION).update_item(
+        TableName=TABLE,
+        Key={"session_id": {"S": session_id}},
+        UpdateExpression=(
+            "SET first_seen = if_not_exists(first_seen, :t), expires_at = :exp, #open = if_not_exists(#open, :open),"
+            " stream_first = if_not_exists(stream_first, :first), stream_last = :t, last_batch = :batch"
+            " ADD stream_events :events, stream_lines :lines, plain_text_events :zero, forged_events :zero"
+        ),
+        ExpressionAttributeNames={"#open": "open"},
+        ExpressionAttributeValues={
+            ":t": {"N": str(START + 30)}, ":exp": {"N": str(START + 86400)}, ":open": {"S": "open"},
+            ":first": {"N": str(START + 1)}, ":batch": {"S": "b-0"}, ":events": {"N": "3"},
+            ":lines": {"N": str(lines)}, ":zero": {"N": "0"},
+        },
+    )  # fmt: skip
 
 
 def put_transcript(stack: Stack, session_id: str, text: str) -> dict[str, Any]:
@@ -364,8 +378,7 @@ def test_sg_lg_004_a_stream_no_session_started_is_reported_after_the_grace(app: 
 
 
 def test_sg_lg_004_a_stream_the_legacy_update_recorded_is_still_reported(app: ModuleType, stack: Stack) -> None:
-    ghost = StreamDelivery("ghost-0a1b2c3d4e5f60718", "b-1", START, START + 5, events=2, lines=4)
-    stack.table().record_stream(ghost, START + 5, START + 86400)
+    legacy_stream(stack, lines=4, session_id="ghost-0a1b2c3d4e5f60718")
     stack.at(START + 1300)
     assert invoke(app, schedule())["findings"] == {"SG-LG-004": 1}
 
@@ -729,3 +742,42 @@ def test_records_written_after_a_session_was_let_go_open_it_again(app: ModuleTyp
     assert invoke(app, schedule())["findings"] == {"SG-LG-004": 1}
     stack.at(START + 8000)
     assert invoke(app, schedule())["sessions"] == 0
+
+
+class LogsThatRefuseMissingStreams:
+    """moto's FilterLogEvents, refusing (as the service does) a request that names a stream the group lacks."""
+
+    def __init__(self) -> None:
+        self.client = boto3.client("logs", region_name=REGION)
+        self.requests: list[list[str]] = []
+
+    def filter_log_events(self, **request: Any) -> Any:
+        names = request.get("logStreamNames", [])
+        self.requests.append(names)
+        existing = {
+            s["logStreamName"] for s in self.client.describe_log_streams(logGroupName=SANITIZED_GROUP)["logStreams"]
+        }
+        if set(names) - existing:
+            error = {
+                "Error": {"Code": "ResourceNotFoundException", "Message": "The specified log stream does not exist."}
+            }
+            raise ClientError(error, "FilterLogEvents")  # type: ignore[arg-type]
+        return self.client.filter_log_events(**request)
+
+
+def test_a_stream_that_does_not_exist_is_read_as_no_records_and_the_others_are_read() -> None:
+    with mock_aws():
+        boto3.client("logs", region_name=REGION).create_log_group(logGroupName=SANITIZED_GROUP)
+        for n in range(4):
+            session_id = f"jane.roe-{n:017x}"
+            put_messages(session_id, [json.dumps(delivery_record(StreamDelivery(session_id, "b", START, START, 1, n)))])
+        logs = LogsThatRefuseMissingStreams()
+        reader = DeliveryRecords(SANITIZED_GROUP, logs)  # type: ignore[arg-type]
+        wanted = [f"jane.roe-{n:017x}" for n in range(4)] + ["never.streamed-0a1b2c3d4e5f60718"]
+        reads = reader.read(wanted, PageBudget(20))
+        assert reads.unread == set()
+        assert reads.records["never.streamed-0a1b2c3d4e5f60718"] == []
+        assert [reads.records[f"jane.roe-{n:017x}"][0].lines for n in range(4)] == [0, 1, 2, 3]
+        # the 5 refused; halves of 2 (read) and 3 (refused); 1 (read) and 2 (refused); 1 (read) and the missing 1
+        assert [len(names) for names in logs.requests] == [5, 2, 3, 1, 2, 1, 1]
+        assert reader.calls == 7

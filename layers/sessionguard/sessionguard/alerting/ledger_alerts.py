@@ -78,8 +78,6 @@ from sessionguard.session.records import MalformedEvent, SessionEvent, decode_in
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from sessionguard.ledger.model import StreamDelivery
-
 LEDGER_RETENTION_SECONDS: Final = 90 * 24 * 3600  # default TTL of a ledger item
 TRANSCRIPT_MAX_BYTES: Final = 8 * 1024 * 1024  # the part of a transcript object read and scanned
 OPEN_SESSIONS_PER_RUN: Final = 500
@@ -97,7 +95,6 @@ class SessionLedgerStore(Protocol):
     """The ledger table (`adapters.session_ledger.SessionTable`; tests use it on moto)."""
 
     def record_call(self, call: SessionCall, now: int, expires_at: int) -> SessionRecord: ...
-    def record_stream(self, delivery: StreamDelivery, now: int, expires_at: int) -> SessionRecord | None: ...
     def record_transcript(self, obj: TranscriptObject, now: int, expires_at: int) -> SessionRecord | None: ...
     def add_findings(self, session_id: str, finding_ids: list[str], alerts: int = 0) -> None: ...
     def close(self, session_id: str, ended_at: int) -> None: ...
