@@ -29,9 +29,10 @@ from sessionguard.alerting.claims import (
     digest,
 )
 from sessionguard.alerting.delivery import DeliveryFailed
+from sessionguard.alerting.ledger_stream import with_delivery_record
 from sessionguard.alerting.log_events import LogEvent
 from sessionguard.alerting.noise import Decision, state_key
-from sessionguard.ledger.model import parse_delivery_record
+from sessionguard.ledger.model import StreamDelivery, parse_delivery_record
 
 from tests.functional import make_alert_fixtures as fixtures
 from tests.functional.test_session_alerts import (  # noqa: F401 - the fixtures are used by name
@@ -44,9 +45,11 @@ from tests.functional.test_session_alerts import (  # noqa: F401 - the fixtures 
     clean_powertools,
     decode,
     invoke,
+    lambda_context,
     stack,
 )
 from tests.support import ALERT_STATE_TABLE
+from tests.unit.make_event_fixtures import awslogs
 
 SESSION = "jane.roe-0a1b2c3d4e5f60718"
 SHADOW = "sh-4.2$ cat /etc/shadow"
@@ -229,6 +232,67 @@ def test_a_session_over_its_cap_sends_one_summary_whatever_the_deliveries(
     assert summary["suppressed"] == {"cap": 1}
 
 
+def test_a_delivery_without_alerts_whose_parking_failed_writes_its_lines_once_on_retry(
+    app: ModuleType, stack: Stack
+) -> None:
+    _, outlets = session_alerts.default_outlets()
+    claims = CountingClaims(outlets.claims)
+    outlets.claims = claims
+    outlets.failures = FailingOnceQueue(outlets.failures)
+    good = payload([["sh-4.2$ echo hi", "hi"]])
+    data = decode(good)
+    data["logEvents"].append({**data["logEvents"][0], "id": "1" * 56, "message": "not json"})  # set aside
+    delivery = awslogs(data)
+
+    with pytest.raises(DeliveryFailed, match="failure-queue x1"):
+        invoke(app, delivery)
+    summary = invoke(app, delivery)  # Lambda's retry
+
+    assert [line["text"] for line in stack.transcript(SESSION)] == ["echo hi", "hi"]
+    assert len(stack.failure_messages()) == 1
+    assert summary["delivered"] == {"failure-queue": 1}
+    assert summary["lines_already_written"] == 2  # not written again (nor the delivery record)
+    # No alert: the batch's record is read (one GetItem) and written on the failure path only.
+    assert claims.calls == ["read", "record", "read"]
+
+
+@dataclass
+class FailingOnceQueue:
+    """The failure queue, whose first SendMessageBatch fails (throttled) before sending anything."""
+
+    inner: Any
+    failed: bool = False
+
+    def send(self, body: str) -> None:
+        self.inner.send(body)
+
+    def send_batch(self, bodies: Sequence[str]) -> None:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("ThrottlingException")
+        self.inner.send_batch(bodies)
+
+
+def test_the_delivery_record_is_the_last_event_of_the_last_call_stamped_at_most_23_hours_after_its_first() -> None:
+    delivery = StreamDelivery(SESSION, "b" * 32, 1, 2, 3, 4)
+    now = 10 * 24 * 3600 * 1000
+    recent = [[LogEvent(now - 5_000, "a"), LogEvent(now - 4_000, "b")]]
+    ((*lines, record),) = with_delivery_record(recent, delivery, now)
+    assert [line.message for line in lines] == ["a", "b"]
+    assert record.timestamp == now
+    assert parse_delivery_record(record.message) == delivery
+
+    old = [[LogEvent(now - 30 * 3600 * 1000, "old")]]  # a replay of lines from yesterday
+    ((_, record),) = with_delivery_record(old, delivery, now)
+    assert record.timestamp == now - 7 * 3600 * 1000  # 23 hours after the call's first line
+
+    full = [[LogEvent(now, "x")] * 10_000]
+    first, second = with_delivery_record(full, delivery, now)
+    assert len(first) == 10_000
+    assert [parse_delivery_record(event.message) for event in second] == [delivery]
+    assert with_delivery_record([], delivery, now) == [[LogEvent(now, record.message)]]
+
+
 # --- a retry that spans a deployment ------------------------------------------------------------------------------
 
 
@@ -236,6 +300,7 @@ def previous_version_delivered(stack: Stack, keys: Sequence[str]) -> None:
     """What the previous version left when it delivered `keys` and its invocation failed afterwards: Powertools
     Idempotency records, COMPLETED, in the alert state table."""
     ledger = DeliveryLedger.on_table(ALERT_STATE_TABLE)
+    ledger.register_lambda_context(lambda_context())  # type: ignore[arg-type]
     for key in keys:
         assert ledger.once(key, lambda: None)
 

@@ -865,7 +865,7 @@ class _SessionAlertsInvocation:
                 if careful:
                     key = state_key("transcript", batch_id, session_id, str(index))
                     if digest(key) in self.done.done:
-                        self.report.lines_already_written += len(batch)
+                        self.report.lines_already_written += _lines(batch)
                     self.deliveries.once(key, write, "transcript")
                 else:
                     self.deliveries.now(write, "transcript")
