@@ -520,7 +520,7 @@ class AlertOutlets:
     ) -> None:
         """Each alert on the bus, once per key; its alert line, once per key or, when `held_alert_lines` is given,
         appended to it as (key, stream, line) for the caller to write with the session's transcript (one
-        PutLogEvents call for both, once per key through the caller's transcript marks); then the findings, in
+        PutLogEvents call for both, once per batch as its transcript is); then the findings, in
         batches of at most 100, once per batch."""
         records = [(record, key) for message, key in messages if (record := alert_document(message)) is not None]
         if self.settings.event_bus:

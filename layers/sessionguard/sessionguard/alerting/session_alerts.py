@@ -664,7 +664,7 @@ class _SessionAlertsInvocation:
 
     def _defer(self, raw_event: object, reason: str) -> None:
         """Park the whole invocation for a replay instead of timing out (a timeout would make Lambda retry all of
-        it, and time out again): the replay repeats nothing the ledger and the transcript marks know is done."""
+        it, and time out again): the replay repeats nothing this attempt records (`_record_progress`) as done."""
         self.report.deferred = True
         logger.warning("Invocation parked for a replay: too little time left", extra={"reason": reason})
         self._park_invocation(raw_event, reason, count_as_malformed=False)
@@ -852,8 +852,8 @@ class _SessionAlertsInvocation:
         self, plan: list[tuple[str, str, list[list[LogEvent]]]], batch_id: str, *, careful: bool
     ) -> bool:
         """Write the batches; whether every write succeeded (or was done already) in the time there was. A
-        `careful` delivery (one an earlier attempt may have written part of) writes each batch once per key
-        through the delivery ledger; the others, one PutLogEvents call that no earlier attempt can have made,
+        `careful` delivery (one an earlier attempt may have written part of) writes each batch unless that attempt
+        recorded it written; the others, one PutLogEvents call that no earlier attempt can have made,
         write it directly."""
         failures = self.report.failures["transcript"]
         for session_id, stream, batches in plan:
