@@ -28,30 +28,30 @@ _ANCHOR_BOTH: Final = re2._re2.RE2.Anchor.ANCHOR_BOTH
 def _group_layout(pattern: str) -> tuple[dict[str, int], int]:
     """The named capture groups (name -> number) and how many capture groups there are, read from the text of a
     pattern RE2 has parsed: an unescaped `(` outside a character class and outside `\\Q…\\E` opens a group, which
-    captures unless a `?` follows, and is named when `?P<name>` or `?<name>` follows."""
+    captures unless a `?` follows, and is named when `?P<name>` or `?<name>` follows. Only the characters that can
+    start one of these are visited (the masker's ~110 patterns hold ~24,000 characters, mostly literals)."""
     names: dict[str, int] = {}
     groups = 0
-    index, size = 0, len(pattern)
-    while index < size:
+    if "(" not in pattern:
+        return names, groups
+    resume = 0  # where the text after the last escape, class or quoted part starts
+    for index in [index for index, char in enumerate(pattern) if char in "\\[("]:
+        if index < resume:
+            continue
         char = pattern[index]
         if pattern.startswith("\\Q", index):
             end = pattern.find("\\E", index + 2)
-            index = size if end < 0 else end + 2
-            continue
-        if char == "\\":
-            index += 2
-            continue
-        if char == "[":
-            index = _class_end(pattern, index)
-            continue
-        if char == "(":
-            if not pattern.startswith("?", index + 1):
-                groups += 1
-            elif pattern.startswith(("?P<", "?<"), index + 1):
-                groups += 1
-                start = pattern.index("<", index) + 1
-                names[pattern[start : pattern.index(">", start)]] = groups
-        index += 1
+            resume = len(pattern) if end < 0 else end + 2
+        elif char == "\\":
+            resume = index + 2
+        elif char == "[":
+            resume = _class_end(pattern, index)
+        elif not pattern.startswith("?", index + 1):
+            groups += 1
+        elif pattern.startswith(("?P<", "?<"), index + 1):
+            groups += 1
+            start = pattern.index("<", index) + 1
+            names[pattern[start : pattern.index(">", start)]] = groups
     return names, groups
 
 
