@@ -95,10 +95,10 @@ class FakeSsm:
 @dataclass
 class Stack(AlertStack):
     ssm: FakeSsm
-    clock: list[int]
+    clock: list[float]
     slept: list[float]  # what the ledger function waited (for records to become searchable)
 
-    def at(self, epoch: int) -> None:
+    def at(self, epoch: float) -> None:
         self.clock[0] = epoch
 
     def table(self) -> SessionTable:
@@ -204,13 +204,13 @@ def stream(
     put_messages(session_id, [json.dumps(delivery_record(delivery))], at)
 
 
-def put_messages(session_id: str, messages: list[str], at: int = START + 30) -> None:
+def put_messages(session_id: str, messages: list[str], at: float = START + 30) -> None:
     # A session of its own: the cost test counts the ledger function's calls, not the subscription's writes.
     logs = boto3.session.Session().client("logs", region_name=REGION)
     name = log_stream_name(session_id)
     if not logs.describe_log_streams(logGroupName=SANITIZED_GROUP, logStreamNamePrefix=name)["logStreams"]:
         logs.create_log_stream(logGroupName=SANITIZED_GROUP, logStreamName=name)
-    events = [{"timestamp": at * 1000, "message": message} for message in messages]
+    events = [{"timestamp": int(at * 1000), "message": message} for message in messages]
     logs.put_log_events(logGroupName=SANITIZED_GROUP, logStreamName=name, logEvents=events)
 
 
@@ -698,20 +698,28 @@ def test_more_than_100_open_sessions_are_read_100_streams_a_call_and_page_by_pag
     for session_id in ids:
         stream(stack, lines=1, batch="b-1", session_id=session_id)
         stream(stack, lines=1, batch="b-2", session_id=session_id)
-    # When the reconciler runs twice (the first sweep opens them, the second reads their streams)
+    # When the reconciler runs (its sweep opens them, and the same run reads their streams)
     stack.at(START + 60)
-    invoke(app, schedule())
-    sweep_pages = len(logs.requests)
-    logs.requests.clear()
-    stack.at(START + 120)
     summary = invoke(app, schedule())
     # Then the sweep read 300 records in pages of 40, and the streams were read 100 names a call, every page
-    assert sweep_pages == 8
+    assert len([r for r in logs.requests if "logStreamNames" not in r]) == 8
     named = [r for r in logs.requests if "logStreamNames" in r]
     assert sorted(len(r["logStreamNames"]) for r in named if "nextToken" not in r) == [50, 100]
     assert len(named) == 5 + 3  # 200 records in pages of 40, and 100 in 3
     assert summary["records_unread"] == 0
     assert all(record(stack, session_id)["stream_events"] == 6 for session_id in ids)
+
+
+def test_a_record_stamped_earlier_in_the_second_the_reconciler_runs_is_swept(app: ModuleType, stack: Stack) -> None:
+    # Given a shell whose first delivery record is stamped 0.4 s into a second
+    start_shell(app, stack)
+    delivery = StreamDelivery(SHELL_SESSION, "b-1", START + 1, START + 60, events=3, lines=2)
+    put_messages(SHELL_SESSION, [json.dumps(delivery_record(delivery))], at=START + 60.4)
+    # When the reconciler runs 0.3 s later, in the same second
+    stack.at(START + 60.7)
+    invoke(app, schedule())
+    # Then its sweep, which ends now to the millisecond (not at the whole second), saw the record and read the stream
+    assert (record(stack)["streamed"], record(stack)["stream_events"]) == (True, 3)
 
 
 def test_sg_lg_004_a_record_of_forged_events_is_reported_at_the_next_run(app: ModuleType, stack: Stack) -> None:
@@ -736,10 +744,12 @@ def test_records_written_after_a_session_was_let_go_open_it_again(app: ModuleTyp
     # When events claiming another session are written into its stream afterwards
     stream(stack, lines=0, batch="b-late", at=START + 7300, forged_events=2)
     stack.at(START + 7400)
-    assert invoke(app, schedule())["findings"] == {}  # the sweep puts it back in the Open index
-    # Then the next run reads them and reports them; a run after that leaves it alone
-    stack.at(START + 7700)
+    # Then the next run's sweep puts it back in the Open index, and the same run reads them and reports them
     assert invoke(app, schedule())["findings"] == {"SG-LG-004": 1}
+    # And the runs after that report nothing more: the first lets it go, the next leaves it alone
+    stack.at(START + 7700)
+    again = invoke(app, schedule())
+    assert (again["findings"], again["settled"]) == ({}, 1)
     stack.at(START + 8000)
     assert invoke(app, schedule())["sessions"] == 0
 

@@ -101,6 +101,7 @@ class SessionLedgerStore(Protocol):
     def settle(self, session_id: str) -> None: ...
     def get(self, session_id: str) -> SessionRecord | None: ...
     def open_sessions(self, limit: int) -> list[SessionRecord]: ...
+    def sessions(self, session_ids: list[str]) -> list[SessionRecord]: ...
     def record_totals(self, session_id: str, totals: StreamTotals, now: int) -> bool: ...
     def open_for_records(self, session_ids: list[str], now: int, expires_at: int) -> None: ...
     def open_states(self, session_ids: list[str]) -> dict[str, tuple[bool, int]]: ...
@@ -389,7 +390,9 @@ class SessionLedgerInvocation:
         table, now = self.outlets.table, self.now
         records = table.open_sessions(OPEN_SESSIONS_PER_RUN)
         streams = {log_stream_name(r.session_id): r.session_id for r in records}
-        swept = self._sweep(streams)
+        swept, opened = self._sweep(streams)
+        if opened:  # streams the sweep just put in the Open index are looked at in this run too
+            records += table.sessions(opened)
         self.report.session_ids = len(records)
         if not records:
             return
@@ -416,27 +419,29 @@ class SessionLedgerInvocation:
                 table.settle(record.session_id)
                 self.report.settled += 1
 
-    def _sweep(self, open_streams: Mapping[str, str]) -> Sweep | None:
+    def _sweep(self, open_streams: Mapping[str, str]) -> tuple[Sweep | None, list[str]]:
         """One sweep of the sanitized group since the last complete one: streams no item knows, or whose session
-        was let go before these records, go into the Open index (read from the next run on; SG-LG-004 waits 20
-        minutes anyway). None without a sanitized group; `Sweep.complete` only when it read up to now."""
+        was let go before these records, go into the Open index; the sweep (None without a sanitized group;
+        `Sweep.complete` only when it read up to now) and the sessions it opened."""
         reader = self.outlets.records
         if reader is None:
-            return None
+            return None, []
         table = self.outlets.table
-        now_ms = self.now * 1000
+        # Milliseconds, not self.now's whole seconds: a record stamped earlier in this second is inside the sweep.
+        now_ms = int(self.outlets.wall_clock() * 1000)
         checkpoint, window = table.sweep_checkpoint()
         start, end = sweep_window(checkpoint, now_ms, window or SWEEP_WINDOW_MAX_SECONDS)
         sweep = reader.sweep(start, end, PageBudget(SWEEP_PAGES_PER_RUN))
         self.report.record_reads = reader.calls - self.record_calls_before
         others = [name for name in sweep.streams if name not in open_streams]
+        opening: list[str] = []
         if others:
             states = table.open_states(others)
             opening = [name for name in others if opens_for_records(states.get(name), sweep.streams[name])]
             table.open_for_records(opening, self.now, self.expires_at)
         next_window = next_sweep_window((end - start) // 1000, sweep.complete)
         table.set_sweep_checkpoint(end if sweep.complete else checkpoint, next_window)
-        return Sweep(sweep.streams, sweep.forged, sweep.complete and end == now_ms)
+        return Sweep(sweep.streams, sweep.forged, sweep.complete and end == now_ms), opening
 
     def _read_open(self, records: list[SessionRecord], swept: Sweep | None, active: set[str]) -> StreamReads:
         """All the delivery records of the open sessions that need them read this run (`needs_records_read`)."""
