@@ -2,7 +2,7 @@
 
 A chunk is a whole input, or a run of whole lines of a JSON Lines input. This process plans them and reads as
 little as it can: of a regular file only its head (gzip or not, binary or not, JSON Lines or not) and, to cut a
-large JSON Lines file, a few bytes at each cut to find the end of a line; the worker reads its own byte range. A
+large JSON Lines file, a block (64 KiB) at each cut to find the end of a line; the worker reads its own byte range. A
 gzipped file, standard input and anything that is not a regular file (a pipe: `<(zcat x.gz)`) are read here, as
 `decode_input` reads them, and their JSON Lines cut as text. Nothing is decoded differently for being cut: a cut
 falls after a newline byte, which is never part of a UTF-8 sequence, so the replacement of bad bytes is the same.

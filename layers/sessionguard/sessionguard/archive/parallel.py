@@ -52,8 +52,9 @@ from sessionguard.severity import Severity
 
 # A large JSON Lines input is parsed in chunks of about this many bytes (a worker's share of a large export).
 PIECE_CHARS = 1 << 20  # not Final: the tests make it small, to read small files in several chunks
-# Below this many bytes in all (~0.4 s of scanning), starting workers (~0.05 s forked, ~0.5 s spawned) costs
-# more than it saves (tests/functional set it to 0).
+# Below this many bytes in all (~0.25 s of scanning on one core), compiling the Linux patterns for the workers
+# (~0.08 s) and starting them (~0.01 s forked, ~0.3 s spawned) costs about what it saves (tests/functional set it
+# to 0).
 POOL_MIN_CHARS = 4 << 20
 # A worker sends its sessions' JSON Lines back when it holds this many characters of them, or this many sessions.
 _BATCH_CHARS: Final = 256 * 1024
@@ -273,7 +274,7 @@ class WorkerPool:
         context = _start_context()
         forked = context.get_start_method() == "fork"
         if forked:
-            self.pack.warm("linux")  # the workers inherit compiled sets instead of each compiling its own (~0.1 s)
+            self.pack.warm("linux")  # the workers inherit compiled sets instead of each compiling its own (~0.08 s)
             gc.freeze()  # the objects inherited stay untouched by the workers' collector: their pages stay shared
         try:
             for _ in range(self.size):
