@@ -129,9 +129,23 @@ def test_bare_provider_token_is_named_after_its_provider() -> None:
     check(f"{fake('ghp_', 36)} {fake('npm_', 36)}", f"{m('github-token')} {m('npm-token')}")
 
 
-def test_slack_webhook_url_keeps_the_host() -> None:
-    url = "https://hooks.slack.com/services/" + fake("T", 8) + "/" + fake("B", 10) + "/" + fake("", 24)
-    check(f"curl -X POST {url}", f"curl -X POST https://hooks.slack.com/services/{m('slack-webhook')}")
+def test_slack_webhook_url_is_masked_from_its_host_on() -> None:
+    """The whole URL is the secret (gitleaks' slack-webhook-url takes it with its host): only the scheme stays."""
+    url = "hooks.slack.com/services/" + fake("T", 8) + "/" + fake("B", 10) + "/" + fake("", 24)
+    check(f"curl -X POST https://{url}", f"curl -X POST https://{m('slack-webhook')}")
+    check(url, m("slack-webhook"))
+
+
+def test_slack_workflow_url_is_masked_to_its_end() -> None:
+    path = "/".join((fake("T", 8), fake("A", 10), "430780826188280067", fake("", 24)))
+    check(f"http://hooks.slack.com/workflows/{path}", f"http://{m('slack-webhook')}")
+    trigger = f"curl -d @m.json https://hooks.slack.com/triggers/{path} -v"
+    check(trigger, f"curl -d @m.json https://{m('slack-webhook')} -v")
+
+
+def test_slack_webhook_host_without_a_path_stays() -> None:
+    for text in ("see https://hooks.slack.com/ for the docs", "curl https://hooks.slack.com/services/"):
+        check(text, text)
 
 
 def test_vault_tokens_are_masked_in_context() -> None:
