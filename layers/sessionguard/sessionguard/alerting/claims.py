@@ -41,6 +41,20 @@ DONE_PREFIX: Final = "delivered_"
 ADMITTED: Final = "cap_admitted"
 SUMMARY: Final = "cap_summary"
 _DIGEST_CHARS: Final = 24  # 96 bits: no two keys of one session collide
+# The most alerts one session's item admits, whatever AlertCapPerSession says (0, no cap of its own, included): a
+# DynamoDB item holds at most 400 KB, and the item is also the session ledger's record, which the ledger function
+# must still be able to update. An admitted alert costs its claim (`alert_<24>` = `<batch 32>:<13>:<13>`, 90
+# bytes), its window (`window_<24>` = `<24>`, 55) and its place in `cap_admitted` (24): 169 bytes, 169 KB for
+# 1,000; at most about 150 more each when every alert went out in a delivery of its own that failed and recorded
+# what it delivered (`delivered_<24>`: a 24-character digest per channel): about 320 KB in all, under the limit
+# with room for the ledger's own attributes (tests/functional/test_ledger_robustness.py: 169,817 and 323,817 bytes).
+SESSION_ALERTS_MAX: Final = 1000
+
+
+def session_cap(configured: int) -> int:
+    """The cap a session's item enforces: the configured one (AlertCapPerSession), bounded by SESSION_ALERTS_MAX;
+    0 (no cap of its own) is that maximum."""
+    return SESSION_ALERTS_MAX if configured <= 0 else min(configured, SESSION_ALERTS_MAX)
 
 
 def digest(text: str) -> str:
@@ -117,8 +131,9 @@ class Candidate:
 def decide(candidates: Sequence[Candidate], state: ClaimState, cap: int) -> list[Decision]:
     """The decision for each candidate, in order, against `state` (an empty state for the optimistic first write).
     A key claimed already is delivered: its claim decided it, and what its claimant did says what is left.
-    Otherwise as `noise.NoiseControl` decides: the window's first alert, then the session's cap (the first alert
-    over it takes the summary)."""
+    Otherwise as `noise.NoiseControl` decides: the window's first alert, then the session's cap (`session_cap` of
+    `cap`: the first alert over it takes the summary)."""
+    cap = session_cap(cap)
     claimed = set(state.claims)
     windows = dict(state.windows)
     admitted = set(state.admitted or ())
@@ -134,7 +149,7 @@ def decide(candidates: Sequence[Candidate], state: ClaimState, cap: int) -> list
             decisions.append(Decision.DUPLICATE)
             continue
         decision = Decision.DELIVER
-        if cap > 0 and candidate.counted and own not in admitted:
+        if candidate.counted and own not in admitted:
             if len(admitted) < cap:
                 admitted.add(own)
             elif summary is None or summary == own:
@@ -178,7 +193,8 @@ def claim_write(
     """The write that makes `decisions` hold for the candidates whose keys are in `sent` (what goes out: an alert
     held back by the per-delivery cap takes no window and no place under the cap) and takes `claims` (key ->
     lease). `state` is what the decisions were made against, or None for the optimistic first write (decided
-    against an empty state)."""
+    against an empty state). `cap` is the configured one, bounded as `decide` bounds it."""
+    cap = session_cap(cap)
     write = ClaimWrite()
     seen = state or ClaimState()
     for key, lease in claims.items():
@@ -198,7 +214,7 @@ def claim_write(
             if seen.windows.get(candidate.window) is None and name not in write.sets:
                 write.sets[name] = own
                 write.absent.add(name)
-        if cap > 0 and candidate.counted and decision is Decision.DELIVER and own not in (seen.admitted or ()):
+        if candidate.counted and decision is Decision.DELIVER and own not in (seen.admitted or ()):
             write.admit.add(own)
         if decision is Decision.SUMMARY and seen.summary is None:
             write.sets[SUMMARY] = own
@@ -256,6 +272,7 @@ __all__ = [
     "ADMITTED",
     "CLAIM_PREFIX",
     "DONE_PREFIX",
+    "SESSION_ALERTS_MAX",
     "SUMMARY",
     "WINDOW_PREFIX",
     "Candidate",
@@ -268,4 +285,5 @@ __all__ = [
     "claim_write",
     "decide",
     "digest",
+    "session_cap",
 ]

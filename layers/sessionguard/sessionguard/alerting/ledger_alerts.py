@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from sessionguard.adapters.aws import error_code
 from sessionguard.adapters.delivery_records import DeliveryRecords, PageBudget, StreamReads, Sweep
 from sessionguard.adapters.session_ledger import SessionTable, SsmSessionDirectory, read_transcript
 from sessionguard.alerting.delivery import (
@@ -122,6 +123,11 @@ class DeliveryRecordsUnread(RuntimeError):
     """A transcript's session records could not be read: the invocation fails before writing, so Lambda retries."""
 
 
+class SessionsNotReconciled(RuntimeError):
+    """A reconciler run could not update some sessions (their AWS calls failed); it went on with the others and
+    fails at its end, so that Lambda retries it and the Errors alarm counts it. The message is a count only."""
+
+
 class SessionDirectory(Protocol):
     """DescribeSessions (`adapters.session_ledger.SsmSessionDirectory`; moto lacks it, tests use a fake)."""
 
@@ -199,6 +205,7 @@ class LedgerReport:
     closed: int = 0
     settled: int = 0
     records_unread: int = 0  # sessions left undecided this run: their delivery records could not be read
+    sessions_failed: int = 0  # sessions the run could not update (an AWS call failed): left to the next run
     record_reads: int = 0  # FilterLogEvents calls
     notices: int = 0
     transcript_lines_scanned: int = 0
@@ -215,6 +222,7 @@ class LedgerReport:
             "closed": self.closed,
             "settled": self.settled,
             "records_unread": self.records_unread,
+            "sessions_failed": self.sessions_failed,
             "record_reads": self.record_reads,
             "notices": self.notices,
             "transcript_lines_scanned": self.transcript_lines_scanned,
@@ -401,23 +409,40 @@ class SessionLedgerInvocation:
         history = self.outlets.directory.history_ends(oldest - 60)
         reads = self._read_open(records, swept, active)
         for stored in records:
-            record = self._stream_as_read(stored, reads, swept)
-            if record is None:
-                self.report.records_unread += 1
-                continue  # no decision on a stream that could not be read: the next run reads it again
-            ended_at = closed_by_describe(record, active, history, now)
-            if ended_at:
-                table.close(record.session_id, ended_at)
-                record = _ended(record, ended_at)
-                self.report.closed += 1
-                if self.settings.session_notices and record.known_start:
-                    self._notify(record, "ended", "reconciler")
-            due = due_findings(record, now, self.settings.timings)
-            self._raise(record, due)
-            raised = frozenset(d.finding_id for d in due)
-            if not still_open(_with_findings(record, raised), now, self.settings.timings):
-                table.settle(record.session_id)
-                self.report.settled += 1
+            try:
+                self._reconcile_session(stored, _RunView(now, reads, swept, active, history))
+            except Exception as error:  # one session's failed call must not cost every session after it its run
+                self.report.sessions_failed += 1
+                logger.error(
+                    "Session not reconciled; the next run tries again",
+                    extra={"error": error_code(error), "session": log_stream_name(stored.session_id)},
+                )
+        if self.report.sessions_failed:
+            # Every other session was decided; failing the invocation still shows it (the Errors alarm) and has
+            # Lambda retry it a minute later instead of five (what it did again is delivered or recorded once).
+            raise SessionsNotReconciled(f"{self.report.sessions_failed} session(s) not reconciled")
+
+    def _reconcile_session(self, stored: SessionRecord, run: _RunView) -> None:
+        """Close the session when DescribeSessions says it ended, raise its due findings, let it go when nothing
+        more can come for it."""
+        table, now = self.outlets.table, run.now
+        record = self._stream_as_read(stored, run.reads, run.swept)
+        if record is None:
+            self.report.records_unread += 1
+            return  # no decision on a stream that could not be read: the next run reads it again
+        ended_at = closed_by_describe(record, run.active, run.history, now)
+        if ended_at:
+            table.close(record.session_id, ended_at)
+            record = _ended(record, ended_at)
+            self.report.closed += 1
+            if self.settings.session_notices and record.known_start:
+                self._notify(record, "ended", "reconciler")
+        due = due_findings(record, now, self.settings.timings)
+        self._raise(record, due)
+        raised = frozenset(d.finding_id for d in due)
+        if not still_open(_with_findings(record, raised), now, self.settings.timings):
+            table.settle(record.session_id)
+            self.report.settled += 1
 
     def _sweep(self, open_streams: Mapping[str, str]) -> tuple[Sweep | None, list[str]]:
         """One sweep of the sanitized group since the last complete one: streams no item knows, or whose session
@@ -517,6 +542,19 @@ class SessionLedgerInvocation:
         self.deliveries.emit_metrics()
         metrics.add_metric(name="LedgerSessionsClosed", unit=MetricUnit.Count, value=self.report.closed)
         metrics.add_metric(name="LedgerCommandAlerts", unit=MetricUnit.Count, value=self.report.command_alerts)
+        metrics.add_metric(name="LedgerSessionsFailed", unit=MetricUnit.Count, value=self.report.sessions_failed)
+
+
+@dataclass(frozen=True, slots=True)
+class _RunView:
+    """What one reconciler run read, the same for each session it decides: its clock, the delivery records read,
+    its sweep, the active sessions and the ended ones' end times (DescribeSessions)."""
+
+    now: int
+    reads: StreamReads
+    swept: Sweep | None
+    active: set[str]
+    history: Mapping[str, int]
 
 
 def _started(call_name: str) -> str:
@@ -549,6 +587,7 @@ __all__ = [
     "SessionDirectory",
     "SessionLedgerInvocation",
     "SessionLedgerStore",
+    "SessionsNotReconciled",
     "default_outlets",
     "handle_ledger_event",
 ]
