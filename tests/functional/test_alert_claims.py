@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
@@ -29,8 +29,8 @@ from sessionguard.alerting.claims import (
     decide,
     digest,
 )
-from sessionguard.alerting.delivery import DeliveryFailed
-from sessionguard.alerting.ledger_stream import with_delivery_record
+from sessionguard.alerting.delivery import SLACK_ATTEMPTS, DeliveryFailed
+from sessionguard.alerting.ledger_stream import settled_record, with_delivery_record
 from sessionguard.alerting.log_events import LogEvent
 from sessionguard.alerting.noise import Decision, state_key
 from sessionguard.ledger.model import StreamDelivery, parse_delivery_record
@@ -45,6 +45,7 @@ from tests.functional.test_session_alerts import (  # noqa: F401 - the fixtures 
     app,
     clean_powertools,
     decode,
+    fake_sleep,
     invoke,
     lambda_context,
     stack,
@@ -274,6 +275,110 @@ class FailingOnceQueue:
         self.inner.send_batch(bodies)
 
 
+# --- an attempt that failed and could not record it: its delivery record says it was not complete -----------------
+
+
+@dataclass
+class UnrecordedClaims(CountingClaims):
+    """The claims store whose failure-path record fails while `failing` (DynamoDB throttled just then): the failed
+    attempt's leases are not released and what it delivered is not recorded."""
+
+    failing: bool = True
+
+    def record(self, *args: Any) -> Any:
+        if self.failing:
+            self.calls.append("record failed")
+            raise RuntimeError("ProvisionedThroughputExceededException")
+        return super().record(*args)
+
+
+def failing_to_record() -> tuple[Any, UnrecordedClaims]:
+    """The function's outlets, with a claims store whose failure-path record fails until told otherwise."""
+    _, outlets = session_alerts.default_outlets()
+    outlets.claims = claims = UnrecordedClaims(outlets.claims)
+    return outlets, claims
+
+
+def complete_flags(stack: Stack, session: str = SESSION) -> list[bool]:
+    """What each delivery record of the session's stream says of its attempt, in order."""
+    return [record["complete"] for record in stack.delivery_records(session)]
+
+
+def lines_of(stack: Stack, session: str = SESSION) -> list[str]:
+    return [line["text"] for line in stack.transcript(session) if line["kind"] != "alert"]
+
+
+def test_a_failed_slack_post_whose_progress_could_not_be_recorded_is_posted_by_a_retry(
+    app: ModuleType, stack: Stack, later: list[float]
+) -> None:
+    fake_sleep(stack)
+    _, claims = failing_to_record()
+    stack.slack.responses = [(500, {}, b"error")] * SLACK_ATTEMPTS
+    delivery = payload([[RISKY_LINE]])
+
+    with pytest.raises(DeliveryFailed, match="slack"):
+        invoke(app, delivery)
+    # Its transcript was written after the failure, and its record says the attempt was not complete.
+    assert complete_flags(stack) == [False]
+    assert claims.calls == ["claim", "record failed"]
+
+    claims.failing = False  # DynamoDB and Slack are back
+    with pytest.raises(DeliveryFailed, match="noise-state"):
+        invoke(app, delivery)  # while its lease runs, the failed attempt cannot be told from one still delivering
+    later.append(60)  # Lambda's next retry, after the lease ran out
+    summary = invoke(app, delivery)
+
+    # Taken for an attempt that died (docs/alerts.md, "Delivery is at least once"): the batch is delivered again.
+    assert len(stack.slack.requests) == SLACK_ATTEMPTS + 1
+    assert stack.sns_rule_ids() == ["SG-TEST-001", "SG-TEST-001"]
+    assert lines_of(stack) == [RISKY_LINE.removeprefix("sh-4.2$ ")] * 2
+    assert complete_flags(stack) == [False, True]
+    assert summary["failures"] == {}
+
+
+def test_a_failed_parking_whose_progress_could_not_be_recorded_is_parked_by_a_retry(
+    app: ModuleType, stack: Stack, later: list[float]
+) -> None:
+    outlets, claims = failing_to_record()
+    outlets.failures = FailingOnceQueue(outlets.failures)
+    data = decode(payload([[RISKY_LINE]]))
+    data["logEvents"].append({**data["logEvents"][0], "id": "1" * 56, "message": "not json"})  # set aside
+    delivery = awslogs(data)
+
+    with pytest.raises(DeliveryFailed, match="failure-queue x1"):
+        invoke(app, delivery)
+    assert complete_flags(stack) == [False]
+    claims.failing = False
+    later.append(60)
+    summary = invoke(app, delivery)
+
+    assert len(stack.failure_messages()) == 1
+    assert summary["delivered"]["failure-queue"] == 1
+    assert complete_flags(stack) == [False, True]
+
+
+def test_a_retry_that_finishes_a_failed_attempt_says_the_batch_is_complete_and_a_duplicate_repeats_nothing(
+    app: ModuleType, stack: Stack, later: list[float]
+) -> None:
+    fake_sleep(stack)
+    stack.slack.responses = [(500, {}, b"error")] * SLACK_ATTEMPTS
+    delivery = payload([[RISKY_LINE]])
+    with pytest.raises(DeliveryFailed, match="slack"):
+        invoke(app, delivery)  # it records what it delivered (its transcript too) and releases its leases
+
+    retried = invoke(app, delivery)  # Lambda's retry takes the leases again and posts to Slack
+
+    # The failed attempt's record, in its transcript call, says incomplete: one more call, with the record alone.
+    assert retried["delivered"] == {"slack": 1, "transcript": 1}
+    assert complete_flags(stack) == [False, True]
+    later.append(30)  # the same payload delivered again while the retry's leases run: it finds the batch done
+    summary = invoke(app, delivery)
+    assert (summary["delivered"], summary["failures"]) == ({}, {})
+    assert len(stack.slack.requests) == SLACK_ATTEMPTS + 1
+    assert stack.sns_rule_ids() == ["SG-TEST-001"]
+    assert lines_of(stack) == [RISKY_LINE.removeprefix("sh-4.2$ ")]
+
+
 def test_the_delivery_record_is_the_last_event_of_the_last_call_stamped_at_most_23_hours_after_its_first() -> None:
     delivery = StreamDelivery(SESSION, "b" * 32, 1, 2, 3, 4)
     now = 10 * 24 * 3600 * 1000
@@ -292,6 +397,20 @@ def test_the_delivery_record_is_the_last_event_of_the_last_call_stamped_at_most_
     assert len(first) == 10_000
     assert [parse_delivery_record(event.message) for event in second] == [delivery]
     assert with_delivery_record([], delivery, now) == [[LogEvent(now, record.message)]]
+
+
+def test_the_record_is_settled_as_its_call_is_written_saying_whether_all_before_it_succeeded() -> None:
+    delivery = StreamDelivery(SESSION, "b" * 32, 1, 2, 3, 4)
+    planned = 10 * 24 * 3600 * 1000
+    ((*lines, planned_record),) = batches = with_delivery_record([[LogEvent(planned - 5_000, "a")]], delivery, planned)
+
+    *kept, record = settled_record(batches[0], delivery, complete=False)
+
+    assert kept == lines
+    assert record.timestamp == planned_record.timestamp
+    assert parse_delivery_record(record.message) == replace(delivery, complete=False)
+    (again,) = settled_record([record], delivery, complete=True)
+    assert parse_delivery_record(again.message) == delivery
 
 
 # --- a retry that spans a deployment ------------------------------------------------------------------------------

@@ -246,6 +246,19 @@ def test_a_delivery_record_reads_back_as_the_same_delivery() -> None:
     assert f'$.kind = "{DELIVERY_RECORD_KIND}"' in DELIVERY_RECORD_FILTER
 
 
+def test_a_record_says_whether_its_attempt_was_complete_and_one_written_before_it_did_reads_as_complete() -> None:
+    incomplete = replace(DELIVERY, complete=False)
+    assert delivery_record(incomplete)["complete"] is False
+    assert parse_delivery_record(json.dumps(delivery_record(incomplete))) == incomplete
+    earlier = {key: value for key, value in delivery_record(DELIVERY).items() if key != "complete"}
+    parsed = parse_delivery_record(json.dumps(earlier))
+    assert parsed == DELIVERY
+    assert parsed is not None
+    assert parsed.complete
+    # The ledger counts a batch once, whichever of its records it reads first (their counts are the delivery's).
+    assert stream_totals([incomplete, DELIVERY]) == stream_totals([DELIVERY])
+
+
 def test_a_delivery_record_masks_and_bounds_what_any_writer_of_the_session_group_chose() -> None:
     # The stream name, userIdentity.arn and target.id come from events any instance with the logging policy writes.
     secret, password = "AKIA2E0A8F3B244C9986", "hunter2xyz"
@@ -297,6 +310,9 @@ def test_a_typed_line_shaped_like_a_delivery_record_is_not_read_as_one() -> None
         {"batch": "b" * 129},
         {"user_arn": ["arn"]},
         {"instance_id": "i" * 129},
+        {"complete": None},
+        {"complete": 0},
+        {"complete": "false"},
     ],
 )
 def test_a_record_with_a_field_out_of_shape_is_not_a_delivery(change: dict[str, Any]) -> None:
@@ -328,7 +344,7 @@ def test_hostile_or_oversized_messages_are_not_deliveries(message: str) -> None:
         lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=6),
         max_leaves=20,
     ),
-    st.sampled_from(["kind", "session_id", "batch", "lines", "events", "v", "user_arn"]),
+    st.sampled_from(["kind", "session_id", "batch", "lines", "events", "v", "user_arn", "complete"]),
 )
 def test_reading_any_json_never_raises(value: object, key: str) -> None:
     # Also with most of a real record around the drawn value, so the checks past "kind" are reached.

@@ -289,8 +289,10 @@ class BatchClaims:
         return leases, others
 
     def _batch_completed(self, session_id: str, lease: Lease) -> bool:
-        """Whether the batch's delivery record is in its session's transcript stream (the transcript write, the
-        last of a delivery, carries it): one FilterLogEvents, on this rare path only, at most once per invocation."""
+        """Whether the batch's delivery record is in its session's transcript stream, saying its attempt was
+        complete (the transcript write, the last of a delivery, carries it; an attempt that failed before it writes
+        it saying so, and its retry, when its failure could not be recorded either, delivers again): one
+        FilterLogEvents, on this rare path only, at most once per invocation."""
         if self.completed is None:
             stream = log_stream_name(session_id)
             # The record is stamped when it is written, or 23 hours after the oldest line of its call.
@@ -298,7 +300,9 @@ class BatchClaims:
             group = self.settings.sanitized_log_group
             messages = self.outlets.search.messages_naming(group, stream, lease.batch, since)
             self.completed = any(
-                (record := parse_delivery_record(message)) is not None and record.batch_id == lease.batch
+                (record := parse_delivery_record(message)) is not None
+                and record.batch_id == lease.batch
+                and record.complete
                 for message in messages
             )
         return self.completed

@@ -1,9 +1,11 @@
 """The subscription function's part of the session ledger (docs/ledger.md): every delivery's stream record (first
 and last event time, its counts, its batch id) travels in its transcript write, as one JSON log event after its
 lines in the same PutLogEvents call (`ledger.model.delivery_record`; the ledger function reads it back), so a
-delivery costs no ledger call of its own. A delivery that raises alerts claims them on the session's ledger item
-(`alerting.claims`, `adapters.dynamodb.SessionClaims`), and that one write returns the session's start, whose
-context (source IP, how it was started, MFA, masked reason) its alerts carry.
+delivery costs no ledger call of its own. It says whether its attempt did everything before it
+(`settled_record`). A
+delivery that raises alerts claims them on the session's ledger item (`alerting.claims`,
+`adapters.dynamodb.SessionClaims`), and that one write returns the session's start, whose context (source IP, how
+it was started, MFA, masked reason) its alerts carry.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from functools import lru_cache
 from typing import Any, Final
 
 from sessionguard.adapters.dynamodb import SessionClaims
 from sessionguard.alerting.formatting import AlertContext, SnsMessage, build_slack_message, build_sns_message
 from sessionguard.alerting.ledger_messages import slack_with_session_context, with_session_context
-from sessionguard.alerting.log_events import LOG_BATCH_MAX_BYTES, LOG_BATCH_MAX_EVENTS, LOG_EVENT_OVERHEAD, LogEvent
+from sessionguard.alerting.log_events import LOG_BATCH_MAX_BYTES, LOG_BATCH_MAX_EVENTS, LogEvent
 from sessionguard.ledger.model import (
     DELIVERY_RECORD_KIND,
     SessionRecord,
@@ -34,6 +38,7 @@ _RECORD_SPAN_MS: Final = 23 * 3600 * 1000
 # How a record's log event begins (`json.dumps` keeps the record's key order): transcript and alert lines begin
 # with their own kind.
 _RECORD_START: Final = f'{{"kind": "{DELIVERY_RECORD_KIND}"'
+_INCOMPLETE_EXTRA_BYTES: Final = len("false") - len("true")  # `"complete": false` against `"complete": true`
 
 
 def claims_from_env(env: Mapping[str, str] | None = None) -> SessionClaims:
@@ -64,19 +69,39 @@ def delivery_of(
 
 def with_delivery_record(batches: list[list[LogEvent]], delivery: StreamDelivery, now_ms: int) -> list[list[LogEvent]]:
     """The session stream's PutLogEvents batches with the delivery's record in the last call (a new one when the
-    last is full): stamped now, or 23 hours after the earliest line of that call when its lines are older."""
-    message = json.dumps(delivery_record(delivery), ensure_ascii=False)
+    last is full): stamped now, or 23 hours after the earliest line of that call when its lines are older.
+    `settled_record` says, when the call is written, whether the attempt was complete."""
+    record = record_event(delivery, now_ms)
     last = batches[-1] if batches else []
-    size = sum(event.size for event in last)
-    if (
-        not last
-        or len(last) >= LOG_BATCH_MAX_EVENTS
-        or size + len(message.encode()) + LOG_EVENT_OVERHEAD > LOG_BATCH_MAX_BYTES
-    ):
-        return [*batches, [LogEvent(now_ms, message)]]
+    # Sized as the longest the record can be (`"complete": false`): the call must still fit when it is settled.
+    size = sum(event.size for event in last) + record.size + _INCOMPLETE_EXTRA_BYTES
+    if not last or len(last) >= LOG_BATCH_MAX_EVENTS or size > LOG_BATCH_MAX_BYTES:
+        return [*batches, [record]]
     earliest = min(event.timestamp for event in last)
-    record = LogEvent(min(now_ms, earliest + _RECORD_SPAN_MS), message)
+    record = LogEvent(min(now_ms, earliest + _RECORD_SPAN_MS), record.message)
     return [*batches[:-1], sorted([*last, record], key=lambda event: event.timestamp)]
+
+
+def record_event(delivery: StreamDelivery, timestamp_ms: int, *, complete: bool = True) -> LogEvent:
+    """The delivery's record as a log event; `complete`: whether the attempt writing it did everything before it."""
+    return LogEvent(timestamp_ms, _record_message(replace(delivery, complete=complete)))
+
+
+@lru_cache(maxsize=4)
+def _record_message(delivery: StreamDelivery) -> str:
+    """A record's JSON. Masking its strings is what it costs (some 60 us), and a delivery's record is made at its
+    plan and again as its call is written: made once."""
+    return json.dumps(delivery_record(delivery), ensure_ascii=False)
+
+
+def settled_record(batch: Sequence[LogEvent], delivery: StreamDelivery, *, complete: bool) -> list[LogEvent]:
+    """The call that carries the delivery's record, as it is written: the record saying whether everything before
+    it in this attempt succeeded (a retry takes only a complete record for the batch's end: docs/alerts.md,
+    "Retries")."""
+    return [
+        record_event(delivery, event.timestamp, complete=complete) if is_delivery_record(event.message) else event
+        for event in batch
+    ]
 
 
 def is_delivery_record(message: str) -> bool:
@@ -111,7 +136,9 @@ __all__ = [
     "claims_from_env",
     "delivery_of",
     "is_delivery_record",
+    "record_event",
     "session_record",
+    "settled_record",
     "slack_with_context",
     "sns_with_context",
     "with_delivery_record",

@@ -18,7 +18,8 @@ Order of work per invocation (docs/alerts.md explains the why):
 5. Park what was set aside, several log events per message and several messages per SendMessageBatch call: a
    flood of junk records costs a few calls, and comes after the alerts, never before them.
 6. Write the masked lines to the sanitized log group, one stream per session, with the alert lines of step 4
-   and the delivery's record for the session ledger (ledger_stream.py) in the same call. A quiet delivery (it
+   and the delivery's record for the session ledger (ledger_stream.py) in the same call, saying whether everything
+   before it in this attempt succeeded (a retry takes only such a record for the batch's end). A quiet delivery (it
    opens at a prompt, raises no alert, sets nothing aside and fits one PutLogEvents call) writes them directly:
    no earlier attempt at it can have written any. Any other delivery writes each batch unless what its batch
    recorded says an earlier attempt wrote it (docs/performance.md, "What a delivery costs").
@@ -73,6 +74,8 @@ from sessionguard.alerting.ledger_stream import (
     claims_from_env,
     delivery_of,
     is_delivery_record,
+    record_event,
+    settled_record,
     with_delivery_record,
 )
 from sessionguard.alerting.log_events import LogEvent, log_event_batches
@@ -321,7 +324,7 @@ class _SessionAlertsInvocation:
             if not self._park_set_aside(meta, batch_id) or self._time_is_short():
                 self._defer(raw_event, "time ran out after the alerts; a replay parks and writes the rest")
                 return
-            self._write_transcripts(plan, batch_id, careful=careful)
+            self._write_transcripts(plan, batch_id, delivery, careful=careful)
         finally:
             if careful and (self.report.failures or self.report.deferred):
                 self.batch_claims.record_progress(session_id, batch_id)
@@ -584,30 +587,64 @@ class _SessionAlertsInvocation:
             if delivery is not None and session_id == delivery.session_id:
                 batches = with_delivery_record(batches, delivery, now_ms)
             plan.append((session_id, stream, batches))
-        return plan
+        # The record's stream last: its record is the attempt's last write, and says whether all before it succeeded.
+        return sorted(plan, key=lambda entry: delivery is not None and entry[0] == delivery.session_id)
 
     def _write_transcripts(
-        self, plan: list[tuple[str, str, list[list[LogEvent]]]], batch_id: str, *, careful: bool
+        self,
+        plan: list[tuple[str, str, list[list[LogEvent]]]],
+        batch_id: str,
+        delivery: StreamDelivery | None,
+        *,
+        careful: bool,
     ) -> bool:
         """Write the batches; whether every write succeeded (or was done already) in the time there was. A
         `careful` delivery (one an earlier attempt may have written part of) writes each batch unless that attempt
         recorded it written; the others, one PutLogEvents call that no earlier attempt can have made,
-        write it directly."""
+        write it directly. The delivery's record, in the last call, says whether everything before it succeeded; a
+        later call of a stream whose earlier call failed is still written (the record says the attempt was
+        incomplete, and the retry writes only the calls not recorded written)."""
         failures = self.report.failures["transcript"]
         for session_id, stream, batches in plan:
-            for index, batch in enumerate(batches):
+            for index, planned in enumerate(batches):
                 if self._time_is_short():
                     self._defer(self.raw_event, "time ran out writing the sanitized transcript; a replay finishes it")
                     return False
+                last = delivery is not None and session_id == delivery.session_id and index == len(batches) - 1
+                recorded = delivery if last else None  # the delivery whose record this call carries
+                batch = planned
+                if recorded is not None:
+                    batch = settled_record(planned, recorded, complete=self._nothing_failed())
+                key = state_key("transcript", batch_id, session_id, str(index))
+                written_before = careful and digest(key) in self.done.done
+                if written_before:
+                    self.report.lines_already_written += _lines(batch)
                 write = partial(self._put_lines, stream, batch)
                 if careful:
-                    key = state_key("transcript", batch_id, session_id, str(index))
-                    if digest(key) in self.done.done:
-                        self.report.lines_already_written += _lines(batch)
                     self.deliveries.once(key, write, "transcript")
                 else:
                     self.deliveries.now(write, "transcript")
+                if recorded is not None and written_before:
+                    self._record_completion(stream, batch_id, recorded)
         return self.report.failures["transcript"] == failures
+
+    def _record_completion(self, stream: str, batch_id: str, delivery: StreamDelivery) -> None:
+        """A retry that finds its batch's last call written by an earlier attempt (which recorded it written, so
+        that attempt failed before it: its record says incomplete) writes, when it did all the rest and holds
+        leases, a record that says complete, in a call of its own: a duplicate of the payload that meets those
+        leases finds it and repeats nothing. One more call, on this retry path only."""
+        if not self.batch_claims.leases or not self._nothing_failed() or self._time_is_short():
+            return
+        record = [record_event(delivery, self._now_ms())]
+        key = state_key("transcript", batch_id, delivery.session_id, "complete")
+        self.deliveries.once(key, partial(self._put_lines, stream, record), "transcript")
+
+    def _nothing_failed(self) -> bool:
+        """Whether everything this attempt did so far succeeded (what its delivery record says)."""
+        return not self.report.failures and not self.report.deferred
+
+    def _now_ms(self) -> int:
+        return int(self.outlets.wall_clock() * 1000)
 
     def _put_lines(self, stream: str, batch: list[LogEvent]) -> None:
         """One batch; lines CloudWatch Logs refuses for their time (older than the group's retention, which this

@@ -231,7 +231,7 @@ _STREAM_FIELDS: Final = {
 
 @dataclass(frozen=True, slots=True)
 class StreamDelivery:
-    """What one subscription delivery says about its session: written with one conditional update."""
+    """What one subscription delivery says about its session: its delivery record (below)."""
 
     session_id: str
     batch_id: str  # a retried delivery carries the same id and is not counted twice
@@ -243,6 +243,10 @@ class StreamDelivery:
     forged_events: int = 0
     user_arn: str = ""  # as the first streamed event says
     instance_id: str = ""
+    # Whether the attempt that wrote the record had done everything before it (its alerts, its parking, its earlier
+    # transcript calls): only such a record tells a retry that the batch is done. The ledger counts a batch once
+    # either way (the counts are the delivery's, not the attempt's).
+    complete: bool = True
 
 
 def stream_totals(deliveries: Iterable[StreamDelivery]) -> StreamTotals:
@@ -331,14 +335,19 @@ def delivery_record(delivery: StreamDelivery) -> dict[str, Any]:
         "forged_events": delivery.forged_events,
         "user_arn": clean_metadata(delivery.user_arn, _TEXT_LIMITS["user_arn"]),
         "instance_id": clean_metadata(delivery.instance_id, _TEXT_LIMITS["instance_id"]),
+        "complete": delivery.complete,
     }
 
 
 def parse_delivery_record(message: str) -> StreamDelivery | None:
     """The delivery a sanitized log event's message records, or None for anything else (a transcript or alert
-    line, a record of another version, a malformed or oversized message). Never raises."""
+    line, a record of another version, a malformed or oversized message). Never raises. A record without
+    `complete` (written before the field was) reads as complete, as it was then taken to be."""
     value = _record_object(message)
     if value is None:
+        return None
+    complete = value.get("complete", True)
+    if not isinstance(complete, bool):
         return None
     texts = {name: value.get(name) for name in _TEXT_LIMITS}
     numbers = {name: _number(value.get(name)) for name in ("first_event", "last_event", *_COUNTS)}
@@ -352,6 +361,7 @@ def parse_delivery_record(message: str) -> StreamDelivery | None:
         batch_id=str(texts["batch"]),
         user_arn=str(texts["user_arn"]),
         instance_id=str(texts["instance_id"]),
+        complete=complete,
         **counts,
     )
 
