@@ -85,18 +85,26 @@ def test_a_gitleaks_match_is_masked_as_its_rule_id() -> None:
 # --- gitleaks' own samples --------------------------------------------------------------------------------
 
 
+@cache
+def _provider_prefixes() -> tuple[str, ...]:
+    """The literal prefixes read from gitleaks' rules' secret groups (gitleaks.secret_prefixes), lower-cased."""
+    rules = gitleaks.gitleaks_data()["rules"]
+    return tuple({prefix.lower() for raw in rules for prefix in gitleaks.secret_prefixes(raw)[0]})
+
+
 def _limit_of_bare_tokens(token: str) -> bool:
-    """A token alone on a line that docs/masking.md says is not recognised by shape (no rule names it alone):
-    hex (a hash's shape, also `hex:hex`), digits, a UUID, shorter than 16, a word before its first separator
-    (`key-…`, `test_…`, `NRAK-…`), `=` inside, characters outside [A-Za-z0-9+/=_.:~-], AWS's documented examples,
-    one case only with fewer than one digit in ten characters."""
+    """A token alone on a line that docs/masking.md says is not recognised (no rule names it alone): hex (a hash's
+    shape, also `hex:hex`), digits, a UUID, shorter than 16, characters outside [A-Za-z0-9+/=_.:~-], AWS's
+    documented examples, one case only with fewer than one digit in ten characters; and, unless it starts with
+    a provider's prefix (`key-…`, `test_…`, `NRAK-…`: its rule judges it), a word before its first separator or
+    `=` inside."""
     body = token.rstrip("=")
     digits = sum(c.isdigit() for c in token)
+    unprefixed = not token.lower().startswith(_provider_prefixes())
     return (
         re.fullmatch(r"[0-9a-fA-F:-]+", token) is not None
         or len(token) < 16
-        or re.match(r"[A-Za-z]+[-_.:]", token) is not None
-        or "=" in body
+        or (unprefixed and (re.match(r"[A-Za-z]+[-_.:]", token) is not None or "=" in body))
         or re.fullmatch(r"[A-Za-z0-9+/=_.:~-]+", token) is None
         or "EXAMPLE" in token
         or ((token.islower() or token.isupper()) and digits * 10 < len(token))

@@ -21,8 +21,9 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Final
 
-from sessionguard.masking.heuristics import shannon_entropy
+from sessionguard.masking.heuristics import is_placeholder_token, shannon_entropy
 from sessionguard.masking.regex import LazyRegex, Match, Regex
+from sessionguard.masking.regex import _class_end as class_end
 from sessionguard.masking.rules import SECRET_NAME_WORD, SECRET_NAME_WORDS, Rule
 
 RULES_FILE: Final = Path(__file__).with_name("gitleaks_rules.json")
@@ -235,6 +236,223 @@ def _allows(window: bytes, name_size: int) -> bool:
     return True
 
 
+# --- a token alone on a line that starts with a provider's prefix ---------------------------------------------
+#
+# gitleaks' rule for a token with a prefix of its own often wants a keyword before it (`mailgun … = key-…`,
+# `new_relic_key = NRAK-…`), which a token printed alone lacks; and the shape test of a token alone
+# (heuristics.bare_credential) lets go of a word before the first separator (`ami-0…`, `key-…`). So the prefix is
+# read from the text of each rule's secret group, once, on the first token alone: a token alone that starts with
+# it is that rule's secret when the secret group's own pattern matches the whole token and the rule's entropy
+# floor, its allow-lists and the stand-in tests let it pass.
+
+_PREFIX_MIN: Final = 3  # `t1.` (yandex), `pk.` (mapbox); shorter is no provider's own
+_PREFIXES_MAX: Final = 16  # literal alternatives multiplied out (`(live|test)_`); more is no prefix worth keeping
+_QUANTIFIERS: Final = ("?", "*", "+", "{")
+_LITERAL_PUNCTUATION: Final = frozenset("-_:/=@~,;!%&#'\"<>")
+_ZERO_WIDTH: Final = frozenset({"^", "\\b"})
+
+
+@dataclass(frozen=True, slots=True)
+class PrefixedSecret:
+    """A rule's secret that starts with a literal prefix (`NRAK-`, `key-`), as read from its regex."""
+
+    position: int  # the rule's place in gitleaks_rules()
+    prefix: bytes  # lower-cased when ignore_case
+    ignore_case: bool
+    secret: LazyRegex  # the secret group's pattern, with the flags in effect where it opens
+
+
+def _with_flags(flags: str, spec: str) -> str:
+    """flags after `(?spec)` or `(?spec:`: `i`, `-i`, `i-s`."""
+    on, _, off = spec.partition("-")
+    return "".join(sorted((set(flags) | set(on)) - set(off)))
+
+
+def _capture_groups(pattern: str) -> list[tuple[bool, int, int, str]]:
+    """Each capture group of an RE2 pattern in the order RE2 numbers them: whether it has a name, where its text
+    starts and stops, and the flags in effect where it opens (`(?i)` before it, an enclosing `(?i:`)."""
+    groups: list[tuple[bool, int, int, str]] = []
+    opened: list[tuple[bool | None, int, str]] = []  # open groups: named (None: no capture), text start, flags outside
+    flags, index = "", 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char == "[":
+            index = class_end(pattern, index)
+            continue
+        if char == ")" and opened:
+            named, start, flags = opened.pop()
+            if named is not None:
+                groups.append((named, start, index, flags))
+        elif pattern.startswith(("(?P<", "(?<"), index):
+            start = pattern.index(">", index) + 1
+            opened.append((True, start, flags))
+            index = start
+            continue
+        elif pattern.startswith("(?", index):
+            stop = index + 2
+            while stop < len(pattern) and (pattern[stop].isalpha() or pattern[stop] == "-"):
+                stop += 1
+            if pattern.startswith(")", stop):  # (?i): to the end of the enclosing group
+                flags = _with_flags(flags, pattern[index + 2 : stop])
+            else:  # (?:…), (?i:…)
+                opened.append((None, stop + 1, flags))
+                flags = _with_flags(flags, pattern[index + 2 : stop])
+            index = stop + 1
+            continue
+        elif char == "(":
+            opened.append((False, index + 1, flags))
+        index += 1
+    return sorted(groups, key=lambda group: group[1])
+
+
+def _secret_text(raw: dict[str, Any]) -> tuple[str, str]:
+    """The text of a rule's secret group and the flags in effect where it opens: secretGroup, else the first group
+    without a name (as GitleaksCheck.secret_span takes it), else the whole regex. Leading `\\b`, `^` and `(?i)`
+    go (the token is matched whole; a flag joins the flags)."""
+    pattern = str(raw["regex"])
+    groups = _capture_groups(pattern)
+    number = int(raw["secret_group"])
+    if number:
+        chosen = [groups[number - 1]] if number <= len(groups) else []
+    else:
+        chosen = [group for group in groups if not group[0]][:1]
+    text, flags = (pattern[chosen[0][1] : chosen[0][2]], chosen[0][3]) if chosen else (pattern, "")
+    while True:
+        if text.startswith("\\b"):
+            text = text[2:]
+        elif text.startswith("^"):
+            text = text[1:]
+        elif text.startswith("(?") and (stop := text.find(")")) > 2 and text[2:stop].replace("-", "").isalpha():
+            flags, text = _with_flags(flags, text[2:stop]), text[stop + 1 :]
+        else:
+            return text, flags
+
+
+def _atom_end(text: str, index: int) -> int:
+    """Where the atom at text[index] ends: an escape, a class, a group (to its `)`), or one character."""
+    if text[index] == "\\":
+        return index + 2
+    if text[index] == "[":
+        return class_end(text, index)
+    if text[index] != "(":
+        return index + 1
+    index += 1
+    while index < len(text) and text[index] != ")":
+        index = _atom_end(text, index)
+    return index + 1
+
+
+def _alternatives(text: str) -> list[str]:
+    """text split at its top-level `|`."""
+    parts, start, index = [], 0, 0
+    while index < len(text):
+        if text[index] == "|":
+            parts.append(text[start:index])
+            start = index + 1
+        index = _atom_end(text, index)
+    return [*parts, text[start:]]
+
+
+def _literal_choices(atom: str) -> tuple[list[str], bool] | None:
+    """The literal texts a match of an atom without a quantifier starts with, and whether each is all of it: a
+    character, an escaped punctuation mark, nothing for `\\b` and `^`; for a group of alternatives, each one's
+    literal start (`(?:live|test)`: whole; `(?:fo1_[\\w-]{43}|fm2_…)`: `fo1_`, `fm2_`, not whole). None when
+    the atom is not literal."""
+    if atom in _ZERO_WIDTH:
+        return [""], True
+    if len(atom) == 1:
+        return ([atom], True) if atom.isalnum() or atom in _LITERAL_PUNCTUATION else None
+    if atom[0] == "\\":
+        return None if atom[1].isalnum() else ([atom[1]], True)
+    if atom[0] != "(":
+        return None
+    inner = atom[1:-1]
+    if inner.startswith("?:"):
+        inner = inner[2:]
+    elif inner.startswith("?"):  # a flag group (?i:…), a named group: not followed
+        return None
+    choices: list[str] = []
+    whole = True
+    for alternative in _alternatives(inner):
+        prefixes, complete = _literal_prefixes(alternative)
+        choices.extend(prefixes)
+        whole = whole and complete
+    return choices, whole
+
+
+def _literal_prefixes(text: str) -> tuple[list[str], bool]:
+    """The literal texts a match of text starts with (one per literal alternative met on the way), and whether
+    they are all of it. Reading stops at the first atom that is not literal or has a quantifier."""
+    prefixes, index = [""], 0
+    while index < len(text):
+        end = _atom_end(text, index)
+        read = None if text.startswith(_QUANTIFIERS, end) else _literal_choices(text[index:end])
+        if read is None:
+            return prefixes, False
+        choices, whole = read
+        prefixes = [prefix + choice for prefix in prefixes for choice in choices]
+        if len(prefixes) > _PREFIXES_MAX:
+            return [], False
+        if not whole:
+            return prefixes, False
+        index = end
+    return prefixes, True
+
+
+def secret_prefixes(raw: dict[str, Any]) -> tuple[tuple[str, ...], str, str]:
+    """A rule's literal secret prefixes of _PREFIX_MIN characters or more (one per top-level alternative of its
+    secret group that has one; none when the text cannot be read so), the secret group's text and its flags."""
+    text, flags = _secret_text(raw)
+    prefixes = (prefix for alternative in _alternatives(text) for prefix in _literal_prefixes(alternative)[0])
+    return tuple(dict.fromkeys(prefix for prefix in prefixes if len(prefix) >= _PREFIX_MIN)), text, flags
+
+
+@cache
+def _prefixed_secrets() -> dict[bytes, tuple[PrefixedSecret, ...]]:
+    """The rules whose secret starts with a prefix, by the prefix's first _PREFIX_MIN characters in lower case;
+    the longest prefix first (`test_pub_` before `test_`). Built on the first token alone, not at import; each
+    secret pattern compiles on its first use."""
+    found: list[PrefixedSecret] = []
+    for position, raw in enumerate(gitleaks_data()["rules"]):
+        prefixes, text, flags = secret_prefixes(raw)
+        if not prefixes:
+            continue
+        secret = LazyRegex(f"(?{flags}){text}" if flags else text)
+        ignore_case = "i" in flags
+        for prefix in prefixes:
+            key = prefix.lower() if ignore_case else prefix
+            found.append(PrefixedSecret(position, key.encode("latin-1"), ignore_case, secret))
+    index: dict[bytes, list[PrefixedSecret]] = {}
+    for entry in sorted(found, key=lambda entry: -len(entry.prefix)):
+        index.setdefault(entry.prefix[:_PREFIX_MIN].lower(), []).append(entry)
+    return {key: tuple(entries) for key, entries in index.items()}
+
+
+def bare_provider_rule(token: bytes, line: bytes) -> int | None:
+    """The place in gitleaks_rules() of the rule whose secret a token alone on its line is, by the prefix it starts
+    with: its secret group's pattern matches the whole token, and its entropy floor, its allow-lists (on the
+    token and the line) and the stand-in tests (heuristics.is_placeholder_token, listed_examples) let it pass.
+    A dictionary lookup for most tokens."""
+    candidates = _prefixed_secrets().get(token[:_PREFIX_MIN].lower())
+    if candidates is None:
+        return None
+    lowered = token.lower()
+    for candidate in candidates:
+        if not (lowered if candidate.ignore_case else token).startswith(candidate.prefix):
+            continue
+        if not candidate.secret.fullmatch(token):
+            continue
+        if is_placeholder_token(token) or token in listed_examples():
+            return None
+        check = gitleaks_rules()[candidate.position].gitleaks
+        if check is not None and check.accepts(token, token, line):
+            return candidate.position
+    return None
+
+
 def gitleaks_kinds() -> frozenset[str]:
     return frozenset(rule.kind for rule in gitleaks_rules())
 
@@ -244,9 +462,12 @@ __all__ = [
     "SPECIAL",
     "Allowlist",
     "GitleaksCheck",
+    "PrefixedSecret",
+    "bare_provider_rule",
     "gitleaks_data",
     "gitleaks_kinds",
     "gitleaks_rules",
     "listed_examples",
     "name_holds_no_secret",
+    "secret_prefixes",
 ]

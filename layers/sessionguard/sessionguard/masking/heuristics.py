@@ -431,17 +431,24 @@ def is_mixed_case(token: bytes) -> bool:
     return token.lower() != token and token.upper() != token
 
 
-def bare_credential(data: bytes) -> tuple[int, int] | None:
-    """The span of a credential printed alone on its line, judged by its shape: random, and none of what
-    ordinary output prints alone (_is_ordinary_output)."""
+def bare_token(data: bytes) -> tuple[int, int] | None:
+    """The span of the one token of a line that holds nothing else: 16 to 512 characters of BARE_CHARS, perhaps
+    between blanks. Such a line holds no trigger word; it is judged by the token alone (bare_credential, and a
+    provider's prefix: gitleaks.bare_provider_rule)."""
     match = _BARE_TOKEN.match(data)
-    if match is None:
-        return None
-    start, stop = match[1]
-    token = data[start:stop]
-    if _is_ordinary_output(token) or not _looks_random(token):
-        return None
-    return start, stop
+    return None if match is None else match[1]
+
+
+def bare_credential(data: bytes) -> tuple[int, int] | None:
+    """The span of a credential printed alone on its line, judged by its shape (is_random_bare_token)."""
+    span = bare_token(data)
+    return span if span is not None and is_random_bare_token(data[span[0] : span[1]]) else None
+
+
+def is_random_bare_token(token: bytes) -> bool:
+    """A token alone on a line that is a credential by its shape: random, and none of what ordinary output prints
+    alone (_is_ordinary_output)."""
+    return not _is_ordinary_output(token) and _looks_random(token)
 
 
 def _is_ordinary_output(token: bytes) -> bool:

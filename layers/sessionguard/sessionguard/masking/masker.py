@@ -28,7 +28,7 @@ How it works, and why:
   continuation prompt, YAML `- name: DB_PASSWORD` then `value: x`, `<apiToken>` then the value) or under a YAML
   `data:` (Kubernetes Secrets): the masker keeps that as per-session state.
 - Layers: SessionGuard's token shapes (tokens.yaml), gitleaks' rules (gitleaks.py), the context rules (rules.py);
-  a token alone on a line is judged by its shape (heuristics.bare_credential).
+  a token alone on a line is judged by a provider's prefix (gitleaks.bare_provider_rule), else by its shape.
 - Idempotent: markers of known kinds are recognised and never masked again or split; a value that contains a
   marker (even a forged one) has its other parts masked around it.
 """
@@ -51,13 +51,14 @@ from sessionguard.masking.heuristics import (
     PATHLIKE_PREFIXES,
     REFERENCE_VALUE,
     Place,
-    bare_credential,
+    bare_token,
     classify_name,
     in_flow_mapping,
     is_arn,
     is_mixed_case,
     is_placeholder,
     is_placeholder_token,
+    is_random_bare_token,
     is_text_not_value,
     looks_like_aws_secret,
     looks_like_key_material,
@@ -387,13 +388,19 @@ class SecretMasker:
         ]
 
     def _mask_bare_token(self, data: bytes, spans: list[Span]) -> None:
-        """A credential printed alone on its line (bare_credential); the short last line of a base64 dump (a PGP
-        message, `base64 file`), right after its full-width lines, is not one."""
-        token = data.strip()
+        """A credential printed alone on its line: a provider's token by its prefix (gitleaks.bare_provider_rule,
+        named after the rule), else one by its shape (is_random_bare_token); the short last line of a base64 dump
+        (a PGP message, `base64 file`), right after its full-width lines, is not one by its shape."""
+        stripped = data.strip()
         after_dump = self._after_dump
-        self._after_dump = len(token) in BASE64_WRAP and is_mixed_case(token)
-        bare = bare_credential(data)
-        if bare is not None and not after_dump:
+        self._after_dump = len(stripped) in BASE64_WRAP and is_mixed_case(stripped)
+        bare = bare_token(data)
+        if bare is None:
+            return
+        token = data[bare[0] : bare[1]]
+        if (provider := gitleaks.bare_provider_rule(token, data)) is not None:
+            spans.append((*bare, _GITLEAKS_START + provider, RULES[_GITLEAKS_START + provider].kind))
+        elif not after_dump and is_random_bare_token(token):
             spans.append((*bare, _BARE_PRIORITY, "high-entropy-token"))
 
     def _update_stateful(self) -> None:
