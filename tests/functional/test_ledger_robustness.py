@@ -1,6 +1,7 @@
 """The session ledger's item and the reconciler under abuse (a review's findings): the alert claims one session's
-item may hold are bounded whatever AlertCapPerSession says, and a session whose item DynamoDB refuses to update
-costs no other session its findings. Against moto, with the session ledger's stack of test_session_ledger.py.
+item may hold are bounded whatever AlertCapPerSession says, a session whose item DynamoDB refuses to update costs
+no other session its findings, and sessions whose ids mask alike keep streams and ledger records of their own.
+Against moto, with the session ledger's stack of test_session_ledger.py.
 """
 
 # ruff: noqa: F811 - the fixtures of test_session_ledger.py are imported, and used by name as parameters
@@ -9,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import time
 from types import ModuleType
 from typing import Any
 
@@ -27,10 +29,11 @@ from sessionguard.alerting.claims import (
 )
 from sessionguard.alerting.ledger_alerts import SessionsNotReconciled
 from sessionguard.alerting.noise import Decision
-from sessionguard.alerting.transcript import log_stream_name
+from sessionguard.alerting.transcript import STREAM_NAME_MAX_CHARS, log_stream_name
 
 from tests.functional.test_session_ledger import (  # noqa: F401 - the fixtures are used by name
     REGION,
+    SESSION_GROUP,
     SHELL_SESSION,
     START,
     TABLE,
@@ -44,6 +47,7 @@ from tests.functional.test_session_ledger import (  # noqa: F401 - the fixtures 
     schedule,
     stack,
     start_shell,
+    subscribe,
 )
 
 DYNAMODB_ITEM_MAX_BYTES = 400 * 1024
@@ -219,3 +223,79 @@ def test_a_session_whose_item_cannot_be_updated_costs_no_other_session_its_findi
     with pytest.raises(SessionsNotReconciled):
         invoke(app, schedule())
     assert record(stack, OTHER_SESSION)["findings"] == ["SG-LG-001"]
+
+
+# --- stream names that mask alike --------------------------------------------------------------------------------
+
+GHOSTS = ("AKIAIOSFODNN7EXAMPLF-0a1b2c3d4e5f60718", "AKIAQWERTYUIOPASDFG7-0f0e0d0c0b0a09080")
+
+
+def test_session_ids_that_mask_alike_get_stream_names_of_their_own() -> None:
+    names = [log_stream_name(session_id) for session_id in GHOSTS]
+
+    assert len(set(names)) == 2
+    for name in names:
+        assert name.startswith("[MASKED_aws-access-key-id]-")
+        assert "AKIA" not in name
+        assert log_stream_name(name) == name  # the ledger keys a stream no session explains by its name
+
+
+@pytest.mark.parametrize(
+    "session_id",
+    ["jane.roe-0131a888507e892b1", "arn:aws:sts::1:assumed-role/x*y", "s" * 600, "AKIAIOSFODNN7EXAMPLF-" + "9" * 600],
+)
+def test_a_stream_name_is_its_own_name_within_cloudwatchs_rules(session_id: str) -> None:
+    name = log_stream_name(session_id)
+
+    assert len(name) <= STREAM_NAME_MAX_CHARS
+    assert ":" not in name
+    assert "*" not in name
+    assert log_stream_name(name) == name
+    assert (name == session_id) == (session_id == "jane.roe-0131a888507e892b1")  # unchanged ids keep their name
+
+
+def ghost_payload(name: str, when: int, event_id: str) -> dict[str, Any]:
+    """A delivery of a stream no StartSession explains, its events naming the stream's session."""
+    ghost = {
+        "eventVersion": "1.0",
+        "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when)),
+        "awsRegion": REGION,
+        "target": {"id": "i-0fedcba9876543210"},
+        "userIdentity": {"arn": "arn:aws:sts::123456789012:assumed-role/Ops/intruder"},
+        "runAsUser": "ssm-user",
+        "sessionId": name,
+        "sessionData": ["sh-4.2$ id", "uid=0(root)"],
+    }
+    return {
+        "messageType": "DATA_MESSAGE",
+        "owner": "123456789012",
+        "logGroup": SESSION_GROUP,
+        "logStream": name,
+        "subscriptionFilters": ["sessionguard"],
+        "logEvents": [{"id": event_id, "timestamp": when * 1000, "message": json.dumps(ghost)}],
+    }
+
+
+def test_two_ghost_streams_whose_names_mask_alike_are_each_reported(app: ModuleType, stack: Stack) -> None:
+    # Given a stream no session explains, whose name holds a key-like token, reported as SG-LG-004
+    stack.at(START)
+    invoke(app, schedule())
+    stack.at(START + 61)
+    subscribe(stack, ghost_payload(GHOSTS[0], START + 60, "1"))
+    runs = []
+    for at in (START + 600, START + 1300):
+        stack.at(at)
+        runs.append(invoke(app, schedule())["findings"])
+    # When another such stream, whose name masks the same, delivers two hours later
+    stack.at(START + 7261)
+    subscribe(stack, ghost_payload(GHOSTS[1], START + 7260, "2"))
+    for at in (START + 7800, START + 8500, START + 9000):
+        stack.at(at)
+        runs.append(invoke(app, schedule())["findings"])
+
+    # Then it is reported too, from a ledger record of its own
+    assert [run.get("SG-LG-004", 0) for run in runs] == [0, 1, 0, 0, 1]
+    items = boto3.client("dynamodb", region_name=REGION).scan(TableName=TABLE)["Items"]
+    keys = {item["session_id"]["S"] for item in items}
+    assert {log_stream_name(ghost) for ghost in GHOSTS} <= keys
+    assert not any("AKIA" in key for key in keys)

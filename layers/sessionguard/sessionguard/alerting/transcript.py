@@ -4,6 +4,7 @@ transcripts")."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from typing import Any, Final
@@ -21,12 +22,25 @@ from sessionguard.session.engine import SanitizedLine
 LOG_MAX_AGE_MS: Final = 14 * 24 * 3600 * 1000 - 3600 * 1000
 LOG_MAX_AHEAD_MS: Final = 2 * 3600 * 1000 - 300 * 1000
 _DAY_MS: Final = 24 * 3600 * 1000
+STREAM_NAME_MAX_CHARS: Final = 512  # CloudWatch Logs' limit on a log stream's name
+_ID_DIGEST_CHARS: Final = 16
 
 
 def log_stream_name(session_id: str) -> str:
     """The session id, as in the session log group, masked (a stream name can carry a secret: anyone who may write
-    to the group names streams); `:` and `*` (not allowed in stream names) become `_`."""
-    return mask_secrets(visible(session_id)).replace(":", "_").replace("*", "_")[:512] or "unknown-session"
+    to the group names streams); `:` and `*` (not allowed in stream names) become `_`. When that changed the id, a
+    digest of it follows (`-<16 hex>`, 64 bits), so that two sessions never share a stream: masking can make
+    different ids one name (`AKIAIOSFODNN7EXAMPLF-0a1b…` and `AKIAQWERTYUIOPASDFG7-0f0e…` are both
+    `[MASKED_aws-access-key-id]`), and the ledger keys a stream no session explains by its name. A name is its own
+    name (the ledger reads such a stream by the name it keyed it by). At most 512 characters, as CloudWatch Logs
+    allows."""
+    if not session_id:
+        return "unknown-session"
+    shown = mask_secrets(visible(session_id)).replace(":", "_").replace("*", "_")
+    if shown == session_id and len(shown) <= STREAM_NAME_MAX_CHARS:
+        return shown
+    suffix = "-" + hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()[:_ID_DIGEST_CHARS]
+    return shown[: STREAM_NAME_MAX_CHARS - len(suffix)] + suffix
 
 
 class TranscriptLinesRejected(RuntimeError):
@@ -92,6 +106,7 @@ def stamp_age_limit_ms(retention_days: int) -> int:
 __all__ = [
     "LOG_MAX_AGE_MS",
     "LOG_MAX_AHEAD_MS",
+    "STREAM_NAME_MAX_CHARS",
     "TranscriptLinesRejected",
     "log_stream_name",
     "sanitized_log_events",
