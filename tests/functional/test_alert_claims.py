@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
+from sessionguard.adapters.delivery_records import DeliveryRecords, PageBudget
 from sessionguard.adapters.dynamodb import DeliveryLedger, SessionClaims
 from sessionguard.adapters.logs import PutResult
 from sessionguard.alerting import session_alerts
@@ -33,12 +34,14 @@ from sessionguard.alerting.delivery import SLACK_ATTEMPTS, DeliveryFailed
 from sessionguard.alerting.ledger_stream import settled_record, with_delivery_record
 from sessionguard.alerting.log_events import LogEvent
 from sessionguard.alerting.noise import Decision, state_key
+from sessionguard.ledger.decisions import sweep_window
 from sessionguard.ledger.model import StreamDelivery, parse_delivery_record
 
 from tests.functional import make_alert_fixtures as fixtures
 from tests.functional.test_session_alerts import (  # noqa: F401 - the fixtures are used by name
     REGION,
     RISKY_LINE,
+    SANITIZED_GROUP,
     CountingClaims,
     FailingOnceSink,
     Stack,
@@ -357,6 +360,26 @@ def test_a_failed_parking_whose_progress_could_not_be_recorded_is_parked_by_a_re
     assert complete_flags(stack) == [False, True]
 
 
+def test_a_failed_transcript_call_makes_the_later_records_call_say_incomplete_and_the_retry_writes_the_lines(
+    app: ModuleType, stack: Stack, later: list[float]
+) -> None:
+    outlets, claims = failing_to_record()
+    outlets.transcripts = FailingOnceSink(outlets.transcripts)
+    # Lines two days old (a replay) are one call, and the record, stamped now, another after them.
+    delivery = payload([[RISKY_LINE]], offset=-2 * 86400)
+
+    with pytest.raises(DeliveryFailed, match="transcript x1"):
+        invoke(app, delivery)
+    assert (lines_of(stack), complete_flags(stack)) == ([], [False])
+    claims.failing = False
+    later.append(60)
+    summary = invoke(app, delivery)
+
+    assert lines_of(stack) == [RISKY_LINE.removeprefix("sh-4.2$ ")]  # written by the retry, and once
+    assert complete_flags(stack) == [False, True]
+    assert summary["failures"] == {}
+
+
 def test_a_retry_that_finishes_a_failed_attempt_says_the_batch_is_complete_and_a_duplicate_repeats_nothing(
     app: ModuleType, stack: Stack, later: list[float]
 ) -> None:
@@ -379,7 +402,31 @@ def test_a_retry_that_finishes_a_failed_attempt_says_the_batch_is_complete_and_a
     assert lines_of(stack) == [RISKY_LINE.removeprefix("sh-4.2$ ")]
 
 
-def test_the_delivery_record_is_the_last_event_of_the_last_call_stamped_at_most_23_hours_after_its_first() -> None:
+# --- a delivery of old events: its record is stamped when it is written ----------------------------------------
+
+
+@pytest.mark.parametrize("days_ago", [0, 2])
+def test_a_delivery_of_events_days_old_stamps_its_record_now_where_the_ledgers_sweep_finds_it(
+    app: ModuleType, stack: Stack, days_ago: int
+) -> None:
+    # Whoever holds the instance role chooses a session's event times (up to 14 days back): a stream no session
+    # started must still reach the ledger's sweep, which reads records by their stamp since its last run.
+    forged = "mallory-0f0f0f0f0f0f0f0f0"
+    checkpoint_ms = int(time.time() * 1000) - 60_000
+
+    summary = invoke(app, payload([["sh-4.2$ ls", "a"]], session=forged, offset=-days_ago * 86400))
+
+    now_ms = int(time.time() * 1000)
+    swept = DeliveryRecords(SANITIZED_GROUP, client=stack.logs).sweep(
+        *sweep_window(checkpoint_ms, now_ms), PageBudget(10)
+    )
+    assert forged in swept.streams
+    # Lines keep their own time: the record goes alone in one more call when they are over 23 hours old.
+    assert summary["delivered"] == {"transcript": 1 if days_ago == 0 else 2}
+    assert len(stack.transcript(forged)) == 2
+
+
+def test_the_delivery_record_is_the_last_event_of_the_last_call_stamped_now_alone_after_lines_a_day_old() -> None:
     delivery = StreamDelivery(SESSION, "b" * 32, 1, 2, 3, 4)
     now = 10 * 24 * 3600 * 1000
     recent = [[LogEvent(now - 5_000, "a"), LogEvent(now - 4_000, "b")]]
@@ -388,9 +435,15 @@ def test_the_delivery_record_is_the_last_event_of_the_last_call_stamped_at_most_
     assert record.timestamp == now
     assert parse_delivery_record(record.message) == delivery
 
-    old = [[LogEvent(now - 30 * 3600 * 1000, "old")]]  # a replay of lines from yesterday
-    ((_, record),) = with_delivery_record(old, delivery, now)
-    assert record.timestamp == now - 7 * 3600 * 1000  # 23 hours after the call's first line
+    # Lines from 22 hours ago share the call; from yesterday (a replay, a clock set back), the record is stamped
+    # now all the same, in a call of its own (PutLogEvents takes one call's events within 24 hours).
+    day_old = [[LogEvent(now - 22 * 3600 * 1000, "day old")]]
+    ((_, record),) = with_delivery_record(day_old, delivery, now)
+    assert record.timestamp == now
+    old = [[LogEvent(now - 30 * 3600 * 1000, "old")]]
+    (lines, (record,)) = with_delivery_record(old, delivery, now)
+    assert [line.message for line in lines] == ["old"]
+    assert record.timestamp == now
 
     full = [[LogEvent(now, "x")] * 10_000]
     first, second = with_delivery_record(full, delivery, now)
@@ -399,18 +452,19 @@ def test_the_delivery_record_is_the_last_event_of_the_last_call_stamped_at_most_
     assert with_delivery_record([], delivery, now) == [[LogEvent(now, record.message)]]
 
 
-def test_the_record_is_settled_as_its_call_is_written_saying_whether_all_before_it_succeeded() -> None:
+def test_the_record_is_settled_as_its_call_is_written_stamped_then_and_saying_whether_all_before_it_succeeded() -> None:
     delivery = StreamDelivery(SESSION, "b" * 32, 1, 2, 3, 4)
     planned = 10 * 24 * 3600 * 1000
-    ((*lines, planned_record),) = batches = with_delivery_record([[LogEvent(planned - 5_000, "a")]], delivery, planned)
+    ((*lines, _),) = batches = with_delivery_record([[LogEvent(planned - 5_000, "a")]], delivery, planned)
+    written = planned + 25_000  # Slack's retries came between the plan and the write
 
-    *kept, record = settled_record(batches[0], delivery, complete=False)
+    *kept, record = settled_record(batches[0], delivery, written, complete=False)
 
     assert kept == lines
-    assert record.timestamp == planned_record.timestamp
+    assert record.timestamp == written
     assert parse_delivery_record(record.message) == replace(delivery, complete=False)
-    (again,) = settled_record([record], delivery, complete=True)
-    assert parse_delivery_record(again.message) == delivery
+    (alone,) = settled_record([record], delivery, written + 1, complete=True)
+    assert parse_delivery_record(alone.message) == delivery
 
 
 # --- a retry that spans a deployment ------------------------------------------------------------------------------

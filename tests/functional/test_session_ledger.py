@@ -12,7 +12,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from types import ModuleType
@@ -375,6 +375,28 @@ def test_sg_lg_004_a_stream_no_session_started_is_reported_after_the_grace(app: 
     # Then once the grace has passed, it is reported with what its records say
     assert invoke(app, schedule())["findings"] == {"SG-LG-004": 1}
     assert record(stack, "ghost-0a1b2c3d4e5f60718")["first_event"] == "2026-11-26T15:06:15Z"
+
+
+@pytest.mark.parametrize("days_back", [0, 2])
+def test_sg_lg_004_a_stream_no_session_started_is_reported_whatever_time_its_events_claim(
+    app: ModuleType, stack: Stack, days_back: int
+) -> None:
+    # Given a reconciler run (its sweep's checkpoint), then a delivery of a stream no StartSession explains, whose
+    # event times (chosen by whoever holds the instance role) may be days old
+    stack.at(START)
+    invoke(app, schedule())
+    ghost, when = "ghost-0a1b2c3d4e5f60718", START + 60 - days_back * 86400
+    event = {"eventVersion": "1.0", "eventTime": datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+             "awsRegion": REGION, "target": {"id": "i-0fedcba9876543210"}, "runAsUser": "ssm-user",
+             "userIdentity": {"arn": "arn:aws:sts::111122223333:assumed-role/x/y"}, "sessionId": ghost,
+             "sessionData": ["sh-4.2$ id", "uid=0(root)"]}  # fmt: skip
+    stack.at(START + 61)
+    subscribe(stack, {"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": SESSION_GROUP,
+                      "logStream": ghost, "subscriptionFilters": ["f"],
+                      "logEvents": [{"id": "1", "timestamp": when * 1000, "message": json.dumps(event)}]})  # fmt: skip
+    # When the reconciler runs after the grace, its sweep finds the record (stamped at its write) and reports it
+    stack.at(START + 1300)
+    assert invoke(app, schedule())["findings"] == {"SG-LG-004": 1}
 
 
 def test_sg_lg_004_a_stream_the_legacy_update_recorded_is_still_reported(app: ModuleType, stack: Stack) -> None:

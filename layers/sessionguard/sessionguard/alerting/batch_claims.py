@@ -295,7 +295,8 @@ class BatchClaims:
         FilterLogEvents, on this rare path only, at most once per invocation."""
         if self.completed is None:
             stream = log_stream_name(session_id)
-            # The record is stamped when it is written, or 23 hours after the oldest line of its call.
+            # A record is stamped when it is written, after its attempt claimed; the version before 2026-12-07
+            # stamped it up to 23 hours after the oldest line of its call: a day before covers both.
             since = min(lease.claimed_ms, self.oldest_ms) - 24 * 3600 * 1000
             group = self.settings.sanitized_log_group
             messages = self.outlets.search.messages_naming(group, stream, lease.batch, since)

@@ -1,8 +1,8 @@
 """The subscription function's part of the session ledger (docs/ledger.md): every delivery's stream record (first
 and last event time, its counts, its batch id) travels in its transcript write, as one JSON log event after its
 lines in the same PutLogEvents call (`ledger.model.delivery_record`; the ledger function reads it back), so a
-delivery costs no ledger call of its own. It says whether its attempt did everything before it
-(`settled_record`). A
+delivery costs no ledger call of its own (one call of its own only after lines more than 23 hours old). It is
+stamped as its call is written and says whether its attempt did everything before it (`settled_record`). A
 delivery that raises alerts claims them on the session's ledger item (`alerting.claims`,
 `adapters.dynamodb.SessionClaims`), and that one write returns the session's start, whose context (source IP, how
 it was started, MFA, masked reason) its alerts carry.
@@ -32,8 +32,10 @@ from sessionguard.session.engine import CommandAlert
 from sessionguard.session.records import SessionEvent
 
 LEDGER_RETENTION_SECONDS: Final = 90 * 24 * 3600  # a new ledger item's expiry (the ledger function sets its own)
-# A record is stamped at its write time, or within 23 hours of the earliest line of its call (PutLogEvents takes
-# the events of one call within 24 hours): the ledger's sweep reads records by event time.
+# A record is stamped when its call is written: the ledger's sweep reads records by their stamp, since its last
+# run. PutLogEvents takes the events of one call within 24 hours of each other, so a record joins the last call of
+# its lines only when they are within 23 hours of it (an hour kept for the time the delivery takes and for lines
+# stamped up to 2 hours ahead); older lines (a replay, a clock set back) leave it a call of its own.
 _RECORD_SPAN_MS: Final = 23 * 3600 * 1000
 # How a record's log event begins (`json.dumps` keeps the record's key order): transcript and alert lines begin
 # with their own kind.
@@ -68,17 +70,21 @@ def delivery_of(
 
 
 def with_delivery_record(batches: list[list[LogEvent]], delivery: StreamDelivery, now_ms: int) -> list[list[LogEvent]]:
-    """The session stream's PutLogEvents batches with the delivery's record in the last call (a new one when the
-    last is full): stamped now, or 23 hours after the earliest line of that call when its lines are older.
-    `settled_record` says, when the call is written, whether the attempt was complete."""
+    """The session stream's PutLogEvents batches with the delivery's record, stamped now, in the last call: a call
+    of its own when the last is full or holds lines more than 23 hours from now. `settled_record` stamps it again
+    when the call is written, and says whether the attempt was complete."""
     record = record_event(delivery, now_ms)
     last = batches[-1] if batches else []
     # Sized as the longest the record can be (`"complete": false`): the call must still fit when it is settled.
     size = sum(event.size for event in last) + record.size + _INCOMPLETE_EXTRA_BYTES
-    if not last or len(last) >= LOG_BATCH_MAX_EVENTS or size > LOG_BATCH_MAX_BYTES:
+    stamps = [event.timestamp for event in last]
+    if (
+        not last
+        or len(last) >= LOG_BATCH_MAX_EVENTS
+        or size > LOG_BATCH_MAX_BYTES
+        or max(now_ms, *stamps) - min(now_ms, *stamps) > _RECORD_SPAN_MS
+    ):
         return [*batches, [record]]
-    earliest = min(event.timestamp for event in last)
-    record = LogEvent(min(now_ms, earliest + _RECORD_SPAN_MS), record.message)
     return [*batches[:-1], sorted([*last, record], key=lambda event: event.timestamp)]
 
 
@@ -94,14 +100,14 @@ def _record_message(delivery: StreamDelivery) -> str:
     return json.dumps(delivery_record(delivery), ensure_ascii=False)
 
 
-def settled_record(batch: Sequence[LogEvent], delivery: StreamDelivery, *, complete: bool) -> list[LogEvent]:
-    """The call that carries the delivery's record, as it is written: the record saying whether everything before
-    it in this attempt succeeded (a retry takes only a complete record for the batch's end: docs/alerts.md,
-    "Retries")."""
-    return [
-        record_event(delivery, event.timestamp, complete=complete) if is_delivery_record(event.message) else event
-        for event in batch
-    ]
+def settled_record(
+    batch: Sequence[LogEvent], delivery: StreamDelivery, now_ms: int, *, complete: bool
+) -> list[LogEvent]:
+    """The call that carries the delivery's record, as it is written: the record stamped now (the ledger's sweep
+    finds it by that stamp) and saying whether everything before it in this attempt succeeded (a retry takes only a
+    complete record for the batch's end: docs/alerts.md, "Retries")."""
+    lines = [event for event in batch if not is_delivery_record(event.message)]
+    return sorted([*lines, record_event(delivery, now_ms, complete=complete)], key=lambda event: event.timestamp)
 
 
 def is_delivery_record(message: str) -> bool:

@@ -18,8 +18,9 @@ Order of work per invocation (docs/alerts.md explains the why):
 5. Park what was set aside, several log events per message and several messages per SendMessageBatch call: a
    flood of junk records costs a few calls, and comes after the alerts, never before them.
 6. Write the masked lines to the sanitized log group, one stream per session, with the alert lines of step 4
-   and the delivery's record for the session ledger (ledger_stream.py) in the same call, saying whether everything
-   before it in this attempt succeeded (a retry takes only such a record for the batch's end). A quiet delivery (it
+   and the delivery's record for the session ledger (ledger_stream.py) in the same call (one of its own after
+   lines more than 23 hours old), stamped as it is written and saying whether everything before it in this attempt
+   succeeded (a retry takes only such a record for the batch's end). A quiet delivery (it
    opens at a prompt, raises no alert, sets nothing aside and fits one PutLogEvents call) writes them directly:
    no earlier attempt at it can have written any. Any other delivery writes each batch unless what its batch
    recorded says an earlier attempt wrote it (docs/performance.md, "What a delivery costs").
@@ -601,9 +602,9 @@ class _SessionAlertsInvocation:
         """Write the batches; whether every write succeeded (or was done already) in the time there was. A
         `careful` delivery (one an earlier attempt may have written part of) writes each batch unless that attempt
         recorded it written; the others, one PutLogEvents call that no earlier attempt can have made,
-        write it directly. The delivery's record, in the last call, says whether everything before it succeeded; a
-        later call of a stream whose earlier call failed is still written (the record says the attempt was
-        incomplete, and the retry writes only the calls not recorded written)."""
+        write it directly. The delivery's record, in the last call, is stamped as it is written and says whether
+        everything before it succeeded; a later call of a stream whose earlier call failed is still written (the
+        record says the attempt was incomplete, and the retry writes only the calls not recorded written)."""
         failures = self.report.failures["transcript"]
         for session_id, stream, batches in plan:
             for index, planned in enumerate(batches):
@@ -614,7 +615,7 @@ class _SessionAlertsInvocation:
                 recorded = delivery if last else None  # the delivery whose record this call carries
                 batch = planned
                 if recorded is not None:
-                    batch = settled_record(planned, recorded, complete=self._nothing_failed())
+                    batch = settled_record(planned, recorded, self._now_ms(), complete=self._nothing_failed())
                 key = state_key("transcript", batch_id, session_id, str(index))
                 written_before = careful and digest(key) in self.done.done
                 if written_before:
