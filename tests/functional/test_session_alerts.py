@@ -36,6 +36,7 @@ from sessionguard.alerting.http import HttpResult, parse_retry_after
 from sessionguard.alerting.log_events import LOG_EVENT_MAX_BYTES, LogEvent, log_event_batches
 from sessionguard.alerting.replay import invocation_event, redrive_failure_queue
 from sessionguard.alerting.session_alerts import WARM_UP_EVENTS
+from sessionguard.alerting.transcript import log_stream_name
 from sessionguard.observability import logger
 from sessionguard.rules import Rule, RulePack
 from sessionguard.session.engine import CommandAlert, SanitizedLine, SessionEngine
@@ -967,7 +968,7 @@ def test_a_lone_surrogate_or_a_bogus_time_in_metadata_does_not_stop_any_delivery
     (post,) = stack.slack_posts()
     when = next(f["text"] for f in post["blocks"][1]["fields"] if f["text"].startswith("*When*"))
     assert when == "*When*\n`-`"
-    (line,) = stack.transcript(SPLIT_SESSION + "\ufffd")
+    (line,) = stack.transcript(log_stream_name(SPLIT_SESSION + "\ud800"))  # made printable: with the id's digest
     assert line["event_time"] == ""
 
 
@@ -1215,7 +1216,8 @@ def test_a_secret_in_the_session_id_or_the_user_arn_is_masked_wherever_people_re
     (post,) = stack.slack_posts()
     assert TOKEN not in json.dumps(post)
     streams = [s["logStreamName"] for s in stack.logs.describe_log_streams(logGroupName=SANITIZED_GROUP)["logStreams"]]
-    assert streams == ["jane-[MASKED_github-token]-0a1b2c3d"]
+    assert streams == [log_stream_name(session)]  # masked, and a digest of the id after it (one stream per session)
+    assert streams[0].startswith("jane-[MASKED_github-token]-0a1b2c3d-")
     assert TOKEN not in function_logs.getvalue()
 
 
