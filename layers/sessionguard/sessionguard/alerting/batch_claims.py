@@ -26,6 +26,7 @@ from sessionguard.alerting.claims import (
     claim_write,
     decide,
     digest,
+    session_cap,
 )
 from sessionguard.alerting.delivery import DEFAULT_BUDGET_SECONDS, Deliveries
 from sessionguard.alerting.formatting import AlertContext, cap_summary_alert, invocation_summary_alert
@@ -239,7 +240,7 @@ class BatchClaims:
             if decision is Decision.DELIVER:
                 chosen.append((key, (alert, key)))
             elif decision is Decision.SUMMARY:
-                summary = cap_summary_alert(alert, self.settings.cap_per_session)
+                summary = cap_summary_alert(alert, session_cap(self.settings.cap_per_session))
                 chosen.append((key, (summary, state_key("summary", alert.session_id))))
         to_send = [sent for _, sent in chosen[:INVOCATION_ALERT_CAP]]
         if len(chosen) > INVOCATION_ALERT_CAP:

@@ -41,6 +41,7 @@ from sessionguard.alerting.formatting import SnsMessage
 from sessionguard.alerting.log_events import LogEvent
 from sessionguard.alerting.noise import state_key
 from sessionguard.alerting.text import truncate
+from sessionguard.alerting.transcript import alert_stream_name
 from sessionguard.severity import Severity
 
 if TYPE_CHECKING:
@@ -407,7 +408,7 @@ def alert_line(record: Mapping[str, Any], key: str) -> tuple[str, str] | None:
     id, masked already in the record, without the characters stream names refuse."""
     if record.get("type") != "alert" or not _text(record, "session_id"):
         return None
-    stream = _text(record, "session_id").replace(":", "_").replace("*", "_")[:512]
+    stream = alert_stream_name(_text(record, "session_id"))
     line = {
         "kind": "alert",
         "alert_id": alert_id(key),

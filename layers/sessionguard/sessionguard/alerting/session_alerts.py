@@ -71,6 +71,7 @@ from sessionguard.alerting.delivery import (
     complete_invocation,
     emit_dimensioned,
 )
+from sessionguard.alerting.formatting import clean_metadata
 from sessionguard.alerting.ledger_stream import (
     claims_from_env,
     delivery_of,
@@ -85,6 +86,7 @@ from sessionguard.alerting.parking import invocation_body, log_event_entry, log_
 from sessionguard.alerting.text import visible
 from sessionguard.alerting.transcript import (
     TranscriptLinesRejected,
+    alert_stream_name,
     log_stream_name,
     sanitized_log_events,
     stamp_age_limit_ms,
@@ -578,8 +580,14 @@ class _SessionAlertsInvocation:
         for session_id, session_lines in by_session.items():
             stream = log_stream_name(session_id)
             events[stream] = (session_id, sanitized_log_events(session_lines, now_ms, max_age_ms=max_age_ms))
+        sessions = [*by_session, *([delivery.session_id] if delivery is not None else [])]
+        # An alert line's stream is named from the alert's masked session id: beside its transcript, whose name adds
+        # a digest of the raw id when masking changed it.
+        beside = {alert_stream_name(clean_metadata(session_id)): session_id for session_id in sessions}
         for stream, alert_json in alert_lines:
-            events.setdefault(stream, (stream, []))[1].append(LogEvent(now_ms, alert_json))
+            known = beside.get(stream)
+            named = stream if known is None else log_stream_name(known)
+            events.setdefault(named, (known or stream, []))[1].append(LogEvent(now_ms, alert_json))
         if delivery is not None:
             events.setdefault(log_stream_name(delivery.session_id), (delivery.session_id, []))
         plan = []

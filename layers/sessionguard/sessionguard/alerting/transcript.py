@@ -43,6 +43,14 @@ def log_stream_name(session_id: str) -> str:
     return shown[: STREAM_NAME_MAX_CHARS - len(suffix)] + suffix
 
 
+def alert_stream_name(masked_session_id: str) -> str:
+    """The stream of an alert line, from the alert's masked session id (all an alert record holds): without the
+    characters stream names refuse, at most 512 of them. Where masking changed the id, the transcript's stream adds
+    a digest of the raw id (`log_stream_name`), which only the subscription function knows: it writes the line
+    there, beside the transcript."""
+    return masked_session_id.replace(":", "_").replace("*", "_")[:STREAM_NAME_MAX_CHARS]
+
+
 class TranscriptLinesRejected(RuntimeError):
     """CloudWatch Logs refused sanitized lines even stamped with the current time; the message is counts only."""
 
