@@ -120,7 +120,7 @@ class CloudWatchTranscriptSearch:
                 raise
             messages += [str(e["message"]) for e in response.get("events", []) if isinstance(e.get("message"), str)]
             token = response.get("nextToken")
-            if messages or not token:
+            if not token:  # read to the end: a batch may have an incomplete record, then a complete one, pages apart
                 break
             kwargs["nextToken"] = token
         return messages
