@@ -24,6 +24,7 @@ LOG_MAX_AHEAD_MS: Final = 2 * 3600 * 1000 - 300 * 1000
 _DAY_MS: Final = 24 * 3600 * 1000
 STREAM_NAME_MAX_CHARS: Final = 512  # CloudWatch Logs' limit on a log stream's name
 _ID_DIGEST_CHARS: Final = 16
+_NAMING_ROUNDS: Final = 4
 
 
 def log_stream_name(session_id: str) -> str:
@@ -31,16 +32,34 @@ def log_stream_name(session_id: str) -> str:
     to the group names streams); `:` and `*` (not allowed in stream names) become `_`. When that changed the id, a
     digest of it follows (`-<16 hex>`, 64 bits), so that two sessions never share a stream: masking can make
     different ids one name (`AKIAIOSFODNN7EXAMPLF-0a1b…` and `AKIAQWERTYUIOPASDFG7-0f0e…` are both
-    `[MASKED_aws-access-key-id]`), and the ledger keys a stream no session explains by its name. A name is its own
-    name (the ledger reads such a stream by the name it keyed it by). At most 512 characters, as CloudWatch Logs
-    allows."""
+    `[MASKED_aws-access-key-id]`), and the ledger keys a stream no session explains by its name. At most 512
+    characters, as CloudWatch Logs allows.
+
+    A name is its own name (the ledger reads such a stream by the name it keyed it by): the digest can complete a
+    token the masker did not see before it (`… glpat-abcd` + `-48e1…`), so the naming is repeated until it changes
+    nothing, each digest of the name before (so still one name per id); a name that does not settle in a few rounds
+    becomes `session-<32 hex>` of the id, which no masker rule takes."""
     if not session_id:
         return "unknown-session"
-    shown = mask_secrets(visible(session_id)).replace(":", "_").replace("*", "_")
-    if shown == session_id and len(shown) <= STREAM_NAME_MAX_CHARS:
+    name = session_id
+    for _ in range(_NAMING_ROUNDS):
+        named = _named_once(name)
+        if named == name:
+            return name
+        name = named
+    return "session-" + _digest(session_id, 32)
+
+
+def _named_once(name: str) -> str:
+    shown = mask_secrets(visible(name)).replace(":", "_").replace("*", "_")
+    if shown == name and len(shown) <= STREAM_NAME_MAX_CHARS:
         return shown
-    suffix = "-" + hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()[:_ID_DIGEST_CHARS]
+    suffix = "-" + _digest(name, _ID_DIGEST_CHARS)
     return shown[: STREAM_NAME_MAX_CHARS - len(suffix)] + suffix
+
+
+def _digest(text: str, chars: int) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:chars]
 
 
 def alert_stream_name(masked_session_id: str) -> str:
