@@ -151,6 +151,20 @@ def test_a_word_of_the_prefix_in_ordinary_output_is_not_masked() -> None:
         assert mask_secrets(text) == text
 
 
+def test_a_rule_with_no_entropy_floor_masks_no_name_of_its_prefix() -> None:
+    """gocardless-api-token is `live_` and 40 of [a-z0-9_=-] with no entropy floor: a name after the prefix (an SSM
+    session id whose role session name starts with `live_`, a file name) is no token of it; a random body is."""
+    for text in (
+        "live_deploy_runner_prod0001-0a1b2c3d4e5f67890",
+        "live_cluster_status_metrics_xxxxxxxxxxxxxxxxx",
+        "live_stream_recording_2024-05-01_backup_v2xyz",
+    ):
+        assert len(text) == len("live_") + 40
+        assert mask_secrets(text) == text
+    token = "live_usni34_g93e=-_aicy_8iz8i9dg7=wy9eadcti6s"
+    assert mask_secrets(token) == m("gocardless-api-token")
+
+
 def test_a_rule_allow_list_lets_a_token_alone_go() -> None:
     """aws-access-token's own allow-list (`.+EXAMPLE$`) and AWS's documented key id, alone on a line."""
     assert mask_secrets("AKIAIOSFODNN7EXAMPLE") == "AKIAIOSFODNN7EXAMPLE"

@@ -21,7 +21,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Final
 
-from sessionguard.masking.heuristics import is_placeholder_token, shannon_entropy
+from sessionguard.masking.heuristics import is_placeholder_token, shannon_entropy, starts_with_a_word
 from sessionguard.masking.regex import LazyRegex, Match, Regex
 from sessionguard.masking.regex import _class_end as class_end
 from sessionguard.masking.rules import SECRET_NAME_WORD, SECRET_NAME_WORDS, Rule
@@ -448,8 +448,11 @@ def bare_provider_rule(token: bytes, line: bytes) -> int | None:
         if is_placeholder_token(token) or token in listed_examples():
             return None
         check = gitleaks_rules()[candidate.position].gitleaks
-        if check is not None and check.accepts(token, token, line):
-            return candidate.position
+        if check is None or not check.accepts(token, token, line):
+            continue
+        if not check.entropy and starts_with_a_word(token[len(candidate.prefix) :]):
+            continue  # no floor of its own (`live_` and 40 of [a-z0-9_=-]): `live_deploy_runner_…` is a name
+        return candidate.position
     return None
 
 

@@ -466,6 +466,11 @@ def _is_ordinary_output(token: bytes) -> bool:
         return True
     if any(part.isalpha() and len(part) >= 3 for part in token.split(b".")[1:]):
         return True  # a host or file name: 1111.dkr.ecr.eu-west-1.amazonaws.com/app:v1, build-7f3a.tar
+    return starts_with_a_word(token)
+
+
+def starts_with_a_word(token: bytes) -> bool:
+    """Letters only up to the token's first separator (`ami-0…`, `deploy_runner_…`): a name, not random."""
     head = token
     for separator in _SEPARATORS:
         head = head.split(bytes([separator]), 1)[0]
