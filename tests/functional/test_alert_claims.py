@@ -73,6 +73,13 @@ def payload(lines_per_event: Sequence[list[str]], session: str = SESSION, offset
     return fixtures.data_message(session, records)
 
 
+def one_bucket_offset(span: float, window_seconds: int = 15 * 60) -> float:
+    """An offset from now such that the `span` seconds before it fall in one window bucket (the stack's
+    ALERT_WINDOW_MINUTES, 15): 0 unless now is within `span` seconds of a bucket's start."""
+    into = time.time() % window_seconds
+    return 0.0 if into > span + 1 else -(into + 1)
+
+
 @dataclass
 class CrashingSink:
     """A transcript sink that crashes the invocation (as a timeout or an out-of-memory kill does: nothing after it
@@ -143,8 +150,10 @@ def test_the_window_holds_across_deliveries_and_costs_no_second_write(app: Modul
     claims = CountingClaims(outlets.claims)
     outlets.claims = claims
 
-    invoke(app, payload([[SHADOW]], offset=-5))
-    summary = invoke(app, payload([[SHADOW + " "]]))  # the same rule, minutes later in the same window
+    # Windows are fixed 15-minute buckets of event time: both deliveries' events inside one bucket, whatever the clock
+    shift = one_bucket_offset(span=10)
+    invoke(app, payload([[SHADOW]], offset=shift - 5))
+    summary = invoke(app, payload([[SHADOW + " "]], offset=shift))  # the same rule, seconds later in the same window
 
     assert stack.sns_rule_ids() == ["SG-TEST-004"]
     assert summary["suppressed"] == {"window": 1}
