@@ -218,6 +218,7 @@ def test_a_session_whose_item_cannot_be_updated_costs_no_other_session_its_findi
     (failure,) = [r for r in caplog.records if r.message == "Session not reconciled; the next run tries again"]
     assert (failure.error, failure.session) == ("ValidationException", log_stream_name(SHELL_SESSION))  # type: ignore[attr-defined]
     assert failure.levelno == logging.ERROR
+    assert failure.at.partition(":")[2].isdigit()  # type: ignore[attr-defined]  # where it was raised: file:line
     (summary,) = [r for r in caplog.records if r.message == "Session ledger event processed"][-1:]
     assert summary.sessions_failed == 1  # type: ignore[attr-defined]
     # and the next run raises nothing new for the other session, and still fails on the first

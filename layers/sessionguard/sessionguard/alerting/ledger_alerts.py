@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import os
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -413,9 +415,14 @@ class SessionLedgerInvocation:
                 self._reconcile_session(stored, _RunView(now, reads, swept, active, history))
             except Exception as error:  # one session's failed call must not cost every session after it its run
                 self.report.sessions_failed += 1
+                place = traceback.extract_tb(error.__traceback__)[-1]  # where, never the message (it may quote data)
                 logger.error(
                     "Session not reconciled; the next run tries again",
-                    extra={"error": error_code(error), "session": log_stream_name(stored.session_id)},
+                    extra={
+                        "error": error_code(error),
+                        "at": f"{Path(place.filename).name}:{place.lineno}",
+                        "session": log_stream_name(stored.session_id),
+                    },
                 )
         if self.report.sessions_failed:
             # Every other session was decided; failing the invocation still shows it (the Errors alarm) and has
