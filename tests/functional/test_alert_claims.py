@@ -411,6 +411,40 @@ def test_a_retry_that_finishes_a_failed_attempt_says_the_batch_is_complete_and_a
     assert lines_of(stack) == [RISKY_LINE.removeprefix("sh-4.2$ ")]
 
 
+def test_a_retry_short_of_time_for_its_completing_record_parks_for_a_replay_and_a_duplicate_repeats_nothing(
+    app: ModuleType, stack: Stack, later: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_sleep(stack)
+    stack.slack.responses = [(500, {}, b"error")] * SLACK_ATTEMPTS
+    delivery = payload([[RISKY_LINE]])
+    with pytest.raises(DeliveryFailed, match="slack"):
+        invoke(app, delivery)
+    # Lambda's retry posts to Slack, then has under 3 seconds left when the record that completes the batch is due
+    invocation = session_alerts._SessionAlertsInvocation
+    completing, time_is_short, record_completion = [False], invocation._time_is_short, invocation._record_completion
+
+    def completing_record(self: Any, *args: Any) -> None:
+        completing[0] = True
+        record_completion(self, *args)
+        completing[0] = False
+
+    monkeypatch.setattr(invocation, "_record_completion", completing_record)
+    monkeypatch.setattr(invocation, "_time_is_short", lambda self: completing[0] or time_is_short(self))
+    retried = invoke(app, delivery)
+    monkeypatch.setattr(invocation, "_record_completion", record_completion)
+    monkeypatch.setattr(invocation, "_time_is_short", time_is_short)
+
+    # It does not skip the record silently: it parks the invocation for a replay, recording what it delivered
+    assert retried["deferred"] == 1
+    assert complete_flags(stack) == [False]
+    later.append(120)  # the same payload again, once the retry's leases ran out: what went out is not sent again
+    summary = invoke(app, delivery)
+    assert summary["failures"] == {}
+    assert len(stack.slack.requests) == SLACK_ATTEMPTS + 1
+    assert stack.sns_rule_ids() == ["SG-TEST-001"]
+    assert lines_of(stack) == [RISKY_LINE.removeprefix("sh-4.2$ ")]
+
+
 # --- a delivery of old events: its record is stamped when it is written ----------------------------------------
 
 

@@ -642,7 +642,10 @@ class _SessionAlertsInvocation:
         that attempt failed before it: its record says incomplete) writes, when it did all the rest and holds
         leases, a record that says complete, in a call of its own: a duplicate of the payload that meets those
         leases finds it and repeats nothing. One more call, on this retry path only."""
-        if not self.batch_claims.leases or not self._nothing_failed() or self._time_is_short():
+        if not self.batch_claims.leases or not self._nothing_failed():
+            return
+        if self._time_is_short():  # not skipped: a duplicate would then find only the incomplete record, and resend
+            self._defer(self.raw_event, "time ran out before the record that completes the batch; a replay writes it")
             return
         record = [record_event(delivery, self._now_ms())]
         key = state_key("transcript", batch_id, delivery.session_id, "complete")
