@@ -580,9 +580,9 @@ class _SessionAlertsInvocation:
         for session_id, session_lines in by_session.items():
             stream = log_stream_name(session_id)
             events[stream] = (session_id, sanitized_log_events(session_lines, now_ms, max_age_ms=max_age_ms))
-        sessions = [*by_session, *([delivery.session_id] if delivery is not None else [])]
         # An alert line's stream is named from the alert's masked session id: beside its transcript, whose name adds
-        # a digest of the raw id when masking changed it.
+        # a digest of the raw id when masking changed it (masked here only for a delivery that has alert lines).
+        sessions = [*by_session, *([delivery.session_id] if delivery is not None else [])] if alert_lines else []
         beside = {alert_stream_name(clean_metadata(session_id)): session_id for session_id in sessions}
         for stream, alert_json in alert_lines:
             known = beside.get(stream)

@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from sessionguard.masking.heuristics import is_placeholder_token, shannon_entropy, starts_with_a_word
-from sessionguard.masking.regex import LazyRegex, Match, Regex
-from sessionguard.masking.regex import _class_end as class_end
+from sessionguard.masking.regex import LazyRegex, Match, Regex, class_end
 from sessionguard.masking.rules import SECRET_NAME_WORD, SECRET_NAME_WORDS, Rule
 
 RULES_FILE: Final = Path(__file__).with_name("gitleaks_rules.json")

@@ -45,7 +45,7 @@ def _group_layout(pattern: str) -> tuple[dict[str, int], int]:
         elif char == "\\":
             resume = index + 2
         elif char == "[":
-            resume = _class_end(pattern, index)
+            resume = class_end(pattern, index)
         elif not pattern.startswith("?", index + 1):
             groups += 1
         elif pattern.startswith(("?P<", "?<"), index + 1):
@@ -55,7 +55,7 @@ def _group_layout(pattern: str) -> tuple[dict[str, int], int]:
     return names, groups
 
 
-def _class_end(pattern: str, start: int) -> int:
+def class_end(pattern: str, start: int) -> int:
     """Where the character class opened at `start` ends (just past its `]`): a `]` first in it (after an optional
     `^`) is a member, as are escaped characters and POSIX classes (`[:alpha:]`)."""
     index = start + 1
