@@ -409,10 +409,10 @@ class SessionLedgerInvocation:
         active = self.outlets.directory.active_ids()
         oldest = min((r.started_at or r.first_seen or now) for r in records)
         history = self.outlets.directory.history_ends(oldest - 60)
-        reads = self._read_open(records, swept, active)
+        run = _RunView(now, self._read_open(records, swept, active), swept, active, history)
         for stored in records:
             try:
-                self._reconcile_session(stored, _RunView(now, reads, swept, active, history))
+                self._reconcile_session(stored, run)
             except Exception as error:  # one session's failed call must not cost every session after it its run
                 self.report.sessions_failed += 1
                 place = traceback.extract_tb(error.__traceback__)[-1]  # where, never the message (it may quote data)
