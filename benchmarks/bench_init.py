@@ -107,8 +107,27 @@ def link_layer_packages(directory: Path) -> None:
             if top.endswith((".dist-info", ".data", "-stubs")):
                 continue
             target = Path(str(distribution.locate_file(top)))
-            if not (directory / top).exists():
+            if (directory / top).exists():
+                continue
+            if top == "botocore":
+                link_trimmed_botocore(target, directory / top)
+            else:
                 (directory / top).symlink_to(target)
+
+
+def link_trimmed_botocore(source: Path, target: Path) -> None:
+    """botocore as the layer ships it (layers/sessionguard/Makefile): its data only for the services that
+    layers/sessionguard/botocore-services.txt lists, its code and shared data files all."""
+    listed = (REPO / "layers" / "sessionguard" / "botocore-services.txt").read_text(encoding="utf-8")
+    services = {line.split("#")[0].strip() for line in listed.splitlines()} - {""}
+    target.mkdir()
+    for entry in source.iterdir():
+        if entry.name != "data":
+            (target / entry.name).symlink_to(entry)
+    (target / "data").mkdir()
+    for entry in (source / "data").iterdir():
+        if not entry.is_dir() or entry.name in services:
+            (target / "data" / entry.name).symlink_to(entry)
 
 
 def init_times(repeat: int = 5) -> dict[str, float]:

@@ -1,0 +1,148 @@
+"""The layer ships botocore's data only for the services layers/sessionguard/botocore-services.txt lists, and that
+list holds every service the layer and the functions make a client of.
+
+A client of a service whose data the layer lacks fails with UnknownServiceError in Lambda only (the dev venv has
+all of botocore), so the list is checked three ways: against every client the code makes (read from its syntax:
+`boto3.client("…")`, `LazyClient("…")` and the Powertools Parameters call that reads the Slack secret), against
+botocore's own services, and against the built layer, where each listed client is made and an unlisted one fails.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from tests.infra.stack import ROOT
+from tests.infra.test_layer_dependencies import BUILT_LAYER, built_distributions
+
+SERVICES_FILE = ROOT / "layers" / "sessionguard" / "botocore-services.txt"
+SOURCES = [
+    *sorted((ROOT / "layers" / "sessionguard" / "sessionguard").rglob("*.py")),
+    *(ROOT / "functions").glob("*/app.py"),
+]
+# Powertools Parameters functions the code calls, and the service each reads with.
+PARAMETERS_SERVICES = {"get_secret": "secretsmanager", "get_parameter": "ssm", "get_parameters": "ssm"}
+# LazyClient makes its clients with `boto3.client(self.service, …)`: its services are the LazyClient("…") names.
+LAZY_CLIENT_MAKER = "layers/sessionguard/sessionguard/adapters/aws.py"
+# Listed though no code names them: botocore's own credential providers call STS (an assumed role, a web identity
+# token) when the environment asks for them.
+LISTED_FOR_BOTOCORE = {"sts"}
+
+
+def listed() -> set[str]:
+    lines = SERVICES_FILE.read_text(encoding="utf-8").splitlines()
+    return {line.split("#")[0].strip() for line in lines} - {""}
+
+
+def _client_service(call: ast.Call) -> str | None:
+    """The service of a client-making call: None for any other call; "" when it is not a string literal."""
+    function = call.func
+    if isinstance(function, ast.Subscript):  # LazyClient[SNSClient]("sns")
+        function = function.value
+    if isinstance(function, ast.Attribute) and isinstance(function.value, ast.Name):
+        if (function.value.id, function.attr) == ("boto3", "client"):
+            pass
+        elif function.value.id == "parameters" and function.attr in PARAMETERS_SERVICES:
+            return PARAMETERS_SERVICES[function.attr]
+        else:
+            return None
+    elif not (isinstance(function, ast.Name) and function.id == "LazyClient"):
+        return None
+    first = call.args[0] if call.args else None
+    return first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else ""
+
+
+def clients_made() -> dict[str, list[str]]:
+    """{service: [file:line, ...]} of every client the layer's package and the functions make."""
+    made: dict[str, list[str]] = {}
+    for source in SOURCES:
+        tree = ast.parse(source.read_text(encoding="utf-8"), filename=str(source))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and (service := _client_service(node)) is not None:
+                if not service and source == ROOT / LAZY_CLIENT_MAKER and ast.unparse(node.args[0]) == "self.service":
+                    continue
+                made.setdefault(service, []).append(f"{source.relative_to(ROOT)}:{node.lineno}")
+    return made
+
+
+def test_every_client_the_code_makes_names_its_service_literally() -> None:
+    """A service computed at run time could not be checked against the list."""
+    assert "" not in clients_made(), clients_made().get("")
+
+
+def test_the_list_is_every_service_the_code_makes_a_client_of() -> None:
+    made = clients_made()
+    assert {"logs", "dynamodb", "sns", "secretsmanager"} <= set(made)  # the scan reads what it should
+    assert listed() - LISTED_FOR_BOTOCORE == set(made), {
+        "made, not listed": sorted(set(made) - listed()),
+        "listed, not made": sorted(listed() - LISTED_FOR_BOTOCORE - set(made)),
+    }
+
+
+def test_every_listed_service_is_one_of_botocores() -> None:
+    data = Path(str(metadata.distribution("botocore").locate_file("botocore"))) / "data"
+    assert sorted(service for service in listed() if not (data / service).is_dir()) == []
+
+
+def test_the_built_layer_ships_the_listed_services_data_only() -> None:
+    built_distributions()  # fails with the reason when the build is missing or stale
+    shipped = {entry.name for entry in (BUILT_LAYER / "botocore" / "data").iterdir() if entry.is_dir()}
+    assert shipped == listed()
+
+
+def test_the_built_layer_makes_every_listed_client_and_no_other() -> None:
+    """In the layer as built (botocore and what it imports are pure Python), each listed client is made; a client of
+    an unlisted service fails, so the trim is in effect."""
+    built_distributions()
+    code = (
+        "import json, sys\n"
+        f"sys.path[:0] = [{str(BUILT_LAYER)!r}]\n"
+        "import botocore.session\n"
+        "from botocore.exceptions import UnknownServiceError\n"
+        "session = botocore.session.get_session()\n"
+        "made = [session.create_client(s, region_name='us-east-1').meta.service_model.service_name\n"
+        "        for s in json.loads(sys.argv[1])]\n"
+        "try:\n"
+        "    session.create_client('athena', region_name='us-east-1')\n"
+        "    unlisted = 'made'\n"
+        "except UnknownServiceError:\n"
+        "    unlisted = 'UnknownServiceError'\n"
+        "print(json.dumps({'made': made, 'unlisted': unlisted, 'from': botocore.__file__}))\n"
+    )
+    env = {"PATH": os.environ.get("PATH", ""), "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    services = sorted(listed())
+    result = subprocess.run(  # -I -S: only the layer's path (see test_layer_dependencies)
+        [sys.executable, "-I", "-S", "-c", code, json.dumps(services)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    outcome = json.loads(result.stdout)
+    assert outcome["from"].startswith(str(BUILT_LAYER))
+    assert outcome["unlisted"] == "UnknownServiceError"
+    assert len(outcome["made"]) == len(services)
+
+
+@pytest.mark.parametrize("line", ['LazyClient("sqs")', 'LazyClient[SQSClient]("sqs")', 'boto3.client("sqs")'])
+def test_the_scan_reads_each_way_a_client_is_made(line: str) -> None:
+    assert _client_service(_call(line)) == "sqs"
+
+
+def test_the_scan_flags_a_service_it_cannot_read() -> None:
+    assert _client_service(_call("boto3.client(name)")) == ""
+
+
+def _call(line: str) -> ast.Call:
+    call = ast.parse(line, mode="eval").body
+    assert isinstance(call, ast.Call)
+    return call
