@@ -37,6 +37,8 @@ import tempfile
 from pathlib import Path
 from typing import Final
 
+import trim_botocore  # layers/sessionguard, on the venv's path (the editable install)
+
 REPO: Final = Path(__file__).resolve().parents[1]
 BOTO3_IMPORT: Final = """
 import time
@@ -116,17 +118,20 @@ def link_layer_packages(directory: Path) -> None:
 
 
 def link_trimmed_botocore(source: Path, target: Path) -> None:
-    """botocore as the layer ships it (layers/sessionguard/Makefile): its data only for the services that
-    layers/sessionguard/botocore-services.txt lists, its code and shared data files all."""
-    listed = (REPO / "layers" / "sessionguard" / "botocore-services.txt").read_text(encoding="utf-8")
-    services = {line.split("#")[0].strip() for line in listed.splitlines()} - {""}
+    """botocore as the layer ships it (layers/sessionguard/trim_botocore.py): its code and shared data files all, the
+    data of the services botocore-services.txt lists, and endpoints.json cut to their endpoints."""
+    services = trim_botocore.listed_services()
     target.mkdir()
     for entry in source.iterdir():
         if entry.name != "data":
             (target / entry.name).symlink_to(entry)
     (target / "data").mkdir()
     for entry in (source / "data").iterdir():
-        if not entry.is_dir() or entry.name in services:
+        if entry.name == "endpoints.json":
+            endpoints = json.loads(entry.read_text(encoding="utf-8"))
+            prefixes = {trim_botocore.endpoint_prefix(source / "data" / service) for service in services}
+            (target / "data" / entry.name).write_text(json.dumps(trim_botocore.trimmed_endpoints(endpoints, prefixes)))
+        elif not entry.is_dir() or entry.name in services:
             (target / "data" / entry.name).symlink_to(entry)
 
 

@@ -5,6 +5,8 @@ A client of a service whose data the layer lacks fails with UnknownServiceError 
 all of botocore), so the list is checked three ways: against every client the code makes (read from its syntax:
 `boto3.client("…")`, `LazyClient("…")` and the Powertools Parameters call that reads the Slack secret), against
 botocore's own services, and against the built layer, where each listed client is made and an unlisted one fails.
+The layer's endpoints.json is cut to those services' endpoints too (layers/sessionguard/trim_botocore.py): each
+client the built layer makes resolves the endpoint, region and signing that botocore's whole data resolves.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pytest
+import trim_botocore  # layers/sessionguard, on the venv's path (the editable install)
 
 from tests.infra.stack import ROOT
 from tests.infra.test_layer_dependencies import BUILT_LAYER, built_distributions
@@ -37,8 +41,7 @@ LISTED_FOR_BOTOCORE = {"sts"}
 
 
 def listed() -> set[str]:
-    lines = SERVICES_FILE.read_text(encoding="utf-8").splitlines()
-    return {line.split("#")[0].strip() for line in lines} - {""}
+    return trim_botocore.listed_services(SERVICES_FILE)
 
 
 def _client_service(call: ast.Call) -> str | None:
@@ -97,40 +100,60 @@ def test_the_built_layer_ships_the_listed_services_data_only() -> None:
     assert shipped == listed()
 
 
-def test_the_built_layer_makes_every_listed_client_and_no_other() -> None:
-    """In the layer as built (botocore and what it imports are pure Python), each listed client is made; a client of
-    an unlisted service fails, so the trim is in effect."""
-    built_distributions()
-    code = (
-        "import json, sys\n"
-        f"sys.path[:0] = [{str(BUILT_LAYER)!r}]\n"
-        "import botocore.session\n"
-        "from botocore.exceptions import UnknownServiceError\n"
-        "session = botocore.session.get_session()\n"
-        "made = [session.create_client(s, region_name='us-east-1').meta.service_model.service_name\n"
-        "        for s in json.loads(sys.argv[1])]\n"
-        "try:\n"
-        "    session.create_client('athena', region_name='us-east-1')\n"
-        "    unlisted = 'made'\n"
-        "except UnknownServiceError:\n"
-        "    unlisted = 'UnknownServiceError'\n"
-        "print(json.dumps({'made': made, 'unlisted': unlisted, 'from': botocore.__file__}))\n"
-    )
+# Where each client is made: a region of each partition whose endpoints differ (China's and GovCloud's DNS
+# suffixes and signing regions, IAM's and STS's global endpoints).
+REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2", "cn-north-1", "us-gov-west-1")
+_MAKE_CLIENTS = """
+import json, sys
+import botocore.session
+from botocore.exceptions import UnknownServiceError
+session = botocore.session.get_session()
+resolved = {}
+for service in json.loads(sys.argv[1]):
+    for region in json.loads(sys.argv[2]):
+        client = session.create_client(service, region_name=region)
+        signer = client._request_signer
+        resolved[f"{service} {region}"] = [
+            client.meta.endpoint_url, client.meta.region_name, signer.signing_name, signer.region_name
+        ]
+try:
+    session.create_client("athena", region_name="us-east-1")
+    unlisted = "made"
+except UnknownServiceError:
+    unlisted = "UnknownServiceError"
+print(json.dumps({"resolved": resolved, "unlisted": unlisted, "from": botocore.__file__}))
+"""
+
+
+def _make_clients(path: list[str]) -> dict[str, Any]:
+    """Make every listed client in each of REGIONS in an interpreter whose path is `path` (-I -S: nothing else)."""
+    code = f"import sys\nsys.path[:0] = {path!r}\n{_MAKE_CLIENTS}"
     env = {"PATH": os.environ.get("PATH", ""), "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-    services = sorted(listed())
-    result = subprocess.run(  # -I -S: only the layer's path (see test_layer_dependencies)
-        [sys.executable, "-I", "-S", "-c", code, json.dumps(services)],
+    arguments = [json.dumps(sorted(listed())), json.dumps(REGIONS)]
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, *arguments],
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    outcome = json.loads(result.stdout)
-    assert outcome["from"].startswith(str(BUILT_LAYER))
-    assert outcome["unlisted"] == "UnknownServiceError"
-    assert len(outcome["made"]) == len(services)
+    made: dict[str, Any] = json.loads(result.stdout)
+    return made
+
+
+def test_the_built_layer_makes_every_listed_client_as_botocore_whole_does_and_no_other() -> None:
+    built_distributions()  # fails with the reason when the build is missing or stale
+    venv_botocore = Path(str(metadata.distribution("botocore").locate_file("")))
+    layer, whole = _make_clients([str(BUILT_LAYER)]), _make_clients([str(venv_botocore)])
+    assert layer["from"].startswith(str(BUILT_LAYER))
+    assert not whole["from"].startswith(str(BUILT_LAYER))
+    assert layer["unlisted"] == "UnknownServiceError"
+    assert whole["unlisted"] == "made"
+    assert len(layer["resolved"]) == len(listed()) * len(REGIONS)
+    assert layer["resolved"] == whole["resolved"]
+    assert layer["resolved"]["stepfunctions cn-north-1"][0] == "https://states.cn-north-1.amazonaws.com.cn"
 
 
 @pytest.mark.parametrize("line", ['LazyClient("sqs")', 'LazyClient[SQSClient]("sqs")', 'boto3.client("sqs")'])
