@@ -44,21 +44,27 @@ def listed() -> set[str]:
     return trim_botocore.listed_services(SERVICES_FILE)
 
 
+# Methods that make a client (or a resource, which makes one) of the service named by their first argument, on any
+# receiver: boto3, a boto3 or botocore session.
+CLIENT_MAKERS = {"client", "resource", "create_client"}
+
+
 def _client_service(call: ast.Call) -> str | None:
     """The service of a client-making call: None for any other call; "" when it is not a string literal."""
     function = call.func
     if isinstance(function, ast.Subscript):  # LazyClient[SNSClient]("sns")
         function = function.value
-    if isinstance(function, ast.Attribute) and isinstance(function.value, ast.Name):
-        if (function.value.id, function.attr) == ("boto3", "client"):
-            pass
-        elif function.value.id == "parameters" and function.attr in PARAMETERS_SERVICES:
+    if isinstance(function, ast.Attribute):
+        receiver = function.value.id if isinstance(function.value, ast.Name) else ""
+        if receiver == "parameters" and function.attr in PARAMETERS_SERVICES:
             return PARAMETERS_SERVICES[function.attr]
-        else:
+        if function.attr not in CLIENT_MAKERS:
             return None
     elif not (isinstance(function, ast.Name) and function.id == "LazyClient"):
         return None
     first = call.args[0] if call.args else None
+    if first is None:  # service_name=... as a keyword
+        first = next((k.value for k in call.keywords if k.arg == "service_name"), None)
     return first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else ""
 
 
@@ -156,13 +162,29 @@ def test_the_built_layer_makes_every_listed_client_as_botocore_whole_does_and_no
     assert layer["resolved"]["stepfunctions cn-north-1"][0] == "https://states.cn-north-1.amazonaws.com.cn"
 
 
-@pytest.mark.parametrize("line", ['LazyClient("sqs")', 'LazyClient[SQSClient]("sqs")', 'boto3.client("sqs")'])
+@pytest.mark.parametrize(
+    "line",
+    [
+        'LazyClient("sqs")',
+        'LazyClient[SQSClient]("sqs")',
+        'boto3.client("sqs")',
+        'boto3.Session(profile_name=profile).client("sqs")',
+        'session.create_client(service_name="sqs")',
+        'boto3.resource("sqs")',
+    ],
+)
 def test_the_scan_reads_each_way_a_client_is_made(line: str) -> None:
     assert _client_service(_call(line)) == "sqs"
 
 
-def test_the_scan_flags_a_service_it_cannot_read() -> None:
-    assert _client_service(_call("boto3.client(name)")) == ""
+@pytest.mark.parametrize("line", ["boto3.client(name)", "session.client(service_name=name)"])
+def test_the_scan_flags_a_service_it_cannot_read(line: str) -> None:
+    assert _client_service(_call(line)) == ""
+
+
+def test_the_scan_passes_other_calls_by() -> None:
+    assert _client_service(_call("http.client.HTTPSConnection(host)")) is None
+    assert _client_service(_call('parameters.get_secret("arn")')) == "secretsmanager"
 
 
 def _call(line: str) -> ast.Call:
