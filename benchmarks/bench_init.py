@@ -112,27 +112,9 @@ def link_layer_packages(directory: Path) -> None:
             if (directory / top).exists():
                 continue
             if top == "botocore":
-                link_trimmed_botocore(target, directory / top)
+                trim_botocore.link_trimmed(target, directory / top, trim_botocore.listed_services())
             else:
                 (directory / top).symlink_to(target)
-
-
-def link_trimmed_botocore(source: Path, target: Path) -> None:
-    """botocore as the layer ships it (layers/sessionguard/trim_botocore.py): its code and shared data files all, the
-    data of the services botocore-services.txt lists, and endpoints.json cut to their endpoints."""
-    services = trim_botocore.listed_services()
-    target.mkdir()
-    for entry in source.iterdir():
-        if entry.name != "data":
-            (target / entry.name).symlink_to(entry)
-    (target / "data").mkdir()
-    for entry in (source / "data").iterdir():
-        if entry.name == "endpoints.json":
-            endpoints = json.loads(entry.read_text(encoding="utf-8"))
-            prefixes = {trim_botocore.endpoint_prefix(source / "data" / service) for service in services}
-            (target / "data" / entry.name).write_text(json.dumps(trim_botocore.trimmed_endpoints(endpoints, prefixes)))
-        elif not entry.is_dir() or entry.name in services:
-            (target / "data" / entry.name).symlink_to(entry)
 
 
 def init_times(repeat: int = 5) -> dict[str, float]:

@@ -61,5 +61,24 @@ def trim(data: Path, services: set[str]) -> None:
     (data / "endpoints.json").write_text(json.dumps(trimmed_endpoints(endpoints, prefixes)), encoding="utf-8")
 
 
+def link_trimmed(source: Path, target: Path, services: set[str]) -> None:
+    """At `target`, botocore as the layer ships it, made of links into the installed botocore at `source` (for the
+    bench and the tests, which run the dev venv's botocore): its code and shared data files, the data of
+    `services`, and endpoints.json cut as `trim` cuts it (written, not linked)."""
+    target.mkdir()
+    for entry in source.iterdir():
+        if entry.name != "data":
+            (target / entry.name).symlink_to(entry)
+    data = target / "data"
+    data.mkdir()
+    for entry in (source / "data").iterdir():
+        if entry.name == "endpoints.json":
+            endpoints = json.loads(entry.read_text(encoding="utf-8"))
+            prefixes = {endpoint_prefix(source / "data" / service) for service in services}
+            (data / entry.name).write_text(json.dumps(trimmed_endpoints(endpoints, prefixes)), encoding="utf-8")
+        elif not entry.is_dir() or entry.name in services:
+            (data / entry.name).symlink_to(entry)
+
+
 if __name__ == "__main__":
     trim(Path(sys.argv[1]), listed_services())

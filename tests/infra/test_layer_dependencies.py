@@ -6,8 +6,9 @@ The built layer (`make build`, which `make test` runs before pytest) must hold e
 The dev venv holds far more than the layer ships, so a handler can pass every other test and still fail to import
 in Lambda. Here each handler is imported in a fresh isolated interpreter whose path holds only its function
 directory, the sessionguard package and the distributions pinned in the requirements file (the AWS SDK included:
-the layer ships it), each taken from the venv (the host's builds of the same versions, since the layer's are
-aarch64).
+the layer ships it, botocore with only the data the layer keeps), each taken from the venv (the host's builds of
+the same versions, since the layer's are aarch64), both outside Lambda's environment and inside it
+(LAMBDA_TASK_ROOT set: the X-Ray SDK then samples locally instead of making its sampling client).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+import trim_botocore  # layers/sessionguard, on the venv's path (the editable install)
 
 from tests.infra.stack import ROOT
 
@@ -62,6 +64,8 @@ def lambda_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("lambda-path")
     site = Path(metadata.distribution("boto3").locate_file(""))
     (root / "sessionguard").symlink_to(LAYER / "sessionguard")
+    # botocore as the layer ships it: the data of the services botocore-services.txt lists only.
+    trim_botocore.link_trimmed(site / "botocore", root / "botocore", trim_botocore.listed_services())
     for distribution in pinned():
         for name in top_level_names(distribution):
             for candidate in (site / name, *site.glob(f"{name}.*")):
@@ -76,8 +80,11 @@ def test_the_layer_pins_what_the_venv_runs() -> None:
         assert metadata.version(distribution) == version, distribution
 
 
+@pytest.mark.parametrize("in_lambda", [False, True], ids=["outside-lambda", "in-lambda"])
 @pytest.mark.parametrize("handler", HANDLERS, ids=[path.parent.name for path in HANDLERS])
-def test_handler_imports_with_only_the_layer_and_the_runtime(handler: Path, lambda_path: Path) -> None:
+def test_handler_imports_with_only_the_layer_and_the_runtime(
+    handler: Path, lambda_path: Path, in_lambda: bool, tmp_path: Path
+) -> None:
     code = (
         "import importlib.util, sys\n"
         f"sys.path[:0] = [{str(handler.parent)!r}, {str(lambda_path)!r}]\n"
@@ -92,6 +99,7 @@ def test_handler_imports_with_only_the_layer_and_the_runtime(handler: Path, lamb
         "AWS_SECRET_ACCESS_KEY": "testing",
         "POWERTOOLS_SERVICE_NAME": "sessionguard",
         "POWERTOOLS_METRICS_NAMESPACE": "SessionGuard",
+        **({"LAMBDA_TASK_ROOT": str(tmp_path)} if in_lambda else {}),
     }
     # -I: no user site, no PYTHON* variables, no script directory; -S: no site-packages, so only the paths above.
     result = subprocess.run(
