@@ -31,8 +31,22 @@ SOURCES = [
     *sorted((ROOT / "layers" / "sessionguard" / "sessionguard").rglob("*.py")),
     *(ROOT / "functions").glob("*/app.py"),
 ]
-# Powertools Parameters functions the code calls, and the service each reads with.
-PARAMETERS_SERVICES = {"get_secret": "secretsmanager", "get_parameter": "ssm", "get_parameters": "ssm"}
+# Powertools utilities that make a client of their own when given none, and its service: called as a module's
+# attribute (`parameters.get_secret`) or imported by name.
+POWERTOOLS_SERVICES = {
+    "get_secret": "secretsmanager",
+    "get_secrets_by_name": "secretsmanager",
+    "SecretsProvider": "secretsmanager",
+    "get_parameter": "ssm",
+    "get_parameters": "ssm",
+    "get_parameters_by_name": "ssm",
+    "SSMProvider": "ssm",
+    "get_app_config": "appconfigdata",
+    "AppConfigProvider": "appconfigdata",
+    "DynamoDBProvider": "dynamodb",
+    "DynamoDBPersistenceLayer": "dynamodb",
+    "S3Object": "s3",
+}
 # LazyClient makes its clients with `boto3.client(self.service, …)`: its services are the LazyClient("…") names.
 LAZY_CLIENT_MAKER = "layers/sessionguard/sessionguard/adapters/aws.py"
 # Listed though no code of ours names them: botocore's own credential providers call STS (an assumed role, a web
@@ -55,13 +69,10 @@ def _client_service(call: ast.Call) -> str | None:
     function = call.func
     if isinstance(function, ast.Subscript):  # LazyClient[SNSClient]("sns")
         function = function.value
-    if isinstance(function, ast.Attribute):
-        receiver = function.value.id if isinstance(function.value, ast.Name) else ""
-        if receiver == "parameters" and function.attr in PARAMETERS_SERVICES:
-            return PARAMETERS_SERVICES[function.attr]
-        if function.attr not in CLIENT_MAKERS:
-            return None
-    elif not (isinstance(function, ast.Name) and function.id == "LazyClient"):
+    name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
+    if name in POWERTOOLS_SERVICES:
+        return POWERTOOLS_SERVICES[name]
+    if not (name in CLIENT_MAKERS and isinstance(function, ast.Attribute)) and name != "LazyClient":
         return None
     first = call.args[0] if call.args else None
     if first is None:  # service_name=... as a keyword
@@ -107,9 +118,20 @@ def test_the_built_layer_ships_the_listed_services_data_only() -> None:
     assert shipped == listed()
 
 
-# Where each client is made: a region of each partition whose endpoints differ (China's and GovCloud's DNS
-# suffixes and signing regions, IAM's and STS's global endpoints).
-REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2", "cn-north-1", "us-gov-west-1")
+def _regions() -> list[str]:
+    """Every region of every partition botocore knows (endpoints.json, whole, from the venv), and one per partition
+    that it does not know yet (resolved from the partition's pattern)."""
+    data = Path(str(metadata.distribution("botocore").locate_file("botocore"))) / "data"
+    endpoints = json.loads((data / "endpoints.json").read_text(encoding="utf-8"))
+    known = [region for partition in endpoints["partitions"] for region in partition["regions"]]
+    unknown = ["us-east-9", "cn-north-9", "us-gov-east-9"]
+    return sorted(set(known)) + unknown
+
+
+# Where each client is made: every region, plain and with FIPS endpoints (China's and GovCloud's DNS suffixes and
+# signing regions, IAM's and STS's global endpoints, the ISO partitions...). A client botocore cannot make there
+# (no FIPS endpoint) is recorded by its error's type, which must be the same from both.
+SETTINGS = {"plain": {}, "fips": {"AWS_USE_FIPS_ENDPOINT": "true"}}
 _MAKE_CLIENTS = """
 import json, sys
 import botocore.session
@@ -118,7 +140,11 @@ session = botocore.session.get_session()
 resolved = {}
 for service in json.loads(sys.argv[1]):
     for region in json.loads(sys.argv[2]):
-        client = session.create_client(service, region_name=region)
+        try:
+            client = session.create_client(service, region_name=region)
+        except Exception as error:
+            resolved[f"{service} {region}"] = ["error", type(error).__name__]
+            continue
         signer = client._request_signer
         resolved[f"{service} {region}"] = [
             client.meta.endpoint_url, client.meta.region_name, signer.signing_name, signer.region_name
@@ -132,11 +158,16 @@ print(json.dumps({"resolved": resolved, "unlisted": unlisted, "from": botocore._
 """
 
 
-def _make_clients(path: list[str]) -> dict[str, Any]:
-    """Make every listed client in each of REGIONS in an interpreter whose path is `path` (-I -S: nothing else)."""
+def _make_clients(path: list[str], setting: dict[str, str]) -> dict[str, Any]:
+    """Make every listed client in every region, in an interpreter whose path is `path` (-I -S: nothing else)."""
     code = f"import sys\nsys.path[:0] = {path!r}\n{_MAKE_CLIENTS}"
-    env = {"PATH": os.environ.get("PATH", ""), "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-    arguments = [json.dumps(sorted(listed())), json.dumps(REGIONS)]
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        **setting,
+    }
+    arguments = [json.dumps(sorted(listed())), json.dumps(_regions())]
     result = subprocess.run(
         [sys.executable, "-I", "-S", "-c", code, *arguments],
         env=env,
@@ -150,17 +181,27 @@ def _make_clients(path: list[str]) -> dict[str, Any]:
     return made
 
 
-def test_the_built_layer_makes_every_listed_client_as_botocore_whole_does_and_no_other() -> None:
+@pytest.mark.parametrize("setting", SETTINGS.values(), ids=SETTINGS.keys())
+def test_the_built_layer_makes_every_listed_client_as_botocore_whole_does_and_no_other(setting: dict[str, str]) -> None:
     built_distributions()  # fails with the reason when the build is missing or stale
     venv_botocore = Path(str(metadata.distribution("botocore").locate_file("")))
-    layer, whole = _make_clients([str(BUILT_LAYER)]), _make_clients([str(venv_botocore)])
+    layer, whole = _make_clients([str(BUILT_LAYER)], setting), _make_clients([str(venv_botocore)], setting)
     assert layer["from"].startswith(str(BUILT_LAYER))
     assert not whole["from"].startswith(str(BUILT_LAYER))
     assert layer["unlisted"] == "UnknownServiceError"
     assert whole["unlisted"] == "made"
-    assert len(layer["resolved"]) == len(listed()) * len(REGIONS)
-    assert layer["resolved"] == whole["resolved"]
-    assert layer["resolved"]["stepfunctions cn-north-1"][0] == "https://states.cn-north-1.amazonaws.com.cn"
+    assert len(layer["resolved"]) == len(listed()) * len(_regions())
+    differences = {
+        key: (value, whole["resolved"].get(key))
+        for key, value in layer["resolved"].items()
+        if whole["resolved"].get(key) != value
+    }
+    assert differences == {}
+    made = [key for key, value in layer["resolved"].items() if value[0] != "error"]
+    assert len(made) > len(layer["resolved"]) // 2  # most of them are clients, not errors
+    if not setting:
+        assert layer["resolved"]["stepfunctions cn-north-1"][0] == "https://states.cn-north-1.amazonaws.com.cn"
+        assert layer["resolved"]["iam us-east-1"][3] == "us-east-1"
 
 
 @pytest.mark.parametrize(
@@ -185,7 +226,20 @@ def test_the_scan_flags_a_service_it_cannot_read(line: str) -> None:
 
 def test_the_scan_passes_other_calls_by() -> None:
     assert _client_service(_call("http.client.HTTPSConnection(host)")) is None
-    assert _client_service(_call('parameters.get_secret("arn")')) == "secretsmanager"
+    assert _client_service(_call("client_for(name)")) is None
+
+
+@pytest.mark.parametrize(
+    ("line", "service"),
+    [
+        ('parameters.get_secret("arn")', "secretsmanager"),
+        ('get_secret("arn")', "secretsmanager"),
+        ("get_app_config(name, environment)", "appconfigdata"),
+        ("DynamoDBPersistenceLayer(table_name=name)", "dynamodb"),
+    ],
+)
+def test_the_scan_reads_powertools_utilities_that_make_their_own_client(line: str, service: str) -> None:
+    assert _client_service(_call(line)) == service
 
 
 def _call(line: str) -> ast.Call:
