@@ -56,9 +56,14 @@ def trim(data: Path, services: set[str]) -> None:
     for entry in data.iterdir():
         if entry.is_dir() and entry.name not in services:
             shutil.rmtree(entry)
+    write_trimmed_endpoints(data, services, data / "endpoints.json")
+
+
+def write_trimmed_endpoints(data: Path, services: set[str], target: Path) -> None:
+    """Write to `target` the endpoints.json of botocore's `data` directory cut to the endpoints of `services`."""
     prefixes = {endpoint_prefix(data / service) for service in services}
     endpoints = json.loads((data / "endpoints.json").read_text(encoding="utf-8"))
-    (data / "endpoints.json").write_text(json.dumps(trimmed_endpoints(endpoints, prefixes)), encoding="utf-8")
+    target.write_text(json.dumps(trimmed_endpoints(endpoints, prefixes)), encoding="utf-8")
 
 
 def link_trimmed(source: Path, target: Path, services: set[str]) -> None:
@@ -73,9 +78,7 @@ def link_trimmed(source: Path, target: Path, services: set[str]) -> None:
     data.mkdir()
     for entry in (source / "data").iterdir():
         if entry.name == "endpoints.json":
-            endpoints = json.loads(entry.read_text(encoding="utf-8"))
-            prefixes = {endpoint_prefix(source / "data" / service) for service in services}
-            (data / entry.name).write_text(json.dumps(trimmed_endpoints(endpoints, prefixes)), encoding="utf-8")
+            write_trimmed_endpoints(source / "data", services, data / entry.name)
         elif not entry.is_dir() or entry.name in services:
             (data / entry.name).symlink_to(entry)
 

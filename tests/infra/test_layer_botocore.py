@@ -3,7 +3,7 @@ list holds every service the layer and the functions make a client of.
 
 A client of a service whose data the layer lacks fails with UnknownServiceError in Lambda only (the dev venv has
 all of botocore), so the list is checked three ways: against every client the code makes (read from its syntax:
-`boto3.client("…")`, `LazyClient("…")` and the Powertools Parameters call that reads the Slack secret), against
+`.client("…")` on any receiver, `LazyClient("…")`, and the Powertools utilities that make their own), against
 botocore's own services, and against the built layer, where each listed client is made and an unlisted one fails.
 The layer's endpoints.json is cut to those services' endpoints too (layers/sessionguard/trim_botocore.py): each
 client the built layer makes resolves the endpoint, region and signing that botocore's whole data resolves.
@@ -12,6 +12,7 @@ client the built layer makes resolves the endpoint, region and signing that boto
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import os
 import subprocess
@@ -26,7 +27,8 @@ import trim_botocore  # layers/sessionguard, on the venv's path (the editable in
 from tests.infra.stack import ROOT
 from tests.infra.test_layer_dependencies import BUILT_LAYER, built_distributions
 
-SERVICES_FILE = ROOT / "layers" / "sessionguard" / "botocore-services.txt"
+# botocore's data as the dev venv has it: whole.
+VENV_DATA = Path(str(metadata.distribution("botocore").locate_file("botocore"))) / "data"
 SOURCES = [
     *sorted((ROOT / "layers" / "sessionguard" / "sessionguard").rglob("*.py")),
     *(ROOT / "functions").glob("*/app.py"),
@@ -56,7 +58,7 @@ LISTED_FOR_LIBRARIES = {"sts", "xray"}
 
 
 def listed() -> set[str]:
-    return trim_botocore.listed_services(SERVICES_FILE)
+    return trim_botocore.listed_services()
 
 
 # Methods that make a client (or a resource, which makes one) of the service named by their first argument, on any
@@ -108,8 +110,7 @@ def test_the_list_is_every_service_the_code_makes_a_client_of() -> None:
 
 
 def test_every_listed_service_is_one_of_botocores() -> None:
-    data = Path(str(metadata.distribution("botocore").locate_file("botocore"))) / "data"
-    assert sorted(service for service in listed() if not (data / service).is_dir()) == []
+    assert sorted(service for service in listed() if not (VENV_DATA / service).is_dir()) == []
 
 
 def test_the_built_layer_ships_the_listed_services_data_only() -> None:
@@ -118,11 +119,11 @@ def test_the_built_layer_ships_the_listed_services_data_only() -> None:
     assert shipped == listed()
 
 
+@functools.cache
 def _regions() -> list[str]:
     """Every region of every partition botocore knows (endpoints.json, whole, from the venv), and one per partition
     that it does not know yet (resolved from the partition's pattern)."""
-    data = Path(str(metadata.distribution("botocore").locate_file("botocore"))) / "data"
-    endpoints = json.loads((data / "endpoints.json").read_text(encoding="utf-8"))
+    endpoints = json.loads((VENV_DATA / "endpoints.json").read_text(encoding="utf-8"))
     known = [region for partition in endpoints["partitions"] for region in partition["regions"]]
     unknown = ["us-east-9", "cn-north-9", "us-gov-east-9"]
     return sorted(set(known)) + unknown
