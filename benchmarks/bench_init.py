@@ -9,15 +9,20 @@
   the one boto3 client a quiet delivery calls with (CloudWatch Logs: since 4b4db85 a quiet delivery is one
   PutLogEvents call, its session-ledger record inside it; the DynamoDB client it made before is made only by a
   delivery that alerts) and mask a first line.
+- `handler_floor_ms`: in a fresh interpreter, what the goal's own terms cost with none of SessionGuard's code:
+  `import boto3`, Powertools' Logger, Metrics and Tracer made as sessionguard/observability.py makes them (tracing
+  kept), the rule pack's first compile (the patterns of the Linux prefilter, the set a first command compiles, written
+  to a file by this bench) and search, and the CloudWatch Logs client. The masker is left out: a lower bound for
+  `handler_init_ms`, whatever SessionGuard's own modules cost.
 
-Both run as in the function: with `python -S` (no site-packages) on a path that holds only what the layer ships
+All three run as in the function: with `python -S` (no site-packages) on a path that holds only what the layer ships
 (the distributions layers/sessionguard/requirements.txt pins, linked from this environment: not the test tools,
 nor packages such as awscrt or requests that botocore and the X-Ray SDK would import when present), the layer's
 source and the function's directory. The environment looks like Lambda's to Powertools (LAMBDA_TASK_ROOT set,
 tracing on), so the Tracer patches what it patches in the deployed function. Each figure is the best of `--repeat`
 runs, taken alternately in the same run, after one run of each that is not counted.
 
-Both read compiled bytecode, as the function does (the layer ships it: layers/sessionguard/Makefile), from a cache of
+All read compiled bytecode, as the function does (the layer ships it: layers/sessionguard/Makefile), from a cache of
 their own (PYTHONPYCACHEPREFIX) that the uncounted runs write: otherwise a module edited since its `__pycache__` was
 written is compiled again in every run where the environment forbids writing bytecode (PYTHONDONTWRITEBYTECODE, as
 on this project's shared machines: ~80 ms of the handler's figure once), and the figure would depend on which files
@@ -38,6 +43,7 @@ from pathlib import Path
 from typing import Final
 
 import trim_botocore  # layers/sessionguard, on the venv's path (the editable install)
+from sessionguard.rules.pack import RulePack
 
 REPO: Final = Path(__file__).resolve().parents[1]
 BOTO3_IMPORT: Final = """
@@ -58,6 +64,28 @@ _, outlets = session_alerts.default_outlets()
 # The client a quiet delivery calls with is made during it (adapters.aws.LazyClient): made here, so that it counts.
 outlets.transcripts._client
 mask_secrets("sh-4.2$ ls -la")
+print((time.perf_counter() - start) * 1000)
+"""
+# What the goal's own terms cost with no SessionGuard code at all: `import boto3`, Powertools' Logger, Metrics and
+# Tracer as sessionguard/observability.py makes them (the Tracer patching botocore and httplib), the rule pack's first
+# compile (the Linux prefilter's patterns, read from a file the bench writes) with a first search, and the CloudWatch
+# Logs client. The masker's patterns are left out, so this is a lower bound.
+HANDLER_FLOOR: Final = """
+import sys, time
+start = time.perf_counter()
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+logger, tracer, metrics = Logger(), Tracer(patch_modules=("botocore", "httplib")), Metrics()
+import json, re2
+options = re2.Options()
+options.max_mem = 64 << 20
+pattern_set = re2.Set.SearchSet(options)
+with open(sys.argv[1], encoding="utf-8") as patterns:
+    for pattern in json.load(patterns):
+        pattern_set.Add(pattern)
+pattern_set.Compile()
+pattern_set.Match("ls -la /var/log")
+boto3.client("logs")
 print((time.perf_counter() - start) * 1000)
 """
 LAMBDA_ENVIRONMENT: Final = {
@@ -89,9 +117,14 @@ LAMBDA_ENVIRONMENT: Final = {
 }
 
 
-def _fresh_ms(script: str, environment: dict[str, str]) -> float:
+def _fresh_ms(script: str, environment: dict[str, str], *arguments: str) -> float:
     completed = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-S", "-c", script], capture_output=True, text=True, env=environment, check=True, cwd=REPO
+        [sys.executable, "-S", "-c", script, *arguments],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=True,
+        cwd=REPO,
     )
     return float(completed.stdout.strip().splitlines()[-1])
 
@@ -138,17 +171,23 @@ def init_times(repeat: int = 5) -> dict[str, float]:
             "PYTHONPATH": os.pathsep.join(path),
             "PYTHONPYCACHEPREFIX": bytecode,
         }
+        patterns = Path(bytecode) / "first-search-patterns.json"
+        patterns.write_text(json.dumps(RulePack.load().first_search_patterns("linux")), encoding="utf-8")
         _fresh_ms(BOTO3_IMPORT, environment)  # uncounted: they write the bytecode cache
         _fresh_ms(HANDLER_INIT, environment)
-        boto3_runs, handler_runs = [], []
+        _fresh_ms(HANDLER_FLOOR, environment, str(patterns))
+        boto3_runs, handler_runs, floor_runs = [], [], []
         for _ in range(repeat):
             boto3_runs.append(_fresh_ms(BOTO3_IMPORT, environment))
             handler_runs.append(_fresh_ms(HANDLER_INIT, environment))
-    boto3_ms, handler_ms = min(boto3_runs), min(handler_runs)
+            floor_runs.append(_fresh_ms(HANDLER_FLOOR, environment, str(patterns)))
+    boto3_ms, handler_ms, floor_ms = min(boto3_runs), min(handler_runs), min(floor_runs)
     return {
         "boto3_import_ms": round(boto3_ms, 1),
         "handler_init_ms": round(handler_ms, 1),
         "handler_init_over_boto3_import": round(handler_ms / boto3_ms, 2),
+        "handler_floor_ms": round(floor_ms, 1),
+        "handler_floor_over_boto3_import": round(floor_ms / boto3_ms, 2),
     }
 
 

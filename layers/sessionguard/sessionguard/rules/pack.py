@@ -50,8 +50,8 @@ class _PatternSet:
     """
 
     def __init__(self, entries: Iterable[tuple[int, bool, str]]) -> None:
-        self._entries = list(entries)
-        self.owners: list[tuple[int, bool]] = [(rule, is_exception) for rule, is_exception, _ in self._entries]
+        self.entries = list(entries)
+        self.owners: list[tuple[int, bool]] = [(rule, is_exception) for rule, is_exception, _ in self.entries]
         self._set: Any = None
         self._compiled = False
         self._compiling = threading.Lock()  # the archive scan reads on threads; RE2 refuses a second Compile
@@ -64,7 +64,7 @@ class _PatternSet:
                     options = re2.Options()
                     options.max_mem = _SET_MAX_MEM
                     pattern_set = re2.Set.SearchSet(options)
-                    for _, _, pattern in self._entries:
+                    for _, _, pattern in self.entries:
                         pattern_set.Add(pattern)
                     pattern_set.Compile()
                     self._set = pattern_set
@@ -215,6 +215,11 @@ class RulePack:
             rules += file_rules
             allow += file_allow
         return cls(rules, allow, patterns_checked=True)
+
+    def first_search_patterns(self, platform: str = "linux") -> list[str]:
+        """The patterns a platform's first ordinary command compiles (its prefilter set: every rule pattern, in
+        multi-line mode, exceptions left out). benchmarks/bench_init.py compiles them alone, without SessionGuard."""
+        return [pattern for _, _, pattern in self._platforms[platform].prefilter.entries]
 
     def warm(self, platform: str = "linux") -> None:
         """Compile a platform's pattern sets now rather than at their first search: before forking workers, which
