@@ -103,3 +103,17 @@ def test_warm_compiles_one_platforms_sets_before_any_search() -> None:
     assert all(pattern_set._compiled for pattern_set in sets)
     assert not windows.prefilter._compiled
     assert pack.match("cat /etc/shadow") == RulePack.load().match("cat /etc/shadow")
+
+
+def test_first_search_patterns_are_what_a_first_command_compiles() -> None:
+    """benchmarks/bench_init.py compiles these alone for `handler_floor_ms`: they must be the set a first ordinary
+    command compiles (the platform's prefilter), each rule pattern once in multi-line mode, no exception."""
+    pack = RulePack.load()
+    patterns = pack.first_search_patterns("linux")
+    linux_rules = [rule for rule in pack.rules if rule.platform == "linux"]
+    segment = [pattern for rule in linux_rules for pattern in rule.segment]
+    whole = [pattern for rule in linux_rules for pattern in rule.whole]
+    assert patterns == [f"(?m:{pattern})" for pattern in segment + whole]
+    assert pack.match("cat /etc/shadow")  # a first search compiles the prefilter, whose patterns these are
+    assert pack._platforms["linux"].prefilter._compiled
+    assert patterns != pack.first_search_patterns("windows")
