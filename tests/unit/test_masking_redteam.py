@@ -286,6 +286,8 @@ COMMANDS = [
         ["npm config set //registry.npmjs.org/:_authToken "],
     ),
     leak("csh-setenv", [f"setenv DB_PASSWORD {PW}"], [PW], ["setenv DB_PASSWORD "]),
+    # Found by Hypothesis (test_masking_properties): the command word twice made the second one the name.
+    leak("csh-setenv-twice", [f"setenv setenv DB_PASSWORD {PW}"], [PW], ["setenv setenv DB_PASSWORD "]),
     leak("fish-set", [f"set -gx DB_PASSWORD {PW}"], [PW], ["set -gx DB_PASSWORD "]),
     leak("mysqladmin-password", [f"mysqladmin -u root password {PW}"], [PW], ["mysqladmin -u root password "]),
     # 15. values that start with -

@@ -494,7 +494,8 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
         requires=((b"name",),),
     ),
     # `npm config set //registry.npmjs.org/:_authToken X` (also pnpm, yarn); csh `setenv NAME X`; fish
-    # `set -gx NAME X` (at least one option, so that SQL's `SET PASSWORD ...` is not taken).
+    # `set -gx NAME X` (at least one option, so that SQL's `SET PASSWORD ...` is not taken). The command word may
+    # come twice (`setenv setenv NAME X`): the name is the word after the last one.
     make_rule(
         "secret",
         ("config set",),
@@ -504,7 +505,7 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
     make_rule(
         "secret",
         ("setenv", "set -"),
-        rf"(?:\bsetenv|\bset(?:[ \t]+--?[A-Za-z]+)+)[ \t]+(?P<n>[A-Za-z0-9_]+)[ \t]+{value_pattern()}",
+        rf"(?:(?:\bsetenv|\bset(?:[ \t]+--?[A-Za-z]+)+)[ \t]+)+(?P<n>[A-Za-z0-9_]+)[ \t]+{value_pattern()}",
     ),
     # A name and its value as two quoted arguments: PHP define('DB_PASSWORD', 'x'), Java
     # System.setProperty("DB_PASSWORD", "x"), defaults of getenv / os.environ.get / GetEnvOrDefault("api_token", "x").
