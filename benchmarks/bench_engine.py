@@ -10,9 +10,9 @@ The corpus is written once to a temporary file, and both the floor and the engin
 "reading and JSON-parsing the same events" is the floor, and the engine pays the same reading.
 
 Then single hostile lines of 1 MiB and 2 MiB, each built to hurt one stage (backspaces, escape sequences, quotes,
-secret-like prefixes, chains), are pushed through the whole engine; the slowest of each size is reported, and
-their ratio shows whether growth is linear (about 2.0) or worse, as does the steepest 2 MiB / 1 MiB ratio of any
-shape (the slowest shape is not always the one that grows fastest).
+secret-like prefixes, chains, globbed command names), are pushed through the whole engine; the slowest of each
+size is reported, and their ratio shows whether growth is linear (about 2.0) or worse, as does the steepest
+2 MiB / 1 MiB ratio of any shape (the slowest shape is not always the one that grows fastest).
 
 Then what users pay for besides the engine (issue #18), each from its own module: the AWS calls of a quiet and of an
 alerting delivery (bench_delivery.py), the alert function's cold start against a bare `import boto3`
@@ -173,6 +173,7 @@ def hostile_lines(size: int) -> dict[str, str]:
         "nested-substitutions": "sh-4.2$ " + ("$(" * (size // 2)),
         "nested-backticks": "sh-4.2$ " + ("`$(" * (size // 3)),
         "sh-c-nesting": "sh-4.2$ " + ("sh -c " * (size // 6)),
+        "globbed-names": "sh-4.2$ " + (("*" * 40 + "q;") * (size // 42)),
     }
 
 

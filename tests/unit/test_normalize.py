@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sessionguard.session import shell
 from sessionguard.session.shell import NormalizedCommand, normalize_command
+from sessionguard.session.shell_commands import glob_matches
 
 
 def segments(text: str) -> tuple[str, ...]:
@@ -88,6 +89,29 @@ def test_command_names_spelled_with_variables_or_globs_are_resolved(typed: str, 
 
 def test_a_glob_without_letters_is_not_resolved() -> None:
     assert segments("* * * * * root x") == ("* * * * * root x",)
+
+
+def _glob_as_regex(glob: str) -> str:
+    """The shell's `*` and `?` as a regex: what glob_matches must agree with (and what the engine once ran)."""
+    return "".join("[^/]*" if char == "*" else "[^/]" if char == "?" else re.escape(char) for char in glob)
+
+
+@settings(max_examples=400, deadline=None)
+@given(glob=st.text(alphabet="ab/*?", max_size=10), path=st.text(alphabet="ab/", max_size=10))
+def test_glob_matching_agrees_with_the_globs_regex(glob: str, path: str) -> None:
+    assert glob_matches(glob, path) == (re.fullmatch(_glob_as_regex(glob), path) is not None)
+
+
+def test_a_long_glob_is_matched_in_linear_time() -> None:
+    """A red-team review typed `*` 53 times and a letter as a command name: the glob's backtracking regex, tried
+    against every candidate program, held the delivery for minutes. With 63 of them it still resolves nothing."""
+    typed = "*" * 63 + "q -x"
+    assert segments(typed) == (typed,)
+    assert "bash -i" in segments("*" * 63 + "h -i")
+    assert (
+        glob_matches("/*/*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a", "/usr/" + "a" * 30 + "b")
+        is False
+    )
 
 
 @pytest.mark.parametrize(
@@ -365,6 +389,7 @@ HOSTILE = {
     "semicolons": "a;",
     "newlines": "a\n",
     "ansi-c quoting": "$'\\x41'",
+    "globbed names": "*" * 40 + "q;",
 }
 
 
