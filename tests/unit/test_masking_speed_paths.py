@@ -121,6 +121,13 @@ LINES = [
     '"Value": "s3cr3t-v4lue"',
     "two\nlines password=x1y2",
     "ok",
+    # Values masked once, and lines where they come back (repeats.py): alone, inside text, inside a longer word.
+    "export API_TOKEN=correcthorse42",
+    "correcthorse42",
+    "echo correcthorse42 done",
+    "xcorrecthorse42",
+    "mysql -u app -pS3cretPassw0rd orders",
+    "denied (using password: S3cretPassw0rd)",
 ]
 
 

@@ -28,7 +28,8 @@ How it works, and why:
   continuation prompt, YAML `- name: DB_PASSWORD` then `value: x`, `<apiToken>` then the value) or under a YAML
   `data:` (Kubernetes Secrets): the masker keeps that as per-session state.
 - Layers: SessionGuard's token shapes (tokens.yaml), gitleaks' rules (gitleaks.py), the context rules (rules.py);
-  a token alone on a line is judged by a provider's prefix (gitleaks.bare_provider_rule), else by its shape.
+  a token alone on a line is judged by a provider's prefix (gitleaks.bare_provider_rule), else by its shape; a
+  value masked once is masked where it comes back in the session (repeats.py).
 - Idempotent: markers of known kinds are recognised and never masked again or split; a value that contains a
   marker (even a forged one) has its other parts masked around it.
 """
@@ -70,6 +71,7 @@ from sessionguard.masking.heuristics import (
 from sessionguard.masking.kinds import KINDS as OWN_KINDS
 from sessionguard.masking.kinds import MARKER_PREFIX
 from sessionguard.masking.regex import Match, Regex, build_trigger_set
+from sessionguard.masking.repeats import KnownHits, KnownValues
 from sessionguard.masking.rules import (
     CONTEXT_RULES,
     QUOTED,
@@ -208,6 +210,9 @@ ANY_TRIGGER_RE: Final = Regex(
 CLEAN_LINES: Final[set[bytes]] = set()
 _CLEAN_LINES_SIZE: Final = 4096
 _CLEAN_LINE_MAX: Final = 1024
+# A value masked once is masked again wherever it comes back in the session (repeats.py); such a span names its
+# marker last.
+_REPEAT_PRIORITY: Final = _BARE_PRIORITY + 1
 
 
 class SecretMasker:
@@ -218,6 +223,7 @@ class SecretMasker:
         "_after_dump",
         "_counts",
         "_in_pem",
+        "_known",
         "_pem_prefix",
         "_pem_shape",
         "_pending",
@@ -243,6 +249,7 @@ class SecretMasker:
         # its entropy floor: SessionGuard's own token shapes over the same text let go too (AKIAIOSFODNN7EXAMPLE,
         # Google's public browser keys), and so does a context value that is that very text and too plain.
         self._vetoes: list[tuple[int, int, bool]] = []
+        self._known = KnownValues()  # values masked so far in this session (repeats.py)
 
     @property
     def counts(self) -> Mapping[str, int]:
@@ -258,7 +265,7 @@ class SecretMasker:
         """One cleaned terminal line (command or output) -> the same line with every secret value masked."""
         data = line.encode("utf-8", "surrogatepass")
         selected = RULE_TRIGGER_SET.Match(data)
-        if not selected and not self._stateful and not may_be_bare_token(data):
+        if not selected and not self._stateful and not may_be_bare_token(data) and not self._known.held_in(data):
             return line
         return self._mask_candidate(line, data, selected)
 
@@ -275,29 +282,34 @@ class SecretMasker:
             return [self._mask_apart(line) for line in result]
         # Line `index` starts at block[pos]. A block without triggers costs one RE2 call, and each line with some
         # one more (the search for the next one). Lines are counted with bytes.count/find (C loops) from one hit
-        # to the next, not split or indexed up front, so a block of many lines and few triggers stays cheap.
+        # to the next, not split or indexed up front, so a block of many lines and few triggers stays cheap. A
+        # value masked earlier in the session is a hit too (repeats.KnownHits follows where each comes next).
+        known = KnownHits(self._known, block)
         index = pos = 0
         if not self._stateful:
             found = ANY_TRIGGER_RE.search(block)
-            if found is None:  # usually: nothing secret-like in the whole block
+            hit = known.nearer(-1 if found is None else found[0][0], 0)
+            if hit < 0:  # usually: nothing secret-like in the whole block
                 return result
-            hit = found[0][0]
             index = block.count(b"\n", 0, hit)
             pos = block.rfind(b"\n", 0, hit) + 1
         while True:
             end = len(block) if index == last else block.find(b"\n", pos)
             data = block[pos:end]
-            if self._stateful or not _is_clean(data):
+            if self._stateful or known.within(pos, end) or not _is_clean(data):
+                learned = self._known.learned
                 result[index] = self._mask_found(result[index], data, RULE_TRIGGER_SET.Match(data))
+                if self._known.learned != learned:  # a value this line taught, to look for in the lines after it
+                    known.follow(self._known, end)
             if index == last:
                 return result
             index += 1
             pos = end + 1
-            if not self._stateful:  # skip to the next line with a trigger
+            if not self._stateful:  # skip to the next line with a trigger or a known value
                 found = ANY_TRIGGER_RE.search(block, pos)
-                if found is None:
+                hit = known.nearer(-1 if found is None else found[0][0], pos)
+                if hit < 0:
                     return result
-                hit = found[0][0]
                 index += block.count(b"\n", pos, hit)
                 pos = max(pos, block.rfind(b"\n", pos, hit) + 1)  # after the last newline before the hit, if any
 
@@ -313,10 +325,11 @@ class SecretMasker:
     def _mask_apart(self, line: str) -> str:
         """mask_lines on a line taken alone: the Set both finds triggers and selects the rules (one RE2 call)."""
         data = line.encode("utf-8", "surrogatepass")
-        if not self._stateful and _is_clean(data):
+        known = self._known.held_in(data)
+        if not self._stateful and not known and _is_clean(data):
             return line
         selected = RULE_TRIGGER_SET.Match(data)
-        if not selected and not self._stateful and not may_be_bare_token(data):
+        if not selected and not self._stateful and not known and not may_be_bare_token(data):
             return line
         return self._mask_found(line, data, selected)
 
@@ -357,6 +370,10 @@ class SecretMasker:
             self._drop_vetoed(spans)
         if len(spans) > 1:
             _prefer_sessionguard_spans(spans)
+        if spans or self._known.values:
+            # Learned first, so that a value's second copy in this very line is masked too.
+            self._known.learn(data, spans)
+            spans += self._known.repeats(data, _REPEAT_PRIORITY)
         self._update_stateful()
         return spans
 
