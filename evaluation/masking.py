@@ -1,4 +1,4 @@
-"""How well masking holds on secrets SessionGuard's authors did not write: gitleaks' samples.
+"""How well masking holds on secrets SessionGuard's authors did not write: gitleaks' samples, and trufflehog's.
 
 Each sample of evaluation/corpus/gitleaks/samples.jsonl (made by evaluation.gitleaks_samples) is
 placed in sessions the way the SSM Agent streams them, one session per placement:
@@ -25,6 +25,11 @@ false positives is `over_masking_all_samples`, and each over-masked one is given
 false positive only for its file name (a path condition, which session text cannot meet; these stay
 negatives); or gitleaks finds no secret in it at all. So is a line of ordinary output (git SHAs, AMI
 ids, UUIDs, checksums, base64 images: `benign_lines`).
+
+A second corpus is counted the same way, leaks only: trufflehog's detector tests
+(evaluation/corpus/trufflehog/samples.jsonl, made by evaluation.trufflehog_samples; AGPL-3.0 data, used here
+and by the tests only). Its negatives are inputs a detector's own regex must not match, often still
+secret-shaped, so it gives no over-masking figure. Its figures are under "trufflehog".
 
     python -m evaluation.masking          # a table on stderr, the figures as JSON on stdout
 """
@@ -53,6 +58,9 @@ from sessionguard import cli
 
 CORPUS = Path(__file__).parent / "corpus" / "gitleaks"
 SAMPLES = CORPUS / "samples.jsonl"
+TRUFFLEHOG_SAMPLES = Path(__file__).parent / "corpus" / "trufflehog" / "samples.jsonl"
+# What a corpus without negatives reports (see trufflehog_figures).
+LEAK_FIGURES = ("source", "placements", "all", "bare_printed", "rules", "rules_leaking", "leaks_by_rule")
 PROMPT = "[root@ip-10-0-0-9 ~]# "
 CONTINUATION_PROMPT = "> "
 MARKER = "[MASKED:"
@@ -256,7 +264,7 @@ def benign_lines(seed: int = 7) -> list[str]:
     return cases
 
 
-def evaluate(samples: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def evaluate(samples: list[dict[str, Any]] | None = None, source: str = "gitleaks") -> dict[str, Any]:
     samples = load_samples() if samples is None else samples
     cases = build_cases(samples, benign_lines())
     started = time.perf_counter()
@@ -300,7 +308,7 @@ def evaluate(samples: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     total = sum(placed[p] for p in PLACEMENTS)
     total_leaks = sum(leaks[p] for p in PLACEMENTS)
     return {
-        "source": "gitleaks",
+        "source": source,
         "placements": {p: rate(leaks[p], placed[p]) for p in PLACEMENTS},
         "all": rate(total_leaks, total),
         "bare_printed": rate(bare_printed_leaks, bare_printed),
@@ -317,14 +325,25 @@ def evaluate(samples: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     }
 
 
+def trufflehog_figures() -> dict[str, Any]:
+    """The leak figures on trufflehog's detector tests (no over-masking figures: see the module docstring)."""
+    figures = evaluate(load_samples(TRUFFLEHOG_SAMPLES), source="trufflehog")
+    return {key: figures[key] for key in LEAK_FIGURES}
+
+
 def print_report(figures: dict[str, Any], out: Any = sys.stderr) -> None:
-    print("Masking on gitleaks' samples (leaked = secret or a 12-character window of it in the output)", file=out)
+    print(
+        f"Masking on {figures['source']}'s samples (leaked = secret or a 12-character window of it in the output)",
+        file=out,
+    )
     print(f"  {'placement':<22} {'leaked':>7} {'of':>7} {'%':>7}", file=out)
     for name, figure in [*figures["placements"].items(), ("all", figures["all"])]:
         print(f"  {name:<22} {figure['count']:>7} {figure['cases']:>7} {figure['percent']:>7}", file=out)
     bare = figures["bare_printed"]
     print(f"  {'bare token printed':<22} {bare['count']:>7} {bare['cases']:>7} {bare['percent']:>7}", file=out)
     print(f"  rules leaking at least once: {figures['rules_leaking']} of {figures['rules']}", file=out)
+    if "over_masking" not in figures:  # a corpus without negatives
+        return
     for label, key in (
         ("negatives masked (false positives no gitleaks rule flags)", "over_masking"),
         ("all gitleaks false positives masked", "over_masking_all_samples"),
@@ -344,9 +363,12 @@ def print_report(figures: dict[str, Any], out: Any = sys.stderr) -> None:
 
 
 def main() -> dict[str, Any]:
-    """The masking figures (make eval merges them under "masking"); prints the table to stderr."""
+    """The masking figures (make eval merges them under "masking"), trufflehog's under "trufflehog"; prints the
+    tables to stderr."""
     figures = evaluate()
     print_report(figures)
+    figures["trufflehog"] = trufflehog_figures()
+    print_report(figures["trufflehog"])
     return figures
 
 

@@ -1,4 +1,5 @@
-"""Masking must not get worse on gitleaks' samples (evaluation/masking.py; figures in ratchet-masking.json).
+"""Masking must not get worse on gitleaks' samples, nor leak more of trufflehog's (evaluation/masking.py; figures
+in ratchet-masking.json).
 
 When masking improves, lower the committed figures: `python -m evaluation.masking` prints them.
 """
@@ -35,6 +36,19 @@ def test_leaks_do_not_rise_in_any_placement(figures: dict[str, Any]) -> None:
     leaks = {name: figure["count"] for name, figure in figures["placements"].items()}
     worse = {name: (leaks[name], limit) for name, limit in committed["leaked"].items() if leaks[name] > limit}
     assert not worse, f"more leaks than committed (now, committed): {worse}; by rule: {figures['leaks_by_rule']}"
+
+
+@pytest.fixture(scope="module")
+def trufflehog() -> dict[str, Any]:
+    return masking.trufflehog_figures()
+
+
+def test_trufflehog_leaks_do_not_rise_in_any_placement(trufflehog: dict[str, Any]) -> None:
+    committed = json.loads(RATCHET.read_text())["trufflehog"]
+    assert {name: figure["cases"] for name, figure in trufflehog["placements"].items()} == committed["cases"]
+    leaks = {name: figure["count"] for name, figure in trufflehog["placements"].items()}
+    worse = {name: (leaks[name], limit) for name, limit in committed["leaked"].items() if leaks[name] > limit}
+    assert not worse, f"more leaks than committed (now, committed): {worse}; by rule: {trufflehog['leaks_by_rule']}"
 
 
 def test_over_masking_does_not_rise(figures: dict[str, Any]) -> None:
