@@ -731,3 +731,42 @@ def test_secrets_the_previous_masker_masked_are_masked(lines: list[str], secrets
 )
 def test_references_to_a_secret_stay_readable(line: str) -> None:
     assert mask_event([line]) == [line]
+
+
+# --- Names found by measuring trufflehog's detector tests (docs/masking.md, "trufflehog's detector tests") ----
+
+RANDOM = "qsCGuilpkk2" + "ngrsz75wtYq"
+NAMES = [
+    leak("plain-key-random", [f"[DEBUG] Using Key={RANDOM}"], [RANDOM], ["[DEBUG] Using Key="]),
+    leak("plain-key-colon", [f"Key: {RANDOM}"], [RANDOM], ["Key: "]),
+    leak("plain-key-query", [f'curl "https://api.example.com/v1?x=1&key={RANDOM}&y=2"'], [RANDOM], ["&y=2"]),
+    leak("duo-skey", [f"DUO_SKEY={PW}"], [PW], ["DUO_SKEY="]),
+    leak("glued-pwd", [f"ACRPWD={PW}"], [PW], ["ACRPWD="]),
+    leak("glued-account-key", [f"AZURESTORAGEACCOUNTKEY: {PW}"], [PW], ["AZURESTORAGEACCOUNTKEY: "]),
+    leak("numbered-key", [f"salesforce_key1 = {PW}"], [PW], ["salesforce_key1 = "]),
+    leak("encoded-key", [f'private_key_base64 = "{PW}"'], [PW], ['private_key_base64 = "']),
+]
+
+
+@pytest.mark.parametrize(("lines", "secrets", "keep"), NAMES)
+def test_numbered_glued_and_encoded_names_and_random_plain_keys_are_masked(
+    lines: list[str], secrets: list[str], keep: list[str]
+) -> None:
+    check_leak(lines, secrets, keep)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "aws ec2 create-tags --resources i-0abc --tags Key=Name,Value=web01 Key=Env,Value=prod",
+        "aws s3api get-object --bucket b --key uploads/2024/Ab3kd9QzLm2Xp7Rt.json out.json",
+        '            "Key": "tmp/Ab3kd9QzLm2Xp7RtYu.json",',
+        "aws dynamodb get-item --table-name t --key file://key.json",
+        "Key: 0123456789abcdef0123456789abcdef",  # hex: a hash or an id
+        "PWD=/home/ec2-user",
+        "OLDPWD=/var/log",
+        "public_key_pem = ssh-ed25519",
+    ],
+)
+def test_plain_keys_with_ordinary_values_stay_readable(line: str) -> None:
+    assert mask_event([line]) == [line]

@@ -78,8 +78,13 @@ _SECRET_KEY_WORDS: Final = frozenset(
     {"apikey", "secretkey", "privatekey", "accesskey", "signingkey", "masterkey", "encryptionkey",
      "licensekey", "authkey", "clientkey", "appkey", "serverkey", "sshkey", "subscriptionkey", "functionkey",
      "hmackey", "webhookkey", "cryptkey", "accountkey", "storagekey", "adminkey", "servicekey", "sessionkey",
-     "sharedkey", "psk"}
+     "sharedkey", "psk", "skey"}
 )  # fmt: skip
+_PLAIN_KEY_NAMES: Final = frozenset({b"key", b"sig", b"signature"})
+_PLAIN_VALUE_MIN: Final = 16
+# A last word that says how the value is written, not what it is (private_key_base64, DB_PASSWORD_B64).
+_ENCODING_WORDS: Final = frozenset({"base64", "b64", "hex", "encoded", "enc", "pem", "der"})
+_SECRET_KEY_SUFFIXES: Final = tuple(sorted(_SECRET_KEY_WORDS - {"psk"}))  # `psk` ends words that are no key
 # A word before the last that says the rest is no credential: csrf_token, authenticity_token, publicToken.
 _NOT_SECRET_QUALIFIER: Final = frozenset({"csrf", "xsrf", "authenticity", "public", "pub"})
 _NOT_PASSWORD_WORDS: Final = frozenset({"bypass", "compass", "overpass", "underpass", "surpass", "passthrough"})
@@ -109,8 +114,16 @@ def _name_words(name: str) -> list[str]:
 
 def _words_of_name(raw: bytes) -> list[str]:
     """The words of a variable, key or option name as written (quotes and leading dashes off; its last 64
-    characters, which hold the words that decide), at least one."""
-    return _name_words(raw.decode("latin-1").strip("-\"' ")[-64:]) or [""]
+    characters, which hold the words that decide), at least one. A number ending the last word, or a last word
+    that only says how the value is written, is not what decides: `salesforce_key1` and `private_key_base64` are
+    keys as `salesforce_key` and `private_key` are."""
+    words = _name_words(raw.decode("latin-1").strip("-\"' ")[-64:]) or [""]
+    if len(words) > 1 and words[-1] in _ENCODING_WORDS:
+        words.pop()
+    last = words[-1].rstrip("0123456789")
+    if last and last != words[-1]:
+        words[-1] = last
+    return words
 
 
 def _is_password_word(word: str) -> bool:
@@ -130,6 +143,9 @@ _NAME_KINDS: Final[tuple[tuple[str, Callable[[str, list[str]], bool]], ...]] = (
     ("key", lambda c, w: c.endswith("keydata")),  # kubeconfig client-key-data: a base64 private key
     ("key", lambda c, w: w[-1] == "key" and len(w) > 1 and w[-2] not in _NOT_SECRET_KEY_QUALIFIER),
     ("key", lambda c, w: w[-1] in _SECRET_KEY_WORDS),
+    # One word glued from a qualifier and a secret key's word, or a password's: AZURESTORAGEACCOUNTKEY, ACRPWD.
+    ("key", lambda c, w: len(w) == 1 and c.endswith(_SECRET_KEY_SUFFIXES)),
+    ("password", lambda c, w: len(w) == 1 and c.endswith("pwd") and c not in ("pwd", "oldpwd")),
     ("auth", lambda c, w: w[-1].endswith("auth")),
 )
 
@@ -443,6 +459,21 @@ def bare_credential(data: bytes) -> tuple[int, int] | None:
     """The span of a credential printed alone on its line, judged by its shape (is_random_bare_token)."""
     span = bare_token(data)
     return span if span is not None and is_random_bare_token(data[span[0] : span[1]]) else None
+
+
+def names_a_plain_key(raw: bytes) -> bool:
+    """`Key=`, `sig=`, `signature:` alone: a name too common to say a value is secret (`--tags Key=Name`), so its
+    value is masked only when it is random (is_random_value): `[DEBUG] Using Key=qsCGuilpkk2ngrsz75wt`, an Azure
+    SAS token's `&sig=`."""
+    return raw.strip(b"-\"' ").lower() in _PLAIN_KEY_NAMES
+
+
+def is_random_value(value: bytes) -> bool:
+    """A value under a plain name (names_a_plain_key) that is a credential: 16 characters or more (quotes off, up
+    to a list's or a query's next item), random as a token alone on a line must be (is_random_bare_token: no
+    path, URL, host, hex, digest)."""
+    value = value.strip(b"\"'").partition(b"&")[0].partition(b",")[0]
+    return len(value) >= _PLAIN_VALUE_MIN and is_random_bare_token(value)
 
 
 def is_random_bare_token(token: bytes) -> bool:

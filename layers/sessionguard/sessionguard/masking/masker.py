@@ -60,11 +60,13 @@ from sessionguard.masking.heuristics import (
     is_placeholder,
     is_placeholder_token,
     is_random_bare_token,
+    is_random_value,
     is_text_not_value,
     looks_like_aws_secret,
     looks_like_key_material,
     may_be_bare_token,
     names_a_column_key,
+    names_a_plain_key,
     names_a_reference,
     no_value_here,
 )
@@ -280,10 +282,9 @@ class SecretMasker:
         last = len(result) - 1
         if block.count(b"\n") != last:  # a line holds a newline itself: the block does not show where lines end
             return [self._mask_apart(line) for line in result]
-        # Line `index` starts at block[pos]. A block without triggers costs one RE2 call, and each line with some
-        # one more (the search for the next one). Lines are counted with bytes.count/find (C loops) from one hit
-        # to the next, not split or indexed up front, so a block of many lines and few triggers stays cheap. A
-        # value masked earlier in the session is a hit too (repeats.KnownHits follows where each comes next).
+        # Line `index` starts at block[pos]. A block without triggers costs one RE2 call, each line with some one
+        # more (the search for the next). Lines are counted with bytes.count/find from hit to hit, not split up
+        # front: many lines and few triggers stay cheap. A value masked before is a hit too (repeats.KnownHits).
         known = KnownHits(self._known, block)
         index = pos = 0
         if not self._stateful:
@@ -314,8 +315,7 @@ class SecretMasker:
                 pos = max(pos, block.rfind(b"\n", pos, hit) + 1)  # after the last newline before the hit, if any
 
     def _mask_found(self, line: str, data: bytes, selected: Sequence[int]) -> str:
-        """A line of mask_lines that holds triggers (or any line while there is state); one found clean from no
-        state and leaving none is remembered (CLEAN_LINES)."""
+        """A line of mask_lines with triggers (or any, with state); one clean from no state, leaving none, is kept."""
         stateless = not self._stateful
         masked = self._mask_candidate(line, data, selected)
         if masked is line and stateless and not self._stateful and len(data) <= _CLEAN_LINE_MAX:
@@ -567,6 +567,8 @@ class SecretMasker:
             first = data[pos : pos + 1]
             mode = "q" if first in (b'"', b"'") else "r" if rest else "w"
             kind = classify_name(data[name_start:name_end], mode)
+            if plain := kind is None and names_a_plain_key(data[name_start:name_end]):  # `Key=`: random values only
+                kind = "key"
             if kind is None or no_value_here(data, (name_start, name_end), pos, kind, colon=colon):
                 continue
             flow = mode == "r" and in_flow_mapping(data, name_start)
@@ -574,7 +576,7 @@ class SecretMasker:
                 value = _FLOW_VALUE.match(data, pos)  # `db: {user: app, password: x, host: db}`: up to , or }
             else:
                 value = (_ASSIGNED_REST if rest else _ASSIGNED_WORD).match(data, pos)
-            if value is None:
+            if value is None or (plain and not is_random_value(data[value[0][0] : value[0][1]])):
                 continue
             start, stop = value[0]
             separator = data[match[group_r][0] : match[group_r][1]]
@@ -792,8 +794,8 @@ class SecretMasker:
     @staticmethod
     def _names_no_secret(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:
         """An existingSecret / adminPasswordKey whose value is a reference name (see names_a_reference), a primary
-        key whose value is a column's name (names_a_column_key), or a name
-        gitleaks' generic-api-key allows (`keyVaultToStoreSecrets`: gitleaks.name_holds_no_secret)."""
+        key whose value is a column's name (names_a_column_key), or a name gitleaks' generic-api-key allows
+        (`keyVaultToStoreSecrets`: gitleaks.name_holds_no_secret)."""
         name_start, name_end = match[rule.name_group]
         name = data[name_start:name_end]
         if rule.dotted_name:
