@@ -770,3 +770,28 @@ def test_numbered_glued_and_encoded_names_and_random_plain_keys_are_masked(
 )
 def test_plain_keys_with_ordinary_values_stay_readable(line: str) -> None:
     assert mask_event([line]) == [line]
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "BBDC-" + "MTk4MDE0MzAyMDIzOvvP+lDf5edYvDgggvyzpmiXkF0A",
+        "aio_" + "VxEqGaqgMgZej3DceeL3bL9VrL0p",
+    ],
+)
+def test_a_vendor_prefixed_random_token_alone_is_masked(token: str) -> None:
+    assert mask_event(["$ cat token.txt", token]) == ["$ cat token.txt", m("high-entropy-token")]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "ami-0abcdef1234567890",
+        "web-7f9c8d6b5-x2x4z",
+        "build-" + "7f3a9c2e1b4d5a6f7e8d9c0b1a2f3e4d5c6b7a8f",  # a hash after a word: an id
+        "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+        "deploy_runner_" + "7f3a9C2e1b4D5a6f7e8d9c0b1A2f",
+    ],
+)
+def test_a_word_then_an_id_alone_stays_readable(line: str) -> None:
+    assert mask_event([line]) == [line]

@@ -455,6 +455,17 @@ def bare_provider_rule(token: bytes, line: bytes) -> int | None:
     return None
 
 
+def has_provider_prefix(token: bytes) -> bool:
+    """Whether a token starts with a provider's prefix that bare_provider_rule knows: such a token alone is that
+    provider's or nothing (`NRAK-` and 26 characters is not a New Relic key cut short, by decision), and is not
+    judged by its shape as a vendor's token (heuristics.is_random_bare_token) either."""
+    candidates = _prefixed_secrets().get(token[:_PREFIX_MIN].lower())
+    lowered = token.lower()
+    return candidates is not None and any(
+        (lowered if candidate.ignore_case else token).startswith(candidate.prefix) for candidate in candidates
+    )
+
+
 def gitleaks_kinds() -> frozenset[str]:
     return frozenset(rule.kind for rule in gitleaks_rules())
 
@@ -469,6 +480,7 @@ __all__ = [
     "gitleaks_data",
     "gitleaks_kinds",
     "gitleaks_rules",
+    "has_provider_prefix",
     "listed_examples",
     "name_holds_no_secret",
     "secret_prefixes",

@@ -418,6 +418,11 @@ _HEX_AND_DASH: Final = b"0123456789abcdefABCDEF-"
 _DIGITS: Final = b"0123456789"
 _LETTERS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _SEPARATORS: Final = b"-_.:"
+_PREFIX_SEPARATORS: Final = b"-_"
+_PREFIX_WORD_MIN: Final = 2
+_PREFIX_WORD_MAX: Final = 12
+_PREFIXED_RANDOM_MIN: Final = 24
+_TOKEN_BODY: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 BASE64_WRAP: Final = frozenset({64, 76})  # `base64` and PEM line widths: a line of a longer dump
 # png, jpg, gif, zip, gzip, pdf, bmp in base64, and DER (certificates; a key's body lines are masked in their
 # BEGIN/END block)
@@ -497,7 +502,25 @@ def _is_ordinary_output(token: bytes) -> bool:
         return True
     if any(part.isalpha() and len(part) >= 3 for part in token.split(b".")[1:]):
         return True  # a host or file name: 1111.dkr.ecr.eu-west-1.amazonaws.com/app:v1, build-7f3a.tar
-    return starts_with_a_word(token)
+    return starts_with_a_word(token) and not _is_prefixed_random(token)
+
+
+def _is_prefixed_random(token: bytes) -> bool:
+    """A short word, one `_` or `-`, then 24 characters or more, random, not hex, and without another separator: a
+    vendor's token (`BBDC-<base64>`, `aio_<random>`), not a name (`ami-0…` and `i-0…` have 17 hex after it, pod and
+    stack names more separators, `build-<git SHA>` a hash)."""
+    for at, byte in enumerate(token):
+        if byte in _SEPARATORS:
+            rest = token[at + 1 :]
+            return (
+                byte in _PREFIX_SEPARATORS
+                and _PREFIX_WORD_MIN <= at <= _PREFIX_WORD_MAX
+                and len(rest) >= _PREFIXED_RANDOM_MIN
+                and not rest.translate(None, _TOKEN_BODY)
+                and rest.translate(None, _HEX_AND_DASH) != b""
+                and _looks_random(rest)
+            )
+    return False
 
 
 def starts_with_a_word(token: bytes) -> bool:

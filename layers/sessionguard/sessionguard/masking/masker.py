@@ -417,7 +417,7 @@ class SecretMasker:
         token = data[bare[0] : bare[1]]
         if (provider := gitleaks.bare_provider_rule(token, data)) is not None:
             spans.append((*bare, _GITLEAKS_START + provider, RULES[_GITLEAKS_START + provider].kind))
-        elif not after_dump and is_random_bare_token(token):
+        elif not after_dump and is_random_bare_token(token) and not gitleaks.has_provider_prefix(token):
             spans.append((*bare, _BARE_PRIORITY, "high-entropy-token"))
 
     def _update_stateful(self) -> None:
