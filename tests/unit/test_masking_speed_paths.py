@@ -18,7 +18,7 @@ import pytest
 import re2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sessionguard.masking import heuristics, masker, regex, rules
+from sessionguard.masking import heuristics, lists, masker, regex, rules
 from sessionguard.masking.masker import SecretMasker
 from sessionguard.masking.regex import LATIN1, Regex
 from sessionguard.masking.spans import Overlaps
@@ -59,7 +59,7 @@ def _data(line: str) -> bytes:
 def _regexes() -> list[tuple[str, Any]]:
     found = [(f"rule {index} ({rule.kind})", rule.regex) for index, rule in enumerate(masker.RULES)]
     found.append(("SSM_VALUE_RULE", masker.SSM_VALUE_RULE.regex))
-    for module in (masker, heuristics, regex, rules):
+    for module in (masker, heuristics, regex, rules, lists):
         found += [(name, value) for name, value in vars(module).items() if isinstance(value, Regex)]
     return found
 

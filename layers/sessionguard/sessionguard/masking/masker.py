@@ -72,6 +72,7 @@ from sessionguard.masking.heuristics import (
 )
 from sessionguard.masking.kinds import KINDS as OWN_KINDS
 from sessionguard.masking.kinds import MARKER_PREFIX
+from sessionguard.masking.lists import split_list
 from sessionguard.masking.regex import Match, Regex, build_trigger_set
 from sessionguard.masking.repeats import KnownHits, KnownValues
 from sessionguard.masking.rules import (
@@ -147,10 +148,6 @@ _LEADING_SUBSTITUTION: Final = Regex(rf"({SUBSTITUTION})[ \t]*(?:&&|\|\||;|\||\\
 _NEXT_SQL: Final = Regex(rf"^[ \t]*(?:[A-Za-z0-9_]*[=-]#|->|>)?[ \t]*(?P<v_w>{SQL_QUOTED})")
 _NEXT_SQL_GROUP: Final[int] = _NEXT_SQL.groupindex["v_w"]
 
-# `,name=` / `&name=` inside a word: where the next assignment of a list starts (helm --set a=1,b=2, query
-# strings, mount -o user=u,password=p).
-_LIST_ITEM: Final = Regex(r"[,&][A-Za-z0-9_.-]+=")
-_NAME_CHARS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
 
 
 def _may_match(rule: Rule, data: bytes, pos: int) -> bool:
@@ -771,7 +768,7 @@ class SecretMasker:
                 if leading is not None:
                     stop = start + leading[1][1]
         elif mode == "w":
-            stop = self._split_list(data, start, stop, priority, spans)
+            stop = split_list(data, start, stop, priority, spans)
         elif mode == "d" and not looks_random(data[start:stop]):
             return False  # `--password -h db`: the next option, not a value
         value = data[start:stop]
@@ -805,34 +802,6 @@ class SecretMasker:
         if names_a_column_key(name):  # gitleaks allows primary_key whatever its value: Azure's keys are named so
             return not looks_like_key_material(value)
         return gitleaks.name_holds_no_secret(data, name_start, name_end)
-
-    def _split_list(self, data: bytes, start: int, stop: int, priority: int, spans: list[Span]) -> int:
-        """A word value that is really a list (`a=1,password=x`, `?token=x&page=2`): mask the secret-named
-        items after the first one here, and return where the first value ends."""
-        if data.find(b",", start, stop) < 0 and data.find(b"&", start, stop) < 0:
-            return stop
-        item = _LIST_ITEM.search_within(data, start, stop)
-        if item is None:
-            return stop
-        first_stop = item[0][0]
-        pos = first_stop
-        # Next "," and next "&", each found once and reused, so the walk stays linear in the value's length.
-        comma = data.find(b",", pos + 1, stop)
-        amp = data.find(b"&", pos + 1, stop)
-        while pos < stop:
-            if 0 <= comma <= pos:
-                comma = data.find(b",", pos + 1, stop)
-            if 0 <= amp <= pos:
-                amp = data.find(b"&", pos + 1, stop)
-            nxt = min(x for x in (comma, amp, stop) if x >= 0)
-            name, equals, value = data[pos + 1 : nxt].partition(b"=")
-            if equals and value and name and not name.translate(None, _NAME_CHARS):
-                kind = classify_name(name, "w")
-                if kind is not None and not is_placeholder(value):
-                    value_start = pos + 1 + len(name) + 1
-                    spans.append((value_start, nxt, priority, kind))
-            pos = nxt
-        return first_stop
 
     def _replace(self, data: bytes, spans: list[Span]) -> str:
         if len(spans) == 1 and MARKER_PREFIX_BYTES not in data:  # the usual case, as the sweep below would do it
