@@ -545,7 +545,9 @@ def test_a_failure_queue_that_cannot_be_written_fails_the_invocation(
 
 
 def test_a_1_mb_line_is_split_into_log_events_within_the_limit(app: ModuleType, stack: Stack) -> None:
-    huge = "sh-4.2$ cat /etc/shadow " + "\x07" * 100_000 + "é" * 400_000 + "A" * 500_000
+    # The agent would cut such a line into pieces of 33,000 bytes; this one is whole, so its last word is masked
+    # as a piece's would be (masking/pieces.py), and the rest must survive the split into log events.
+    huge = "sh-4.2$ cat /etc/shadow " + "\x07" * 100_000 + "é" * 400_000 + "A" * 500_000 + " end"
     line = json.dumps(
         fixtures.session_event("dave-0e1f", "2026-11-26T16:30:00Z", [huge], instance="i-0bbb", user="dave")
     )
@@ -558,7 +560,7 @@ def test_a_1_mb_line_is_split_into_log_events_within_the_limit(app: ModuleType, 
     parts = [part for e in events if (part := json.loads(e["message"]))["kind"] != "delivery"]
     text = "".join(p["text"] for p in parts)
     assert text.startswith("cat /etc/shadow ")
-    assert text.endswith("é" * 10 + "A" * 500_000)
+    assert text.endswith("é" * 10 + "A" * 500_000 + " [MASKED:cut-value]")
     assert parts[-1]["part"] == f"{len(parts)}/{len(parts)}"
     (message,) = stack.sns_messages()
     assert len(message["Body"].encode()) < 256 * 1024

@@ -60,5 +60,7 @@ KINDS: Final = frozenset(
         "high-entropy-token",
         # fail-closed fallback: the masker hit an internal error and replaced the whole line
         "unparsed-line",
+        # fail-closed at a cut the agent made in a line over 33,000 bytes: the words on each side (pieces.py)
+        "cut-value",
     }
 )

@@ -73,6 +73,7 @@ from sessionguard.masking.heuristics import (
 from sessionguard.masking.kinds import KINDS as OWN_KINDS
 from sessionguard.masking.kinds import MARKER_PREFIX
 from sessionguard.masking.lists import split_list
+from sessionguard.masking.pieces import PIECE_MIN, edge_spans
 from sessionguard.masking.regex import Match, Regex, build_trigger_set
 from sessionguard.masking.repeats import KnownHits, KnownValues
 from sessionguard.masking.rules import (
@@ -149,7 +150,6 @@ _NEXT_SQL: Final = Regex(rf"^[ \t]*(?:[A-Za-z0-9_]*[=-]#|->|>)?[ \t]*(?P<v_w>{SQ
 _NEXT_SQL_GROUP: Final[int] = _NEXT_SQL.groupindex["v_w"]
 
 
-
 def _may_match(rule: Rule, data: bytes, pos: int) -> bool:
     """The rule's cheap necessary conditions hold in data[pos:] (no RE2 call; plain loops, as generator
     expressions here would cost more than the search they save)."""
@@ -220,6 +220,7 @@ class SecretMasker:
 
     __slots__ = (
         "_after_dump",
+        "_after_piece",
         "_counts",
         "_in_pem",
         "_known",
@@ -249,6 +250,7 @@ class SecretMasker:
         # Google's public browser keys), and so does a context value that is that very text and too plain.
         self._vetoes: list[tuple[int, int, bool]] = []
         self._known = KnownValues()  # values masked so far in this session (repeats.py)
+        self._after_piece = False  # the last line may have been a piece of a line the agent cut (pieces.py)
 
     @property
     def counts(self) -> Mapping[str, int]:
@@ -264,7 +266,8 @@ class SecretMasker:
         """One cleaned terminal line (command or output) -> the same line with every secret value masked."""
         data = line.encode("utf-8", "surrogatepass")
         selected = RULE_TRIGGER_SET.Match(data)
-        if not selected and not self._stateful and not may_be_bare_token(data) and not self._known.held_in(data):
+        quiet = not self._stateful and len(data) < PIECE_MIN and not self._known.held_in(data)
+        if not selected and quiet and not may_be_bare_token(data):
             return line
         return self._mask_candidate(line, data, selected)
 
@@ -277,7 +280,8 @@ class SecretMasker:
             return [self._mask_apart(line) for line in result]
         block = "\n".join(result).encode("utf-8", "surrogatepass")
         last = len(result) - 1
-        if block.count(b"\n") != last:  # a line holds a newline itself: the block does not show where lines end
+        if block.count(b"\n") != last or (len(block) >= PIECE_MIN and _has_piece(block)):
+            # A line holds a newline itself (the block does not show where lines end), or may be a cut's piece.
             return [self._mask_apart(line) for line in result]
         # Line `index` starts at block[pos]. A block without triggers costs one RE2 call, each line with some one
         # more (the search for the next). Lines are counted with bytes.count/find from hit to hit, not split up
@@ -322,7 +326,7 @@ class SecretMasker:
     def _mask_apart(self, line: str) -> str:
         """mask_lines on a line taken alone: the Set both finds triggers and selects the rules (one RE2 call)."""
         data = line.encode("utf-8", "surrogatepass")
-        known = self._known.held_in(data)
+        known = self._known.held_in(data) or len(data) >= PIECE_MIN
         if not self._stateful and not known and _is_clean(data):
             return line
         selected = RULE_TRIGGER_SET.Match(data)
@@ -371,6 +375,9 @@ class SecretMasker:
             # Learned first, so that a value's second copy in this very line is masked too.
             self._known.learn(data, spans)
             spans += self._known.repeats(data, _REPEAT_PRIORITY)
+        if self._after_piece or len(data) >= PIECE_MIN:
+            spans += edge_spans(data, after_piece=self._after_piece, priority=_REPEAT_PRIORITY)
+            self._after_piece = len(data) >= PIECE_MIN
         self._update_stateful()
         return spans
 
@@ -420,6 +427,7 @@ class SecretMasker:
     def _update_stateful(self) -> None:
         in_yaml = self._yaml is not None and self._yaml.is_open
         self._stateful = self._in_pem or self._pending is not None or self._secure_window > 0 or in_yaml
+        self._stateful |= self._after_piece
 
     def _take_pending(self, data: bytes, spans: list[Span]) -> None:
         """The line after one that announced its value (see _pending): mask the value if the line has it."""
@@ -842,6 +850,11 @@ def _prefer_sessionguard_spans(spans: list[Span]) -> None:
     spans[:] = [
         span for span in spans if not (_GITLEAKS_START <= span[2] < _GITLEAKS_END and precise.overlap(span[0], span[1]))
     ]
+
+
+def _has_piece(block: bytes) -> bool:
+    """Whether a line of the block may be a piece of a line the agent cut (pieces.py)."""
+    return any(len(line) >= PIECE_MIN for line in block.split(b"\n"))
 
 
 def _is_clean(data: bytes) -> bool:
