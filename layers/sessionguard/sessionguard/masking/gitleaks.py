@@ -16,6 +16,7 @@ file's `left_out`), and tests/unit/test_masking_gitleaks.py compiles every one.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -435,13 +436,7 @@ def bare_provider_rule(token: bytes, line: bytes) -> int | None:
     with: its secret group's pattern matches the whole token, and its entropy floor, its allow-lists (on the
     token and the line) and the stand-in tests (heuristics.is_placeholder_token, listed_examples) let it pass.
     A dictionary lookup for most tokens."""
-    candidates = _prefixed_secrets().get(token[:_PREFIX_MIN].lower())
-    if candidates is None:
-        return None
-    lowered = token.lower()
-    for candidate in candidates:
-        if not (lowered if candidate.ignore_case else token).startswith(candidate.prefix):
-            continue
+    for candidate in _candidates(token):
         if not candidate.secret.fullmatch(token):
             continue
         if is_placeholder_token(token) or token in listed_examples():
@@ -459,11 +454,14 @@ def has_provider_prefix(token: bytes) -> bool:
     """Whether a token starts with a provider's prefix that bare_provider_rule knows: such a token alone is that
     provider's or nothing (`NRAK-` and 26 characters is not a New Relic key cut short, by decision), and is not
     judged by its shape as a vendor's token (heuristics.is_random_bare_token) either."""
-    candidates = _prefixed_secrets().get(token[:_PREFIX_MIN].lower())
+    return next(_candidates(token), None) is not None
+
+
+def _candidates(token: bytes) -> Iterator[PrefixedSecret]:
+    """The rules' prefixed secrets whose prefix the token starts with (a dictionary lookup for most tokens)."""
+    candidates = _prefixed_secrets().get(token[:_PREFIX_MIN].lower(), ())
     lowered = token.lower()
-    return candidates is not None and any(
-        (lowered if candidate.ignore_case else token).startswith(candidate.prefix) for candidate in candidates
-    )
+    return (c for c in candidates if (lowered if c.ignore_case else token).startswith(c.prefix))
 
 
 def gitleaks_kinds() -> frozenset[str]:

@@ -266,8 +266,8 @@ class SecretMasker:
         """One cleaned terminal line (command or output) -> the same line with every secret value masked."""
         data = line.encode("utf-8", "surrogatepass")
         selected = RULE_TRIGGER_SET.Match(data)
-        quiet = not self._stateful and len(data) < PIECE_MIN and not self._known.held_in(data)
-        if not selected and quiet and not may_be_bare_token(data):
+        quiet = not selected and not self._stateful and len(data) < PIECE_MIN and not may_be_bare_token(data)
+        if quiet and not self._known.held_in(data):  # looked for last: it searches the line once per known value
             return line
         return self._mask_candidate(line, data, selected)
 
@@ -326,11 +326,11 @@ class SecretMasker:
     def _mask_apart(self, line: str) -> str:
         """mask_lines on a line taken alone: the Set both finds triggers and selects the rules (one RE2 call)."""
         data = line.encode("utf-8", "surrogatepass")
-        known = self._known.held_in(data) or len(data) >= PIECE_MIN
-        if not self._stateful and not known and _is_clean(data):
+        must_look = len(data) >= PIECE_MIN or self._known.held_in(data)  # a piece's edges, a value masked before
+        if not self._stateful and not must_look and _is_clean(data):
             return line
         selected = RULE_TRIGGER_SET.Match(data)
-        if not selected and not self._stateful and not known and not may_be_bare_token(data):
+        if not selected and not self._stateful and not must_look and not may_be_bare_token(data):
             return line
         return self._mask_found(line, data, selected)
 
