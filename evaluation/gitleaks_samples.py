@@ -43,6 +43,8 @@ from typing import Any
 
 import re2
 
+from evaluation.masking import write_samples
+
 CORPUS = Path(__file__).parent / "corpus" / "gitleaks"
 LAYER_MASKING = Path(__file__).parents[1] / "layers" / "sessionguard" / "sessionguard" / "masking"
 LAYER_RULES = LAYER_MASKING / "gitleaks_rules.json"
@@ -1064,11 +1066,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     checkout = Checkout(Path(args[0]))
     records, notes = extract(checkout)
-    CORPUS.mkdir(parents=True, exist_ok=True)
-    with (CORPUS / "samples.jsonl").open("w") as out:
-        for record in records:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    (CORPUS / "LICENSE").write_text(checkout.read("LICENSE"))
+    write_samples(CORPUS, records, checkout.read("LICENSE"))
     if LAYER_MASKING.is_dir():
         layer_rules = rules_for_layer(checkout.read("config/gitleaks.toml"), checkout.commit())
         LAYER_RULES.write_text(json.dumps(layer_rules, indent=1) + "\n")

@@ -91,6 +91,16 @@ def load_samples(path: Path = SAMPLES) -> list[dict[str, Any]]:
         return [json.loads(line) for line in lines]
 
 
+def write_samples(corpus: Path, records: Iterable[dict[str, Any]], licence: str) -> None:
+    """A corpus folder as the sample extractors write it (gitleaks_samples, trufflehog_samples): samples.jsonl, one
+    record a line as load_samples reads it, and the source's LICENSE."""
+    corpus.mkdir(parents=True, exist_ok=True)
+    with (corpus / "samples.jsonl").open("w") as out:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    (corpus / "LICENSE").write_text(licence)
+
+
 def variable_name(rule: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in rule).upper() + "_KEY"
 

@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
+from evaluation.masking import write_samples
+
 CORPUS = Path(__file__).parent / "corpus" / "trufflehog"
 UPSTREAM = "https://github.com/trufflesecurity/trufflehog"
 COMMIT = "3ab759fef4bb5935d4fe9ac68b503d05346b8364"
@@ -679,11 +681,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     checkout = Checkout(Path(args[0]), *args[1:])
     records, notes = extract(checkout)
-    CORPUS.mkdir(parents=True, exist_ok=True)
-    with (CORPUS / "samples.jsonl").open("w") as out:
-        for record in records:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    (CORPUS / "LICENSE").write_text(checkout.read("LICENSE"))
+    write_samples(CORPUS, records, checkout.read("LICENSE"))
     templates = Counter(record["template"] for record in records)
     summary = {
         "source": UPSTREAM,
