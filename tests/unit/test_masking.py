@@ -463,6 +463,47 @@ def test_url_password_is_masked_and_user_kept(line: str, expected: str) -> None:
     check(line, expected)
 
 
+_SAS = "https://acct.blob.core.windows.net/backups/db.bak?sv=2022-11-02&ss=b&srt=o&sp=rl&se=2026-12-31T00:00:00Z"
+_PRESIGNED = (
+    "https://bucket.s3.us-east-1.amazonaws.com/dump.sql?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=3600"
+    "&X-Amz-SignedHeaders=host"
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # An Azure SAS signature, URL-encoded (%2B %2F %3D), in a query and as its last parameter.
+        (
+            f'curl -o db.bak "{_SAS}&sig=q2Xk9%2BvT7mLp3RzW8nYc4Bd1Fh6Js0Ag5Ke2Qu9Ox7I%3D"',
+            f'curl -o db.bak "{_SAS}&sig={m("url-signature")}"',
+        ),
+        (
+            "azcopy copy x 'https://a.blob.core.windows.net/c?sig=q2Xk9%2FvT7mLp3RzW8nYc4Bd1Fh6Js0Ag5K%3D&sp=w'",
+            f"azcopy copy x 'https://a.blob.core.windows.net/c?sig={m('url-signature')}&sp=w'",
+        ),
+        # An S3 presigned URL's signature (64 hex), GCS's and CloudFront's.
+        (
+            f"wget '{_PRESIGNED}&X-Amz-Signature=3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a'",
+            f"wget '{_PRESIGNED}&X-Amz-Signature={m('url-signature')}'",
+        ),
+        (
+            "curl 'https://storage.googleapis.com/b/o?X-Goog-Signature=7d1e0a9c44b2f8e3d5a6c7b8e9f0a1b2c3d4e5f6&x=1'",
+            f"curl 'https://storage.googleapis.com/b/o?X-Goog-Signature={m('url-signature')}&x=1'",
+        ),
+        (
+            "curl 'https://d1.cloudfront.net/a.jpg?Expires=1767225600&Signature=nitfHRCrtziwO2HwPfWw~yYDhUF5Ew&Key-Pair-Id=K2'",
+            f"curl 'https://d1.cloudfront.net/a.jpg?Expires=1767225600&Signature={m('url-signature')}&Key-Pair-Id=K2'",
+        ),
+        # Not a URL's signature parameter, or too short to be one.
+        ("git log --show-signature=true", "git log --show-signature=true"),
+        ("open https://example.com/?sig=abc&page=2", "open https://example.com/?sig=abc&page=2"),
+    ],
+)
+def test_url_signature_is_masked_and_the_rest_of_the_url_kept(line: str, expected: str) -> None:
+    check(line, expected)
+
+
 @pytest.mark.parametrize(
     ("line", "expected"),
     [

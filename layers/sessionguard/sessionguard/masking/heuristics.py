@@ -80,7 +80,7 @@ _SECRET_KEY_WORDS: Final = frozenset(
      "hmackey", "webhookkey", "cryptkey", "accountkey", "storagekey", "adminkey", "servicekey", "sessionkey",
      "sharedkey", "psk", "skey"}
 )  # fmt: skip
-_PLAIN_KEY_NAMES: Final = frozenset({b"key", b"sig", b"signature"})
+_PLAIN_KEY_NAMES: Final = frozenset({b"key"})
 _PLAIN_VALUE_MIN: Final = 16
 # A last word that says how the value is written, not what it is (private_key_base64, DB_PASSWORD_B64).
 _ENCODING_WORDS: Final = frozenset({"base64", "b64", "hex", "encoded", "enc", "pem", "der"})
@@ -467,9 +467,9 @@ def bare_credential(data: bytes) -> tuple[int, int] | None:
 
 
 def names_a_plain_key(raw: bytes) -> bool:
-    """`Key=`, `sig=`, `signature:` alone: a name too common to say a value is secret (`--tags Key=Name`), so its
-    value is masked only when it is random (is_random_value): `[DEBUG] Using Key=qsCGuilpkk2ngrsz75wt`, an Azure
-    SAS token's `&sig=`."""
+    """`Key=` alone: a name too common to say a value is secret (`--tags Key=Name`), so its value is masked only
+    when it is random (is_random_value): `[DEBUG] Using Key=qsCGuilpkk2ngrsz75wt`. (A URL's `sig=` and
+    `Signature=` are the url-signature rule's.)"""
     return raw.strip(b"-\"' ").lower() in _PLAIN_KEY_NAMES
 
 

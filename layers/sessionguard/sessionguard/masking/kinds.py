@@ -53,6 +53,7 @@ KINDS: Final = frozenset(
         "netrc-password",
         # URLs and HTTP
         "url-password",
+        "url-signature",
         "basic-auth",
         "authorization-header",
         "bearer-token",

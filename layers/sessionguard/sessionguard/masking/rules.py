@@ -346,6 +346,15 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
         accept=_is_not_a_port,
         requires=((b"@",),),
     ),
+    # A URL's signature parameter is what makes it a credential: an Azure SAS token's `sig` (the base64 of an
+    # HMAC, URL-encoded: %2B %2F %3D), an S3 presigned URL's X-Amz-Signature (64 hex), GCS's X-Goog-Signature,
+    # CloudFront's Signature. Whoever holds the URL has its access until it expires; without the signature the URL
+    # grants nothing, and the rest of it (account, container, expiry, permissions) stays readable.
+    make_rule(
+        "url-signature",
+        ("sig=", "signature="),
+        r"(?i:[?&](?:sig|signature|x-amz-signature|x-goog-signature)=)(?P<v_p>[A-Za-z0-9%+/=_~.-]{16,})",
+    ),
     # curl/wget/httpie -u user:password, --user / --proxy-user user:password (the user stays); curl's -U and
     # short options run together (`-su`, `-sSfu`); httpie's -a / --auth.
     make_rule(
