@@ -507,6 +507,58 @@ def test_url_signature_is_masked_and_the_rest_of_the_url_kept(line: str, expecte
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
+        ("rdesktop -u admin -p Summer2026 10.0.3.14", f"rdesktop -u admin -p {m('password')} 10.0.3.14"),
+        (
+            "nxc smb 10.0.3.0/24 -u admin -p 'Summer2026!' --shares",
+            f"nxc smb 10.0.3.0/24 -u admin -p '{m('password')}' --shares",
+        ),
+        (
+            "bash -c 'hydra -l admin -p Summer2026 ssh://10.0.3.14'",
+            f"bash -c 'hydra -l admin -p {m('password')} ssh://10.0.3.14'",
+        ),
+        # pass-the-hash: the NT hash is the credential
+        (
+            "evil-winrm -i 10.0.3.14 -u admin -H 8846f7eaee8fb117ad06bdd830b7586c",
+            f"evil-winrm -i 10.0.3.14 -u admin -H {m('password')}",
+        ),
+        (
+            "impacket-wmiexec -hashes :8846f7eaee8fb117ad06bdd830b7586c corp/admin@10.0.3.14",
+            f"impacket-wmiexec -hashes {m('password')} corp/admin@10.0.3.14",
+        ),
+        # impacket's target: the domain, the user and the host stay
+        (
+            "impacket-secretsdump corp.local/admin:Summer2026@10.0.3.1",
+            f"impacket-secretsdump corp.local/admin:{m('password')}@10.0.3.1",
+        ),
+        (
+            "proxychains python3 GetUserSPNs.py corp.local/svc:'P@ss:w0rd' -dc-ip 10.0.3.1 -request",
+            f"proxychains python3 GetUserSPNs.py corp.local/svc:'{m('password')}' -dc-ip 10.0.3.1 -request",
+        ),
+        (
+            "impacket-GetNPUsers corp.local/jdoe:Summer2026 -dc-ip 10.0.3.1",
+            f"impacket-GetNPUsers corp.local/jdoe:{m('password')} -dc-ip 10.0.3.1",
+        ),
+        (
+            "python3 secretsdump.py -just-dc corp.local/admin:'P@ss:w0rd@x'@10.0.3.1",
+            f"python3 secretsdump.py -just-dc corp.local/admin:'{m('password')}'@10.0.3.1",
+        ),
+        # a word list is a file, not a password; nor is a Kerberos login without one
+        ("nxc smb 10.0.3.0/24 -u users.txt -p passwords.txt", "nxc smb 10.0.3.0/24 -u users.txt -p passwords.txt"),
+        (
+            "hydra -l admin -P /usr/share/wordlists/rockyou.txt ssh://h",
+            "hydra -l admin -P /usr/share/wordlists/rockyou.txt ssh://h",
+        ),
+        ("impacket-psexec -k -no-pass corp/admin@dc01", "impacket-psexec -k -no-pass corp/admin@dc01"),
+        ("python3 setup.py install --user", "python3 setup.py install --user"),
+    ],
+)
+def test_remote_access_and_offensive_tools_passwords_and_hashes_are_masked(line: str, expected: str) -> None:
+    check(line, expected)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
         ("curl -u admin:S3cr3t https://api", f"curl -u admin:{m('basic-auth')} https://api"),
         ("curl --user 'admin:S3 cr3t' https://api", f"curl --user 'admin:{m('basic-auth')}' https://api"),
         ("curl -uadmin:S3cr3t https://api", f"curl -uadmin:{m('basic-auth')} https://api"),

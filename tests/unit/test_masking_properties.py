@@ -51,6 +51,11 @@ def password_like() -> st.SearchStrategy[str]:
     return st.tuples(st.sampled_from(ALNUM), body, st.sampled_from(string.digits)).map("".join)
 
 
+def random_hex(size: int) -> st.SearchStrategy[str]:
+    """A hash or signature as tools print them: random hex (a run such as 000…111… is a stand-in, left readable)."""
+    return chars("0123456789abcdef", size).filter(lambda s: shannon_entropy(s.encode()) >= 3.0)
+
+
 def url_password() -> st.SearchStrategy[str]:
     body = st.text(alphabet=ALNUM + "!%+-.^_~*", min_size=7, max_size=24)
     return st.tuples(st.sampled_from(ALNUM), body, st.sampled_from(string.digits)).map("".join)
@@ -154,6 +159,12 @@ CONTEXTS: dict[str, Context] = {
     "helm": Context("helm upgrade app chart --set image.tag=1,db.password={s},replicas=2", password_like()),
     "ldap": Context("ldapsearch -x -w {s} -b dc=example", password_like()),
     "ssh-keygen": Context("ssh-keygen -t ed25519 -N {s} -f key", password_like()),
+    "rdesktop": Context("rdesktop -u admin -p {s} 10.0.3.14", password_like()),
+    "netexec-password": Context("nxc smb 10.0.3.0/24 -u admin -p {s} --shares", password_like()),
+    "evil-winrm-nt-hash": Context("evil-winrm -i 10.0.3.14 -u admin -H {s}", random_hex(32)),
+    "impacket-target": Context("impacket-secretsdump corp.local/admin:{s}@10.0.3.1", password_like()),
+    "impacket-target-no-host": Context("impacket-GetUserSPNs corp.local/svc:{s} -dc-ip 10.0.3.1", password_like()),
+    "impacket-hashes": Context("wmiexec.py -hashes :{s} corp/admin@10.0.3.14", random_hex(32)),
     "cloudformation": Context(
         "aws cloudformation deploy --parameters ParameterKey=DbPassword,ParameterValue={s}", password_like()
     ),
@@ -165,6 +176,14 @@ CONTEXTS: dict[str, Context] = {
     "httpie-auth": Context("http -a admin:{s} GET https://api.example.com", url_password()),
     "url-unencoded": Context(
         "psql postgresql://app:{s}@db.internal/app", url_password().map(lambda s: s[:3] + "@/#?" + s[3:])
+    ),
+    "url-signature-sas": Context(
+        "curl 'https://acct.blob.core.windows.net/c/b?sp=r&se=2026-12-31&sig={s}'",
+        st.tuples(chars(ALNUM, 12), chars(ALNUM, 30)).map(lambda p: f"{p[0]}%2B{p[1]}%3D"),
+        wrap=False,
+    ),
+    "url-signature-presigned": Context(
+        "wget 'https://b.s3.amazonaws.com/k?X-Amz-Expires=60&X-Amz-Signature={s}'", random_hex(64), wrap=False
     ),
     "authorization": Context("curl -H 'Authorization: Bearer {s}' https://api", password_like(), wrap=False),
     "api-key-header": Context('curl -H "X-Api-Key: {s}" https://api', password_like(), wrap=False),

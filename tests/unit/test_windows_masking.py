@@ -84,6 +84,8 @@ CONTEXTS = {
     "pscredential-arguments": Context("New-Object PSCredential -ArgumentList 'admin', '{s}'", password_like()),
     "net-user-add": Context("net user backdoor {s} /add", password_like()),
     "net-use": Context("net use \\\\fs01\\c$ {s} /user:CORP\\admin", password_like()),
+    "net-use-after-user": Context("net use \\\\fs01\\c$ /user:CORP\\admin {s} /persistent:no", password_like()),
+    "set-item-env": Context("Set-Item -Path Env:API_TOKEN -Value {s}", password_like()),
     "psexec": Context("psexec \\\\web02 -u CORP\\admin -p {s} cmd", password_like()),
     "schtasks-run-password": Context("schtasks /create /tn x /tr c:\\x.exe /ru CORP\\svc /rp {s}", password_like()),
     "connection-string-pwd": Context("Data Source=db01;User ID=sa;Pwd={s};", password_like()),

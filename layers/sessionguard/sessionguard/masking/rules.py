@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from sessionguard.masking.heuristics import is_placeholder
+from sessionguard.masking.heuristics import PATHLIKE_PREFIXES, is_placeholder
 from sessionguard.masking.regex import LazyRegex, Match, Regex
 
 if TYPE_CHECKING:
@@ -181,6 +181,33 @@ _NAME_KEYWORD_BYTES: Final = tuple(keyword.encode() for keyword in _NAME_TRIGGER
 def _not_a_sentence_end(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:
     """`password combination.` ends a sentence: a word of letters and a full stop is prose, not a password."""
     return not (value.endswith(b".") and value[:-1].isalpha())
+
+
+# Remote-access and offensive tools that take a password (-p / --password) or an NT hash (-H / --hash) as an
+# argument, and impacket's scripts (impacket-* as Kali installs them, or the .py of the examples folder).
+_DASH_P_TOOLS: Final = (
+    r"rdesktop|crackmapexec|netexec|nxc|cme|evil-winrm|smbmap|hydra|medusa|enum4linux(?:-ng)?|bloodhound-python"
+    r"|certipy(?:-ad)?|ldapdomaindump"
+)
+_HASH_TOOLS: Final = r"crackmapexec|netexec|nxc|cme|evil-winrm"
+_IMPACKET: Final = (
+    r"impacket-[A-Za-z]+|(?:secretsdump|psexec|wmiexec|smbexec|atexec|dcomexec|GetUserSPNs|GetNPUsers|getTGT|getST"
+    r"|smbclient|mssqlclient|lookupsid|reg|services|rpcdump|samrdump|addcomputer|rbcd|dacledit|owneredit"
+    r"|findDelegation|GetADUsers|ticketer|raiseChild|goldenPac)\.py"
+)
+_REMOTE_TOOL_TRIGGERS: Final = (
+    "rdesktop", "crackmapexec", "netexec", "nxc", "cme", "evil-winrm", "smbmap", "hydra", "medusa", "enum4linux",
+    "bloodhound-python", "certipy", "ldapdomaindump", "impacket", ".py",
+)  # fmt: skip
+# Where a tool's name starts: the line's start, a blank, a path, or a quote or operator (`bash -c 'nxc ...'`).
+_TOOL_START: Final = r"(?:^|[\s/'\"(;&|])"
+_WORD_LIST_SUFFIXES: Final = (b".txt", b".lst", b".list", b".dic", b".csv")
+
+
+def _is_not_a_word_list(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:
+    """`hydra -p`, `nxc -p` and `-H` also take a file of passwords or hashes: a path or a word list's name stays."""
+    bare = value.strip(b"\"'")
+    return not (bare.startswith(PATHLIKE_PREFIXES) or bare.lower().endswith(_WORD_LIST_SUFFIXES))
 
 
 def _is_not_a_port(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:
@@ -469,6 +496,22 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
         r"|\bsmbclient\s[^;&|\n]*?-U[ \t]*['\"]?[^\s%'\"]+%(?P<vb_w>[^\s'\"]+)"
         rf"|\brabbitmqctl[ \t]+(?:-\S+[ \t]+)*(?:add_user|change_password)[ \t]+\S+[ \t]+{value_pattern('vr')}"
         r"|\b(?:sqlplus|expdp|impdp|rman)(?:[ \t]+-\S+)*[ \t]+['\"]?[A-Za-z0-9_$#]+/(?P<vo_w>[^\s@'\"/]+)",
+    ),
+    # Tools that reach other hosts with a password or an NT hash on the command line: pass-the-hash is a credential
+    # as a password is. rdesktop and the offensive tools' -p; crackmapexec/netexec and evil-winrm's -H (an NT hash);
+    # impacket's -hashes LM:NT and -aesKey, and its target `[domain/]user:password@host` or `domain/user:password`
+    # (the domain, the user and the host stay).
+    # A word list (`-p passwords.txt`, `-p /usr/share/wordlists/x`) is a file, not a password (_is_not_a_word_list).
+    make_rule(
+        "password",
+        _REMOTE_TOOL_TRIGGERS,
+        rf"{_TOOL_START}(?:{_DASH_P_TOOLS})\s{_SAME_COMMAND}(?:-p|--password)(?:[ \t]+|=){option_value_pattern('vp')}"
+        rf"|{_TOOL_START}(?:{_HASH_TOOLS})\s{_SAME_COMMAND}(?:-H|--hash)(?:[ \t]+|=){option_value_pattern('vh')}"
+        rf"|{_TOOL_START}(?:{_IMPACKET})\s{_SAME_COMMAND}-(?:hashes|aesKey)[ \t]+{option_value_pattern('va')}"
+        rf"|{_TOOL_START}(?:{_IMPACKET})\s(?:[^;&|\n]*?[\s'\"=])?(?:[^\s/'\":@]+/)?[^\s/'\":@]+:"
+        rf"(?P<vi_w>{QUOTED}|[^\s'\"]+)@[^\s'\"@]+"
+        rf"|{_TOOL_START}(?:{_IMPACKET})\s(?:[^;&|\n]*?[\s'\"=])?[^\s/'\":@]+/[^\s/'\":@]+:(?P<vk_w>{QUOTED}|[^\s'\"@]+)",
+        accept=_is_not_a_word_list,
     ),
     # ~/.netrc: `machine h login u password p`, or `password p` on a line of its own.
     make_rule(

@@ -53,6 +53,20 @@ WINDOWS_RULES: Final[tuple[Rule, ...]] = (
         rf"(?i)\bnet1?(?:\.exe)?[ \t]+use[ \t]+(?:[A-Za-z*]:[ \t]+)?\\\\[^\s]+[ \t]+{_CMD_VALUE}",
         requires=((b"\\\\",),),
     ),
+    # net use \\host\share /user:NAME PASSWORD (the password after the user, as `net help use` also allows)
+    make_rule(
+        "password",
+        ("net ", "net1 ", "net.exe"),
+        rf"(?i)\bnet1?(?:\.exe)?[ \t]+use\b[^|;&\n]*?[ \t]/user:(?:{QUOTED}|[^\s'\"]+)[ \t]+{_CMD_VALUE}",
+        requires=((b"/user:", b"/USER:", b"/User:"),),
+    ),
+    # Set-Item / New-Item Env:NAME [-Value] VALUE: an environment variable with a secret's name.
+    make_rule(
+        "secret",
+        ("env:",),
+        rf"(?i)\b(?:Set-Item|New-Item)\b[^|;\n]*?[ \t](?:-Path[ \t]+)?[\"']?Env:{_SECRET_NAME}[\"']?"
+        rf"(?:[ \t]+-Value)?[ \t]+{_PS_VALUE}",
+    ),
     # psexec/paexec -p PASSWORD; schtasks /rp or /p PASSWORD; sc config ... password= PASSWORD
     make_rule(
         "password",
