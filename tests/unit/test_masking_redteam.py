@@ -108,6 +108,54 @@ AWS_TEXT = [
 ]
 
 
+# One value printed alone on the next line, whatever its name: a Kubernetes Secret's data and a decrypted parameter.
+PRINTED_VALUES = [
+    leak(
+        "kubectl-jsonpath-decoded",
+        ["$ kubectl get secret db -o jsonpath='{.data.password}' | base64 -d", "hunter2-Prod!", "$ ls"],
+        ["hunter2-Prod!"],
+        ["kubectl get secret db -o jsonpath='{.data.password}' | base64 -d", "$ ls"],
+    ),
+    leak(
+        "kubectl-jsonpath-encoded-any-key",
+        ["$ kubectl get secret app -n prod -o jsonpath={.data.connection}", "cG9zdGdyZXM6Ly9hcHA6eEBkYi9hcHA="],
+        ["cG9zdGdyZXM6Ly9hcHA6eEBkYi9hcHA="],
+        ["kubectl get secret app -n prod -o jsonpath={.data.connection}"],
+    ),
+    leak(
+        "ssm-get-parameter-text",
+        ["$ aws ssm get-parameter --name /prod/db --with-decryption --query Parameter.Value --output text", "Zq8Lx2Rt"],
+        ["Zq8Lx2Rt"],
+        ["--with-decryption --query Parameter.Value --output text"],
+    ),
+    leak(
+        "secretsmanager-text",
+        ["$ aws secretsmanager get-secret-value --secret-id prod/api --query SecretString --output text", "k9Fq2mZ8"],
+        ["k9Fq2mZ8"],
+        ["get-secret-value --secret-id prod/api"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("lines", "secrets", "keep"), PRINTED_VALUES)
+def test_one_value_printed_by_a_secret_store_is_masked_whatever_its_name(
+    lines: list[str], secrets: list[str], keep: list[str]
+) -> None:
+    check_leak(lines, secrets, keep)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["$ aws ssm get-parameter --name /prod/ami --query Parameter.Value --output text", "ami-0abc1234def567890"],
+        ["$ kubectl get secrets -n app", "NAME   TYPE   DATA   AGE"],
+        ["$ kubectl get pod web -o jsonpath={.status.phase}", "Running"],
+    ],
+)
+def test_values_no_secret_store_decrypted_stay(lines: list[str]) -> None:
+    assert mask_event(lines) == lines
+
+
 @pytest.mark.parametrize(("lines", "secrets", "keep"), AWS_TEXT)
 def test_aws_secret_access_key_in_cli_output_is_masked(lines: list[str], secrets: list[str], keep: list[str]) -> None:
     check_leak(lines, secrets, keep)

@@ -268,6 +268,20 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
         r"(?:[ \t]+[^|;&\s][^|;&]*)?$",
         special="prints-value",
     ),
+    # One value of a Kubernetes Secret (`kubectl get secret NAME -o jsonpath='{.data.KEY}'`, or go-template, perhaps
+    # `| base64 -d`), and one decrypted value printed as text by the AWS CLI (`aws ssm get-parameter --with-decryption
+    # ... --output text`, `aws secretsmanager get-secret-value ... --output text`): every value of a Secret and every
+    # decrypted parameter is secret whatever its name, so no name decides.
+    make_rule(
+        "secret",
+        ("kubectl", "get-parameter", "get-secret-value"),
+        r"\bkubectl\s[^|;&\n]*\bget\s+secrets?\b[^|;&\n]*(?:-o|--output)[ \t=]*['\"]?(?:jsonpath|go-template)=[^|;&\n]*"
+        r"\.data\b[^|;&\n]*(?:\|[ \t]*base64[ \t]+(?:-d|--decode|-D)\b[^|;&\n]*)?$"
+        r"|\baws\s[^|;&\n]*\bssm\s+get-parameters?\b(?:[^|;&\n]*--with-decryption\b[^|;&\n]*--output[ \t=]+text\b"
+        r"|[^|;&\n]*--output[ \t=]+text\b[^|;&\n]*--with-decryption\b)[^|;&\n]*$"
+        r"|\baws\s[^|;&\n]*\bsecretsmanager\s+get-secret-value\b[^|;&\n]*--output[ \t=]+text\b[^|;&\n]*$",
+        special="prints-value",
+    ),
     # `aws ssm put-parameter --type SecureString --value X` and the decrypted `"Value"` that follows
     # `"Type": "SecureString"` in get-parameter(s) output (possibly on a later line: see _SSM_VALUE).
     make_rule("ssm-secure-string", ("securestring",), r"SecureString", special="secure-string"),
