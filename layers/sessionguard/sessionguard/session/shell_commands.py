@@ -19,6 +19,8 @@ _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=")
 # A command name that may not be the program's plain name: a path, a variable or a glob.
 _UNUSUAL_NAME = re.compile(r"[/$*?]")
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+# A word of nothing but lower-case variables (`$u`, `${x}$y`): shell-local names, unset unless the line sets them.
+_ONLY_LOCAL_VARIABLES = re.compile(r"(?:\$\{[a-z_][a-z0-9_]*\}|\$[a-z_][a-z0-9_]*)+")
 _BLANK = re.compile(r"\s")
 _GLOB = re.compile(r"[*?]")
 _STARS = re.compile(r"\*\*+")
@@ -287,6 +289,9 @@ def emit_command(  # noqa: PLR0912, PLR0915 -- the steps below are in the order 
             assignments.append(i)
             i += 1
             continue
+        if "$" in text and i + 1 < count and _expands_to_nothing(text, texts, assignments, ctx):
+            i += 1  # `$u curl …`: an unset variable is no word at all, so the next word is the command
+            continue
         name = _basename(text)
         if name in _KEYWORDS:
             if name == "!" and first_wrapper < 0:
@@ -439,6 +444,16 @@ def _wrapped_segment(
         else:
             words.append(name if index == command_index else texts[index])
     return " ".join(words)
+
+
+def _expands_to_nothing(word: str, texts: list[str], assignments: list[int], ctx: Context) -> bool:
+    """Whether `word` is only lower-case variables that nothing on the line set (`$u`, `${x}$y`): the shell drops
+    such a word. An upper-case name ($EDITOR, $SHELL) usually comes from the environment, which the line does not
+    show, so it is left as the command name."""
+    if not _ONLY_LOCAL_VARIABLES.fullmatch(word):
+        return False
+    ctx.remember_assignments(texts[index] for index in assignments)
+    return not any(ctx.variables.get(match[1] or match[2]) for match in _VARIABLE.finditer(word))
 
 
 def _resolved_name(word: str, texts: list[str], assignments: list[int], ctx: Context) -> str:
