@@ -195,9 +195,14 @@ _IMPACKET: Final = (
     r"|smbclient|mssqlclient|lookupsid|reg|services|rpcdump|samrdump|addcomputer|rbcd|dacledit|owneredit"
     r"|findDelegation|GetADUsers|ticketer|raiseChild|goldenPac)\.py"
 )
+# Literal triggers: the tools' names, impacket's options and example scripts (not `.py`, which most lines that
+# name a Python file hold).
 _REMOTE_TOOL_TRIGGERS: Final = (
     "rdesktop", "crackmapexec", "netexec", "nxc", "cme", "evil-winrm", "smbmap", "hydra", "medusa", "enum4linux",
-    "bloodhound-python", "certipy", "ldapdomaindump", "impacket", ".py",
+    "bloodhound-python", "certipy", "ldapdomaindump", "impacket", "-hashes", "-aeskey", "secretsdump", "psexec.py",
+    "wmiexec", "smbexec", "atexec", "dcomexec", "getuserspns", "getnpusers", "gettgt", "getst.py", "smbclient.py",
+    "mssqlclient", "lookupsid", "reg.py", "services.py", "rpcdump", "samrdump", "addcomputer", "rbcd.py",
+    "dacledit", "owneredit", "finddelegation", "getadusers", "ticketer", "raisechild", "goldenpac",
 )  # fmt: skip
 # Where a tool's name starts: the line's start, a blank, a path, or a quote or operator (`bash -c 'nxc ...'`).
 _TOOL_START: Final = r"(?:^|[\s/'\"(;&|])"
