@@ -134,6 +134,41 @@ PRINTED_VALUES = [
         ["k9Fq2mZ8"],
         ["get-secret-value --secret-id prod/api"],
     ),
+    leak("echo-variable", ["$ echo $DB_PASSWORD", "Zq8Lx2Rt9w", "$ ls"], ["Zq8Lx2Rt9w"], ["echo $DB_PASSWORD", "$ ls"]),
+    leak("echo-braced-quoted", ['$ echo "${GITHUB_TOKEN}"', "Zq8Lx2Rt9w"], ["Zq8Lx2Rt9w"], ["GITHUB_TOKEN"]),
+    leak("printenv-name", ["$ printenv DB_PASSWORD", "Zq8Lx2Rt9w"], ["Zq8Lx2Rt9w"], ["printenv DB_PASSWORD"]),
+    leak("powershell-env", ["PS C:\\> $env:DB_PASSWORD", "Zq8Lx2Rt9w"], ["Zq8Lx2Rt9w"], ["$env:DB_PASSWORD"]),
+    leak(
+        "powershell-get-environment-variable",
+        ["PS C:\\> [Environment]::GetEnvironmentVariable('API_TOKEN', 'Machine')", "Zq8Lx2Rt9w"],
+        ["Zq8Lx2Rt9w"],
+        ["GetEnvironmentVariable"],
+    ),
+    leak(
+        "powershell-network-credential",
+        ["PS C:\\> (Get-Credential).GetNetworkCredential().Password", "Zq8Lx2Rt9w"],
+        ["Zq8Lx2Rt9w"],
+        ["GetNetworkCredential"],
+    ),
+    leak(
+        "powershell-expand-secret-string",
+        ["PS C:\\> Get-SECSecretValue -SecretId prod/db | Select-Object -ExpandProperty SecretString", "Zq8Lx2Rt9w"],
+        ["Zq8Lx2Rt9w"],
+        ["Get-SECSecretValue -SecretId prod/db"],
+    ),
+    leak(
+        "powershell-env-drive-listing",
+        [
+            "PS C:\\> Get-ChildItem Env:",
+            "Name                           Value",
+            "----                           -----",
+            "API_TOKEN                      Zq8Lx2Rt9wKp4Mn7",
+            "DB_PASSWORD                    Hx3Vb8Nq2Ld5",
+            "COMPUTERNAME                   WEB01",
+        ],
+        ["Zq8Lx2Rt9wKp4Mn7", "Hx3Vb8Nq2Ld5"],
+        ["API_TOKEN", "DB_PASSWORD", "COMPUTERNAME                   WEB01"],
+    ),
 ]
 
 
@@ -150,6 +185,9 @@ def test_one_value_printed_by_a_secret_store_is_masked_whatever_its_name(
         ["$ aws ssm get-parameter --name /prod/ami --query Parameter.Value --output text", "ami-0abc1234def567890"],
         ["$ kubectl get secrets -n app", "NAME   TYPE   DATA   AGE"],
         ["$ kubectl get pod web -o jsonpath={.status.phase}", "Running"],
+        ["$ echo $HOME", "/home/ssm-user"],
+        ["PS C:\\> $env:COMPUTERNAME", "WEB01"],
+        ["$ cat /etc/pam.d/common-password", "password  requisite  pam_pwquality.so retry=3"],
     ],
 )
 def test_values_no_secret_store_decrypted_stay(lines: list[str]) -> None:

@@ -273,6 +273,21 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
         r"(?:[ \t]+[^|;&\s][^|;&]*)?$",
         special="prints-value",
     ),
+    # A secret-named variable printed alone: `echo $DB_PASSWORD`, `echo "${API_TOKEN}"`, `printf '%s\n' $X`,
+    # `printenv DB_PASSWORD`; the name decides, and the value is on the next line.
+    make_rule(
+        "secret",
+        ("echo", "printf"),
+        r"(?:^|[\s;&|#>$])(?:echo(?:[ \t]+-[neE]+)*|printf[ \t]+(?:'%s\\n'|\"%s\\n\"|%s))[ \t]+"
+        r"[\"']?\$\{?(?P<n>[A-Za-z_][A-Za-z0-9_]*)\}?[\"']?[ \t]*$",
+        special="prints-value",
+    ),
+    make_rule(
+        "secret",
+        ("printenv",),
+        r"(?:^|[\s;&|#>$])printenv[ \t]+(?P<n>[A-Za-z_][A-Za-z0-9_]*)[ \t]*$",
+        special="prints-value",
+    ),
     # One value of a Kubernetes Secret (`kubectl get secret NAME -o jsonpath='{.data.KEY}'`, or go-template, perhaps
     # `| base64 -d`), and one decrypted value printed as text by the AWS CLI (`aws ssm get-parameter --with-decryption
     # ... --output text`, `aws secretsmanager get-secret-value ... --output text`): every value of a Secret and every
@@ -644,5 +659,13 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
         rf"(?:{option_value_pattern(dash=True)})",
         accept=_is_option_name,
         requires=((b"-",),),
+    ),
+    # A two-column listing with a secret's name first and one value after two blanks or more (PowerShell's
+    # `Get-ChildItem Env:`, `vault kv get`, `consul kv`): the name decides. A line of three columns or more (PAM's
+    # `password  requisite  pam_pwquality.so`) is not one. Last, so that a more specific rule names the value.
+    make_rule(
+        "secret",
+        _NAME_TRIGGERS,
+        rf"^[ \t]*{_NAME}[ \t]{{2,}}(?P<v_w>[^\s'\"]\S*)[ \t]*$",
     ),
 )

@@ -110,6 +110,23 @@ WINDOWS_RULES: Final[tuple[Rule, ...]] = (
         rf"^[ \t]+{_SECRET_NAME}[ \t]+REG_(?:SZ|EXPAND_SZ|MULTI_SZ)[ \t]+(?P<v_v>\S(?:.*\S)?)[ \t]*$",
     ),
     # PowerShell that prints one secret alone on the next line.
+    # `$env:API_TOKEN` (or Write-Output / echo of it), [Environment]::GetEnvironmentVariable('API_TOKEN', ...): the
+    # name decides. `.GetNetworkCredential().Password` and `| Select -ExpandProperty SecretString|Password` print one.
+    make_rule(
+        "secret",
+        ("$env:", "getenvironmentvariable"),
+        r"(?i)(?:^|[\s>;])(?:(?:Write-Output|Write-Host|echo)[ \t]+)?[\"']?"
+        r"(?:\$env:|\[Environment\]::GetEnvironmentVariable\([ \t]*[\"'])(?P<n>[A-Za-z_][A-Za-z0-9_]*)"
+        r"(?:[\"'][^)\n]*\))?[\"']?[ \t]*$",
+        special="prints-value",
+    ),
+    make_rule(
+        "password",
+        ("getnetworkcredential", "-expandproperty"),
+        r"(?i)(?:\.GetNetworkCredential\(\)\.Password|(?:Get-SECSecretValue|Get-SSMParameter\b[^|\n]*-WithDecryption|Get-Secret)\b"
+        r"[^\n]*\|[ \t]*(?:Select-Object|select)[ \t]+-ExpandProperty[ \t]+(?:SecretString|Value|Password))[ \t]*$",
+        special="prints-value",
+    ),
     make_rule(
         "secret",
         ("get-secret",),
