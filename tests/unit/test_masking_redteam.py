@@ -885,3 +885,10 @@ def test_a_vendor_prefixed_random_token_alone_is_masked(token: str) -> None:
 )
 def test_a_word_then_an_id_alone_stays_readable(line: str) -> None:
     assert mask_event([line]) == [line]
+
+
+def test_ssm_value_option_is_one_word_so_the_next_argument_cannot_make_it_a_placeholder() -> None:
+    """Found by Hypothesis: `--value a00011110 0` was read to the line's end, and `a00011110 0` is half zeros, the
+    shape of a stand-in (`00000…`), so the value was left readable. `--value` takes one shell word."""
+    line = "aws ssm put-parameter --type SecureString --value a00011110 0"
+    assert mask_event([line]) == ["aws ssm put-parameter --type SecureString --value [MASKED:ssm-secure-string] 0"]

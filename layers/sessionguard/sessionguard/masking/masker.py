@@ -123,7 +123,9 @@ _PEM_TRIGGER: Final = "-----begin"
 SSM_VALUE_RULE: Final = make_rule(
     "ssm-secure-string",
     (),
-    rf"(?:--value(?:=|[ \t]+)|(?i:(?:^|[\s{{,])[\"']?value[\"']?[ \t]*(?::[ \t]*|=))){rest_value_pattern()}",
+    # `--value X` is one shell word (what follows is the next argument); `"Value": X` and `Value = X` run on.
+    rf"--value(?:=|[ \t]+){value_pattern('vw')}"
+    rf"|(?i:(?:^|[\s{{,])[\"']?value[\"']?[ \t]*(?::[ \t]*|=)){rest_value_pattern()}",
 )
 _SSM_SECURE: Final = b"SecureString"  # the rule's pattern: a literal, so `in` finds it without an RE2 call
 # Values announced by the line before (_take_pending) are added through _add_span as if by this rule.
