@@ -281,6 +281,7 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
         r"(?:^|[\s;&|#>$])(?:echo(?:[ \t]+-[neE]+)*|printf[ \t]+(?:'%s\\n'|\"%s\\n\"|%s))[ \t]+"
         r"[\"']?\$\{?(?P<n>[A-Za-z_][A-Za-z0-9_]*)\}?[\"']?[ \t]*$",
         special="prints-value",
+        requires=((b"$",),),
     ),
     make_rule(
         "secret",
@@ -667,5 +668,6 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
         "secret",
         _NAME_TRIGGERS,
         rf"^[ \t]*{_NAME}[ \t]{{2,}}(?P<v_w>[^\s'\"]\S*)[ \t]*$",
+        requires=((b"  ", b"\t"),),
     ),
 )
