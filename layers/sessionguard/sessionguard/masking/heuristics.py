@@ -62,7 +62,7 @@ _NOT_SECRET_LAST_WORD: Final = frozenset(
         "expiry", "expires", "expiration", "timeout", "age", "policy", "type", "mode", "enabled", "required",
         "prompt", "min", "max", "count", "url", "uri", "endpoint", "host", "hostname", "port", "user",
         "username", "name", "id", "ids", "arn", "label", "version", "format", "algorithm", "algo", "hash",
-        "used", "changed", "updated", "created", "date", "time", "prevention", "rotation", "reset", "stdin",
+        "used", "changed", "updated", "created", "set", "date", "time", "prevention", "rotation", "reset", "stdin",
         "fd", "env", "var", "ref", "source", "command", "cmd", "helper", "field", "prefix", "suffix",
         "method", "provider", "issuer", "audience", "scope", "scopes", "kind", "status", "state", "level",
         "strength", "index", "limit", "retries", "interval", "period", "spec", "usage", "pair", "variable",

@@ -88,6 +88,7 @@ from sessionguard.masking.rules import (
     value_pattern,
 )
 from sessionguard.masking.spans import Overlaps, Span, Span3, cut_out_markers, merge_spans
+from sessionguard.masking.tables import SecretColumns
 from sessionguard.masking.tokens import token_rules
 from sessionguard.masking.windows import WINDOWS_RULES
 
@@ -130,6 +131,7 @@ SSM_VALUE_RULE: Final = make_rule(
 _SSM_SECURE: Final = b"SecureString"  # the rule's pattern: a literal, so `in` finds it without an RE2 call
 # Values announced by the line before (_take_pending) are added through _add_span as if by this rule.
 _PENDING_RULE: Final = make_rule("secret", (), r"\z")
+_column_kind: Final = functools.partial(classify_name, mode="w")  # what a table's column holds, by its name (tables.py)
 # Special rules whose line announces a value on the next line -> what that line holds (see SecretMasker._pending).
 ANNOUNCES: Final = {"prints-value": "printed", "name-value": "value", "sql-next-line": "sql", "xml-open": "xml"}
 # Values of a secret-named assignment, matched where its separator ends.
@@ -231,6 +233,7 @@ class SecretMasker:
         "_pending",
         "_secure_window",
         "_stateful",
+        "_table",
         "_vetoes",
         "_yaml",
     )
@@ -243,6 +246,7 @@ class SecretMasker:
         # (what the next line holds, kind of its value): "prompt" (aws configure answer), "printed" (a value
         # printed alone), "value" (the value: of a name/value pair), "sql" (a SQL statement's password)
         self._pending: tuple[str, str] | None = None
+        self._table = SecretColumns()  # a table whose header names a secret's column (tables.py)
         self._secure_window = 0  # lines left in which a SecureString's "Value" may appear
         self._yaml: kubernetes.SecretData | None = None  # made when YAML's `data:` or `apiVersion:` is first seen
         self._after_dump = False  # the last token alone on a line was a line of a base64 dump (64 or 76 wide)
@@ -387,6 +391,8 @@ class SecretMasker:
         """What earlier lines left open: a value announced for this line, a YAML `data:` mapping, a SecureString."""
         if self._pending is not None:
             self._take_pending(data, spans)
+        table = self._table.line(data, _column_kind)  # rows under a secret's column, or a header naming one
+        spans.extend((start, stop, _STATEFUL_PRIORITY, kind) for start, stop, kind in table)
         if self._yaml is not None and self._yaml.is_open:
             spans.extend((start, stop, _STATEFUL_PRIORITY, "secret") for start, stop in self._yaml.line(data))
         if self._secure_window > 0:
@@ -429,6 +435,7 @@ class SecretMasker:
     def _update_stateful(self) -> None:
         in_yaml = self._yaml is not None and self._yaml.is_open
         self._stateful = self._in_pem or self._pending is not None or self._secure_window > 0 or in_yaml
+        self._stateful |= self._table.is_open
         self._stateful |= self._after_piece
 
     def _take_pending(self, data: bytes, spans: list[Span]) -> None:
