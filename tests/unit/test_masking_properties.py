@@ -5,8 +5,9 @@ The surrounding text is random printable text, separated from the secret's conte
 secret legitimately part of something else (`password="abc DB_PASSWORD="secret"` is a different command).
 Generated secrets likewise avoid whitespace, quotes and shell operators, and contain a digit, so that they are
 values and not placeholders; stand-ins (one character repeated, `x`/`a`/`0` for half of it, a run of 16 in
-alphabet order: heuristics.is_placeholder_token) are left readable on purpose and are assumed away here
-(test_masking_gitleaks.py shows them readable).
+alphabet order: heuristics.is_placeholder_token) and names (a word in capitals holding a keyword, `A00TOKEN0` as
+`ACCESS_TOKEN`: heuristics.is_placeholder, docs/masking.md "Placeholders") are left readable on purpose and are
+assumed away here (test_masking_gitleaks.py shows them readable).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from sessionguard.masking.heuristics import is_placeholder_token, shannon_entropy
+from sessionguard.masking.heuristics import is_placeholder, is_placeholder_token, shannon_entropy
 from sessionguard.masking.masker import KINDS, MARKER_PREFIX, SecretMasker, mask_secrets
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -216,6 +217,7 @@ def assume_distinct(secret: str, *texts: str) -> None:
     assume(all(secret not in text for text in texts))
     assume(secret not in ALL_MARKERS)
     assume(not is_placeholder_token(secret.encode()))
+    assume(not is_placeholder(secret.encode()))  # `A00TOKEN0` reads as a name, like ACCESS_TOKEN
 
 
 @pytest.mark.parametrize("name", sorted(CONTEXTS))

@@ -17,7 +17,7 @@ from functools import cache
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from sessionguard.masking.heuristics import is_placeholder_token
+from sessionguard.masking.heuristics import is_placeholder, is_placeholder_token
 from sessionguard.rules import RulePack
 from sessionguard.session.engine import SessionEngine
 from sessionguard.session.records import SessionEvent
@@ -51,6 +51,7 @@ def looks_like_a_value(text: str) -> bool:
         and sum(char.isalpha() for char in text) >= 3
         and "000" not in text
         and not is_placeholder_token(text.encode(), documented=False)
+        and not is_placeholder(text.encode())  # `A00TOKEN0` reads as a name, like ACCESS_TOKEN
     )
 
 
