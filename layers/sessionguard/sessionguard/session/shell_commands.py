@@ -462,18 +462,20 @@ def _expands_to_nothing(word: str, texts: list[str], assignments: list[int], ctx
     """Whether `word` is only lower-case variables that nothing on the line set (`$u`, `${x}$y`): the shell drops
     such a word. An upper-case name ($EDITOR, $SHELL) usually comes from the environment, which the line does not
     show, so it is left as the command name."""
-    if not _ONLY_LOCAL_VARIABLES.fullmatch(word):
-        return False
+    return bool(_ONLY_LOCAL_VARIABLES.fullmatch(word)) and not _expanded(word, texts, assignments, ctx)
+
+
+def _expanded(word: str, texts: list[str], assignments: list[int], ctx: Context) -> str:
+    """`word` with its variables expanded from those the line set so far (an unset one is empty)."""
     ctx.remember_assignments(texts[index] for index in assignments)
-    return not any(ctx.variables.get(match[1] or match[2]) for match in _VARIABLE.finditer(word))
+    return _VARIABLE.sub(lambda m: ctx.variables.get(m[1] or m[2], ""), word)
 
 
 def _resolved_name(word: str, texts: list[str], assignments: list[int], ctx: Context) -> str:
     """The command name as the shell would find it: variables expanded (an unset one is empty, so `c${x}url` is
     curl) and a glob matched against the programs attackers hide (`/???/b??h` is /bin/bash)."""
     if "$" in word:
-        ctx.remember_assignments(texts[index] for index in assignments)
-        expanded = _VARIABLE.sub(lambda m: ctx.variables.get(m[1] or m[2], ""), word)
+        expanded = _expanded(word, texts, assignments, ctx)
         if expanded and not _BLANK.search(expanded):
             word = expanded
     if _GLOB.search(word) and len(word) <= _MAX_GLOB_LENGTH and _LETTER.search(word):
