@@ -96,7 +96,8 @@ class _Context:
 @contextmanager
 def _stack() -> Iterator[tuple[CallMeter, Any]]:
     """moto with the stack's resources and the function's environment; the call meter and the function's module.
-    The environment and boto3's default session are put back afterwards (tests call this too)."""
+    The environment, boto3's default session and the function's SDK session are put back afterwards (tests call
+    this too)."""
     saved = dict(os.environ)
     try:
         yield from _stack_in()
@@ -104,8 +105,10 @@ def _stack() -> Iterator[tuple[CallMeter, Any]]:
         os.environ.clear()
         os.environ.update(saved)
         import boto3  # noqa: PLC0415
+        from sessionguard.adapters import aws  # noqa: PLC0415
 
         boto3.DEFAULT_SESSION = None
+        aws.sdk_session.cache_clear()
 
 
 def _stack_in() -> Iterator[tuple[CallMeter, Any]]:
@@ -167,9 +170,13 @@ def _stack_in() -> Iterator[tuple[CallMeter, Any]]:
             }
         )
         meter = CallMeter()
-        # Clients copy their session's event hooks when they are made: register before the function makes any.
-        boto3.DEFAULT_SESSION._session.register("before-call", meter.before)  # type: ignore[union-attr]
-        boto3.DEFAULT_SESSION._session.register("after-call", meter.after)  # type: ignore[union-attr]
+        # Clients copy their session's event hooks when they are made: register on the session the function makes
+        # its clients from (a new one, inside moto) before it makes any.
+        from sessionguard.adapters import aws  # noqa: PLC0415
+
+        aws.sdk_session.cache_clear()
+        aws.sdk_session().register("before-call", meter.before)
+        aws.sdk_session().register("after-call", meter.after)
         from sessionguard.alerting import session_alerts  # noqa: PLC0415
 
         session_alerts.default_outlets.cache_clear()

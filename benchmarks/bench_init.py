@@ -10,9 +10,10 @@
   PutLogEvents call, its session-ledger record inside it; the DynamoDB client it made before is made only by a
   delivery that alerts) and mask a first line.
 - `handler_floor_ms`: in a fresh interpreter, what the goal's own terms cost with none of SessionGuard's code:
-  `import boto3`, Powertools' Logger, Metrics and Tracer made as sessionguard/observability.py makes them (tracing
-  kept), the rule pack's first compile (the patterns of the Linux prefilter, the set a first command compiles, written
-  to a file by this bench) and search, and the CloudWatch Logs client. The masker is left out: a lower bound for
+  botocore's session (the function makes its clients with botocore alone: sessionguard.adapters.aws.sdk_session),
+  Powertools' Logger, Metrics and Tracer made as sessionguard/observability.py makes them (tracing kept), the rule
+  pack's first compile (the patterns of the Linux prefilter, the set a first command compiles, written to a file by
+  this bench) and search, and the CloudWatch Logs client. The masker is left out: a lower bound for
   `handler_init_ms`, whatever SessionGuard's own modules cost.
 
 All three run as in the function: with `python -S` (no site-packages) on a path that holds only what the layer ships
@@ -66,15 +67,15 @@ outlets.transcripts._client
 mask_secrets("sh-4.2$ ls -la")
 print((time.perf_counter() - start) * 1000)
 """
-# What the goal's own terms cost with no SessionGuard code at all: `import boto3`, Powertools' Logger, Metrics and
-# Tracer as sessionguard/observability.py makes them (the Tracer patching botocore and httplib), the rule pack's first
-# compile (the Linux prefilter's patterns, read from a file the bench writes) with a first search, and the CloudWatch
-# Logs client. The masker's patterns are left out, so this is a lower bound. Its arguments: the patterns' file, then
-# the modules the Tracer patches (observability.TRACED_MODULES).
+# What the goal's own terms cost with no SessionGuard code at all: botocore's session, Powertools' Logger, Metrics
+# and Tracer as sessionguard/observability.py makes them (the Tracer patching botocore and httplib), the rule pack's
+# first compile (the Linux prefilter's patterns, read from a file the bench writes) with a first search, and the
+# CloudWatch Logs client. The masker's patterns are left out, so this is a lower bound. Its arguments: the patterns'
+# file, then the modules the Tracer patches (observability.TRACED_MODULES).
 HANDLER_FLOOR: Final = """
 import sys, time
 start = time.perf_counter()
-import boto3
+import botocore.session
 from aws_lambda_powertools import Logger, Metrics, Tracer
 logger, tracer, metrics = Logger(), Tracer(patch_modules=tuple(sys.argv[2:])), Metrics()
 import json, re2
@@ -86,7 +87,7 @@ with open(sys.argv[1], encoding="utf-8") as patterns:
         pattern_set.Add(pattern)
 pattern_set.Compile()
 pattern_set.Match("ls -la /var/log")
-boto3.client("logs")
+botocore.session.get_session().create_client("logs")
 print((time.perf_counter() - start) * 1000)
 """
 LAMBDA_ENVIRONMENT: Final = {

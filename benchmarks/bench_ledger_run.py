@@ -6,7 +6,7 @@ N shell sessions are started (StartSession through the ledger function) and stre
 delivery records in its stream of the sanitized group, written with PutLogEvents as the subscription function
 writes them (not counted). Then the reconciler runs three times, five minutes apart, and each run's AWS calls are
 counted with botocore's `before-call` event (one per operation; moto answers each at once), registered on the
-boto3 session the ledger function's clients are made from:
+botocore session the ledger function's clients are made from (sessionguard.adapters.aws.sdk_session):
 
 - `first`: the first run after the sessions began streaming (its sweep finds every stream, its reads set every
   session's totals);
@@ -106,6 +106,7 @@ def run(n: int) -> dict[str, Any]:
 
     with mock_aws():
         table, topic, writer = create_stack(boto3)
+        from sessionguard.adapters import aws  # noqa: PLC0415 - inside moto
         from sessionguard.adapters.delivery_records import DeliveryRecords  # noqa: PLC0415 - inside moto
         from sessionguard.adapters.session_ledger import SsmSessionDirectory  # noqa: PLC0415 - inside moto
         from sessionguard.alerting import ledger_alerts  # noqa: PLC0415 - inside moto
@@ -114,11 +115,10 @@ def run(n: int) -> dict[str, Any]:
         from sessionguard.observability import metrics  # noqa: PLC0415 - inside moto
 
         calls: Counter[str] = Counter()
-        counting = boto3.session.Session()
-        counting.events.register(
+        aws.sdk_session.cache_clear()  # a new session, whose clients count their calls
+        aws.sdk_session().register(
             "before-call", lambda model, **_: calls.update([f"{model.service_model.service_name}:{model.name}"])
         )
-        boto3.DEFAULT_SESSION = counting
         env = {
             "ALERT_STATE_TABLE": STATE_TABLE,
             "ALERT_TOPIC_ARN": topic,
@@ -131,7 +131,7 @@ def run(n: int) -> dict[str, Any]:
         os.environ.update(env)
         ledger_alerts.default_outlets.cache_clear()
         settings, outlets = ledger_alerts.default_outlets()
-        paged = PagedLogs(counting.client("logs", region_name=REGION))
+        paged = PagedLogs(aws.aws_client("logs"))
         outlets.records = DeliveryRecords(SANITIZED_GROUP, paged)  # type: ignore[arg-type]
         clock = [START]
         outlets.wall_clock = lambda: float(clock[0])

@@ -49,7 +49,8 @@ POWERTOOLS_SERVICES = {
     "DynamoDBPersistenceLayer": "dynamodb",
     "S3Object": "s3",
 }
-# LazyClient makes its clients with `boto3.client(self.service, …)`: its services are the LazyClient("…") names.
+# Every adapter makes its clients with `aws_client("…")` (LazyClient with `aws_client(self.service, …)`, its
+# services then the LazyClient("…") names), which calls `sdk_session().create_client(service, …)`.
 LAZY_CLIENT_MAKER = "layers/sessionguard/sessionguard/adapters/aws.py"
 # Listed though no code of ours names them: botocore's own credential providers call STS (an assumed role, a web
 # identity token) when the environment asks for them, and the X-Ray SDK's recorder makes a sampling client for its
@@ -74,7 +75,7 @@ def _client_service(call: ast.Call) -> str | None:
     name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
     if name in POWERTOOLS_SERVICES:
         return POWERTOOLS_SERVICES[name]
-    if not (name in CLIENT_MAKERS and isinstance(function, ast.Attribute)) and name != "LazyClient":
+    if not (name in CLIENT_MAKERS and isinstance(function, ast.Attribute)) and name not in {"LazyClient", "aws_client"}:
         return None
     first = call.args[0] if call.args else None
     if first is None:  # service_name=... as a keyword
@@ -89,7 +90,8 @@ def clients_made() -> dict[str, list[str]]:
         tree = ast.parse(source.read_text(encoding="utf-8"), filename=str(source))
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and (service := _client_service(node)) is not None:
-                if not service and source == ROOT / LAZY_CLIENT_MAKER and ast.unparse(node.args[0]) == "self.service":
+                maker_argument = ast.unparse(node.args[0]) if node.args else ""
+                if not service and source == ROOT / LAZY_CLIENT_MAKER and maker_argument in {"self.service", "service"}:
                     continue
                 made.setdefault(service, []).append(f"{source.relative_to(ROOT)}:{node.lineno}")
     return made

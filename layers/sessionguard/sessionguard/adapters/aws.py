@@ -1,11 +1,12 @@
-"""What every boto3 adapter shares: client configurations, clients made on first use, and how an AWS error is
-named in logs."""
+"""What every AWS adapter shares: the session clients are made from, client configurations, clients made on first
+use, and how an AWS error is named in logs."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Final, Self, overload
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -19,6 +20,23 @@ HISTORY_CLIENT_CONFIG: Final = Config(
 )
 
 
+@functools.cache
+def sdk_session() -> botocore.session.Session:
+    """The one botocore session every adapter's clients are made from, made on first use: region, credentials and
+    configuration come from the environment, as they do for boto3's default session.
+
+    Clients are made with botocore alone: boto3's client is botocore's, and `import boto3` adds its resource layer
+    and s3transfer, which the functions never use: ~35 ms of every cold start of the session alert function
+    (docs/performance.md, "Starting a function"). Tests and benchmarks that count calls register botocore event
+    hooks on this session (or replace it: `sdk_session.cache_clear()`, then patch the function)."""
+    return botocore.session.get_session()
+
+
+def aws_client(service: str, config: Config = CLIENT_CONFIG) -> Any:
+    """A botocore client of `service` from `sdk_session()` (typed by the caller's annotation: mypy_boto3 stubs)."""
+    return sdk_session().create_client(service, config=config)
+
+
 def error_code(error: Exception) -> str:
     """The AWS error code of a ClientError, else the exception's type name: safe to log (never a message)."""
     if isinstance(error, ClientError):
@@ -27,7 +45,7 @@ def error_code(error: Exception) -> str:
 
 
 class LazyClient[C]:
-    """A boto3 client attribute made on first use. Making a client loads its service's model (tens of milliseconds
+    """An AWS client attribute made on first use. Making a client loads its service's model (tens of milliseconds
     each at a cold start), and a quiet delivery uses two of the alert function's dozen: the others are never made
     in a container that never needs them. An instance given a client (tests) keeps it: `vars(self)[name] = client`
     in its `__init__`, as the made client is kept (the attribute then shadows this descriptor, as with
@@ -48,7 +66,7 @@ class LazyClient[C]:
     def __get__(self, instance: object, owner: type | None = None) -> Any:
         if instance is None:
             return self
-        client = boto3.client(self.service, config=self.config)  # type: ignore[call-overload]
+        client = aws_client(self.service, self.config)
         vars(instance)[self.name] = client
         return client
 

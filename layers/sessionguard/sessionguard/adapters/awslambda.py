@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-import boto3
-
-from sessionguard.adapters.aws import CLIENT_CONFIG
+from sessionguard.adapters.aws import aws_client
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -18,7 +16,7 @@ class FunctionInvoker(Protocol):
 
 class LambdaInvoker:
     def __init__(self, client: LambdaClient | None = None) -> None:
-        self._client: LambdaClient = client or boto3.client("lambda", config=CLIENT_CONFIG)
+        self._client: LambdaClient = client or aws_client("lambda")
 
     def invoke(self, function_name: str, payload: bytes) -> int:
         """Invoke asynchronously, as CloudWatch Logs does, so the function's retries and on-failure destination

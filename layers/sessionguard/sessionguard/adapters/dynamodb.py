@@ -7,6 +7,7 @@ and session ledger functions, keyed by `id` and expiring by `expiration`; the su
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Collection, Mapping
@@ -14,11 +15,9 @@ from decimal import Decimal
 from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any, Final
 
-import boto3
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from sessionguard.adapters.aws import CLIENT_CONFIG, LazyClient, error_code
+from sessionguard.adapters.aws import LazyClient, aws_client, error_code
 from sessionguard.alerting.claims import ADMITTED, DONE_PREFIX, ClaimWrite, DeliveredElsewhere
 from sessionguard.alerting.noise import STATE_RETENTION_SECONDS, DeliveredButNotRecorded, state_key
 
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
         IdempotencyConfig,
     )
     from aws_lambda_powertools.utilities.typing import LambdaContext
+    from boto3.dynamodb.types import TypeDeserializer
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
@@ -107,7 +107,15 @@ class DynamoNoiseStore:
 
 
 _ATTRIBUTES: Final = {"#owner": "owner", "#exp": "expiration", "#admitted": "admitted"}
-_deserializer: Final = TypeDeserializer()
+
+
+@functools.cache
+def _deserializer() -> TypeDeserializer:
+    """boto3's DynamoDB type deserializer, imported on first use: importing any of boto3 imports all of it, which a
+    quiet delivery never needs (sdk_session)."""
+    from boto3.dynamodb.types import TypeDeserializer  # noqa: PLC0415
+
+    return TypeDeserializer()
 
 
 class SessionClaims:
@@ -271,7 +279,8 @@ class SessionClaims:
 
 def plain_item(item: Mapping[str, Any]) -> dict[str, Any]:
     """A DynamoDB item as plain values: numbers as int, sets as sets of str."""
-    values = {name: _deserializer.deserialize(value) for name, value in item.items()}
+    deserializer = _deserializer()
+    values = {name: deserializer.deserialize(value) for name, value in item.items()}
     return {name: int(value) if isinstance(value, Decimal) else value for name, value in values.items()}
 
 
@@ -310,7 +319,7 @@ def idempotency_persistence(table_name: str, client: DynamoDBClient | None = Non
 
     return DynamoDBPersistenceLayer(
         table_name=table_name,
-        boto3_client=client or boto3.client("dynamodb", config=CLIENT_CONFIG),
+        boto3_client=client or aws_client("dynamodb"),
     )
 
 

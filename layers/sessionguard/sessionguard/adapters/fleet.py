@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from sessionguard.adapters.aws import error_code
+from sessionguard.adapters.aws import aws_client, error_code
 from sessionguard.enrollment.decisions import (
     AGENT_UPDATE_DOCUMENT,
     AgentInfo,
@@ -123,11 +122,11 @@ class Fleet:
     @classmethod
     def connect(cls, *, instance_information: InstanceInformationApi | None = None) -> Fleet:
         return cls(
-            ec2=boto3.client("ec2", config=_BOTO_CONFIG),
-            iam=boto3.client("iam", config=_BOTO_CONFIG),
-            ssm=boto3.client("ssm", config=_BOTO_CONFIG),
-            sns=boto3.client("sns", config=_BOTO_CONFIG),
-            sfn=boto3.client("stepfunctions", config=_BOTO_CONFIG),
+            ec2=aws_client("ec2", _BOTO_CONFIG),
+            iam=aws_client("iam", _BOTO_CONFIG),
+            ssm=aws_client("ssm", _BOTO_CONFIG),
+            sns=aws_client("sns", _BOTO_CONFIG),
+            sfn=aws_client("stepfunctions", _BOTO_CONFIG),
             instance_information=instance_information,
         )
 
@@ -349,7 +348,7 @@ class HostManagementSetting:
 
     @classmethod
     def connect(cls) -> HostManagementSetting:
-        return cls(boto3.client("ssm", config=_BOTO_CONFIG))
+        return cls(aws_client("ssm", _BOTO_CONFIG))
 
     def current(self) -> HostManagementState:
         setting = self.api.get_service_setting(SettingId=HOST_MANAGEMENT_SETTING_ID)["ServiceSetting"]

@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-import boto3
 from botocore.exceptions import ClientError
 
-from sessionguard.adapters.aws import CLIENT_CONFIG, HISTORY_CLIENT_CONFIG, LazyClient, error_code
+from sessionguard.adapters.aws import HISTORY_CLIENT_CONFIG, LazyClient, aws_client, error_code
 from sessionguard.alerting.log_events import LogEvent
 from sessionguard.alerting.text import utf8_safe
 
@@ -192,7 +191,7 @@ class SessionLogReader:
     """Fetch one event of the session log group by id (replay of a failure-queue reference)."""
 
     def __init__(self, client: CloudWatchLogsClient | None = None) -> None:
-        self._client: CloudWatchLogsClient = client or boto3.client("logs", config=CLIENT_CONFIG)
+        self._client: CloudWatchLogsClient = client or aws_client("logs")
 
     def find_event(self, log_group: str, log_stream: str, event_id: str, timestamp: int) -> dict[str, Any] | None:
         """The event as a subscription delivers it ({id, timestamp, message}), or None when it is gone."""

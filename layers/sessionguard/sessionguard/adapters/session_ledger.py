@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
-import boto3
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from sessionguard.adapters.aws import CLIENT_CONFIG, LazyClient, error_code
+from sessionguard.adapters.aws import LazyClient, aws_client, error_code
+from sessionguard.adapters.dynamodb import plain_item
 from sessionguard.ledger.model import RECORD_TOTALS_PREFIX, SessionRecord, StreamDelivery, StreamTotals
 
 # ledger.calls in annotations only: importing it loads the guardrail catalog, which the session alert function's
@@ -35,16 +33,10 @@ BATCH_GET_MAX: Final = 100  # BatchGetItem's keys per call
 # The item that holds the reconciler's sweep checkpoint: a ':' never appears in a stream name (CloudWatch Logs
 # refuses it), so no session the sweep finds can take this key.
 SWEEP_KEY: Final = "sessionguard:delivery-record-sweep"
-_deserializer: Final = TypeDeserializer()
-
-
-def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
-    values = {name: _deserializer.deserialize(value) for name, value in item.items()}
-    return {name: int(v) if isinstance(v, Decimal) else v for name, v in values.items()}
 
 
 def _record(item: Mapping[str, Any]) -> SessionRecord:
-    return SessionRecord.from_item(_plain(item))
+    return SessionRecord.from_item(plain_item(item))
 
 
 class SessionTable:
@@ -189,7 +181,7 @@ class SessionTable:
                 }
                 answer: dict[str, Any] = dict(self._client.batch_get_item(RequestItems={self.table_name: request}))
                 for item in answer.get("Responses", {}).get(self.table_name, []):
-                    plain = _plain(item)
+                    plain = plain_item(item)
                     states[str(plain["session_id"])] = ("open" in plain, int(plain.get("records_read_at", 0)))
                 keys = list(answer.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", []))
         return states
@@ -200,7 +192,7 @@ class SessionTable:
         item = self._client.get_item(
             TableName=self.table_name, Key={"session_id": {"S": SWEEP_KEY}}, ConsistentRead=True
         ).get("Item")
-        plain = _plain(item) if item else {}
+        plain = plain_item(item) if item else {}
         return int(plain.get("swept_to", 0)), int(plain.get("window", 0))
 
     def set_sweep_checkpoint(self, swept_to_ms: int, window_s: int) -> None:
@@ -335,7 +327,7 @@ class SsmSessionDirectory:
     """DescribeSessions, paginated and bounded: a run reads at most `max_pages` pages of each state."""
 
     def __init__(self, client: SSMClient | None = None, max_pages: int = 10) -> None:
-        self._client: SSMClient = client or boto3.client("ssm", config=CLIENT_CONFIG)
+        self._client: SSMClient = client or aws_client("ssm")
         self.max_pages = max_pages
         self.calls = 0
 
@@ -371,7 +363,7 @@ def _typed(value: int | str) -> dict[str, str]:
 
 def read_transcript(bucket: str, key: str, version_id: str, max_bytes: int, client: S3Client | None = None) -> bytes:
     """The first `max_bytes` of one version of a transcript object (decrypted by S3 with the stack's key)."""
-    s3: S3Client = client or boto3.client("s3", config=CLIENT_CONFIG)
+    s3: S3Client = client or aws_client("s3")
     request: dict[str, Any] = {"Bucket": bucket, "Key": key, "Range": f"bytes=0-{max_bytes - 1}"}
     if version_id and version_id != "null":
         request["VersionId"] = version_id

@@ -9,9 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Protocol
 
-import boto3
-
-from sessionguard.adapters.aws import CLIENT_CONFIG, LazyClient
+from sessionguard.adapters.aws import LazyClient, aws_client
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -76,7 +74,7 @@ class FailureQueueReader:
 
     def __init__(self, queue_url: str, client: SQSClient | None = None) -> None:
         self.queue_url = queue_url
-        self._client: SQSClient = client or boto3.client("sqs", config=CLIENT_CONFIG)
+        self._client: SQSClient = client or aws_client("sqs")
 
     def receive(self, max_messages: int, visibility_timeout: int) -> list[QueuedMessage]:
         response = self._client.receive_message(

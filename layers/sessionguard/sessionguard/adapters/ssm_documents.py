@@ -18,11 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from sessionguard.adapters.aws import error_code
+from sessionguard.adapters.aws import aws_client, error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -60,7 +59,7 @@ class SessionDocuments:
     """Create, version, read and delete SSM Session documents by name."""
 
     def __init__(self, client: SSMClient | None = None) -> None:
-        self._client: SSMClient = client or boto3.client("ssm", config=SSM_CLIENT_CONFIG)
+        self._client: SSMClient = client or aws_client("ssm", SSM_CLIENT_CONFIG)
 
     def describe(self, name: str) -> DocumentState | None:
         """The document's type and versions, or None if it does not exist."""
