@@ -835,6 +835,18 @@ NAMES = [
     leak("glued-account-key", [f"AZURESTORAGEACCOUNTKEY: {PW}"], [PW], ["AZURESTORAGEACCOUNTKEY: "]),
     leak("numbered-key", [f"salesforce_key1 = {PW}"], [PW], ["salesforce_key1 = "]),
     leak("encoded-key", [f'private_key_base64 = "{PW}"'], [PW], ['private_key_base64 = "']),
+    # a glued last word after other words (spark's Azure storage key), a write key (Segment, Satismeter)
+    leak(
+        "glued-last-word", [f"--conf spark.azure.storageaccountkey={PW} \\"], [PW], ["spark.azure.storageaccountkey="]
+    ),
+    leak("write-key", [f'satismeter_writekey := "{PW}"'], [PW], ["satismeter_writekey := "]),
+    # a token in capitals that starts like a name (API_KEY…) is a value: a name is never that long and full of digits
+    leak(
+        "capitals-token",
+        ["export FINAGE_KEY=API_KEYN2B1NFN5CP6CK5BJHY8B15YF535TP681"],
+        ["N2B1NFN5CP6CK5"],
+        ["FINAGE_KEY="],
+    ),
 ]
 
 
@@ -856,6 +868,11 @@ def test_numbered_glued_and_encoded_names_and_random_plain_keys_are_masked(
         "PWD=/home/ec2-user",
         "OLDPWD=/var/log",
         "public_key_pem = ssh-ed25519",
+        "export TOKEN=ACCESS_TOKEN",  # names in capitals stay names
+        "password: AWS_SECRET_ACCESS_KEY_2024",
+        "api_key=OAUTH2_CLIENT_SECRET_V2",
+        "hotkey=ctrl+shift+k",
+        "sortkey=created_at",
     ],
 )
 def test_plain_keys_with_ordinary_values_stay_readable(line: str) -> None:

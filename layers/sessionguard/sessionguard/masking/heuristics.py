@@ -78,10 +78,15 @@ _SECRET_KEY_WORDS: Final = frozenset(
     {"apikey", "secretkey", "privatekey", "accesskey", "signingkey", "masterkey", "encryptionkey",
      "licensekey", "authkey", "clientkey", "appkey", "serverkey", "sshkey", "subscriptionkey", "functionkey",
      "hmackey", "webhookkey", "cryptkey", "accountkey", "storagekey", "adminkey", "servicekey", "sessionkey",
-     "sharedkey", "psk", "skey"}
+     "sharedkey", "writekey", "psk", "skey"}
 )  # fmt: skip
 _PLAIN_KEY_NAMES: Final = frozenset({b"key"})
 _PLAIN_VALUE_MIN: Final = 16
+# A name in capitals (see _is_token_in_capitals) is shorter, or has fewer digits, than this.
+_CAPITALS_TOKEN_MIN: Final = 20
+_CAPITALS_TOKEN_DIGITS: Final = 6
+_DIGITS: Final = b"0123456789"
+_NAME_IN_CAPITALS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ_" + _DIGITS
 # A last word that says how the value is written, not what it is (private_key_base64, DB_PASSWORD_B64).
 _ENCODING_WORDS: Final = frozenset({"base64", "b64", "hex", "encoded", "enc", "pem", "der"})
 _SECRET_KEY_SUFFIXES: Final = tuple(sorted(_SECRET_KEY_WORDS - {"psk"}))  # `psk` ends words that are no key
@@ -143,8 +148,9 @@ _NAME_KINDS: Final[tuple[tuple[str, Callable[[str, list[str]], bool]], ...]] = (
     ("key", lambda c, w: c.endswith("keydata")),  # kubeconfig client-key-data: a base64 private key
     ("key", lambda c, w: w[-1] == "key" and len(w) > 1 and w[-2] not in _NOT_SECRET_KEY_QUALIFIER),
     ("key", lambda c, w: w[-1] in _SECRET_KEY_WORDS),
-    # One word glued from a qualifier and a secret key's word, or a password's: AZURESTORAGEACCOUNTKEY, ACRPWD.
-    ("key", lambda c, w: len(w) == 1 and c.endswith(_SECRET_KEY_SUFFIXES)),
+    # A last word glued from a qualifier and a secret key's word: AZURESTORAGEACCOUNTKEY,
+    # spark.azure.storageaccountkey, satismeter_writekey. Or a password's, in one word: ACRPWD.
+    ("key", lambda c, w: w[-1].endswith(_SECRET_KEY_SUFFIXES)),
     ("password", lambda c, w: len(w) == 1 and c.endswith("pwd") and c not in ("pwd", "oldpwd")),
     ("auth", lambda c, w: w[-1].endswith("auth")),
 )
@@ -299,10 +305,21 @@ def is_placeholder(value: bytes) -> bool:
         return True
     if value[0] not in _PLACEHOLDER_FIRST:
         return False
-    if not _PLACEHOLDER.fullmatch(value):
+    if not _PLACEHOLDER.fullmatch(value) or _is_token_in_capitals(value):
         return False
     # `$(echo hunter2)` prints a literal; any other command substitution only names where the secret lives.
     return not (value.startswith((b"$(", b"`")) and (b"echo" in value or b"printf" in value))
+
+
+def _is_token_in_capitals(value: bytes) -> bool:
+    """A value of capitals, digits and `_` holding a secret's word is a variable's name (`ACCESS_TOKEN`, `A00TOKEN0`,
+    `OAUTH2_KEY`): but not when long and full of digits, as a name never is and a token in capitals is
+    (`API_KEYN2B1NFN5CP6CK5BJHY8B15YF535TP681`)."""
+    return (
+        len(value) >= _CAPITALS_TOKEN_MIN
+        and not value.translate(None, _NAME_IN_CAPITALS)
+        and len(value) - len(value.translate(None, _DIGITS)) >= _CAPITALS_TOKEN_DIGITS
+    )
 
 
 # --- token-shaped values that are no secret, and tokens alone on a line ----------------------------------
@@ -416,6 +433,7 @@ _BARE_TOKEN: Final = Regex(rf"^[ \t]*(?P<v>{BARE_CHARS}{{16,512}})[ \t]*$")
 _BARE_MIN, _BARE_MAX = 16, 512
 _HEX_AND_DASH: Final = b"0123456789abcdefABCDEF-"
 _DIGITS: Final = b"0123456789"
+_NAME_IN_CAPITALS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ_" + _DIGITS
 _LETTERS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _SEPARATORS: Final = b"-_.:"
 _PREFIX_SEPARATORS: Final = b"-_"

@@ -18,6 +18,7 @@ KINDS: Final = frozenset(
         "gitlab-token",
         "slack-token",
         "slack-webhook",
+        "discord-webhook",
         "stripe-key",
         "npm-token",
         "google-api-key",
