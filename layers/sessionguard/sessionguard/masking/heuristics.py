@@ -85,8 +85,7 @@ _PLAIN_VALUE_MIN: Final = 16
 # A name in capitals (see _is_token_in_capitals) is shorter, or has fewer digits, than this.
 _CAPITALS_TOKEN_MIN: Final = 20
 _CAPITALS_TOKEN_DIGITS: Final = 6
-_DIGITS: Final = b"0123456789"
-_NAME_IN_CAPITALS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ_" + _DIGITS
+_NAME_IN_CAPITALS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789"
 # A last word that says how the value is written, not what it is (private_key_base64, DB_PASSWORD_B64).
 _ENCODING_WORDS: Final = frozenset({"base64", "b64", "hex", "encoded", "enc", "pem", "der"})
 _SECRET_KEY_SUFFIXES: Final = tuple(sorted(_SECRET_KEY_WORDS - {"psk"}))  # `psk` ends words that are no key
@@ -433,7 +432,6 @@ _BARE_TOKEN: Final = Regex(rf"^[ \t]*(?P<v>{BARE_CHARS}{{16,512}})[ \t]*$")
 _BARE_MIN, _BARE_MAX = 16, 512
 _HEX_AND_DASH: Final = b"0123456789abcdefABCDEF-"
 _DIGITS: Final = b"0123456789"
-_NAME_IN_CAPITALS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ_" + _DIGITS
 _LETTERS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _SEPARATORS: Final = b"-_.:"
 _PREFIX_SEPARATORS: Final = b"-_"
