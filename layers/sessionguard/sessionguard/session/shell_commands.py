@@ -247,6 +247,14 @@ def finish_command(frame: Frame, ctx: Context) -> None:
         emit_command([word.text() for word in words], [word.redirect for word in words], with_subs, frame.out, ctx)
 
 
+def _brace_items(text: str) -> list[str]:
+    """The words bash makes of an unquoted brace list that spells a command without blanks (`{curl,-s,URL}`; an
+    empty item is no word), else none."""
+    if len(text) > _MAX_BRACE_LIST or not _BRACE_LIST.fullmatch(text):
+        return []
+    return [item for item in text[1:-1].split(",") if item]
+
+
 def emit_command(  # noqa: PLR0912, PLR0915 -- the steps below are in the order the shell applies them
     texts: list[str],
     redirects: list[bool] | None,
@@ -259,15 +267,13 @@ def emit_command(  # noqa: PLR0912, PLR0915 -- the steps below are in the order 
     `redirects` is None when no word is a redirection operator; `words` is None when no word holds a
     substitution (always on the fast paths), else they carry the words' parts.
     """
-    if words is None and len(texts[0]) <= _MAX_BRACE_LIST and _BRACE_LIST.fullmatch(texts[0]):
+    if words is None and (items := _brace_items(texts[0])):
         # `{curl,-s,URL}|{bash,}`: bash expands the list into the words of a command (an empty item is no word).
         # The command as typed stays a segment of its own, for rules about the spelling (SG-OBF-006).
-        items = [item for item in texts[0][1:-1].split(",") if item]
-        if items:
-            ctx.add_segment(" ".join(texts))
-            if redirects is not None:
-                redirects = [False] * len(items) + redirects[1:]
-            texts = items + texts[1:]
+        ctx.add_segment(" ".join(texts))
+        if redirects is not None:
+            redirects = [False] * len(items) + redirects[1:]
+        texts = items + texts[1:]
     first = texts[0]
     if (
         first not in _SPECIAL_COMMANDS
@@ -312,6 +318,14 @@ def emit_command(  # noqa: PLR0912, PLR0915 -- the steps below are in the order 
             continue
         spec = _WRAPPERS.get(name)
         if spec is None:
+            if i > 0 and words is None and (items := _brace_items(text)):
+                # `sudo {cat,/etc/shadow}`, `nohup {bash,-i} >& …`: the wrapped command is a brace list too (the
+                # line as typed stays a segment, as above); its items are read from here on, wrappers included.
+                ctx.add_segment(" ".join(texts))
+                texts = [*texts[:i], *items, *texts[i + 1 :]]
+                redirects = [*redirects[:i], *[False] * len(items), *redirects[i + 1 :]]
+                count = len(texts)
+                continue
             break
         after = _skip_wrapper_options(spec, texts, i + 1)
         if after is None:
