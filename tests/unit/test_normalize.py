@@ -242,12 +242,32 @@ def test_command_run_from_an_unusual_directory_is_also_kept_with_its_path() -> N
         "setsid rm -rf /",
         "busybox rm -rf /",
         "sudo nohup nice -n 5 timeout 10 /bin/rm -rf /",
+        "proxychains4 -q rm -rf /",
+        "proxychains -f /tmp/p.conf rm -rf /",
+        "torsocks -a 127.0.0.1 rm -rf /",
+        "cpulimit -l 50 -- rm -rf /",
+        "cpulimit --limit=50 rm -rf /",
+        "taskset -c 0 rm -rf /",
+        "taskset 0x1 rm -rf /",
+        "chrt -f 99 rm -rf /",
+        "strace -f -o /tmp/t rm -rf /",
+        "ltrace -e malloc rm -rf /",
+        "flock -w 5 /tmp/lock rm -rf /",
+        "firejail --noprofile rm -rf /",
+        "faketime 2020-01-01 rm -rf /",
         "if true; then rm -rf /; fi",
         "{ rm -rf /; }",
     ],
 )
 def test_wrappers_and_keywords_are_stripped_down_to_the_command(typed: str) -> None:
     assert "rm -rf /" in segments(typed)
+
+
+@pytest.mark.parametrize(
+    "typed", ["strace -p 1234", "cpulimit -p 1234 -l 50", "taskset -p 0x1 1234", "flock -c x /tmp/l"]
+)
+def test_a_wrapper_given_a_process_or_a_command_string_runs_no_command_of_its_own(typed: str) -> None:
+    assert segments(typed) == (typed,)
 
 
 def test_xargs_runs_its_argument_as_the_command() -> None:

@@ -98,6 +98,20 @@ _WRAPPERS: dict[str, _WrapperSpec] = {
     ),
     "busybox": _WrapperSpec(),
     "unbuffer": _WrapperSpec(),
+    # Proxies, CPU and scheduling limits, tracers, locks and sandboxes that run a command as given (a miner under
+    # `cpulimit`, a scanner under `proxychains`). A pid option (`-p`) means an existing process: no command.
+    "proxychains": _WrapperSpec("f"),
+    "proxychains4": _WrapperSpec("f"),
+    "torsocks": _WrapperSpec("uapP", frozenset({"user", "pass", "address", "port"})),
+    "tsocks": _WrapperSpec(),
+    "cpulimit": _WrapperSpec("le", frozenset({"limit", "exe"}), mode_flags="pP"),
+    "taskset": _WrapperSpec(positional=1, mode_flags="p"),  # `taskset [-c] MASK cmd`
+    "chrt": _WrapperSpec("T", positional=1, mode_flags="pm"),  # `chrt [-f|-r|-b|-i|-o|-d] PRIORITY cmd`
+    "strace": _WrapperSpec("eoEsSuIbXaP", frozenset({"output", "env", "user"}), mode_flags="pc"),
+    "ltrace": _WrapperSpec("eoEsunAaDF", frozenset({"output"}), mode_flags="p"),
+    "flock": _WrapperSpec("wEn", frozenset({"timeout", "conflict-exit-code"}), positional=1, mode_flags="c"),
+    "firejail": _WrapperSpec(),
+    "faketime": _WrapperSpec("f", positional=1),
     # These two run their arguments as a command string. They are skipped like wrappers, so `eval eval ... x`
     # costs nothing per level, then what follows the last one is re-parsed once (`eval 'a; b'`); the segment
     # itself keeps them, as `eval $(curl ...)` means more than `$(curl ...)`.
