@@ -909,3 +909,56 @@ def test_ssm_value_option_is_one_word_so_the_next_argument_cannot_make_it_a_plac
     shape of a stand-in (`00000…`), so the value was left readable. `--value` takes one shell word."""
     line = "aws ssm put-parameter --type SecureString --value a00011110 0"
     assert mask_event([line]) == ["aws ssm put-parameter --type SecureString --value [MASKED:ssm-secure-string] 0"]
+
+
+# --- webhook URLs (session 18's masking red team) --------------------------------------------------------------
+
+TEAMS_SECRET = "a8c4e2f07d9b41c6" + "b3e5f1a2d8c7e9b0"
+TEAMS_URL = (
+    "https://contoso.webhook.office.com/webhookb2/3f2a9c1e-7b4d-4e8a-9f61-2c5d8e0a4b7f@"
+    f"72f988bf-86f1-41af-91ab-2d7cd011db47/IncomingWebhook/{TEAMS_SECRET}/4f1e8d2c-6a3b-4c9d-8e7f-1a2b3c4d5e6f"
+)
+
+
+def test_a_teams_webhook_is_masked_whole_not_the_last_repetition_of_its_rules_group() -> None:
+    # gitleaks' microsoft-teams-webhook has no secretGroup and its first group is `([a-z0-9]{4}-){3}`: taking it
+    # masked 5 characters of a UUID and left the URL's secret readable.
+    (line,) = mask_event([f"curl -d @card.json {TEAMS_URL}"])
+    assert TEAMS_SECRET not in line
+    assert line == f"curl -d @card.json {m('microsoft-teams-webhook')}"
+
+
+# --- secret stores that print one value (session 18's masking red team) ----------------------------------------
+
+STORE_VALUE = "Harbor@50" + "falconQ7"
+PROMPT = "[root@ip-10-0-1-23 ~]# "
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "vault kv get -field=password secret/orders/db",
+        "vault read -field=value secret/legacy/db",
+        "op read op://Prod/orders-db/password",
+        "op item get corp --fields label=password --reveal",
+        "bw get password corp-github",
+        "pass show prod/db",
+        "gopass show -o prod/db",
+        "doppler secrets get DB_PASS --plain",
+        "gcloud secrets versions access latest --secret db-pass",
+        "az keyvault secret show --vault-name kv1 --name db --query value -o tsv",
+        "Get-AzKeyVaultSecret -VaultName kv1 -Name db -AsPlainText",
+        "terraform output -raw db_password",
+    ],
+)
+def test_a_secret_stores_printed_value_is_masked(command: str) -> None:
+    out = mask_event([f"{PROMPT}{command}", STORE_VALUE, PROMPT])
+    assert out[1] == m("secret")
+
+
+@pytest.mark.parametrize(
+    ("command", "output"),
+    [("vault kv get secret/orders/db", "ordinary-output"), ("terraform output", "ip-10-0-0-1"), ("pass", "Store")],
+)
+def test_a_secret_stores_other_output_stays(command: str, output: str) -> None:
+    assert mask_event([f"{PROMPT}{command}", output, PROMPT])[1] == output

@@ -63,10 +63,12 @@ class GitleaksCheck:
     def secret_span(self, match: Match) -> tuple[int, int]:
         """gitleaks' secretGroup, else the first unnamed group that took part, else the whole match. (gitleaks
         takes the first non-empty group of any kind; named groups there only label parts of a token, as
-        jwt-base64's header fields, and the whole token is what must not leak.)"""
+        jwt-base64's header fields, and the whole token is what must not leak. Nor is a repeated group the secret:
+        it holds only its last repetition, as microsoft-teams-webhook's `([a-z0-9]{4}-){3}`, 5 characters of a
+        UUID in the middle of the URL.)"""
         if self.secret_group and self.secret_group < len(match):
             return match[self.secret_group]
-        for group in _unnamed_groups(self.regex.compiled):
+        for group in _secret_candidates(self.regex.pattern):
             start, stop = match[group]
             if stop > start:
                 return start, stop
@@ -83,10 +85,13 @@ class GitleaksCheck:
 
 
 @cache
-def _unnamed_groups(regex: Regex) -> tuple[int, ...]:
-    """The capture groups without a name, in order."""
-    named = set(regex.groupindex.values())
-    return tuple(group for group in range(1, regex.groups + 1) if group not in named)
+def _secret_candidates(pattern: str) -> tuple[int, ...]:
+    """The capture groups without a name and not repeated (no `*`, `+` or `{` after them), by number."""
+    return tuple(
+        number
+        for number, (named, _, stop, _) in enumerate(_capture_groups(pattern), start=1)
+        if not named and not pattern.startswith(("*", "+", "{"), stop + 1)
+    )
 
 
 def _allowlist(raw: dict[str, Any]) -> Allowlist:

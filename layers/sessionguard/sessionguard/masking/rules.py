@@ -303,6 +303,28 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
         r"|\baws\s[^|;&\n]*\bsecretsmanager\s+get-secret-value\b[^|;&\n]*--output[ \t=]+text\b[^|;&\n]*$",
         special="prints-value",
     ),
+    # Secret stores' commands that print one value alone: `vault kv get -field=password PATH` (also `vault read`),
+    # 1Password's `op read op://…` and `op item get … --fields …`, Bitwarden's `bw get password|totp|notes`, `pass
+    # show` / `gopass show`, `doppler secrets get NAME --plain`, `gcloud secrets versions access`, `az keyvault
+    # secret show … -o tsv`, `Get-AzKeyVaultSecret … -AsPlainText`, and `terraform output -raw NAME` (a raw output
+    # is printed to be handed to what consumes it). As above, what they print is secret whatever its name.
+    make_rule(
+        "secret",
+        ("vault", "op ", "bw ", "pass", "doppler", "gcloud", "keyvault", "terraform"),
+        r"(?:^|[\s;&|(])(?:"
+        r"vault[ \t]+(?:kv[ \t]+get|read)[ \t]+(?:[^|;&\n]*[ \t])?-field(?:=|[ \t]+)\S+[^|;&\n]*"
+        r"|op[ \t]+read[ \t]+['\"]?op://[^|;&\n]*"
+        r"|op[ \t]+item[ \t]+get[ \t]+[^|;&\n]*--fields?[ \t=][^|;&\n]*"
+        r"|bw[ \t]+get[ \t]+(?:password|totp|notes)[ \t][^|;&\n]*"
+        r"|(?:go)?pass[ \t]+show[ \t][^|;&\n]*"
+        r"|doppler[ \t]+secrets[ \t]+get[ \t][^|;&\n]*--plain\b[^|;&\n]*"
+        r"|gcloud[ \t]+secrets[ \t]+versions[ \t]+access[ \t][^|;&\n]*"
+        r"|az[ \t]+keyvault[ \t]+secret[ \t]+show[ \t][^|;&\n]*(?:-o|--output)[ \t=]+tsv\b[^|;&\n]*"
+        r"|(?i:get-azkeyvaultsecret)[ \t][^|;&\n]*(?i:-asplaintext)\b[^|;&\n]*"
+        r"|terraform[ \t]+output[ \t]+(?:-no-color[ \t]+)?-raw[ \t]+\S+[ \t]*"
+        r")$",
+        special="prints-value",
+    ),
     # `aws ssm put-parameter --type SecureString --value X` and the decrypted `"Value"` that follows
     # `"Type": "SecureString"` in get-parameter(s) output (possibly on a later line: see _SSM_VALUE).
     make_rule("ssm-secure-string", ("securestring",), r"SecureString", special="secure-string"),
