@@ -962,3 +962,48 @@ def test_a_secret_stores_printed_value_is_masked(command: str) -> None:
 )
 def test_a_secret_stores_other_output_stays(command: str, output: str) -> None:
     assert mask_event([f"{PROMPT}{command}", output, PROMPT])[1] == output
+
+
+# --- tools that take a password or a token as an argument (session 18's masking red team) ----------------------
+
+TOOL_SECRET = "Kd7wP2" + "nXq9Lm"
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        (f"ipmitool -I lanplus -H 10.0.5.20 -U admin -P {TOOL_SECRET} chassis status", "password"),
+        (f"racadm -r 10.0.5.21 -u root -p {TOOL_SECRET} getsysinfo", "password"),
+        (f"cqlsh cass1 -u cassandra -p {TOOL_SECRET}", "password"),
+        (f"cypher-shell -a bolt://h:7687 -u neo4j -p {TOOL_SECRET}", "password"),
+        (f"rabbitmqadmin -H mq -u admin -p {TOOL_SECRET} list queues", "password"),
+        (f"snmpwalk -v2c -c {TOOL_SECRET} 10.0.0.1", "password"),
+        (f"snmpget -v3 -u mon -l authPriv -a SHA -A {TOOL_SECRET} -x AES -X {TOOL_SECRET}z h sysName.0", "password"),
+        (f"lftp -u deploy,{TOOL_SECRET} sftp://files.example.com", "password"),
+        (f"nmcli dev wifi connect Corp password {TOOL_SECRET}", "password"),
+        (f"openssl passwd -6 -salt Xy12 {TOOL_SECRET}", "password"),
+        (f"dotnet nuget push app.nupkg -k {TOOL_SECRET} -s https://api.nuget.org/v3/index.json", "token"),
+        (f"cargo login {TOOL_SECRET}", "token"),
+        (f"vsce publish -p {TOOL_SECRET}", "token"),
+        (f"poetry config http-basic.corp deploy {TOOL_SECRET}", "token"),
+        (f"ngrok config add-authtoken {TOOL_SECRET}", "token"),
+        (f"snyk auth {TOOL_SECRET}", "token"),
+        (f"gh secret set DB_PASS --body {TOOL_SECRET}", "token"),
+        (f"az keyvault secret set --vault-name kv1 --name db --value {TOOL_SECRET}", "token"),
+        (f"glab variable set DB_PASS {TOOL_SECRET}", "token"),
+        (f"ansible-vault encrypt_string '{TOOL_SECRET}' --name db_password", "token"),
+        (f"setx API_TOKEN {TOOL_SECRET}", "token"),
+        (f"ldap_bindpw = {TOOL_SECRET}", "password"),
+    ],
+)
+def test_a_password_or_token_given_to_a_tool_is_masked(line: str, kind: str) -> None:
+    (out,) = mask_event([line])
+    assert TOOL_SECRET not in out
+    assert m(kind) in out
+
+
+@pytest.mark.parametrize(
+    "line", ["ipmitool -H h -p 623 -U admin sensor", "setx PATH C:\\tools", "cargo login", "tar -A x.tar y.tar"]
+)
+def test_a_tools_other_arguments_stay(line: str) -> None:
+    assert mask_event([line]) == [line]

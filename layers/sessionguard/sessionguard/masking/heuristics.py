@@ -151,6 +151,7 @@ _NAME_KINDS: Final[tuple[tuple[str, Callable[[str, list[str]], bool]], ...]] = (
     # spark.azure.storageaccountkey, satismeter_writekey. Or a password's, in one word: ACRPWD.
     ("key", lambda c, w: w[-1].endswith(_SECRET_KEY_SUFFIXES)),
     ("password", lambda c, w: len(w) == 1 and c.endswith("pwd") and c not in ("pwd", "oldpwd")),
+    ("password", lambda c, w: len(w[-1]) > 2 and w[-1].endswith("pw")),  # LDAP bindpw, ldap_bindpw, rootpw
     ("auth", lambda c, w: w[-1].endswith("auth")),
 )
 

@@ -554,6 +554,47 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
         rf"|\brabbitmqctl[ \t]+(?:-\S+[ \t]+)*(?:add_user|change_password)[ \t]+\S+[ \t]+{value_pattern('vr')}"
         r"|\b(?:sqlplus|expdp|impdp|rman)(?:[ \t]+-\S+)*[ \t]+['\"]?[A-Za-z0-9_$#]+/(?P<vo_w>[^\s@'\"/]+)",
     ),
+    # Infrastructure and database clients' password options: ipmitool -P (-p is its port), racadm, cqlsh,
+    # cypher-shell and rabbitmqadmin -p; SNMP's community (-c); lftp -u user,password;
+    # nmcli's `password X` and `wifi-sec.psk X`; `openssl passwd [-6] [-salt S] X` (the password to hash).
+    make_rule(
+        "password",
+        ("ipmitool", "racadm", "cqlsh", "cypher-shell", "rabbitmqadmin", "snmp", "lftp", "nmcli", "passwd"),
+        rf"\bipmitool\s{_SAME_COMMAND}-P[ \t]*{option_value_pattern('vi')}"
+        rf"|\b(?:racadm|cqlsh|cypher-shell|rabbitmqadmin)\s{_SAME_COMMAND}(?:-p|--password)(?:[ \t]+|=)"
+        rf"{option_value_pattern('vc')}"
+        rf"|\bsnmp[a-z]*\s{_SAME_COMMAND}-c[ \t]*{option_value_pattern('vn')}"
+        r"|\blftp\s[^;&|\n]*?-u[ \t]+['\"]?[^\s,'\"]+,(?P<vl_w>[^\s'\"]+)"
+        rf"|\bnmcli\s[^;&|\n]*?\b(?:password|wifi-sec\.psk|802-1x\.password)[ \t]+{value_pattern('vm')}"
+        rf"|\bopenssl[ \t]+passwd(?:[ \t]+-salt[ \t]+\S+|[ \t]+-[0-9A-Za-z]+)*[ \t]+{option_value_pattern('vq')}",
+        requires=((b"-", b"password", b"psk", b"passwd"),),
+    ),
+    # SNMPv3's authentication and privacy pass phrases (-A, -X), each on a line that runs an snmp* command.
+    make_rule(
+        "password",
+        ("snmp",),
+        rf"(?:^|[ \t])-[AX][ \t]*{option_value_pattern('vx')}",
+        requires=((b"-A", b"-X"),),  # not snmp: requirements hold after the match, for the next search
+    ),
+    # Registry and service tokens given as arguments, and commands whose job is to store a secret: `dotnet nuget
+    # push -k`, `cargo login TOKEN`, `vsce publish -p`, `poetry`/`composer config http-basic.X USER PASSWORD`,
+    # `ngrok config add-authtoken`, `snyk auth`, `gh secret set NAME --body X`, `az keyvault secret set --value X`,
+    # `glab variable set NAME VALUE`, `ansible-vault encrypt_string 'X'`.
+    make_rule(
+        "token",
+        ("nuget", "cargo", "vsce", "http-basic", "ngrok", "snyk", "secret set", "variable set", "encrypt_string"),
+        rf"\bdotnet[ \t]+nuget[ \t]+push\s{_SAME_COMMAND}(?:-k|--api-key)[ \t]+{option_value_pattern('vd')}"
+        rf"|\bcargo[ \t]+login(?:[ \t]+--registry[ \t]+\S+)?[ \t]+{option_value_pattern('vg')}"
+        rf"|\bvsce[ \t]+publish\s{_SAME_COMMAND}(?:-p|--pat)[ \t]+{option_value_pattern('vv')}"
+        rf"|\b(?:poetry|composer)[ \t]+config\s{_SAME_COMMAND}http-basic\.\S+[ \t]+\S+[ \t]+"
+        rf"{option_value_pattern('vp')}"
+        rf"|\bngrok[ \t]+(?:config[ \t]+add-authtoken|authtoken)[ \t]+{option_value_pattern('vk')}"
+        rf"|\bsnyk[ \t]+auth[ \t]+{option_value_pattern('vs')}"
+        rf"|\bgh[ \t]+secret[ \t]+set\s{_SAME_COMMAND}(?:-b|--body)(?:[ \t]+|=){option_value_pattern('vh')}"
+        rf"|\baz[ \t]+keyvault[ \t]+secret[ \t]+set\s{_SAME_COMMAND}--value(?:[ \t]+|=){option_value_pattern('va')}"
+        rf"|\bglab[ \t]+variable[ \t]+(?:set|update)[ \t]+[A-Za-z0-9_]+[ \t]+{option_value_pattern('vb')}"
+        rf"|\bansible-vault[ \t]+encrypt_string[ \t]+{option_value_pattern('ve')}",
+    ),
     # Tools that reach other hosts with a password or an NT hash on the command line: pass-the-hash is a credential
     # as a password is. rdesktop and the offensive tools' -p; crackmapexec/netexec and evil-winrm's -H (an NT hash);
     # impacket's -hashes LM:NT and -aesKey, and its target `[domain/]user:password@host` or `domain/user:password`
@@ -613,8 +654,8 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
     ),
     make_rule(
         "secret",
-        ("setenv", "set -"),
-        rf"(?:(?:\bsetenv|\bset(?:[ \t]+--?[A-Za-z]+)+)[ \t]+)+(?P<n>[A-Za-z0-9_]+)[ \t]+{value_pattern()}",
+        ("setenv", "set -", "setx"),
+        rf"(?:(?:\bsetenv|\bsetx|\bset(?:[ \t]+--?[A-Za-z]+)+)[ \t]+)+(?P<n>[A-Za-z0-9_]+)[ \t]+{value_pattern()}",
     ),
     # A name and its value as two quoted arguments: PHP define('DB_PASSWORD', 'x'), Java
     # System.setProperty("DB_PASSWORD", "x"), defaults of getenv / os.environ.get / GetEnvOrDefault("api_token", "x").
