@@ -948,7 +948,8 @@ PROMPT = "[root@ip-10-0-1-23 ~]# "
         "gcloud secrets versions access latest --secret db-pass",
         "az keyvault secret show --vault-name kv1 --name db --query value -o tsv",
         "Get-AzKeyVaultSecret -VaultName kv1 -Name db -AsPlainText",
-        "terraform output -raw db_password",
+        "vault kv get --field=password secret/orders/db",
+        "az keyvault secret show --vault-name kv1 --name db --query value -otsv",
     ],
 )
 def test_a_secret_stores_printed_value_is_masked(command: str) -> None:
@@ -1003,7 +1004,15 @@ def test_a_password_or_token_given_to_a_tool_is_masked(line: str, kind: str) -> 
 
 
 @pytest.mark.parametrize(
-    "line", ["ipmitool -H h -p 623 -U admin sensor", "setx PATH C:\\tools", "cargo login", "tar -A x.tar y.tar"]
+    "line",
+    [
+        "ipmitool -H h -p 623 -U admin sensor",
+        "setx PATH C:\\tools",
+        "cargo login",
+        "tar -A x.tar y.tar",
+        "snmpd -c /etc/snmp/snmpd.conf",  # the daemon's -c is its configuration file
+        "rsync -A -X src/ dst/",
+    ],
 )
 def test_a_tools_other_arguments_stay(line: str) -> None:
     assert mask_event([line]) == [line]

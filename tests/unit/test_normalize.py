@@ -253,6 +253,9 @@ def test_command_run_from_an_unusual_directory_is_also_kept_with_its_path() -> N
         "strace -f -o /tmp/t rm -rf /",
         "ltrace -e malloc rm -rf /",
         "flock -w 5 /tmp/lock rm -rf /",
+        "flock -n /tmp/lock rm -rf /",  # -n is a switch: the lock file is the positional, not its value
+        "faketime -f '+1d' rm -rf /",
+        "strace -c rm -rf /",
         "firejail --noprofile rm -rf /",
         "faketime 2020-01-01 rm -rf /",
         "if true; then rm -rf /; fi",

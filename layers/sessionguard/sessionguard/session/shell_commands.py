@@ -106,12 +106,13 @@ _WRAPPERS: dict[str, _WrapperSpec] = {
     "tsocks": _WrapperSpec(),
     "cpulimit": _WrapperSpec("le", frozenset({"limit", "exe"}), mode_flags="pP"),
     "taskset": _WrapperSpec(positional=1, mode_flags="p"),  # `taskset [-c] MASK cmd`
-    "chrt": _WrapperSpec("T", positional=1, mode_flags="pm"),  # `chrt [-f|-r|-b|-i|-o|-d] PRIORITY cmd`
-    "strace": _WrapperSpec("eoEsSuIbXaP", frozenset({"output", "env", "user"}), mode_flags="pc"),
-    "ltrace": _WrapperSpec("eoEsunAaDF", frozenset({"output"}), mode_flags="p"),
-    "flock": _WrapperSpec("wEn", frozenset({"timeout", "conflict-exit-code"}), positional=1, mode_flags="c"),
+    "chrt": _WrapperSpec("TPD", positional=1, mode_flags="pm"),  # `chrt [-f|-r|-b|-i|-o|-d] PRIORITY cmd`
+    "strace": _WrapperSpec("eoEsSuIbXaP", frozenset({"output", "env", "user"}), mode_flags="p"),
+    "ltrace": _WrapperSpec("eosunAaDF", frozenset({"output"}), mode_flags="p"),
+    # -n (no wait), -s, -x, -u, -o are switches; -w and -E take a value
+    "flock": _WrapperSpec("wE", frozenset({"timeout", "wait", "conflict-exit-code"}), positional=1, mode_flags="c"),
     "firejail": _WrapperSpec(),
-    "faketime": _WrapperSpec("f", positional=1),
+    "faketime": _WrapperSpec(positional=1, mode_flags="p"),  # -m and -f are switches; -p PID fakes a process
     # These two run their arguments as a command string. They are skipped like wrappers, so `eval eval ... x`
     # costs nothing per level, then what follows the last one is re-parsed once (`eval 'a; b'`); the segment
     # itself keeps them, as `eval $(curl ...)` means more than `$(curl ...)`.
