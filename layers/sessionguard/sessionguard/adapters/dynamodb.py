@@ -7,12 +7,11 @@ and session ledger functions, keyed by `id` and expiring by `expiration`; the su
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
-from functools import cached_property, partial
+from functools import cache, cached_property, partial
 from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
@@ -109,7 +108,7 @@ class DynamoNoiseStore:
 _ATTRIBUTES: Final = {"#owner": "owner", "#exp": "expiration", "#admitted": "admitted"}
 
 
-@functools.cache
+@cache
 def _deserializer() -> TypeDeserializer:
     """boto3's DynamoDB type deserializer, imported on first use: importing any of boto3 imports all of it, which a
     quiet delivery never needs (sdk_session)."""

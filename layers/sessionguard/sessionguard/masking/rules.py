@@ -205,29 +205,13 @@ _REMOTE_TOOL_TRIGGERS: Final = (
     "dacledit", "owneredit", "finddelegation", "getadusers", "ticketer", "raisechild", "goldenpac",
 )  # fmt: skip
 # Where a tool's name starts: the line's start, a blank, a path, or a quote or operator (`bash -c 'nxc ...'`).
-_SNMP_CLIENT_TRIGGERS: Final = tuple(
-    f"snmp{name} "
-    for name in (
-        "walk",
-        "bulkwalk",
-        "get",
-        "getnext",
-        "bulkget",
-        "set",
-        "table",
-        "trap",
-        "inform",
-        "status",
-        "df",
-        "netstat",
-        "delta",
-        "usm",
-        "vacm",
-    )
-)
-_SNMP_CLIENTS: Final = (
-    r"snmp(?:walk|bulkwalk|get|getnext|bulkget|set|table|trap|inform|status|df|netstat|delta|usm|vacm)"
-)
+# The SNMP clients (net-snmp's commands; not snmpd, whose -c is its configuration file).
+_SNMP_COMMANDS: Final = (
+    "walk", "bulkwalk", "get", "getnext", "bulkget", "set", "table", "trap", "inform", "status", "df", "netstat",
+    "delta", "usm", "vacm",
+)  # fmt: skip
+_SNMP_CLIENT_TRIGGERS: Final = tuple(f"snmp{name} " for name in _SNMP_COMMANDS)
+_SNMP_CLIENTS: Final = rf"snmp(?:{'|'.join(_SNMP_COMMANDS)})"
 _TOOL_START: Final = r"(?:^|[\s/'\"(;&|])"
 _WORD_LIST_SUFFIXES: Final = (b".txt", b".lst", b".list", b".dic", b".csv")
 
