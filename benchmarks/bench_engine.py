@@ -174,6 +174,8 @@ def hostile_lines(size: int) -> dict[str, str]:
         "nested-backticks": "sh-4.2$ " + ("`$(" * (size // 3)),
         "sh-c-nesting": "sh-4.2$ " + ("sh -c " * (size // 6)),
         "globbed-names": "sh-4.2$ " + (("*" * 40 + "q;") * (size // 42)),
+        # Each argument a glob tried against every sensitive file (session/shell_paths.py), braces and brackets too.
+        "globbed-arguments": "sh-4.2$ " + ("cat /*/*[a-z]*?[!x]* ~/.*/{a,b}*;" * (size // 34)),
     }
 
 

@@ -95,6 +95,7 @@ _RECURSION_FACTOR = 4
 _RECURSION_FLOOR = 64 * 1024
 # Substitutions nested deeper than this are flattened (see _Lexer.open_frame); real commands nest a few levels.
 _MAX_DEPTH = 64
+_MAX_EXPANDED_LINE = 8192  # longer lines are not rebuilt with their arguments expanded (a paste, not a command)
 _REDIRECTIONS = ("<<<", "<<-", "<<", "<>", "<&", ">>", ">|", ">&", "<", ">")  # longest first
 
 
@@ -115,10 +116,26 @@ def _normalize(text: str) -> NormalizedCommand:
     whole = _parse_line(text, ctx)
     while ctx.queue:
         ctx.inner.append(_parse_line(ctx.queue.popleft(), ctx))
+    if ctx.expanded:
+        _add_expanded_lines(whole, ctx)
     if not ctx.inner:
         return NormalizedCommand(whole, tuple(ctx.segments))
     inner = tuple(line for line in dict.fromkeys(ctx.inner) if line and line != whole)
     return NormalizedCommand(whole, tuple(ctx.segments), inner)
+
+
+def _add_expanded_lines(whole: str, ctx: Context) -> None:
+    """The line (and each command string it runs) again with its commands' arguments expanded (shell_paths), for
+    rules that match a whole line: `echo '… NOPASSWD:ALL' | sudo tee -a /etc/sudoe*`."""
+    expansions = ctx.expanded or {}
+    for line in [whole, *ctx.inner]:
+        if len(line) > _MAX_EXPANDED_LINE:
+            continue
+        expanded = line
+        for segment, replacement in expansions.items():
+            expanded = expanded.replace(segment, replacement, 1)
+        if expanded != line:
+            ctx.inner.append(expanded)
 
 
 def _parse_line(text: str, ctx: Context) -> str:

@@ -13,6 +13,15 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from sessionguard.session.shell_paths import (
+    CHANGES_DIRECTORY,
+    MAY_EXPAND,
+    Expansions,
+    changed_directory,
+    glob_matches,
+    resolved_arguments,
+)
+
 DOUBLE_SPACE = re.compile(r"  +")
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=")
 
@@ -26,9 +35,11 @@ _MAX_BRACE_LIST = 4096
 _ONLY_LOCAL_VARIABLES = re.compile(r"(?:\$\{[a-z_][a-z0-9_]*\}|\$[a-z_][a-z0-9_]*)+")
 _BLANK = re.compile(r"\s")
 _GLOB = re.compile(r"[*?]")
-_STARS = re.compile(r"\*\*+")
 _LETTER = re.compile(r"[A-Za-z]")
 _MAX_GLOB_LENGTH = 64
+_MAX_EXPANDED_SEGMENTS = 16  # put back into the line's whole (shell._normalize)
+# Builtins that set variables for the rest of the line (`export X=/etc; cat $X/shadow`).
+_DECLARATIONS = frozenset({"export", "declare", "typeset", "readonly", "local"})
 _MAX_VARIABLES = 64
 _MAX_VARIABLE_LENGTH = 256
 # What a globbed command name is tried against: the programs an attacker spells this way to slip past rules.
@@ -121,7 +132,7 @@ _WRAPPERS: dict[str, _WrapperSpec] = {
 }
 _REPARSED_WRAPPERS = frozenset({"eval", "watch"})
 # `cd` leaves the fast path so that the directory it goes to is remembered for `./x` later in the line.
-_SPECIAL_COMMANDS |= _WRAPPERS.keys() | {"cd"}
+_SPECIAL_COMMANDS |= _WRAPPERS.keys() | CHANGES_DIRECTORY | _DECLARATIONS
 
 
 class Sub:
@@ -179,13 +190,20 @@ class Frame:
 class Context:
     """State shared by the line and every command string re-parsed from it."""
 
-    __slots__ = ("budget", "directory", "inner", "queue", "seen", "segments", "substitution_budget", "variables")
+    __slots__ = (
+        "budget", "directory", "expanded", "expansions", "inner", "queue", "seen", "segments", "substitution_budget",
+        "variables",
+    )  # fmt: skip
 
     def __init__(self, budget: int) -> None:
         # Variables assigned by earlier commands of the line (`a=cu; b=rl; $a$b …`), to spell command names.
         self.variables: dict[str, str] = {}
         # The absolute directory an earlier `cd` of the line went to (`cd /tmp; ./x` runs /tmp/x), else "".
         self.directory = ""
+        # What expanding arguments may still cost (shell_paths), and the segments whose arguments expand with what
+        # they expand to (the line is also matched with them expanded): made for the few lines that need them.
+        self.expansions: Expansions | None = None
+        self.expanded: dict[str, str] | None = None
         self.segments: list[str] = []
         self.seen: set[str] = set()
         self.inner: list[str] = []
@@ -206,6 +224,9 @@ class Context:
     def remember_assignments(self, assignments: Iterator[str]) -> None:
         for assignment in assignments:
             name, _, value = assignment.partition("=")
+            if name.endswith("+"):  # `X+=/shadow` appends
+                name = name[:-1]
+                value = self.variables.get(name, "") + value
             if len(self.variables) < _MAX_VARIABLES and len(value) <= _MAX_VARIABLE_LENGTH and name.isidentifier():
                 self.variables[name] = value
 
@@ -302,6 +323,8 @@ def emit_command(  # noqa: PLR0912, PLR0915 -- the steps below are in the order 
         segment = " ".join(texts)
         ctx.add_segment(segment)
         out.append(segment)
+        if ctx.directory or MAY_EXPAND.search(segment):
+            _add_expanded_arguments(texts, ctx)
         return
     count = len(texts)
     if redirects is None:
@@ -384,14 +407,16 @@ def emit_command(  # noqa: PLR0912, PLR0915 -- the steps below are in the order 
     segment_words[0] = name
     segment = " ".join(segment_words)
     ctx.add_segment(segment)
+    expanded = _add_expanded_arguments(segment_words, ctx) if ctx.directory or MAY_EXPAND.search(segment) else None
     if keep_path_too:
         ctx.add_segment(" ".join(texts[index] for index in kept))
         if ctx.directory and command_text.startswith("./"):
             # `cd /tmp; ./x`: the program that runs is /tmp/x, and rules about where programs run from see that.
-            ctx.add_segment(" ".join([ctx.directory + command_text[1:], *segment_words[1:]]))
-    if name == "cd" and len(segment_words) == 2:
-        target = segment_words[1].rstrip("/")
-        ctx.directory = target if target.startswith("/") and "$" not in target else ""
+            ctx.add_segment(" ".join([ctx.directory.rstrip("/") + command_text[1:], *segment_words[1:]]))
+    if name in CHANGES_DIRECTORY:
+        ctx.directory = changed_directory(segment_words, ctx.directory, ctx.variables)
+    elif name in _DECLARATIONS:  # `export X=/etc`, `declare -r X=/etc`: set for the rest of the line
+        ctx.remember_assignments(word for word in segment_words[1:] if "=" in word and _ASSIGNMENT.match(word))
     # A shell fed by a pipe (`curl … | sudo sh`) runs what it reads, which other rules judge; it is not the
     # interactive shell the wrapped form stands for. Under xargs it is not fed by the pipe: xargs reads the pipe
     # and starts the shell with the terminal (`-o`) or /dev/null as its input.
@@ -401,7 +426,10 @@ def emit_command(  # noqa: PLR0912, PLR0915 -- the steps below are in the order 
     if first_wrapper >= 0 and reparse_from < 0 and not piped_shell:
         # What ran it matters too (`sudo find …`, `nice /bin/sh`): the segment with its wrappers, assignments
         # left out (they have their own segment) and the command's name as above.
-        ctx.add_segment(_wrapped_segment(texts, first_wrapper, command_index, name, assignments))
+        wrapped = _wrapped_segment(texts, first_wrapper, command_index, name, assignments)
+        ctx.add_segment(wrapped)
+        if expanded is not None and wrapped.endswith(segment):  # `sudo cat /etc/sha*`, for rules about sudo
+            ctx.add_segment(wrapped[: len(wrapped) - len(segment)] + expanded)
     if assignments:
         assigned = " ".join(texts[index] for index in assignments)
         ctx.add_segment(assigned)
@@ -472,6 +500,23 @@ def _run_words_later(texts: list[str], words: list[Word] | None, start: int, ctx
     ctx.run_later("".join(pieces))
 
 
+def _add_expanded_arguments(words: list[str], ctx: Context) -> str | None:
+    """The segment again with its arguments expanded as the shell would (shell_paths: `cat /etc/sha*` reads
+    /etc/shadow), when that changes any; remembered for the line's whole (shell._normalize)."""
+    if ctx.expansions is None:
+        ctx.expansions = Expansions()
+    resolved = resolved_arguments(words, ctx.variables, ctx.directory, ctx.expansions)
+    if resolved is None:
+        return None
+    expanded = " ".join(resolved)
+    ctx.add_segment(expanded)
+    if ctx.expanded is None:
+        ctx.expanded = {}
+    if len(ctx.expanded) < _MAX_EXPANDED_SEGMENTS:
+        ctx.expanded.setdefault(" ".join(words), expanded)
+    return expanded
+
+
 def _wrapped_segment(
     texts: list[str], first_wrapper: int, command_index: int, name: str, assignments: list[int]
 ) -> str:
@@ -513,34 +558,6 @@ def _resolved_name(word: str, texts: list[str], assignments: list[int], ctx: Con
                 if glob_matches(word, spelled):
                     return spelled
     return word
-
-
-def glob_matches(glob: str, path: str) -> bool:
-    """Whether the shell's glob (`*`, `?`; neither matches a `/`) matches `path`, component by component. Each
-    component is matched greedily, going back only to its last `*`: at most the product of the two lengths in
-    steps, whatever the glob. (A backtracking regex of the glob took minutes on a typed name of 53 `*` and a
-    letter, from a red-team review: the whole delivery's alerts waited on it.)"""
-    globs, names = _STARS.sub("*", glob).split("/"), path.split("/")
-    return len(globs) == len(names) and all(map(_component_matches, globs, names))
-
-
-def _component_matches(glob: str, name: str) -> bool:
-    at = char = 0  # where the glob and the name are
-    star = -1  # the glob's last `*` seen, and where in the name its match ends so far
-    star_end = 0
-    while char < len(name):
-        if at < len(glob) and glob[at] == "*":
-            star, star_end = at, char
-            at += 1
-        elif at < len(glob) and glob[at] in ("?", name[char]):
-            at += 1
-            char += 1
-        elif star >= 0:  # the last `*` takes one more character, and the rest is matched again after it
-            star_end += 1
-            at, char = star + 1, star_end
-        else:
-            return False
-    return glob[at:].strip("*") == ""
 
 
 def _queue_code_commands(words: list[str], ctx: Context) -> None:
