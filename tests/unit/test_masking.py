@@ -463,6 +463,30 @@ def test_url_password_is_masked_and_user_kept(line: str, expected: str) -> None:
     check(line, expected)
 
 
+_AZURE_PAT = "x7kq2mdl4rvbqsgfvz6c3o5ngxjx2fp4wu4e6dj4zmzq3tk2sdna"  # 52 characters of base32, as Azure DevOps makes
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            f"git clone https://{_AZURE_PAT}@dev.azure.com/org/proj/_git/repo",
+            f"git clone https://{m('url-token')}@dev.azure.com/org/proj/_git/repo",
+        ),
+        (
+            "curl https://R8kq2Mdl4rVbQsgFvZ6c3o5NgXjX2fP4wU4e@api.example.com/v1",
+            f"curl https://{m('url-token')}@api.example.com/v1",
+        ),
+        # A user name, however long, is no token.
+        ("git clone https://myorganization-build-agent@dev.azure.com/o/p/_git/r", None),
+        ("git clone https://deploy_runner_production_01@gitlab.example.com/x", None),
+        ("git clone ssh://git@github.com/org/repo.git", None),
+    ],
+)
+def test_a_token_as_a_urls_user_is_masked(line: str, expected: str | None) -> None:
+    check(line, expected if expected is not None else line)
+
+
 _SAS = "https://acct.blob.core.windows.net/backups/db.bak?sv=2022-11-02&ss=b&srt=o&sp=rl&se=2026-12-31T00:00:00Z"
 _PRESIGNED = (
     "https://bucket.s3.us-east-1.amazonaws.com/dump.sql?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=3600"

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from sessionguard.masking.heuristics import PATHLIKE_PREFIXES, is_placeholder
+from sessionguard.masking.heuristics import PATHLIKE_PREFIXES, is_placeholder, is_random_bare_token
 from sessionguard.masking.regex import LazyRegex, Match, Regex
 
 if TYPE_CHECKING:
@@ -230,6 +230,10 @@ def _is_not_a_port(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:
     return not (head.isdigit() and len(head) < len(value))
 
 
+def _is_token_user(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:
+    return is_random_bare_token(value)
+
+
 def looks_random(value: bytes) -> bool:
     """A word that starts with `-` but is a value, not the next option (`-p -Zq7vRm2Lx9`): long, and mixing
     upper case, lower case and digits, as options (`-h`, `-x`, `--verbose`) do not."""
@@ -422,7 +426,9 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
         rf"\bssh-keygen\s{_SAME_COMMAND}-[NP][ \t]*{option_value_pattern()}",
         requires=((b"-N", b"-P"),),
     ),
-    # scheme://user:password@host (RFC 3986 userinfo): the user stays, the password goes. A password typed
+    # scheme://user:password@host (RFC 3986 userinfo): the user stays, the password goes. The user holds no `[` or
+    # `]` (RFC 3986 allows neither there): `https://[MASKED:url-token]@host` is a marker, `http://[::1]:80` a host.
+    # A password typed
     # unencoded may hold / # ? @ (`app:S3c@r3t@db`), so it runs to the last @ of the word, but never over an
     # embedded `://`: a URL inside another one's path or query (`http://localhost:8080/cb?next=https://admin:pw@
     # other/x`) is matched on its own, not swallowed by a match of the first URL that _is_not_a_port rejects and
@@ -432,9 +438,19 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
     make_rule(
         "url-password",
         ("://",),
-        r"\b[A-Za-z][A-Za-z0-9+.-]*://[^:@/\s'\"]*:"
+        r"\b[A-Za-z][A-Za-z0-9+.-]*://[^:@/\s'\"\[\]]*:"
         r"(?P<v_p>(?:[^\s'\":]|:+(?:/:+)*/?[^\s'\":/])*(?::+(?:/:+)*/?)?)@",
         accept=_is_not_a_port,
+        requires=((b"@",),),
+    ),
+    # A token as a URL's user, with no password: how Azure DevOps, GitHub and Bitbucket take a personal access
+    # token (`https://<PAT>@dev.azure.com/…`). A user name is short or a word (`git@`, `ec2-user@`); only a user
+    # random as a token alone on a line must be is masked.
+    make_rule(
+        "url-token",
+        ("://",),
+        r"\b[A-Za-z][A-Za-z0-9+.-]*://(?P<v_p>[A-Za-z0-9_-]{20,512})@",
+        accept=_is_token_user,
         requires=((b"@",),),
     ),
     # A URL's signature parameter is what makes it a credential: an Azure SAS token's `sig` (the base64 of an
