@@ -330,6 +330,33 @@ def test_a_prompt_after_output_without_a_final_newline_is_found() -> None:
     assert output(items) == ['{"ok":true}']
 
 
+@pytest.mark.parametrize(
+    ("setting", "prompt"),
+    [
+        ("PS1='> '", "> "),
+        ('export PS1="hacker: "', "hacker: "),
+        ("PS1=x", "x"),
+        ("PS1='\\$ '", "$ "),
+        ("PS1='\\$ '", "# "),  # bash's \$ is # for root
+        ("cd /tmp; PS1='] '; ls", "] "),
+    ],
+)
+def test_a_prompt_the_session_sets_is_learned_so_later_commands_stay_seen(setting: str, prompt: str) -> None:
+    """An attacker who sets PS1 to something no prompt pattern knows would hide every later command from the
+    rules; the literal value it sets is learned as that session's prompt (SG-EVADE-028 alerts on the setting)."""
+    items = rebuild([BASH + setting], [prompt + "cat /etc/shadow", "root:*:19000:0:99999:7:::", prompt + "id"])
+
+    assert commands(items)[-2:] == ["cat /etc/shadow", "id"]
+    assert output(items)[-1] == "root:*:19000:0:99999:7:::"
+
+
+def test_a_prompt_that_needs_what_the_line_does_not_show_is_not_learned() -> None:
+    for setting in ("PS1='\\u@\\h:\\w> '", "PS1=''", 'PS1="$(date)> "', "PS1='   '"):
+        rebuilder = SessionRebuilder()
+        rebuilder.feed([BASH + setting, "> id"])
+        assert list(rebuilder._learned) == [BASH], setting
+
+
 def test_the_exact_same_prompt_is_recognised_without_the_pattern() -> None:
     rebuilder = SessionRebuilder()
     rebuilder.feed([BASH + "ls"])

@@ -305,6 +305,13 @@ _SUDO_SHELL_FLAGS: Final = frozenset({"-i", "-s", "--login", "--shell", "-si", "
 _WEAK_WINDOW: Final = 3  # output lines after a shell switch (or the session start) a weak prompt may follow
 _MAX_LEARNED: Final = 32  # distinct prompts remembered per session (the directory is part of bash prompts)
 _RECENT_PROMPTS: Final = 4  # prompts looked for in the middle of an output line
+# A prompt the session sets itself (`PS1='> '`, `export PS1="$ "`): the last assignment on a command line, its
+# value quoted or a bare word. Only a literal value is learned, with bash's `\$` (`$`, or `#` for root) as its one
+# escape: `\u@\h`, `\w` and `$(...)` need what the line does not show.
+_PS1_ASSIGNMENT: Final = re.compile(
+    r"(?:^|[\s;&|(])(?:export\s++|declare\s++(?:-\w++\s++)*+)?PS1=(?:'([^'\n]{1,64}+)'|\"([^\"\\$`\n]{1,64}+)\"|([^\s;&|'\"\\$`]{1,64}+))"
+)
+_PROMPT_CHARACTERS: Final = frozenset("$#%")
 
 
 def begins_at_a_prompt(raw: str) -> bool:
@@ -504,6 +511,7 @@ class SessionRebuilder:
     __slots__ = (
         "_commands",
         "_current",
+        "_custom",
         "_last_command",
         "_lean",
         "_learned",
@@ -518,6 +526,7 @@ class SessionRebuilder:
         self._current = ""  # the learned key of the prompt in use
         self._learned_keys: tuple[str, ...] = ()
         self._recent: tuple[str, ...] = ()  # the last strong prompts used, most recent first
+        self._custom: tuple[str, ...] = ()  # learned prompts with none of $ # % (set by the session's PS1)
         self._pending: _PendingCommand | None = None
         self._last_command: str | None = None  # None: nothing yet, the session is starting
         self._output_since = 0  # output lines since the last command (or the session start)
@@ -556,7 +565,13 @@ class SessionRebuilder:
                 line = clean_terminal_text(raw)
             # The common case, inline: plain output. Every prompt ends in $, # or %, and bash shows PS2
             # (`> `) only while a command is pending, so this test alone sends most output on its way.
-            if self._pending is None and "$" not in line and "#" not in line and "%" not in line:
+            if (
+                self._pending is None
+                and "$" not in line
+                and "#" not in line
+                and "%" not in line
+                and not (self._custom and line.startswith(self._custom))
+            ):
                 if lean:
                     append(line)
                 else:
@@ -581,6 +596,8 @@ class SessionRebuilder:
                 self._commands.append((len(out), _command(text, prompt, user), 1))
                 self._last_command = text
                 self._output_since = 0
+                if "PS1=" in text:
+                    self._learn_ps1(text, user)
             else:
                 self._take(line, out)
 
@@ -616,7 +633,7 @@ class SessionRebuilder:
                 self._continue(pending, line[2:], out)
                 return
             self._finish(out)
-        if "$" in line or "#" in line or "%" in line:
+        if "$" in line or "#" in line or "%" in line or (self._custom and line.startswith(self._custom)):
             current = self._current
             # The prompt in use again: the usual command line, recognised without a regex.
             found = (0, current) if current and line.startswith(current) else self._find_prompt(line)
@@ -668,6 +685,7 @@ class SessionRebuilder:
             entry = self._learned.pop(key)
             self._learned[key] = entry  # most recently used last
             self._learned_keys = tuple(self._learned)
+            self._custom = tuple(known for known in self._learned_keys if _PROMPT_CHARACTERS.isdisjoint(known))
             if entry[2]:
                 self._recent = (key, *(known for known in self._recent if known != key))[:_RECENT_PROMPTS]
         return key
@@ -723,3 +741,23 @@ class SessionRebuilder:
             out.append(_command(text, prompt, user))
         self._last_command = text
         self._output_since = 0
+        if "PS1=" in text:
+            self._learn_ps1(text, user)
+
+    def _learn_ps1(self, command: str, user: str) -> None:
+        """A command that sets PS1 to a literal prompt: the next command lines start with it, so it is learned as
+        a prompt seen (SG-EVADE-028 alerts on the change itself). With `\\$` in it, both of its renderings are."""
+        assignments = _PS1_ASSIGNMENT.findall(command[-4096:])
+        if not assignments:
+            return
+        value = "".join(assignments[-1])  # the last one wins; one of its three groups took part
+        if value.replace("\\$", "").count("\\") or not value.strip():
+            return  # escapes other than \$ need what the line does not show; an empty prompt marks nothing
+        for rendered in dict.fromkeys((value.replace("\\$", "$"), value.replace("\\$", "#"))):
+            self._learned.pop(rendered, None)
+            if len(self._learned) >= _MAX_LEARNED:
+                oldest = next(iter(self._learned))
+                del self._learned[oldest]
+                self._recent = tuple(known for known in self._recent if known != oldest)
+            self._learned[rendered] = (rendered.rstrip(), user, True)
+            self._use(rendered)
