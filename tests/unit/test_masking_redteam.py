@@ -950,11 +950,28 @@ PROMPT = "[root@ip-10-0-1-23 ~]# "
         "Get-AzKeyVaultSecret -VaultName kv1 -Name db -AsPlainText",
         "vault kv get --field=password secret/orders/db",
         "az keyvault secret show --vault-name kv1 --name db --query value -otsv",
+        "terraform output -raw db_password",
+        "terraform -chdir=infra output -raw db_password",
+        "tofu output -raw db_password",
     ],
 )
 def test_a_secret_stores_printed_value_is_masked(command: str) -> None:
     out = mask_event([f"{PROMPT}{command}", STORE_VALUE, PROMPT])
     assert out[1] == m("secret")
+
+
+def test_a_value_printed_without_a_newline_is_masked_when_the_prompt_that_follows_is_known() -> None:
+    """`terraform output -raw` prints no newline, so the next prompt follows its value on the same line; the
+    rebuilder splits a prompt the session showed before off that line, so the value is a line of its own."""
+    from sessionguard.rules import RulePack  # noqa: PLC0415 -- only this test runs the engine
+    from sessionguard.session.engine import SessionEngine  # noqa: PLC0415
+    from sessionguard.session.records import SessionEvent  # noqa: PLC0415
+
+    engine = SessionEngine(RulePack.load())
+    lines = (f"{PROMPT}terraform output -raw db_password", f"{STORE_VALUE}{PROMPT}id", "uid=0(root)")
+    texts = [item.text for item in engine.scan([SessionEvent(session_id="s", lines=lines)]) if hasattr(item, "text")]
+    assert m("secret") in texts
+    assert not any(STORE_VALUE in text for text in texts)
 
 
 @pytest.mark.parametrize(

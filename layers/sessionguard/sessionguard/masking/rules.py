@@ -317,12 +317,13 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
     # Secret stores' commands that print one value alone: `vault kv get -field=password PATH` (also `vault read`),
     # 1Password's `op read op://…` and `op item get … --fields …`, Bitwarden's `bw get password|totp|notes`, `pass
     # show` / `gopass show`, `doppler secrets get NAME --plain`, `gcloud secrets versions access`, `az keyvault
-    # secret show … -o tsv` and `Get-AzKeyVaultSecret … -AsPlainText`. As above, what they print is secret whatever
-    # its name. (`terraform output -raw` prints no newline, so its value shares a line with the next prompt: not
-    # covered, docs/masking.md.)
+    # secret show … -o tsv`, `Get-AzKeyVaultSecret … -AsPlainText` and `terraform output -raw NAME` (also OpenTofu's
+    # `tofu`). As above, what they print is secret whatever its name. (`terraform output -raw` prints no newline:
+    # the rebuilder gives its value a line of its own when the prompt that follows it is one the session showed
+    # before, session/terminal.py; docs/masking.md.)
     make_rule(
         "secret",
-        ("vault", "op ", "bw ", "pass", "doppler", "gcloud", "keyvault"),
+        ("vault", "op ", "bw ", "pass", "doppler", "gcloud", "keyvault", "terraform", "tofu"),
         r"(?:^|[\s;&|(])(?:"
         r"vault[ \t]+(?:kv[ \t]+get|read)[ \t]+(?:[^|;&\n]*[ \t])?--?field(?:=|[ \t]+)\S+[^|;&\n]*"
         r"|op[ \t]+read[ \t]+['\"]?op://[^|;&\n]*"
@@ -333,6 +334,7 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
         r"|gcloud[ \t]+secrets[ \t]+versions[ \t]+access[ \t][^|;&\n]*"
         r"|az[ \t]+keyvault[ \t]+secret[ \t]+show[ \t][^|;&\n]*(?:-o|--output)[ \t=]*tsv\b[^|;&\n]*"
         r"|(?i:get-azkeyvaultsecret)[ \t][^|;&\n]*(?i:-asplaintext)\b[^|;&\n]*"
+        r"|(?:terraform|tofu)[ \t]+(?:-chdir=\S+[ \t]+)?output[ \t]+(?:[^|;&\n]*[ \t])?-raw[ \t]+[^-\s][^|;&\n]*"
         r")$",
         special="prints-value",
     ),
