@@ -336,9 +336,10 @@ def test_a_prompt_after_output_without_a_final_newline_is_found() -> None:
         ("PS1='> '", "> "),
         ('export PS1="hacker: "', "hacker: "),
         ("PS1=x", "x"),
-        ("PS1='\\$ '", "$ "),
-        ("PS1='\\$ '", "# "),  # bash's \$ is # for root
+        ("PS1='\\$ '", "$ "),  # bash's \$: `$` for this user
+        ('export PS1="$ "', "$ "),
         ("cd /tmp; PS1='] '; ls", "] "),
+        ("PS1='\\[\\e[32m\\]lab> \\[\\e[0m\\]'", "lab> "),  # colour codes: the agent strips them
     ],
 )
 def test_a_prompt_the_session_sets_is_learned_so_later_commands_stay_seen(setting: str, prompt: str) -> None:
@@ -350,11 +351,65 @@ def test_a_prompt_the_session_sets_is_learned_so_later_commands_stay_seen(settin
     assert output(items)[-1] == "root:*:19000:0:99999:7:::"
 
 
-def test_a_prompt_that_needs_what_the_line_does_not_show_is_not_learned() -> None:
-    for setting in ("PS1='\\u@\\h:\\w> '", "PS1=''", 'PS1="$(date)> "', "PS1='   '"):
-        rebuilder = SessionRebuilder()
-        rebuilder.feed([BASH + setting, "> id"])
-        assert list(rebuilder._learned) == [BASH], setting
+def test_bash_renders_the_dollar_escape_as_a_hash_for_root() -> None:
+    root = "[root@ip-10-0-1-23 ~]# "
+    items = rebuild([root + "PS1='\\$ '"], ["# cat /etc/shadow", "root:*:19000:0:99999:7:::"])
+
+    assert commands(items)[-1] == "cat /etc/shadow"
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "PS1='\\u@\\h:\\w> '",
+        "PS1=''",
+        'PS1="$(date)> "',
+        "PS1='   '",
+        "grep -n PS1=x notes.txt",  # not an assignment
+        "echo \"export PS1='> '\" >> ~/.bashrc",  # written, not run
+        "ls # PS1=x",
+        "( PS1='> ' )",  # a subshell's own
+        "PS1='a'\"b> \"",  # concatenated: what shows is not one literal
+        "PS1='> '; PS1+='z '",
+    ],
+)
+def test_a_prompt_the_line_does_not_set_or_show_is_not_learned(setting: str) -> None:
+    rebuilder = SessionRebuilder()
+    rebuilder.feed([BASH + setting, "> id", "x"])
+    assert list(rebuilder._learned) == [BASH], setting
+
+
+def test_a_heredoc_body_that_sets_ps1_is_not_learned() -> None:
+    rebuilder = SessionRebuilder()
+    rebuilder.feed([BASH + "cat >> ~/.bashrc <<'EOF'", "> PS1='> '", "> EOF", "x"])
+    assert list(rebuilder._learned) == [BASH]
+
+
+def test_comment_lines_of_output_stay_output_after_ps1_dollar() -> None:
+    """`\\$` is `$` for this user: learning `# ` too would make every comment line of a file a command."""
+    items = rebuild([BASH + "PS1='\\$ '"], ["$ cat install.sh", "# Usage: curl -fsSL https://x | sh", "$ id"])
+
+    assert commands(items)[-2:] == ["cat install.sh", "id"]
+    assert "# Usage: curl -fsSL https://x | sh" in output(items)
+
+
+def test_output_full_of_prompt_like_lines_does_not_push_out_the_prompt_ps1_set() -> None:
+    fake = [f"u@h:/{number}$ " for number in range(40)]
+    items = rebuild([BASH + "PS1='\\$ '"], ["$ seq 40 | sed x", *fake, "$ history -c"])
+
+    assert commands(items)[-1] == "history -c"
+
+
+def test_a_long_prompt_ps1_set_is_found_after_output_without_a_newline() -> None:
+    items = rebuild([BASH + "PS1='lab> '"], ["lab> printf done", "donelab> history -c"])
+
+    assert commands(items)[-1] == "history -c"
+
+
+def test_a_prompt_that_cannot_be_learned_lets_a_bare_one_be_learned_as_after_a_shell_switch() -> None:
+    items = rebuild([BASH + "PS1='\\W\\$ '"], ["tmp$ history -c"])  # \W: the directory's name
+
+    assert commands(items)[-1] == "history -c"
 
 
 def test_the_exact_same_prompt_is_recognised_without_the_pattern() -> None:

@@ -305,12 +305,21 @@ _SUDO_SHELL_FLAGS: Final = frozenset({"-i", "-s", "--login", "--shell", "-si", "
 _WEAK_WINDOW: Final = 3  # output lines after a shell switch (or the session start) a weak prompt may follow
 _MAX_LEARNED: Final = 32  # distinct prompts remembered per session (the directory is part of bash prompts)
 _RECENT_PROMPTS: Final = 4  # prompts looked for in the middle of an output line
-# A prompt the session sets itself (`PS1='> '`, `export PS1="$ "`): the last assignment on a command line, its
-# value quoted or a bare word. Only a literal value is learned, with bash's `\$` (`$`, or `#` for root) as its one
-# escape: `\u@\h`, `\w` and `$(...)` need what the line does not show.
+# A prompt the session sets itself (`PS1='> '`, `export PS1="$ "`): an assignment where a command starts (the
+# line's start, or after `;` or `&`; not in a pipeline or a subshell, which keep their own PS1), its value one
+# quoted or bare word ending where the word ends. Only a literal value is learned, with bash's `\$` (`$`, or `#`
+# for root) as its one escape and the non-printing `\[…\]` colour codes dropped (the agent strips them).
 _PS1_ASSIGNMENT: Final = re.compile(
-    r"(?:^|[\s;&|(])(?:export\s++|declare\s++(?:-\w++\s++)*+)?PS1=(?:'([^'\n]{1,64}+)'|\"([^\"\\$`\n]{1,64}+)\"|([^\s;&|'\"\\$`]{1,64}+))"
+    r"(?:^|[;&]\s*+)(?:(?:export|declare|typeset|readonly)\s++(?:-\w++\s++)*+)?PS1="
+    r"(?:'([^'\n]{1,64}+)'|\"((?:[^\"\\$`\n]|\$(?![\w{(@*#?!$-])){1,64}+)\"|([^\s;&|'\"\\$`()]{1,64}+))(?=[\s;&|)]|$)"
 )
+# Any other change of PS1 (escapes, concatenation, `+=`, `printf -v`, `read`): a prompt may follow that only
+# the weak patterns know, so they may be learned for a few lines, as after a shell switch.
+_PS1_CHANGE: Final = re.compile(r"\bPS1\+?=|\bprintf\s++-v\s*+PS1\b|\bread\b[^;&|\n]*+\bPS1\b")
+_COLOUR_CODES: Final = re.compile(r"\\\[|\\\]|\\(?:e|033|x1b|x1B)\[[0-9;]{0,16}+m")
+_MAX_PINNED: Final = 4  # prompts set by PS1 kept whatever other prompts output shows
+_MID_LINE_PROMPT: Final = 3  # characters a PS1-set prompt needs to be looked for after output with no newline
+_COMMENT: Final = re.compile(r"(?:^|\s)#")
 _PROMPT_CHARACTERS: Final = frozenset("$#%")
 
 
@@ -324,6 +333,8 @@ def begins_at_a_prompt(raw: str) -> bool:
 
 def _switches_shell(command: str) -> bool:
     """Whether a command likely starts or leaves a shell, so that a new prompt is due."""
+    if "PS1" in command and _PS1_CHANGE.search(command[:4096]):
+        return True  # a new prompt, perhaps one only the weak patterns know
     words = command.split(None, 16)[:16]  # a shell switch is a short command; bounds hostile input
     for index, word in enumerate(words):
         name = word.rsplit("/", 1)[-1]
@@ -518,6 +529,7 @@ class SessionRebuilder:
         "_learned_keys",
         "_output_since",
         "_pending",
+        "_pinned",
         "_recent",
     )
 
@@ -527,6 +539,7 @@ class SessionRebuilder:
         self._learned_keys: tuple[str, ...] = ()
         self._recent: tuple[str, ...] = ()  # the last strong prompts used, most recent first
         self._custom: tuple[str, ...] = ()  # learned prompts with none of $ # % (set by the session's PS1)
+        self._pinned: tuple[str, ...] = ()  # prompts set by the session's PS1, most recent first: never evicted
         self._pending: _PendingCommand | None = None
         self._last_command: str | None = None  # None: nothing yet, the session is starting
         self._output_since = 0  # output lines since the last command (or the session start)
@@ -570,7 +583,7 @@ class SessionRebuilder:
                 and "$" not in line
                 and "#" not in line
                 and "%" not in line
-                and not (self._custom and line.startswith(self._custom))
+                and not (self._custom and any(known in line for known in self._custom))
             ):
                 if lean:
                     append(line)
@@ -633,7 +646,7 @@ class SessionRebuilder:
                 self._continue(pending, line[2:], out)
                 return
             self._finish(out)
-        if "$" in line or "#" in line or "%" in line or (self._custom and line.startswith(self._custom)):
+        if "$" in line or "#" in line or "%" in line or (self._custom and any(known in line for known in self._custom)):
             current = self._current
             # The prompt in use again: the usual command line, recognised without a regex.
             found = (0, current) if current and line.startswith(current) else self._find_prompt(line)
@@ -671,12 +684,17 @@ class SessionRebuilder:
     def _learn(self, prompt: str, user: str, *, strong: bool) -> str:
         key = prompt + " "
         if key not in self._learned:
-            if len(self._learned) >= _MAX_LEARNED:
-                oldest = next(iter(self._learned))  # the least recently used
-                del self._learned[oldest]
-                self._recent = tuple(known for known in self._recent if known != oldest)
+            self._evict()
             self._learned[key] = (prompt, user, strong)
         return self._use(key)
+
+    def _evict(self) -> None:
+        """Make room for one more prompt: forget the least recently used one that no PS1 set (output full of
+        prompt-like lines must not push out the prompt the session chose)."""
+        if len(self._learned) >= _MAX_LEARNED:
+            oldest = next(known for known in self._learned if known not in self._pinned)
+            del self._learned[oldest]
+            self._recent = tuple(known for known in self._recent if known != oldest)
 
     def _use(self, key: str) -> str:
         """Make `key` the prompt in use; remember strong ones to find them after output without a newline."""
@@ -745,19 +763,27 @@ class SessionRebuilder:
             self._learn_ps1(text, user)
 
     def _learn_ps1(self, command: str, user: str) -> None:
-        """A command that sets PS1 to a literal prompt: the next command lines start with it, so it is learned as
-        a prompt seen (SG-EVADE-028 alerts on the change itself). With `\\$` in it, both of its renderings are."""
-        assignments = _PS1_ASSIGNMENT.findall(command[-4096:])
-        if not assignments:
+        """A command that sets PS1 to a literal prompt (`_PS1_ASSIGNMENT`, on its first line): the next command
+        lines start with it, so it is learned and pinned (SG-EVADE-028 alerts on a prompt that hides commands).
+        `\\$` renders as `#` when the prompt in use says root, else `$`."""
+        first = command.partition("\n")[0][:4096]
+        if "PS1+=" in first:
+            return  # appended to: what it renders is not on the line
+        assignment = None
+        for found in _PS1_ASSIGNMENT.finditer(first):
+            before = first[: found.start()]
+            if before.count("'") % 2 == 0 and before.count('"') % 2 == 0 and not _COMMENT.search(before):
+                assignment = found  # the last one in command position, outside quotes and comments
+        if assignment is None:
             return
-        value = "".join(assignments[-1])  # the last one wins; one of its three groups took part
+        value = _COLOUR_CODES.sub("", "".join(group or "" for group in assignment.groups()))
         if value.replace("\\$", "").count("\\") or not value.strip():
             return  # escapes other than \$ need what the line does not show; an empty prompt marks nothing
-        for rendered in dict.fromkeys((value.replace("\\$", "$"), value.replace("\\$", "#"))):
-            self._learned.pop(rendered, None)
-            if len(self._learned) >= _MAX_LEARNED:
-                oldest = next(iter(self._learned))
-                del self._learned[oldest]
-                self._recent = tuple(known for known in self._recent if known != oldest)
-            self._learned[rendered] = (rendered.rstrip(), user, True)
-            self._use(rendered)
+        root = user == "root" or self._current.rstrip().endswith("#")
+        rendered = value.replace("\\$", "#" if root else "$")
+        self._learned.pop(rendered, None)
+        self._evict()
+        # Short ones (`> `, `$ `) are not looked for in the middle of a line, where output holds them.
+        self._learned[rendered] = (rendered.rstrip(), user, len(rendered.strip()) >= _MID_LINE_PROMPT)
+        self._pinned = (rendered, *(known for known in self._pinned if known != rendered))[:_MAX_PINNED]
+        self._use(rendered)
