@@ -477,6 +477,14 @@ _AZURE_PAT = "x7kq2mdl4rvbqsgfvz6c3o5ngxjx2fp4wu4e6dj4zmzq3tk2sdna"  # 52 charac
             "curl https://R8kq2Mdl4rVbQsgFvZ6c3o5NgXjX2fP4wU4e@api.example.com/v1",
             f"curl https://{m('url-token')}@api.example.com/v1",
         ),
+        (
+            "git clone https://4f9c2a7b1e0d3c5f8a9b6e2d1c4f7a0b3e5d8c1f:x-oauth-basic@github.com/org/repo.git",
+            f"git clone https://{m('url-token')}:{m('url-password')}@github.com/org/repo.git",
+        ),
+        (
+            f"git clone https://{_AZURE_PAT}:@dev.azure.com/o/p/_git/r",
+            f"git clone https://{m('url-token')}:@dev.azure.com/o/p/_git/r",
+        ),
         # A user name, however long, is no token.
         ("git clone https://myorganization-build-agent@dev.azure.com/o/p/_git/r", None),
         ("git clone https://deploy_runner_production_01@gitlab.example.com/x", None),

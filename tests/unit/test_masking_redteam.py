@@ -953,6 +953,8 @@ PROMPT = "[root@ip-10-0-1-23 ~]# "
         "terraform output -raw db_password",
         "terraform -chdir=infra output -raw db_password",
         "tofu output -raw db_password",
+        "terragrunt output --raw db_password",
+        "terraform output -raw=true db_password; echo",
     ],
 )
 def test_a_secret_stores_printed_value_is_masked(command: str) -> None:

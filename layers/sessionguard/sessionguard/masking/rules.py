@@ -230,8 +230,12 @@ def _is_not_a_port(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:
     return not (head.isdigit() and len(head) < len(value))
 
 
+_HEX_TOKEN_USER: Final = 32
+_HEX_DIGITS: Final = b"0123456789abcdefABCDEF"
+
+
 def _is_token_user(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:
-    return is_random_bare_token(value)
+    return is_random_bare_token(value) or (len(value) >= _HEX_TOKEN_USER and not value.translate(None, _HEX_DIGITS))
 
 
 def looks_random(value: bytes) -> bool:
@@ -323,7 +327,7 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
     # before, session/terminal.py; docs/masking.md.)
     make_rule(
         "secret",
-        ("vault", "op ", "bw ", "pass", "doppler", "gcloud", "keyvault", "terraform", "tofu"),
+        ("vault", "op ", "bw ", "pass", "doppler", "gcloud", "keyvault", "terraform", "tofu", "terragrunt"),
         r"(?:^|[\s;&|(])(?:"
         r"vault[ \t]+(?:kv[ \t]+get|read)[ \t]+(?:[^|;&\n]*[ \t])?--?field(?:=|[ \t]+)\S+[^|;&\n]*"
         r"|op[ \t]+read[ \t]+['\"]?op://[^|;&\n]*"
@@ -334,7 +338,8 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
         r"|gcloud[ \t]+secrets[ \t]+versions[ \t]+access[ \t][^|;&\n]*"
         r"|az[ \t]+keyvault[ \t]+secret[ \t]+show[ \t][^|;&\n]*(?:-o|--output)[ \t=]*tsv\b[^|;&\n]*"
         r"|(?i:get-azkeyvaultsecret)[ \t][^|;&\n]*(?i:-asplaintext)\b[^|;&\n]*"
-        r"|(?:terraform|tofu)[ \t]+(?:-chdir=\S+[ \t]+)?output[ \t]+(?:[^|;&\n]*[ \t])?-raw[ \t]+[^-\s][^|;&\n]*"
+        r"|(?:terraform|tofu|terragrunt)[ \t]+(?:-chdir=\S+[ \t]+)?output[ \t]+(?:[^|;&\n]*[ \t])?--?raw(?:=true)?"
+        r"[ \t]+[^-\s][^|;&\n]*(?:[ \t]*(?:;|&&)[ \t]*echo)?"
         r")$",
         special="prints-value",
     ),
@@ -445,13 +450,14 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
         accept=_is_not_a_port,
         requires=((b"@",),),
     ),
-    # A token as a URL's user, with no password: how Azure DevOps, GitHub and Bitbucket take a personal access
-    # token (`https://<PAT>@dev.azure.com/…`). A user name is short or a word (`git@`, `ec2-user@`); only a user
-    # random as a token alone on a line must be is masked.
+    # A token as a URL's user: how Azure DevOps, GitHub and Bitbucket take a personal access token
+    # (`https://<PAT>@dev.azure.com/…`, `https://<token>:x-oauth-basic@github.com/…`; a password after it is
+    # url-password's). A user name is short or a word (`git@`, `ec2-user@`); only a user random as a token alone
+    # on a line must be, or 32 hex digits or more (GitHub's tokens before 2021), is masked.
     make_rule(
         "url-token",
         ("://",),
-        r"\b[A-Za-z][A-Za-z0-9+.-]*://(?P<v_p>[A-Za-z0-9_-]{20,512})@",
+        r"\b[A-Za-z][A-Za-z0-9+.-]*://(?P<v_p>[A-Za-z0-9_-]{20,512})(?::[^\s'\"@/]*)?@",
         accept=_is_token_user,
         requires=((b"@",),),
     ),
