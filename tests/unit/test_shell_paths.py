@@ -139,6 +139,9 @@ def test_relative_paths_need_a_cd_and_skip_what_names_no_file() -> None:
     # A here-document's delimiter and a descriptor are no files.
     assert resolve("cat", "<<", "EOF") is None
     assert resolve("cat", "2>&", "1") is None
+    # A pattern a program matches is no file, quoted or not.
+    assert resolve("tar", "--exclude", "/etc/ssh/ssh_host_*", "-czf", "/b.tgz", "/") is None
+    assert resolved_arguments(["find", "/", "-name", "/etc/sha*"], {}, "", Expansions()) is None
 
 
 def test_a_cd_is_followed_as_the_shell_would() -> None:

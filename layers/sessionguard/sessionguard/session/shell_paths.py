@@ -128,6 +128,12 @@ _NO_FILE_ARGUMENTS: Final = frozenset({
 })  # fmt: skip
 # Commands whose first argument is a pattern or a program (`grep -r shadow .`), then files.
 _PATTERN_FIRST: Final = frozenset({"grep", "egrep", "fgrep", "zgrep", "rg", "ag", "ack", "sed", "awk", "gawk"})
+# Options whose value is a pattern the program matches, not a file (`tar --exclude`, `find -name`, `rsync
+# --include`): the line no longer shows whether it was quoted, and it usually was.
+_PATTERN_OPTIONS: Final = frozenset({
+    "--exclude", "--include", "--exclude-dir", "--include-dir", "-name", "-iname", "-path", "-ipath", "-wholename",
+    "-iwholename", "-regex", "-iregex", "-lname", "-ilname", "--wildcards",
+})  # fmt: skip
 _GLOB_CHARS: Final = re.compile(r"[*?\[]")
 _NOT_CANONICAL: Final = re.compile(r"//|(?:^|/)\.\.?(?:/|$)")
 _STARS: Final = re.compile(r"\*\*+")
@@ -170,9 +176,11 @@ def resolved_arguments(
             after_redirection = True
             resolved.append(word)
             continue
-        if pattern_first and not word.startswith("-") and not after_redirection:
+        if (pattern_first and not word.startswith("-") and not after_redirection) or words[
+            index - 1
+        ] in _PATTERN_OPTIONS:
             pattern_first = False  # the pattern or the program: the files come after it
-            resolved.append(word)
+            resolved.append(word)  # a pattern a program matches (`--exclude 'ssh_host_*'`), quoted or not
             continue
         # A redirection's file is opened by the shell in the directory `cd` went to, whatever the command.
         relative = directory if after_redirection else relative_to
