@@ -117,17 +117,17 @@ def _normalize(text: str) -> NormalizedCommand:
     while ctx.queue:
         ctx.inner.append(_parse_line(ctx.queue.popleft(), ctx))
     if ctx.expanded:
-        _add_expanded_lines(whole, ctx)
+        _add_expanded_lines(whole, ctx.expanded, ctx)
     if not ctx.inner:
         return NormalizedCommand(whole, tuple(ctx.segments))
     inner = tuple(line for line in dict.fromkeys(ctx.inner) if line and line != whole)
     return NormalizedCommand(whole, tuple(ctx.segments), inner)
 
 
-def _add_expanded_lines(whole: str, ctx: Context) -> None:
-    """The line (and each command string it runs) again with its commands' arguments expanded (shell_paths), for
-    rules that match a whole line: `echo '… NOPASSWD:ALL' | sudo tee -a /etc/sudoe*`."""
-    expansions = ctx.expanded or {}
+def _add_expanded_lines(whole: str, expansions: dict[str, str], ctx: Context) -> None:
+    """The line (and each command string it runs) again with its commands' arguments expanded (shell_paths: each
+    segment as typed -> expanded), for rules that match a whole line: `echo '… NOPASSWD:ALL' | sudo tee -a
+    /etc/sudoe*`."""
     for line in [whole, *ctx.inner]:
         if len(line) > _MAX_EXPANDED_LINE:
             continue

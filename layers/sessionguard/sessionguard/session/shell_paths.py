@@ -86,6 +86,7 @@ _SENSITIVE_FILE_NAMES: Final = tuple(
 _HOME_FILE_NAMES: Final = tuple(
     (-1 - kind, path, path.split("/")) for kind, paths in enumerate(_HOME_FILES) for path in paths
 )
+# `/proc/self/root/etc/shadow`: a process's root directory, then the path under it.
 _PROCESS_ROOT: Final = re.compile(r"/proc/(?:self|thread-self|[0-9]+|\*)/root(/.*)")
 # `$HOME` or `${HOME}` starting a directory: `~` to the rules.
 _HOME_VARIABLE: Final = re.compile(r"^\$(?:HOME\b|\{HOME\})")
@@ -106,7 +107,6 @@ _MAX_GLOBS_PER_LINE: Final = 1024
 _VARIABLE: Final = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^{}$]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
 # `${HOME:0:1}`, `${PWD::1}`: the first character of a variable that always holds an absolute path is a slash.
 _FIRST_SLASH: Final = re.compile(r"\$\{(?:HOME|PWD|OLDPWD|PATH|SHELL):0?:1\}")
-# One brace list (not nested): a prefix, `{a,b,...}`, a suffix; `${NAME}` may stand in either.
 # A brace list holding no other (`{a,b}`), or a sequence of letters or numbers (`{a..f}`, `{1..9}`); not `${…}`.
 _BRACES: Final = re.compile(r"(?<!\$)\{(?:([^{},]*(?:,[^{},]*)+)|([A-Za-z]|-?[0-9]+)\.\.([A-Za-z]|-?[0-9]+))\}")
 # Parameter expansions with a literal operand: `${X,,}`, `${X^^}`, `${X#p}`, `${X%p}`, `${X/p/r}` (one `#`, `%`
