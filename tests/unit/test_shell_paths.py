@@ -141,6 +141,8 @@ def test_relative_paths_need_a_cd_and_skip_what_names_no_file() -> None:
     assert resolve("cat", "2>&", "1") is None
     # A pattern a program matches is no file, quoted or not.
     assert resolve("tar", "--exclude", "/etc/ssh/ssh_host_*", "-czf", "/b.tgz", "/") is None
+    # grep's pattern is still the first word that is no option nor an option's pattern.
+    assert resolve("grep", "-r", "--include", "*.conf", "shadow", ".") is None
     assert resolved_arguments(["find", "/", "-name", "/etc/sha*"], {}, "", Expansions()) is None
 
 

@@ -176,11 +176,12 @@ def resolved_arguments(
             after_redirection = True
             resolved.append(word)
             continue
-        if (pattern_first and not word.startswith("-") and not after_redirection) or words[
-            index - 1
-        ] in _PATTERN_OPTIONS:
-            pattern_first = False  # the pattern or the program: the files come after it
+        if words[index - 1] in _PATTERN_OPTIONS:
             resolved.append(word)  # a pattern a program matches (`--exclude 'ssh_host_*'`), quoted or not
+            continue
+        if pattern_first and not word.startswith("-") and not after_redirection:
+            pattern_first = False  # the pattern or the program: the files come after it
+            resolved.append(word)
             continue
         # A redirection's file is opened by the shell in the directory `cd` went to, whatever the command.
         relative = directory if after_redirection else relative_to
