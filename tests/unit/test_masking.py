@@ -265,10 +265,33 @@ def test_password_named_assignment_is_masked(line: str, expected: str) -> None:
         ("    client-key-data: LS0tLS1CRUdJTg==", f"    client-key-data: {m('key')}"),
         ('    "auth": "YXBwOmh1bnRlcjI="', f'    "auth": "{m("auth")}"'),
         ("REDISCLI_AUTH=hunter2", f"REDISCLI_AUTH={m('auth')}"),
+        # A personal access token's usual names end in PAT.
+        ("export GITHUB_PAT=k3jd8Fj2Lm9qPz7Xv4Tn6Rw1", f"export GITHUB_PAT={m('token')}"),
+        ("export AZURE_DEVOPS_EXT_PAT=4b2a0c8e7f1d3b5a9c6e", f"export AZURE_DEVOPS_EXT_PAT={m('token')}"),
+        ('{"pat": "k3jd8Fj2Lm9qPz7Xv4Tn6Rw1"}', f'{{"pat": "{m("token")}"}}'),
+        ("gitlabPat: k3jd8Fj2Lm9qPz7Xv4Tn6Rw1", f"gitlabPat: {m('token')}"),
+        ("tool login --pat k3jd8Fj2Lm9qPz7Xv4Tn6Rw1 -v", f"tool login --pat {m('token')} -v"),
+        ("ADO_PAT              k3jd8Fj2Lm9qPz7Xv4Tn6Rw1", f"ADO_PAT              {m('token')}"),
     ],
 )
 def test_token_secret_and_key_named_assignment_is_masked(line: str, expected: str) -> None:
     check(line, expected)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "export LD_LIBRARY_PATH=/opt/lib:/usr/lib",
+        "export PATH=$PATH:/opt/bin",
+        "COMPAT_MODE=k3jd8Fj2Lm9qPz7Xv4Tn6Rw1",
+        "compat: k3jd8Fj2Lm9qPz7Xv4Tn6Rw1",
+        "expat=k3jd8Fj2Lm9qPz7Xv4Tn6Rw1",
+        "grep --pattern k3jd8Fj2Lm9qPz7Xv4Tn6Rw1 notes.txt",
+        "GITHUB_PAT=${GITHUB_PAT:?unset}",
+    ],
+)
+def test_pat_is_a_token_name_only_as_a_names_last_word(line: str) -> None:
+    check(line, line)
 
 
 def test_command_substitution_is_a_placeholder_unless_it_prints_a_literal() -> None:

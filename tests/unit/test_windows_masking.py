@@ -87,10 +87,12 @@ CONTEXTS = {
     "net-use": Context("net use \\\\fs01\\c$ {s} /user:CORP\\admin", password_like()),
     "net-use-after-user": Context("net use \\\\fs01\\c$ /user:CORP\\admin {s} /persistent:no", password_like()),
     "set-item-env": Context("Set-Item -Path Env:API_TOKEN -Value {s}", password_like()),
+    "set-item-env-pat": Context("Set-Item -Path Env:AZURE_DEVOPS_EXT_PAT -Value {s}", password_like()),
     "psexec": Context("psexec \\\\web02 -u CORP\\admin -p {s} cmd", password_like()),
     "schtasks-run-password": Context("schtasks /create /tn x /tr c:\\x.exe /ru CORP\\svc /rp {s}", password_like()),
     "connection-string-pwd": Context("Data Source=db01;User ID=sa;Pwd={s};", password_like()),
     "registry-value": Context("reg add HKLM\\Software\\App /v ApiToken /t REG_SZ /d {s}", password_like()),
+    "registry-value-pat": Context("reg add HKCU\\Environment /v GITHUB_PAT /t REG_SZ /d {s}", password_like()),
     "registry-property": Context(
         "Set-ItemProperty -Path HKLM:\\SOFTWARE\\App -Name DefaultPassword -Value '{s}'", password_like()
     ),

@@ -142,6 +142,7 @@ _NAME_KINDS: Final[tuple[tuple[str, Callable[[str, list[str]], bool]], ...]] = (
     ("password", lambda c, w: "password" in c or "passwd" in c or "passphrase" in c),
     ("secret", lambda c, w: "secret" in c or "credential" in c),
     ("token", lambda c, w: "token" in c),
+    ("token", lambda c, w: w[-1] == "pat"),  # a personal access token: GITHUB_PAT, azure_devops_pat, --pat
     ("password", lambda c, w: any(_is_password_word(word) for word in w)),
     ("api-key", lambda c, w: c.endswith("apikey")),
     ("key", lambda c, w: c.endswith("keydata")),  # kubeconfig client-key-data: a base64 private key

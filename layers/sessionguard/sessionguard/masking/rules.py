@@ -66,12 +66,18 @@ def rest_value_pattern(tag: str = "v") -> str:
 # Lazy twice over: the nearest flag wins (a greedy `?` would prefer a later `-p` and leave the first one's value).
 _SAME_COMMAND = rf"(?:(?:[^;&|\n]|{QUOTED})*?\s)??"
 # A secret-looking name: the literal keywords also drive the trigger Set; classify_name decides precisely.
-_NAME_KEYWORDS = r"(?i:pass|pw|secret|token|cred|key|auth)"
+# `pat` (a personal access token: GITHUB_PAT, AZURE_DEVOPS_EXT_PAT, --pat) only as a name's last word: `PATH`,
+# `patch` and `pattern` hold it too, so its triggers are the spellings that end a name (`_pat`, `pat=`, ...), not
+# the bare word, which would send every line mentioning a path through the RE2 searches below.
+_NAME_KEYWORDS = r"(?i:pass|pw|secret|token|cred|key|auth|pat\b)"
 _NAME = rf"(?P<n>[A-Za-z0-9_.-]*{_NAME_KEYWORDS}[A-Za-z0-9_.-]*)"
-_NAME_TRIGGERS = ("pass", "pw", "secret", "token", "cred", "key", "auth")
+_SECRET_WORDS = ("pass", "pw", "secret", "token", "cred", "key", "auth")
+_PAT_TRIGGERS = ("_pat", "-pat", "pat=", "pat:", 'pat"', "pat'", "pat ", "pat\t")
+_NAME_TRIGGERS = (*_SECRET_WORDS, *_PAT_TRIGGERS)
 # One of those words in a name (gitleaks.name_holds_no_secret: is each one inside a name gitleaks allows?).
 SECRET_NAME_WORD: Final = Regex(_NAME_KEYWORDS)
-SECRET_NAME_WORDS: Final = _NAME_TRIGGERS
+SECRET_NAME: Final = _NAME  # the pattern of a secret-looking name, group n (windows.py's rules use it too)
+SECRET_NAME_WORDS: Final = (*_SECRET_WORDS, "pat")
 # A declared type between a name and its `=` (Go `var apiToken string = "x"`, Kotlin `val apiToken: String = "x"`).
 _TYPE_WORD = r"(?:[ \t]*:?[ \t]+(?:string|String|str|&str|\[\]byte|CharSequence|SecureString))?"
 # What `echo X |` / `printf '%s\n' X |` feeds into a command's standard input.
@@ -175,7 +181,7 @@ _NAMES_NOT_VALUES: Final = frozenset({b"password", b"passwd", b"pass", b"pwd", b
 # `stdin`, `fd:<digits>`, `env:<NAME>` with an environment-variable name, `file:<path>` with a `/` or `.` in the
 # path. Anything else (`stdinPw77`, `file:abc123`, `env:s3cret`) is a value.
 _PASS_SOURCE: Final = Regex(r"stdin|fd:[0-9]+|env:[A-Z_][A-Z0-9_]*|file:[^\s/.]*[/.]\S*")
-_NAME_KEYWORD_BYTES: Final = tuple(keyword.encode() for keyword in _NAME_TRIGGERS)
+_NAME_KEYWORD_BYTES: Final = tuple(keyword.encode() for keyword in _SECRET_WORDS)
 
 
 def _not_a_sentence_end(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:

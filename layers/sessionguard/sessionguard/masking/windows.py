@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Final
 
-from sessionguard.masking.rules import QUOTED, Rule, make_rule
+from sessionguard.masking.rules import QUOTED, SECRET_NAME, Rule, make_rule
 
 # A PowerShell argument: a quoted string or one bare word that is not a variable, a subexpression or an option
 # (`$secPw`, `(ConvertTo-SecureString ...)`, `-AsPlainText` are not values; the first is masked where it is set).
 _PS_VALUE = rf"(?P<v_w>{QUOTED}|[^\s'\"$(@{{,;|&)-][^\s'\",;|&)]*)"
 # A word of cmd: up to a blank or an operator; a leading slash is a switch, `*` asks for the password.
 _CMD_VALUE = rf"(?P<v_w>{QUOTED}|[^\s'\"/*&|<>][^\s'\"&|<>]*)"
-_SECRET_NAME = r"(?P<n>[A-Za-z0-9_.-]*(?i:pass|pw|secret|token|cred|key|auth)[A-Za-z0-9_.-]*)"  # noqa: S105 (a pattern)
+
 
 WINDOWS_RULES: Final[tuple[Rule, ...]] = (
     # ConvertTo-SecureString 'P@ss' -AsPlainText [-Force]; also -String 'P@ss' anywhere in the call.
@@ -64,7 +64,7 @@ WINDOWS_RULES: Final[tuple[Rule, ...]] = (
     make_rule(
         "secret",
         ("env:",),
-        rf"(?i)\b(?:Set-Item|New-Item)\b[^|;\n]*?[ \t](?:-Path[ \t]+)?[\"']?Env:{_SECRET_NAME}[\"']?"
+        rf"(?i)\b(?:Set-Item|New-Item)\b[^|;\n]*?[ \t](?:-Path[ \t]+)?[\"']?Env:{SECRET_NAME}[\"']?"
         rf"(?:[ \t]+-Value)?[ \t]+{_PS_VALUE}",
     ),
     # psexec/paexec -p PASSWORD; schtasks /rp or /p PASSWORD; sc config ... password= PASSWORD
@@ -93,21 +93,21 @@ WINDOWS_RULES: Final[tuple[Rule, ...]] = (
     make_rule(
         "secret",
         ("/v ",),
-        rf"(?i)\breg(?:\.exe)?[ \t]+add\b[^|;&\n]*?[ \t]/v[ \t]+[\"']?{_SECRET_NAME}[\"']?[^|;&\n]*?[ \t]/d[ \t]+"
+        rf"(?i)\breg(?:\.exe)?[ \t]+add\b[^|;&\n]*?[ \t]/v[ \t]+[\"']?{SECRET_NAME}[\"']?[^|;&\n]*?[ \t]/d[ \t]+"
         rf"{_CMD_VALUE}",
         requires=((b"/d", b"/D"),),
     ),
     make_rule(
         "secret",
         ("itemproperty",),
-        rf"(?i)\b(?:Set|New)-ItemProperty\b[^|;\n]*?[ \t]-Name[ \t]+[\"']?{_SECRET_NAME}[\"']?"
+        rf"(?i)\b(?:Set|New)-ItemProperty\b[^|;\n]*?[ \t]-Name[ \t]+[\"']?{SECRET_NAME}[\"']?"
         rf"[^|;\n]*?[ \t]-Value[ \t]+{_PS_VALUE}",
         requires=((b"-Value", b"-value"),),
     ),
     make_rule(
         "secret",
         ("reg_",),
-        rf"^[ \t]+{_SECRET_NAME}[ \t]+REG_(?:SZ|EXPAND_SZ|MULTI_SZ)[ \t]+(?P<v_v>\S(?:.*\S)?)[ \t]*$",
+        rf"^[ \t]+{SECRET_NAME}[ \t]+REG_(?:SZ|EXPAND_SZ|MULTI_SZ)[ \t]+(?P<v_v>\S(?:.*\S)?)[ \t]*$",
     ),
     # PowerShell that prints one secret alone on the next line.
     # `$env:API_TOKEN` (or Write-Output / echo of it), [Environment]::GetEnvironmentVariable('API_TOKEN', ...): the
