@@ -160,6 +160,33 @@ def test_vault_tokens_are_masked_in_context() -> None:
     )
 
 
+def test_vault_unseal_and_recovery_key_shares_are_masked_printed_and_typed() -> None:
+    share = fake("", 43, BASE62 + "+/") + "="  # 33 random bytes in base64, as vault prints a share
+    hex_share = fake("", 66, "0123456789abcdef")
+    for printed in (f"Unseal Key 1: {share}", f"Recovery Key 5: {share}", f"Key 2: {share}"):
+        check(printed, printed.replace(share, m("vault-unseal-key")))
+    for typed in (
+        f"vault operator unseal {share}",
+        f"vault operator unseal -migrate {share}",
+        f"vault operator rekey -nonce=2dbd10f1-8528-6246-09e7-82b25b8aba63 {share}",
+        f"vault operator generate-root -nonce=2dbd10f1-8528-6246-09e7-82b25b8aba63 {share}",
+    ):
+        check(typed, typed.replace(share, m("vault-unseal-key")))
+    for readable in ("vault operator unseal -reset", "vault operator rekey -init -key-shares=5", "Key 1: value"):
+        check(readable, readable)
+    init_json = ["{", '  "unseal_keys_b64": [', f'    "{share}",', f'    "{share[::-1]}"', "  ],"]
+    init_json += ['  "unseal_keys_hex": [', f'    "{hex_share}"', "  ],", '  "unseal_shares": 5,', "}"]
+    masked = SecretMasker().mask_lines(init_json)
+    assert masked == [
+        *init_json[:2],
+        f'    "{m("vault-unseal-key")}",',
+        f'    "{m("vault-unseal-key")}"',
+        *init_json[4:6],
+        f'    "{m("vault-unseal-key")}"',
+        *init_json[7:],
+    ]
+
+
 # --- PEM private keys -----------------------------------------------------------------------------------
 
 PEM_BODY = [fake("MIIEowIBAAKCAQEA", 48, BASE62 + "+/"), fake("", 64, BASE62 + "+/"), fake("", 20, BASE62) + "=="]

@@ -25,6 +25,7 @@ KINDS: Final = frozenset(
         "openai-api-key",
         "anthropic-api-key",
         "vault-token",
+        "vault-unseal-key",
         "docker-pat",
         "jwt",
         "private-key",

@@ -133,7 +133,13 @@ _SSM_SECURE: Final = b"SecureString"  # the rule's pattern: a literal, so `in` f
 _PENDING_RULE: Final = make_rule("secret", (), r"\z")
 _column_kind: Final = functools.partial(classify_name, mode="w")  # what a table's column holds, by its name (tables.py)
 # Special rules whose line announces a value on the next line -> what that line holds (see SecretMasker._pending).
-ANNOUNCES: Final = {"prints-value": "printed", "name-value": "value", "sql-next-line": "sql", "xml-open": "xml"}
+ANNOUNCES: Final = {
+    "prints-value": "printed",
+    "name-value": "value",
+    "sql-next-line": "sql",
+    "xml-open": "xml",
+    "json-array": "array",
+}
 # Values of a secret-named assignment, matched where its separator ends.
 _ASSIGNED_WORD: Final = Regex(value_pattern())
 _ASSIGNED_REST: Final = Regex(rest_value_pattern())
@@ -149,9 +155,19 @@ _NEXT_VALUE_GROUP: Final[int] = _NEXT_VALUE.groupindex["v_r"]
 _NEXT_XML_VALUE: Final = Regex(r"^[ \t>]*(?P<v>[^\s<>]+)[ \t]*$")
 # A command substitution that is a whole shell value, followed only by shell operators (`$(cat f) && \`).
 _LEADING_SUBSTITUTION: Final = Regex(rf"({SUBSTITUTION})[ \t]*(?:&&|\|\||;|\||\\|$)")
+# An item of a JSON array of strings, one to a line (`vault operator init -format=json`'s unseal keys).
+_NEXT_ARRAY_ITEM: Final = Regex(r'^[ \t]*"(?P<v>[A-Za-z0-9+/=_.-]{16,})",?[ \t]*$')
 # The rest of a SQL statement at the client's continuation prompt: `postgres-# 'x';`, `    -> 'x';`.
 _NEXT_SQL: Final = Regex(rf"^[ \t]*(?:[A-Za-z0-9_]*[=-]#|->|>)?[ \t]*(?P<v_w>{SQL_QUOTED})")
 _NEXT_SQL_GROUP: Final[int] = _NEXT_SQL.groupindex["v_w"]
+# What an announced line must look like (see _take_pending): its pattern, the value's group, and how the value is
+# judged ("" for a value: quoted or the rest of the line, as it starts).
+_NEXT_LINE_SHAPES: Final[dict[str, tuple[Regex, int, str]]] = {
+    "value": (_NEXT_VALUE, _NEXT_VALUE_GROUP, ""),
+    "xml": (_NEXT_XML_VALUE, 1, "p"),
+    "sql": (_NEXT_SQL, _NEXT_SQL_GROUP, "q"),
+    "array": (_NEXT_ARRAY_ITEM, 1, "p"),
+}
 
 
 def _may_match(rule: Rule, data: bytes, pos: int) -> bool:
@@ -443,24 +459,18 @@ class SecretMasker:
         if self._pending is None:
             return
         (what, kind), self._pending = self._pending, None
-        if what == "value":
-            match = _NEXT_VALUE.match(data)
-            if match is not None:
-                start, stop = match[_NEXT_VALUE_GROUP]
-                mode = "q" if data[start] in b"\"'" else "r"
-                self._add_span(_PENDING_RULE, match, data, spans, kind=kind, mode=mode, span=(start, stop, 0))
-            return
-        if what == "xml":
-            match = _NEXT_XML_VALUE.match(data)
-            if match is not None:
-                start, stop = match[1]
-                self._add_span(_PENDING_RULE, match, data, spans, kind=kind, mode="p", span=(start, stop, 0))
-            return
-        if what == "sql":
-            match = _NEXT_SQL.match(data)
-            if match is not None:
-                start, stop = match[_NEXT_SQL_GROUP]
-                self._add_span(_PENDING_RULE, match, data, spans, kind=kind, mode="q", span=(start, stop, 0))
+        if what in _NEXT_LINE_SHAPES:
+            regex, group, mode = _NEXT_LINE_SHAPES[what]
+            match = regex.match(data)
+            if match is None:
+                return
+            start, stop = match[group]
+            if what == "array":  # each item on its line, until a line that is not one (`]`)
+                spans.append((start, stop, 0, kind))
+                self._pending = (what, kind)
+                return
+            mode = mode or ("q" if data[start] in b"\"'" else "r")
+            self._add_span(_PENDING_RULE, match, data, spans, kind=kind, mode=mode, span=(start, stop, 0))
             return
         token = data.strip()
         if what == "printed" and len(token) > 2 and token[0] == token[-1] == 34:  # jq without -r: "value"

@@ -665,6 +665,29 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
         requires=((b"login",),),
     ),
     make_rule("vault-token", ("token",), r"^[ \t]*token[ \t]{2,}(?P<v_w>\S+)[ \t]*$", requires=((b"token",),)),
+    # Vault's unseal (or, with auto-unseal, recovery) key shares: what `vault operator init` prints (`Unseal Key 1: X`,
+    # `Recovery Key 1: X`) and `vault operator rekey` prints (`Key 1: X`), and a share typed to unseal, to rekey or
+    # to generate a root token. The JSON form's arrays are read line by line (masker._take_pending, "array").
+    make_rule(
+        "vault-unseal-key",
+        ("key ",),
+        r"^[ \t]*(?:(?:Unseal|Recovery)[ \t]+)?Key[ \t]+[0-9]+:[ \t]+(?P<v_w>[A-Za-z0-9+/=]{16,})[ \t]*$",
+        requires=((b"Key ",),),
+    ),
+    make_rule(
+        "vault-unseal-key",
+        ("operator",),
+        r"\bvault[ \t]+operator[ \t]+(?:unseal|rekey|generate-root)(?:[ \t]+-\S+)*[ \t]+"
+        r"(?P<v_w>[A-Za-z0-9+/=]{16,})(?:[ \t]|$)",
+        requires=((b"vault",),),
+    ),
+    make_rule(
+        "vault-unseal-key",
+        ("keys",),
+        r"^[ \t]*\"(?:(?:unseal|recovery)_keys_(?:b64|hex)|keys|keys_base64)\"[ \t]*:[ \t]*\[[ \t]*$",
+        special="json-array",
+        requires=((b"[",),),
+    ),
     # Environment lists as name/value pairs (Kubernetes, ECS task definitions, CloudFormation JSON parameters):
     # {"name": "DB_PASSWORD", "value": "x"} on one line; on two lines, see _take_pending.
     make_rule(
