@@ -49,7 +49,8 @@ _PLACEHOLDER: Final = Regex(
     r"|\{\{[^{}]*\}\}|\{[A-Za-z_]*\}|\{[A-Za-z0-9_]+\([^{}\n]*\)\}|%s|%\([A-Za-z_]+\)s"  # templates
     r"|\*+|[xX]{3,}|\.{3,}|#{3,}|-{3,}"  # ***, xxxx, ...
     r"|\((?:sensitive(?: value)?|known after apply)\)"  # terraform plan
-    r"|(?i:none|null|nil|true|false|undefined|redacted|\[redacted\]|\(none\)|<none>)|[0-9]"  # one digit: a flag
+    r"|(?i:none|null|nil|true|false|undefined|redacted|\[redacted\]|\(none\)|\(null\)|<none>)"  # no value
+    r"|[0-9]"  # one digit: a flag
     r"|(?i:foo|bar|baz|foobar)"  # stand-ins in examples (not changeit/changeme: defaults are real passwords)
 )
 # What a placeholder can start with (a cheap test before the RE2 call): the symbols above and any letter.

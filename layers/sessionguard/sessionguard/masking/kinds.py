@@ -53,6 +53,8 @@ KINDS: Final = frozenset(
         "stdin-password",
         "sql-password",
         "netrc-password",
+        # password hashes and password-derived keys (hashes.py)
+        "password-hash",
         # URLs and HTTP
         "url-password",
         "url-signature",

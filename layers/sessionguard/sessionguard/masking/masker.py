@@ -45,6 +45,7 @@ import re2
 
 from sessionguard.masking import gitleaks, heuristics, kubernetes
 from sessionguard.masking.gitleaks import gitleaks_kinds, gitleaks_rules
+from sessionguard.masking.hashes import HASH_RULES
 from sessionguard.masking.heuristics import (
     BARE_CHARS,
     BASE64_WRAP,
@@ -196,8 +197,9 @@ def _marker(kind: str) -> bytes:
     return f"{MARKER_PREFIX}{kind}]".encode()
 
 
-# Every rule in precedence order: own token shapes (tokens.yaml), gitleaks', Windows' (windows.py), context rules.
-RULES: Final = (*token_rules(), *gitleaks_rules(), *WINDOWS_RULES, *CONTEXT_RULES)
+# Every rule in precedence order: own token shapes (tokens.yaml), gitleaks', password hashes (hashes.py), Windows'
+# (windows.py), context rules.
+RULES: Final = (*token_rules(), *gitleaks_rules(), *HASH_RULES, *WINDOWS_RULES, *CONTEXT_RULES)
 # Where gitleaks' rules start: the rules before are SessionGuard's own token shapes, which a gitleaks rule that
 # lets a match go overrides (SecretMasker._vetoed).
 _GITLEAKS_START: Final = next(index for index, rule in enumerate(RULES) if rule.special == gitleaks.SPECIAL)
