@@ -955,6 +955,16 @@ PROMPT = "[root@ip-10-0-1-23 ~]# "
         "tofu output -raw db_password",
         "terragrunt output --raw db_password",
         "terraform output -raw=true db_password; echo",
+        # short-lived tokens printed alone (session 20)
+        "vault print token",
+        "aws ecr get-login-password --region us-east-1",
+        "aws --profile prod ecr-public get-login-password",
+        "aws codeartifact get-authorization-token --domain d --query authorizationToken --output text",
+        "gcloud auth print-access-token",
+        "gcloud auth application-default print-access-token",
+        "az account get-access-token --query accessToken -o tsv",
+        "gh auth token",
+        "kubectl -n ci create token deployer --duration 1h",
     ],
 )
 def test_a_secret_stores_printed_value_is_masked(command: str) -> None:
@@ -982,6 +992,16 @@ def test_a_value_printed_without_a_newline_is_masked_when_the_prompt_that_follow
 )
 def test_a_secret_stores_other_output_stays(command: str, output: str) -> None:
     assert mask_event([f"{PROMPT}{command}", output, PROMPT])[1] == output
+
+
+def test_an_ecr_login_password_of_a_few_kilobytes_is_masked_whole() -> None:
+    """ECR's token is base64 JSON of ~2 KB: longer than a token alone may be (heuristics._BARE_MAX), so only the
+    command that printed it says what it is."""
+    token = "eyJwYXlsb2FkIjoi" + (STORE_VALUE.encode().hex() * 80) + "In0="
+    out = mask_event([f"{PROMPT}aws ecr get-login-password --region eu-west-1", token, PROMPT])
+    assert out[1] == m("secret")
+    piped = f"{PROMPT}aws ecr get-login-password | docker login --username AWS --password-stdin 1.dkr.ecr.aws"
+    assert mask_event([piped, "Login Succeeded", PROMPT])[1] == "Login Succeeded"
 
 
 # --- tools that take a password or a token as an argument (session 18's masking red team) ----------------------

@@ -325,6 +325,9 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
         special="prints-value",
     ),
     # Secret stores' commands that print one value alone: `vault kv get -field=password PATH` (also `vault read`),
+    # `vault print token`, the short-lived tokens that `aws ecr get-login-password` (a few KB: more than a token alone
+    # may be), `aws codeartifact get-authorization-token … --output text`, `gcloud auth print-access-token`,
+    # `az account get-access-token … -o tsv`, `gh auth token` and `kubectl create token` print,
     # 1Password's `op read op://…` and `op item get … --fields …`, Bitwarden's `bw get password|totp|notes`, `pass
     # show` / `gopass show`, `doppler secrets get NAME --plain`, `gcloud secrets versions access`, `az keyvault
     # secret show … -o tsv`, `Get-AzKeyVaultSecret … -AsPlainText` and `terraform output -raw NAME` (also OpenTofu's
@@ -333,9 +336,21 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
     # before, session/terminal.py; docs/masking.md.)
     make_rule(
         "secret",
-        ("vault", "op ", "bw ", "pass", "doppler", "gcloud", "keyvault", "terraform", "tofu", "terragrunt"),
+        (
+            *("vault", "op ", "bw ", "pass", "doppler", "gcloud", "keyvault", "terraform", "tofu", "terragrunt"),
+            *("get-login-password", "get-authorization-token", "get-access-token", "auth token", "create token"),
+        ),
         r"(?:^|[\s;&|(])(?:"
         r"vault[ \t]+(?:kv[ \t]+get|read)[ \t]+(?:[^|;&\n]*[ \t])?--?field(?:=|[ \t]+)\S+[^|;&\n]*"
+        r"|vault[ \t]+print[ \t]+token\b[^|;&\n]*"
+        r"|aws[ \t]+(?:[^|;&\n]*[ \t])?ecr(?:-public)?[ \t]+get-login-password\b[^|;&\n]*"
+        r"|aws[ \t]+(?:[^|;&\n]*[ \t])?codeartifact[ \t]+get-authorization-token\b"
+        r"[^|;&\n]*--output[ \t=]+text\b[^|;&\n]*"
+        r"|gcloud[ \t]+(?:[^|;&\n]*[ \t])?auth[ \t]+(?:application-default[ \t]+)?print-(?:access|identity)-token\b"
+        r"[^|;&\n]*"
+        r"|az[ \t]+account[ \t]+get-access-token\b[^|;&\n]*(?:-o|--output)[ \t=]*tsv\b[^|;&\n]*"
+        r"|gh[ \t]+auth[ \t]+token\b[^|;&\n]*"
+        r"|kubectl[ \t]+(?:[^|;&\n]*[ \t])?create[ \t]+token[ \t][^|;&\n]*"
         r"|op[ \t]+read[ \t]+['\"]?op://[^|;&\n]*"
         r"|op[ \t]+item[ \t]+get[ \t]+[^|;&\n]*--fields?[ \t=][^|;&\n]*"
         r"|bw[ \t]+get[ \t]+(?:password|totp|notes)[ \t][^|;&\n]*"
