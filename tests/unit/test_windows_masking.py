@@ -204,3 +204,29 @@ def test_a_secret_registry_value_printed_by_reg_query_never_appears(secret: str)
         f"    DefaultPassword    REG_SZ    {secret}",
     ]
     assert secret not in engine_output([lines])
+
+
+@given(secret=password_like())
+@SETTINGS
+def test_a_wifi_passphrase_printed_by_netsh_never_appears(secret: str) -> None:
+    lines = [
+        *HEADER,
+        PROMPT + 'netsh wlan show profile name="Corp" key=clear',
+        "Security settings",
+        "-----------------",
+        "    Authentication         : WPA2-Personal",
+        f"    Key Content            : {secret}",
+    ]
+    assert secret not in engine_output([lines])
+
+
+@given(secret=password_like(), element=st.sampled_from(["Password", "AdministratorPassword"]))
+@SETTINGS
+def test_an_unattend_files_password_value_never_appears(secret: str, element: str) -> None:
+    """Windows Setup's answer file (C:\\Windows\\Panther\\Unattend.xml): the password sits in a <Value> element,
+    on the line after its parent's opening tag or on the same line."""
+    nested = [f"      <{element}>", f"        <Value>{secret}</Value>", "        <PlainText>true</PlainText>"]
+    one_line = [f"      <{element}><Value>{secret}</Value><PlainText>true</PlainText></{element}>"]
+    for body in (nested, one_line):
+        lines = [*HEADER, PROMPT + "type C:\\Windows\\Panther\\Unattend.xml", "<AutoLogon>", *body]
+        assert secret not in engine_output([lines])

@@ -152,8 +152,9 @@ _SSM_WINDOW: Final = 6
 # A name/value pair split over two lines (YAML `- name: DB_PASSWORD` / `value: x`, pretty-printed JSON):
 _NEXT_VALUE: Final = Regex(rf"^[ \t]*[\"']?value[\"']?[ \t]*:[ \t]*{rest_value_pattern()}")
 _NEXT_VALUE_GROUP: Final[int] = _NEXT_VALUE.groupindex["v_r"]
-# The value of an XML element on its own line, after its opening tag (maybe behind a heredoc's `> `).
-_NEXT_XML_VALUE: Final = Regex(r"^[ \t>]*(?P<v>[^\s<>]+)[ \t]*$")
+# The value of an XML element on its own line, after its opening tag (maybe behind a heredoc's `> `), or in a
+# `<Value>` element of its own (Windows unattend.xml: `<AdministratorPassword>`, then `<Value>x</Value>`).
+_NEXT_XML_VALUE: Final = Regex(r"^[ \t>]*(?:<Value>)?(?P<v>[^\s<>]+)(?:</Value>)?[ \t]*$")
 # A command substitution that is a whole shell value, followed only by shell operators (`$(cat f) && \`).
 _LEADING_SUBSTITUTION: Final = Regex(rf"({SUBSTITUTION})[ \t]*(?:&&|\|\||;|\||\\|$)")
 # An item of a JSON array of strings, one to a line (`vault operator init -format=json`'s unseal keys).

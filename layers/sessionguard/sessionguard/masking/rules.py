@@ -774,8 +774,8 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
         rf"\bParameterKey=(?P<n>[A-Za-z0-9]+),[ \t]*ParameterValue={value_pattern()}",
         requires=((b"ParameterKey=",),),
     ),
-    # XML elements (Maven settings.xml, ...): <password>x</password>
-    make_rule("secret", _NAME_TRIGGERS, rf"<{_NAME}>(?P<v_p>[^<\n]+)</", requires=((b"</",),)),
+    # XML elements (Maven settings.xml, ...): <password>x</password>; unattend.xml's <Password><Value>x</Value>
+    make_rule("secret", _NAME_TRIGGERS, rf"<{_NAME}>(?:<Value>)?(?P<v_p>[^<\n]+)</", requires=((b"</",),)),
     # Secret-named assignments: NAME=word, NAME = rest, NAME: rest, "name": "x", name => 'x'. The kind comes
     # from the name (password, token, aws-secret-access-key, ...). Two phases (see _apply_assignments): this
     # finds a name and its separator (group "r" when the value is the rest of the line), then the value.

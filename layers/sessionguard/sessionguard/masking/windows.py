@@ -20,6 +20,8 @@ _CMD_VALUE = rf"(?P<v_w>{QUOTED}|[^\s'\"/*&|<>][^\s'\"&|<>]*)"
 
 
 WINDOWS_RULES: Final[tuple[Rule, ...]] = (
+    # `netsh wlan show profile NAME key=clear`: the Wi-Fi passphrase as `    Key Content            : x`.
+    make_rule("password", ("key content",), r"^[ \t]*Key Content[ \t]*:[ \t]*(?P<v_r>\S.*)$"),
     # ConvertTo-SecureString 'P@ss' -AsPlainText [-Force]; also -String 'P@ss' anywhere in the call.
     make_rule(
         "password",
