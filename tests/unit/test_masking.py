@@ -944,3 +944,53 @@ def test_gitleaks_false_positive_under_a_primary_key_name_stays_readable() -> No
     """generic-api-key's own false-positive sample: `=` inside the value, so not base64 key material."""
     line = "primaryKey=7GoqA4sTGPfG=0rj6r5Uv3L1DcRKPy"
     assert mask_secrets(line) == line
+
+
+# --- files that hold passwords in a shape of their own (session 20) ------------------------------------------
+
+
+def test_a_pgpass_file_shown_whole_has_each_password_masked() -> None:
+    pgpass = ["db.internal:5432:orders:app:Winter2024!x", "# staging", "*:*:*:postgres:S3cr3t\\:pw", ""]
+    pgpass += ["h:5432:*:ro:$PGRO_PW"]  # a placeholder stays, as everywhere
+    lines = ["[root@db1 ~]# cat ~/.pgpass", *pgpass, "[root@db1 ~]# psql -h h:5432:x:y:z"]
+    masked = SecretMasker().mask_lines(lines)
+    assert masked == [
+        lines[0],
+        f"db.internal:5432:orders:app:{m('password')}",
+        "# staging",
+        f"*:*:*:postgres:{m('password')}",
+        *lines[4:],  # the next prompt ends the file: its command is not a pgpass line
+    ]
+    # The shape alone says nothing: five colon-separated fields are masked only in a pgpass file.
+    check("db.internal:5432:orders:app:Winter2024!x", "db.internal:5432:orders:app:Winter2024!x")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (': PSK "Winter2024!x"', f': PSK "{m("password")}"'),
+        ('%any 203.0.113.7 : PSK "Winter2024!x"', f'%any 203.0.113.7 : PSK "{m("password")}"'),
+        ('carol : EAP "Winter2024!x"', f'carol : EAP "{m("password")}"'),
+        ('    psk="Winter2024!x"', f'    psk="{m("password")}"'),
+        ("wpa_psk=" + "0a1b2c3d4e5f6071" * 4, f"wpa_psk={m('password')}"),
+        # WireGuard: a base64 key that starts with `/` is key material, not a path
+        ("PresharedKey = /UwcSPg38hW/D9Y3tcS1FOV0K1wuURMbS0sesJEP5ak=", f"PresharedKey = {m('key')}"),
+        ("PrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=", f"PrivateKey = {m('key')}"),
+    ],
+)
+def test_vpn_and_wifi_pre_shared_keys_are_masked(line: str, expected: str) -> None:
+    check(line, expected)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "key-mgmt=wpa-psk",
+        "psk-flags=1",
+        "--private-key /home/ubuntu/keys/deploy.pem",
+        "signing_key = /etc/keys/signing-key",
+        "ssh_key: ~/.ssh/id_ed25519",
+    ],
+)
+def test_psk_settings_and_key_paths_stay(line: str) -> None:
+    check(line, line)

@@ -97,6 +97,7 @@ PATHLIKE_PREFIXES: Final = (b"/", b"~/", b"./", b"../", b"file://", b"fileb://")
 
 
 _KEY_MATERIAL_MIN: Final = 20
+_PATH_WINDOW: Final = 512  # a value judged for names_a_file is at most this long (bounded work on a hostile line)
 _KEY_MATERIAL: Final = Regex(r"[A-Za-z0-9+/_-]+={0,2}")
 
 
@@ -178,6 +179,15 @@ def names_a_column_key(raw: bytes) -> bool:
     return len(words) > 1 and words[-1] == "key" and words[-2] == "primary"
 
 
+def names_a_file(value: bytes) -> bool:
+    """A key's value that is a path (`--private-key /path/key.pem`, `~/.ssh/id_ed25519`), not base64 key material
+    that happens to start with `/` (WireGuard's `PresharedKey = /UwcSPg38hW/D9Y3…=`: one key in 64 does)."""
+    if not value.startswith(PATHLIKE_PREFIXES):
+        return False
+    word = value.split(None, 1)[0].strip(b"\"'")
+    return not looks_like_key_material(word)
+
+
 def looks_like_key_material(value: bytes) -> bool:
     """Random base64 of 20 characters or more, `=` only as its padding (a column name or identifier is not)."""
     return len(value) >= _KEY_MATERIAL_MIN and _KEY_MATERIAL.fullmatch(value) and _looks_random(value)
@@ -221,7 +231,7 @@ def no_value_here(data: bytes, name: tuple[int, int], value_at: int, kind: str, 
         return True
     if first in (b'"', b"'"):
         value_at += 1  # a quoted value: judged by its inside
-    if is_arn(data, value_at) or (kind == "key" and data.startswith(PATHLIKE_PREFIXES, value_at)):
+    if is_arn(data, value_at) or (kind == "key" and names_a_file(data[value_at : value_at + _PATH_WINDOW])):
         return True  # an ARN names a secret; --private-key /path/key.pem names a file
     if name_start and data[name_start - 1] == 58:  # a colon before the name
         return colon or data[max(0, name_start - 8) : name_start] == MARKER_PREFIX_BYTES

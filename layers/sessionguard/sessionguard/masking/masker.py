@@ -50,7 +50,6 @@ from sessionguard.masking.heuristics import (
     BARE_CHARS,
     BASE64_WRAP,
     MARKER_PREFIX_BYTES,
-    PATHLIKE_PREFIXES,
     REFERENCE_VALUE,
     Place,
     bare_token,
@@ -67,6 +66,7 @@ from sessionguard.masking.heuristics import (
     looks_like_key_material,
     may_be_bare_token,
     names_a_column_key,
+    names_a_file,
     names_a_plain_key,
     names_a_reference,
     no_value_here,
@@ -140,6 +140,7 @@ ANNOUNCES: Final = {
     "sql-next-line": "sql",
     "xml-open": "xml",
     "json-array": "array",
+    "pgpass-file": "pgpass",
 }
 # Values of a secret-named assignment, matched where its separator ends.
 _ASSIGNED_WORD: Final = Regex(value_pattern())
@@ -162,13 +163,18 @@ _NEXT_ARRAY_ITEM: Final = Regex(r'^[ \t]*"(?P<v>[A-Za-z0-9+/=_.-]{16,})",?[ \t]*
 # The rest of a SQL statement at the client's continuation prompt: `postgres-# 'x';`, `    -> 'x';`.
 _NEXT_SQL: Final = Regex(rf"^[ \t]*(?:[A-Za-z0-9_]*[=-]#|->|>)?[ \t]*(?P<v_w>{SQL_QUOTED})")
 _NEXT_SQL_GROUP: Final[int] = _NEXT_SQL.groupindex["v_w"]
-# What an announced line must look like (see _take_pending): its pattern, the value's group, and how the value is
-# judged ("" for a value: quoted or the rest of the line, as it starts).
-_NEXT_LINE_SHAPES: Final[dict[str, tuple[Regex, int, str]]] = {
-    "value": (_NEXT_VALUE, _NEXT_VALUE_GROUP, ""),
-    "xml": (_NEXT_XML_VALUE, 1, "p"),
-    "sql": (_NEXT_SQL, _NEXT_SQL_GROUP, "q"),
-    "array": (_NEXT_ARRAY_ITEM, 1, "p"),
+# A line of a PostgreSQL password file (~/.pgpass): hostname:port:database:username:password, `\:` escaping a colon.
+_PGPASS_FIELD = r"(?:[^:\s\\]|\\.)+"
+_NEXT_PGPASS: Final = Regex(rf"^[ \t]*(?:{_PGPASS_FIELD}:){{4}}(?P<v>\S(?:.*\S)?)[ \t]*$")
+# What an announced line must look like (see _take_pending): its pattern, the value's group, how the value is
+# judged ("" for a value: quoted or the rest of the line, as it starts), and whether the lines after it may hold
+# more of the same (each item of an array, each line of a file; blank and comment lines between them).
+_NEXT_LINE_SHAPES: Final[dict[str, tuple[Regex, int, str, bool]]] = {
+    "value": (_NEXT_VALUE, _NEXT_VALUE_GROUP, "", False),
+    "xml": (_NEXT_XML_VALUE, 1, "p", False),
+    "sql": (_NEXT_SQL, _NEXT_SQL_GROUP, "q", False),
+    "array": (_NEXT_ARRAY_ITEM, 1, "p", True),
+    "pgpass": (_NEXT_PGPASS, 1, "p", True),
 }
 
 
@@ -463,17 +469,17 @@ class SecretMasker:
             return
         (what, kind), self._pending = self._pending, None
         if what in _NEXT_LINE_SHAPES:
-            regex, group, mode = _NEXT_LINE_SHAPES[what]
+            regex, group, mode, repeats = _NEXT_LINE_SHAPES[what]
             match = regex.match(data)
             if match is None:
+                if repeats and (not data.strip() or data.lstrip().startswith(b"#")):
+                    self._pending = (what, kind)  # a blank or comment line between two of them
                 return
             start, stop = match[group]
-            if what == "array":  # each item on its line, until a line that is not one (`]`)
-                spans.append((start, stop, 0, kind))
-                self._pending = (what, kind)
-                return
             mode = mode or ("q" if data[start] in b"\"'" else "r")
             self._add_span(_PENDING_RULE, match, data, spans, kind=kind, mode=mode, span=(start, stop, 0))
+            if repeats:  # until a line that is not one (`]`, the next prompt)
+                self._pending = (what, kind)
             return
         token = data.strip()
         if what == "printed" and len(token) > 2 and token[0] == token[-1] == 34:  # jq without -r: "value"
@@ -810,7 +816,7 @@ class SecretMasker:
             or is_placeholder_token(value, documented=mode == "v")
             or value in gitleaks.listed_examples()  # `33f!!lloppa`: an example a gitleaks allow-list names
             or (rule.accept is not None and not rule.accept(rule, match, data, value))
-            or (kind == "key" and value.startswith(PATHLIKE_PREFIXES))  # --private-key /path/key.pem: a file
+            or (kind == "key" and names_a_file(value))  # --private-key /path/key.pem: a file
             or (mode != "v" and is_arn(value, 0))  # an ARN names a secret (Secrets Manager, KMS)
             or (mode != "v" and rule.name_group and self._names_no_secret(rule, match, data, value))
         ):

@@ -763,6 +763,21 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
         special="xml-open",
         requires=((b">",),),
     ),
+    # A PostgreSQL password file shown whole (`cat ~/.pgpass`): the password that ends each of its lines.
+    make_rule(
+        "password",
+        (".pgpass",),
+        r"(?:^|[\s;&|(])(?:cat|less|more|head|tail|bat|batcat|tac)(?:[ \t]+-\S+)*[ \t]+\S*\.pgpass[\"']?[ \t]*$",
+        special="pgpass-file",
+    ),
+    # IPsec pre-shared keys and XAUTH/EAP passwords (strongSwan/Libreswan ipsec.secrets: `%any : PSK "x"`), and
+    # a Wi-Fi pre-shared key (wpa_supplicant, NetworkManager: `psk="x"`, `psk=<64 hex>`; hostapd `wpa_psk=`).
+    make_rule(
+        "password",
+        (": psk", ": eap", ": xauth"),
+        r"(?i::[ \t]*(?:PSK|EAP|XAUTH)[ \t]+)(?P<v_w>\"[^\"\n]*\"|'[^'\n]*'|[^\s'\"]+)",
+    ),
+    make_rule("password", ("psk=", "psk ="), rf"(?:^|[\s;])(?:wpa_)?psk[ \t]*=[ \t]*{value_pattern()}"),
     # Kubernetes Secrets: the values under `data:` (base64) and `stringData:`, see _continue_yaml_data; and the
     # apiVersion that says whether a `data:` is a core Secret's (v1) or a custom resource's.
     make_rule("secret", ("data:",), r"^[ \t]*(data|stringData):[ \t]*$", special="yaml-data"),
