@@ -994,3 +994,10 @@ def test_vpn_and_wifi_pre_shared_keys_are_masked(line: str, expected: str) -> No
 )
 def test_psk_settings_and_key_paths_stay(line: str) -> None:
     check(line, line)
+
+
+def test_a_redis_reply_masks_the_element_after_a_secret_named_one() -> None:
+    reply = ["127.0.0.1:6379> CONFIG GET *", '1) "requirepass"', '2) "Winter2024!x"', '3) "maxmemory"', '4) "0"']
+    reply += ['5) "masterauth"', '6) ""']  # no password set: nothing to mask
+    masked = SecretMasker().mask_lines(reply)
+    assert masked == [*reply[:2], f'2) "{m("password")}"', *reply[3:]]

@@ -141,6 +141,7 @@ ANNOUNCES: Final = {
     "xml-open": "xml",
     "json-array": "array",
     "pgpass-file": "pgpass",
+    "redis-reply": "redis",
 }
 # Values of a secret-named assignment, matched where its separator ends.
 _ASSIGNED_WORD: Final = Regex(value_pattern())
@@ -166,6 +167,8 @@ _NEXT_SQL_GROUP: Final[int] = _NEXT_SQL.groupindex["v_w"]
 # A line of a PostgreSQL password file (~/.pgpass): hostname:port:database:username:password, `\:` escaping a colon.
 _PGPASS_FIELD = r"(?:[^:\s\\]|\\.)+"
 _NEXT_PGPASS: Final = Regex(rf"^[ \t]*(?:{_PGPASS_FIELD}:){{4}}(?P<v>\S(?:.*\S)?)[ \t]*$")
+# The next element of a redis-cli reply (`CONFIG GET requirepass`, `HGETALL`): `2) "value"`.
+_NEXT_REDIS: Final = Regex(r'^[ \t]*[0-9]+\)[ \t]+"(?P<v>[^"\n]+)"[ \t]*$')
 # What an announced line must look like (see _take_pending): its pattern, the value's group, how the value is
 # judged ("" for a value: quoted or the rest of the line, as it starts), and whether the lines after it may hold
 # more of the same (each item of an array, each line of a file; blank and comment lines between them).
@@ -175,6 +178,7 @@ _NEXT_LINE_SHAPES: Final[dict[str, tuple[Regex, int, str, bool]]] = {
     "sql": (_NEXT_SQL, _NEXT_SQL_GROUP, "q", False),
     "array": (_NEXT_ARRAY_ITEM, 1, "p", True),
     "pgpass": (_NEXT_PGPASS, 1, "p", True),
+    "redis": (_NEXT_REDIS, 1, "p", False),
 }
 
 

@@ -763,6 +763,15 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
         special="xml-open",
         requires=((b">",),),
     ),
+    # redis-cli's reply to `CONFIG GET requirepass` or `HGETALL`: a secret-named element (`1) "requirepass"`), then
+    # its value as the next element (`2) "x"`).
+    make_rule(
+        "secret",
+        _NAME_TRIGGERS,
+        r'^[ \t]*[0-9]+\)[ \t]+"(?P<n>[A-Za-z0-9_.:-]+)"[ \t]*$',
+        special="redis-reply",
+        requires=((b') "',),),
+    ),
     # A PostgreSQL password file shown whole (`cat ~/.pgpass`): the password that ends each of its lines.
     make_rule(
         "password",
