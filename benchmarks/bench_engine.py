@@ -176,6 +176,8 @@ def hostile_lines(size: int) -> dict[str, str]:
         "globbed-names": "sh-4.2$ " + (("*" * 40 + "q;") * (size // 42)),
         # Each argument a glob tried against every sensitive file (session/shell_paths.py), braces and brackets too.
         "globbed-arguments": "sh-4.2$ " + ("cat /*/*[a-z]*?[!x]* ~/.*/{a,b}*;" * (size // 34)),
+        # Assignments whose values are all rejected, each running to the end of the line (masking/masker.py).
+        "rejected-assignments": "sh-4.2$ " + ("aa_pw=a_pat=" * (size // 12)),
     }
 
 

@@ -294,7 +294,10 @@ def test_password_named_assignment_is_masked(line: str, expected: str) -> None:
         ("REDISCLI_AUTH=hunter2", f"REDISCLI_AUTH={m('auth')}"),
         # A personal access token's usual names end in PAT.
         ("export GITHUB_PAT=k3jd8Fj2Lm9qPz7Xv4Tn6Rw1", f"export GITHUB_PAT={m('token')}"),
-        ("export AZURE_DEVOPS_EXT_PAT=4b2a0c8e7f1d3b5a9c6e", f"export AZURE_DEVOPS_EXT_PAT={m('token')}"),
+        (  # Azure DevOps' classic 52-character PAT
+            "export AZURE_DEVOPS_EXT_PAT=gs3xdbiiwe7zgdahkjd6zjwzmq2zq3tlsggcmbvyfd2dtwjfijma",
+            f"export AZURE_DEVOPS_EXT_PAT={m('token')}",
+        ),
         ('{"pat": "k3jd8Fj2Lm9qPz7Xv4Tn6Rw1"}', f'{{"pat": "{m("token")}"}}'),
         ("gitlabPat: k3jd8Fj2Lm9qPz7Xv4Tn6Rw1", f"gitlabPat: {m('token')}"),
         ("tool login --pat k3jd8Fj2Lm9qPz7Xv4Tn6Rw1 -v", f"tool login --pat {m('token')} -v"),
@@ -315,9 +318,19 @@ def test_token_secret_and_key_named_assignment_is_masked(line: str, expected: st
         "expat=k3jd8Fj2Lm9qPz7Xv4Tn6Rw1",
         "grep --pattern k3jd8Fj2Lm9qPz7Xv4Tn6Rw1 notes.txt",
         "GITHUB_PAT=${GITHUB_PAT:?unset}",
+        # A name ending in `pat` holds a token only when its value is random (as `Key=`): patterns, globs, paths and
+        # a user named Pat stay.
+        'pat = re.compile(r"^(?P<user>[a-z_][a-z0-9_-]*)\\$")',
+        'glob_pat = "*.py"',
+        'LOG_PAT="/var/log/nginx/*.log"',
+        '"pat": "^sk-[A-Za-z0-9]{48}$",',
+        "--exclude-pat '*.tmp'",
+        "pat:x:1002:1002:Pat Smith:/home/pat:/bin/bash",
+        "chown -R pat:pat /home/pat",
+        "May  1 10:00:00 web01 sudo:      pat : TTY=pts/0 ; PWD=/home/pat ; USER=root ; COMMAND=/usr/bin/id",
     ],
 )
-def test_pat_is_a_token_name_only_as_a_names_last_word(line: str) -> None:
+def test_pat_is_a_token_name_only_as_a_names_last_word_with_a_random_value(line: str) -> None:
     check(line, line)
 
 

@@ -587,6 +587,9 @@ def test_one_word_after_a_label_in_a_sentence_is_a_value(line: str) -> None:
         "-oauth2token -pS3cr3tPw ",
         "-genkey -storepass ",  # a rejected `-word` value is searched again as the next option: read twice at most
         "--keyring -alias -x ",
+        "aa_pw=",  # each value rejected (a stand-in) and not consumed: read once, not from every later name
+        "a_pat=",  # each value rejected (not random): the same
+        "glob_pat: a ",
     ],
 )
 def test_dense_hostile_line_of_new_forms_is_masked_in_linear_time_and_stays_idempotent(unit: str) -> None:

@@ -17,7 +17,7 @@ from functools import cache
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from sessionguard.masking.heuristics import is_placeholder, is_placeholder_token
+from sessionguard.masking.heuristics import is_placeholder, is_placeholder_token, is_random_value
 from sessionguard.rules import RulePack
 from sessionguard.session.engine import SessionEngine
 from sessionguard.session.records import SessionEvent
@@ -55,6 +55,13 @@ def looks_like_a_value(text: str) -> bool:
     )
 
 
+def pat_like() -> st.SearchStrategy[str]:
+    """Azure DevOps' classic personal access token: 52 characters of base32, random as a token must be under a name
+    as common as `*_PAT` (heuristics.plain_name_kind)."""
+    alphabet = string.ascii_lowercase + "234567"
+    return st.text(alphabet=alphabet, min_size=52, max_size=52).filter(lambda text: is_random_value(text.encode()))
+
+
 def aws_secret() -> st.SearchStrategy[str]:
     return st.text(alphabet=BASE64, min_size=40, max_size=40).filter(lambda text: len(set(text)) >= 16)
 
@@ -87,12 +94,12 @@ CONTEXTS = {
     "net-use": Context("net use \\\\fs01\\c$ {s} /user:CORP\\admin", password_like()),
     "net-use-after-user": Context("net use \\\\fs01\\c$ /user:CORP\\admin {s} /persistent:no", password_like()),
     "set-item-env": Context("Set-Item -Path Env:API_TOKEN -Value {s}", password_like()),
-    "set-item-env-pat": Context("Set-Item -Path Env:AZURE_DEVOPS_EXT_PAT -Value {s}", password_like()),
+    "set-item-env-pat": Context("Set-Item -Path Env:AZURE_DEVOPS_EXT_PAT -Value {s}", pat_like()),
     "psexec": Context("psexec \\\\web02 -u CORP\\admin -p {s} cmd", password_like()),
     "schtasks-run-password": Context("schtasks /create /tn x /tr c:\\x.exe /ru CORP\\svc /rp {s}", password_like()),
     "connection-string-pwd": Context("Data Source=db01;User ID=sa;Pwd={s};", password_like()),
     "registry-value": Context("reg add HKLM\\Software\\App /v ApiToken /t REG_SZ /d {s}", password_like()),
-    "registry-value-pat": Context("reg add HKCU\\Environment /v GITHUB_PAT /t REG_SZ /d {s}", password_like()),
+    "registry-value-pat": Context("reg add HKCU\\Environment /v GITHUB_PAT /t REG_SZ /d {s}", pat_like()),
     "registry-property": Context(
         "Set-ItemProperty -Path HKLM:\\SOFTWARE\\App -Name DefaultPassword -Value '{s}'", password_like()
     ),

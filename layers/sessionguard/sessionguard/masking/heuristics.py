@@ -144,7 +144,6 @@ _NAME_KINDS: Final[tuple[tuple[str, Callable[[str, list[str]], bool]], ...]] = (
     ("password", lambda c, w: "password" in c or "passwd" in c or "passphrase" in c),
     ("secret", lambda c, w: "secret" in c or "credential" in c),
     ("token", lambda c, w: "token" in c),
-    ("token", lambda c, w: w[-1] == "pat"),  # a personal access token: GITHUB_PAT, azure_devops_pat, --pat
     ("password", lambda c, w: any(_is_password_word(word) for word in w)),
     ("api-key", lambda c, w: c.endswith("apikey")),
     ("key", lambda c, w: c.endswith("keydata")),  # kubeconfig client-key-data: a base64 private key
@@ -384,12 +383,17 @@ def _is_blanked_out(value: bytes) -> bool:
     return b"####" in value or b"****" in value or value.endswith(b"...") or b"[redacted]" in value.lower()
 
 
+_ONE_CHARACTER_WINDOW: Final = 256
+
+
 def _is_mostly_one_character(value: bytes) -> bool:
     """One character repeated throughout (`aaaa`, three or more), or `x`, `a` or `0` for at least half of it
     (`ghp_xxxx…`, `glpat-XXXX-XXXX`, `00000…TUVWXYZ`)."""
     if len(value) < 3:
         return False
-    body = value.translate(None, _NOT_ALNUM).lower()
+    # A stand-in is short: its first bytes say it. Reading all of a long value would make a hostile line of rejected
+    # assignments (`aa_pw=aa_pw=…`, each value running to the end of the line) cost the square of its length.
+    body = value[:_ONE_CHARACTER_WINDOW].translate(None, _NOT_ALNUM).lower()
     return (len(body) >= 3 and len(set(body)) == 1) or (
         len(body) >= 8 and max(map(body.count, b"xa0")) * 2 >= len(body)
     )
@@ -495,19 +499,31 @@ def bare_credential(data: bytes) -> tuple[int, int] | None:
     return span if span is not None and is_random_bare_token(data[span[0] : span[1]]) else None
 
 
-def names_a_plain_key(raw: bytes) -> bool:
-    """`Key=` alone: a name too common to say a value is secret (`--tags Key=Name`), so its value is masked only
-    when it is random (is_random_value): `[DEBUG] Using Key=qsCGuilpkk2ngrsz75wt`. (A URL's `sig=` and
-    `Signature=` are the url-signature rule's.)"""
-    return raw.strip(b"-\"' ").lower() in _PLAIN_KEY_NAMES
+def plain_name_kind(raw: bytes) -> str | None:
+    """The kind of a name too common to say by itself that its value is secret, whose value is masked only when it
+    is random (is_random_value): `Key=` alone (`--tags Key=Name`, but `[DEBUG] Using Key=qsCGuilpkk2ngrsz75wt`), a
+    key; a name whose last word is `pat` (a personal access token: `GITHUB_PAT`, `AZURE_DEVOPS_EXT_PAT`,
+    `gitlabPat`, `--pat`, but also a pattern, `glob_pat = "*.py"`, or a user named Pat: `pat:x:1002:`), a token.
+    (A URL's `sig=` and `Signature=` are the url-signature rule's.)"""
+    if raw.strip(b"-\"' ").lower() in _PLAIN_KEY_NAMES:
+        return "key"
+    return "token" if b"pat" in raw.lower() and _words_of_name(raw)[-1] == "pat" else None
+
+
+_PLAIN_VALUE_MAX: Final = 1024  # longer values under a plain name are text, not one credential
+_TOKEN_BYTES: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_.:~-"
 
 
 def is_random_value(value: bytes) -> bool:
-    """A value under a plain name (names_a_plain_key) that is a credential: 16 characters or more (quotes off, up
+    """A value under a plain name (plain_name_kind) that is a credential: 16 characters or more (quotes off, up
     to a list's or a query's next item), random as a token alone on a line must be (is_random_bare_token: no
     path, URL, host, hex, digest)."""
     value = value.strip(b"\"'").partition(b"&")[0].partition(b",")[0]
-    return len(value) >= _PLAIN_VALUE_MIN and is_random_bare_token(value)
+    return (
+        _PLAIN_VALUE_MIN <= len(value) <= _PLAIN_VALUE_MAX
+        and not value.translate(None, _TOKEN_BYTES)  # a token's characters only: not a pattern (`^sk-[A-Z]{48}$`)
+        and is_random_bare_token(value)
+    )
 
 
 def is_random_bare_token(token: bytes) -> bool:

@@ -67,9 +67,9 @@ from sessionguard.masking.heuristics import (
     may_be_bare_token,
     names_a_column_key,
     names_a_file,
-    names_a_plain_key,
     names_a_reference,
     no_value_here,
+    plain_name_kind,
 )
 from sessionguard.masking.kinds import KINDS as OWN_KINDS
 from sessionguard.masking.kinds import MARKER_PREFIX
@@ -143,6 +143,8 @@ ANNOUNCES: Final = {
     "pgpass-file": "pgpass",
     "redis-reply": "redis",
 }
+# What opens a value that is not one unquoted run of characters (a quoted string, a command substitution).
+_VALUE_OPENER_BYTES: Final = (b"", b'"', b"'", b"$", b"`", b"{")  # b"": no value (the end of the line)
 # Values of a secret-named assignment, matched where its separator ends.
 _ASSIGNED_WORD: Final = Regex(value_pattern())
 _ASSIGNED_REST: Final = Regex(rest_value_pattern())
@@ -593,6 +595,7 @@ class SecretMasker:
         content = -1  # where the line's text starts after indentation, list dashes, quotes (computed when needed)
         # Quotes before the current name, counted from one name to the next (names come in order): linear.
         quotes_at = singles = doubles = 0
+        values = _AssignedValues(data)
         while pos <= size and (pos == 0 or _may_match(rule, data, pos)):  # _collect checked it at 0
             match = search(data, pos)
             if match is None:
@@ -603,19 +606,14 @@ class SecretMasker:
             name_start, name_end = match[rule.name_group]
             first = data[pos : pos + 1]
             mode = "q" if first in (b'"', b"'") else "r" if rest else "w"
-            kind = classify_name(data[name_start:name_end], mode)
-            if plain := kind is None and names_a_plain_key(data[name_start:name_end]):  # `Key=`: random values only
-                kind = "key"
+            kind, plain = _assignment_kind(data[name_start:name_end], mode)
             if kind is None or no_value_here(data, (name_start, name_end), pos, kind, colon=colon):
                 continue
             flow = mode == "r" and in_flow_mapping(data, name_start)
-            if flow:
-                value = _FLOW_VALUE.match(data, pos)  # `db: {user: app, password: x, host: db}`: up to , or }
-            else:
-                value = (_ASSIGNED_REST if rest else _ASSIGNED_WORD).match(data, pos)
-            if value is None or (plain and not is_random_value(data[value[0][0] : value[0][1]])):
+            value = values.read(pos, rest=rest, flow=flow)
+            if value is None or (plain and not is_random_value(data[value[0] : value[1]])):
                 continue
-            start, stop = value[0]
+            start, stop = value
             separator = data[match[group_r][0] : match[group_r][1]]
             if mode == "r" and b":" in separator and b"=" not in separator:  # `name: rest`
                 if content < 0:
@@ -779,8 +777,10 @@ class SecretMasker:
             name_start, name_end = match[rule.name_group]
             name = data[name_start:name_end]
             named = classify_name(name.rsplit(b".", 1)[-1] if rule.dotted_name else name, mode)
-            if named is None:
-                return False
+            if named is None:  # `--pat X`: a personal access token only if X is random (plain_name_kind)
+                if plain_name_kind(name) != "token" or not is_random_value(data[start:stop]):
+                    return False
+                named = "token"
             kind = named
         return self._add_span(rule, match, data, spans, kind=kind, mode=mode, span=(start, stop, priority))
 
@@ -867,6 +867,44 @@ class SecretMasker:
             return data.decode("utf-8", "surrogatepass")
         out.append(data[pos:])
         return b"".join(out).decode("utf-8", "surrogatepass")
+
+
+def _assignment_kind(name: bytes, mode: str) -> tuple[str | None, bool]:
+    """The kind of secret an assignment's name holds, and whether only a random value is one (plain_name_kind:
+    `Key=`, `GITHUB_PAT=`)."""
+    kind = classify_name(name, mode)
+    if kind is None and (plain := plain_name_kind(name)) is not None:
+        return plain, True
+    return kind, False
+
+
+class _AssignedValues:
+    """The values of one line's assignments, read where each separator ends. A rejected value is not consumed, since
+    it may hold the next name (`aa_pw=aa_pw=…`), and reading it again from each of them would make such a line cost
+    the square of its length (RE2 finds a match's groups at NFA speed): an unquoted value read from a later point
+    inside the last one read ends where that one did."""
+
+    __slots__ = ("data", "known")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.known: tuple[int, int, bool] = (-1, -1, False)  # the last unquoted value: start, end, rest of the line
+
+    def read(self, pos: int, *, rest: bool, flow: bool) -> tuple[int, int] | None:
+        data = self.data
+        if flow:  # `db: {user: app, password: x, host: db}`: up to , or }
+            match = _FLOW_VALUE.match(data, pos)
+            return None if match is None else match[0]
+        start, end, known_rest = self.known
+        unquoted = data[pos : pos + 1] not in _VALUE_OPENER_BYTES
+        if start < pos < end and known_rest == rest and unquoted:
+            return pos, end
+        match = (_ASSIGNED_REST if rest else _ASSIGNED_WORD).match(data, pos)
+        if match is None:
+            return None
+        if unquoted:
+            self.known = (*match[0], rest)
+        return match[0]
 
 
 def _prefer_sessionguard_spans(spans: list[Span]) -> None:
