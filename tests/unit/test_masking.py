@@ -302,6 +302,10 @@ def test_password_named_assignment_is_masked(line: str, expected: str) -> None:
         ("gitlabPat: k3jd8Fj2Lm9qPz7Xv4Tn6Rw1", f"gitlabPat: {m('token')}"),
         ("tool login --pat k3jd8Fj2Lm9qPz7Xv4Tn6Rw1 -v", f"tool login --pat {m('token')} -v"),
         ("ADO_PAT              k3jd8Fj2Lm9qPz7Xv4Tn6Rw1", f"ADO_PAT              {m('token')}"),
+        # A number after the last word does not change what the name holds (session 20).
+        ("API_KEY_2=k3jd8Fj2Lm9qPz7Xv4Tn6Rw1", f"API_KEY_2={m('api-key')}"),
+        ("VAULT_UNSEAL_KEY_1=4jYbl2CBIv6SpkKj6Hos9iD32k5RfGkLzlosrrq/JgOm", f"VAULT_UNSEAL_KEY_1={m('key')}"),
+        ("ACCESS_KEY_01=k3jd8Fj2Lm9qPz7Xv4Tn6Rw1", f"ACCESS_KEY_01={m('key')}"),
     ],
 )
 def test_token_secret_and_key_named_assignment_is_masked(line: str, expected: str) -> None:

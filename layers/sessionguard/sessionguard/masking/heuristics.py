@@ -120,11 +120,11 @@ def _name_words(name: str) -> list[str]:
 
 def _words_of_name(raw: bytes) -> list[str]:
     """The words of a variable, key or option name as written (quotes and leading dashes off; its last 64
-    characters, which hold the words that decide), at least one. A number ending the last word, or a last word
-    that only says how the value is written, is not what decides: `salesforce_key1` and `private_key_base64` are
-    keys as `salesforce_key` and `private_key` are."""
+    characters, which hold the words that decide), at least one. A number ending the last word or after it, or a
+    last word that only says how the value is written, is not what decides: `salesforce_key1`, `API_KEY_2` and
+    `private_key_base64` are keys as `salesforce_key`, `API_KEY` and `private_key` are."""
     words = _name_words(raw.decode("latin-1").strip("-\"' ")[-64:]) or [""]
-    if len(words) > 1 and words[-1] in _ENCODING_WORDS:
+    if len(words) > 1 and (words[-1] in _ENCODING_WORDS or words[-1].isdigit()):  # `_base64`, `API_KEY_2`
         words.pop()
     last = words[-1].rstrip("0123456789")
     if last and last != words[-1]:
@@ -202,7 +202,7 @@ REFERENCE_VALUE: Final = Regex(r"[a-z]+[0-9]*(?:[-._](?:[a-z]+[0-9]*|[0-9]+))+")
 def classify_name(raw: bytes, mode: str) -> str | None:
     """The kind of secret a variable, key or option name holds, or None when it holds none."""
     name = raw.decode("latin-1").strip("-\"' ")
-    compact = name.lower().replace("_", "").replace("-", "").replace(".", "")
+    compact = name.lower().replace("_", "").replace("-", "").replace(".", "").rstrip("0123456789")  # API_KEY_2
     words = _words_of_name(raw)
     if compact == "secretid" and not raw.startswith(b"-"):
         return "secret"  # Vault AppRole secret_id=...; AWS's --secret-id only names a secret
