@@ -160,12 +160,39 @@ def test_vault_tokens_are_masked_in_context() -> None:
     )
 
 
+def test_vault_key_share_lists_are_masked_in_yaml_and_on_one_line_and_a_bare_keys_list_only_when_shaped_so() -> None:
+    share = fake("", 43, BASE62 + "+/") + "A"
+    hex_share = fake("", 66, "0123456789abcdef")
+    yaml = ["unseal_keys_b64:", f"- {share}", "unseal_keys_hex:", f"- {hex_share}", "unseal_shares: 5"]
+    assert SecretMasker().mask_lines(yaml) == [
+        yaml[0],
+        f"- {m('vault-unseal-key')}",
+        yaml[2],
+        f"- {m('vault-unseal-key')}",
+        yaml[4],
+    ]
+    check(
+        f'  "unseal_keys_b64": ["{share}", "{share[::-1]}"],',
+        f'  "unseal_keys_b64": ["{m("vault-unseal-key")}", "{m("vault-unseal-key")}"],',
+    )
+    init = f'{{"keys":["{hex_share}"],"keys_base64":["{share}"],"unseal_shares":5}}'
+    check(init, init.replace(hex_share, m("vault-unseal-key")).replace(share, m("vault-unseal-key")))
+    for listed in ('{"keys":["database-credentials","foo-bar-baz-qux-quux"]}',):  # `vault list` output
+        check(listed, listed)
+    names = ['  "keys": [', '    "database-credentials-longname",', '    "app-tls"', "  ]"]
+    assert SecretMasker().mask_lines(names) == names
+
+
 def test_vault_unseal_and_recovery_key_shares_are_masked_printed_and_typed() -> None:
     share = fake("", 43, BASE62 + "+/") + "="  # 33 random bytes in base64, as vault prints a share
     hex_share = fake("", 66, "0123456789abcdef")
     for printed in (f"Unseal Key 1: {share}", f"Recovery Key 5: {share}", f"Key 2: {share}"):
         check(printed, printed.replace(share, m("vault-unseal-key")))
+    for prefixed in (f"[vault-0] Unseal Key 1: {share}", f"2024-05-01T10:00:00Z Unseal Key 3: {share}"):
+        check(prefixed, prefixed.replace(share, m("vault-unseal-key")))
     for typed in (
+        f"vault operator unseal -address https://vault.internal:8200 {share}",
+        f"echo {share} | vault operator unseal -",
         f"vault operator unseal {share}",
         f"vault operator unseal -migrate {share}",
         f"vault operator rekey -nonce=2dbd10f1-8528-6246-09e7-82b25b8aba63 {share}",

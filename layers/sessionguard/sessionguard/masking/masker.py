@@ -82,6 +82,7 @@ from sessionguard.masking.rules import (
     QUOTED,
     SQL_QUOTED,
     SUBSTITUTION,
+    VAULT_SHARE,
     Rule,
     looks_random,
     make_rule,
@@ -142,6 +143,8 @@ ANNOUNCES: Final = {
     "json-array": "array",
     "pgpass-file": "pgpass",
     "redis-reply": "redis",
+    "json-share-array": "shares",
+    "yaml-list": "yaml-list",
 }
 # What opens a value that is not one unquoted run of characters (a quoted string, a command substitution).
 _VALUE_OPENER_BYTES: Final = (b"", b'"', b"'", b"$", b"`", b"{")  # b"": no value (the end of the line)
@@ -169,6 +172,13 @@ _NEXT_SQL_GROUP: Final[int] = _NEXT_SQL.groupindex["v_w"]
 # A line of a PostgreSQL password file (~/.pgpass): hostname:port:database:username:password, `\:` escaping a colon.
 _PGPASS_FIELD = r"(?:[^:\s\\]|\\.)+"
 _NEXT_PGPASS: Final = Regex(rf"^[ \t]*(?:{_PGPASS_FIELD}:){{4}}(?P<v>\S(?:.*\S)?)[ \t]*$")
+# A Vault key share alone in a JSON list with no name of its own (`"keys": [`), or any item of a YAML list.
+_NEXT_SHARE_ITEM: Final = Regex(rf'^[ \t]*"(?P<v>{VAULT_SHARE})",?[ \t]*$')
+_NEXT_YAML_ITEM: Final = Regex(r"^[ \t]*-[ \t]+[\"']?(?P<v>[A-Za-z0-9+/=_.-]{16,})[\"']?[ \t]*$")
+# The items of a JSON list of strings on one line (`"unseal_keys_b64": ["a", "b"],`), read one after the other from
+# its `[`: each a string, then a `,` or the closing `]`.
+_INLINE_ITEM: Final = Regex(r'[ \t]*"(?P<v>[^"\\\n]*)"[ \t]*(?P<e>[,\]])')
+_VAULT_SHARE: Final = Regex(VAULT_SHARE)
 # The next element of a redis-cli reply (`CONFIG GET requirepass`, `HGETALL`): `2) "value"`.
 _NEXT_REDIS: Final = Regex(r'^[ \t]*[0-9]+\)[ \t]+"(?P<v>[^"\n]+)"[ \t]*$')
 # What an announced line must look like (see _take_pending): its pattern, the value's group, how the value is
@@ -181,6 +191,8 @@ _NEXT_LINE_SHAPES: Final[dict[str, tuple[Regex, int, str, bool]]] = {
     "array": (_NEXT_ARRAY_ITEM, 1, "p", True),
     "pgpass": (_NEXT_PGPASS, 1, "p", True),
     "redis": (_NEXT_REDIS, 1, "p", False),
+    "shares": (_NEXT_SHARE_ITEM, 1, "p", True),
+    "yaml-list": (_NEXT_YAML_ITEM, 1, "p", True),
 }
 
 
@@ -670,6 +682,8 @@ class SecretMasker:
                 self._secure_window = _SSM_WINDOW
         elif special in ANNOUNCES:
             self._apply_announcement(rule, data)
+        elif special == "inline-array":
+            self._apply_inline_array(rule, index, data, spans)
         elif special == kubernetes.OPENS:
             match = rule.regex.match(data)
             if match is not None:
@@ -711,6 +725,24 @@ class SecretMasker:
                 self._vetoes.append((start, stop, check.too_plain(secret)))
             if pos >= size:  # the match ran to the end of the line: no search left to do
                 return
+
+    def _apply_inline_array(self, rule: Rule, index: int, data: bytes, spans: list[Span]) -> None:
+        """Each item of a JSON list of key shares on one line (`"unseal_keys_b64": ["a", "b"]`, the HTTP API's
+        `{"keys":[…],"keys_base64":[…]}`); under a bare `keys`, only items shaped like a share. Linear: each search
+        starts where the last list ended."""
+        pos = 0
+        while (match := rule.regex.search(data, pos)) is not None:
+            name_start, name_end = match[rule.name_group]
+            shares_only = data[name_start:name_end] == b"keys"
+            pos = match[0][1] - 1  # the item's opening quote
+            while (item := _INLINE_ITEM.match(data, pos)) is not None:
+                start, stop = item[1]
+                if not shares_only or _VAULT_SHARE.fullmatch(data[start:stop]):
+                    self._add_span(rule, item, data, spans, kind=rule.kind, mode="p", span=(start, stop, index))
+                pos = item[0][1]
+                if data[item[2][0] : item[2][1]] == b"]":
+                    break
+            pos = max(pos, match[0][1])
 
     def _apply_announcement(self, rule: Rule, data: bytes) -> None:
         """A line whose value comes on the next line (see ANNOUNCES): remember what to look for there."""

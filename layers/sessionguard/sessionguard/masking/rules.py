@@ -19,6 +19,11 @@ from sessionguard.masking.regex import LazyRegex, Match, Regex
 if TYPE_CHECKING:
     from sessionguard.masking.gitleaks import GitleaksCheck
 
+# The lists of Vault's key shares in its JSON and YAML output (`vault operator init -format=json`, rekey).
+VAULT_SHARE_LISTS: Final = r"(?:(?:unseal|recovery)_keys_(?:b64|hex)|keys_base64)"
+# A Vault key share alone: 33 bytes, as 66 hex digits or 44 base64 characters.
+VAULT_SHARE: Final = r"(?:[0-9a-f]{66}|[A-Za-z0-9+/]{44})"
+
 # --- value fragments --------------------------------------------------------------------------------------
 # Capture groups whose name starts with "v" hold a value; the part after the last "_" says how to treat it:
 #   w: a quoted string (the quotes stay, the inside is masked: mode q) or one shell word;
@@ -681,26 +686,55 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
     ),
     make_rule("vault-token", ("token",), r"^[ \t]*token[ \t]{2,}(?P<v_w>\S+)[ \t]*$", requires=((b"token",),)),
     # Vault's unseal (or, with auto-unseal, recovery) key shares: what `vault operator init` prints (`Unseal Key 1: X`,
-    # `Recovery Key 1: X`) and `vault operator rekey` prints (`Key 1: X`), and a share typed to unseal, to rekey or
-    # to generate a root token. The JSON form's arrays are read line by line (masker._take_pending, "array").
+    # `Recovery Key 1: X`, also after a log's or a pod's prefix) and `vault operator rekey` prints (`Key 1: X`), and a
+    # share typed (or echoed) to unseal, to rekey or to generate a root token. The JSON and YAML forms' lists are
+    # read item by item, on one line or one to a line (masker._apply_inline_array, _take_pending "array" and
+    # "yaml-list"); a bare `keys` list (the HTTP API's /v1/sys/init, rekey) only when its items are shaped like
+    # shares (33 bytes: 66 hex digits or 44 base64 characters), since other JSON has `keys` too.
     make_rule(
         "vault-unseal-key",
         ("key ",),
-        r"^[ \t]*(?:(?:Unseal|Recovery)[ \t]+)?Key[ \t]+[0-9]+:[ \t]+(?P<v_w>[A-Za-z0-9+/=]{16,})[ \t]*$",
+        r"(?:(?:^|[\s\]])(?:Unseal|Recovery)[ \t]+|^[ \t]*)Key[ \t]+[0-9]+:[ \t]+(?P<v_w>[A-Za-z0-9+/=]{16,})[ \t]*$",
         requires=((b"Key ",),),
     ),
     make_rule(
         "vault-unseal-key",
         ("operator",),
-        r"\bvault[ \t]+operator[ \t]+(?:unseal|rekey|generate-root)(?:[ \t]+-\S+)*[ \t]+"
+        r"\bvault[ \t]+operator[ \t]+(?:unseal|rekey|generate-root)(?:[ \t]+-[^\s=]+(?:=\S*|[ \t]+[^-\s]\S*)?)*[ \t]+"
         r"(?P<v_w>[A-Za-z0-9+/=]{16,})(?:[ \t]|$)",
         requires=((b"vault",),),
     ),
     make_rule(
         "vault-unseal-key",
+        ("operator",),
+        rf"{_ECHO}(?:\S*/)?vault[ \t]+operator[ \t]+(?:unseal|rekey|generate-root)\b",
+        requires=_ECHO_REQUIRES,
+    ),
+    make_rule(
+        "vault-unseal-key",
         ("keys",),
-        r"^[ \t]*\"(?:(?:unseal|recovery)_keys_(?:b64|hex)|keys|keys_base64)\"[ \t]*:[ \t]*\[[ \t]*$",
+        rf"^[ \t]*\"{VAULT_SHARE_LISTS}\"[ \t]*:[ \t]*\[[ \t]*$",
         special="json-array",
+        requires=((b"[",),),
+    ),
+    make_rule(
+        "vault-unseal-key",
+        ("keys",),
+        r"^[ \t]*\"keys\"[ \t]*:[ \t]*\[[ \t]*$",
+        special="json-share-array",
+        requires=((b"[",),),
+    ),
+    make_rule(
+        "vault-unseal-key",
+        ("keys",),
+        rf"^[ \t]*{VAULT_SHARE_LISTS}:[ \t]*$",
+        special="yaml-list",
+    ),
+    make_rule(
+        "vault-unseal-key",
+        ("keys",),
+        rf"\"(?P<n>{VAULT_SHARE_LISTS}|keys)\"[ \t]*:[ \t]*\[[ \t]*\"",
+        special="inline-array",
         requires=((b"[",),),
     ),
     # Environment lists as name/value pairs (Kubernetes, ECS task definitions, CloudFormation JSON parameters):
