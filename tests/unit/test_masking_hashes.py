@@ -54,6 +54,30 @@ def check(line: str, expected: str) -> None:
             f"$krb5tgs$23$*svc_sql$CORP.LOCAL$MSSQLSvc/db01*${NT}${HEX64}",
         ),
         (f"$krb5asrep$23$jdoe@CORP.LOCAL:{NT}${HEX64}", f"$krb5asrep$23$jdoe@CORP.LOCAL:{NT}${HEX64}"),
+        # more crypt families, databases' and LDAP's hashes (session 20's red team)
+        (f"$7$CU..../....{SALT}${DIGEST}", f"$7$CU..../....{SALT}${DIGEST}"),
+        (f"username admin secret 9 $9${SALT[:14]}${DIGEST}", f"$9${SALT[:14]}${DIGEST}"),
+        (f"| admin | $P${(SALT + DIGEST)[:31]} |", f"$P${(SALT + DIGEST)[:31]}"),
+        (f"pbkdf2:sha256:600000${SALT}${HEX64}", f"pbkdf2:sha256:600000${SALT}${HEX64}"),
+        (f"scrypt:32768:8:1${SALT}${HEX64}", f"scrypt:32768:8:1${SALT}${HEX64}"),
+        (
+            f" postgres | SCRAM-SHA-256$4096:{SALT}==${DIGEST}=:{DIGEST[::-1]}=",
+            f"SCRAM-SHA-256$4096:{SALT}==${DIGEST}=:{DIGEST[::-1]}=",
+        ),
+        (f" app      | md5{NT}", f"md5{NT}"),
+        (f"userPassword: {{SSHA}}{DIGEST}", f"{{SSHA}}{DIGEST}"),
+        (f"admin:{{SHA}}{DIGEST[:27]}=", f"{{SHA}}{DIGEST[:27]}="),
+        # pwdump after NetExec's columns, a machine account without a RID, smbpasswd's form
+        (f"SMB   10.0.0.5   445   WS01   Administrator:500:{EMPTY_LM}:{NT}:::", f"{EMPTY_LM}:{NT}"),
+        (f"CORP\\WS01$:{EMPTY_LM}:{NT}:::", f"{EMPTY_LM}:{NT}"),
+        (f"jdoe:1001:{'X' * 32}:{NT.upper()}:[U          ]:LCT-65F1A2B3:", NT.upper()),
+        # more of mimikatz
+        (f"    ntlm- 1: {NT}", NT),
+        (f"    lm  - 0: {NT}", NT),
+        (f"NTLM : {NT}", NT),
+        (f"MsCacheV2 : {NT}", NT),
+        (f"      aes256_hmac       (4096) : {HEX64}", HEX64),
+        (f"\t   rc4_hmac_nt       {NT}", NT),
     ],
 )
 def test_a_printed_password_hash_is_masked_whole(line: str, hashed: str) -> None:
@@ -66,6 +90,7 @@ def test_a_printed_password_hash_is_masked_whole(line: str, hashed: str) -> None
         (f"useradd -m -p '{SHA512_CRYPT}' deploy", SHA512_CRYPT),
         (f"usermod --password '{SHA512_CRYPT}' deploy", SHA512_CRYPT),
         ("usermod -p Winter2024! deploy", "Winter2024!"),  # a password where its hash belongs
+        ("useradd -mp Winter2024x deploy", "Winter2024x"),
         ('useradd -p "Winter2024!" deploy', "Winter2024!"),
         (f"echo 'deploy:{SHA512_CRYPT}' | chpasswd -e", SHA512_CRYPT),
     ],
@@ -87,6 +112,10 @@ def test_a_typed_password_hash_is_masked(line: str, value: str) -> None:
         NT,  # a hex digest alone stays (an md5 sum looks the same)
         f"{NT}  /tmp/file",
         "\t * Password : (null)",  # mimikatz: no password in memory
+        "usermod -p '!' deploy",  # locks the account
+        "sshd:!:19000::::::",
+        "md5 (file) = d41d8cd98f00b204e9800998ecf8427e",
+        "md5sum: file.txt",
     ],
 )
 def test_digests_ids_and_shell_dollars_stay(line: str) -> None:
@@ -96,3 +125,40 @@ def test_digests_ids_and_shell_dollars_stay(line: str) -> None:
 def test_a_session_printing_shadow_keeps_accounts_and_ages_readable() -> None:
     shadow = [f"root:{SHA512_CRYPT}:19000:0:99999:7:::", "daemon:*:19000:0:99999:7:::", "sshd:!:19000::::::"]
     assert SecretMasker().mask_lines(shadow) == [f"root:{HASH}:19000:0:99999:7:::", *shadow[1:]]
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # a cracked password: john's --show on a shadow record and on pwdump, hashcat's --show
+        (["root:toor:19700:0:99999:7:::"], ["root:[MASKED:password]:19700:0:99999:7:::"]),
+        (["olduser:ab01FAX.bQRSU:19500:0:99999:7:::"], ["olduser:[MASKED:password]:19500:0:99999:7:::"]),
+        ([f"Administrator:Password1:500:{EMPTY_LM}:{NT}:::"], [f"Administrator:[MASKED:password]:500:{HASH}:::"]),
+        ([f"{SHA512_CRYPT}:Password1"], [f"{HASH}:[MASKED:password]"]),
+        # mimikatz lsadump::secrets, secretsdump's LSA secrets in the clear
+        (
+            ["cur/text: Summer2023!", "old/text: Winter2022!"],
+            ["cur/text: [MASKED:password]", "old/text: [MASKED:password]"],
+        ),
+        (
+            ["[*] _SC_MSSQLSERVER", "CORP\\svc_sql:Summer2023!"],
+            ["[*] _SC_MSSQLSERVER", "CORP\\svc_sql:[MASKED:password]"],
+        ),
+        (
+            ["[*] DefaultPassword", "(Unknown User):Passw0rd!"],
+            ["[*] DefaultPassword", "(Unknown User):[MASKED:password]"],
+        ),
+        # Rubeus wraps a ticket's hash over the lines after it
+        (
+            [
+                f"[*] Hash : $krb5tgs$23$*svc$CORP$MSSQLSvc/db*${NT.upper()}${HEX64.upper()}",
+                f"       {HEX64.upper()}",
+                "",
+                "[*] x",
+            ],
+            [f"[*] Hash : {HASH}", f"       {HASH}", "", "[*] x"],
+        ),
+    ],
+)
+def test_cracked_and_clear_text_passwords_next_to_hashes_are_masked(lines: list[str], expected: list[str]) -> None:
+    assert SecretMasker().mask_lines(lines) == expected

@@ -145,6 +145,8 @@ ANNOUNCES: Final = {
     "redis-reply": "redis",
     "json-share-array": "shares",
     "yaml-list": "yaml-list",
+    "secretsdump-secret": "after-colon",
+    "wrapped-hash": "hex",
 }
 # What opens a value that is not one unquoted run of characters (a quoted string, a command substitution).
 _VALUE_OPENER_BYTES: Final = (b"", b'"', b"'", b"$", b"`", b"{")  # b"": no value (the end of the line)
@@ -179,6 +181,9 @@ _NEXT_YAML_ITEM: Final = Regex(r"^[ \t]*-[ \t]+[\"']?(?P<v>[A-Za-z0-9+/=_.-]{16,
 # its `[`: each a string, then a `,` or the closing `]`.
 _INLINE_ITEM: Final = Regex(r'[ \t]*"(?P<v>[^"\\\n]*)"[ \t]*(?P<e>[,\]])')
 _VAULT_SHARE: Final = Regex(VAULT_SHARE)
+# secretsdump's `account:password` after the name of an LSA secret; Rubeus' indented lines of a wrapped hash.
+_NEXT_AFTER_COLON: Final = Regex(r"^[^:\n]*:(?P<v>\S.*?)[ \t]*$")
+_NEXT_HEX: Final = Regex(r"^[ \t]+(?P<v>[0-9A-Fa-f]{16,})[ \t]*$")
 # The next element of a redis-cli reply (`CONFIG GET requirepass`, `HGETALL`): `2) "value"`.
 _NEXT_REDIS: Final = Regex(r'^[ \t]*[0-9]+\)[ \t]+"(?P<v>[^"\n]+)"[ \t]*$')
 # What an announced line must look like (see _take_pending): its pattern, the value's group, how the value is
@@ -193,6 +198,8 @@ _NEXT_LINE_SHAPES: Final[dict[str, tuple[Regex, int, str, bool]]] = {
     "redis": (_NEXT_REDIS, 1, "p", False),
     "shares": (_NEXT_SHARE_ITEM, 1, "p", True),
     "yaml-list": (_NEXT_YAML_ITEM, 1, "p", True),
+    "after-colon": (_NEXT_AFTER_COLON, 1, "p", False),
+    "hex": (_NEXT_HEX, 1, "v", True),
 }
 
 
