@@ -365,6 +365,15 @@ def test_pat_is_a_token_name_only_as_a_names_last_word_with_a_random_value(line:
     check(line, line)
 
 
+def test_a_github_actions_expression_is_one_placeholder_even_with_blanks() -> None:
+    for line in (
+        "GITHUB_TOKEN=${{ secrets.GITHUB_TOKEN }}",
+        "  API_KEY: ${{ secrets.API_KEY }}",
+        "app --password ${{ secrets.DB_PASSWORD }} -v",
+    ):
+        check(line, line)
+
+
 def test_command_substitution_is_a_placeholder_unless_it_prints_a_literal() -> None:
     check("PASSWORD=$(cat /run/secrets/db) ./run", "PASSWORD=$(cat /run/secrets/db) ./run")
     check("PASSWORD=$(echo hunter2) ./run", f"PASSWORD={m('password')} ./run")

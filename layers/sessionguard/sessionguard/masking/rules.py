@@ -46,14 +46,19 @@ _WORD_CHAR = r"(?:[^\s'\";|&]|&[^\s'\";|&])"
 SUBSTITUTION = r"\$\([^()\n]*\)|`[^`\n]*`"
 
 
+# A GitHub Actions expression is one value even with blanks inside (`GITHUB_TOKEN=${{ secrets.GITHUB_TOKEN }}`): a
+# placeholder (heuristics.is_placeholder), not a word `${{` to mask and the rest of the expression after it.
+EXPRESSION = r"\$\{\{[^{}\n]*\}\}"
+
+
 def value_pattern(tag: str = "v") -> str:
-    return rf"(?P<{tag}_w>{QUOTED}|{SUBSTITUTION}|{_WORD_CHAR}+)"
+    return rf"(?P<{tag}_w>{QUOTED}|{SUBSTITUTION}|{EXPRESSION}|{_WORD_CHAR}+)"
 
 
 def option_value_pattern(tag: str = "v", *, dash: bool = False) -> str:
     """A space-separated option argument: not the next option. With `dash`, a word that starts with `-` is also
     taken (group mode d), to be kept only if it looks random (`-p -Zq7vRm2Lx9`, not `--password -h db`)."""
-    word = rf"(?P<{tag}_w>{QUOTED}|{SUBSTITUTION}|[^\s'\";|&-]{_WORD_CHAR}*)"
+    word = rf"(?P<{tag}_w>{QUOTED}|{SUBSTITUTION}|{EXPRESSION}|[^\s'\";|&-]{_WORD_CHAR}*)"
     return rf"{word}|(?P<{tag}_d>-[^\s'\";|&-]{_WORD_CHAR}{{5,}})" if dash else word  # 6+ after -: looks_random
 
 
