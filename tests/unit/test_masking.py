@@ -365,6 +365,15 @@ def test_pat_is_a_token_name_only_as_a_names_last_word_with_a_random_value(line:
     check(line, line)
 
 
+def test_ldif_base64_values_and_literals_handed_to_a_template_filter_are_masked() -> None:
+    check("userPassword:: e1NTSEF9VzZwaDVNbTVQejhHZ2lV", f"userPassword:: {m('password')}")
+    check(
+        "    password: \"{{ 'Winter2024!' | password_hash('sha512', 'mysalt') }}\"",
+        f'    password: "{m("password")}"',
+    )
+    check('    password: "{{ vault_db_password }}"', '    password: "{{ vault_db_password }}"')
+
+
 def test_a_github_actions_expression_is_one_placeholder_even_with_blanks() -> None:
     for line in (
         "GITHUB_TOKEN=${{ secrets.GITHUB_TOKEN }}",

@@ -65,6 +65,15 @@ def check(line: str, expected: str) -> None:
             f"SCRAM-SHA-256$4096:{SALT}==${DIGEST}=:{DIGEST[::-1]}=",
         ),
         (f" app      | md5{NT}", f"md5{NT}"),
+        (
+            "| root | localhost | *81F5E21E35407D884A6CD4A731AEBFB6AF209E1B |",
+            "*81F5E21E35407D884A6CD4A731AEBFB6AF209E1B",
+        ),
+        ("root\tlocalhost\t*81F5E21E35407D884A6CD4A731AEBFB6AF209E1B", "*81F5E21E35407D884A6CD4A731AEBFB6AF209E1B"),
+        (
+            "authentication_string: *81F5E21E35407D884A6CD4A731AEBFB6AF209E1B",
+            "*81F5E21E35407D884A6CD4A731AEBFB6AF209E1B",
+        ),
         (f"userPassword: {{SSHA}}{DIGEST}", f"{{SSHA}}{DIGEST}"),
         (f"admin:{{SHA}}{DIGEST[:27]}=", f"{{SHA}}{DIGEST[:27]}="),
         # pwdump after NetExec's columns, a machine account without a RID, smbpasswd's form

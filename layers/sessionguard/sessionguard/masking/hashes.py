@@ -60,6 +60,9 @@ def _not_a_lock(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:
 
 HASH_RULES: Final[tuple[Rule, ...]] = (
     make_rule("password-hash", _CRYPT_TRIGGERS, rf"(?P<v_v>{_CRYPT})"),
+    # MySQL's mysql_native_password (`*` and 40 hex digits) in `SELECT user, authentication_string FROM mysql.user`,
+    # as a table, tab-separated (`-B`), vertical (`\G`) or quoted.
+    make_rule("password-hash", ("| *", "\t*", ": *", "'*", '"*'), r"(?:^|[|\t:'\" ])[ \t]*(?P<v_v>\*[0-9A-F]{40})\b"),
     # A password cracked next to its hash (hashcat's `--show`: `$6$…:Password1`).
     make_rule("password", _CRYPT_TRIGGERS, rf"^[ \t]*(?:{_CRYPT}):(?P<v_p>[^\s:]+)[ \t]*$"),
     # pwdump, as secretsdump, hashdump and NetExec print the SAM and NTDS.dit: `[domain\]user:rid:LM:NT:::` (also

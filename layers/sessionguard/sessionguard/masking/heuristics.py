@@ -53,6 +53,8 @@ _PLACEHOLDER: Final = Regex(
     r"|[0-9]"  # one digit: a flag
     r"|(?i:foo|bar|baz|foobar)"  # stand-ins in examples (not changeit/changeme: defaults are real passwords)
 )
+# A template (Jinja, Ansible) whose expression starts with a quoted literal piped to a filter.
+_TEMPLATE_LITERAL: Final = Regex(r"\{\{-?[ \t]*(?:'[^'\n]+'|\"[^\"\n]+\")[ \t]*\|")
 # What a placeholder can start with (a cheap test before the RE2 call): the symbols above and any letter.
 _PLACEHOLDER_FIRST: Final = frozenset(b"$%<{*.#-[(`0123456789" + bytes(range(65, 91)) + bytes(range(97, 123)))
 
@@ -319,6 +321,8 @@ def is_placeholder(value: bytes) -> bool:
     if not _PLACEHOLDER.fullmatch(value) or _is_token_in_capitals(value):
         return False
     # `$(echo hunter2)` prints a literal; any other command substitution only names where the secret lives.
+    if value.startswith(b"{{") and _TEMPLATE_LITERAL.match(value) is not None:
+        return False  # `{{ 'Winter2024!' | password_hash('sha512') }}`: a literal handed to a filter
     return not (value.startswith((b"$(", b"`")) and (b"echo" in value or b"printf" in value))
 
 

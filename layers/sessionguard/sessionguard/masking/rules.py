@@ -843,13 +843,14 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
     # from the name (password, token, aws-secret-access-key, ...). Two phases (see _apply_assignments): this
     # finds a name and its separator (group "r" when the value is the rest of the line), then the value.
     # A subscript may come between the name and its separator: `passwords[0]=x`, `os.environ['API_TOKEN']='x'`.
-    # Operators: = := ::= :::= ?= ??= .= += => and `name: ` (YAML), `:` (JSON); a declared type may come before
+    # Operators: = := ::= :::= ?= ??= .= += => and `name: ` (YAML), `name:: ` (LDIF's base64: `userPassword:: e1N…`),
+    # `:` (JSON); a declared type may come before
     # the operator (_TYPE_WORD).
     make_rule(
         "secret",
         _NAME_TRIGGERS,
         rf"{_NAME}(?:\[[0-9]*\])?[\"']?\]?{_TYPE_WORD}"
-        r"(?:(?P<r>[ \t]*(?::|=>)[ \t]+|[ \t]*(?::{1,3}|\?\??|\.|\+)=[ \t]*|[ \t]+=[ \t]*)|(?P<c>:)|=)",
+        r"(?:(?P<r>[ \t]*(?:::?|=>)[ \t]+|[ \t]*(?::{1,3}|\?\??|\.|\+)=[ \t]*|[ \t]+=[ \t]*)|(?P<c>:)|=)",
         requires=((b"=", b":"),),
         special="assignment",
     ),
