@@ -74,6 +74,7 @@ def check(line: str, expected: str) -> None:
             "authentication_string: *81F5E21E35407D884A6CD4A731AEBFB6AF209E1B",
             "*81F5E21E35407D884A6CD4A731AEBFB6AF209E1B",
         ),
+        (f"authentication_string: $A$005${SALT}{DIGEST}", f"$A$005${SALT}{DIGEST}"),  # MySQL 8's caching_sha2
         (f"userPassword: {{SSHA}}{DIGEST}", f"{{SSHA}}{DIGEST}"),
         (f"admin:{{SHA}}{DIGEST[:27]}=", f"{{SHA}}{DIGEST[:27]}="),
         # pwdump after NetExec's columns, a machine account without a RID, smbpasswd's form

@@ -1058,3 +1058,64 @@ def test_a_password_or_token_given_to_a_tool_is_masked(line: str, kind: str) -> 
 )
 def test_a_tools_other_arguments_stay(line: str) -> None:
     assert mask_event([line]) == [line]
+
+
+# --- session 20's red team of its own rules: ordinary lines that stay, states that leak no more -----------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "\t\t * Authentication suites: PSK SAE",
+        "May 01 10:08:00 host hostapd[800]: wlan0: STA 0a:1b:2c:3d:4e:5f IEEE 802.1X: EAP authentication started",
+        'May 01 10:08:02 host pluto[900]: "aws-vpn" #1: PSK authentication of peer succeeded',
+        "Authentication method: PSK (pre-shared key)",
+        "docker tag shop:latest registry.internal/shop:${SHA}-production-build",
+        "aws s3 cp s3://builds/${SHA}/artifact.zip ./artifact-${SHA}.zip",
+        "git archive --output=release-{sha}-linux-x86_64.tar.gz HEAD",
+        "getPassword :: IO String",
+        " * SHA1: 3f786850e387550fdab836ed7e6dc881de23001b",
+        "TLS_KEY=/var/lib/docker/volumes/3f9a1c2e5b7d4e8f9a0b1c2d3e4f5a6b/_data/tls/server-key",
+        "ssl_key=/etc/pki/tls/private/Web01ProdEastKey",
+        "    Key Content            : Absent",
+        "ec2-user ALL=(ALL) NOPASSWD:ALL",
+        "%wheel  ALL=(ALL)       NOPASSWD: ALL",
+        "password_encryption = scram-sha-256",
+        '  TOKEN_TTL_SECONDS: "3600"',
+        "secret_rotation_days: 90",
+    ],
+)
+def test_ordinary_lines_near_this_sessions_rules_stay(line: str) -> None:
+    assert SecretMasker().mask(line) == line
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ['1) "user:1000:api_key"', '2) "rate-limit:10.0.1.15"'],  # KEYS: names, not a name and its value
+        ['1) "send_password_reset_email"', '2) "rebuild_search_index"'],  # LRANGE
+        ['2) "requirepass"', '3) "ordinary-value"'],  # an even element is a value, not a name
+        ["<Password>", "        <Value>*SENSITIVE*DATA*DELETED*</Value>"],  # Windows' own redaction
+    ],
+)
+def test_ordinary_replies_near_this_sessions_rules_stay(lines: list[str]) -> None:
+    assert SecretMasker().mask_lines(lines) == lines
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "docker exec shop-redis-1 redis-cli CONFIG GET requirepass",  # raw mode: the name, then the value, alone
+        "grep prod ~/.pgpass",
+        "cat -n ~/.pgpass",
+        "cat $PGPASSFILE",
+        "cat ~/.pgpass; echo",
+    ],
+)
+def test_a_redis_or_pgpass_password_printed_by_another_command_is_masked(command: str) -> None:
+    secret = "Summer2024!x"
+    output = ["requirepass", secret] if "redis" in command else [f"     1\tprod-db:5432:*:app:{secret}"]
+    if "-n" not in command and "redis" not in command:
+        output = [f"prod-db:5432:*:app:{secret}"]
+    masked = SecretMasker().mask_lines([f"{PROMPT}{command}", *output, PROMPT])
+    assert not any(secret in line for line in masked)

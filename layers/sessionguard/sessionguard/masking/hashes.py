@@ -18,7 +18,8 @@ from sessionguard.masking.rules import Rule, make_rule
 # crypt(3) and its relatives, by their `$id$`: MD5 ($1$, Apache's $apr1$, Solaris' $md5$), SHA-256/512 ($5$, $6$,
 # with rounds=), NetBSD's $sha1$, FreeBSD's NT hash ($3$), bcrypt ($2a$ $2b$ $2x$ $2y$ and a cost), yescrypt ($y$),
 # gost-yescrypt ($gy$), scrypt ($7$), Cisco's type 8 and 9 ($8$, $9$), Argon2, phpass (WordPress, phpBB: $P$, $H$);
-# Django's and Werkzeug's PBKDF2 and scrypt; PostgreSQL's SCRAM-SHA-256 and md5; LDAP's {SSHA} and kin; cached domain
+# Django's and Werkzeug's PBKDF2 and scrypt; PostgreSQL's SCRAM-SHA-256 and md5; MySQL 8's caching_sha2 ($A$005$);
+# cached domain
 # logons ($DCC2$) and Kerberos tickets or AS-REPs to crack ($krb5tgs$, $krb5asrep$, $krb5pa$).
 _SALT = r"[./A-Za-z0-9]"
 _CRYPT = (
@@ -36,14 +37,14 @@ _CRYPT = (
     r"|\b(?:pbkdf2:sha(?:1|256|512)(?::[0-9]+)?|scrypt:[0-9]+:[0-9]+:[0-9]+)\$[A-Za-z0-9./+]+\$[0-9a-f]{32,}"
     r"|\bSCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+"
     r"|\bmd5[0-9a-f]{32}\b"
-    r"|(?i:\{(?:S?SHA(?:256|384|512)?|S?MD5|CRYPT|PBKDF2(?:-SHA(?:1|256|512))?|ARGON2)\})[A-Za-z0-9+/=.$,-]{8,}"
+    r"|\$A\$[0-9]{3}\$[^\s'\"|]{20,}"
     r"|\$(?i:dcc2)\$[0-9]+#[^#\s]+#[0-9a-fA-F]{32}"
     r"|\$krb5(?:tgs|asrep|pa)\$[0-9]+\$[^\s'\"]{32,}"
 )
 _CRYPT_TRIGGERS: Final = (
     *("$1$", "$5$", "$6$", "$apr1$", "$md5", "$sha1$", "$3$$", "$2a$", "$2b$", "$2x$", "$2y$", "$y$", "$gy$", "$7$"),
     *("$8$", "$9$", "$argon2", "$p$", "$h$", "pbkdf2_sha", "pbkdf2:", "scrypt:", "scram-sha-256$", "md5"),
-    *("{ssha", "{sha", "{smd5}", "{md5}", "{crypt}", "{pbkdf2", "{argon2}", "$dcc2$", "$krb5"),
+    *("$a$0", "$dcc2$", "$krb5"),
 )
 _KERBEROS_KEY_TYPES = r"aes256-cts-hmac-sha1-96|aes128-cts-hmac-sha1-96|des-cbc-md5|des-cbc-crc|rc4[-_]hmac"
 _MIMIKATZ_KEY_TYPES = r"aes256_hmac|aes128_hmac|des_cbc_md5|rc4_hmac_nt(?:_exp)?|rc4_hmac_old(?:_exp)?|rc4_md4"
@@ -60,6 +61,14 @@ def _not_a_lock(rule: Rule, match: Match, data: bytes, value: bytes) -> bool:
 
 HASH_RULES: Final[tuple[Rule, ...]] = (
     make_rule("password-hash", _CRYPT_TRIGGERS, rf"(?P<v_v>{_CRYPT})"),
+    # LDAP's userPassword schemes: a salted or plain digest in base64 (`{SSHA}W6ph…`) alone after a separator, not a
+    # shell's `${SHA}` nor `release-{sha}-linux.tar.gz`; PBKDF2, Argon2 and crypt in their own shapes after it.
+    make_rule(
+        "password-hash",
+        ("{ssha", "{sha", "{smd5}", "{md5}", "{crypt}", "{pbkdf2", "{argon2}"),
+        r"(?:^|[\s:'\"=,])(?P<v_v>(?i:\{(?:S?SHA(?:256|384|512)?|S?MD5)\})[A-Za-z0-9+/]{20,}={0,2}"
+        r"|(?i:\{(?:CRYPT|PBKDF2(?:-SHA(?:1|256|512))?|ARGON2)\})[A-Za-z0-9+/=.$,-]{16,})(?:$|[\s'\",])",
+    ),
     # MySQL's mysql_native_password (`*` and 40 hex digits) in `SELECT user, authentication_string FROM mysql.user`,
     # as a table, tab-separated (`-B`), vertical (`\G`) or quoted.
     make_rule("password-hash", ("| *", "\t*", ": *", "'*", '"*'), r"(?:^|[|\t:'\" ])[ \t]*(?P<v_v>\*[0-9A-F]{40})\b"),
@@ -91,13 +100,14 @@ HASH_RULES: Final[tuple[Rule, ...]] = (
         rf":(?P<v_v>{_HEX}{{16,}})",
         requires=((b":",),),
     ),
-    # mimikatz: sekurlsa::logonpasswords and lsadump::sam (`* NTLM     : <hex>`, also SHA1, LM, DPAPI), lsadump::lsa
+    # mimikatz, which aligns its labels with blanks before the colon (a bullet list's ` * SHA1: <digest>` is not
+    # it): sekurlsa::logonpasswords and lsadump::sam (`* NTLM     : <hex>`, also SHA1, LM, DPAPI), lsadump::lsa
     # /patch (`NTLM : <hex>`), lsadump::cache (`MsCacheV2 : <hex>`), dcsync's history (`ntlm- 0: <hex>`) and its
     # Kerberos keys (`aes256_hmac       (4096) : <hex>`, sekurlsa::ekeys `rc4_hmac_nt       <hex>`).
     make_rule(
         "password-hash",
         ("ntlm", "* sha1", "* lm", "* dpapi", "lm   :", "lm  -", "mscachev2", "hash lm:"),
-        r"(?i)(?:^[ \t]*\*?[ \t]*(?:NTLM|LM|SHA1|DPAPI|MsCacheV2)[ \t]*(?:-[ \t]*[0-9]+)?[ \t]*:|\bHash (?:NTLM|LM):)"
+        r"(?i)(?:^[ \t]*\*?[ \t]*(?:NTLM|LM|SHA1|DPAPI|MsCacheV2)(?:[ \t]*-[ \t]*[0-9]+|[ \t]+):|\bHash (?:NTLM|LM):)"
         r"[ \t]*(?P<v_v>[0-9a-f]{32,40})\b",
     ),
     make_rule(

@@ -49,7 +49,8 @@ _PLACEHOLDER: Final = Regex(
     r"|\{\{[^{}]*\}\}|\{[A-Za-z_]*\}|\{[A-Za-z0-9_]+\([^{}\n]*\)\}|%s|%\([A-Za-z_]+\)s"  # templates
     r"|\*+|[xX]{3,}|\.{3,}|#{3,}|-{3,}"  # ***, xxxx, ...
     r"|\((?:sensitive(?: value)?|known after apply)\)"  # terraform plan
-    r"|(?i:none|null|nil|true|false|undefined|redacted|\[redacted\]|\(none\)|\(null\)|<none>)"  # no value
+    r"|(?i:none|null|nil|true|false|undefined|redacted|\[redacted\]|\(none\)|\(null\)|<none>|absent)"  # no value
+    r"|\*SENSITIVE\*DATA\*DELETED\*"  # what Windows Setup writes over a password in its answer file
     r"|[0-9]"  # one digit: a flag
     r"|(?i:foo|bar|baz|foobar)"  # stand-ins in examples (not changeit/changeme: defaults are real passwords)
 )
@@ -69,6 +70,8 @@ _NOT_SECRET_LAST_WORD: Final = frozenset(
         "fd", "env", "var", "ref", "source", "command", "cmd", "helper", "field", "prefix", "suffix",
         "method", "provider", "issuer", "audience", "scope", "scopes", "kind", "status", "state", "level",
         "strength", "index", "limit", "retries", "interval", "period", "spec", "usage", "pair", "variable",
+        "encryption", "seconds", "secs", "sec", "minutes", "mins", "hours", "days", "weeks", "months", "years",
+        "ms", "millis", "milliseconds",
     }
 )  # fmt: skip
 _NOT_SECRET_KEY_QUALIFIER: Final = frozenset(
@@ -99,6 +102,9 @@ PATHLIKE_PREFIXES: Final = (b"/", b"~/", b"./", b"../", b"file://", b"fileb://")
 
 
 _KEY_MATERIAL_MIN: Final = 20
+_SYSTEM_DIRECTORIES: Final = tuple(
+    f"/{name}/".encode() for name in ("etc", "var", "home", "opt", "run", "srv", "usr", "tmp", "root", "mnt", "data")
+)
 _PATH_WINDOW: Final = 512  # a value judged for names_a_file is at most this long (bounded work on a hostile line)
 _KEY_MATERIAL: Final = Regex(r"[A-Za-z0-9+/_-]+={0,2}")
 
@@ -186,7 +192,12 @@ def names_a_file(value: bytes) -> bool:
     if not value.startswith(PATHLIKE_PREFIXES):
         return False
     word = value.split(None, 1)[0].strip(b"\"'")
-    return not looks_like_key_material(word)
+    # Standard base64 has neither `.`, `_` nor `-`, and a key does not start in a system's own directories.
+    return (
+        word.startswith(_SYSTEM_DIRECTORIES)
+        or word.translate(None, b"._-") != word
+        or not looks_like_key_material(word)
+    )
 
 
 def looks_like_key_material(value: bytes) -> bool:
@@ -210,6 +221,7 @@ def classify_name(raw: bytes, mode: str) -> str | None:
         return "secret"  # Vault AppRole secret_id=...; AWS's --secret-id only names a secret
     if (
         compact in {"pwd", "oldpwd", "authorization", "proxyauthorization"}  # cwd; headers have their own rule
+        or compact == "nopasswd"  # sudoers' tag: `ec2-user ALL=(ALL) NOPASSWD:ALL`
         or words[-1] in _NOT_SECRET_LAST_WORD
         or words[0] == "no"  # --no-password
         or any(word in _NOT_SECRET_QUALIFIER for word in words[:-1])
@@ -503,6 +515,7 @@ def bare_credential(data: bytes) -> tuple[int, int] | None:
     return span if span is not None and is_random_bare_token(data[span[0] : span[1]]) else None
 
 
+@functools.lru_cache(maxsize=1024)
 def plain_name_kind(raw: bytes) -> str | None:
     """The kind of a name too common to say by itself that its value is secret, whose value is masked only when it
     is random (is_random_value): `Key=` alone (`--tags Key=Name`, but `[DEBUG] Using Key=qsCGuilpkk2ngrsz75wt`), a
@@ -522,7 +535,8 @@ def is_random_value(value: bytes) -> bool:
     """A value under a plain name (plain_name_kind) that is a credential: 16 characters or more (quotes off, up
     to a list's or a query's next item), random as a token alone on a line must be (is_random_bare_token: no
     path, URL, host, hex, digest)."""
-    value = value.strip(b"\"'").partition(b"&")[0].partition(b",")[0]
+    # Read no further than the longest value that may be one: a rejected value is read again from the next name in it.
+    value = value[: _PLAIN_VALUE_MAX + 2].strip(b"\"'").partition(b"&")[0].partition(b",")[0]
     return (
         _PLAIN_VALUE_MIN <= len(value) <= _PLAIN_VALUE_MAX
         and not value.translate(None, _TOKEN_BYTES)  # a token's characters only: not a pattern (`^sk-[A-Z]{48}$`)

@@ -44,6 +44,8 @@ from typing import Final
 import re2
 
 from sessionguard.masking import gitleaks, heuristics, kubernetes
+from sessionguard.masking.announced import ANNOUNCES, INLINE_ITEM, NEXT_LINE_SHAPES, VAULT_SHARE_ITEM
+from sessionguard.masking.assignments import AssignedValues, assignment_kind
 from sessionguard.masking.gitleaks import gitleaks_kinds, gitleaks_rules
 from sessionguard.masking.hashes import HASH_RULES
 from sessionguard.masking.heuristics import (
@@ -79,10 +81,7 @@ from sessionguard.masking.regex import Match, Regex, build_trigger_set
 from sessionguard.masking.repeats import KnownHits, KnownValues
 from sessionguard.masking.rules import (
     CONTEXT_RULES,
-    QUOTED,
-    SQL_QUOTED,
     SUBSTITUTION,
-    VAULT_SHARE,
     Rule,
     looks_random,
     make_rule,
@@ -134,73 +133,9 @@ _SSM_SECURE: Final = b"SecureString"  # the rule's pattern: a literal, so `in` f
 # Values announced by the line before (_take_pending) are added through _add_span as if by this rule.
 _PENDING_RULE: Final = make_rule("secret", (), r"\z")
 _column_kind: Final = functools.partial(classify_name, mode="w")  # what a table's column holds, by its name (tables.py)
-# Special rules whose line announces a value on the next line -> what that line holds (see SecretMasker._pending).
-ANNOUNCES: Final = {
-    "prints-value": "printed",
-    "name-value": "value",
-    "sql-next-line": "sql",
-    "xml-open": "xml",
-    "json-array": "array",
-    "pgpass-file": "pgpass",
-    "redis-reply": "redis",
-    "json-share-array": "shares",
-    "yaml-list": "yaml-list",
-    "secretsdump-secret": "after-colon",
-    "wrapped-hash": "hex",
-}
-# What opens a value that is not one unquoted run of characters (a quoted string, a command substitution).
-_VALUE_OPENER_BYTES: Final = (b"", b'"', b"'", b"$", b"`", b"{")  # b"": no value (the end of the line)
-# Values of a secret-named assignment, matched where its separator ends.
-_ASSIGNED_WORD: Final = Regex(value_pattern())
-_ASSIGNED_REST: Final = Regex(rest_value_pattern())
-# A `{` that closes within the same word is a value (`DB_PASSWORD: {abc123}`), not an opener.
-_FLOW_VALUE: Final = Regex(rf"(?P<v_r>{QUOTED}|\{{[^\s'\",{{}}]*\}}|[^\s'\",{{}}][^,{{}}\n]*)")
 _SSM_WINDOW: Final = 6
-
-# Lines whose secret is on the next line (see SecretMasker._take_pending), and what that line must look like.
-# A name/value pair split over two lines (YAML `- name: DB_PASSWORD` / `value: x`, pretty-printed JSON):
-_NEXT_VALUE: Final = Regex(rf"^[ \t]*[\"']?value[\"']?[ \t]*:[ \t]*{rest_value_pattern()}")
-_NEXT_VALUE_GROUP: Final[int] = _NEXT_VALUE.groupindex["v_r"]
-# The value of an XML element on its own line, after its opening tag (maybe behind a heredoc's `> `), or in a
-# `<Value>` element of its own (Windows unattend.xml: `<AdministratorPassword>`, then `<Value>x</Value>`).
-_NEXT_XML_VALUE: Final = Regex(r"^[ \t>]*(?:<Value>)?(?P<v>[^\s<>]+)(?:</Value>)?[ \t]*$")
 # A command substitution that is a whole shell value, followed only by shell operators (`$(cat f) && \`).
 _LEADING_SUBSTITUTION: Final = Regex(rf"({SUBSTITUTION})[ \t]*(?:&&|\|\||;|\||\\|$)")
-# An item of a JSON array of strings, one to a line (`vault operator init -format=json`'s unseal keys).
-_NEXT_ARRAY_ITEM: Final = Regex(r'^[ \t]*"(?P<v>[A-Za-z0-9+/=_.-]{16,})",?[ \t]*$')
-# The rest of a SQL statement at the client's continuation prompt: `postgres-# 'x';`, `    -> 'x';`.
-_NEXT_SQL: Final = Regex(rf"^[ \t]*(?:[A-Za-z0-9_]*[=-]#|->|>)?[ \t]*(?P<v_w>{SQL_QUOTED})")
-_NEXT_SQL_GROUP: Final[int] = _NEXT_SQL.groupindex["v_w"]
-# A line of a PostgreSQL password file (~/.pgpass): hostname:port:database:username:password, `\:` escaping a colon.
-_PGPASS_FIELD = r"(?:[^:\s\\]|\\.)+"
-_NEXT_PGPASS: Final = Regex(rf"^[ \t]*(?:{_PGPASS_FIELD}:){{4}}(?P<v>\S(?:.*\S)?)[ \t]*$")
-# A Vault key share alone in a JSON list with no name of its own (`"keys": [`), or any item of a YAML list.
-_NEXT_SHARE_ITEM: Final = Regex(rf'^[ \t]*"(?P<v>{VAULT_SHARE})",?[ \t]*$')
-_NEXT_YAML_ITEM: Final = Regex(r"^[ \t]*-[ \t]+[\"']?(?P<v>[A-Za-z0-9+/=_.-]{16,})[\"']?[ \t]*$")
-# The items of a JSON list of strings on one line (`"unseal_keys_b64": ["a", "b"],`), read one after the other from
-# its `[`: each a string, then a `,` or the closing `]`.
-_INLINE_ITEM: Final = Regex(r'[ \t]*"(?P<v>[^"\\\n]*)"[ \t]*(?P<e>[,\]])')
-_VAULT_SHARE: Final = Regex(VAULT_SHARE)
-# secretsdump's `account:password` after the name of an LSA secret; Rubeus' indented lines of a wrapped hash.
-_NEXT_AFTER_COLON: Final = Regex(r"^[^:\n]*:(?P<v>\S.*?)[ \t]*$")
-_NEXT_HEX: Final = Regex(r"^[ \t]+(?P<v>[0-9A-Fa-f]{16,})[ \t]*$")
-# The next element of a redis-cli reply (`CONFIG GET requirepass`, `HGETALL`): `2) "value"`.
-_NEXT_REDIS: Final = Regex(r'^[ \t]*[0-9]+\)[ \t]+"(?P<v>[^"\n]+)"[ \t]*$')
-# What an announced line must look like (see _take_pending): its pattern, the value's group, how the value is
-# judged ("" for a value: quoted or the rest of the line, as it starts), and whether the lines after it may hold
-# more of the same (each item of an array, each line of a file; blank and comment lines between them).
-_NEXT_LINE_SHAPES: Final[dict[str, tuple[Regex, int, str, bool]]] = {
-    "value": (_NEXT_VALUE, _NEXT_VALUE_GROUP, "", False),
-    "xml": (_NEXT_XML_VALUE, 1, "p", False),
-    "sql": (_NEXT_SQL, _NEXT_SQL_GROUP, "q", False),
-    "array": (_NEXT_ARRAY_ITEM, 1, "p", True),
-    "pgpass": (_NEXT_PGPASS, 1, "p", True),
-    "redis": (_NEXT_REDIS, 1, "p", False),
-    "shares": (_NEXT_SHARE_ITEM, 1, "p", True),
-    "yaml-list": (_NEXT_YAML_ITEM, 1, "p", True),
-    "after-colon": (_NEXT_AFTER_COLON, 1, "p", False),
-    "hex": (_NEXT_HEX, 1, "v", True),
-}
 
 
 def _may_match(rule: Rule, data: bytes, pos: int) -> bool:
@@ -493,8 +428,12 @@ class SecretMasker:
         if self._pending is None:
             return
         (what, kind), self._pending = self._pending, None
-        if what in _NEXT_LINE_SHAPES:
-            regex, group, mode, repeats = _NEXT_LINE_SHAPES[what]
+        if what == "redis-raw":  # the name alone, then its value alone on the next line
+            if data.strip() in (b"requirepass", b"masterauth"):
+                self._pending = ("printed", kind)
+            return
+        if what in NEXT_LINE_SHAPES:
+            regex, group, mode, repeats = NEXT_LINE_SHAPES[what]
             match = regex.match(data)
             if match is None:
                 if repeats and (not data.strip() or data.lstrip().startswith(b"#")):
@@ -614,7 +553,7 @@ class SecretMasker:
         content = -1  # where the line's text starts after indentation, list dashes, quotes (computed when needed)
         # Quotes before the current name, counted from one name to the next (names come in order): linear.
         quotes_at = singles = doubles = 0
-        values = _AssignedValues(data)
+        values = AssignedValues(data)
         while pos <= size and (pos == 0 or _may_match(rule, data, pos)):  # _collect checked it at 0
             match = search(data, pos)
             if match is None:
@@ -625,7 +564,7 @@ class SecretMasker:
             name_start, name_end = match[rule.name_group]
             first = data[pos : pos + 1]
             mode = "q" if first in (b'"', b"'") else "r" if rest else "w"
-            kind, plain = _assignment_kind(data[name_start:name_end], mode)
+            kind, plain = assignment_kind(data[name_start:name_end], mode)
             if kind is None or no_value_here(data, (name_start, name_end), pos, kind, colon=colon):
                 continue
             flow = mode == "r" and in_flow_mapping(data, name_start)
@@ -742,9 +681,9 @@ class SecretMasker:
             name_start, name_end = match[rule.name_group]
             shares_only = data[name_start:name_end] == b"keys"
             pos = match[0][1] - 1  # the item's opening quote
-            while (item := _INLINE_ITEM.match(data, pos)) is not None:
+            while (item := INLINE_ITEM.match(data, pos)) is not None:
                 start, stop = item[1]
-                if not shares_only or _VAULT_SHARE.fullmatch(data[start:stop]):
+                if not shares_only or VAULT_SHARE_ITEM.fullmatch(data[start:stop]):
                     self._add_span(rule, item, data, spans, kind=rule.kind, mode="p", span=(start, stop, index))
                 pos = item[0][1]
                 if data[item[2][0] : item[2][1]] == b"]":
@@ -906,44 +845,6 @@ class SecretMasker:
             return data.decode("utf-8", "surrogatepass")
         out.append(data[pos:])
         return b"".join(out).decode("utf-8", "surrogatepass")
-
-
-def _assignment_kind(name: bytes, mode: str) -> tuple[str | None, bool]:
-    """The kind of secret an assignment's name holds, and whether only a random value is one (plain_name_kind:
-    `Key=`, `GITHUB_PAT=`)."""
-    kind = classify_name(name, mode)
-    if kind is None and (plain := plain_name_kind(name)) is not None:
-        return plain, True
-    return kind, False
-
-
-class _AssignedValues:
-    """The values of one line's assignments, read where each separator ends. A rejected value is not consumed, since
-    it may hold the next name (`aa_pw=aa_pw=…`), and reading it again from each of them would make such a line cost
-    the square of its length (RE2 finds a match's groups at NFA speed): an unquoted value read from a later point
-    inside the last one read ends where that one did."""
-
-    __slots__ = ("data", "known")
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.known: tuple[int, int, bool] = (-1, -1, False)  # the last unquoted value: start, end, rest of the line
-
-    def read(self, pos: int, *, rest: bool, flow: bool) -> tuple[int, int] | None:
-        data = self.data
-        if flow:  # `db: {user: app, password: x, host: db}`: up to , or }
-            match = _FLOW_VALUE.match(data, pos)
-            return None if match is None else match[0]
-        start, end, known_rest = self.known
-        unquoted = data[pos : pos + 1] not in _VALUE_OPENER_BYTES
-        if start < pos < end and known_rest == rest and unquoted:
-            return pos, end
-        match = (_ASSIGNED_REST if rest else _ASSIGNED_WORD).match(data, pos)
-        if match is None:
-            return None
-        if unquoted:
-            self.known = (*match[0], rest)
-        return match[0]
 
 
 def _prefer_sessionguard_spans(spans: list[Span]) -> None:

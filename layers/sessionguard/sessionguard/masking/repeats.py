@@ -68,41 +68,57 @@ class KnownValues:
 class KnownHits:
     """Where known values occur in one block of lines, followed from left to right as the masker skips from hit to
     hit: each value's next place is looked for again only once the masker has passed it, so a block costs each
-    value one pass, however many lines it has (a find from every line would grow with the square of the block)."""
+    value one pass, however many lines it has (a find from every line would grow with the square of the block).
+    A value learned inside the block is looked for only when the masker next skips ahead (while a state reads every
+    line, each line is checked for known values anyway), and only if the session still knows it; a value with no
+    place left is followed no more. So a block of many lines that each teach a new value (a `.pgpass` shown whole,
+    a list of key shares) costs each skip at most the KNOWN_SIZE values the session keeps."""
 
-    __slots__ = ("_block", "_next")
+    __slots__ = ("_block", "_done", "_known", "_next", "_unsought")
 
     def __init__(self, known: KnownValues, block: bytes) -> None:
         self._block = block
-        self._next = {value: block.find(value) for value in known.values}  # -1: not from there on
+        self._known = known
+        self._next: dict[bytes, int] = {}  # value -> where it is next, at or after the last place looked from
+        self._unsought: dict[bytes, int] = dict.fromkeys(known.values, 0)  # value -> where to look for it from
+        self._done: set[bytes] = set()  # values with no place left in the block
 
     def next(self, pos: int) -> int:
         """Where the first known value at or after `pos` starts, or -1."""
+        if self._unsought:
+            for value, start in self._unsought.items():
+                if value in self._known.values:
+                    self._next[value] = self._block.find(value, max(start, pos))
+            self._unsought = {}
         first = -1
         for value, found in self._next.items():
-            at = self._refind(value, pos) if 0 <= found < pos else found
+            at = self._next[value] = self._block.find(value, pos) if 0 <= found < pos else found
             if at >= 0 and (first < 0 or at < first):
                 first = at
+        if any(found < 0 for found in self._next.values()):
+            self._done.update(value for value, found in self._next.items() if found < 0)
+            self._next = {value: found for value, found in self._next.items() if found >= 0}
         return first
-
-    def _refind(self, value: bytes, pos: int) -> int:
-        at = self._next[value] = self._block.find(value, pos)
-        return at
 
     def nearer(self, hit: int, pos: int) -> int:
         """The nearer of `hit` (another hit at or after `pos`; -1: none) and the next known value from `pos` on."""
-        value = self.next(pos) if self._next else -1
+        value = self.next(pos) if self._next or self._unsought else -1
         return hit if value < 0 else value if hit < 0 else min(hit, value)
 
     def within(self, start: int, stop: int) -> bool:
         """Whether a known value starts in block[start:stop] (a line)."""
-        return bool(self._next) and start <= self.next(start) < stop
+        return bool(self._next or self._unsought) and start <= self.next(start) < stop
 
     def follow(self, known: KnownValues, pos: int) -> None:
-        """Also follow the values learned since, from `pos` on."""
-        for value in known.values:
-            if value not in self._next:
-                self._next[value] = self._block.find(value, pos)
+        """Also follow the values learned since, from `pos` on (looked for at the next skip); forget those the
+        session no longer knows."""
+        values = known.values
+        if len(self._next) + len(self._unsought) > len(values):
+            self._next = {value: found for value, found in self._next.items() if value in values}
+            self._unsought = {value: start for value, start in self._unsought.items() if value in values}
+        for value in values:
+            if value not in self._next and value not in self._unsought and value not in self._done:
+                self._unsought[value] = pos
 
 
 __all__ = ["KNOWN_MAX", "KNOWN_MIN", "KNOWN_SIZE", "KnownHits", "KnownValues"]

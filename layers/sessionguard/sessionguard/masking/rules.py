@@ -124,7 +124,7 @@ class Rule:
     accept: Callable[[Rule, Match, bytes, bytes], bool] | None  # (rule, match, line, value): keep the value?
     user_split: bool  # `user:password` values (chpasswd): keep the user readable
     # "" or a handler of its own: "assignment", "htpasswd", "aws-prompt", "secure-string", "yaml-data",
-    # "yaml-api-version", "gitleaks" (gitleaks.py's rules), masker.ANNOUNCES's keys
+    # "yaml-api-version", "gitleaks" (gitleaks.py's rules), announced.ANNOUNCES's keys
     special: str
     dotted_name: bool  # the name is `profile.x.aws_secret_access_key`: classify its last part
     # Cheap necessary conditions checked with `in` before the RE2 search (each inner tuple: one of these
@@ -802,28 +802,40 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
         special="xml-open",
         requires=((b">",),),
     ),
-    # redis-cli's reply to `CONFIG GET requirepass` or `HGETALL`: a secret-named element (`1) "requirepass"`), then
-    # its value as the next element (`2) "x"`).
+    # redis-cli's reply to `CONFIG GET requirepass` (or `masterauth`, or `*`): the name as an odd element (`1)
+    # "requirepass"`), then its value as the next one (`2) "x"`). Other replies (KEYS, LRANGE, HGETALL) list names
+    # and values alike, so a secret's word in one element says nothing of the next.
     make_rule(
         "secret",
-        _NAME_TRIGGERS,
-        r'^[ \t]*[0-9]+\)[ \t]+"(?P<n>[A-Za-z0-9_.:-]+)"[ \t]*$',
+        ("requirepass", "masterauth"),
+        r'^[ \t]*[0-9]*[13579]\)[ \t]+"(?P<n>requirepass|masterauth)"[ \t]*$',
         special="redis-reply",
         requires=((b') "',),),
+    ),
+    # The same in raw mode (no terminal: `docker exec … redis-cli CONFIG GET requirepass`, `--raw`): the name, then
+    # the value, each alone on its line (masker._take_pending, "redis-raw").
+    make_rule(
+        "password",
+        ("config get",),
+        r"\bredis-cli\b[^|;&\n]*[ \t](?i:config)[ \t]+(?i:get)[ \t]+(?:requirepass|masterauth)[ \t]*$",
+        special="redis-raw",
     ),
     # A PostgreSQL password file shown whole (`cat ~/.pgpass`): the password that ends each of its lines.
     make_rule(
         "password",
-        (".pgpass",),
-        r"(?:^|[\s;&|(])(?:cat|less|more|head|tail|bat|batcat|tac)(?:[ \t]+-\S+)*[ \t]+\S*\.pgpass[\"']?[ \t]*$",
+        (".pgpass", "pgpassfile"),
+        r"(?:^|[\s;&|(])(?:cat|less|more|head|tail|bat|batcat|tac|grep|egrep|rg|awk|sed)\b[^|;&\n]*[ \t][\"']?"
+        r"(?:\S*\.pgpass|\$\{?PGPASSFILE\}?)[\"']?[ \t]*(?:;[ \t]*echo[ \t]*)?$",
         special="pgpass-file",
     ),
-    # IPsec pre-shared keys and XAUTH/EAP passwords (strongSwan/Libreswan ipsec.secrets: `%any : PSK "x"`), and
+    # IPsec pre-shared keys and XAUTH/EAP passwords in ipsec.secrets' own shape (strongSwan/Libreswan: `%any : PSK
+    # "x"`, `: PSK 0sBASE64`, upper case, the value quoted or encoded, nothing after it but a comment; a log line's
+    # `PSK authentication of peer succeeded` is no secret), and
     # a Wi-Fi pre-shared key (wpa_supplicant, NetworkManager: `psk="x"`, `psk=<64 hex>`; hostapd `wpa_psk=`).
     make_rule(
         "password",
         (": psk", ": eap", ": xauth"),
-        r"(?i::[ \t]*(?:PSK|EAP|XAUTH)[ \t]+)(?P<v_w>\"[^\"\n]*\"|'[^'\n]*'|[^\s'\"]+)",
+        r":[ \t]*(?:PSK|EAP|XAUTH)[ \t]+(?P<v_w>\"[^\"\n]*\"|'[^'\n]*'|0[sx][A-Za-z0-9+/=]+)[ \t]*(?:#.*)?$",
     ),
     make_rule("password", ("psk=", "psk ="), rf"(?:^|[\s;])(?:wpa_)?psk[ \t]*=[ \t]*{value_pattern()}"),
     # Kubernetes Secrets: the values under `data:` (base64) and `stringData:`, see _continue_yaml_data; and the
@@ -843,14 +855,15 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
     # from the name (password, token, aws-secret-access-key, ...). Two phases (see _apply_assignments): this
     # finds a name and its separator (group "r" when the value is the rest of the line), then the value.
     # A subscript may come between the name and its separator: `passwords[0]=x`, `os.environ['API_TOKEN']='x'`.
-    # Operators: = := ::= :::= ?= ??= .= += => and `name: ` (YAML), `name:: ` (LDIF's base64: `userPassword:: e1N…`),
+    # Operators: = := ::= :::= ?= ??= .= += => and `name: ` (YAML), `name:: ` (LDIF's base64: `userPassword:: e1N…`;
+    # right after the name, so Haskell's `getPassword :: IO String` is no assignment),
     # `:` (JSON); a declared type may come before
     # the operator (_TYPE_WORD).
     make_rule(
         "secret",
         _NAME_TRIGGERS,
         rf"{_NAME}(?:\[[0-9]*\])?[\"']?\]?{_TYPE_WORD}"
-        r"(?:(?P<r>[ \t]*(?:::?|=>)[ \t]+|[ \t]*(?::{1,3}|\?\??|\.|\+)=[ \t]*|[ \t]+=[ \t]*)|(?P<c>:)|=)",
+        r"(?:(?P<r>::[ \t]+|[ \t]*(?::|=>)[ \t]+|[ \t]*(?::{1,3}|\?\??|\.|\+)=[ \t]*|[ \t]+=[ \t]*)|(?P<c>:)|=)",
         requires=((b"=", b":"),),
         special="assignment",
     ),
