@@ -1119,3 +1119,20 @@ def test_a_redis_or_pgpass_password_printed_by_another_command_is_masked(command
         output = [f"prod-db:5432:*:app:{secret}"]
     masked = SecretMasker().mask_lines([f"{PROMPT}{command}", *output, PROMPT])
     assert not any(secret in line for line in masked)
+
+
+def test_system_files_shown_whole_stay_readable() -> None:
+    """Lines that every Debian or PostgreSQL host prints with `cat`, found by masking this machine's /etc (session
+    20): a passwd record and a MIME type looked random alone, and pg_hba.conf's list of methods taught the session
+    `scram-sha-256` as a password, masked then in every rule of the file."""
+    passwd = ["root:x:0:0:root:/root:/bin/bash", "_apt:x:42:65534::/nonexistent:/usr/sbin/nologin"]
+    mime = ["application/3gppHal+json", "application/3gppHalForms+json", "application/EDI-X12"]
+    pg_hba = [
+        '# METHOD can be "trust", "reject", "md5", "password", "scram-sha-256",',
+        "host    all             all             127.0.0.1/32            scram-sha-256",
+    ]
+    for lines in (passwd, mime, pg_hba):
+        assert SecretMasker().mask_lines(lines) == lines
+    # A bare token with colons and a slash but no record's number and path is still one.
+    token = "q5przi0tmp6xpo7rpsd0q:kl0qg:2gdj3jyumq04q9kcqk/qxdo"
+    assert SecretMasker().mask_lines(["x", token]) == ["x", m("high-entropy-token")]

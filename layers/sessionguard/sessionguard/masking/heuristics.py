@@ -528,7 +528,7 @@ def plain_name_kind(raw: bytes) -> str | None:
 
 
 _PLAIN_VALUE_MAX: Final = 1024  # longer values under a plain name are text, not one credential
-_TOKEN_BYTES: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_.:~-"
+_PATTERN_BYTES: Final = b"^$[](){}|\\"  # a regular expression's, which a token never holds
 
 
 def is_random_value(value: bytes) -> bool:
@@ -539,7 +539,7 @@ def is_random_value(value: bytes) -> bool:
     value = value[: _PLAIN_VALUE_MAX + 2].strip(b"\"'").partition(b"&")[0].partition(b",")[0]
     return (
         _PLAIN_VALUE_MIN <= len(value) <= _PLAIN_VALUE_MAX
-        and not value.translate(None, _TOKEN_BYTES)  # a token's characters only: not a pattern (`^sk-[A-Z]{48}$`)
+        and len(value.translate(None, _PATTERN_BYTES)) == len(value)  # not a pattern (`^sk-[A-Za-z0-9]{48}$`)
         and is_random_bare_token(value)
     )
 
@@ -563,9 +563,21 @@ def _is_ordinary_output(token: bytes) -> bool:
         return True
     if len(token) in BASE64_WRAP and is_mixed_case(token):
         return True
-    if any(part.isalpha() and len(part) >= 3 for part in token.split(b".")[1:]):
-        return True  # a host or file name: 1111.dkr.ecr.eu-west-1.amazonaws.com/app:v1, build-7f3a.tar
+    if any(part.isalpha() and len(part) >= 3 for part in token.split(b".")[1:]) or _is_record_or_named_path(token):
+        return True  # a host or file name (1111.dkr.ecr.eu-west-1.amazonaws.com/app:v1, build-7f3a.tar), a record
     return starts_with_a_word(token) and not _is_prefixed_random(token)
+
+
+def _is_record_or_named_path(token: bytes) -> bool:
+    """A record of colon-separated fields with a number and a path (a line of /etc/passwd:
+    `_apt:x:42:65534::/nonexistent:/usr/sbin/nologin`), or a lower-case word and then a path or a subtype
+    (`application/3gppHal+json`, `refs/heads/x`): base64 puts neither `:` nor a word before its first `/`."""
+    if token.count(b":") >= 2 and b"/" in token:
+        fields = token.split(b":")
+        if any(field.startswith(b"/") for field in fields) and any(field.isdigit() for field in fields):
+            return True
+    head, slash, _ = token.partition(b"/")
+    return bool(slash) and len(head) >= 3 and head.isalpha() and head.islower()
 
 
 def _is_prefixed_random(token: bytes) -> bool:

@@ -773,11 +773,12 @@ CONTEXT_RULES: Final[tuple[Rule, ...]] = (
         rf"(?:(?:\bsetenv|\bsetx|\bset(?:[ \t]+--?[A-Za-z]+)+)[ \t]+)+(?P<n>[A-Za-z0-9_]+)[ \t]+{value_pattern()}",
     ),
     # A name and its value as two quoted arguments: PHP define('DB_PASSWORD', 'x'), Java
-    # System.setProperty("DB_PASSWORD", "x"), defaults of getenv / os.environ.get / GetEnvOrDefault("api_token", "x").
+    # System.setProperty("DB_PASSWORD", "x"), defaults of getenv / os.environ.get / GetEnvOrDefault("api_token", "x"):
+    # the call's first two arguments, not two items of a list (pg_hba.conf's `"md5", "password", "scram-sha-256"`).
     make_rule(
         "secret",
         _NAME_TRIGGERS,
-        rf"[(,][ \t]*['\"](?P<n>[A-Za-z0-9_.-]+)['\"][ \t]*,[ \t]*(?P<v_w>{QUOTED})",
+        rf"\([ \t]*['\"](?P<n>[A-Za-z0-9_.-]+)['\"][ \t]*,[ \t]*(?P<v_w>{QUOTED})",
         requires=((b",",),),
     ),
     # argparse: add_argument("--hf_token", type=str, default="x")
