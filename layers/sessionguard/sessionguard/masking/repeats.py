@@ -91,13 +91,16 @@ class KnownHits:
                     self._next[value] = self._block.find(value, max(start, pos))
             self._unsought = {}
         first = -1
+        gone: list[bytes] = []  # no place left from here on: followed no more
         for value, found in self._next.items():
             at = self._next[value] = self._block.find(value, pos) if 0 <= found < pos else found
-            if at >= 0 and (first < 0 or at < first):
+            if at < 0:
+                gone.append(value)
+            elif first < 0 or at < first:
                 first = at
-        if any(found < 0 for found in self._next.values()):
-            self._done.update(value for value, found in self._next.items() if found < 0)
-            self._next = {value: found for value, found in self._next.items() if found >= 0}
+        for value in gone:
+            del self._next[value]
+            self._done.add(value)
         return first
 
     def nearer(self, hit: int, pos: int) -> int:
